@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { loadConfig, ConfigError } from '../server/config';
+import { startServer, openGateway } from '../server/app';
+import { publicKeyFromPem, verifyChain, type AuditEvent } from '../server/audit/chain';
+import { ResourceService } from '../server/control/resource-service';
+import { token as tokenDef } from '../server/resources';
+import { ApiError } from '../server/errors';
+
+const USAGE = `Usage: portico <command>
+
+  serve                          run the gateway (what npm start does)
+  audit verify --file F --public-key K
+                                 verify an exported audit JSON file offline
+  token create --name N --role R [--tenant-id T] [--expires-at ISO]
+                                 create an admin token directly in the database (recovery, automation bootstrap)
+`;
+
+/** `--name value` pairs after the command words. */
+export function flags(args: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(args[i]!);
+    if (!m) throw new Error(`unexpected argument "${args[i]}"`);
+    out[m[1]!] = m[2] ?? args[++i] ?? '';
+  }
+  return out;
+}
+
+async function serve(): Promise<void> {
+  const server = await startServer(loadConfig());
+  const { gateway } = server;
+  if (gateway.bootstrapTokenShownOnce) {
+    const where = gateway.config.databaseUrl || gateway.config.dataDir === 'memory://' ? '' : ` (also in ${gateway.config.dataDir}/admin-token)`;
+    process.stdout.write(`\nPortico admin token, shown once${where}:\n  ${gateway.bootstrapTokenShownOnce}\n\n`);
+  }
+  gateway.log.info({ admin: server.adminUrl, data: server.dataUrl, database: gateway.dialect }, 'portico is serving');
+  const stop = async () => {
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+function auditVerify(args: string[]): number {
+  const f = flags(args);
+  if (!f.file || !f['public-key']) throw new Error('audit verify needs --file and --public-key');
+  const events = JSON.parse(readFileSync(f.file, 'utf8')) as AuditEvent[];
+  if (!Array.isArray(events)) throw new Error(`${f.file} is not a JSON array of audit events`);
+  const result = verifyChain(events, publicKeyFromPem(readFileSync(f['public-key'], 'utf8')), false);
+  process.stdout.write(JSON.stringify(result) + '\n');
+  return result.valid ? 0 : 1;
+}
+
+async function tokenCreate(args: string[]): Promise<number> {
+  const f = flags(args);
+  const gw = await openGateway(loadConfig({ ...process.env, PORTICO_LOG_LEVEL: 'silent' }));
+  try {
+    const service = new ResourceService(gw);
+    const caller = { type: 'cli' as const, id: 'portico-cli', name: 'portico token create', role: 'owner' as const, tenantId: null };
+    const body = { name: f.name, role: f.role, ...(f['tenant-id'] ? { tenant_id: f['tenant-id'] } : {}), ...(f['expires-at'] ? { expires_at: f['expires-at'] } : {}) };
+    const created = await service.create({ caller }, tokenDef, body);
+    process.stdout.write(JSON.stringify(created, null, 2) + '\n');
+    return 0;
+  } finally {
+    await gw.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub, ...rest] = argv;
+  if (command === 'serve') return serve().then(() => -1);
+  if (command === 'audit' && sub === 'verify') return auditVerify(rest);
+  if (command === 'token' && sub === 'create') return tokenCreate(rest);
+  process.stderr.write(USAGE);
+  return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) process.stderr.write(`portico: bad setting ${err.message}\n`);
+    else if (err instanceof ApiError) process.stderr.write(`portico: ${err.message}${err.details.map((d) => `\n  ${d.path}: ${d.message}`).join('')}\n`);
+    else process.stderr.write(`portico: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,74 @@
+import pino, { type Logger } from 'pino';
+import { AuditLog } from './audit/audit-log';
+import { loadConfig, type Config } from './config';
+import { buildAdminApp } from './control/admin-app';
+import { buildDataApp } from './data/data-app';
+import type { Gateway } from './gateway';
+import { loadBootstrapToken, loadKeys } from './keys';
+import { openDatabase } from './store/database';
+import type { FastifyInstance } from 'fastify';
+
+export interface OpenGateway extends Gateway {
+  /** The bootstrap token, only on the very first start without PORTICO_ADMIN_TOKEN. */
+  bootstrapTokenShownOnce?: string;
+  close(): Promise<void>;
+}
+
+/** Opens the database (migrating it), loads keys and the bootstrap token: everything but the HTTP servers. */
+export async function openGateway(config: Config = loadConfig(), log: Logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] })): Promise<OpenGateway> {
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const keys = await loadKeys(config, database.db);
+    const bootstrap = await loadBootstrapToken(config, database.db);
+    return {
+      config,
+      db: database.db,
+      dialect: database.dialect,
+      keys,
+      audit: new AuditLog(keys.auditSigningKey),
+      bootstrapTokenHash: bootstrap.hash,
+      bootstrapTokenShownOnce: bootstrap.shownOnce,
+      log,
+      close: () => database.close(),
+    };
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+}
+
+export interface RunningServer {
+  gateway: OpenGateway;
+  admin?: FastifyInstance;
+  data?: FastifyInstance;
+  adminUrl?: string;
+  dataUrl?: string;
+  close(): Promise<void>;
+}
+
+/** Starts the planes `config.role` asks for, listening on their ports. */
+export async function startServer(config: Config = loadConfig(), log?: Logger): Promise<RunningServer> {
+  const gateway = await openGateway(config, log);
+  const server: RunningServer = {
+    gateway,
+    async close() {
+      await server.admin?.close();
+      await server.data?.close();
+      await gateway.close();
+    },
+  };
+  try {
+    if (config.role !== 'data') {
+      server.admin = buildAdminApp(gateway);
+      server.adminUrl = await server.admin.listen({ host: config.host, port: config.adminPort });
+    }
+    if (config.role !== 'control') {
+      server.data = buildDataApp(gateway);
+      server.dataUrl = await server.data.listen({ host: config.host, port: config.dataPort });
+    }
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return server;
+}

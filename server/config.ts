@@ -1,0 +1,77 @@
+/** Settings from the environment (CONTRACT.md section 2). A bad value is a {@link ConfigError} naming the variable. */
+export type Role = 'all' | 'control' | 'data';
+
+export interface Config {
+  host: string;
+  adminPort: number;
+  dataPort: number;
+  role: Role;
+  databaseUrl: string | undefined;
+  /** PGlite directory, or `memory://` for a database that keeps nothing. */
+  dataDir: string;
+  adminToken: string | undefined;
+  /** 32-byte AES-256-GCM key; undefined means "generate or load one in the data dir" (embedded mode only). */
+  masterKey: Buffer | undefined;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n > 65535) throw new ConfigError(name, `must be a port number from 0 to 65535, got "${raw}"`);
+  return n;
+}
+
+/** Parses a 32-byte key given as base64 or hex. */
+export function parseMasterKey(raw: string, variable = 'PORTICO_MASTER_KEY'): Buffer {
+  const value = raw.trim();
+  const key = /^[0-9a-fA-F]{64}$/.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+  if (key.length !== 32 || (!/^[0-9a-fA-F]{64}$/.test(value) && !/^[A-Za-z0-9+/_-]+={0,2}$/.test(value))) {
+    throw new ConfigError(variable, 'must be 32 bytes encoded as base64 (44 characters) or hex (64 characters)');
+  }
+  return key;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const role = (env.PORTICO_ROLE || 'all') as Role;
+  if (!['all', 'control', 'data'].includes(role)) {
+    throw new ConfigError('PORTICO_ROLE', `must be one of all, control, data, got "${role}"`);
+  }
+  const databaseUrl = env.DATABASE_URL || undefined;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
+  }
+  const adminToken = env.PORTICO_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw new ConfigError('PORTICO_ADMIN_TOKEN', 'must be at least 16 characters long');
+  }
+  const masterKey = env.PORTICO_MASTER_KEY ? parseMasterKey(env.PORTICO_MASTER_KEY) : undefined;
+  if (databaseUrl && !masterKey) {
+    throw new ConfigError('PORTICO_MASTER_KEY', 'is required with DATABASE_URL (32 bytes as base64 or hex; try `openssl rand -base64 32`)');
+  }
+  const logLevel = env.PORTICO_LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('PORTICO_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  return {
+    host: env.PORTICO_HOST || '127.0.0.1',
+    adminPort: port(env, 'PORTICO_ADMIN_PORT', 8090),
+    dataPort: port(env, 'PORTICO_DATA_PORT', 8080),
+    role,
+    databaseUrl,
+    dataDir: env.PORTICO_DATA_DIR || './.data',
+    adminToken,
+    masterKey,
+    logLevel,
+  };
+}

@@ -1,0 +1,57 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Gateway } from '../gateway';
+import { registerHealthRoutes } from '../health';
+import { RESOURCES } from '../resources';
+import { registerAuditRoutes } from './audit-routes';
+import { requireBearer } from './authenticate';
+import { installErrorHandlers, renderAdminError } from './error-handler';
+import { collectOpenApi, renderDocsPage } from './openapi';
+import { registerResourceRoutes } from './resource-routes';
+import { ResourceService } from './resource-service';
+
+const VERSION = '0.1.0';
+
+/** Only JSON bodies (anything else is 415), where an empty body (a bare POST …/revoke) means "no body". */
+export function acceptJson(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      (err as { statusCode?: number }).statusCode = 400;
+      done(err as Error, undefined);
+    }
+  });
+}
+
+/** The control plane: `/v1/admin/*` (bearer auth), health probes, the OpenAPI document and its docs page. */
+export function buildAdminApp(gw: Gateway): FastifyInstance {
+  const app = Fastify({ bodyLimit: 1024 * 1024, requestIdHeader: 'x-request-id', genReqId: () => `req_${crypto.randomUUID()}`, loggerInstance: gw.log }) as unknown as FastifyInstance;
+  acceptJson(app);
+  installErrorHandlers(app, renderAdminError);
+  const openapi = collectOpenApi(app, { title: 'Portico Admin API', version: VERSION });
+  const service = new ResourceService(gw);
+  app.decorate('resources', service);
+
+  registerHealthRoutes(app, gw);
+  app.get('/v1/admin/openapi.json', async () => openapi());
+  app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(renderDocsPage(openapi())));
+
+  app.register(
+    async (admin) => {
+      requireBearer(admin, gw);
+      for (const def of RESOURCES) registerResourceRoutes(admin, service, def);
+      registerAuditRoutes(admin, gw, service);
+    },
+    { prefix: '/v1/admin' },
+  );
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    resources: ResourceService;
+  }
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ApiError } from '../errors';
+import type { Gateway } from '../gateway';
+import { listAuditEvents, readChain, type AuditFilter } from '../audit/audit-log';
+import { publicKeyFromPem, verifyChain, type AuditEvent } from '../audit/chain';
+import type { ResourceService } from './resource-service';
+import { allows } from './permissions';
+import { parseQuery } from './resource-routes';
+import { callContext } from './request-state';
+import type { CallContext } from './caller';
+
+const when = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date or date-time');
+const filterQuery = z.strictObject({
+  tenant_id: z.string().max(63).optional(),
+  type: z.string().max(100).optional(),
+  from: when.optional(),
+  to: when.optional(),
+});
+const listQuery = filterQuery.extend({ limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().regex(/^\d+$/).optional() });
+
+const actor = z.object({ type: z.string(), id: z.string(), name: z.string() });
+const eventSchema = z.object({
+  id: z.string(), seq: z.number(), created_at: z.string(), type: z.string(), actor, tenant_id: z.string().nullable(),
+  resource: z.object({ kind: z.string(), id: z.string() }).nullable(), changes: z.unknown(), trace_id: z.string().nullable(),
+  prev_hash: z.string(), hash: z.string(), signature: z.string(),
+});
+const EXPORT_MAX = 100_000;
+const CSV_COLUMNS = ['id', 'seq', 'created_at', 'type', 'actor_type', 'actor_id', 'actor_name', 'tenant_id', 'resource_kind', 'resource_id', 'changes', 'trace_id', 'prev_hash', 'hash', 'signature'];
+
+const csvCell = (v: unknown) => {
+  const s = v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+};
+const csvRow = (e: AuditEvent) =>
+  [e.id, e.seq, e.created_at, e.type, e.actor.type, e.actor.id, e.actor.name, e.tenant_id, e.resource?.kind, e.resource?.id, e.changes, e.trace_id, e.prev_hash, e.hash, e.signature].map(csvCell).join(',');
+
+/** Normalizes a date filter to the ISO form events are stored in, so text comparison orders correctly. */
+const iso = (s: string | undefined, end = false) => {
+  if (s === undefined) return undefined;
+  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(s);
+  return new Date(Date.parse(s) + (dateOnly && end ? 86_399_999 : 0)).toISOString();
+};
+
+/** The audit surface: list, CSV/JSON export, verification and the signing public key. */
+export function registerAuditRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
+  const tag = 'Audit';
+  const scopedFilter = async (ctx: CallContext, q: z.infer<typeof filterQuery>): Promise<AuditFilter> => {
+    if (!allows(ctx.caller.role, 'audit', 'read')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not read audit events`);
+    await service.assertTenant(ctx, q.tenant_id);
+    return { tenant_id: q.tenant_id ?? ctx.caller.tenantId ?? undefined, type: q.type, from: iso(q.from), to: iso(q.to, true) };
+  };
+
+  app.get('/audit/events', { config: { openapi: { tag, summary: 'List audit events, newest first', query: listQuery, responses: { 200: z.object({ object: z.literal('list'), data: z.array(eventSchema), next_cursor: z.string().nullable() }) } } } }, async (req) => {
+    const q = parseQuery(listQuery, req.query);
+    const limit = q.limit ?? 50;
+    const events = await listAuditEvents(gw.db, await scopedFilter(callContext(req), q), limit + 1, q.cursor ? Number(q.cursor) : undefined);
+    const data = events.slice(0, limit);
+    return { object: 'list', data, next_cursor: events.length > limit ? String(data[data.length - 1]!.seq) : null };
+  });
+
+  app.get('/audit/events/export', { config: { openapi: { tag, summary: 'Export audit events as CSV', query: filterQuery, responses: { 200: 'text' } } } }, async (req, reply) => {
+    const events = await listAuditEvents(gw.db, await scopedFilter(callContext(req), parseQuery(filterQuery, req.query)), EXPORT_MAX);
+    reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="audit-events.csv"');
+    return [CSV_COLUMNS.join(','), ...events.map(csvRow)].join('\r\n') + '\r\n';
+  });
+
+  app.get('/audit/events/export/json', { config: { openapi: { tag, summary: 'Export audit events as a JSON array', query: filterQuery, responses: { 200: z.array(eventSchema) } } } }, async (req, reply) => {
+    const events = await listAuditEvents(gw.db, await scopedFilter(callContext(req), parseQuery(filterQuery, req.query)), EXPORT_MAX);
+    reply.header('content-disposition', 'attachment; filename="audit-events.json"');
+    return events;
+  });
+
+  app.get('/audit/verify', { config: { openapi: { tag, summary: 'Verify the whole hash chain and every signature', responses: { 200: z.object({ valid: z.boolean(), checked: z.number(), first_invalid_seq: z.number().nullable() }) } } } }, async (req) => {
+    const ctx = callContext(req);
+    if (ctx.caller.tenantId || !allows(ctx.caller.role, 'audit', 'read')) throw new ApiError('FORBIDDEN', 'Verifying the whole chain needs a platform role');
+    const { valid, checked, first_invalid_seq } = verifyChain(await readChain(gw.db), publicKeyFromPem(gw.keys.auditPublicKeyPem), true);
+    return { valid, checked, first_invalid_seq };
+  });
+
+  app.get('/audit/public-key', { config: { openapi: { tag, summary: 'The Ed25519 public key (PEM) that verifies event signatures', responses: { 200: 'text' } } } }, async (_req, reply) => {
+    reply.header('content-type', 'application/x-pem-file');
+    return gw.keys.auditPublicKeyPem;
+  });
+}

@@ -1,0 +1,32 @@
+import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../errors';
+import type { Gateway } from '../gateway';
+import { hashToken, safeEqual } from '../lib/secrets';
+import type { AdminRole } from '../resources/token';
+import { findResourceByLookup } from '../store/resource-store';
+import type { Caller } from './caller';
+import { CALLER } from './request-state';
+
+/** Resolves a bearer token to a caller: the bootstrap owner token, or an active, unexpired personal access token. */
+export async function authenticate(gw: Gateway, token: string): Promise<Caller | undefined> {
+  const hash = hashToken(token);
+  if (safeEqual(hash, gw.bootstrapTokenHash)) return { type: 'token', id: 'bootstrap', name: 'bootstrap owner token', role: 'owner', tenantId: null };
+  if (!token.startsWith('ptc_pat_')) return undefined;
+  const row = await findResourceByLookup(gw.db, 'token', hash);
+  if (!row || !row.secret || !safeEqual(row.secret, hash)) return undefined;
+  const data = row.data as { name: string; role: AdminRole; status: string; expires_at: string | null };
+  if (data.status !== 'ACTIVE') return undefined;
+  if (data.expires_at && Date.parse(data.expires_at) <= Date.now()) return undefined;
+  return { type: 'token', id: row.id, name: data.name, role: data.role, tenantId: row.tenant_id };
+}
+
+/** Requires `Authorization: Bearer <token>` on every route of the surface it is added to. */
+export function requireBearer(app: FastifyInstance, gw: Gateway): void {
+  app.addHook('onRequest', async (request) => {
+    const header = request.headers.authorization ?? '';
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    const caller = match ? await authenticate(gw, match[1]!) : undefined;
+    if (!caller) throw new ApiError('UNAUTHORIZED', match ? 'The bearer token is not valid, revoked or expired' : 'Missing Authorization: Bearer <token> header');
+    request[CALLER] = caller;
+  });
+}

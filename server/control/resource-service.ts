@@ -1,0 +1,278 @@
+import { randomBytes } from 'node:crypto';
+import { ApiError, notFound, validationError, type ErrorDetail } from '../errors';
+import type { Gateway } from '../gateway';
+import { issuesToDetails } from '../lib/zod-errors';
+import { encryptSecret, generateToken, hashToken } from '../lib/secrets';
+import type { ResourceDefinition } from '../resources/define';
+import { hasTenantField, isNested, schemasFor } from '../resources/schemas';
+import type { AdminRole } from '../resources/token';
+import * as store from '../store/resource-store';
+import type { StoredResource } from '../store/resource-store';
+import type { Executor, Tx } from '../store/schema';
+import { actorOf, type CallContext } from './caller';
+import { allows, grantableRoles } from './permissions';
+import { diffFields, type FieldChanges } from '../lib/diff';
+import { canonicalJson } from '../lib/canonical-json';
+import { RESOURCES } from '../resources';
+
+/** A resource as GET returns it. */
+export type PublicResource = Record<string, unknown> & { id: string };
+
+export interface ListParams {
+  tenant_id?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface Page {
+  object: 'list';
+  data: PublicResource[];
+  next_cursor: string | null;
+}
+
+const now = () => new Date().toISOString();
+
+export function toPublic(def: ResourceDefinition, row: StoredResource): PublicResource {
+  return {
+    id: row.id,
+    ...(hasTenantField(def) ? { tenant_id: row.tenant_id } : {}),
+    ...row.data,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+/**
+ * Create, read, update, delete and actions for any registered resource, with validation, roles, tenant scope and
+ * audit. Every admin surface (and config import) goes through here.
+ */
+export class ResourceService {
+  constructor(private readonly gw: Gateway) {}
+
+  // ---- authorization -------------------------------------------------------------------------------------------
+
+  private authorize(ctx: CallContext, def: ResourceDefinition, need: 'read' | 'write'): void {
+    if (!allows(ctx.caller.role, def.area, need)) {
+      throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not ${need === 'read' ? 'read' : 'change'} ${def.area}`);
+    }
+  }
+
+  /** A tenant-scoped caller naming another tenant: 403, and a TENANT_SCOPE_VIOLATION event that outlives the request. */
+  async assertTenant(ctx: CallContext, tenantId: string | null | undefined, field = 'tenant_id'): Promise<void> {
+    const own = ctx.caller.tenantId;
+    if (!own || tenantId === undefined || tenantId === own) return;
+    if (tenantId === null) throw new ApiError('FORBIDDEN', 'Only platform roles manage global (tenant_id null) resources');
+    await this.gw.db.transaction().execute((tx) =>
+      this.gw.audit.append(tx, [
+        { type: 'TENANT_SCOPE_VIOLATION', actor: actorOf(ctx.caller), tenant_id: own, resource: { kind: 'tenant', id: tenantId }, changes: { field, requested_tenant_id: tenantId }, trace_id: ctx.traceId },
+      ]),
+    );
+    throw new ApiError('TENANT_SCOPE_VIOLATION', `This token may only act on tenant "${own}"`, [{ path: field, message: `is not the caller's tenant` }]);
+  }
+
+  /** Loads one resource the caller may see; 404 otherwise (a foreign tenant's resource is not revealed). */
+  private async load(db: Executor, ctx: CallContext, def: ResourceDefinition, id: string, pathTenant: string | undefined, forWrite: boolean): Promise<StoredResource> {
+    if (def.scope === 'tenant-self') await this.assertTenant(ctx, id, 'id');
+    const row = await store.getResource(db, def.kind, id, forWrite && db !== this.gw.db);
+    const own = ctx.caller.tenantId;
+    const foreign = (t: string | null) => (t === null ? def.nullTenant === 'platform-only' : t !== own);
+    const hidden = !row || (isNested(def) && row.tenant_id !== pathTenant) || (own && def.scope !== 'tenant-self' && foreign(row.tenant_id));
+    if (hidden) throw notFound(`${def.title} "${id}"`);
+    if (forWrite && own && hasTenantField(def) && row.tenant_id === null) {
+      throw new ApiError('FORBIDDEN', 'Only platform roles manage global (tenant_id null) resources');
+    }
+    return row;
+  }
+
+  private async requireTenant(db: Executor, tenantId: string, nested: boolean): Promise<void> {
+    if (await store.getResource(db, 'tenant', tenantId)) return;
+    if (nested) throw notFound(`Tenant "${tenantId}"`);
+    throw validationError([{ path: 'tenant_id', message: `no tenant "${tenantId}" exists` }]);
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------------------------
+
+  async list(ctx: CallContext, def: ResourceDefinition, params: ListParams, pathTenant?: string): Promise<Page> {
+    this.authorize(ctx, def, 'read');
+    const limit = params.limit ?? 50;
+    const named = pathTenant ?? params.tenant_id;
+    await this.assertTenant(ctx, named);
+    const tenant = named ?? ctx.caller.tenantId ?? undefined;
+    let tenants: (string | null)[] | undefined;
+    let ids: string[] | undefined;
+    if (tenant !== undefined) {
+      if (def.scope === 'tenant-self') ids = [tenant];
+      else if (def.scope === 'tenant') tenants = [tenant];
+      else if (def.scope === 'tenant-optional') tenants = named === undefined && def.nullTenant !== 'platform-only' ? [tenant, null] : [tenant];
+    }
+    const after = params.cursor ? Buffer.from(params.cursor, 'base64url').toString('utf8') : undefined;
+    let rows = await store.listResources(this.gw.db, def.kind, { tenants, after, limit: limit + 1 });
+    if (ids) rows = rows.filter((r) => ids.includes(r.id));
+    const more = rows.length > limit;
+    const data = rows.slice(0, limit).map((r) => toPublic(def, r));
+    const last = data[data.length - 1];
+    return { object: 'list', data, next_cursor: more && last ? Buffer.from(last.id).toString('base64url') : null };
+  }
+
+  async get(ctx: CallContext, def: ResourceDefinition, id: string, pathTenant?: string): Promise<PublicResource> {
+    this.authorize(ctx, def, 'read');
+    if (pathTenant !== undefined) await this.assertTenant(ctx, pathTenant);
+    return toPublic(def, await this.load(this.gw.db, ctx, def, id, pathTenant, false));
+  }
+
+  // ---- writes --------------------------------------------------------------------------------------------------
+
+  /** Parses a write body: read-only fields, then the zod schema, then the definition's own checks. */
+  private parse(def: ResourceDefinition, body: unknown, mode: 'create' | 'update'): Record<string, unknown> {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw validationError([{ path: '', message: 'the body must be a JSON object' }]);
+    const schemas = schemasFor(def);
+    const details: ErrorDetail[] = Object.keys(body)
+      .filter((k) => schemas.readOnly.includes(k))
+      .map((k) => ({ path: k, message: 'is read-only' }));
+    const clean = Object.fromEntries(Object.entries(body).filter(([k]) => !schemas.readOnly.includes(k)));
+    const parsed = (mode === 'create' ? schemas.create : schemas.update).safeParse(clean);
+    if (!parsed.success) details.push(...issuesToDetails(parsed.error));
+    if (details.length) throw validationError(details);
+    return parsed.data as Record<string, unknown>;
+  }
+
+  private checkState(def: ResourceDefinition, state: Record<string, unknown>): void {
+    const problems = def.check?.(state as never) ?? [];
+    if (problems.length) throw validationError(problems);
+  }
+
+  /** The secret material for a new or rotated secret: stored columns, public fields, and what to show once. */
+  private seal(def: ResourceDefinition, given: unknown): { secret: string; lookup: string | null; data: Record<string, unknown>; shown: Record<string, string> } | undefined {
+    const rule = def.secret;
+    if (!rule) return undefined;
+    if (rule.mode === 'generated') {
+      const token = generateToken(rule.prefix);
+      const hash = hashToken(token);
+      const data = rule.prefixField ? { [rule.prefixField]: token.slice(0, rule.prefix.length + 8) } : {};
+      return { secret: hash, lookup: hash, data, shown: { [rule.field]: token } };
+    }
+    if (given === undefined && !rule.generatePrefix) return undefined;
+    const value = typeof given === 'string' ? given : generateToken(rule.generatePrefix!);
+    const data: Record<string, unknown> = {};
+    if (rule.setField) data[rule.setField] = true;
+    if (rule.last4Field) data[rule.last4Field] = value.slice(-4);
+    const shown = given === undefined || rule.showOnCreate ? { [rule.field]: value } : {};
+    return { secret: encryptSecret(this.gw.keys.masterKey, value), lookup: null, data, shown };
+  }
+
+  private split(def: ResourceDefinition, parsed: Record<string, unknown>): Record<string, unknown> {
+    const fields: Record<string, unknown> = {};
+    for (const key of Object.keys(def.fields.shape)) fields[key] = parsed[key];
+    return fields;
+  }
+
+  async create(ctx: CallContext, def: ResourceDefinition, body: unknown, pathTenant?: string, tx?: Tx): Promise<PublicResource> {
+    this.authorize(ctx, def, 'write');
+    if (pathTenant !== undefined) await this.assertTenant(ctx, pathTenant);
+    const parsed = this.parse(def, body, 'create');
+    if (pathTenant !== undefined && parsed.tenant_id !== undefined && parsed.tenant_id !== pathTenant) {
+      throw validationError([{ path: 'tenant_id', message: 'must match the tenant in the path' }]);
+    }
+    let tenantId: string | null = null;
+    if (def.scope === 'tenant') tenantId = (pathTenant ?? parsed.tenant_id) as string;
+    if (def.scope === 'tenant-optional') tenantId = parsed.tenant_id === undefined ? ctx.caller.tenantId : (parsed.tenant_id as string | null);
+    if (hasTenantField(def)) await this.assertTenant(ctx, tenantId);
+    if (def.scope === 'tenant-self') await this.assertTenant(ctx, parsed.id as string, 'id');
+    const fields = this.split(def, parsed);
+    this.checkState(def, { ...fields, tenant_id: tenantId });
+    if (def.kind === 'token' && !grantableRoles(ctx.caller.role).includes(fields.role as AdminRole)) {
+      throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not create a token with the role "${fields.role}"`, [{ path: 'role', message: 'is above what the caller may grant' }]);
+    }
+    const id = (parsed.id as string | undefined) ?? ('prefix' in def.id ? def.id.prefix : '') + randomBytes(12).toString('base64url');
+    const sealed = this.seal(def, def.secret ? parsed[def.secret.field] : undefined);
+    const data = { ...fields, ...def.computed.parse({}), ...sealed?.data };
+
+    const run = async (t: Tx) => {
+      if (tenantId !== null) await this.requireTenant(t, tenantId, pathTenant !== undefined);
+      const row = await store.insertResource(t, { kind: def.kind, id, tenant_id: tenantId, data, secret: sealed?.secret, lookup: sealed?.lookup });
+      if (!row) throw new ApiError('ALREADY_EXISTS', `${def.title} "${id}" already exists`, [{ path: 'id', message: 'is taken' }]);
+      const out = toPublic(def, row);
+      await this.gw.audit.append(t, [this.event(ctx, def, def.audit.created, row, diffFields({}, data))]);
+      return out;
+    };
+    const out = tx ? await run(tx) : await this.gw.db.transaction().execute(run);
+    return { ...out, ...sealed?.shown };
+  }
+
+  async update(ctx: CallContext, def: ResourceDefinition, id: string, body: unknown, pathTenant?: string, tx?: Tx): Promise<PublicResource> {
+    this.authorize(ctx, def, 'write');
+    if (pathTenant !== undefined) await this.assertTenant(ctx, pathTenant);
+    const parsed = this.parse(def, body, 'update');
+    if (parsed.id !== undefined && parsed.id !== id) throw validationError([{ path: 'id', message: 'cannot change; create a new resource instead' }]);
+    const run = async (t: Tx) => {
+      const row = await this.load(t, ctx, def, id, pathTenant, true);
+      if (parsed.tenant_id !== undefined && parsed.tenant_id !== row.tenant_id) {
+        throw validationError([{ path: 'tenant_id', message: 'cannot change; create a new resource instead' }]);
+      }
+      const fields = this.split(def, parsed);
+      const immutable = (def.immutable ?? []).filter((f) => canonicalJson(fields[f]) !== canonicalJson(row.data[f]));
+      if (immutable.length) throw validationError(immutable.map((f) => ({ path: f, message: 'cannot change; create a new resource instead' })));
+      this.checkState(def, { ...fields, tenant_id: row.tenant_id });
+      const sealed = def.secret?.mode === 'encrypted' ? this.seal(def, parsed[def.secret.field]) : undefined;
+      const data = { ...row.data, ...fields, ...sealed?.data };
+      const changes = diffFields(row.data, data);
+      if (!Object.keys(changes).length && !sealed) return toPublic(def, row);
+      const updated = await store.updateResource(t, def.kind, id, { data, secret: sealed?.secret });
+      const events = [this.event(ctx, def, def.audit.updated ?? `${def.kind.toUpperCase()}_UPDATED`, updated, sealed ? { ...changes, [def.secret!.field]: { from: '***', to: '***' } } : changes)];
+      for (const [field, type] of Object.entries(def.audit.fieldEvents ?? {})) {
+        if (field in changes) events.push(this.event(ctx, def, type, updated, { [field]: changes[field] }));
+      }
+      await this.gw.audit.append(t, events);
+      return toPublic(def, updated);
+    };
+    return tx ? run(tx) : this.gw.db.transaction().execute(run);
+  }
+
+  async remove(ctx: CallContext, def: ResourceDefinition, id: string, options: { cascade?: boolean } = {}, pathTenant?: string, tx?: Tx): Promise<void> {
+    this.authorize(ctx, def, 'write');
+    if (pathTenant !== undefined) await this.assertTenant(ctx, pathTenant);
+    const run = async (t: Tx) => {
+      const row = await this.load(t, ctx, def, id, pathTenant, true);
+      const events = [];
+      if (def.scope === 'tenant-self') {
+        const owned = await store.ownedResources(t, id);
+        if (owned.length && !options.cascade) {
+          const kinds = [...new Set(owned.map((o) => o.kind))].map((k) => `${owned.filter((o) => o.kind === k).length} ${k}`);
+          throw new ApiError('TENANT_HAS_RESOURCES', `Tenant "${id}" still owns ${kinds.join(', ')}; delete them first or pass ?cascade=true`);
+        }
+        for (const child of [...owned].reverse()) {
+          const childDef = RESOURCES.find((r) => r.kind === child.kind);
+          await store.deleteResource(t, child.kind, child.id);
+          if (childDef) events.push(this.event(ctx, childDef, childDef.audit.deleted, child, diffFields(child.data, {})));
+        }
+      }
+      await store.deleteResource(t, def.kind, id);
+      events.push(this.event(ctx, def, def.audit.deleted, row, diffFields(row.data, {})));
+      await this.gw.audit.append(t, events);
+    };
+    await (tx ? run(tx) : this.gw.db.transaction().execute(run));
+  }
+
+  async action(ctx: CallContext, def: ResourceDefinition, id: string, name: string, pathTenant?: string): Promise<PublicResource> {
+    const action = def.actions?.[name];
+    if (!action) throw new ApiError('ROUTE_NOT_FOUND', `${def.title} has no action "${name}"`);
+    this.authorize(ctx, def, 'write');
+    if (pathTenant !== undefined) await this.assertTenant(ctx, pathTenant);
+    return this.gw.db.transaction().execute(async (t) => {
+      const row = await this.load(t, ctx, def, id, pathTenant, true);
+      if (action.when && !action.when.in.includes(row.data[action.when.field])) {
+        throw new ApiError('CONFLICT', `${def.title} "${id}" is ${String(row.data[action.when.field])}; "${name}" needs ${action.when.field} ${action.when.in.join(' or ')}`);
+      }
+      const set = Object.fromEntries(Object.entries(action.set).map(([k, v]) => [k, v === 'now' ? now() : v]));
+      const data = { ...row.data, ...set };
+      const updated = await store.updateResource(t, def.kind, id, { data });
+      await this.gw.audit.append(t, [this.event(ctx, def, action.audit, updated, diffFields(row.data, data))]);
+      return toPublic(def, updated);
+    });
+  }
+
+  private event(ctx: CallContext, def: ResourceDefinition, type: string, row: StoredResource, changes: FieldChanges) {
+    const tenantId = def.scope === 'tenant-self' ? row.id : row.tenant_id;
+    return { type, actor: actorOf(ctx.caller), tenant_id: tenantId, resource: { kind: def.kind, id: row.id }, changes, trace_id: ctx.traceId ?? null };
+  }
+}

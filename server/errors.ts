@@ -1,0 +1,49 @@
+/**
+ * Every error code the gateway answers with, in one place (fastify's lib/errors.js is the model).
+ * `docs/errors.md` documents each; test/errors.test.ts keeps the two in sync.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: { status: 400, message: 'The request is not valid' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON' },
+  UNAUTHORIZED: { status: 401, message: 'Missing or invalid bearer token' },
+  FORBIDDEN: { status: 403, message: 'The caller may not do this' },
+  TENANT_SCOPE_VIOLATION: { status: 403, message: 'The caller may not act on another tenant' },
+  NOT_FOUND: { status: 404, message: 'No such resource' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such endpoint' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this endpoint' },
+  ALREADY_EXISTS: { status: 409, message: 'A resource with this id already exists' },
+  CONFLICT: { status: 409, message: 'The request conflicts with the current state' },
+  TENANT_HAS_RESOURCES: { status: 409, message: 'The tenant still owns resources' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Unsupported content type' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  NOT_READY: { status: 503, message: 'The service is not ready' },
+  INTERNAL: { status: 500, message: 'Internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** One problem with the input, at a dotted field path (`providers.0.provider`). */
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+/** The error every surface throws; each surface renders it in its own shape. */
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string = ERROR_CODES[code].message,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = ERROR_CODES[code].status;
+  }
+}
+
+export const validationError = (details: ErrorDetail[], message = 'The request is not valid') =>
+  new ApiError('VALIDATION_FAILED', message, details);
+
+export const notFound = (what: string) => new ApiError('NOT_FOUND', `${what} not found`);

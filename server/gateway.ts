@@ -1,0 +1,18 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { AuditLog } from './audit/audit-log';
+import type { Config } from './config';
+import type { Keys } from './keys';
+import type { DialectName } from './store/database';
+import type { Db } from './store/schema';
+
+/** What every part of a running gateway shares: settings, the database, keys and the audit log. */
+export interface Gateway {
+  config: Config;
+  db: Db;
+  dialect: DialectName;
+  keys: Keys;
+  audit: AuditLog;
+  /** Hash of the bootstrap owner token. */
+  bootstrapTokenHash: string;
+  log: FastifyBaseLogger;
+}

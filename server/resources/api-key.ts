@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { defineResource, isoDateTime, metadata, name } from './define';
+
+export const apiKey = defineResource({
+  kind: 'api_key',
+  title: 'API key',
+  description: "A tenant's consumer credential for the data plane. The plaintext `key` is shown once, at creation.",
+  path: '/tenants/{tenant_id}/keys',
+  scope: 'tenant',
+  area: 'keys',
+  id: { source: 'server', prefix: 'key_' },
+  fields: z.strictObject({
+    name: name(),
+    rate_limit_tier: z.string().min(1).max(64).nullable().default(null),
+    expires_at: isoDateTime().nullable().default(null),
+    metadata: metadata(),
+  }),
+  computed: z.strictObject({
+    prefix: z.string().default(''),
+    status: z.enum(['ACTIVE', 'REVOKED']).default('ACTIVE'),
+    last_used_at: isoDateTime().nullable().default(null),
+    revoked_at: isoDateTime().nullable().default(null),
+  }),
+  secret: { mode: 'generated', field: 'key', prefix: 'ptc_key_', prefixField: 'prefix' },
+  audit: { created: 'API_KEY_CREATED', updated: 'API_KEY_UPDATED', deleted: 'API_KEY_DELETED' },
+  actions: {
+    revoke: { set: { status: 'REVOKED', revoked_at: 'now' }, audit: 'API_KEY_REVOKED', when: { field: 'status', in: ['ACTIVE'] } },
+  },
+});

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+
+/**
+ * A resource definition: the single declaration from which REST, storage, export/import, the Terraform provider and
+ * the CDKTF constructs are derived. This module (and every definition) imports nothing but zod.
+ */
+
+/**
+ * Where a resource lives:
+ * - `platform`: fleet-wide, no tenant (pricing).
+ * - `tenant-self`: the tenant itself; its id is the tenant id.
+ * - `tenant`: belongs to exactly one tenant (`tenant_id` required).
+ * - `tenant-optional`: one tenant's, or every tenant's when `tenant_id` is null (global routes, webhooks).
+ */
+export type Scope = 'platform' | 'tenant-self' | 'tenant' | 'tenant-optional';
+
+/** Areas of the permission matrix (server/control/permissions.ts). */
+export type Area =
+  | 'tenants' | 'keys' | 'tokens' | 'routes' | 'policies' | 'budgets' | 'pricing' | 'credentials'
+  | 'webhooks' | 'mcp' | 'schemas' | 'audit' | 'config';
+
+export type IdRule =
+  /** The caller names it (a slug); required. */
+  | { source: 'caller' }
+  /** The server makes an opaque id with this prefix. */
+  | { source: 'server'; prefix: string }
+  /** The caller may name it; otherwise the server makes one. */
+  | { source: 'either'; prefix: string };
+
+export type SecretRule =
+  /** The server generates a token shown once in `field`; only its hash is stored and looked up. */
+  | { mode: 'generated'; field: string; prefix: string; prefixField?: string }
+  /**
+   * The caller gives the secret in `field` (or the server generates one with `generatePrefix`); it is stored
+   * encrypted and never read back. `setField` reports whether one is set; `last4Field` shows its last 4 characters.
+   */
+  | { mode: 'encrypted'; field: string; generatePrefix?: string; setField?: string; last4Field?: string; showOnCreate?: boolean };
+
+/** A state change on one resource, such as `revoke`: POST …/{id}/{name}. */
+export interface ActionDefinition {
+  /** Fields set by the action; the string `now` sets the current time. */
+  set: Record<string, unknown>;
+  audit: string;
+  /** Refuse with 409 unless this field currently holds one of these values. */
+  when?: { field: string; in: unknown[] };
+}
+
+export interface ResourceDefinition<
+  S extends z.ZodObject = z.ZodObject,
+  C extends z.ZodObject = z.ZodObject,
+> {
+  /** Singular snake_case name: `api_key` (Terraform `portico_api_key`, audit `resource.kind`). */
+  kind: string;
+  /** What people call one: `API key`. */
+  title: string;
+  /** Collection path under /v1/admin, with `{tenant_id}` when nested under a tenant. */
+  path: string;
+  /** Key in the config export document; absent means not exported (it holds nothing reproducible, like tokens). */
+  exportKey?: string;
+  scope: Scope;
+  /**
+   * For `tenant-optional`: what a null `tenant_id` means. `shared` (default): global, visible to every tenant's
+   * callers. `platform-only`: belongs to the platform, hidden from tenant callers (platform tokens).
+   */
+  nullTenant?: 'shared' | 'platform-only';
+  area: Area;
+  id: IdRule;
+  /** The writable desired state, without `id` and `tenant_id` (the mechanism owns those). Use strict objects. */
+  fields: S;
+  /** Read-only state the server keeps, with its value at creation as the default. */
+  computed: C;
+  /** Fields that cannot change after creation (Terraform plans a replacement). `id`, `tenant_id` always are. */
+  immutable?: (keyof z.infer<S> & string)[];
+  secret?: SecretRule;
+  /** False: no PUT; every change is a replacement. */
+  updatable?: boolean;
+  audit: { created: string; updated?: string; deleted: string; fieldEvents?: Record<string, string> };
+  actions?: Record<string, ActionDefinition>;
+  /** Cross-field rules zod cannot say on its own; each problem names its field path. */
+  check?: (state: z.infer<S> & { tenant_id?: string | null }) => { path: string; message: string }[];
+  /** Human summary for the OpenAPI document and generated docs. */
+  description: string;
+}
+
+/** Declares a resource; the identity function, there for types. */
+export function defineResource<S extends z.ZodObject, C extends z.ZodObject>(def: ResourceDefinition<S, C>): ResourceDefinition<S, C> {
+  return def;
+}
+
+/** Caller-given ids: `[a-z0-9][a-z0-9-_.]{0,62}`. */
+export const slug = () =>
+  z.string().regex(/^[a-z0-9][a-z0-9\-_.]{0,62}$/, 'must be a slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit');
+
+/** Free-form string labels with bounded size. */
+export const metadata = () =>
+  z
+    .record(z.string().min(1).max(128), z.string().max(1024))
+    .refine((m) => Object.keys(m).length <= 64, 'at most 64 entries')
+    .default({});
+
+/** An ISO-8601 date-time with an explicit offset (`Z` or `+02:00`). */
+export const isoDateTime = () => z.iso.datetime({ offset: true });
+
+export const name = () => z.string().min(1).max(200);

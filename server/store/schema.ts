@@ -1,0 +1,62 @@
+import type { ColumnType, Generated, Kysely, Transaction } from 'kysely';
+
+/** JSON values are written as text (`JSON.stringify`) and read back parsed, on both drivers. */
+export type Json<T = unknown> = ColumnType<T, string, string>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+/** Every configuration object, one row each; `data` is its public state as GET returns it. */
+export interface ResourceTable {
+  kind: string;
+  id: string;
+  tenant_id: string | null;
+  data: Json<Record<string, unknown>>;
+  /** A hash (keys, tokens) or AES-256-GCM ciphertext (credentials, webhook secrets); never in `data`. */
+  secret: string | null;
+  /** A unique lookup value per kind, such as the hash of an API key. */
+  lookup: string | null;
+  version: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface AuditEventTable {
+  seq: ColumnType<number, number, never>;
+  id: string;
+  /** ISO-8601 text, hashed exactly as stored. */
+  created_at: string;
+  type: string;
+  actor: Json<AuditActor>;
+  tenant_id: string | null;
+  resource_kind: string | null;
+  resource_id: string | null;
+  changes: Json<unknown>;
+  trace_id: string | null;
+  prev_hash: string;
+  hash: string;
+  signature: string;
+}
+
+export interface AuditActor {
+  type: string;
+  id: string;
+  name: string;
+}
+
+export interface SettingTable {
+  key: string;
+  value: string;
+  created_at: Generated<Date>;
+}
+
+export interface Database {
+  resources: ResourceTable;
+  audit_events: AuditEventTable;
+  settings: SettingTable;
+}
+
+export type Db = Kysely<Database>;
+export type Tx = Transaction<Database>;
+/** Either the database or a transaction on it: store functions accept both. */
+export type Executor = Db | Tx;
+
+export const json = (value: unknown): string => JSON.stringify(value);
