@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { openGateway, type OpenGateway } from '../../server/app';
+import { loadConfig } from '../../server/config';
+import { buildAdminApp } from '../../server/control/admin-app';
+import { createPostgresDatabase, type TestDialect } from './databases';
+
+export const OWNER_TOKEN = 'test-owner-token-0123456789';
+
+export interface TestGateway {
+  dialect: TestDialect;
+  gateway: OpenGateway;
+  admin: FastifyInstance;
+  /** A request to the admin API through inject (no socket); the owner token unless another is given. */
+  api(method: string, url: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any; headers: Record<string, unknown>; text: string }>;
+  close(): Promise<void>;
+}
+
+/** Starts a gateway on a new, empty database of the given dialect. */
+export async function startTestGateway(dialect: TestDialect, env: Record<string, string> = {}): Promise<TestGateway> {
+  const pg = dialect === 'postgres' ? await createPostgresDatabase() : undefined;
+  const config = loadConfig({
+    PORTICO_DATA_DIR: 'memory://',
+    PORTICO_ADMIN_TOKEN: OWNER_TOKEN,
+    PORTICO_MASTER_KEY: randomBytes(32).toString('base64'),
+    ...(pg ? { DATABASE_URL: pg.url } : {}),
+    ...env,
+  });
+  const gateway = await openGateway(config, pino({ level: 'silent' }));
+  const admin = buildAdminApp(gateway);
+  await admin.ready();
+  return {
+    dialect,
+    gateway,
+    admin,
+    async api(method, url, body, token = OWNER_TOKEN) {
+      const res = await admin.inject({
+        method: method as never,
+        url,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        payload: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      let parsed: unknown;
+      try {
+        parsed = res.body ? JSON.parse(res.body) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.statusCode, body: parsed, headers: res.headers, text: res.body };
+    },
+    async close() {
+      await admin.close();
+      await gateway.close();
+      await pg?.drop();
+    },
+  };
+}
