@@ -1,0 +1,48 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ConfigError, loadConfig, parseMasterKey } from '../server/config';
+
+const run = promisify(execFile);
+const cli = join(__dirname, '..', 'cli', 'portico.js');
+
+describe('settings', () => {
+  test('defaults match the contract', () => {
+    expect(loadConfig({})).toEqual({
+      host: '127.0.0.1', adminPort: 8090, dataPort: 8080, role: 'all', databaseUrl: undefined, dataDir: './.data',
+      adminToken: undefined, masterKey: undefined, logLevel: 'info',
+    });
+  });
+
+  test('the master key is 32 bytes as base64 or hex', () => {
+    expect(parseMasterKey('ab'.repeat(32))).toHaveLength(32);
+    expect(parseMasterKey(Buffer.alloc(32, 7).toString('base64'))).toEqual(Buffer.alloc(32, 7));
+    expect(() => parseMasterKey('short')).toThrow(ConfigError);
+    expect(() => parseMasterKey(Buffer.alloc(31).toString('base64'))).toThrow(/32 bytes/);
+  });
+
+  test.each([
+    [{ PORTICO_ADMIN_PORT: '80a' }, 'PORTICO_ADMIN_PORT'],
+    [{ PORTICO_DATA_PORT: '70000' }, 'PORTICO_DATA_PORT'],
+    [{ PORTICO_ROLE: 'both' }, 'PORTICO_ROLE'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'postgres://localhost/x' }, 'PORTICO_MASTER_KEY'],
+    [{ PORTICO_ADMIN_TOKEN: 'short' }, 'PORTICO_ADMIN_TOKEN'],
+    [{ PORTICO_MASTER_KEY: 'nope' }, 'PORTICO_MASTER_KEY'],
+    [{ PORTICO_LOG_LEVEL: 'loud' }, 'PORTICO_LOG_LEVEL'],
+  ])('%j is refused naming %s', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    try {
+      loadConfig(env);
+    } catch (err) {
+      expect((err as ConfigError).variable).toBe(variable);
+    }
+  });
+
+  test('a bad setting stops `portico serve` with one clear line and no stack trace', async () => {
+    const failure = await run('node', [cli, 'serve'], { env: { ...process.env, PORTICO_ADMIN_PORT: 'eighty' } }).catch((e) => e);
+    expect(failure.code).toBe(1);
+    expect(failure.stderr.trim()).toBe('portico: bad setting PORTICO_ADMIN_PORT: must be a port number from 0 to 65535, got "eighty"');
+    expect(failure.stdout).toBe('');
+  });
+});
