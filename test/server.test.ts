@@ -33,7 +33,7 @@ describe('embedded start (PGlite data dir)', () => {
     expect(tenants.status).toBe(200);
     const noRoute = await fetch(`${server.dataUrl}/v1/nothing`);
     expect(noRoute.status).toBe(404);
-    expect((await noRoute.json()).error).toMatchObject({ type: 'invalid_request_error', code: 'route_not_found' });
+    expect(((await noRoute.json()) as any).error).toMatchObject({ type: 'invalid_request_error', code: 'route_not_found' });
   });
 
   test('a restart keeps the token and the data, and shows nothing again', async () => {
@@ -45,7 +45,7 @@ describe('embedded start (PGlite data dir)', () => {
     await server.close();
     server = await startServer(loadConfig(env), silent);
     const again = await fetch(`${server.adminUrl}/v1/admin/tenants/kept`, { headers: { authorization: `Bearer ${token}` } });
-    expect((await again.json()).name).toBe('Kept');
+    expect(((await again.json()) as any).name).toBe('Kept');
   });
 
   test('PORTICO_ROLE=control and =data start only their plane', async () => {

@@ -74,7 +74,12 @@ export interface ResourceDefinition<
   secret?: SecretRule;
   /** False: no PUT; every change is a replacement. */
   updatable?: boolean;
-  audit: { created: string; updated?: string; deleted: string; fieldEvents?: Record<string, string> };
+  /**
+   * Keep a version per change (the last 10), with `GET …/{id}/versions` and `POST …/{id}/rollback`; the computed
+   * field `version` counts them.
+   */
+  versioned?: boolean;
+  audit: { created: string; updated?: string; deleted: string; rolledBack?: string; fieldEvents?: Record<string, string> };
   actions?: Record<string, ActionDefinition>;
   /** Cross-field rules zod cannot say on its own; each problem names its field path. */
   check?: (state: z.infer<S> & { tenant_id?: string | null }) => { path: string; message: string }[];
