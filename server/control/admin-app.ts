@@ -3,6 +3,7 @@ import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
 import { RESOURCES } from '../resources';
 import { registerAuditRoutes } from './audit-routes';
+import { registerBudgetUsage } from './budget-usage';
 import { requireBearer } from './authenticate';
 import { installErrorHandlers, renderAdminError } from './error-handler';
 import { collectOpenApi, renderDocsPage } from './openapi';
@@ -44,6 +45,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
       requireBearer(admin, gw);
       for (const def of RESOURCES) registerResourceRoutes(admin, service, def);
       registerAuditRoutes(admin, gw, service);
+      registerBudgetUsage(admin, gw, service);
     },
     { prefix: '/v1/admin' },
   );

@@ -62,6 +62,16 @@ export function registerResourceRoutes(app: FastifyInstance, service: ResourceSe
     return reply.status(204).send();
   });
 
+  if (def.versioned) {
+    const versionSchema = z.object({ version: z.number(), config: def.fields, created_at: z.string(), actor: z.object({ type: z.string(), id: z.string(), name: z.string() }) });
+    app.get(`${one}/versions`, { config: { openapi: { tag, summary: `The last 10 versions of a ${def.title.toLowerCase()}, newest first`, responses: { 200: listOf(versionSchema) } } } }, async (req) =>
+      service.versions(callContext(req), def, id(req)),
+    );
+    app.post(`${one}/rollback`, { config: { openapi: { tag, summary: `Roll back: a new version holding version n's configuration`, body: z.strictObject({ version: z.number().int().min(1) }), responses: { 200: schemas.output } } } }, async (req) =>
+      service.rollback(callContext(req), def, id(req), req.body),
+    );
+  }
+
   for (const action of Object.keys(def.actions ?? {})) {
     app.post(`${one}/${action}`, { config: { openapi: { tag, summary: `${action[0]!.toUpperCase()}${action.slice(1)} ${def.title.toLowerCase()}`, responses: { 200: schemas.output } } } }, async (req) =>
       service.action(callContext(req), def, id(req), action, pathTenant(req)),

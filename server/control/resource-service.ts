@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { ApiError, notFound, validationError, type ErrorDetail } from '../errors';
 import type { Gateway } from '../gateway';
 import { issuesToDetails } from '../lib/zod-errors';
@@ -14,6 +15,7 @@ import { allows, grantableRoles } from './permissions';
 import { diffFields, type FieldChanges } from '../lib/diff';
 import { canonicalJson } from '../lib/canonical-json';
 import { RESOURCES } from '../resources';
+import * as versions from '../store/version-store';
 
 /** A resource as GET returns it. */
 export type PublicResource = Record<string, unknown> & { id: string };
@@ -31,6 +33,7 @@ export interface Page {
 }
 
 const now = () => new Date().toISOString();
+const rollbackBody = z.strictObject({ version: z.number().int().min(1) });
 
 export function toPublic(def: ResourceDefinition, row: StoredResource): PublicResource {
   return {
@@ -189,8 +192,10 @@ export class ResourceService {
 
     const run = async (t: Tx) => {
       if (tenantId !== null) await this.requireTenant(t, tenantId, pathTenant !== undefined);
+      await this.checkReferences(t, def, fields, tenantId);
       const row = await store.insertResource(t, { kind: def.kind, id, tenant_id: tenantId, data, secret: sealed?.secret, lookup: sealed?.lookup });
       if (!row) throw new ApiError('ALREADY_EXISTS', `${def.title} "${id}" already exists`, [{ path: 'id', message: 'is taken' }]);
+      if (def.versioned) await versions.recordVersion(t, def.kind, id, 1, fields, actorOf(ctx.caller));
       const out = toPublic(def, row);
       await this.gw.audit.append(t, [this.event(ctx, def, def.audit.created, row, diffFields({}, data))]);
       return out;
@@ -213,11 +218,12 @@ export class ResourceService {
       const immutable = (def.immutable ?? []).filter((f) => canonicalJson(fields[f]) !== canonicalJson(row.data[f]));
       if (immutable.length) throw validationError(immutable.map((f) => ({ path: f, message: 'cannot change; create a new resource instead' })));
       this.checkState(def, { ...fields, tenant_id: row.tenant_id });
+      await this.checkReferences(t, def, fields, row.tenant_id);
       const sealed = def.secret?.mode === 'encrypted' ? this.seal(def, parsed[def.secret.field]) : undefined;
       const data = { ...row.data, ...fields, ...sealed?.data };
       const changes = diffFields(row.data, data);
       if (!Object.keys(changes).length && !sealed) return toPublic(def, row);
-      const updated = await store.updateResource(t, def.kind, id, { data, secret: sealed?.secret });
+      const updated = await this.write(t, ctx, def, row, data, sealed?.secret);
       const events = [this.event(ctx, def, def.audit.updated ?? `${def.kind.toUpperCase()}_UPDATED`, updated, sealed ? { ...changes, [def.secret!.field]: { from: '***', to: '***' } } : changes)];
       for (const [field, type] of Object.entries(def.audit.fieldEvents ?? {})) {
         if (field in changes) events.push(this.event(ctx, def, type, updated, { [field]: changes[field] }));
@@ -243,10 +249,12 @@ export class ResourceService {
         for (const child of [...owned].reverse()) {
           const childDef = RESOURCES.find((r) => r.kind === child.kind);
           await store.deleteResource(t, child.kind, child.id);
+          if (childDef?.versioned) await versions.deleteVersions(t, child.kind, child.id);
           if (childDef) events.push(this.event(ctx, childDef, childDef.audit.deleted, child, diffFields(child.data, {})));
         }
       }
       await store.deleteResource(t, def.kind, id);
+      if (def.versioned) await versions.deleteVersions(t, def.kind, id);
       events.push(this.event(ctx, def, def.audit.deleted, row, diffFields(row.data, {})));
       await this.gw.audit.append(t, events);
     };
@@ -267,6 +275,54 @@ export class ResourceService {
       const data = { ...row.data, ...set };
       const updated = await store.updateResource(t, def.kind, id, { data });
       await this.gw.audit.append(t, [this.event(ctx, def, action.audit, updated, diffFields(row.data, data))]);
+      return toPublic(def, updated);
+    });
+  }
+
+  /** Writes a new state; a versioned resource gets the next version number and a stored copy of its fields. */
+  private async write(t: Tx, ctx: CallContext, def: ResourceDefinition, row: StoredResource, data: Record<string, unknown>, secret?: string): Promise<StoredResource> {
+    if (!def.versioned) return store.updateResource(t, def.kind, row.id, { data, secret });
+    const version = Number(row.data.version ?? 1) + 1;
+    const updated = await store.updateResource(t, def.kind, row.id, { data: { ...data, version }, secret, bumpVersion: true });
+    await versions.recordVersion(t, def.kind, row.id, version, this.split(def, data), actorOf(ctx.caller));
+    return updated;
+  }
+
+  /** Top-level fields that name another resource must name one that exists, in the same tenant or global. */
+  private async checkReferences(t: Tx, def: ResourceDefinition, fields: Record<string, unknown>, tenantId: string | null): Promise<void> {
+    for (const [field, kind] of Object.entries(def.references ?? {})) {
+      const id = fields[field];
+      if (typeof id !== 'string') continue;
+      const target = await store.getResource(t, kind, id);
+      if (!target || (target.tenant_id !== null && target.tenant_id !== tenantId)) {
+        throw validationError([{ path: field, message: `no ${kind} "${id}" exists${tenantId ? ` in tenant "${tenantId}"` : ''}` }]);
+      }
+    }
+  }
+
+  /** The kept versions of a versioned resource, newest first. */
+  async versions(ctx: CallContext, def: ResourceDefinition, id: string): Promise<{ object: 'list'; data: versions.StoredVersion[]; next_cursor: null }> {
+    this.authorize(ctx, def, 'read');
+    await this.load(this.gw.db, ctx, def, id, undefined, false);
+    return { object: 'list', data: await versions.listVersions(this.gw.db, def.kind, id), next_cursor: null };
+  }
+
+  /** Makes a NEW version holding the configuration of version `n`. */
+  async rollback(ctx: CallContext, def: ResourceDefinition, id: string, body: unknown): Promise<PublicResource> {
+    this.authorize(ctx, def, 'write');
+    const parsed = rollbackBody.safeParse(body ?? {});
+    if (!parsed.success) throw validationError(issuesToDetails(parsed.error));
+    return this.gw.db.transaction().execute(async (t) => {
+      const row = await this.load(t, ctx, def, id, undefined, true);
+      const target = await versions.getVersion(t, def.kind, id, parsed.data.version);
+      if (!target) {
+        throw new ApiError('NOT_FOUND', `${def.title} "${id}" has no version ${parsed.data.version} (the newest ${versions.KEPT_VERSIONS} versions are kept)`, [{ path: 'version', message: 'is not a kept version' }]);
+      }
+      const restored = def.fields.parse(target.config) as Record<string, unknown>;
+      const data = { ...row.data, ...restored };
+      const updated = await this.write(t, ctx, def, row, data);
+      const changes = { ...diffFields(row.data, data), restored_version: { from: null, to: parsed.data.version } };
+      await this.gw.audit.append(t, [this.event(ctx, def, def.audit.rolledBack ?? `${def.kind.toUpperCase()}_ROLLED_BACK`, updated, changes)]);
       return toPublic(def, updated);
     });
   }

@@ -69,6 +69,8 @@ export interface ResourceDefinition<
   fields: S;
   /** Read-only state the server keeps, with its value at creation as the default. */
   computed: C;
+  /** Top-level fields naming another resource (`{api_key_id: 'api_key'}`): it must exist, in the same tenant or global. */
+  references?: Record<string, string>;
   /** Fields that cannot change after creation (Terraform plans a replacement). `id`, `tenant_id` always are. */
   immutable?: (keyof z.infer<S> & string)[];
   secret?: SecretRule;

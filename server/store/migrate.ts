@@ -1,10 +1,12 @@
 import { Migrator, type Migration, type MigrationProvider } from 'kysely';
 import type { Db } from './schema';
 import * as m001 from './migrations/001-foundation';
+import * as m002 from './migrations/002-control-plane';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 const MIGRATIONS: Record<string, Migration> = {
   '001-foundation': m001,
+  '002-control-plane': m002,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -48,10 +48,59 @@ export interface SettingTable {
   created_at: Generated<Date>;
 }
 
+export interface ResourceVersionTable {
+  kind: string;
+  id: string;
+  version: number;
+  config: Json<Record<string, unknown>>;
+  actor: Json<AuditActor>;
+  created_at: Timestamp;
+}
+
+export interface UsageRecordTable {
+  id: string;
+  tenant_id: string;
+  api_key_id: string | null;
+  route_id: string | null;
+  provider: string | null;
+  model: string | null;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+  created_at: Timestamp;
+}
+
+export interface WebhookDeliveryTable {
+  id: string;
+  webhook_id: string;
+  event_id: string;
+  event_type: string;
+  /** The exact bytes sent and signed. */
+  body: string;
+  status: ColumnType<'PENDING' | 'DELIVERED' | 'FAILED', 'PENDING' | 'DELIVERED' | 'FAILED' | undefined>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  created_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface WebhookAttemptTable {
+  delivery_id: string;
+  attempt: number;
+  status_code: number | null;
+  error: string | null;
+  duration_ms: number;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface Database {
   resources: ResourceTable;
   audit_events: AuditEventTable;
   settings: SettingTable;
+  resource_versions: ResourceVersionTable;
+  usage_records: UsageRecordTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_attempts: WebhookAttemptTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,0 +1,76 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { Gateway } from '../gateway';
+import { budget as budgetDef } from '../resources';
+import type { Executor } from '../store/schema';
+import type { ResourceService } from './resource-service';
+import { callContext } from './request-state';
+
+export type Period = 'DAILY' | 'WEEKLY' | 'MONTHLY';
+
+/** The UTC period holding `at`: a day, an ISO week (from Monday) or a calendar month; end exclusive. */
+export function periodBounds(period: Period, at: Date): { start: Date; end: Date } {
+  const y = at.getUTCFullYear();
+  const m = at.getUTCMonth();
+  const d = at.getUTCDate();
+  if (period === 'MONTHLY') return { start: new Date(Date.UTC(y, m, 1)), end: new Date(Date.UTC(y, m + 1, 1)) };
+  if (period === 'DAILY') return { start: new Date(Date.UTC(y, m, d)), end: new Date(Date.UTC(y, m, d + 1)) };
+  const sinceMonday = (at.getUTCDay() + 6) % 7;
+  return { start: new Date(Date.UTC(y, m, d - sinceMonday)), end: new Date(Date.UTC(y, m, d - sinceMonday + 7)) };
+}
+
+export interface BudgetUsage {
+  budget_id: string;
+  period_start: string;
+  period_end: string;
+  spent_usd: number;
+  limit_usd: number;
+  remaining_usd: number;
+  percent_used: number;
+  exceeded: boolean;
+}
+
+interface BudgetLike {
+  id: string;
+  tenant_id: string;
+  api_key_id: string | null;
+  period: Period;
+  limit_usd: number;
+}
+
+/** Spend in the budget's current period, summed from usage records (the tenant's, or one key's). */
+export async function budgetUsage(db: Executor, b: BudgetLike, at = new Date()): Promise<BudgetUsage> {
+  const { start, end } = periodBounds(b.period, at);
+  let q = db
+    .selectFrom('usage_records')
+    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), eb.lit(0)).as('spent'))
+    .where('tenant_id', '=', b.tenant_id)
+    .where('created_at', '>=', start)
+    .where('created_at', '<', end);
+  if (b.api_key_id) q = q.where('api_key_id', '=', b.api_key_id);
+  const spent = Number((await q.executeTakeFirstOrThrow()).spent);
+  const round = (n: number) => Math.round(n * 1e6) / 1e6;
+  return {
+    budget_id: b.id,
+    period_start: start.toISOString(),
+    period_end: end.toISOString(),
+    spent_usd: round(spent),
+    limit_usd: b.limit_usd,
+    remaining_usd: round(Math.max(0, b.limit_usd - spent)),
+    percent_used: Math.round((spent / b.limit_usd) * 10_000) / 100,
+    exceeded: spent >= b.limit_usd,
+  };
+}
+
+const usageSchema = z.object({
+  budget_id: z.string(), period_start: z.string(), period_end: z.string(), spent_usd: z.number(), limit_usd: z.number(),
+  remaining_usd: z.number(), percent_used: z.number(), exceeded: z.boolean(),
+});
+
+/** `GET /budgets/{id}/usage`: who may read the budget may read its spend. */
+export function registerBudgetUsage(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
+  app.get('/budgets/:id/usage', { config: { openapi: { tag: 'Budgets', summary: 'Current-period spend for a budget', responses: { 200: usageSchema } } } }, async (req) => {
+    const b = (await service.get(callContext(req), budgetDef, (req.params as { id: string }).id)) as unknown as BudgetLike;
+    return budgetUsage(gw.db, b);
+  });
+}

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+import { defineResource } from './define';
+
+export const webhook = defineResource({
+  kind: 'webhook',
+  title: 'Webhook',
+  description: 'An HTTPS callback for audit events, signed with HMAC-SHA256 (`X-Gateway-Signature: sha256=<hex>`). The secret is shown once.',
+  path: '/webhooks',
+  exportKey: 'webhooks',
+  scope: 'tenant-optional',
+  area: 'webhooks',
+  id: { source: 'either', prefix: 'wh_' },
+  fields: z.strictObject({
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
+    events: z
+      .array(z.union([z.literal('*'), z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'must be "*" or an event type such as ROUTE_UPDATED')]))
+      .min(1)
+      .max(100),
+    active: z.boolean().default(true),
+  }),
+  computed: z.strictObject({}),
+  secret: { mode: 'encrypted', field: 'secret', generatePrefix: 'whsec_', setField: 'secret_set', showOnCreate: true },
+  audit: { created: 'WEBHOOK_CREATED', updated: 'WEBHOOK_UPDATED', deleted: 'WEBHOOK_DELETED' },
+});
