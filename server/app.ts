@@ -6,7 +6,13 @@ import { buildDataApp } from './data/data-app';
 import type { Gateway } from './gateway';
 import { loadBootstrapToken, loadKeys } from './keys';
 import { openDatabase } from './store/database';
+import { followChanges, notifyChanges } from './store/change-notifier';
+import { ConfigSnapshot } from './store/snapshot';
+import { RESOURCES } from './resources';
 import type { FastifyInstance } from 'fastify';
+
+/** What the data plane reads from memory: every resource but admin tokens. */
+const SNAPSHOT_KINDS = RESOURCES.map((r) => r.kind).filter((k) => k !== 'token');
 
 export interface OpenGateway extends Gateway {
   /** The bootstrap token, only on the very first start without PORTICO_ADMIN_TOKEN. */
@@ -20,16 +26,26 @@ export async function openGateway(config: Config = loadConfig(), log: Logger = p
   try {
     const keys = await loadKeys(config, database.db);
     const bootstrap = await loadBootstrapToken(config, database.db);
+    const audit = new AuditLog(keys.auditSigningKey);
+    audit.onAppend(notifyChanges);
+    const onError = (err: unknown) => log.warn({ err }, 'configuration snapshot');
+    const snapshot = new ConfigSnapshot(database.db, SNAPSHOT_KINDS, onError);
+    const unlisten = await followChanges(database, snapshot, onError);
+    await snapshot.reload();
     return {
       config,
       db: database.db,
       dialect: database.dialect,
       keys,
-      audit: new AuditLog(keys.auditSigningKey),
+      audit,
+      snapshot,
       bootstrapTokenHash: bootstrap.hash,
       bootstrapTokenShownOnce: bootstrap.shownOnce,
       log,
-      close: () => database.close(),
+      close: async () => {
+        await unlisten();
+        await database.close();
+      },
     };
   } catch (err) {
     await database.close();

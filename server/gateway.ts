@@ -4,6 +4,7 @@ import type { Config } from './config';
 import type { Keys } from './keys';
 import type { DialectName } from './store/database';
 import type { Db } from './store/schema';
+import type { ConfigSnapshot } from './store/snapshot';
 
 /** What every part of a running gateway shares: settings, the database, keys and the audit log. */
 export interface Gateway {
@@ -12,6 +13,8 @@ export interface Gateway {
   dialect: DialectName;
   keys: Keys;
   audit: AuditLog;
+  /** In-memory configuration, kept current by change notifications. */
+  snapshot: ConfigSnapshot;
   /** Hash of the bootstrap owner token. */
   bootstrapTokenHash: string;
   log: FastifyBaseLogger;

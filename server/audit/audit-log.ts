@@ -56,9 +56,18 @@ export function rowToEvent(row: Row): AuditEvent {
   };
 }
 
+/** Runs inside the appending transaction, after the events are written (change notifications, the webhook outbox). */
+export type AppendHook = (tx: Tx, events: AuditEvent[]) => Promise<void>;
+
 /** Appends signed, hash-chained events. Writers serialize on an advisory lock held until their transaction ends. */
 export class AuditLog {
+  private readonly hooks: AppendHook[] = [];
   constructor(private readonly signingKey: KeyObject) {}
+
+  /** Every mutation appends events, so this is where anything that follows a change hooks in, atomically with it. */
+  onAppend(hook: AppendHook): void {
+    this.hooks.push(hook);
+  }
 
   /** Appends events inside `tx`, so they commit or roll back with the change they describe. */
   async append(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
@@ -105,6 +114,7 @@ export class AuditLog {
         })),
       )
       .execute();
+    for (const hook of this.hooks) await hook(tx, events);
     return events;
   }
 }

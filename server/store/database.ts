@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { Database, Db } from './schema';
 import { migrateToLatest } from './migrate';
+import { listenPostgres, type ListenHandlers, type Unlisten } from './listener';
 
 export type DialectName = 'postgres' | 'pglite';
 
@@ -16,8 +17,8 @@ export interface OpenDatabaseOptions {
 export interface OpenDatabase {
   db: Db;
   dialect: DialectName;
-  /** A connection string for LISTEN/NOTIFY clients (PostgreSQL only). */
-  databaseUrl?: string;
+  /** Subscribes to NOTIFY messages on `channel` (sent with pg_notify; delivered when their transaction commits). */
+  listen(channel: string, handlers: ListenHandlers): Promise<Unlisten>;
   close(): Promise<void>;
 }
 
@@ -49,7 +50,7 @@ async function openPostgres(url: string, poolSize: number): Promise<OpenDatabase
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   pool.on('error', () => {}); // an idle client's lost connection: the pool replaces it; queries report their own errors
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', databaseUrl: url, close: () => db.destroy() };
+  return { db, dialect: 'postgres', listen: (channel, handlers) => listenPostgres(url, channel, handlers), close: () => db.destroy() };
 }
 
 async function openPGlite(dataDir: string): Promise<OpenDatabase> {
@@ -58,7 +59,13 @@ async function openPGlite(dataDir: string): Promise<OpenDatabase> {
   if (dataDir !== 'memory://') (await import('node:fs')).mkdirSync(dataDir, { recursive: true });
   const client = await PGlite.create(dataDir === 'memory://' ? undefined : dataDir);
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
-  return { db, dialect: 'pglite', close: () => db.destroy() };
+  const listen = async (channel: string, handlers: ListenHandlers): Promise<Unlisten> => {
+    const stop = await client.listen(channel, handlers.onMessage);
+    return async () => {
+      if (!client.closed) await stop();
+    };
+  };
+  return { db, dialect: 'pglite', listen, close: () => db.destroy() };
 }
 
 /** True when the database answers a trivial query. */

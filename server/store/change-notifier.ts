@@ -1,0 +1,31 @@
+import { sql } from 'kysely';
+import type { AppendHook } from '../audit/audit-log';
+import type { OpenDatabase } from './database';
+import type { Unlisten } from './listener';
+import { CHANGE_CHANNEL, type ConfigSnapshot } from './snapshot';
+
+/** Announces each changed resource on {@link CHANGE_CHANNEL}; NOTIFY is transactional, so only commits are announced. */
+export const notifyChanges: AppendHook = async (tx, events) => {
+  const seen = new Set<string>();
+  for (const e of events) {
+    if (!e.resource || seen.has(`${e.resource.kind}:${e.resource.id}`)) continue;
+    seen.add(`${e.resource.kind}:${e.resource.id}`);
+    await sql`select pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify({ kind: e.resource.kind, id: e.resource.id })})`.execute(tx);
+  }
+};
+
+/** Keeps `snapshot` current from the database's change notifications; resolves once listening. */
+export function followChanges(database: OpenDatabase, snapshot: ConfigSnapshot, onError: (err: unknown) => void): Promise<Unlisten> {
+  return database.listen(CHANGE_CHANNEL, {
+    onMessage: (payload) => {
+      try {
+        const { kind, id } = JSON.parse(payload) as { kind: string; id: string };
+        void snapshot.refresh(kind, id);
+      } catch (err) {
+        onError(err);
+      }
+    },
+    onReset: () => void snapshot.reload(),
+    onError,
+  });
+}

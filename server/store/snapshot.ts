@@ -1,0 +1,109 @@
+import { EventEmitter } from 'node:events';
+import type { Db } from './schema';
+
+/** One resource as the data plane reads it: identity plus its public state. */
+export type SnapshotEntry = Record<string, unknown> & { id: string; tenant_id: string | null };
+
+/** The channel every committed change is announced on (payload: `{"kind","id"}`). */
+export const CHANGE_CHANNEL = 'portico_changes';
+
+interface Row {
+  kind: string;
+  id: string;
+  tenant_id: string | null;
+  data: Record<string, unknown>;
+  lookup: string | null;
+}
+
+/**
+ * An in-memory copy of configuration (tenants, keys by hash, routes, budgets, …) so the data plane never queries the
+ * database on its hot path. A full load at start; then one row reloaded per change notification; a full reload
+ * after the notification connection was lost. Loads run one at a time, in arrival order.
+ */
+export class ConfigSnapshot extends EventEmitter {
+  private byKind = new Map<string, Map<string, SnapshotEntry>>();
+  private byLookup = new Map<string, SnapshotEntry>();
+  /** `kind:id` → its key in byLookup, so a refresh can drop the old one. */
+  private lookupKeys = new Map<string, string>();
+  private queue: Promise<void> = Promise.resolve();
+  /** Count of full loads, for observability and tests. */
+  loads = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly kinds: readonly string[],
+    private readonly onError: (err: unknown) => void = () => {},
+  ) {
+    super();
+  }
+
+  get(kind: string, id: string): SnapshotEntry | undefined {
+    return this.byKind.get(kind)?.get(id);
+  }
+
+  /** Finds a resource by its lookup value (an API key by the hash of its plaintext). */
+  lookup(kind: string, lookup: string): SnapshotEntry | undefined {
+    return this.byLookup.get(`${kind}:${lookup}`);
+  }
+
+  all(kind: string): SnapshotEntry[] {
+    return [...(this.byKind.get(kind)?.values() ?? [])];
+  }
+
+  /** Reloads everything (start-up, and after a lost notification connection). */
+  reload(): Promise<void> {
+    return this.enqueue(async () => {
+      const rows = (await this.db.selectFrom('resources').select(['kind', 'id', 'tenant_id', 'data', 'lookup']).where('kind', 'in', [...this.kinds]).execute()) as Row[];
+      const byKind = new Map<string, Map<string, SnapshotEntry>>(this.kinds.map((k) => [k, new Map()]));
+      const byLookup = new Map<string, SnapshotEntry>();
+      const lookupKeys = new Map<string, string>();
+      for (const row of rows) {
+        const entry = toEntry(row);
+        byKind.get(row.kind)!.set(row.id, entry);
+        if (row.lookup) {
+          byLookup.set(`${row.kind}:${row.lookup}`, entry);
+          lookupKeys.set(`${row.kind}:${row.id}`, `${row.kind}:${row.lookup}`);
+        }
+      }
+      this.byKind = byKind;
+      this.byLookup = byLookup;
+      this.lookupKeys = lookupKeys;
+      this.loads++;
+      this.emit('reload');
+    });
+  }
+
+  /** Reloads one resource after a change notification. */
+  refresh(kind: string, id: string): Promise<void> {
+    if (!this.kinds.includes(kind)) return Promise.resolve();
+    return this.enqueue(async () => {
+      const row = (await this.db.selectFrom('resources').select(['kind', 'id', 'tenant_id', 'data', 'lookup']).where('kind', '=', kind).where('id', '=', id).executeTakeFirst()) as Row | undefined;
+      const map = this.byKind.get(kind)!;
+      const self = `${kind}:${id}`;
+      const oldKey = this.lookupKeys.get(self);
+      if (oldKey) this.byLookup.delete(oldKey);
+      this.lookupKeys.delete(self);
+      if (row) {
+        const entry = toEntry(row);
+        map.set(id, entry);
+        if (row.lookup) {
+          this.byLookup.set(`${kind}:${row.lookup}`, entry);
+          this.lookupKeys.set(self, `${kind}:${row.lookup}`);
+        }
+      } else {
+        map.delete(id);
+      }
+      this.emit('change', kind, id);
+    });
+  }
+
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(this.onError);
+    return next;
+  }
+}
+
+function toEntry(row: Row): SnapshotEntry {
+  return { ...row.data, id: row.id, tenant_id: row.tenant_id };
+}
