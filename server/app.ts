@@ -9,6 +9,8 @@ import { openDatabase } from './store/database';
 import { followChanges, notifyChanges } from './store/change-notifier';
 import { ConfigSnapshot } from './store/snapshot';
 import { RESOURCES } from './resources';
+import { WebhookDispatcher, type DispatcherOptions } from './webhooks/dispatcher';
+import { enqueueDeliveries } from './webhooks/outbox';
 import type { FastifyInstance } from 'fastify';
 
 /** What the data plane reads from memory: every resource but admin tokens. */
@@ -21,17 +23,30 @@ export interface OpenGateway extends Gateway {
 }
 
 /** Opens the database (migrating it), loads keys and the bootstrap token: everything but the HTTP servers. */
-export async function openGateway(config: Config = loadConfig(), log: Logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] })): Promise<OpenGateway> {
+export interface GatewayOptions {
+  /** Webhook delivery tuning; `false` runs no dispatcher here (data-only nodes). */
+  webhooks?: DispatcherOptions | false;
+}
+
+export async function openGateway(
+  config: Config = loadConfig(),
+  log: Logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }),
+  options: GatewayOptions = {},
+): Promise<OpenGateway> {
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   try {
     const keys = await loadKeys(config, database.db);
     const bootstrap = await loadBootstrapToken(config, database.db);
     const audit = new AuditLog(keys.auditSigningKey);
     audit.onAppend(notifyChanges);
+    const runWebhooks = options.webhooks !== false && config.role !== 'data';
+    const dispatcher = new WebhookDispatcher(database.db, keys.masterKey, log, options.webhooks || {});
+    audit.onAppend(enqueueDeliveries(() => runWebhooks && dispatcher.wake()));
     const onError = (err: unknown) => log.warn({ err }, 'configuration snapshot');
     const snapshot = new ConfigSnapshot(database.db, SNAPSHOT_KINDS, onError);
     const unlisten = await followChanges(database, snapshot, onError);
     await snapshot.reload();
+    if (runWebhooks) dispatcher.start();
     return {
       config,
       db: database.db,
@@ -43,6 +58,7 @@ export async function openGateway(config: Config = loadConfig(), log: Logger = p
       bootstrapTokenShownOnce: bootstrap.shownOnce,
       log,
       close: async () => {
+        await dispatcher.stop();
         await unlisten();
         await database.close();
       },
@@ -63,8 +79,8 @@ export interface RunningServer {
 }
 
 /** Starts the planes `config.role` asks for, listening on their ports. */
-export async function startServer(config: Config = loadConfig(), log?: Logger): Promise<RunningServer> {
-  const gateway = await openGateway(config, log);
+export async function startServer(config: Config = loadConfig(), log?: Logger, options?: GatewayOptions): Promise<RunningServer> {
+  const gateway = await openGateway(config, log, options);
   const server: RunningServer = {
     gateway,
     async close() {

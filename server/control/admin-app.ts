@@ -4,6 +4,7 @@ import { registerHealthRoutes } from '../health';
 import { RESOURCES } from '../resources';
 import { registerAuditRoutes } from './audit-routes';
 import { registerBudgetUsage } from './budget-usage';
+import { registerWebhookRoutes } from './webhook-routes';
 import { requireBearer } from './authenticate';
 import { installErrorHandlers, renderAdminError } from './error-handler';
 import { collectOpenApi, renderDocsPage } from './openapi';
@@ -46,6 +47,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
       for (const def of RESOURCES) registerResourceRoutes(admin, service, def);
       registerAuditRoutes(admin, gw, service);
       registerBudgetUsage(admin, gw, service);
+      registerWebhookRoutes(admin, gw, service);
     },
     { prefix: '/v1/admin' },
   );

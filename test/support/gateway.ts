@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { openGateway, type OpenGateway } from '../../server/app';
+import { openGateway, type GatewayOptions, type OpenGateway } from '../../server/app';
 import { loadConfig } from '../../server/config';
 import { buildAdminApp } from '../../server/control/admin-app';
 import { createPostgresDatabase, type TestDialect } from './databases';
@@ -17,9 +17,9 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Starts a gateway on a new, empty database of the given dialect. */
-export async function startTestGateway(dialect: TestDialect, env: Record<string, string> = {}): Promise<TestGateway> {
-  const pg = dialect === 'postgres' ? await createPostgresDatabase() : undefined;
+/** Starts a gateway on a new, empty database of the given dialect (or on the one `env.DATABASE_URL` names). */
+export async function startTestGateway(dialect: TestDialect, env: Record<string, string> = {}, options: GatewayOptions = {}): Promise<TestGateway> {
+  const pg = dialect === 'postgres' && !env.DATABASE_URL ? await createPostgresDatabase() : undefined;
   const config = loadConfig({
     PORTICO_DATA_DIR: 'memory://',
     PORTICO_ADMIN_TOKEN: OWNER_TOKEN,
@@ -27,7 +27,7 @@ export async function startTestGateway(dialect: TestDialect, env: Record<string,
     ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...env,
   });
-  const gateway = await openGateway(config, pino({ level: 'silent' }));
+  const gateway = await openGateway(config, pino({ level: 'silent' }), options);
   const admin = buildAdminApp(gateway);
   await admin.ready();
   return {

@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ApiError } from '../errors';
+import type { Gateway } from '../gateway';
+import { decryptSecret } from '../lib/secrets';
+import { webhook as webhookDef } from '../resources';
+import { newDeliveryId, sendSigned } from '../webhooks/dispatcher';
+import { deliveryBody } from '../webhooks/outbox';
+import { allows } from './permissions';
+import type { ResourceService } from './resource-service';
+import { callContext } from './request-state';
+
+const resultSchema = z.object({ delivered: z.boolean(), status_code: z.number().nullable(), duration_ms: z.number(), error: z.string().nullable() });
+const attemptSchema = z.object({ attempt: z.number(), status_code: z.number().nullable(), error: z.string().nullable(), duration_ms: z.number(), created_at: z.string() });
+const deliverySchema = z.object({
+  id: z.string(), event_id: z.string(), event_type: z.string(), status: z.enum(['PENDING', 'DELIVERED', 'FAILED']), attempts: z.array(attemptSchema),
+  next_attempt_at: z.string().nullable(), created_at: z.string(),
+});
+
+/** `POST /webhooks/{id}/test` (a synthetic WEBHOOK_TEST, sent now) and `GET /webhooks/{id}/deliveries` (recent attempts). */
+export function registerWebhookRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
+  const tag = 'Webhooks';
+  const idOf = (req: { params: unknown }) => (req.params as { id: string }).id;
+
+  app.post('/webhooks/:id/test', { config: { openapi: { tag, summary: 'Send a synthetic WEBHOOK_TEST event now', responses: { 200: resultSchema } } } }, async (req) => {
+    const ctx = callContext(req);
+    const hook = await service.get(ctx, webhookDef, idOf(req));
+    if (!allows(ctx.caller.role, 'webhooks', 'write')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not send webhook tests`);
+    const row = await gw.db.selectFrom('resources').select('secret').where('kind', '=', 'webhook').where('id', '=', hook.id).executeTakeFirstOrThrow();
+    const event = { id: `evt_test_${newDeliveryId().slice(4)}`, type: 'WEBHOOK_TEST', created_at: new Date().toISOString(), tenant_id: (hook.tenant_id as string | null) ?? null };
+    const body = deliveryBody({ ...event, data: { webhook_id: hook.id, message: 'This is a test event from Portico.' } });
+    const id = newDeliveryId();
+    const result = await sendSigned(String(hook.url), decryptSecret(gw.keys.masterKey, row.secret!), body, event.type, id, 10_000);
+    await gw.db.transaction().execute(async (tx) => {
+      await tx.insertInto('webhook_deliveries').values({ id, webhook_id: hook.id, event_id: event.id, event_type: event.type, body, status: result.delivered ? 'DELIVERED' : 'FAILED', attempts: 1 }).execute();
+      await tx.insertInto('webhook_attempts').values({ delivery_id: id, attempt: 1, status_code: result.status_code, error: result.error, duration_ms: result.duration_ms }).execute();
+    });
+    return result;
+  });
+
+  app.get('/webhooks/:id/deliveries', { config: { openapi: { tag, summary: 'Recent deliveries of a webhook and their attempts, newest first', responses: { 200: z.object({ object: z.literal('list'), data: z.array(deliverySchema), next_cursor: z.null() }) } } } }, async (req) => {
+    const hook = await service.get(callContext(req), webhookDef, idOf(req));
+    const deliveries = await gw.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', hook.id).orderBy('created_at', 'desc').orderBy('id').limit(50).execute();
+    const attempts = deliveries.length
+      ? await gw.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveries.map((d) => d.id)).orderBy('attempt').execute()
+      : [];
+    const iso = (d: Date | string) => new Date(d).toISOString();
+    return {
+      object: 'list',
+      data: deliveries.map((d) => ({
+        id: d.id, event_id: d.event_id, event_type: d.event_type, status: d.status, created_at: iso(d.created_at),
+        next_attempt_at: d.status === 'PENDING' ? iso(d.next_attempt_at) : null,
+        attempts: attempts.filter((a) => a.delivery_id === d.id).map((a) => ({ attempt: a.attempt, status_code: a.status_code, error: a.error, duration_ms: a.duration_ms, created_at: iso(a.created_at) })),
+      })),
+      next_cursor: null,
+    };
+  });
+}

@@ -1,0 +1,153 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { FastifyBaseLogger } from 'fastify';
+import { decryptSecret } from '../lib/secrets';
+import type { Db } from '../store/schema';
+
+export interface DispatcherOptions {
+  /** Attempts before a delivery is given up as FAILED (at least 3). */
+  maxAttempts?: number;
+  /** Backoff base: attempt n waits base·2^(n-1) plus up to base of jitter. */
+  backoffMs?: number;
+  /** How often due deliveries are looked for, besides being woken on a new one. */
+  pollMs?: number;
+  timeoutMs?: number;
+}
+
+export interface SendResult {
+  delivered: boolean;
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+}
+
+/** `sha256=<hex HMAC-SHA256(secret, body)>`. */
+export const signature = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+/** POSTs one signed body; never throws. */
+export async function sendSigned(url: string, secret: string, body: string, type: string, deliveryId: string, timeoutMs: number): Promise<SendResult> {
+  const started = Date.now();
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-gateway-signature': signature(secret, body), 'x-gateway-event': type, 'x-gateway-delivery': deliveryId, 'user-agent': 'portico-webhooks' },
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: 'manual',
+    });
+    await res.arrayBuffer().catch(() => undefined);
+    const ok = res.status >= 200 && res.status < 300;
+    return { delivered: ok, status_code: res.status, duration_ms: Date.now() - started, error: ok ? null : `HTTP ${res.status}` };
+  } catch (err) {
+    const e = err as Error & { cause?: Error };
+    const error = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (e.cause?.message ?? e.message);
+    return { delivered: false, status_code: null, duration_ms: Date.now() - started, error };
+  }
+}
+
+/**
+ * Sends queued deliveries: claims due rows (FOR UPDATE SKIP LOCKED, so several instances share the work), posts them
+ * signed, records every attempt, and reschedules failures with exponential backoff and jitter.
+ */
+export class WebhookDispatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly opts: Required<DispatcherOptions>;
+
+  constructor(private readonly db: Db, private readonly masterKey: Buffer, private readonly log: FastifyBaseLogger, options: DispatcherOptions = {}) {
+    this.opts = { maxAttempts: 5, backoffMs: 1000, pollMs: 1000, timeoutMs: 10_000, ...options };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** Looks for due deliveries soon (after the queuing transaction has committed). */
+  wake(): void {
+    if (this.running) this.again = true;
+    else this.schedule(20);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.running = this.tick()
+        .catch((err) => this.log.warn({ err }, 'webhook dispatch failed'))
+        .finally(() => {
+          this.running = undefined;
+          const more = this.again;
+          this.again = false;
+          this.schedule(more ? 0 : this.opts.pollMs);
+        });
+    }, ms);
+  }
+
+  private async tick(): Promise<void> {
+    for (;;) {
+      const batch = await this.claim(20);
+      if (!batch.length) return;
+      await Promise.all(batch.map((d) => this.deliver(d)));
+      if (this.stopped) return;
+    }
+  }
+
+  /** Takes up to n due deliveries, leasing them for the timeout so another instance leaves them alone. */
+  private claim(n: number) {
+    return this.db.transaction().execute(async (tx) => {
+      const due = await tx
+        .selectFrom('webhook_deliveries')
+        .select(['id', 'webhook_id', 'event_type', 'body', 'attempts'])
+        .where('status', '=', 'PENDING')
+        .where('next_attempt_at', '<=', sql<Date>`now()`)
+        .orderBy('next_attempt_at')
+        .limit(n)
+        .forUpdate()
+        .skipLocked()
+        .execute();
+      if (due.length) {
+        const lease = new Date(Date.now() + this.opts.timeoutMs + 5000);
+        await tx.updateTable('webhook_deliveries').set({ next_attempt_at: lease }).where('id', 'in', due.map((d) => d.id)).execute();
+      }
+      return due;
+    });
+  }
+
+  private async deliver(d: { id: string; webhook_id: string; event_type: string; body: string; attempts: number }): Promise<void> {
+    const hook = await this.db.selectFrom('resources').select(['data', 'secret']).where('kind', '=', 'webhook').where('id', '=', d.webhook_id).executeTakeFirst();
+    const attempt = d.attempts + 1;
+    let result: SendResult;
+    if (!hook || hook.data.active !== true || !hook.secret) {
+      result = { delivered: false, status_code: null, duration_ms: 0, error: hook ? 'webhook is inactive' : 'webhook was deleted' };
+    } else {
+      result = await sendSigned(String(hook.data.url), decryptSecret(this.masterKey, hook.secret), d.body, d.event_type, d.id, this.opts.timeoutMs);
+    }
+    const final = result.delivered || !hook || hook.data.active !== true || attempt >= this.opts.maxAttempts;
+    const wait = this.opts.backoffMs * 2 ** (attempt - 1) + Math.random() * this.opts.backoffMs;
+    await this.db.transaction().execute(async (tx) => {
+      await tx.insertInto('webhook_attempts').values({ delivery_id: d.id, attempt, status_code: result.status_code, error: result.error, duration_ms: result.duration_ms }).execute();
+      await tx
+        .updateTable('webhook_deliveries')
+        .set({
+          attempts: attempt,
+          status: result.delivered ? 'DELIVERED' : final ? 'FAILED' : 'PENDING',
+          next_attempt_at: new Date(Date.now() + (final ? 0 : wait)),
+          updated_at: new Date(),
+        })
+        .where('id', '=', d.id)
+        .execute();
+    });
+  }
+}
+
+export const newDeliveryId = () => `dlv_${randomUUID()}`;

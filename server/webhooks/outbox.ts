@@ -1,0 +1,41 @@
+import { randomUUID } from 'node:crypto';
+import type { AppendHook } from '../audit/audit-log';
+import type { AuditEvent } from '../audit/chain';
+import type { Executor } from '../store/schema';
+
+/** The body every delivery carries: `{id, type, created_at, tenant_id, data}` (CONTRACT.md, Webhook). */
+export function deliveryBody(event: Pick<AuditEvent, 'id' | 'type' | 'created_at' | 'tenant_id'> & { data: unknown }): string {
+  return JSON.stringify({ id: event.id, type: event.type, created_at: event.created_at, tenant_id: event.tenant_id, data: event.data });
+}
+
+const subscribes = (events: unknown, type: string) => Array.isArray(events) && (events.includes('*') || events.includes(type));
+
+/** Active webhooks that want `type` for `tenantId`: the tenant's own and the global ones. */
+async function subscribers(db: Executor, tenantId: string | null, type: string): Promise<string[]> {
+  let q = db.selectFrom('resources').select(['id', 'tenant_id', 'data']).where('kind', '=', 'webhook');
+  q = tenantId === null ? q.where('tenant_id', 'is', null) : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]));
+  const rows = await q.execute();
+  return rows.filter((r) => r.data.active === true && subscribes(r.data.events, type)).map((r) => r.id);
+}
+
+/**
+ * Queues a delivery per subscribed webhook in the same transaction as the events, so a delivery exists exactly when
+ * its change committed, and survives restarts until the dispatcher sends it.
+ */
+export function enqueueDeliveries(onQueued: () => void): AppendHook {
+  return async (tx, events) => {
+    let queued = 0;
+    for (const event of events) {
+      const hooks = await subscribers(tx, event.tenant_id, event.type);
+      if (!hooks.length) continue;
+      const { actor, resource, changes, seq, trace_id } = event;
+      const body = deliveryBody({ ...event, data: { seq, actor, resource, changes, trace_id } });
+      await tx
+        .insertInto('webhook_deliveries')
+        .values(hooks.map((webhook_id) => ({ id: `dlv_${randomUUID()}`, webhook_id, event_id: event.id, event_type: event.type, body })))
+        .execute();
+      queued += hooks.length;
+    }
+    if (queued) onQueued();
+  };
+}
