@@ -4,6 +4,7 @@ import { registerHealthRoutes } from '../health';
 import { RESOURCES } from '../resources';
 import { registerAuditRoutes } from './audit-routes';
 import { registerBudgetUsage } from './budget-usage';
+import { registerConfigRoutes } from './config-routes';
 import { registerWebhookRoutes } from './webhook-routes';
 import { requireBearer } from './authenticate';
 import { installErrorHandlers, renderAdminError } from './error-handler';
@@ -48,6 +49,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
       registerAuditRoutes(admin, gw, service);
       registerBudgetUsage(admin, gw, service);
       registerWebhookRoutes(admin, gw, service);
+      registerConfigRoutes(admin, gw, service);
     },
     { prefix: '/v1/admin' },
   );

@@ -1,0 +1,90 @@
+import { canonicalJson } from '../lib/canonical-json';
+import { issuesToDetails } from '../lib/zod-errors';
+import { RESOURCES, type ResourceDefinition } from '../resources';
+import { hasTenantField, schemasFor } from '../resources/schemas';
+import type { StoredResource } from '../store/resource-store';
+import type { ErrorDetail } from '../errors';
+
+/** The export document's version. */
+export const CONFIG_VERSION = 1;
+export const REDACTED = '***';
+
+/** Kinds the document has a place for that this gateway does not manage yet: exported empty, refused non-empty. */
+export const PLANNED_KEYS = ['policies', 'pricing', 'mcp_servers', 'users', 'schemas', 'prompt_templates'] as const;
+
+/** Resources that travel in the document, parents first. */
+export const EXPORTED = RESOURCES.filter((r) => r.exportKey);
+
+export type Item = Record<string, unknown> & { id: string };
+
+/** A resource's desired state as the document carries it: id, tenant, fields, and "***" for a secret that is set. */
+export function toItem(def: ResourceDefinition, row: StoredResource): Item {
+  const item: Item = { id: row.id };
+  if (hasTenantField(def)) item.tenant_id = row.tenant_id;
+  for (const key of Object.keys(def.fields.shape)) item[key] = row.data[key];
+  if (def.secret?.mode === 'encrypted' && row.secret) item[def.secret.field] = REDACTED;
+  return item;
+}
+
+/** The comparable part of an item: everything but a secret. */
+export function desiredKey(def: ResourceDefinition, item: Record<string, unknown>): string {
+  const copy = { ...item };
+  if (def.secret) delete copy[def.secret.field];
+  return canonicalJson(copy);
+}
+
+export interface ParsedDocument {
+  /** exportKey → validated items, defaults filled in, "***" secrets removed. */
+  items: Map<ResourceDefinition, Item[]>;
+}
+
+/**
+ * Validates a whole document before anything is written. Each problem is reported at its path in the document
+ * (`routes.3.providers.0.provider`), in document order, so the first detail names the first invalid entry.
+ */
+export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details: ErrorDetail[] } {
+  const details: ErrorDetail[] = [];
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return { details: [{ path: '', message: 'the body must be a config document (a JSON object)' }] };
+  const d = doc as Record<string, unknown>;
+  if (d.version !== undefined && d.version !== CONFIG_VERSION) details.push({ path: 'version', message: `must be ${CONFIG_VERSION}` });
+  const known = new Set(['version', 'exported_at', 'warnings', ...EXPORTED.map((r) => r.exportKey!), ...PLANNED_KEYS]);
+  for (const key of Object.keys(d)) if (!known.has(key)) details.push({ path: key, message: 'is not a known section' });
+  for (const key of PLANNED_KEYS) {
+    const list = d[key];
+    if (list !== undefined && (!Array.isArray(list) || list.length > 0)) details.push({ path: key, message: `${key} are not managed by this gateway yet; give an empty list or leave it out` });
+  }
+  const items = new Map<ResourceDefinition, Item[]>();
+  for (const def of EXPORTED) {
+    const key = def.exportKey!;
+    const list = d[key] ?? [];
+    if (!Array.isArray(list)) {
+      details.push({ path: key, message: 'must be a list' });
+      continue;
+    }
+    const seen = new Set<string>();
+    const parsedItems: Item[] = [];
+    list.forEach((raw, i) => {
+      const at = `${key}.${i}`;
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return details.push({ path: at, message: 'must be an object' });
+      const entry = { ...(raw as Record<string, unknown>) };
+      const keepSecret = def.secret && entry[def.secret.field] === REDACTED;
+      if (keepSecret) delete entry[def.secret!.field];
+      for (const f of schemasFor(def).readOnly) delete entry[f];
+      if (typeof entry.id !== 'string') return details.push({ path: `${at}.id`, message: 'is required (items are matched by id)' });
+      if (seen.has(entry.id)) return details.push({ path: `${at}.id`, message: `"${entry.id}" appears twice` });
+      seen.add(entry.id);
+      const result = schemasFor(def).create.safeParse(entry);
+      if (!result.success) return details.push(...issuesToDetails(result.error, at));
+      const value = result.data as Item;
+      const problems = def.check?.(value as never) ?? [];
+      if (problems.length) return details.push(...problems.map((p) => ({ path: `${at}.${p.path}`, message: p.message })));
+      const item: Item = { id: value.id };
+      if (hasTenantField(def)) item.tenant_id = value.tenant_id ?? null;
+      for (const f of Object.keys(def.fields.shape)) item[f] = value[f];
+      if (def.secret && value[def.secret.field] !== undefined) item[def.secret.field] = value[def.secret.field];
+      parsedItems.push(item);
+    });
+    items.set(def, parsedItems);
+  }
+  return details.length ? { details } : { parsed: { items }, details };
+}
