@@ -73,9 +73,20 @@ export class ResourceService {
     throw new ApiError('TENANT_SCOPE_VIOLATION', `This token may only act on tenant "${own}"`, [{ path: field, message: `is not the caller's tenant` }]);
   }
 
+  /**
+   * The tenant a request names — in its path, its query, a tenant's own id, or a body's raw `tenant_id` — is checked
+   * before the role, so naming a foreign tenant is always reported as a scope violation.
+   */
+  private async checkNamedTenants(ctx: CallContext, def: ResourceDefinition, named: { pathTenant?: string; id?: string; body?: unknown }): Promise<void> {
+    if (named.pathTenant !== undefined) await this.assertTenant(ctx, named.pathTenant);
+    if (def.scope === 'tenant-self' && named.id !== undefined) await this.assertTenant(ctx, named.id, 'id');
+    const raw = named.body && typeof named.body === 'object' ? (named.body as Record<string, unknown>) : {};
+    if (def.scope === 'tenant-self' && typeof raw.id === 'string') await this.assertTenant(ctx, raw.id, 'id');
+    if (hasTenantField(def) && typeof raw.tenant_id === 'string') await this.assertTenant(ctx, raw.tenant_id);
+  }
+
   /** Loads one resource the caller may see; 404 otherwise (a foreign tenant's resource is not revealed). */
   private async load(db: Executor, ctx: CallContext, def: ResourceDefinition, id: string, pathTenant: string | undefined, forWrite: boolean): Promise<StoredResource> {
-    if (def.scope === 'tenant-self') await this.assertTenant(ctx, id, 'id');
     const row = await store.getResource(db, def.kind, id, forWrite && db !== this.gw.db);
     const own = ctx.caller.tenantId;
     const foreign = (t: string | null) => (t === null ? def.nullTenant === 'platform-only' : t !== own);
@@ -96,10 +107,10 @@ export class ResourceService {
   // ---- reads ---------------------------------------------------------------------------------------------------
 
   async list(ctx: CallContext, def: ResourceDefinition, params: ListParams, pathTenant?: string): Promise<Page> {
-    this.authorize(ctx, def, 'read');
-    const limit = params.limit ?? 50;
     const named = pathTenant ?? params.tenant_id;
     await this.assertTenant(ctx, named);
+    this.authorize(ctx, def, 'read');
+    const limit = params.limit ?? 50;
     const tenant = named ?? ctx.caller.tenantId ?? undefined;
     let tenants: (string | null)[] | undefined;
     let ids: string[] | undefined;
@@ -118,8 +129,8 @@ export class ResourceService {
   }
 
   async get(ctx: CallContext, def: ResourceDefinition, id: string, pathTenant?: string): Promise<PublicResource> {
+    await this.checkNamedTenants(ctx, def, { pathTenant, id });
     this.authorize(ctx, def, 'read');
-    if (pathTenant !== undefined) await this.assertTenant(ctx, pathTenant);
     return toPublic(def, await this.load(this.gw.db, ctx, def, id, pathTenant, false));
   }
 
@@ -170,8 +181,8 @@ export class ResourceService {
   }
 
   async create(ctx: CallContext, def: ResourceDefinition, body: unknown, pathTenant?: string, tx?: Tx): Promise<PublicResource> {
+    await this.checkNamedTenants(ctx, def, { pathTenant, body });
     this.authorize(ctx, def, 'write');
-    if (pathTenant !== undefined) await this.assertTenant(ctx, pathTenant);
     const parsed = this.parse(def, body, 'create');
     if (pathTenant !== undefined && parsed.tenant_id !== undefined && parsed.tenant_id !== pathTenant) {
       throw validationError([{ path: 'tenant_id', message: 'must match the tenant in the path' }]);
@@ -205,8 +216,8 @@ export class ResourceService {
   }
 
   async update(ctx: CallContext, def: ResourceDefinition, id: string, body: unknown, pathTenant?: string, tx?: Tx): Promise<PublicResource> {
+    await this.checkNamedTenants(ctx, def, { pathTenant, id, body });
     this.authorize(ctx, def, 'write');
-    if (pathTenant !== undefined) await this.assertTenant(ctx, pathTenant);
     const parsed = this.parse(def, body, 'update');
     if (parsed.id !== undefined && parsed.id !== id) throw validationError([{ path: 'id', message: 'cannot change; create a new resource instead' }]);
     const run = async (t: Tx) => {
@@ -235,8 +246,8 @@ export class ResourceService {
   }
 
   async remove(ctx: CallContext, def: ResourceDefinition, id: string, options: { cascade?: boolean } = {}, pathTenant?: string, tx?: Tx): Promise<void> {
+    await this.checkNamedTenants(ctx, def, { pathTenant, id });
     this.authorize(ctx, def, 'write');
-    if (pathTenant !== undefined) await this.assertTenant(ctx, pathTenant);
     const run = async (t: Tx) => {
       const row = await this.load(t, ctx, def, id, pathTenant, true);
       const events = [];
@@ -264,8 +275,8 @@ export class ResourceService {
   async action(ctx: CallContext, def: ResourceDefinition, id: string, name: string, pathTenant?: string): Promise<PublicResource> {
     const action = def.actions?.[name];
     if (!action) throw new ApiError('ROUTE_NOT_FOUND', `${def.title} has no action "${name}"`);
+    await this.checkNamedTenants(ctx, def, { pathTenant, id });
     this.authorize(ctx, def, 'write');
-    if (pathTenant !== undefined) await this.assertTenant(ctx, pathTenant);
     return this.gw.db.transaction().execute(async (t) => {
       const row = await this.load(t, ctx, def, id, pathTenant, true);
       if (action.when && !action.when.in.includes(row.data[action.when.field])) {
@@ -302,6 +313,7 @@ export class ResourceService {
 
   /** The kept versions of a versioned resource, newest first. */
   async versions(ctx: CallContext, def: ResourceDefinition, id: string): Promise<{ object: 'list'; data: versions.StoredVersion[]; next_cursor: null }> {
+    await this.checkNamedTenants(ctx, def, { id });
     this.authorize(ctx, def, 'read');
     await this.load(this.gw.db, ctx, def, id, undefined, false);
     return { object: 'list', data: await versions.listVersions(this.gw.db, def.kind, id), next_cursor: null };
@@ -309,6 +321,7 @@ export class ResourceService {
 
   /** Makes a NEW version holding the configuration of version `n`. */
   async rollback(ctx: CallContext, def: ResourceDefinition, id: string, body: unknown): Promise<PublicResource> {
+    await this.checkNamedTenants(ctx, def, { id });
     this.authorize(ctx, def, 'write');
     const parsed = rollbackBody.safeParse(body ?? {});
     if (!parsed.success) throw validationError(issuesToDetails(parsed.error));
