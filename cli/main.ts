@@ -5,12 +5,14 @@ import { publicKeyFromPem, verifyChain, type AuditEvent } from '../server/audit/
 import { ResourceService } from '../server/control/resource-service';
 import { token as tokenDef } from '../server/resources';
 import { ApiError } from '../server/errors';
+import { installDev, installToMirror, PROVIDER_VERSION } from '../provider/install';
 
 const USAGE = `Usage: portico <command>
 
   serve                          run the gateway (what npm start does)
   audit verify --file F --public-key K
                                  verify an exported audit JSON file offline
+  provider install [--dev]       put the Terraform provider in Terraform's local plugin mirror (--dev: a dev_overrides config)
   token create --name N --role R [--tenant-id T] [--expires-at ISO]
                                  create an admin token directly in the database (recovery, automation bootstrap)
 `;
@@ -67,11 +69,23 @@ async function tokenCreate(args: string[]): Promise<number> {
   }
 }
 
+async function providerInstall(args: string[]): Promise<number> {
+  if (args.includes('--dev')) {
+    const { dir, config } = await installDev();
+    process.stdout.write(`Built the provider into ${dir}.\nTo use it without \`terraform init\`:\n  export TF_CLI_CONFIG_FILE=${config}\n`);
+  } else {
+    const dir = await installToMirror();
+    process.stdout.write(`Installed portico/portico ${PROVIDER_VERSION} into ${dir}.\nUse it with:\n  terraform { required_providers { portico = { source = "portico/portico" } } }\nthen \`terraform init\` (no network needed).\n`);
+  }
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   if (command === 'serve') return serve().then(() => -1);
   if (command === 'audit' && sub === 'verify') return auditVerify(rest);
   if (command === 'token' && sub === 'create') return tokenCreate(rest);
+  if (command === 'provider' && sub === 'install') return providerInstall(rest);
   process.stderr.write(USAGE);
   return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
 }

@@ -1,0 +1,140 @@
+import type * as grpc from '@grpc/grpc-js';
+import { AdminClient } from './client';
+import { decodeJson, decodeMsgpack, encodeMsgpack, hasUnknown, typeToJson, type CtyValue } from './cty-codec';
+import { createResource, deleteResource, importState, planChange, problemsOf, readResource, updateResource, validateConfig, type Problem } from './operations';
+import { loadProto } from './plugin-host';
+import { MODELS, modelByType, PROVIDER_ATTRIBUTES, type Attribute, type CtyType, type ResourceModel } from './schema';
+
+type Obj = Record<string, CtyValue>;
+type Call = grpc.ServerUnaryCall<any, any>;
+type Done = grpc.sendUnaryData<any>;
+
+const PROVIDER_TYPE: CtyType = { kind: 'object', attributes: Object.fromEntries(PROVIDER_ATTRIBUTES.map((a) => [a.name, a.type])) };
+
+/** Schema.Attribute messages; nested attributes use nested_type (so their own attributes may be optional). */
+function attributeProto(a: Attribute): object {
+  return {
+    name: a.name,
+    type: a.nested ? Buffer.alloc(0) : Buffer.from(JSON.stringify(typeToJson(a.type))),
+    nested_type: a.nested ? { attributes: a.nested.attributes.map(attributeProto), nesting: a.nested.nesting === 'list' ? 2 : 1 } : undefined,
+    description: a.description,
+    required: a.required,
+    optional: a.optional,
+    computed: a.computed,
+    sensitive: a.sensitive,
+    write_only: a.writeOnly,
+  };
+}
+const schemaProto = (attrs: Attribute[], description: string) => ({ version: 0, block: { version: 0, attributes: attrs.map(attributeProto), description } });
+
+/** `providers.0.provider` as an AttributePath. */
+function pathProto(path: string) {
+  return { steps: path.split('.').filter(Boolean).map((s) => (/^\d+$/.test(s) ? { element_key_int: Number(s) } : { attribute_name: s })) };
+}
+const diagnostics = (problems: Problem[]) => problems.map((p) => ({ severity: 1, summary: p.summary, detail: p.detail, attribute: p.path ? pathProto(p.path) : undefined }));
+const failure = (summary: string, err: unknown) => [{ severity: 1, summary, detail: err instanceof Error ? err.message : String(err) }];
+
+const decode = (dv: { msgpack?: Buffer; json?: Buffer } | null | undefined, type: CtyType): CtyValue =>
+  !dv ? null : dv.msgpack?.length ? decodeMsgpack(dv.msgpack, type) : dv.json?.length ? decodeJson(dv.json, type) : null;
+const encode = (v: CtyValue, type: CtyType) => ({ msgpack: Buffer.from(encodeMsgpack(v, type)) });
+
+/** The tfplugin6 Provider service: schema and CRUD, all derived from the resource registry. */
+export function providerService(): { service: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+  const proto = loadProto('tfplugin6.proto') as any;
+  let client: AdminClient | undefined;
+  const need = (): AdminClient => {
+    if (!client) throw new Error('the provider is not configured');
+    return client;
+  };
+  const model = (call: Call): ResourceModel => {
+    const m = modelByType(call.request.type_name);
+    if (!m) throw new Error(`unknown resource type ${call.request.type_name}`);
+    return m;
+  };
+  /** Runs a handler; anything it throws becomes an error diagnostic instead of a broken RPC. */
+  const rpc = (name: string, fn: (call: Call) => Promise<object> | object) => (call: Call, done: Done) => {
+    Promise.resolve()
+      .then(() => fn(call))
+      .then((res) => done(null, res), (err) => done(null, { diagnostics: failure(`Portico provider: ${name} failed`, err) }));
+  };
+
+  const implementation: grpc.UntypedServiceImplementation = {
+    GetMetadata: rpc('GetMetadata', () => ({
+      server_capabilities: { plan_destroy: false, get_provider_schema_optional: false },
+      resources: MODELS.map((m) => ({ type_name: m.typeName })),
+      data_sources: [],
+    })),
+    GetProviderSchema: rpc('GetProviderSchema', () => ({
+      provider: schemaProto(PROVIDER_ATTRIBUTES, 'Portico admin API connection.'),
+      resource_schemas: Object.fromEntries(MODELS.map((m) => [m.typeName, schemaProto(m.attributes, m.def.description)])),
+      data_source_schemas: {},
+      server_capabilities: { plan_destroy: false },
+    })),
+    ValidateProviderConfig: rpc('ValidateProviderConfig', () => ({ diagnostics: [] })),
+    ValidateDataResourceConfig: rpc('ValidateDataResourceConfig', () => ({ diagnostics: [] })),
+    ConfigureProvider: rpc('ConfigureProvider', (call) => {
+      const cfg = (decode(call.request.config, PROVIDER_TYPE) ?? {}) as Obj;
+      const endpoint = (cfg.endpoint as string | null) ?? process.env.PORTICO_ENDPOINT ?? 'http://127.0.0.1:8090';
+      const token = (cfg.token as string | null) ?? process.env.PORTICO_TOKEN;
+      if (!token) return { diagnostics: [{ severity: 1, summary: 'Missing Portico token', detail: 'Set the provider\'s "token" argument or PORTICO_TOKEN.', attribute: pathProto('token') }] };
+      client = new AdminClient(endpoint, token);
+      return { diagnostics: [] };
+    }),
+    ValidateResourceConfig: rpc('ValidateResourceConfig', (call) => {
+      const m = model(call);
+      return { diagnostics: diagnostics(validateConfig(m, decode(call.request.config, m.type) as Obj)) };
+    }),
+    UpgradeResourceState: rpc('UpgradeResourceState', (call) => {
+      const m = model(call);
+      const raw = call.request.raw_state?.json;
+      return { upgraded_state: encode(raw?.length ? decodeJson(raw, m.type) : null, m.type), diagnostics: [] };
+    }),
+    ReadResource: rpc('ReadResource', async (call) => {
+      const m = model(call);
+      const prior = decode(call.request.current_state, m.type) as Obj | null;
+      if (!prior) return { new_state: encode(null, m.type), diagnostics: [] };
+      try {
+        return { new_state: encode(await readResource(need(), m, prior), m.type), private: call.request.private, diagnostics: [] };
+      } catch (err) {
+        return { new_state: call.request.current_state, diagnostics: diagnostics(problemsOf(m, err, 'read')) };
+      }
+    }),
+    PlanResourceChange: rpc('PlanResourceChange', (call) => {
+      const m = model(call);
+      const prior = decode(call.request.prior_state, m.type) as Obj | null;
+      const proposed = decode(call.request.proposed_new_state, m.type) as Obj | null;
+      const config = proposed === null ? null : (decode(call.request.config, m.type) as Obj);
+      const plan = planChange(m, prior, config);
+      return { planned_state: encode(plan.planned, m.type), requires_replace: plan.requiresReplace.map(pathProto), planned_private: call.request.prior_private, diagnostics: [] };
+    }),
+    ApplyResourceChange: rpc('ApplyResourceChange', async (call) => {
+      const m = model(call);
+      const prior = decode(call.request.prior_state, m.type) as Obj | null;
+      const planned = decode(call.request.planned_state, m.type) as Obj | null;
+      const config = (decode(call.request.config, m.type) ?? {}) as Obj;
+      try {
+        if (planned === null) {
+          await deleteResource(need(), m, prior!);
+          return { new_state: encode(null, m.type), diagnostics: [] };
+        }
+        const state = prior === null ? await createResource(need(), m, planned, config) : await updateResource(need(), m, prior, planned, config);
+        if (hasUnknown(state)) throw new Error('the API left a value unknown');
+        return { new_state: encode(state, m.type), private: Buffer.alloc(0), diagnostics: [] };
+      } catch (err) {
+        const action = planned === null ? 'delete' : prior === null ? 'create' : 'update';
+        return { new_state: call.request.prior_state ?? encode(null, m.type), diagnostics: diagnostics(problemsOf(m, err, action)) };
+      }
+    }),
+    ImportResourceState: rpc('ImportResourceState', (call) => {
+      const m = model(call);
+      try {
+        return { imported_resources: [{ type_name: m.typeName, state: encode(importState(m, call.request.id), m.type), private: Buffer.alloc(0) }], diagnostics: [] };
+      } catch (err) {
+        return { imported_resources: [], diagnostics: diagnostics(problemsOf(m, err, 'import')) };
+      }
+    }),
+    ReadDataSource: rpc('ReadDataSource', () => ({ diagnostics: [{ severity: 1, summary: 'Portico has no data sources', detail: '' }] })),
+    StopProvider: rpc('StopProvider', () => ({ Error: '' })),
+  };
+  return { service: proto.tfplugin6.Provider.service, implementation };
+}

@@ -1,0 +1,108 @@
+import type { z } from 'zod';
+import { RESOURCES, type ResourceDefinition } from '../server/resources';
+import { hasTenantField } from '../server/resources/schemas';
+import { walk } from './zod-walk';
+
+/** A cty type, as the provider needs it. */
+export type CtyType =
+  | { kind: 'string' | 'number' | 'bool' | 'dynamic' }
+  | { kind: 'list' | 'set' | 'map'; element: CtyType }
+  | { kind: 'object'; attributes: Record<string, CtyType> };
+
+/** One Terraform attribute, derived from a resource definition. */
+export interface Attribute {
+  name: string;
+  type: CtyType;
+  required: boolean;
+  optional: boolean;
+  computed: boolean;
+  sensitive: boolean;
+  writeOnly: boolean;
+  description: string;
+  /** The value the server fills in when the attribute is left out (planned instead of "known after apply"). */
+  default?: unknown;
+  /** Changing it means a new resource. */
+  requiresReplace: boolean;
+  /** Nested attributes (objects, lists of objects) carry their own flags. */
+  nested?: { nesting: 'single' | 'list'; attributes: Attribute[] };
+  /** Where the attribute comes from: a desired-state field, the mechanism (id, tenant), the server, or a secret. */
+  role: 'field' | 'id' | 'tenant' | 'computed' | 'secret' | 'secret-version' | 'timestamp';
+}
+
+export interface ResourceModel {
+  typeName: string;
+  def: ResourceDefinition;
+  attributes: Attribute[];
+  type: CtyType;
+}
+
+const plain = { required: false, optional: false, computed: false, sensitive: false, writeOnly: false, requiresReplace: false, description: '' };
+
+/** The attribute for one zod field: its cty type, whether it is required, and its default. */
+function fieldAttribute(name: string, schema: z.ZodType, role: Attribute['role']): Attribute {
+  const w = walk(schema);
+  const base: Attribute = { ...plain, name, type: { kind: 'string' }, role, required: !w.optional, optional: w.optional, computed: w.optional && w.hasDefault };
+  if (w.hasDefault) base.default = w.default;
+  if (w.kind === 'number') base.type = { kind: 'number' };
+  else if (w.kind === 'boolean') base.type = { kind: 'bool' };
+  else if (w.kind === 'record') base.type = { kind: 'map', element: fieldAttribute('v', w.element!, role).type };
+  else if (w.kind === 'object') {
+    const attributes = Object.entries(w.shape!).map(([k, v]) => fieldAttribute(k, v, role));
+    base.nested = { nesting: 'single', attributes };
+    base.type = objectType(attributes);
+  } else if (w.kind === 'array') {
+    const inner = walk(w.element!);
+    if (inner.kind === 'object') {
+      const attributes = Object.entries(inner.shape!).map(([k, v]) => fieldAttribute(k, v, role));
+      base.nested = { nesting: 'list', attributes };
+      base.type = { kind: 'list', element: objectType(attributes) };
+    } else {
+      base.type = { kind: 'list', element: fieldAttribute('e', w.element!, role).type };
+    }
+  }
+  return base;
+}
+
+const objectType = (attributes: Attribute[]): CtyType => ({ kind: 'object', attributes: Object.fromEntries(attributes.map((a) => [a.name, a.type])) });
+
+/** Derives a resource's Terraform attributes from its definition (CONTRACT.md section 5: the REST field names). */
+export function resourceModel(def: ResourceDefinition): ResourceModel {
+  const attrs: Attribute[] = [];
+  const idAttr: Attribute = { ...plain, name: 'id', type: { kind: 'string' }, role: 'id', requiresReplace: true, description: 'Identifier.' };
+  if (def.id.source === 'caller') attrs.push({ ...idAttr, required: true });
+  else if (def.id.source === 'either') attrs.push({ ...idAttr, optional: true, computed: true });
+  else attrs.push({ ...idAttr, computed: true });
+  if (hasTenantField(def)) {
+    const required = def.scope === 'tenant';
+    attrs.push({ ...plain, name: 'tenant_id', type: { kind: 'string' }, role: 'tenant', required, optional: !required, requiresReplace: true, description: required ? 'The owning tenant.' : 'The owning tenant; null for a global one.' });
+  }
+  for (const [name, schema] of Object.entries(def.fields.shape)) {
+    const a = fieldAttribute(name, schema as z.ZodType, 'field');
+    if (def.updatable === false || (def.immutable as string[] | undefined)?.includes(name)) a.requiresReplace = true;
+    attrs.push(a);
+  }
+  for (const [name, schema] of Object.entries(def.computed.shape)) {
+    attrs.push({ ...fieldAttribute(name, schema as z.ZodType, 'computed'), required: false, optional: false, computed: true, default: undefined });
+  }
+  const secret = def.secret;
+  if (secret?.mode === 'generated') {
+    attrs.push({ ...plain, name: secret.field, type: { kind: 'string' }, role: 'secret', computed: true, sensitive: true, description: 'The plaintext secret, known only at creation.' });
+  } else if (secret?.mode === 'encrypted') {
+    attrs.push({ ...plain, name: `${secret.field}_wo`, type: { kind: 'string' }, role: 'secret', optional: true, sensitive: true, writeOnly: true, description: 'Write-only secret: sent to the API, never stored in state.' });
+    attrs.push({ ...plain, name: `${secret.field}_wo_version`, type: { kind: 'number' }, role: 'secret-version', optional: true, description: `Change it to send ${secret.field}_wo again (rotation).` });
+    if (secret.setField) attrs.push({ ...plain, name: secret.setField, type: { kind: 'bool' }, role: 'computed', computed: true });
+    if (secret.last4Field) attrs.push({ ...plain, name: secret.last4Field, type: { kind: 'string' }, role: 'computed', computed: true });
+  }
+  for (const name of ['created_at', 'updated_at']) attrs.push({ ...plain, name, type: { kind: 'string' }, role: 'timestamp', computed: true });
+  return { typeName: `portico_${def.kind}`, def, attributes: attrs, type: objectType(attrs) };
+}
+
+/** Every resource of the registry as a Terraform resource type. */
+export const MODELS: ResourceModel[] = RESOURCES.map(resourceModel);
+export const modelByType = (typeName: string) => MODELS.find((m) => m.typeName === typeName);
+
+/** The provider block: where the admin API is and the token to use. */
+export const PROVIDER_ATTRIBUTES: Attribute[] = [
+  { ...plain, name: 'endpoint', type: { kind: 'string' }, role: 'field', optional: true, description: 'Admin API base URL; defaults to PORTICO_ENDPOINT, then http://127.0.0.1:8090.' },
+  { ...plain, name: 'token', type: { kind: 'string' }, role: 'field', optional: true, sensitive: true, description: 'Admin API token; defaults to PORTICO_TOKEN.' },
+];
