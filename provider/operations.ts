@@ -115,6 +115,7 @@ function bodyOf(model: ResourceModel, planned: Obj, config: Obj, sendSecret: boo
     if (a.role === 'tenant' && !isNested(model.def)) body.tenant_id = planned.tenant_id ?? null;
     if (a.role === 'id' && planned.id !== UNKNOWN && planned.id !== null) body.id = planned.id;
     if (a.role === 'secret' && a.writeOnly && sendSecret && config[a.name] !== null && config[a.name] !== undefined) body[model.def.secret!.field] = config[a.name];
+    if (a.role === 'secret-version' && a.apiName) body[a.apiName] = plain(planned[a.name]) ?? null;
   }
   return body;
 }
@@ -124,7 +125,7 @@ export function stateOf(model: ResourceModel, api: Record<string, unknown>, prio
   const state: Obj = {};
   for (const a of model.attributes) {
     if (a.writeOnly) state[a.name] = null;
-    else if (a.role === 'secret-version') state[a.name] = (prior?.[a.name] as CtyValue) ?? null;
+    else if (a.role === 'secret-version') state[a.name] = ((a.apiName ? api[a.apiName] : prior?.[a.name]) as CtyValue) ?? null;
     else if (a.role === 'secret') state[a.name] = ((api[a.name] ?? prior?.[a.name]) as CtyValue) ?? null;
     else state[a.name] = (api[a.name] as CtyValue) ?? null;
   }

@@ -25,6 +25,8 @@ export interface Attribute {
   requiresReplace: boolean;
   /** Nested attributes (objects, lists of objects) carry their own flags. */
   nested?: { nesting: 'single' | 'list'; attributes: Attribute[] };
+  /** The REST field it maps to, when the name differs (`secret_wo_version` ↔ `secret_version`). */
+  apiName?: string;
   /** Where the attribute comes from: a desired-state field, the mechanism (id, tenant), the server, or a secret. */
   role: 'field' | 'id' | 'tenant' | 'computed' | 'secret' | 'secret-version' | 'timestamp';
 }
@@ -76,7 +78,9 @@ export function resourceModel(def: ResourceDefinition): ResourceModel {
     const required = def.scope === 'tenant';
     attrs.push({ ...plain, name: 'tenant_id', type: { kind: 'string' }, role: 'tenant', required, optional: !required, requiresReplace: true, description: required ? 'The owning tenant.' : 'The owning tenant; null for a global one.' });
   }
+  const versionField = def.secret?.mode === 'encrypted' ? def.secret.versionField : undefined;
   for (const [name, schema] of Object.entries(def.fields.shape)) {
+    if (name === versionField) continue; // surfaces as <secret>_wo_version below
     const a = fieldAttribute(name, schema as z.ZodType, 'field');
     if (def.updatable === false || (def.immutable as string[] | undefined)?.includes(name)) a.requiresReplace = true;
     attrs.push(a);
@@ -89,7 +93,7 @@ export function resourceModel(def: ResourceDefinition): ResourceModel {
     attrs.push({ ...plain, name: secret.field, type: { kind: 'string' }, role: 'secret', computed: true, sensitive: true, description: 'The plaintext secret, known only at creation.' });
   } else if (secret?.mode === 'encrypted') {
     attrs.push({ ...plain, name: `${secret.field}_wo`, type: { kind: 'string' }, role: 'secret', optional: true, sensitive: true, writeOnly: true, description: 'Write-only secret: sent to the API, never stored in state.' });
-    attrs.push({ ...plain, name: `${secret.field}_wo_version`, type: { kind: 'number' }, role: 'secret-version', optional: true, description: `Change it to send ${secret.field}_wo again (rotation).` });
+    attrs.push({ ...plain, name: `${secret.field}_wo_version`, type: { kind: 'number' }, role: 'secret-version', optional: true, apiName: secret.versionField, description: `Change it to send ${secret.field}_wo again (rotation).` });
     if (secret.setField) attrs.push({ ...plain, name: secret.setField, type: { kind: 'bool' }, role: 'computed', computed: true });
     if (secret.last4Field) attrs.push({ ...plain, name: secret.last4Field, type: { kind: 'string' }, role: 'computed', computed: true });
   }

@@ -30,7 +30,7 @@ describe.each(testDialects())('config export / import (%s)', (dialect) => {
     expect(Object.keys(doc).sort()).toEqual(['budgets', 'exported_at', 'mcp_servers', 'policies', 'pricing', 'prompt_templates', 'routes', 'schemas', 'tenants', 'users', 'version', 'warnings', 'webhooks'].sort());
     expect(doc.tenants.map((x: any) => x.id)).toEqual(['acme', 'beta']);
     expect(doc.tenants[0]).toEqual({ id: 'acme', name: 'Acme', status: 'ACTIVE', region: null, metadata: { team: 'ml' } });
-    expect(doc.webhooks[0]).toEqual({ id: 'ops', tenant_id: null, url: 'https://hooks.example.com/x', events: ['*'], active: true, secret: '***' });
+    expect(doc.webhooks[0]).toEqual({ id: 'ops', tenant_id: null, url: 'https://hooks.example.com/x', events: ['*'], active: true, secret_version: null, secret: '***' });
     expect(doc.policies).toEqual([]);
     expect(doc.warnings).toEqual(expect.arrayContaining([expect.stringContaining('policies: not managed'), expect.stringContaining('webhooks.0.secret: redacted')]));
     expect(JSON.stringify(doc)).not.toMatch(/whsec_|ptc_key_/);

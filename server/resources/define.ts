@@ -34,7 +34,19 @@ export type SecretRule =
    * The caller gives the secret in `field` (or the server generates one with `generatePrefix`); it is stored
    * encrypted and never read back. `setField` reports whether one is set; `last4Field` shows its last 4 characters.
    */
-  | { mode: 'encrypted'; field: string; generatePrefix?: string; setField?: string; last4Field?: string; showOnCreate?: boolean };
+  | {
+      mode: 'encrypted';
+      field: string;
+      generatePrefix?: string;
+      setField?: string;
+      last4Field?: string;
+      showOnCreate?: boolean;
+      /**
+       * A field (declared in `fields`) that labels the current secret: clients bump it when they send a new one. It
+       * lets Terraform's `<field>_wo_version` survive import and show rotation, without the secret ever being read.
+       */
+      versionField?: string;
+    };
 
 /** A state change on one resource, such as `revoke`: POST …/{id}/{name}. */
 export interface ActionDefinition {

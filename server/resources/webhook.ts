@@ -17,8 +17,9 @@ export const webhook = defineResource({
       .min(1)
       .max(100),
     active: z.boolean().default(true),
+    secret_version: z.number().int().min(0).max(1e15).nullable().default(null),
   }),
   computed: z.strictObject({}),
-  secret: { mode: 'encrypted', field: 'secret', generatePrefix: 'whsec_', setField: 'secret_set', showOnCreate: true },
+  secret: { mode: 'encrypted', field: 'secret', generatePrefix: 'whsec_', setField: 'secret_set', showOnCreate: true, versionField: 'secret_version' },
   audit: { created: 'WEBHOOK_CREATED', updated: 'WEBHOOK_UPDATED', deleted: 'WEBHOOK_DELETED' },
 });
