@@ -1,0 +1,25 @@
+/**
+ * How a construct's camelCase properties become the provider's snake_case attributes. The generator writes one spec per
+ * resource: a string is the attribute name (its value passes as is, so map keys stay the user's), an object also
+ * converts the nested object(s) inside.
+ */
+export type AttributeSpec = Record<string, string | { name: string; nested: AttributeSpec }>;
+
+function convertNested(value: unknown, spec: AttributeSpec): unknown {
+  if (value === null || value === undefined || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => convertNested(v, spec));
+  if (Object.keys(spec).length && !Object.keys(value).some((k) => k in spec)) return value; // a token, not an object
+  return toAttributes(value as Record<string, unknown>, spec);
+}
+
+/** Properties → attributes, leaving out what was not set (Terraform then uses the provider's default). */
+export function toAttributes(props: Record<string, unknown>, spec: AttributeSpec): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [prop, target] of Object.entries(spec)) {
+    const value = props[prop];
+    if (value === undefined) continue;
+    if (typeof target === 'string') out[target] = value;
+    else out[target.name] = convertNested(value, target.nested);
+  }
+  return out;
+}
