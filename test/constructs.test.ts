@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { generateConstructs, GENERATED_DIR } from '../constructs/generate';
+import { DOCS_DIR, generateDocs } from '../provider/docs';
 import { startServer, type RunningServer } from '../server/app';
 import { loadConfig } from '../server/config';
 import { TerraformDir, terraformAvailable } from './support/terraform';
@@ -19,6 +20,13 @@ describe('generated constructs', () => {
     const expected = generateConstructs();
     expect(readdirSync(GENERATED_DIR).sort()).toEqual([...expected.keys()].sort());
     for (const [file, text] of expected) expect(readFileSync(join(GENERATED_DIR, file), 'utf8')).toBe(text);
+  });
+
+  test('docs/terraform matches the registry, one page per resource with its import ID', () => {
+    const expected = generateDocs();
+    expect(readdirSync(DOCS_DIR).sort()).toEqual([...expected.keys()].sort());
+    for (const [file, text] of expected) expect(readFileSync(join(DOCS_DIR, file), 'utf8')).toBe(text);
+    expect(expected.get('portico_api_key.md')).toContain("terraform import portico_api_key.example '<tenant_id>/<id>'");
   });
 });
 
