@@ -160,3 +160,21 @@ resource "portico_budget" "bad" {
     expect((await api('GET', '/v1/admin/webhooks')).body.data).toEqual([]);
   });
 });
+
+(haveTerraform ? describe : describe.skip)('provider install --dev', () => {
+  test('writes a dev_overrides CLI config that terraform uses with no init', async () => {
+    const { installDev } = await import('../provider/install');
+    const tf = new TerraformDir();
+    const { dir, config } = await installDev(tf.home);
+    expect(readFileSync(config, 'utf8')).toContain(`"portico/portico" = "${dir}"`);
+    tf.write('main.tf', 'terraform {\n  required_providers {\n    portico = { source = "portico/portico" }\n  }\n}\nprovider "portico" {\n  token = "x"\n}\nresource "portico_tenant" "t" {\n  id   = "t"\n  name = "T"\n}\n');
+    const validate = await tf.tf('validate', '-no-color');
+    const env = { TF_CLI_CONFIG_FILE: config };
+    const withDev = new TerraformDir(env);
+    withDev.write('main.tf', readFileSync(join(tf.dir, 'main.tf'), 'utf8'));
+    const ok = await withDev.tf('validate', '-no-color');
+    expect(validate.code).toBe(1); // without the override and without init, terraform cannot find the provider
+    expect([ok.code, ok.stdout]).toEqual([0, expect.stringContaining('The configuration is valid')]);
+    expect(ok.stdout + ok.stderr).toContain('Provider development overrides are in effect');
+  });
+});
