@@ -78,37 +78,23 @@ function resourceFile(m: ResourceModel): { file: string; className: string; text
   const extra: string[] = [];
   const configLines = props(m.attributes, className, extra);
   const readable = m.attributes.filter((a) => !a.writeOnly);
-  const text = `${HEADER}import { TerraformResource, type Construct, type IResolvable, type TerraformMetaArguments } from '../cdktf';
-import { toAttributes } from '../runtime';
+  const text = `${HEADER}import type { Construct, IResolvable, TerraformMetaArguments } from '../cdktf';
+import { PorticoResource } from '../runtime';
 
 ${extra.join('\n')}/** Properties of {@link ${className}} (\`${m.typeName}\`): the REST fields, in camelCase. */
 export interface ${className}Config extends TerraformMetaArguments {
 ${configLines.join('\n')}
 }
 
-const ATTRIBUTES = ${specFor(m.attributes)};
-
 /** ${m.def.description} */
-export class ${className} extends TerraformResource {
+export class ${className} extends PorticoResource<${className}Config> {
   static readonly tfResourceType = '${m.typeName}';
 
-  constructor(scope: Construct, id: string, private readonly config: ${className}Config) {
-    super(scope, id, {
-      terraformResourceType: '${m.typeName}',
-      terraformGeneratorMetadata: { providerName: 'portico' },
-      provider: config.provider,
-      dependsOn: config.dependsOn,
-      count: config.count,
-      lifecycle: config.lifecycle,
-      forEach: config.forEach,
-    });
+  constructor(scope: Construct, id: string, config: ${className}Config) {
+    super(scope, id, '${m.typeName}', config, ${specFor(m.attributes)});
   }
 
 ${readable.map(getter).join('\n\n')}
-
-  protected override synthesizeAttributes(): { [name: string]: unknown } {
-    return toAttributes(this.config as unknown as Record<string, unknown>, ATTRIBUTES);
-  }
 }
 `;
   return { file: `${m.def.kind.replace(/_/g, '-')}.ts`, className, text };

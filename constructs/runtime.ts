@@ -1,3 +1,5 @@
+import { TerraformResource, type Construct, type TerraformMetaArguments } from './cdktf';
+
 /**
  * How a construct's camelCase properties become the provider's snake_case attributes. The generator writes one spec per
  * resource: a string is the attribute name (its value passes as is, so map keys stay the user's), an object also
@@ -22,4 +24,23 @@ export function toAttributes(props: Record<string, unknown>, spec: AttributeSpec
     else out[target.name] = convertNested(value, target.nested);
   }
   return out;
+}
+
+/** What every generated resource construct shares: the meta-arguments and the property → attribute conversion. */
+export abstract class PorticoResource<C extends TerraformMetaArguments> extends TerraformResource {
+  protected constructor(scope: Construct, id: string, type: string, private readonly props: C, private readonly spec: AttributeSpec) {
+    super(scope, id, {
+      terraformResourceType: type,
+      terraformGeneratorMetadata: { providerName: 'portico' },
+      provider: props.provider,
+      dependsOn: props.dependsOn,
+      count: props.count,
+      lifecycle: props.lifecycle,
+      forEach: props.forEach,
+    });
+  }
+
+  protected override synthesizeAttributes(): { [name: string]: unknown } {
+    return toAttributes(this.props as unknown as Record<string, unknown>, this.spec);
+  }
 }

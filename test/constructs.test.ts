@@ -78,7 +78,7 @@ const haveTerraform = terraformAvailable();
     const destroy = await cdktf(dir, ['destroy', '*', '--auto-approve', '--skip-provider-lock']);
     expect(destroy.code).toBe(0);
     expect((await api('/v1/admin/tenants')).data).toEqual([]);
-  });
+  }, 300_000);
 
   test('an app elsewhere imports portico/constructs: deploy, clean diff, in-place rename, destroy', async () => {
     const dir = new TerraformDir().dir;
@@ -117,5 +117,5 @@ app.synth();
     const destroy = await cdktf(dir, ['destroy', 'team', '--auto-approve', '--skip-provider-lock'], { TENANT_NAME: 'Acme Corporation' });
     expect(destroy.code).toBe(0);
     expect((await api('/v1/admin/tenants')).data).toEqual([]);
-  });
+  }, 300_000);
 });

@@ -60,6 +60,7 @@ resource "portico_token" "ci" {
 `;
 
 suite('terraform end to end (real terraform, provider from the local mirror)', () => {
+  jest.setTimeout(180_000);
   let server: RunningServer;
   let tf: TerraformDir;
   let admin: string;
