@@ -3,6 +3,8 @@ export * from './provider';
 export * from './tenant';
 export * from './api-key';
 export * from './token';
+export * from './credential';
+export * from './pricing';
 export * from './route';
 export * from './budget';
 export * from './webhook';

@@ -73,8 +73,9 @@ export function registerResourceRoutes(app: FastifyInstance, service: ResourceSe
   }
 
   for (const action of Object.keys(def.actions ?? {})) {
-    app.post(`${one}/${action}`, { config: { openapi: { tag, summary: `${action[0]!.toUpperCase()}${action.slice(1)} ${def.title.toLowerCase()}`, responses: { 200: schemas.output } } } }, async (req) =>
-      service.action(callContext(req), def, id(req), action, pathTenant(req)),
+    const body = def.actions![action]!.takesSecret && def.secret ? z.strictObject({ [def.secret.field]: z.string() }) : undefined;
+    app.post(`${one}/${action}`, { config: { openapi: { tag, summary: `${action[0]!.toUpperCase()}${action.slice(1)} ${def.title.toLowerCase()}`, body, responses: { 200: schemas.output } } } }, async (req) =>
+      service.action(callContext(req), def, id(req), action, pathTenant(req), req.body),
     );
   }
 }

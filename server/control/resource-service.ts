@@ -33,6 +33,16 @@ export interface Page {
 }
 
 const now = () => new Date().toISOString();
+
+/** Runs a write, turning a clash on the definition's `unique` value into a 409. */
+async function unique<T>(def: ResourceDefinition, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    if ((err as { code?: string }).code === '23505' && def.unique) throw new ApiError('ALREADY_EXISTS', `Another ${def.title.toLowerCase()} already has these values`, [{ path: '', message: 'must be unique' }]);
+    throw err;
+  }
+}
 const rollbackBody = z.strictObject({ version: z.number().int().min(1) });
 
 export function toPublic(def: ResourceDefinition, row: StoredResource): PublicResource {
@@ -204,7 +214,7 @@ export class ResourceService {
     const run = async (t: Tx) => {
       if (tenantId !== null) await this.requireTenant(t, tenantId, pathTenant !== undefined);
       await this.checkReferences(t, def, fields, tenantId);
-      const row = await store.insertResource(t, { kind: def.kind, id, tenant_id: tenantId, data, secret: sealed?.secret, lookup: sealed?.lookup });
+      const row = await unique(def, () => store.insertResource(t, { kind: def.kind, id, tenant_id: tenantId, data, secret: sealed?.secret, lookup: sealed?.lookup ?? def.unique?.(fields as never) ?? null }));
       if (!row) throw new ApiError('ALREADY_EXISTS', `${def.title} "${id}" already exists`, [{ path: 'id', message: 'is taken' }]);
       if (def.versioned) await versions.recordVersion(t, def.kind, id, 1, fields, actorOf(ctx.caller));
       const out = toPublic(def, row);
@@ -272,27 +282,36 @@ export class ResourceService {
     await (tx ? run(tx) : this.gw.db.transaction().execute(run));
   }
 
-  async action(ctx: CallContext, def: ResourceDefinition, id: string, name: string, pathTenant?: string): Promise<PublicResource> {
+  async action(ctx: CallContext, def: ResourceDefinition, id: string, name: string, pathTenant?: string, body?: unknown): Promise<PublicResource> {
     const action = def.actions?.[name];
     if (!action) throw new ApiError('ROUTE_NOT_FOUND', `${def.title} has no action "${name}"`);
     await this.checkNamedTenants(ctx, def, { pathTenant, id });
     this.authorize(ctx, def, 'write');
+    let sealed: ReturnType<ResourceService['seal']>;
+    if (action.takesSecret && def.secret) {
+      const field = def.secret.field;
+      const parsed = z.strictObject({ [field]: z.string().min(1).max(4096) }).safeParse(body ?? {});
+      if (!parsed.success) throw validationError(issuesToDetails(parsed.error));
+      sealed = this.seal(def, parsed.data[field]);
+    }
     return this.gw.db.transaction().execute(async (t) => {
       const row = await this.load(t, ctx, def, id, pathTenant, true);
       if (action.when && !action.when.in.includes(row.data[action.when.field])) {
         throw new ApiError('CONFLICT', `${def.title} "${id}" is ${String(row.data[action.when.field])}; "${name}" needs ${action.when.field} ${action.when.in.join(' or ')}`);
       }
       const set = Object.fromEntries(Object.entries(action.set).map(([k, v]) => [k, v === 'now' ? now() : v]));
-      const data = { ...row.data, ...set };
-      const updated = await store.updateResource(t, def.kind, id, { data });
-      await this.gw.audit.append(t, [this.event(ctx, def, action.audit, updated, diffFields(row.data, data))]);
+      const data = { ...row.data, ...set, ...sealed?.data };
+      const updated = await store.updateResource(t, def.kind, id, { data, secret: sealed?.secret });
+      const changes = diffFields(row.data, data);
+      await this.gw.audit.append(t, [this.event(ctx, def, action.audit, updated, sealed ? { ...changes, [def.secret!.field]: { from: '***', to: '***' } } : changes)]);
       return toPublic(def, updated);
     });
   }
 
   /** Writes a new state; a versioned resource gets the next version number and a stored copy of its fields. */
   private async write(t: Tx, ctx: CallContext, def: ResourceDefinition, row: StoredResource, data: Record<string, unknown>, secret?: string): Promise<StoredResource> {
-    if (!def.versioned) return store.updateResource(t, def.kind, row.id, { data, secret });
+    const lookup = def.unique ? def.unique(this.split(def, data) as never) : undefined;
+    if (!def.versioned) return unique(def, () => store.updateResource(t, def.kind, row.id, { data, secret, lookup }));
     const version = Number(row.data.version ?? 1) + 1;
     const updated = await store.updateResource(t, def.kind, row.id, { data: { ...data, version }, secret, bumpVersion: true });
     await versions.recordVersion(t, def.kind, row.id, version, this.split(def, data), actorOf(ctx.caller));

@@ -55,6 +55,8 @@ export interface ActionDefinition {
   audit: string;
   /** Refuse with 409 unless this field currently holds one of these values. */
   when?: { field: string; in: unknown[] };
+  /** The body carries a new value for the resource's encrypted secret (`{"api_key": "…"}`): a rotation. */
+  takesSecret?: boolean;
 }
 
 export interface ResourceDefinition<
@@ -81,6 +83,8 @@ export interface ResourceDefinition<
   fields: S;
   /** Read-only state the server keeps, with its value at creation as the default. */
   computed: C;
+  /** A value no two resources of this kind may share (pricing: provider and model); a clash is a 409. */
+  unique?: (fields: z.infer<S>) => string;
   /** Top-level fields naming another resource (`{api_key_id: 'api_key'}`): it must exist, in the same tenant or global. */
   references?: Record<string, string>;
   /** Fields that cannot change after creation (Terraform plans a replacement). `id`, `tenant_id` always are. */

@@ -1,17 +1,19 @@
 import type { ResourceDefinition } from './define';
 import { apiKey } from './api-key';
 import { budget } from './budget';
+import { credential } from './credential';
+import { pricing } from './pricing';
 import { route } from './route';
 import { tenant } from './tenant';
 import { token } from './token';
 import { webhook } from './webhook';
 
 /** Every resource, parents before children (the order creates run in; deletes run in reverse). */
-export const RESOURCES: readonly ResourceDefinition[] = [tenant, apiKey, token, route, budget, webhook] as unknown as ResourceDefinition[];
+export const RESOURCES: readonly ResourceDefinition[] = [tenant, apiKey, token, credential, pricing, route, budget, webhook] as unknown as ResourceDefinition[];
 
 export function resourceByKind(kind: string): ResourceDefinition | undefined {
   return RESOURCES.find((r) => r.kind === kind);
 }
 
-export { tenant, apiKey, token, route, budget, webhook };
+export { tenant, apiKey, token, credential, pricing, route, budget, webhook };
 export * from './define';
