@@ -13,7 +13,11 @@ interface Row {
   tenant_id: string | null;
   data: Record<string, unknown>;
   lookup: string | null;
+  secret: string | null;
 }
+
+/** Kinds whose sealed secret the data plane needs in memory (still encrypted; opened per call). */
+const SEALED_KINDS = new Set(['credential']);
 
 /**
  * An in-memory copy of configuration (tenants, keys by hash, routes, budgets, …) so the data plane never queries the
@@ -25,6 +29,8 @@ export class ConfigSnapshot extends EventEmitter {
   private byLookup = new Map<string, SnapshotEntry>();
   /** `kind:id` → its key in byLookup, so a refresh can drop the old one. */
   private lookupKeys = new Map<string, string>();
+  /** `kind:id` → the sealed (encrypted) secret, for kinds the data plane must use (provider credentials). */
+  private sealed = new Map<string, string>();
   private queue: Promise<void> = Promise.resolve();
   /** Count of full loads, for observability and tests. */
   loads = 0;
@@ -46,6 +52,11 @@ export class ConfigSnapshot extends EventEmitter {
     return this.byLookup.get(`${kind}:${lookup}`);
   }
 
+  /** The sealed secret of a resource (credentials), to be opened with the master key. */
+  sealedSecret(kind: string, id: string): string | undefined {
+    return this.sealed.get(`${kind}:${id}`);
+  }
+
   all(kind: string): SnapshotEntry[] {
     return [...(this.byKind.get(kind)?.values() ?? [])];
   }
@@ -53,12 +64,14 @@ export class ConfigSnapshot extends EventEmitter {
   /** Reloads everything (start-up, and after a lost notification connection). */
   reload(): Promise<void> {
     return this.enqueue(async () => {
-      const rows = (await this.db.selectFrom('resources').select(['kind', 'id', 'tenant_id', 'data', 'lookup']).where('kind', 'in', [...this.kinds]).execute()) as Row[];
+      const rows = (await this.db.selectFrom('resources').select(['kind', 'id', 'tenant_id', 'data', 'lookup', 'secret']).where('kind', 'in', [...this.kinds]).execute()) as Row[];
       const byKind = new Map<string, Map<string, SnapshotEntry>>(this.kinds.map((k) => [k, new Map()]));
       const byLookup = new Map<string, SnapshotEntry>();
       const lookupKeys = new Map<string, string>();
+      const sealed = new Map<string, string>();
       for (const row of rows) {
         const entry = toEntry(row);
+        if (row.secret && SEALED_KINDS.has(row.kind)) sealed.set(`${row.kind}:${row.id}`, row.secret);
         byKind.get(row.kind)!.set(row.id, entry);
         if (row.lookup) {
           byLookup.set(`${row.kind}:${row.lookup}`, entry);
@@ -68,6 +81,7 @@ export class ConfigSnapshot extends EventEmitter {
       this.byKind = byKind;
       this.byLookup = byLookup;
       this.lookupKeys = lookupKeys;
+      this.sealed = sealed;
       this.loads++;
       this.emit('reload');
     });
@@ -77,12 +91,14 @@ export class ConfigSnapshot extends EventEmitter {
   refresh(kind: string, id: string): Promise<void> {
     if (!this.kinds.includes(kind)) return Promise.resolve();
     return this.enqueue(async () => {
-      const row = (await this.db.selectFrom('resources').select(['kind', 'id', 'tenant_id', 'data', 'lookup']).where('kind', '=', kind).where('id', '=', id).executeTakeFirst()) as Row | undefined;
+      const row = (await this.db.selectFrom('resources').select(['kind', 'id', 'tenant_id', 'data', 'lookup', 'secret']).where('kind', '=', kind).where('id', '=', id).executeTakeFirst()) as Row | undefined;
       const map = this.byKind.get(kind)!;
       const self = `${kind}:${id}`;
       const oldKey = this.lookupKeys.get(self);
       if (oldKey) this.byLookup.delete(oldKey);
       this.lookupKeys.delete(self);
+      this.sealed.delete(self);
+      if (row?.secret && SEALED_KINDS.has(kind)) this.sealed.set(self, row.secret);
       if (row) {
         const entry = toEntry(row);
         map.set(id, entry);

@@ -1,0 +1,25 @@
+import type { FastifyRequest } from 'fastify';
+import { ApiError } from '../errors';
+import { hashToken } from '../lib/secrets';
+import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
+
+export interface KeyCaller {
+  key: SnapshotEntry;
+  tenant: SnapshotEntry;
+}
+
+/** `Authorization: Bearer ptc_key_…` or `x-api-key`, checked against the in-memory snapshot (no database query). */
+export function authenticateKey(snapshot: ConfigSnapshot, request: FastifyRequest): KeyCaller {
+  const header = request.headers.authorization;
+  const bearer = header && /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  const token = bearer ?? (request.headers['x-api-key'] as string | undefined);
+  if (!token) throw new ApiError('INVALID_API_KEY', 'Missing API key: send Authorization: Bearer ptc_key_…');
+  const key = snapshot.lookup('api_key', hashToken(token));
+  if (!key) throw new ApiError('INVALID_API_KEY', 'Unknown API key');
+  if (key.status !== 'ACTIVE') throw new ApiError('INVALID_API_KEY', 'This API key was revoked');
+  if (typeof key.expires_at === 'string' && Date.parse(key.expires_at) <= Date.now()) throw new ApiError('INVALID_API_KEY', 'This API key has expired');
+  const tenant = snapshot.get('tenant', key.tenant_id!);
+  if (!tenant) throw new ApiError('INVALID_API_KEY', 'Unknown API key');
+  if (tenant.status !== 'ACTIVE') throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);
+  return { key, tenant };
+}

@@ -1,0 +1,16 @@
+import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
+
+/** `gpt*` style patterns: `*` matches any run of characters, everything else literally. */
+export function globMatch(pattern: string, value: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return re.test(value);
+}
+
+/** LLM routes a tenant may use for `model`: its own before global ones, then by priority (highest first), then id. */
+export function llmRoutes(snapshot: ConfigSnapshot, tenantId: string, model?: string): SnapshotEntry[] {
+  return snapshot
+    .all('route')
+    .filter((r) => r.enabled === true && typeof r.model_pattern === 'string' && (r.tenant_id === tenantId || r.tenant_id === null))
+    .filter((r) => model === undefined || globMatch(r.model_pattern as string, model))
+    .sort((a, b) => Number(b.tenant_id !== null) - Number(a.tenant_id !== null) || Number(b.priority) - Number(a.priority) || a.id.localeCompare(b.id));
+}
