@@ -10,7 +10,9 @@ import { parseQuery } from './resource-routes';
 import { callContext } from './request-state';
 import type { CallContext } from './caller';
 
-const when = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date or date-time');
+/** ISO-8601 only: Date.parse alone also takes "1" (2001) or "20000" (year 20000, which sorts wrongly as text). */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+const when = z.string().refine((s) => ISO_DATE.test(s) && !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date or date-time');
 const filterQuery = z.strictObject({
   tenant_id: z.string().max(63).optional(),
   type: z.string().max(100).optional(),
