@@ -1,18 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Db } from '../store/schema';
+import type { Insertable } from 'kysely';
+import type { Db, UsageRecordTable } from '../store/schema';
 
-export interface UsageRecord {
-  tenant_id: string;
-  api_key_id: string | null;
-  route_id: string | null;
-  provider: string | null;
-  model: string | null;
-  input_tokens: number;
-  output_tokens: number;
-  cost_usd: number;
-  created_at: Date;
-}
+/** One call's usage, as the usage_records table holds it (the writer adds the id). */
+export type UsageRecord = Omit<Insertable<UsageRecordTable>, 'id'>;
 
 /** Usage records are written in batches, off the request path: every `intervalMs`, or at `maxBatch` records. */
 export class UsageWriter {
