@@ -6,7 +6,7 @@ import { BudgetTracker } from './budget-tracker';
 import { registerLlmProxy } from './llm-proxy';
 import { UsageWriter } from './usage-writer';
 
-const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error', 429: 'rate_limit_error' };
+const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' };
 
 /** OpenAI's error shape, which the data plane's callers (OpenAI clients) understand. */
 export const renderOpenAiError: ErrorRenderer = (reply, error) =>
