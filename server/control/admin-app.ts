@@ -5,6 +5,7 @@ import { RESOURCES } from '../resources';
 import { registerAuditRoutes } from './audit-routes';
 import { registerBudgetUsage } from './budget-usage';
 import { registerConfigRoutes } from './config-routes';
+import { registerTokenUsageRoutes } from './token-usage-routes';
 import { registerWebhookRoutes } from './webhook-routes';
 import { requireBearer } from './authenticate';
 import { installErrorHandlers, renderAdminError } from './error-handler';
@@ -50,6 +51,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
       registerBudgetUsage(admin, gw, service);
       registerWebhookRoutes(admin, gw, service);
       registerConfigRoutes(admin, gw, service);
+      registerTokenUsageRoutes(admin, gw, service);
     },
     { prefix: '/v1/admin' },
   );

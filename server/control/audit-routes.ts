@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ApiError } from '../errors';
+import { isDateOnly, isoDateParam } from '../lib/iso-date';
 import type { Gateway } from '../gateway';
 import { listAuditEvents, readChain, type AuditFilter } from '../audit/audit-log';
 import { publicKeyFromPem, verifyChain, type AuditEvent } from '../audit/chain';
@@ -10,9 +11,7 @@ import { parseQuery } from './resource-routes';
 import { callContext } from './request-state';
 import type { CallContext } from './caller';
 
-/** ISO-8601 only: Date.parse alone also takes "1" (2001) or "20000" (year 20000, which sorts wrongly as text). */
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?$/;
-const when = z.string().refine((s) => ISO_DATE.test(s) && !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 date or date-time');
+const when = isoDateParam();
 const filterQuery = z.strictObject({
   tenant_id: z.string().max(63).optional(),
   type: z.string().max(100).optional(),
@@ -40,7 +39,7 @@ const csvRow = (e: AuditEvent) =>
 /** Normalizes a date filter to the ISO form events are stored in, so text comparison orders correctly. */
 const iso = (s: string | undefined, end = false) => {
   if (s === undefined) return undefined;
-  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(s);
+  const dateOnly = isDateOnly(s);
   return new Date(Date.parse(s) + (dateOnly && end ? 86_399_999 : 0)).toISOString();
 };
 

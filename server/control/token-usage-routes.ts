@@ -1,0 +1,69 @@
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { ApiError } from '../errors';
+import { isDateOnly, isoDateParam } from '../lib/iso-date';
+import type { Gateway } from '../gateway';
+import type { CallContext } from './caller';
+import { allows } from './permissions';
+import type { ResourceService } from './resource-service';
+import { parseQuery } from './resource-routes';
+import { callContext } from './request-state';
+
+const when = isoDateParam();
+/** The seed's parameter names (tenantId, apiKey), as CONTRACT.md section 3 keeps them. */
+const filters = z.strictObject({ tenantId: z.string().max(63).optional(), apiKey: z.string().max(100).optional(), model: z.string().max(200).optional(), from: when.optional(), to: when.optional() });
+const listQuery = filters.extend({ limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().max(200).optional() });
+
+const record = z.object({ id: z.string(), tenant_id: z.string(), api_key_id: z.string().nullable(), route_id: z.string().nullable(), provider: z.string().nullable(), model: z.string().nullable(), input_tokens: z.number(), output_tokens: z.number(), cost_usd: z.number(), created_at: z.string() });
+const group = z.object({ provider: z.string().nullable(), model: z.string().nullable(), calls: z.number(), input_tokens: z.number(), output_tokens: z.number(), cost_usd: z.number() });
+
+/** `GET /token-usage` (per-request records) and `/token-usage/summary` (totals by provider and model). */
+export function registerTokenUsageRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
+  const tag = 'Token usage';
+  const scoped = async (ctx: CallContext, q: z.infer<typeof filters>) => {
+    if (!allows(ctx.caller.role, 'budgets', 'read')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not read token usage`);
+    await service.assertTenant(ctx, q.tenantId, 'tenantId');
+    const tenant = q.tenantId ?? ctx.caller.tenantId ?? undefined;
+    let query = gw.db.selectFrom('usage_records');
+    if (tenant) query = query.where('tenant_id', '=', tenant);
+    if (q.apiKey) query = query.where('api_key_id', '=', q.apiKey);
+    if (q.model) query = query.where('model', '=', q.model);
+    if (q.from) query = query.where('created_at', '>=', new Date(q.from));
+    if (q.to) query = query.where('created_at', isDateOnly(q.to) ? '<' : '<=', new Date(Date.parse(q.to) + (isDateOnly(q.to) ? 86_400_000 : 0)));
+    return query;
+  };
+
+  app.get('/token-usage', { config: { openapi: { tag, summary: 'Per-request token records, newest first', query: listQuery, responses: { 200: z.object({ object: z.literal('list'), data: z.array(record), next_cursor: z.string().nullable() }) } } } }, async (req) => {
+    const q = parseQuery(listQuery, req.query);
+    const limit = q.limit ?? 50;
+    let query = (await scoped(callContext(req), q)).selectAll();
+    if (q.cursor) {
+      const [at, id] = JSON.parse(Buffer.from(q.cursor, 'base64url').toString('utf8')) as [string, string];
+      query = query.where((eb) => eb.or([eb('created_at', '<', new Date(at)), eb.and([eb('created_at', '=', new Date(at)), eb('id', '<', id)])]));
+    }
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+    const data = rows.slice(0, limit).map((r) => ({ ...r, cost_usd: Number(r.cost_usd), created_at: new Date(r.created_at).toISOString() }));
+    const last = data[data.length - 1];
+    return { object: 'list', data, next_cursor: rows.length > limit && last ? Buffer.from(JSON.stringify([last.created_at, last.id])).toString('base64url') : null };
+  });
+
+  app.get('/token-usage/summary', { config: { openapi: { tag, summary: 'Token usage totals by provider and model', query: filters, responses: { 200: z.object({ object: z.literal('token_usage_summary'), data: z.array(group), totals: group.omit({ provider: true, model: true }) }) } } } }, async (req) => {
+    const q = parseQuery(filters, req.query);
+    const rows = await (await scoped(callContext(req), q))
+      .select(['provider', 'model'])
+      .select((eb) => [
+        eb.fn.countAll<number>().as('calls'),
+        eb.fn.coalesce(eb.fn.sum<number>('input_tokens'), sql<number>`0`).as('input_tokens'),
+        eb.fn.coalesce(eb.fn.sum<number>('output_tokens'), sql<number>`0`).as('output_tokens'),
+        eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), sql<number>`0`).as('cost_usd'),
+      ])
+      .groupBy(['provider', 'model'])
+      .orderBy('provider')
+      .orderBy('model')
+      .execute();
+    const data = rows.map((r) => ({ provider: r.provider, model: r.model, calls: Number(r.calls), input_tokens: Number(r.input_tokens), output_tokens: Number(r.output_tokens), cost_usd: Number(r.cost_usd) }));
+    const totals = data.reduce((t, g) => ({ calls: t.calls + g.calls, input_tokens: t.input_tokens + g.input_tokens, output_tokens: t.output_tokens + g.output_tokens, cost_usd: t.cost_usd + g.cost_usd }), { calls: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 });
+    return { object: 'token_usage_summary', data, totals };
+  });
+}
