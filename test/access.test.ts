@@ -110,6 +110,14 @@ describe.each(testDialects())('roles and tenant scope (%s)', (dialect) => {
     expect(all).toEqual(expect.arrayContaining(['own', 'other']));
   });
 
+  test('a path tenant and a ?tenant_id= that disagree: the foreign one is a violation, two platform-named ones a 400', async () => {
+    await setUp();
+    const mixed = await t.api('GET', '/v1/admin/tenants/own/keys?tenant_id=other', undefined, tokens.admin);
+    expect([mixed.status, mixed.body.error.code]).toEqual([403, 'TENANT_SCOPE_VIOLATION']);
+    const owner = await t.api('GET', '/v1/admin/tenants/own/keys?tenant_id=other');
+    expect([owner.status, owner.body.error.details[0].path]).toEqual([400, 'tenant_id']);
+  });
+
   test('a tenant role reading a foreign resource by id gets 404, revealing nothing', async () => {
     const { keys } = await setUp();
     const route = await t.api('POST', '/v1/admin/routes', { tenant_id: 'other', path_prefix: '/o', backend_url: 'http://o.example' });

@@ -117,8 +117,13 @@ export class ResourceService {
   // ---- reads ---------------------------------------------------------------------------------------------------
 
   async list(ctx: CallContext, def: ResourceDefinition, params: ListParams, pathTenant?: string): Promise<Page> {
+    // Both a path tenant and `?tenant_id=` may name a tenant: each is checked, and they must agree.
+    await this.assertTenant(ctx, pathTenant);
+    await this.assertTenant(ctx, params.tenant_id);
+    if (pathTenant !== undefined && params.tenant_id !== undefined && params.tenant_id !== pathTenant) {
+      throw validationError([{ path: 'tenant_id', message: 'must match the tenant in the path' }]);
+    }
     const named = pathTenant ?? params.tenant_id;
-    await this.assertTenant(ctx, named);
     this.authorize(ctx, def, 'read');
     const limit = params.limit ?? 50;
     const tenant = named ?? ctx.caller.tenantId ?? undefined;
@@ -203,10 +208,12 @@ export class ResourceService {
     if (hasTenantField(def)) await this.assertTenant(ctx, tenantId);
     if (def.scope === 'tenant-self') await this.assertTenant(ctx, parsed.id as string, 'id');
     const fields = this.split(def, parsed);
-    this.checkState(def, { ...fields, tenant_id: tenantId });
+    // Before the role/tenant combination is checked: a caller asking for a role above its own is refused (403), not
+    // told how to fix the request (400 "tenant_id must be null for the platform role").
     if (def.kind === 'token' && !grantableRoles(ctx.caller.role).includes(fields.role as AdminRole)) {
       throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not create a token with the role "${fields.role}"`, [{ path: 'role', message: 'is above what the caller may grant' }]);
     }
+    this.checkState(def, { ...fields, tenant_id: tenantId });
     const id = (parsed.id as string | undefined) ?? ('prefix' in def.id ? def.id.prefix : '') + randomBytes(12).toString('base64url');
     const sealed = this.seal(def, def.secret ? parsed[def.secret.field] : undefined);
     const data = { ...fields, ...def.computed.parse({}), ...sealed?.data };
