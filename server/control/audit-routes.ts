@@ -47,8 +47,8 @@ const iso = (s: string | undefined, end = false) => {
 export function registerAuditRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
   const tag = 'Audit';
   const scopedFilter = async (ctx: CallContext, q: z.infer<typeof filterQuery>): Promise<AuditFilter> => {
+    await service.assertTenant(ctx, q.tenant_id); // scope before role, as for resources: naming a foreign tenant is always a violation
     if (!allows(ctx.caller.role, 'audit', 'read')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not read audit events`);
-    await service.assertTenant(ctx, q.tenant_id);
     return { tenant_id: q.tenant_id ?? ctx.caller.tenantId ?? undefined, type: q.type, from: iso(q.from), to: iso(q.to, true) };
   };
 

@@ -32,8 +32,8 @@ export class ConfigSync {
   constructor(private readonly gw: Gateway, private readonly service: ResourceService) {}
 
   async export(ctx: CallContext, tenantId?: string): Promise<Record<string, unknown>> {
+    await this.service.assertTenant(ctx, tenantId); // scope before role, as for resources: naming a foreign tenant is always a violation
     if (!allows(ctx.caller.role, 'config', 'read')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not export configuration`);
-    await this.service.assertTenant(ctx, tenantId);
     const scope = tenantId ?? ctx.caller.tenantId ?? undefined;
     const warnings: string[] = [];
     const doc: Record<string, unknown> = { version: CONFIG_VERSION, exported_at: new Date().toISOString() };

@@ -22,8 +22,8 @@ const group = z.object({ provider: z.string().nullable(), model: z.string().null
 export function registerTokenUsageRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
   const tag = 'Token usage';
   const scoped = async (ctx: CallContext, q: z.infer<typeof filters>) => {
+    await service.assertTenant(ctx, q.tenantId, 'tenantId'); // scope before role, as for resources
     if (!allows(ctx.caller.role, 'budgets', 'read')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not read token usage`);
-    await service.assertTenant(ctx, q.tenantId, 'tenantId');
     const tenant = q.tenantId ?? ctx.caller.tenantId ?? undefined;
     let query = gw.db.selectFrom('usage_records');
     if (tenant) query = query.where('tenant_id', '=', tenant);
