@@ -46,11 +46,12 @@ const iso = (s: string | undefined, end = false) => {
 /** The audit surface: list, CSV/JSON export, verification and the signing public key. */
 export function registerAuditRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
   const tag = 'Audit';
-  const scopedFilter = async (ctx: CallContext, q: z.infer<typeof filterQuery>): Promise<AuditFilter> => {
-    await service.assertTenant(ctx, q.tenant_id); // scope before role, as for resources: naming a foreign tenant is always a violation
-    if (!allows(ctx.caller.role, 'audit', 'read')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not read audit events`);
-    return { tenant_id: q.tenant_id ?? ctx.caller.tenantId ?? undefined, type: q.type, from: iso(q.from), to: iso(q.to, true) };
-  };
+  const scopedFilter = async (ctx: CallContext, q: z.infer<typeof filterQuery>): Promise<AuditFilter> => ({
+    tenant_id: await service.readScope(ctx, 'audit', q.tenant_id, 'read audit events'),
+    type: q.type,
+    from: iso(q.from),
+    to: iso(q.to, true),
+  });
 
   app.get('/audit/events', { config: { openapi: { tag, summary: 'List audit events, newest first', query: listQuery, responses: { 200: z.object({ object: z.literal('list'), data: z.array(eventSchema), next_cursor: z.string().nullable() }) } } } }, async (req) => {
     const q = parseQuery(listQuery, req.query);

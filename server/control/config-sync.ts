@@ -32,9 +32,7 @@ export class ConfigSync {
   constructor(private readonly gw: Gateway, private readonly service: ResourceService) {}
 
   async export(ctx: CallContext, tenantId?: string): Promise<Record<string, unknown>> {
-    await this.service.assertTenant(ctx, tenantId); // scope before role, as for resources: naming a foreign tenant is always a violation
-    if (!allows(ctx.caller.role, 'config', 'read')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not export configuration`);
-    const scope = tenantId ?? ctx.caller.tenantId ?? undefined;
+    const scope = await this.service.readScope(ctx, 'config', tenantId, 'export configuration');
     const warnings: string[] = [];
     const doc: Record<string, unknown> = { version: CONFIG_VERSION, exported_at: new Date().toISOString() };
     const lists = await Promise.all(EXPORTED.map((def) => allResources(this.gw.db, def.kind)));

@@ -4,7 +4,7 @@ import { ApiError, notFound, validationError, type ErrorDetail } from '../errors
 import type { Gateway } from '../gateway';
 import { issuesToDetails } from '../lib/zod-errors';
 import { encryptSecret, generateToken, hashToken } from '../lib/secrets';
-import type { ResourceDefinition } from '../resources/define';
+import type { Area, ResourceDefinition } from '../resources/define';
 import { hasTenantField, isNested, schemasFor } from '../resources/schemas';
 import type { AdminRole } from '../resources/token';
 import * as store from '../store/resource-store';
@@ -33,6 +33,10 @@ export interface Page {
 }
 
 const now = () => new Date().toISOString();
+
+/** The audit changes of a write, noting (never showing) a new secret. */
+const withSecretChange = (def: ResourceDefinition, changes: FieldChanges, rotated: boolean): FieldChanges =>
+  rotated && def.secret ? { ...changes, [def.secret.field]: { from: '***', to: '***' } } : changes;
 
 /** Runs a write, turning a clash on the definition's `unique` value into a 409. */
 async function unique<T>(def: ResourceDefinition, write: () => Promise<T>): Promise<T> {
@@ -81,6 +85,16 @@ export class ResourceService {
       ]),
     );
     throw new ApiError('TENANT_SCOPE_VIOLATION', `This token may only act on tenant "${own}"`, [{ path: field, message: `is not the caller's tenant` }]);
+  }
+
+  /**
+   * For reads outside the registry (audit, token usage, config export): a named tenant is checked first (scope before
+   * role, as for resources), then the role's read access to `area`. Returns the tenant to narrow to, if any.
+   */
+  async readScope(ctx: CallContext, area: Area, named: string | undefined, what: string, field = 'tenant_id'): Promise<string | undefined> {
+    await this.assertTenant(ctx, named, field);
+    if (!allows(ctx.caller.role, area, 'read')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not ${what}`);
+    return named ?? ctx.caller.tenantId ?? undefined;
   }
 
   /**
@@ -252,7 +266,7 @@ export class ResourceService {
       const changes = diffFields(row.data, data);
       if (!Object.keys(changes).length && !sealed) return toPublic(def, row);
       const updated = await this.write(t, ctx, def, row, data, sealed?.secret);
-      const events = [this.event(ctx, def, def.audit.updated ?? `${def.kind.toUpperCase()}_UPDATED`, updated, sealed ? { ...changes, [def.secret!.field]: { from: '***', to: '***' } } : changes)];
+      const events = [this.event(ctx, def, def.audit.updated ?? `${def.kind.toUpperCase()}_UPDATED`, updated, withSecretChange(def, changes, !!sealed))];
       for (const [field, type] of Object.entries(def.audit.fieldEvents ?? {})) {
         if (field in changes) events.push(this.event(ctx, def, type, updated, { [field]: changes[field] }));
       }
@@ -310,7 +324,7 @@ export class ResourceService {
       const data = { ...row.data, ...set, ...sealed?.data };
       const updated = await store.updateResource(t, def.kind, id, { data, secret: sealed?.secret });
       const changes = diffFields(row.data, data);
-      await this.gw.audit.append(t, [this.event(ctx, def, action.audit, updated, sealed ? { ...changes, [def.secret!.field]: { from: '***', to: '***' } } : changes)]);
+      await this.gw.audit.append(t, [this.event(ctx, def, action.audit, updated, withSecretChange(def, changes, !!sealed))]);
       return toPublic(def, updated);
     });
   }

@@ -1,11 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { ApiError } from '../errors';
 import { isDateOnly, isoDateParam } from '../lib/iso-date';
 import type { Gateway } from '../gateway';
 import type { CallContext } from './caller';
-import { allows } from './permissions';
 import type { ResourceService } from './resource-service';
 import { parseQuery } from './resource-routes';
 import { callContext } from './request-state';
@@ -22,9 +20,7 @@ const group = z.object({ provider: z.string().nullable(), model: z.string().null
 export function registerTokenUsageRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
   const tag = 'Token usage';
   const scoped = async (ctx: CallContext, q: z.infer<typeof filters>) => {
-    await service.assertTenant(ctx, q.tenantId, 'tenantId'); // scope before role, as for resources
-    if (!allows(ctx.caller.role, 'budgets', 'read')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not read token usage`);
-    const tenant = q.tenantId ?? ctx.caller.tenantId ?? undefined;
+    const tenant = await service.readScope(ctx, 'budgets', q.tenantId, 'read token usage', 'tenantId');
     let query = gw.db.selectFrom('usage_records');
     if (tenant) query = query.where('tenant_id', '=', tenant);
     if (q.apiKey) query = query.where('api_key_id', '=', q.apiKey);
