@@ -1,8 +1,14 @@
 import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 
-/** `gpt*` style patterns: `*` matches any run of characters, everything else literally. */
+const compiled = new Map<string, RegExp>();
+
+/** `gpt*` style patterns: `*` matches any run of characters, everything else literally. Compiled once per pattern. */
 export function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+    compiled.set(pattern, re);
+  }
   return re.test(value);
 }
 

@@ -17,7 +17,7 @@ export class UsageWriter {
   add(record: UsageRecord): void {
     this.pending.push(record);
     if (this.pending.length >= this.maxBatch) void this.flush();
-    else this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
+    else this.timer ??= setTimeout(() => void this.flush(), this.intervalMs).unref();
   }
 
   /** Writes what is pending; resolves when it is in the database. */
