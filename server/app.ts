@@ -95,7 +95,7 @@ export async function startServer(config: Config = loadConfig(), log?: Logger, o
       server.adminUrl = await server.admin.listen({ host: config.host, port: config.adminPort });
     }
     if (config.role !== 'control') {
-      server.data = buildDataApp(gateway);
+      server.data = await buildDataApp(gateway);
       server.dataUrl = await server.data.listen({ host: config.host, port: config.dataPort });
     }
   } catch (err) {

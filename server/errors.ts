@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   TENANT_SUSPENDED: { status: 403, message: 'The tenant is suspended' },
   NO_ROUTE: { status: 404, message: 'No route serves this model' },
   BUDGET_EXCEEDED: { status: 429, message: 'The budget for this period is exhausted' },
+  QUOTA_EXCEEDED: { status: 429, message: 'The request quota for this period is used up' },
+  CIRCUIT_OPEN: { status: 503, message: 'The upstream is failing; its circuit is open' },
   UPSTREAM_ERROR: { status: 502, message: 'The upstream provider failed' },
   NO_CREDENTIAL: { status: 502, message: 'No usable credential for the provider' },
   UPSTREAM_UNAVAILABLE: { status: 503, message: 'Every upstream provider is unavailable' },
@@ -40,6 +42,8 @@ export interface ErrorDetail {
 /** The error every surface throws; each surface renders it in its own shape. */
 export class ApiError extends Error {
   readonly status: number;
+  /** Response headers the error carries (`retry-after`, `x-ratelimit-*`); every surface sends them. */
+  headers: Record<string, string> = {};
   constructor(
     readonly code: ErrorCode,
     message: string = ERROR_CODES[code].message,
@@ -48,6 +52,11 @@ export class ApiError extends Error {
     super(message);
     this.name = 'ApiError';
     this.status = ERROR_CODES[code].status;
+  }
+
+  withHeaders(headers: Record<string, string>): this {
+    Object.assign(this.headers, headers);
+    return this;
   }
 }
 

@@ -27,7 +27,7 @@ describe.each(testDialects())('config export / import (%s)', (dialect) => {
     const res = await t.api('GET', '/v1/admin/config/export?download=true');
     expect(res.headers['content-disposition']).toMatch(/^attachment; filename="portico-config-\d{4}-\d{2}-\d{2}\.json"$/);
     const doc = res.body;
-    expect(Object.keys(doc).sort()).toEqual(['budgets', 'exported_at', 'mcp_servers', 'policies', 'pricing', 'prompt_templates', 'routes', 'schemas', 'tenants', 'users', 'version', 'warnings', 'webhooks'].sort());
+    expect(Object.keys(doc).sort()).toEqual(['budgets', 'exported_at', 'mcp_servers', 'policies', 'pricing', 'prompt_templates', 'rate_limit_tiers', 'routes', 'schemas', 'services', 'tenants', 'users', 'version', 'warnings', 'webhooks'].sort());
     expect(doc.tenants.map((x: any) => x.id)).toEqual(['acme', 'beta']);
     expect(doc.tenants[0]).toEqual({ id: 'acme', name: 'Acme', status: 'ACTIVE', region: null, metadata: { team: 'ml' } });
     expect(doc.webhooks[0]).toEqual({ id: 'ops', tenant_id: null, url: 'https://hooks.example.com/x', events: ['*'], active: true, secret_version: null, secret: '***' });

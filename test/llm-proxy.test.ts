@@ -16,7 +16,7 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
   let keyId: string;
   const client = (apiKey = key) => new OpenAI({ apiKey, baseURL: `${base}/v1`, maxRetries: 0 });
   const usageRows = async () => {
-    await data.usage.flush();
+    await data.dataPlane.usage.flush();
     return t.gateway.db.selectFrom('usage_records').selectAll().orderBy('created_at').execute();
   };
   const until = async (check: () => boolean) => {
@@ -27,7 +27,7 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
     t = await startTestGateway(dialect, {}, { webhooks: false });
     mock = new MockLlm();
     upstream = await mock.start();
-    data = buildDataApp(t.gateway);
+    data = await buildDataApp(t.gateway);
     await data.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(data.server.address() as AddressInfo).port}`;
     await t.api('POST', '/v1/admin/tenants', { id: 'acme', name: 'Acme' });

@@ -5,11 +5,13 @@ import { startTestGateway, type TestGateway } from './support/gateway';
 
 /** A minimal valid create body for each resource, and the path to post it to. */
 const SAMPLES: Record<string, { path: string; body: Record<string, unknown> }> = {
+  rate_limit_tier: { path: '/v1/admin/rate-limit-tiers', body: { id: 'gold', limit: 1000, window_secs: 60, daily_quota: 100000 } },
   tenant: { path: '/v1/admin/tenants', body: { id: 'reg-tenant', name: 'Registry' } },
   api_key: { path: '/v1/admin/tenants/reg-tenant/keys', body: { name: 'k' } },
   token: { path: '/v1/admin/tokens', body: { name: 't', role: 'viewer', tenant_id: 'reg-tenant' } },
   credential: { path: '/v1/admin/credentials', body: { provider: 'openai', api_key: 'sk-test-1234567890' } },
   pricing: { path: '/v1/admin/pricing', body: { provider: 'openai', model: 'gpt-4o', input_per_million_usd: 2.5, output_per_million_usd: 10 } },
+  service: { path: '/v1/admin/services', body: { name: 'billing', target_url: 'http://127.0.0.1:9/billing', health_check_path: '/healthz' } },
   route: { path: '/v1/admin/routes', body: { id: 'gpt-route', model_pattern: 'gpt*', strategy: 'model-prefix', providers: [{ provider: 'openai' }] } },
   budget: { path: '/v1/admin/budgets', body: { tenant_id: 'reg-tenant', period: 'MONTHLY', limit_usd: 100, enforcement: 'HARD' } },
   webhook: { path: '/v1/admin/webhooks', body: { url: 'https://hooks.example.com/portico', events: ['*'] } },

@@ -21,7 +21,7 @@ describe.each(testDialects())('routes (%s)', (dialect) => {
       id: 'gpt-route', tenant_id: null, description: '', enabled: true, priority: 0, model_pattern: 'gpt*', strategy: 'model-prefix',
       providers: [{ provider: 'openai', model: null, base_url: null, credential_id: null, weight: 1, timeout_ms: null }],
       path_prefix: null, methods: [], service_id: null, backend_url: null, strip_prefix: false, auth_required: true, timeout_ms: 30000,
-      rate_limit: null, version: 1, created_at: expect.any(String), updated_at: expect.any(String),
+      rate_limit: null, circuit_breaker: null, version: 1, created_at: expect.any(String), updated_at: expect.any(String),
     });
     const b = await t.api('POST', '/v1/admin/routes', { ...http, tenant_id: 'acme', rate_limit: { limit: 100, window_secs: 60 } });
     expect(b.status).toBe(201);

@@ -139,6 +139,7 @@ describe.each(testDialects())('tenants and API keys (%s)', (dialect) => {
 
   test('keys: update, revoke (once), delete, and their audit events', async () => {
     const key = (await t.api('POST', '/v1/admin/tenants/acme-corp/keys', { name: 'ci' })).body;
+    await t.api('POST', '/v1/admin/rate-limit-tiers', { id: 'gold', limit: 1000, window_secs: 60 });
     const put = await t.api('PUT', `/v1/admin/tenants/acme-corp/keys/${key.id}`, { name: 'ci-2', rate_limit_tier: 'gold', expires_at: '2030-01-01T00:00:00Z', metadata: { a: 'b' } });
     expect(put.body).toMatchObject({ name: 'ci-2', rate_limit_tier: 'gold', expires_at: '2030-01-01T00:00:00Z', metadata: { a: 'b' }, prefix: key.prefix, status: 'ACTIVE' });
     const readOnly = await t.api('PUT', `/v1/admin/tenants/acme-corp/keys/${key.id}`, { name: 'x', status: 'REVOKED' });

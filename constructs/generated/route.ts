@@ -20,6 +20,13 @@ export interface RouteRateLimit {
   readonly limit: number;
   readonly windowSecs: number;
 }
+
+export interface RouteCircuitBreaker {
+  /** Default: `5`. */
+  readonly failureThreshold?: number | null;
+  /** Default: `30000`. */
+  readonly cooldownMs?: number | null;
+}
 /** Properties of {@link Route} (`portico_route`): the REST fields, in camelCase. */
 export interface RouteConfig extends TerraformMetaArguments {
   /** Identifier. */
@@ -54,6 +61,8 @@ export interface RouteConfig extends TerraformMetaArguments {
   readonly timeoutMs?: number | null;
   /** Default: `null`. */
   readonly rateLimit?: RouteRateLimit | IResolvable | null;
+  /** Default: `null`. */
+  readonly circuitBreaker?: RouteCircuitBreaker | IResolvable | null;
 }
 
 /** Where traffic goes: an LLM route by model pattern, or an HTTP route by path prefix. Versioned, with rollback. */
@@ -61,7 +70,7 @@ export class Route extends PorticoResource<RouteConfig> {
   static readonly tfResourceType = 'portico_route';
 
   constructor(scope: Construct, id: string, config: RouteConfig) {
-    super(scope, id, 'portico_route', config, { id: 'id', tenantId: 'tenant_id', description: 'description', enabled: 'enabled', priority: 'priority', modelPattern: 'model_pattern', strategy: 'strategy', providers: { name: 'providers', nested: { provider: 'provider', model: 'model', baseUrl: 'base_url', credentialId: 'credential_id', weight: 'weight', timeoutMs: 'timeout_ms' } }, pathPrefix: 'path_prefix', methods: 'methods', serviceId: 'service_id', backendUrl: 'backend_url', stripPrefix: 'strip_prefix', authRequired: 'auth_required', timeoutMs: 'timeout_ms', rateLimit: { name: 'rate_limit', nested: { limit: 'limit', windowSecs: 'window_secs' } } });
+    super(scope, id, 'portico_route', config, { id: 'id', tenantId: 'tenant_id', description: 'description', enabled: 'enabled', priority: 'priority', modelPattern: 'model_pattern', strategy: 'strategy', providers: { name: 'providers', nested: { provider: 'provider', model: 'model', baseUrl: 'base_url', credentialId: 'credential_id', weight: 'weight', timeoutMs: 'timeout_ms' } }, pathPrefix: 'path_prefix', methods: 'methods', serviceId: 'service_id', backendUrl: 'backend_url', stripPrefix: 'strip_prefix', authRequired: 'auth_required', timeoutMs: 'timeout_ms', rateLimit: { name: 'rate_limit', nested: { limit: 'limit', windowSecs: 'window_secs' } }, circuitBreaker: { name: 'circuit_breaker', nested: { failureThreshold: 'failure_threshold', cooldownMs: 'cooldown_ms' } } });
   }
 
   get id(): string {
@@ -126,6 +135,10 @@ export class Route extends PorticoResource<RouteConfig> {
 
   get rateLimit(): IResolvable {
     return this.interpolationForAttribute('rate_limit');
+  }
+
+  get circuitBreaker(): IResolvable {
+    return this.interpolationForAttribute('circuit_breaker');
   }
 
   get version(): number {

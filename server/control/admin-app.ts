@@ -6,6 +6,7 @@ import { registerAuditRoutes } from './audit-routes';
 import { registerBudgetUsage } from './budget-usage';
 import { registerConfigRoutes } from './config-routes';
 import { registerTokenUsageRoutes } from './token-usage-routes';
+import { registerTrafficRoutes } from './traffic-routes';
 import { registerWebhookRoutes } from './webhook-routes';
 import { requireBearer } from './authenticate';
 import { installErrorHandlers, renderAdminError } from './error-handler';
@@ -52,6 +53,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
       registerWebhookRoutes(admin, gw, service);
       registerConfigRoutes(admin, gw, service);
       registerTokenUsageRoutes(admin, gw, service);
+      registerTrafficRoutes(admin, gw, service);
     },
     { prefix: '/v1/admin' },
   );

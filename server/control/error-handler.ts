@@ -40,6 +40,9 @@ export function toApiError(error: unknown, request: FastifyRequest): ApiError {
 
 /** Installs the error and not-found handlers of one surface. */
 export function installErrorHandlers(app: FastifyInstance, render: ErrorRenderer): void {
-  app.setErrorHandler((error, request, reply) => render(reply, toApiError(error, request)));
+  app.setErrorHandler((error, request, reply) => {
+    const apiError = toApiError(error, request);
+    return render(reply.headers(apiError.headers), apiError);
+  });
   app.setNotFoundHandler((request, reply) => render(reply, new ApiError('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`)));
 }

@@ -346,7 +346,8 @@ export class ResourceService {
       if (typeof id !== 'string') continue;
       const target = await store.getResource(t, kind, id);
       if (!target || (target.tenant_id !== null && target.tenant_id !== tenantId)) {
-        throw validationError([{ path: field, message: `no ${kind} "${id}" exists${tenantId ? ` in tenant "${tenantId}"` : ''}` }]);
+        const platformWide = RESOURCES.find((r) => r.kind === kind)?.scope === 'platform';
+        throw validationError([{ path: field, message: `no ${kind} "${id}" exists${tenantId && !platformWide ? ` in tenant "${tenantId}"` : ''}` }]);
       }
     }
   }

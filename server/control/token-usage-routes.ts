@@ -7,11 +7,12 @@ import type { CallContext } from './caller';
 import type { ResourceService } from './resource-service';
 import { parseQuery } from './resource-routes';
 import { callContext } from './request-state';
+import { iso, newestFirst, pageQuery } from './time-page';
 
 const when = isoDateParam();
 /** The seed's parameter names (tenantId, apiKey), as CONTRACT.md section 3 keeps them. */
 const filters = z.strictObject({ tenantId: z.string().max(63).optional(), apiKey: z.string().max(100).optional(), model: z.string().max(200).optional(), from: when.optional(), to: when.optional() });
-const listQuery = filters.extend({ limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().max(200).optional() });
+const listQuery = filters.extend(pageQuery);
 
 const record = z.object({ id: z.string(), tenant_id: z.string(), api_key_id: z.string().nullable(), route_id: z.string().nullable(), provider: z.string().nullable(), model: z.string().nullable(), input_tokens: z.number(), output_tokens: z.number(), cost_usd: z.number(), created_at: z.string() });
 const group = z.object({ provider: z.string().nullable(), model: z.string().nullable(), calls: z.number(), input_tokens: z.number(), output_tokens: z.number(), cost_usd: z.number() });
@@ -32,16 +33,8 @@ export function registerTokenUsageRoutes(app: FastifyInstance, gw: Gateway, serv
 
   app.get('/token-usage', { config: { openapi: { tag, summary: 'Per-request token records, newest first', query: listQuery, responses: { 200: z.object({ object: z.literal('list'), data: z.array(record), next_cursor: z.string().nullable() }) } } } }, async (req) => {
     const q = parseQuery(listQuery, req.query);
-    const limit = q.limit ?? 50;
-    let query = (await scoped(callContext(req), q)).selectAll();
-    if (q.cursor) {
-      const [at, id] = JSON.parse(Buffer.from(q.cursor, 'base64url').toString('utf8')) as [string, string];
-      query = query.where((eb) => eb.or([eb('created_at', '<', new Date(at)), eb.and([eb('created_at', '=', new Date(at)), eb('id', '<', id)])]));
-    }
-    const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
-    const data = rows.slice(0, limit).map((r) => ({ ...r, cost_usd: Number(r.cost_usd), created_at: new Date(r.created_at).toISOString() }));
-    const last = data[data.length - 1];
-    return { object: 'list', data, next_cursor: rows.length > limit && last ? Buffer.from(JSON.stringify([last.created_at, last.id])).toString('base64url') : null };
+    const { rows, next_cursor } = await newestFirst((await scoped(callContext(req), q)).selectAll(), 'created_at', q);
+    return { object: 'list', data: rows.map((r) => ({ ...r, cost_usd: Number(r.cost_usd), created_at: iso(r.created_at) })), next_cursor };
   });
 
   app.get('/token-usage/summary', { config: { openapi: { tag, summary: 'Token usage totals by provider and model', query: filters, responses: { 200: z.object({ object: z.literal('token_usage_summary'), data: z.array(group), totals: group.omit({ provider: true, model: true }) }) } } } }, async (req) => {

@@ -2,15 +2,18 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
 import { installErrorHandlers, type ErrorRenderer } from '../control/error-handler';
-import { BudgetTracker } from './budget-tracker';
+import { DataPlane, TRAFFIC } from './data-plane';
+import { HealthChecker } from './health-checker';
+import { registerHttpProxy } from './http-proxy';
 import { registerLlmProxy } from './llm-proxy';
-import { UsageWriter } from './usage-writer';
 
 const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' };
 
 /** OpenAI's error shape, which the data plane's callers (OpenAI clients) understand. */
-export const renderOpenAiError: ErrorRenderer = (reply, error) =>
-  reply.status(error.status).send({
+export const renderOpenAiError: ErrorRenderer = (reply, error) => {
+  const traffic = reply.request[TRAFFIC];
+  if (traffic) traffic.error = error;
+  return reply.status(error.status).send({
     error: {
       message: error.message,
       type: TYPES[error.status] ?? (error.status >= 500 ? 'api_error' : 'invalid_request_error'),
@@ -18,26 +21,45 @@ export const renderOpenAiError: ErrorRenderer = (reply, error) =>
       param: error.details[0]?.path || null,
     },
   });
+};
 
-/** The data plane: the LLM proxy, reading configuration from the in-memory snapshot only. */
-export function buildDataApp(gw: Gateway): FastifyInstance {
+/** Paths that are not traffic: probes and the metrics scrape leave no request log. */
+const NOT_TRAFFIC = /^\/(health\/|metrics$)/;
+
+/**
+ * The data plane: the LLM proxy, the HTTP API proxy, `/metrics` and health probes. Configuration comes from the
+ * in-memory snapshot only; usage, request logs and error events are written in batches.
+ */
+export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, requestIdHeader: 'x-request-id', genReqId: () => `req_${crypto.randomUUID()}`, loggerInstance: gw.log }) as unknown as FastifyInstance;
   installErrorHandlers(app, renderOpenAiError);
-  const usage = new UsageWriter(gw.db, gw.log);
-  const budgets = new BudgetTracker(gw.db, gw.snapshot);
-  app.addHook('onReady', () => budgets.start());
-  app.addHook('onClose', async () => {
-    budgets.stop();
-    await usage.flush();
+  const dp = new DataPlane(gw);
+  const health = new HealthChecker(gw);
+  app.decorate('dataPlane', dp);
+  app.addHook('onReady', async () => {
+    await dp.start();
+    health.start();
   });
-  app.decorate('usage', usage);
+  app.addHook('onClose', async () => {
+    await Promise.all([dp.stop(), health.stop()]);
+  });
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    const path = req.url.split('?')[0]!;
+    if (NOT_TRAFFIC.test(path)) return;
+    req[TRAFFIC] = { kind: path.startsWith('/v1/chat/') || path === '/v1/models' ? 'llm' : 'http', started: process.hrtime.bigint() };
+    // 'close' comes for every ending: answered, failed, streamed (hijacked) or abandoned by the client (499)
+    reply.raw.once('close', () => dp.finished(req, reply.raw.writableFinished ? reply.raw.statusCode : 499));
+  });
   registerHealthRoutes(app, gw);
-  registerLlmProxy(app, gw, { usage, budgets });
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(dp.metrics.render()));
+  registerLlmProxy(app, dp);
+  await registerHttpProxy(app, dp);
   return app;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    usage: UsageWriter;
+    dataPlane: DataPlane;
   }
 }

@@ -8,11 +8,16 @@ export interface KeyCaller {
   tenant: SnapshotEntry;
 }
 
-/** `Authorization: Bearer ptc_key_…` or `x-api-key`, checked against the in-memory snapshot (no database query). */
-export function authenticateKey(snapshot: ConfigSnapshot, request: FastifyRequest): KeyCaller {
+/** The API key a request presents: `Authorization: Bearer ptc_key_…` or `x-api-key`. */
+export function presentedKey(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   const bearer = header && /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-  const token = bearer ?? (request.headers['x-api-key'] as string | undefined);
+  return bearer ?? (request.headers['x-api-key'] as string | undefined);
+}
+
+/** Checks the request's API key against the in-memory snapshot (no database query): known, active, unexpired. */
+export function authenticateKey(snapshot: ConfigSnapshot, request: FastifyRequest): KeyCaller {
+  const token = presentedKey(request);
   if (!token) throw new ApiError('INVALID_API_KEY', 'Missing API key: send Authorization: Bearer ptc_key_…');
   const key = snapshot.lookup('api_key', hashToken(token));
   if (!key) throw new ApiError('INVALID_API_KEY', 'Unknown API key');

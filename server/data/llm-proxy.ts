@@ -1,20 +1,14 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
-import type { Gateway } from '../gateway';
-import type { BudgetTracker } from './budget-tracker';
-import { authenticateKey, type KeyCaller } from './key-auth';
+import type { SnapshotEntry } from '../store/snapshot';
+import { breakerSettings } from './circuit-breaker';
+import { TRAFFIC, type DataPlane } from './data-plane';
+import type { KeyCaller } from './key-auth';
 import { baseUrlOf, failsOver, providerOrder, resolveCredential, type RouteProvider } from './providers';
 import { llmRoutes } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
-import type { UsageWriter } from './usage-writer';
-import type { SnapshotEntry } from '../store/snapshot';
-
-export interface ProxyDeps {
-  usage: UsageWriter;
-  budgets: BudgetTracker;
-}
-
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding', 'upgrade']);
+import { abortReason, callUpstream, endToEnd } from './upstream';
 
 function parseChat(body: unknown): { model: string; stream: boolean } {
   const b = body as Record<string, unknown> | undefined;
@@ -27,84 +21,86 @@ function parseChat(body: unknown): { model: string; stream: boolean } {
   return { model: b.model, stream: b.stream === true };
 }
 
-/** Token cost from the pricing table (0 when the model has no price). */
-function costOf(gw: Gateway, provider: string, model: string, usage: Usage): number {
-  const price = gw.snapshot.all('pricing').find((p) => p.provider === provider && p.model === model);
-  if (!price) return 0;
-  return (usage.prompt_tokens * Number(price.input_per_million_usd) + usage.completion_tokens * Number(price.output_per_million_usd)) / 1e6;
-}
+/** Response headers the proxy sets itself rather than copying from the upstream. */
+const OWN_HEADERS = new Set(['content-length', 'content-type', 'date', 'server']);
 
 /** The OpenAI-compatible LLM proxy: POST /v1/chat/completions (with streaming) and GET /v1/models. */
-export function registerLlmProxy(app: FastifyInstance, gw: Gateway, deps: ProxyDeps): void {
+export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
+  const { gw } = dp;
+
+  /** Tokens and cost from the pricing table, into token usage and the budgets (with their threshold events). */
   const record = (caller: KeyCaller, route: SnapshotEntry, p: RouteProvider, model: string, usage: Usage) => {
-    const cost = costOf(gw, p.provider, model, usage);
-    deps.usage.add({ tenant_id: caller.tenant.id, api_key_id: caller.key.id, route_id: route.id, provider: p.provider, model, input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cost_usd: cost, created_at: new Date() });
-    for (const { budget, crossed } of deps.budgets.record(caller.tenant.id, caller.key.id, cost)) {
+    const price = gw.snapshot.all('pricing').find((x) => x.provider === p.provider && x.model === model);
+    const cost = price ? (usage.prompt_tokens * Number(price.input_per_million_usd) + usage.completion_tokens * Number(price.output_per_million_usd)) / 1e6 : 0;
+    dp.usage.add({ tenant_id: caller.tenant.id, api_key_id: caller.key.id, route_id: route.id, provider: p.provider, model, input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cost_usd: cost, created_at: new Date() });
+    for (const { budget, crossed } of dp.budgets.record(caller.tenant.id, caller.key.id, cost)) {
+      const events = crossed.map((pct) => ({ type: 'BUDGET_THRESHOLD_CROSSED', actor: { type: 'system', id: 'data-plane', name: 'portico data plane' }, tenant_id: caller.tenant.id, resource: { kind: 'budget', id: budget.id }, changes: { threshold_percent: pct, limit_usd: budget.limit_usd, enforcement: budget.enforcement } }));
       void gw.db
         .transaction()
-        .execute((tx) => gw.audit.append(tx, crossed.map((pct) => ({ type: 'BUDGET_THRESHOLD_CROSSED', actor: { type: 'system', id: 'data-plane', name: 'portico data plane' }, tenant_id: caller.tenant.id, resource: { kind: 'budget', id: budget.id }, changes: { threshold_percent: pct, limit_usd: budget.limit_usd, enforcement: budget.enforcement } }))))
+        .execute((tx) => gw.audit.append(tx, events))
         .catch((err) => gw.log.error({ err }, 'budget alert not recorded'));
     }
   };
 
   app.post('/v1/chat/completions', async (req, reply) => {
-    const caller = authenticateKey(gw.snapshot, req);
+    const caller = dp.authenticate(req);
     const { model, stream } = parseChat(req.body);
     const route = llmRoutes(gw.snapshot, caller.tenant.id, model)[0];
     if (!route) throw new ApiError('NO_ROUTE', `No route serves the model "${model}"`);
-    for (const b of deps.budgets.budgetsFor(caller.tenant.id, caller.key.id)) {
-      if (b.enforcement === 'HARD' && deps.budgets.spentOn(b) >= Number(b.limit_usd)) {
-        throw new ApiError('BUDGET_EXCEEDED', `Budget "${b.id}" (${b.limit_usd} USD per ${String(b.period).toLowerCase()} period) is exhausted`);
-      }
-    }
+    dp.admit(req, reply, caller.tenant, caller.key, route, true);
+
     const order = providerOrder(route);
+    const gone = new AbortController();
+    // the response closed before it finished: the client went away, so the upstream call stops too
+    reply.raw.once('close', () => !reply.raw.writableFinished && gone.abort());
     let lastError: ApiError | undefined;
-    let current: AbortController | undefined;
-    // the response's close before it finished: the client went away, so the upstream call stops too
-    reply.raw.once('close', () => !reply.raw.writableFinished && current?.abort(new Error('client went away')));
     for (const [i, p] of order.entries()) {
       const canFailOver = failsOver(route) && i < order.length - 1;
       const upstreamModel = p.model ?? model;
       const body = { ...(req.body as object), model: upstreamModel, ...(stream ? { stream_options: { ...((req.body as { stream_options?: object }).stream_options ?? {}), include_usage: true } } : {}) };
-      const abort = (current = new AbortController());
-      const timeoutMs = p.timeout_ms ?? Number(route.timeout_ms);
-      const timer = setTimeout(() => abort.abort(new ApiError('UPSTREAM_TIMEOUT', `Provider "${p.provider}" did not answer within ${timeoutMs} ms`)), timeoutMs);
-      let res: Response;
+      let call;
       try {
         const key = resolveCredential(gw.snapshot, gw.keys.masterKey, caller.tenant.id, p);
-        res = await fetch(`${baseUrlOf(p)}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': req.id }, body: JSON.stringify(body), signal: abort.signal });
+        const base = baseUrlOf(p);
+        const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': req.id };
+        call = await callUpstream(dp, req[TRAFFIC], { upstream: base, label: `provider "${p.provider}"`, url: `${base}/chat/completions`, method: 'POST', headers, body: JSON.stringify(body), timeoutMs: p.timeout_ms ?? Number(route.timeout_ms), breaker: breakerSettings(route) }, gone.signal);
       } catch (err) {
-        clearTimeout(timer);
-        lastError = err instanceof ApiError ? err : abort.signal.reason instanceof ApiError ? abort.signal.reason : new ApiError('UPSTREAM_ERROR', `Provider "${p.provider}" could not be reached: ${(err as Error & { cause?: Error }).cause?.message ?? (err as Error).message}`);
-        if (canFailOver && lastError.code !== 'UPSTREAM_TIMEOUT') continue;
-        throw lastError;
+        lastError = err as ApiError;
+        // a timeout is not retried elsewhere: the caller has already waited the route's whole timeout
+        if (canFailOver && lastError instanceof ApiError && lastError.code !== 'UPSTREAM_TIMEOUT' && !gone.signal.aborted) continue;
+        throw err;
       }
-      if (res.status >= 500 && canFailOver) {
-        clearTimeout(timer);
-        await res.arrayBuffer().catch(() => undefined);
-        lastError = new ApiError('UPSTREAM_ERROR', `Provider "${p.provider}" answered ${res.status}`);
+      const { res, abort, done } = call;
+      if (res.statusCode >= 500 && canFailOver) {
+        done();
+        await res.body.dump().catch(() => undefined);
+        lastError = new ApiError('UPSTREAM_ERROR', `Provider "${p.provider}" answered ${res.statusCode}`);
         continue;
       }
-      if (!stream || !res.ok || !res.body) {
+      const contentType = String(res.headers['content-type'] ?? 'application/json');
+      if (!stream || res.statusCode >= 400) {
+        let text: string;
         try {
-          const text = await res.text();
-          clearTimeout(timer);
-          if (res.ok) {
-            const usage = JSON.parse(text).usage as Usage | undefined;
-            if (usage) record(caller, route, p, upstreamModel, usage);
-          }
-          return reply.status(res.status).header('content-type', res.headers.get('content-type') ?? 'application/json').send(text);
+          text = await res.body.text();
         } catch (err) {
-          throw abort.signal.reason instanceof ApiError ? abort.signal.reason : err;
+          throw abortReason(abort, err);
+        } finally {
+          done();
         }
+        if (res.statusCode < 300) {
+          const usage = (JSON.parse(text) as { usage?: Usage }).usage;
+          if (usage) record(caller, route, p, upstreamModel, usage);
+        }
+        return reply.status(res.statusCode).headers(endToEnd(res.headers, OWN_HEADERS)).header('content-type', contentType).send(text);
       }
-      return pipeStream(reply, res, abort, timer, (usage) => record(caller, route, p, upstreamModel, usage));
+      done(); // the first byte arrived: from here the stream runs as long as the upstream sends
+      return pipeStream(reply, res.statusCode, endToEnd(res.headers, OWN_HEADERS), res.body, abort, (usage) => record(caller, route, p, upstreamModel, usage));
     }
-    throw new ApiError('UPSTREAM_UNAVAILABLE', `Every provider of route "${route.id}" failed: ${lastError?.message ?? 'no providers'}`);
+    throw new ApiError('UPSTREAM_UNAVAILABLE', `Every provider of route "${route.id}" failed: ${lastError?.message ?? 'no providers'}`).withHeaders(lastError?.headers ?? {});
   });
 
   app.get('/v1/models', async (req) => {
-    const caller = authenticateKey(gw.snapshot, req);
+    const caller = dp.authenticate(req);
     const ids = new Set<string>();
     for (const r of llmRoutes(gw.snapshot, caller.tenant.id)) {
       ids.add(r.model_pattern as string);
@@ -115,16 +111,14 @@ export function registerLlmProxy(app: FastifyInstance, gw: Gateway, deps: ProxyD
 }
 
 /** Server-sent events passed through chunk by chunk, unbuffered; usage is read from the final chunk on the way. */
-async function pipeStream(reply: FastifyReply, res: Response, abort: AbortController, timer: NodeJS.Timeout, onUsage: (u: Usage) => void): Promise<void> {
+async function pipeStream(reply: FastifyReply, status: number, upstreamHeaders: Record<string, string | string[]>, body: Readable, abort: AbortController, onUsage: (u: Usage) => void): Promise<void> {
   reply.hijack();
-  const headers: Record<string, string> = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' };
-  res.headers.forEach((v, k) => !HOP_BY_HOP.has(k) && k !== 'content-type' && (headers[k] = v));
-  reply.raw.writeHead(res.status, headers);
+  reply.raw.writeHead(status, { ...upstreamHeaders, 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...(reply.getHeaders() as Record<string, string>) });
   const scanner = new SseUsageScanner();
-  clearTimeout(timer); // the first byte arrived: from here the stream runs as long as the upstream sends
+  reply.raw.once('close', () => !abort.signal.aborted && abort.abort(new Error('client went away')));
   try {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      scanner.push(chunk);
+    for await (const chunk of body) {
+      scanner.push(chunk as Uint8Array);
       if (reply.raw.destroyed) break;
       if (!reply.raw.write(chunk)) {
         await new Promise<void>((resolve) => {
@@ -143,5 +137,6 @@ async function pipeStream(reply: FastifyReply, res: Response, abort: AbortContro
     if (usage) onUsage(usage);
     reply.raw.end();
     if (!abort.signal.aborted) abort.abort();
+    body.destroy();
   }
 }

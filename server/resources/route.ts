@@ -18,6 +18,12 @@ export const rateLimit = z.strictObject({
   window_secs: z.number().int().min(1).max(31_536_000),
 });
 
+/** When an upstream's circuit opens: after `failure_threshold` failures in a row; it half-opens after `cooldown_ms`. */
+export const circuitBreaker = z.strictObject({
+  failure_threshold: z.number().int().min(1).max(10_000).default(5),
+  cooldown_ms: z.number().int().min(100).max(3_600_000).default(30_000),
+});
+
 /**
  * One resource, two kinds: an LLM route (`model_pattern`, `strategy`, `providers`) or an HTTP route (`path_prefix`,
  * `methods`, `service_id` or `backend_url`, …). Every change is a new version; the last 10 are kept.
@@ -47,8 +53,10 @@ export const route = defineResource({
     auth_required: z.boolean().default(true),
     timeout_ms: z.number().int().min(1).max(600_000).default(30_000),
     rate_limit: rateLimit.nullable().default(null),
+    circuit_breaker: circuitBreaker.nullable().default(null),
   }),
   computed: z.strictObject({ version: z.number().int().default(1) }),
+  references: { service_id: 'service' },
   audit: { created: 'ROUTE_CREATED', updated: 'ROUTE_UPDATED', deleted: 'ROUTE_DELETED', rolledBack: 'ROUTE_ROLLED_BACK' },
   check: (r) => {
     const problems: { path: string; message: string }[] = [];

@@ -2,11 +2,13 @@ import { Migrator, type Migration, type MigrationProvider } from 'kysely';
 import type { Db } from './schema';
 import * as m001 from './migrations/001-foundation';
 import * as m002 from './migrations/002-control-plane';
+import * as m003 from './migrations/003-data-plane';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 const MIGRATIONS: Record<string, Migration> = {
   '001-foundation': m001,
   '002-control-plane': m002,
+  '003-data-plane': m003,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

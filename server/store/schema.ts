@@ -93,6 +93,50 @@ export interface WebhookAttemptTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+/** One data-plane request: who, where, how it ended, how long it took. */
+export interface RequestLogTable {
+  id: string;
+  tenant_id: string | null;
+  api_key_id: string | null;
+  route_id: string | null;
+  kind: 'llm' | 'http' | 'other';
+  method: string;
+  path: string;
+  status: number;
+  latency_ms: number;
+  request_id: string;
+  error_code: string | null;
+  client_ip: string | null;
+  created_at: Timestamp;
+}
+
+/** A data-plane failure worth a look (upstream errors, timeouts, open circuits, 500s), until someone resolves it. */
+export interface ErrorEventTable {
+  id: string;
+  tenant_id: string | null;
+  route_id: string | null;
+  request_id: string;
+  status: number;
+  code: string;
+  message: string;
+  upstream: string | null;
+  resolved: ColumnType<boolean, boolean | undefined, boolean>;
+  resolved_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: Timestamp;
+}
+
+/** One health check of a service. */
+export interface HealthSnapshotTable {
+  id: string;
+  tenant_id: string | null;
+  service_id: string;
+  status: 'UP' | 'DOWN';
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+  checked_at: Timestamp;
+}
+
 export interface Database {
   resources: ResourceTable;
   audit_events: AuditEventTable;
@@ -101,6 +145,9 @@ export interface Database {
   usage_records: UsageRecordTable;
   webhook_deliveries: WebhookDeliveryTable;
   webhook_attempts: WebhookAttemptTable;
+  request_logs: RequestLogTable;
+  error_events: ErrorEventTable;
+  health_snapshots: HealthSnapshotTable;
 }
 
 export type Db = Kysely<Database>;

@@ -56,3 +56,20 @@ export async function startTestGateway(dialect: TestDialect, env: Record<string,
     },
   };
 }
+
+/** The data plane of a test gateway, listening on a loopback port. */
+export async function startDataPlane(t: TestGateway): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
+  const { buildDataApp } = await import('../../server/data/data-app');
+  const app = await buildDataApp(t.gateway);
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  return { app, url, close: () => app.close() };
+}
+
+/** Waits until `check` holds (a snapshot change has arrived), for at most `ms`. */
+export async function until(check: () => boolean | Promise<boolean>, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

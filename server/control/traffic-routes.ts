@@ -1,0 +1,101 @@
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { ApiError } from '../errors';
+import type { Gateway } from '../gateway';
+import { isDateOnly, isoDateParam } from '../lib/iso-date';
+import { actorOf } from './caller';
+import { allows } from './permissions';
+import type { ResourceService } from './resource-service';
+import { parseQuery } from './resource-routes';
+import { callContext } from './request-state';
+import { iso, newestFirst, pageQuery } from './time-page';
+
+const when = isoDateParam();
+const range = { from: when.optional(), to: when.optional() };
+/** `to` as a bound: a bare date includes that whole day. */
+const before = (to: string): [op: '<' | '<=', at: Date] => (isDateOnly(to) ? ['<', new Date(Date.parse(to) + 86_400_000)] : ['<=', new Date(to)]);
+
+const logQuery = z.strictObject({ tenant_id: z.string().max(63).optional(), api_key_id: z.string().max(100).optional(), route_id: z.string().max(100).optional(), kind: z.enum(['llm', 'http']).optional(), status: z.coerce.number().int().min(100).max(599).optional(), path: z.string().max(1024).optional(), ...range, ...pageQuery });
+const errorQuery = z.strictObject({ tenant_id: z.string().max(63).optional(), route_id: z.string().max(100).optional(), resolved: z.enum(['true', 'false']).optional(), ...range, ...pageQuery });
+const healthQuery = z.strictObject({ tenant_id: z.string().max(63).optional(), service_id: z.string().max(100).optional(), ...range, ...pageQuery });
+
+const requestLog = z.object({ id: z.string(), tenant_id: z.string().nullable(), api_key_id: z.string().nullable(), route_id: z.string().nullable(), kind: z.string(), method: z.string(), path: z.string(), status: z.number(), latency_ms: z.number(), request_id: z.string(), error_code: z.string().nullable(), client_ip: z.string().nullable(), created_at: z.string() });
+const errorEvent = z.object({ id: z.string(), tenant_id: z.string().nullable(), route_id: z.string().nullable(), request_id: z.string(), status: z.number(), code: z.string(), message: z.string(), upstream: z.string().nullable(), resolved: z.boolean(), resolved_at: z.string().nullable(), created_at: z.string() });
+const healthSnapshot = z.object({ id: z.string(), tenant_id: z.string().nullable(), service_id: z.string(), status: z.enum(['UP', 'DOWN']), status_code: z.number().nullable(), latency_ms: z.number(), error: z.string().nullable(), checked_at: z.string() });
+const list = (item: z.ZodType) => z.object({ object: z.literal('list'), data: z.array(item), next_cursor: z.string().nullable() });
+
+const toErrorEvent = (r: Record<string, unknown>) => ({ ...r, resolved_at: r.resolved_at ? iso(r.resolved_at) : null, created_at: iso(r.created_at) });
+
+/**
+ * What the data plane recorded: request logs, error events (and resolving them), and service health snapshots.
+ * Read under the `routes` area; a tenant caller sees its own tenant's (and, for health, global services').
+ */
+export function registerTrafficRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
+  const tag = 'Traffic';
+
+  app.get('/request-logs', { config: { openapi: { tag, summary: 'Data-plane request logs, newest first', query: logQuery, responses: { 200: list(requestLog) } } } }, async (req) => {
+    const q = parseQuery(logQuery, req.query);
+    const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read request logs');
+    let query = gw.db.selectFrom('request_logs').selectAll();
+    if (tenant) query = query.where('tenant_id', '=', tenant);
+    if (q.api_key_id) query = query.where('api_key_id', '=', q.api_key_id);
+    if (q.route_id) query = query.where('route_id', '=', q.route_id);
+    if (q.kind) query = query.where('kind', '=', q.kind);
+    if (q.status) query = query.where('status', '=', q.status);
+    if (q.path) query = query.where('path', 'like', `${q.path.replace(/[\\%_]/g, '\\$&')}%`);
+    if (q.from) query = query.where('created_at', '>=', new Date(q.from));
+    if (q.to) query = query.where('created_at', ...before(q.to));
+    const { rows, next_cursor } = await newestFirst(query, 'created_at', q);
+    return { object: 'list', data: rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), created_at: iso(r.created_at) })), next_cursor };
+  });
+
+  app.get('/error-events', { config: { openapi: { tag, summary: 'Data-plane error events (5xx), newest first', query: errorQuery, responses: { 200: list(errorEvent) } } } }, async (req) => {
+    const q = parseQuery(errorQuery, req.query);
+    const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read error events');
+    let query = gw.db.selectFrom('error_events').selectAll();
+    if (tenant) query = query.where('tenant_id', '=', tenant);
+    if (q.route_id) query = query.where('route_id', '=', q.route_id);
+    if (q.resolved) query = query.where('resolved', '=', q.resolved === 'true');
+    if (q.from) query = query.where('created_at', '>=', new Date(q.from));
+    if (q.to) query = query.where('created_at', ...before(q.to));
+    const { rows, next_cursor } = await newestFirst(query, 'created_at', q);
+    return { object: 'list', data: rows.map(toErrorEvent), next_cursor };
+  });
+
+  app.post('/error-events/:id/resolve', { config: { openapi: { tag, summary: 'Mark an error event resolved', responses: { 200: errorEvent } } } }, async (req) => {
+    const ctx = callContext(req);
+    const { id } = req.params as { id: string };
+    return gw.db.transaction().execute(async (tx) => {
+      const event = await tx.selectFrom('error_events').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+      if (!event || (ctx.caller.tenantId && event.tenant_id !== ctx.caller.tenantId)) throw new ApiError('NOT_FOUND', `Error event "${id}" not found`);
+      await service.readScope(ctx, 'routes', event.tenant_id ?? undefined, 'resolve error events');
+      if (!allows(ctx.caller.role, 'routes', 'write')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not resolve error events`);
+      if (event.resolved) return toErrorEvent(event);
+      const updated = await tx.updateTable('error_events').set({ resolved: true, resolved_at: sql<Date>`now()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      await gw.audit.append(tx, [{ type: 'ERROR_EVENT_RESOLVED', actor: actorOf(ctx.caller), tenant_id: event.tenant_id, resource: { kind: 'error_event', id }, changes: { code: event.code }, trace_id: ctx.traceId ?? null }]);
+      return toErrorEvent(updated);
+    });
+  });
+
+  app.get('/health-snapshots', { config: { openapi: { tag, summary: 'Service health checks, newest first', query: healthQuery, responses: { 200: list(healthSnapshot) } } } }, async (req) => {
+    const q = parseQuery(healthQuery, req.query);
+    const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read service health');
+    let query = gw.db.selectFrom('health_snapshots').selectAll();
+    if (tenant) query = query.where((eb) => eb.or([eb('tenant_id', '=', tenant), eb('tenant_id', 'is', null)]));
+    if (q.service_id) query = query.where('service_id', '=', q.service_id);
+    if (q.from) query = query.where('checked_at', '>=', new Date(q.from));
+    if (q.to) query = query.where('checked_at', ...before(q.to));
+    const { rows, next_cursor } = await newestFirst(query, 'checked_at', q);
+    return { object: 'list', data: rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), checked_at: iso(r.checked_at) })), next_cursor };
+  });
+
+  app.get('/health-snapshots/latest', { config: { openapi: { tag, summary: 'The latest health check of each service', query: z.strictObject({ tenant_id: z.string().max(63).optional() }), responses: { 200: list(healthSnapshot) } } } }, async (req) => {
+    const q = parseQuery(z.strictObject({ tenant_id: z.string().max(63).optional() }), req.query);
+    const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read service health');
+    let query = gw.db.selectFrom('health_snapshots').selectAll().distinctOn('service_id');
+    if (tenant) query = query.where((eb) => eb.or([eb('tenant_id', '=', tenant), eb('tenant_id', 'is', null)]));
+    const rows = await query.orderBy('service_id').orderBy('checked_at', 'desc').execute();
+    return { object: 'list', data: rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), checked_at: iso(r.checked_at) })), next_cursor: null };
+  });
+}

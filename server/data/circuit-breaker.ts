@@ -1,0 +1,89 @@
+export type CircuitState = 'closed' | 'open' | 'half-open';
+
+export interface BreakerSettings {
+  /** Failures in a row that open the circuit. */
+  failure_threshold: number;
+  /** How long an open circuit refuses calls before letting one trial through. */
+  cooldown_ms: number;
+}
+
+export const DEFAULT_BREAKER: BreakerSettings = { failure_threshold: 5, cooldown_ms: 30_000 };
+
+interface Circuit {
+  state: CircuitState;
+  failures: number;
+  openedAt: number;
+  /** A half-open circuit lets exactly one trial call through at a time. */
+  trialInFlight: boolean;
+}
+
+/** What `acquire` decided: go ahead (then report the outcome), or refused until `retryAfterMs` has passed. */
+export type Permit = { ok: true; trial: boolean } | { ok: false; retryAfterMs: number };
+
+/**
+ * Circuit breakers per upstream (a provider's base URL, a service's target): closed lets calls through and counts
+ * failures in a row; at the threshold it opens and refuses calls for the cooldown; then it half-opens and lets one
+ * trial call through, whose success closes it and whose failure opens it again.
+ */
+export class CircuitBreakers {
+  private readonly circuits = new Map<string, Circuit>();
+
+  constructor(private readonly onChange: (upstream: string, state: CircuitState) => void = () => {}) {}
+
+  acquire(upstream: string, settings: BreakerSettings, now = Date.now()): Permit {
+    const c = this.circuits.get(upstream);
+    if (!c || c.state === 'closed') return { ok: true, trial: false };
+    if (c.state === 'open') {
+      const wait = c.openedAt + settings.cooldown_ms - now;
+      if (wait > 0) return { ok: false, retryAfterMs: wait };
+      this.set(upstream, c, 'half-open');
+    }
+    if (c.trialInFlight) return { ok: false, retryAfterMs: settings.cooldown_ms };
+    c.trialInFlight = true;
+    return { ok: true, trial: true };
+  }
+
+  /** The call worked: a half-open circuit closes, a closed one forgets its failures. */
+  success(upstream: string): void {
+    const c = this.circuits.get(upstream);
+    if (!c) return;
+    c.failures = 0;
+    c.trialInFlight = false;
+    if (c.state !== 'closed') this.set(upstream, c, 'closed');
+  }
+
+  /** The call failed (no connection, timeout, 5xx): count it; open at the threshold or on a failed trial. */
+  failure(upstream: string, settings: BreakerSettings, now = Date.now()): void {
+    let c = this.circuits.get(upstream);
+    if (!c) this.circuits.set(upstream, (c = { state: 'closed', failures: 0, openedAt: 0, trialInFlight: false }));
+    c.failures++;
+    c.trialInFlight = false;
+    if (c.state === 'half-open' || (c.state === 'closed' && c.failures >= settings.failure_threshold)) {
+      c.openedAt = now;
+      this.set(upstream, c, 'open');
+    }
+  }
+
+  /** A call that ended without a verdict (the client left): frees a half-open circuit's trial slot. */
+  release(upstream: string): void {
+    const c = this.circuits.get(upstream);
+    if (c) c.trialInFlight = false;
+  }
+
+  state(upstream: string): CircuitState {
+    return this.circuits.get(upstream)?.state ?? 'closed';
+  }
+
+  /** Every upstream with a circuit, and its state (for /metrics). */
+  entries(): [string, CircuitState][] {
+    return [...this.circuits].map(([u, c]) => [u, c.state]);
+  }
+
+  private set(upstream: string, c: Circuit, state: CircuitState): void {
+    c.state = state;
+    this.onChange(upstream, state);
+  }
+}
+
+/** A route's breaker settings, or the defaults. */
+export const breakerSettings = (route: Record<string, unknown>): BreakerSettings => (route.circuit_breaker as BreakerSettings | null) ?? DEFAULT_BREAKER;

@@ -1,0 +1,121 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../errors';
+import type { Gateway } from '../gateway';
+import type { SnapshotEntry } from '../store/snapshot';
+import { BatchWriter } from './batch-writer';
+import { BudgetTracker } from './budget-tracker';
+import { CircuitBreakers } from './circuit-breaker';
+import { authenticateKey, type KeyCaller } from './key-auth';
+import { KeyUsage } from './key-usage';
+import { RateLimiter, routeLimits, tierLimits } from './limiter';
+import { DataPlaneMetrics, Gauge } from './metrics';
+
+/** Per-request state of a data-plane call, filled in as the request is authenticated, routed and proxied. */
+export const TRAFFIC = Symbol('portico.traffic');
+
+export interface Traffic {
+  kind: 'llm' | 'http' | 'other';
+  started: bigint;
+  tenantId?: string;
+  keyId?: string;
+  routeId?: string;
+  /** The upstream that failed, for error events. */
+  upstream?: string;
+  error?: ApiError;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    [TRAFFIC]?: Traffic;
+  }
+}
+
+const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+/**
+ * The data plane's shared machinery: enforcement state (limits, budgets, breakers) held in memory, and the batch
+ * writers for usage, request logs and error events. One per data-plane app.
+ */
+export class DataPlane {
+  readonly usage: BatchWriter<'usage_records'>;
+  readonly requestLogs: BatchWriter<'request_logs'>;
+  readonly errorEvents: BatchWriter<'error_events'>;
+  readonly budgets: BudgetTracker;
+  readonly limiter: RateLimiter;
+  readonly breakers: CircuitBreakers;
+  readonly metrics = new DataPlaneMetrics();
+  readonly keyUsage: KeyUsage;
+
+  constructor(readonly gw: Gateway) {
+    this.usage = new BatchWriter(gw.db, gw.log, 'usage_records', 'use_');
+    this.requestLogs = new BatchWriter(gw.db, gw.log, 'request_logs', 'log_');
+    this.errorEvents = new BatchWriter(gw.db, gw.log, 'error_events', 'err_');
+    this.budgets = new BudgetTracker(gw.db, gw.snapshot);
+    this.limiter = new RateLimiter([routeLimits, tierLimits((id) => gw.snapshot.get('rate_limit_tier', id))]);
+    this.breakers = new CircuitBreakers((upstream, state) => gw.log.warn({ upstream, state }, 'circuit breaker changed state'));
+    this.keyUsage = new KeyUsage(gw.db, gw.log);
+    this.metrics.addGauge(new Gauge('portico_circuit_state', 'Circuit breaker per upstream: 0 closed, 1 half-open, 2 open.', ['upstream'], () => this.breakers.entries().map(([u, s]) => [[u], CIRCUIT_VALUE[s]])));
+  }
+
+  async start(): Promise<void> {
+    await this.budgets.start();
+  }
+
+  async stop(): Promise<void> {
+    this.budgets.stop();
+    this.limiter.stop();
+    await Promise.all([this.usage.flush(), this.requestLogs.flush(), this.errorEvents.flush(), this.keyUsage.stop()]);
+  }
+
+  /** The caller's key and tenant (401/403 otherwise), noted on the request and as the key's last use. */
+  authenticate(request: FastifyRequest): KeyCaller {
+    const caller = authenticateKey(this.gw.snapshot, request);
+    const traffic = request[TRAFFIC];
+    if (traffic) {
+      traffic.tenantId = caller.tenant.id;
+      traffic.keyId = caller.key.id;
+    }
+    this.keyUsage.used(caller.key.id);
+    return caller;
+  }
+
+  /** Rate limits and quotas, then HARD budgets (LLM calls spend money; HTTP calls do not), before any upstream call. */
+  admit(request: FastifyRequest, reply: FastifyReply, tenant: SnapshotEntry | null, key: SnapshotEntry | null, route: SnapshotEntry, budgets: boolean): void {
+    const traffic = request[TRAFFIC];
+    if (traffic) traffic.routeId = route.id;
+    const decision = this.limiter.take({ tenant, key, route, clientIp: request.ip });
+    if (decision.denied) {
+      const rule = decision.denied;
+      this.metrics.throttled.inc([tenant?.id ?? '', rule.reason]);
+      const period = rule.window.kind === 'calendar' ? (rule.window.unit === 'day' ? 'daily' : 'monthly') : '';
+      const error =
+        rule.reason === 'quota'
+          ? new ApiError('QUOTA_EXCEEDED', `The ${period} request quota of ${rule.source} (${rule.limit}) is used up`)
+          : new ApiError('RATE_LIMITED', `Rate limit of ${rule.source} reached: ${rule.limit} requests per window; retry in ${decision.headers['retry-after']} s`);
+      throw error.withHeaders(decision.headers);
+    }
+    reply.headers(decision.headers);
+    if (!budgets || !key || !tenant) return;
+    for (const b of this.budgets.budgetsFor(tenant.id, key.id)) {
+      if (b.enforcement === 'HARD' && this.budgets.spentOn(b) >= Number(b.limit_usd)) {
+        this.metrics.throttled.inc([tenant.id, 'budget']);
+        throw new ApiError('BUDGET_EXCEEDED', `Budget "${b.id}" (${b.limit_usd} USD per ${String(b.period).toLowerCase()} period) is exhausted`);
+      }
+    }
+  }
+
+  /** A request has ended (answered, failed or abandoned): its metrics, request log and any error event. */
+  finished(request: FastifyRequest, status: number): void {
+    const t = request[TRAFFIC];
+    if (!t) return;
+    const seconds = Number(process.hrtime.bigint() - t.started) / 1e9;
+    this.metrics.requests.inc([t.kind, t.tenantId ?? '', status]);
+    this.metrics.latency.observe([t.kind], seconds);
+    const now = new Date();
+    const path = request.url.split('?')[0]!;
+    this.requestLogs.add({ tenant_id: t.tenantId ?? null, api_key_id: t.keyId ?? null, route_id: t.routeId ?? null, kind: t.kind, method: request.method, path, status, latency_ms: seconds * 1000, request_id: request.id, error_code: t.error?.code ?? null, client_ip: request.ip, created_at: now });
+    if (status >= 500 && t.error) {
+      this.errorEvents.add({ tenant_id: t.tenantId ?? null, route_id: t.routeId ?? null, request_id: request.id, status, code: t.error.code, message: t.error.message, upstream: t.upstream ?? null, created_at: now });
+    }
+  }
+}

@@ -1,0 +1,61 @@
+import { request } from 'undici';
+import type { Gateway } from '../gateway';
+import type { SnapshotEntry } from '../store/snapshot';
+import { BatchWriter } from './batch-writer';
+
+/** A check gets at most this long, whatever the service's own timeout. */
+const MAX_CHECK_MS = 10_000;
+
+/**
+ * Checks every service that has a `health_check_path`, each on its own interval, and records a health snapshot per
+ * check (UP on a 2xx or 3xx answer). Runs on data-plane nodes; each node checks, so with several nodes the history
+ * holds each node's view.
+ */
+export class HealthChecker {
+  private readonly due = new Map<string, number>();
+  private readonly running = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  readonly snapshots: BatchWriter<'health_snapshots'>;
+
+  constructor(private readonly gw: Gateway, private readonly tickMs = 250) {
+    this.snapshots = new BatchWriter(gw.db, gw.log, 'health_snapshots', 'hs_', 100);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.tick(), this.tickMs).unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.snapshots.flush();
+  }
+
+  private tick(now = Date.now()): void {
+    for (const s of this.gw.snapshot.all('service')) {
+      if (typeof s.health_check_path !== 'string' || this.running.has(s.id)) continue;
+      const due = this.due.get(s.id) ?? 0;
+      if (due > now) continue;
+      this.due.set(s.id, now + Number(s.health_check_interval_secs) * 1000);
+      this.running.add(s.id);
+      void this.check(s).finally(() => this.running.delete(s.id));
+    }
+  }
+
+  /** One check of one service, recorded as a snapshot. */
+  async check(s: SnapshotEntry): Promise<void> {
+    const started = performance.now();
+    const url = `${String(s.target_url).replace(/\/+$/, '')}${s.health_check_path}`;
+    let status_code: number | null = null;
+    let error: string | null = null;
+    try {
+      const res = await request(url, { method: 'GET', signal: AbortSignal.timeout(Math.min(Number(s.timeout_ms), MAX_CHECK_MS)), headers: { 'user-agent': 'portico-health-check' } });
+      status_code = res.statusCode;
+      await res.body.dump();
+      if (status_code >= 400) error = `answered ${status_code}`;
+    } catch (err) {
+      error = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+    }
+    const latency_ms = performance.now() - started;
+    this.snapshots.add({ tenant_id: s.tenant_id, service_id: s.id, status: error ? 'DOWN' : 'UP', status_code, latency_ms, error, checked_at: new Date() });
+  }
+}

@@ -1,0 +1,108 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Dispatcher } from 'undici';
+import { ApiError } from '../errors';
+import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
+import { breakerSettings } from './circuit-breaker';
+import { TRAFFIC, type DataPlane } from './data-plane';
+import { presentedKey } from './key-auth';
+import { abortReason, callUpstream, endToEnd } from './upstream';
+
+const KEY_PREFIX = 'ptc_key_';
+
+/** Request headers the proxy sets itself. */
+const NOT_FORWARDED = new Set(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id', 'content-length']);
+const RESPONSE_OWN = new Set(['date', 'server']);
+
+/** Whether `path` falls under `prefix` at a segment boundary (`/api` serves `/api` and `/api/x`, not `/apix`). */
+const under = (path: string, prefix: string) => path === prefix || (path.startsWith(prefix) && (prefix.endsWith('/') || path[prefix.length] === '/'));
+
+/**
+ * The HTTP route for a request: enabled, path under its `path_prefix`, method listed (an empty list allows all).
+ * Longest prefix wins, then the tenant's own route over a global one, then priority. With a key, only the key's
+ * tenant's routes and global ones are candidates.
+ */
+export function matchHttpRoute(snapshot: ConfigSnapshot, method: string, path: string, tenantId: string | null): SnapshotEntry | undefined {
+  let best: SnapshotEntry | undefined;
+  for (const r of snapshot.all('route')) {
+    const prefix = r.path_prefix;
+    if (typeof prefix !== 'string' || r.enabled !== true || !under(path, prefix)) continue;
+    if (tenantId !== null && r.tenant_id !== null && r.tenant_id !== tenantId) continue;
+    const methods = r.methods as string[];
+    if (methods.length && !methods.includes(method)) continue;
+    if (!best || better(r, best)) best = r;
+  }
+  return best;
+}
+
+function better(a: SnapshotEntry, b: SnapshotEntry): boolean {
+  const la = (a.path_prefix as string).length;
+  const lb = (b.path_prefix as string).length;
+  if (la !== lb) return la > lb;
+  if ((a.tenant_id === null) !== (b.tenant_id === null)) return a.tenant_id !== null;
+  if (a.priority !== b.priority) return Number(a.priority) > Number(b.priority);
+  return a.id < b.id;
+}
+
+/** The backend URL for a request: target base + (the path, less the prefix when `strip_prefix`) + query. */
+export function backendUrl(base: string, route: SnapshotEntry, url: string): string {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  let rest = route.strip_prefix ? path.slice((route.path_prefix as string).replace(/\/$/, '').length) : path;
+  if (rest && !rest.startsWith('/')) rest = `/${rest}`;
+  return `${base.replace(/\/+$/, '')}${rest}${q < 0 ? '' : url.slice(q)}`;
+}
+
+/**
+ * The HTTP API proxy: any path that no other data-plane endpoint serves is matched against HTTP routes and sent to
+ * the route's service or `backend_url`, after key auth (when `auth_required`), rate limits and quotas, and the
+ * backend's circuit breaker. Bodies stream through unparsed, both ways.
+ */
+export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Promise<void> {
+  const { gw } = dp;
+  await app.register(async (proxy) => {
+    // bodies are not parsed here: the raw request streams to the backend
+    proxy.removeAllContentTypeParsers();
+    proxy.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+    proxy.all('/*', async (req, reply) => {
+      const path = req.url.split('?')[0]!;
+      // only a Portico key is ours to check; any other credential is the backend's business
+      const caller = presentedKey(req)?.startsWith(KEY_PREFIX) ? dp.authenticate(req) : null;
+      const route = matchHttpRoute(gw.snapshot, req.method, path, caller?.tenant.id ?? null);
+      if (!route) throw new ApiError('ROUTE_NOT_FOUND', `No route serves ${req.method} ${path}`);
+      if (route.auth_required && !caller) throw new ApiError('INVALID_API_KEY', 'Missing API key: send Authorization: Bearer ptc_key_…');
+      const tenant = caller?.tenant ?? (route.tenant_id ? (gw.snapshot.get('tenant', route.tenant_id) ?? null) : null);
+      if (tenant && tenant.status !== 'ACTIVE') throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);
+      const traffic = req[TRAFFIC];
+      if (traffic && tenant) traffic.tenantId = tenant.id;
+      dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
+
+      const service = typeof route.service_id === 'string' ? gw.snapshot.get('service', route.service_id) : undefined;
+      if (route.service_id && !service) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" points at service "${route.service_id}", which no longer exists`);
+      const base = (service?.target_url ?? route.backend_url) as string;
+      const timeoutMs = Math.min(Number(route.timeout_ms), service ? Number(service.timeout_ms) : Infinity);
+      const gone = new AbortController();
+      reply.raw.once('close', () => !reply.raw.writableFinished && gone.abort());
+      const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      const label = service ? `service "${service.id}"` : `backend of route "${route.id}"`;
+      const { res, abort, done } = await callUpstream(dp, traffic, { upstream: base, label, url: backendUrl(base, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), body: hasBody ? req.raw : undefined, timeoutMs, breaker: breakerSettings(route) }, gone.signal);
+      res.body.once('end', done).once('error', done).once('close', done);
+      res.body.once('error', (err) => reply.raw.destroy(abortReason(abort, err) as Error));
+      return reply.status(res.statusCode).headers(endToEnd(res.headers, RESPONSE_OWN)).send(res.body);
+    });
+  });
+}
+
+/** End-to-end request headers plus `x-forwarded-*` and the request id; never the caller's Portico key. */
+function forwardHeaders(req: FastifyRequest): Record<string, string | string[]> {
+  const headers = endToEnd(req.headers, NOT_FORWARDED);
+  if (/^Bearer\s+ptc_key_/i.test(String(headers.authorization ?? ''))) delete headers.authorization;
+  if (String(headers['x-api-key'] ?? '').startsWith(KEY_PREFIX)) delete headers['x-api-key'];
+  const prior = req.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = prior ? `${prior}, ${req.ip}` : req.ip;
+  headers['x-forwarded-proto'] = (req.headers['x-forwarded-proto'] as string | undefined) ?? req.protocol;
+  headers['x-forwarded-host'] = (req.headers['x-forwarded-host'] as string | undefined) ?? req.headers.host ?? '';
+  headers['x-request-id'] = req.id;
+  if (req.headers['content-length'] !== undefined) headers['content-length'] = req.headers['content-length'];
+  return headers;
+}

@@ -1,0 +1,140 @@
+import type { SnapshotEntry } from '../store/snapshot';
+
+/** A window a counter lives in: a fixed span from its first hit, or a UTC calendar day or month. */
+export type LimitWindow = { kind: 'span'; ms: number } | { kind: 'calendar'; unit: 'day' | 'month' };
+
+/** One limit to enforce: at most `limit` requests per window, counted under `key`. */
+export interface LimitRule {
+  /** Counter identity; rules with the same key share a count (`route:rt_1:key_a`). */
+  key: string;
+  limit: number;
+  window: LimitWindow;
+  /** A rate limit answers `RATE_LIMITED`; a quota `QUOTA_EXCEEDED`. */
+  reason: 'rate_limit' | 'quota';
+  /** Where the rule came from, for the error message: `route "rt_1"`, `tier "gold"`. */
+  source: string;
+}
+
+/** What a request is: enough for a source to decide its rules. */
+export interface LimitContext {
+  /** The caller's tenant; null on a global HTTP route called without a key. */
+  tenant: SnapshotEntry | null;
+  /** The caller's API key, or null on an HTTP route without `auth_required`. */
+  key: SnapshotEntry | null;
+  route: SnapshotEntry;
+  /** Who is counted when there is no key: the client address. */
+  clientIp: string;
+}
+
+/**
+ * Turns a request into the rules that apply to it. Route limits and key tiers are sources; the `rate_limit`
+ * policies of seed 003 become one more source, with no change to the limiter.
+ */
+export type LimitSource = (ctx: LimitContext) => LimitRule[];
+
+export interface LimitDecision {
+  allowed: boolean;
+  /** The rule that refused the request. */
+  denied?: LimitRule;
+  /** `x-ratelimit-limit`, `-remaining`, `-reset` of the tightest rule; with `retry-after` when refused. */
+  headers: Record<string, string>;
+}
+
+interface Counter {
+  count: number;
+  resetAt: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** When a window that holds `now` ends. */
+function windowEnd(window: LimitWindow, now: number): number {
+  if (window.kind === 'span') return now + window.ms;
+  const d = new Date(now);
+  if (window.unit === 'day') return Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+}
+
+/**
+ * Counts requests per rule in memory and refuses those over a limit. A span window starts at its first request
+ * and restarts after `ms` (like @fastify/rate-limit's local store); calendar windows follow UTC days and months.
+ * A refused request counts against nothing, so a quota is never spent on requests that were turned away.
+ * Single-threaded JavaScript makes check-and-count atomic: 200 concurrent requests against a limit of 50 admit
+ * exactly 50.
+ */
+export class RateLimiter {
+  private readonly counters = new Map<string, Counter>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly sources: LimitSource[] = [], sweepMs = 60_000) {
+    this.sweeper = setInterval(() => this.sweep(), sweepMs).unref();
+  }
+
+  /** Adds a source of rules (the policy engine plugs in here). */
+  addSource(source: LimitSource): void {
+    this.sources.push(source);
+  }
+
+  /** Checks every rule for the request; when all allow it, counts it against each. */
+  take(ctx: LimitContext, now = Date.now()): LimitDecision {
+    const rules = this.sources.flatMap((s) => s(ctx));
+    if (!rules.length) return { allowed: true, headers: {} };
+    let tightest: { rule: LimitRule; remaining: number; resetAt: number } | undefined;
+    const live: Counter[] = [];
+    for (const rule of rules) {
+      let c = this.counters.get(rule.key);
+      if (!c || c.resetAt <= now) c = { count: 0, resetAt: windowEnd(rule.window, now) };
+      live.push(c);
+      if (c.count >= rule.limit) return { allowed: false, denied: rule, headers: { ...headersOf(rule.limit, 0, c.resetAt, now), 'retry-after': String(Math.max(1, Math.ceil((c.resetAt - now) / 1000))) } };
+      const remaining = rule.limit - c.count - 1;
+      if (!tightest || remaining < tightest.remaining) tightest = { rule, remaining, resetAt: c.resetAt };
+    }
+    rules.forEach((rule, i) => {
+      const c = live[i]!;
+      c.count++;
+      this.counters.set(rule.key, c);
+    });
+    return { allowed: true, headers: headersOf(tightest!.rule.limit, tightest!.remaining, tightest!.resetAt, now) };
+  }
+
+  /** Counters in use (for tests and metrics). */
+  get size(): number {
+    return this.counters.size;
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private sweep(now = Date.now()): void {
+    for (const [key, c] of this.counters) if (c.resetAt <= now) this.counters.delete(key);
+  }
+}
+
+function headersOf(limit: number, remaining: number, resetAt: number, now: number): Record<string, string> {
+  return { 'x-ratelimit-limit': String(limit), 'x-ratelimit-remaining': String(remaining), 'x-ratelimit-reset': String(Math.max(0, Math.ceil((resetAt - now) / 1000))) };
+}
+
+/** Who a request is counted as: its key, or its client address when the route asks for no key. */
+const subject = (ctx: LimitContext) => (ctx.key ? `key:${ctx.key.id}` : `ip:${ctx.clientIp}`);
+
+/** The route's own `rate_limit` (seed 004's `rateLimitOverride`), per caller on that route. */
+export const routeLimits: LimitSource = (ctx) => {
+  const rl = ctx.route.rate_limit as { limit: number; window_secs: number } | null;
+  if (!rl) return [];
+  return [{ key: `route:${ctx.route.id}:${subject(ctx)}`, limit: rl.limit, window: { kind: 'span', ms: rl.window_secs * 1000 }, reason: 'rate_limit', source: `route "${ctx.route.id}"` }];
+};
+
+/** The key's `rate_limit_tier`: its rate across every route, and its daily and monthly quotas. */
+export function tierLimits(tierOf: (id: string) => SnapshotEntry | undefined): LimitSource {
+  return (ctx) => {
+    const tierId = ctx.key?.rate_limit_tier;
+    const tier = typeof tierId === 'string' ? tierOf(tierId) : undefined;
+    if (!tier || !ctx.key) return [];
+    const source = `tier "${tier.id}"`;
+    const rules: LimitRule[] = [{ key: `tier:${ctx.key.id}`, limit: Number(tier.limit), window: { kind: 'span', ms: Number(tier.window_secs) * 1000 }, reason: 'rate_limit', source }];
+    if (tier.daily_quota != null) rules.push({ key: `quota-day:${ctx.key.id}`, limit: Number(tier.daily_quota), window: { kind: 'calendar', unit: 'day' }, reason: 'quota', source });
+    if (tier.monthly_quota != null) rules.push({ key: `quota-month:${ctx.key.id}`, limit: Number(tier.monthly_quota), window: { kind: 'calendar', unit: 'month' }, reason: 'quota', source });
+    return rules;
+  };
+}

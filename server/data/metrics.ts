@@ -1,0 +1,71 @@
+/** A label set as its Prometheus text (`{kind="llm",status="200"}`), which is also its key. */
+function labelText(names: readonly string[], values: readonly (string | number)[]): string {
+  if (!names.length) return '';
+  return `{${names.map((n, i) => `${n}="${String(values[i]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
+}
+
+/** A monotonically increasing count per label set. */
+export class Counter {
+  private readonly values = new Map<string, number>();
+  constructor(readonly name: string, readonly help: string, readonly labels: readonly string[]) {}
+
+  inc(values: readonly (string | number)[], by = 1): void {
+    const key = labelText(this.labels, values);
+    this.values.set(key, (this.values.get(key) ?? 0) + by);
+  }
+
+  render(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...[...this.values].map(([k, v]) => `${this.name}${k} ${v}`)];
+  }
+}
+
+/** Observations counted into cumulative buckets, with their sum and count, per label set. */
+export class Histogram {
+  private readonly series = new Map<string, { counts: number[]; sum: number; count: number; values: readonly (string | number)[] }>();
+  constructor(readonly name: string, readonly help: string, readonly labels: readonly string[], readonly buckets: readonly number[]) {}
+
+  observe(values: readonly (string | number)[], v: number): void {
+    const key = labelText(this.labels, values);
+    let s = this.series.get(key);
+    if (!s) this.series.set(key, (s = { counts: this.buckets.map(() => 0), sum: 0, count: 0, values }));
+    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) s.counts[i]!++;
+    s.sum += v;
+    s.count++;
+  }
+
+  render(): string[] {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [key, s] of this.series) {
+      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${labelText([...this.labels, 'le'], [...s.values, b])} ${s.counts[i]}`));
+      lines.push(`${this.name}_bucket${labelText([...this.labels, 'le'], [...s.values, '+Inf'])} ${s.count}`);
+      lines.push(`${this.name}_sum${key} ${s.sum}`, `${this.name}_count${key} ${s.count}`);
+    }
+    return lines;
+  }
+}
+
+/** A value read when scraped. */
+export class Gauge {
+  constructor(readonly name: string, readonly help: string, readonly labels: readonly string[], private readonly read: () => [readonly (string | number)[], number][]) {}
+
+  render(): string[] {
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, ...this.read().map(([values, v]) => `${this.name}${labelText(this.labels, values)} ${v}`)];
+  }
+}
+
+/** The data plane's metrics, in the Prometheus text format at `GET /metrics`. */
+export class DataPlaneMetrics {
+  readonly requests = new Counter('portico_requests_total', 'Data-plane requests by kind (llm, http), tenant and status code.', ['kind', 'tenant', 'status']);
+  readonly latency = new Histogram('portico_request_duration_seconds', 'Data-plane request latency, end to end, in seconds.', ['kind'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
+  readonly upstreamErrors = new Counter('portico_upstream_errors_total', 'Failed upstream calls (connect error, timeout, 5xx) by upstream and reason.', ['upstream', 'reason']);
+  readonly throttled = new Counter('portico_throttled_total', 'Requests refused by a rate limit, quota or budget, by tenant and reason.', ['tenant', 'reason']);
+  private readonly gauges: Gauge[] = [];
+
+  addGauge(gauge: Gauge): void {
+    this.gauges.push(gauge);
+  }
+
+  render(): string {
+    return [...this.requests.render(), ...this.latency.render(), ...this.upstreamErrors.render(), ...this.throttled.render(), ...this.gauges.flatMap((g) => g.render()), ''].join('\n');
+  }
+}

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { defineResource, name } from './define';
+
+/**
+ * A backend that HTTP routes send traffic to (seed 004's ServiceEntity). When `health_check_path` is set, the data
+ * plane checks it every `health_check_interval_secs` and records a health snapshot.
+ */
+export const service = defineResource({
+  kind: 'service',
+  title: 'Service',
+  description: 'A backend for HTTP routes: its base URL, request timeout and optional health check.',
+  path: '/services',
+  exportKey: 'services',
+  scope: 'tenant-optional',
+  area: 'routes',
+  id: { source: 'either', prefix: 'svc_' },
+  fields: z.strictObject({
+    name: name(),
+    target_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
+    health_check_path: z.string().regex(/^\/[^\s#]*$/, 'must start with "/" and hold no spaces or "#"').max(1024).nullable().default(null),
+    health_check_interval_secs: z.number().int().min(1).max(86_400).default(30),
+    timeout_ms: z.number().int().min(1).max(600_000).default(30_000),
+  }),
+  computed: z.strictObject({}),
+  audit: { created: 'SERVICE_CREATED', updated: 'SERVICE_UPDATED', deleted: 'SERVICE_DELETED' },
+});
