@@ -46,7 +46,7 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     expect(mock.calls.length - before).toBe(50);
     expect(ok.map((r) => Number(r.headers.get('x-ratelimit-remaining'))).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     for (const r of [...ok, ...refused]) expect(r.headers.get('x-ratelimit-limit')).toBe('50');
-    const body = await refused[0]!.json();
+    const body = (await refused[0]!.json()) as any;
     expect(body.error).toMatchObject({ code: 'rate_limited', type: 'rate_limit_error' });
     expect(body.error.message).toContain('route "gpt"');
     expect(refused[0]!.headers.get('x-ratelimit-remaining')).toBe('0');
@@ -74,7 +74,7 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     expect(first.headers.get('x-ratelimit-remaining')).toBe('2');
     expect(await statuses(trial.key, 4)).toEqual([200, 200, 429, 429]);
     const refused = await post(trial.key);
-    expect((await refused.json()).error).toMatchObject({ code: 'quota_exceeded', message: 'The daily request quota of tier "trial" (3) is used up' });
+    expect(((await refused.json()) as any).error).toMatchObject({ code: 'quota_exceeded', message: 'The daily request quota of tier "trial" (3) is used up' });
     const resetSecs = Number(refused.headers.get('retry-after'));
     expect(resetSecs).toBeGreaterThan(0);
     expect(resetSecs).toBeLessThanOrEqual(86_400);
@@ -93,7 +93,7 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     const calls = failing.calls.length;
     const open = await post(key, body);
     expect(open.status).toBe(503);
-    expect((await open.json()).error.code).toBe('circuit_open');
+    expect(((await open.json()) as any).error.code).toBe('circuit_open');
     expect(Number(open.headers.get('retry-after'))).toBe(1);
     expect(failing.calls.length).toBe(calls);
     expect(await metrics()).toContain(`portico_circuit_state{upstream="${failingUrl}"} 2`);

@@ -74,12 +74,12 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
   test('without a key 401; a method the route does not list, or no route, is 404; a suspended tenant 403', async () => {
     const missing = await call('/orders/1', { key: null });
     expect(missing.status).toBe(401);
-    expect((await missing.json()).error.code).toBe('invalid_api_key');
+    expect(((await missing.json()) as any).error.code).toBe('invalid_api_key');
     expect((await call('/orders/1', { key: 'ptc_key_unknown' })).status).toBe(401);
     expect((await call('/orders/1', { method: 'DELETE' })).status).toBe(404);
     const none = await call('/ordersx');
     expect(none.status).toBe(404);
-    expect((await none.json()).error.code).toBe('route_not_found');
+    expect(((await none.json()) as any).error.code).toBe('route_not_found');
     await t.api('PUT', '/v1/admin/tenants/acme', { name: 'Acme', status: 'SUSPENDED' });
     await until(() => t.gateway.snapshot.get('tenant', 'acme')?.status === 'SUSPENDED');
     expect((await call('/orders/1')).status).toBe(403);
@@ -98,12 +98,12 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
     const started = Date.now();
     const hung = await call('/orders/hang');
     expect(hung.status).toBe(504);
-    expect((await hung.json()).error.code).toBe('upstream_timeout');
+    expect(((await hung.json()) as any).error.code).toBe('upstream_timeout');
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     await route({ id: 'dead', tenant_id: 'acme', path_prefix: '/dead', backend_url: 'http://127.0.0.1:9' });
     const dead = await call('/dead/x');
     expect(dead.status).toBe(502);
-    expect((await dead.json()).error.message).toContain('could not be reached');
+    expect(((await dead.json()) as any).error.message).toContain('could not be reached');
   });
 
   test("a route's rate limit counts per key and answers 429 with headers", async () => {
