@@ -78,6 +78,16 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     const resetSecs = Number(refused.headers.get('retry-after'));
     expect(resetSecs).toBeGreaterThan(0);
     expect(resetSecs).toBeLessThanOrEqual(86_400);
+
+    // a restarted data plane reads the spent quota back from the request logs
+    await data.app.dataPlane.requestLogs.flush();
+    const restarted = await startDataPlane(t);
+    try {
+      const again = await fetch(`${restarted.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${trial.key}`, 'content-type': 'application/json' }, body: JSON.stringify(chat) });
+      expect(((await again.json()) as any).error.code).toBe('quota_exceeded');
+    } finally {
+      await restarted.close();
+    }
   });
 
   test('a circuit opens after failures in a row, refuses without calling, and closes after a half-open success', async () => {

@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
 import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
 import type { SnapshotEntry } from '../store/snapshot';
@@ -30,6 +31,9 @@ declare module 'fastify' {
   }
 }
 
+/** Requests turned away before any work: they spend no quota. */
+const REFUSALS = ['INVALID_API_KEY', 'TENANT_SUSPENDED', 'RATE_LIMITED', 'QUOTA_EXCEEDED', 'BUDGET_EXCEEDED', 'ROUTE_NOT_FOUND', 'NO_ROUTE', 'VALIDATION_FAILED', 'INVALID_JSON'];
+
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 /**
@@ -58,7 +62,28 @@ export class DataPlane {
   }
 
   async start(): Promise<void> {
-    await this.budgets.start();
+    await Promise.all([this.budgets.start(), this.seedQuotas()]);
+  }
+
+  /**
+   * Quotas survive a restart: each key's admitted requests this UTC day and month are counted back from the request
+   * logs. (Refused requests never counted; neither do requests still in an unflushed batch of another instance.)
+   */
+  private async seedQuotas(now = new Date()): Promise<void> {
+    const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+    const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+    const rows = await this.gw.db
+      .selectFrom('request_logs')
+      .select(['api_key_id', sql<number>`count(*)`.as('month'), sql<number>`count(*) filter (where created_at >= ${day})`.as('day')])
+      .where('api_key_id', 'is not', null)
+      .where('created_at', '>=', month)
+      .where((eb) => eb.or([eb('error_code', 'is', null), eb('error_code', 'not in', REFUSALS)]))
+      .groupBy('api_key_id')
+      .execute();
+    for (const r of rows) {
+      if (Number(r.day)) this.limiter.seed(`quota-day:${r.api_key_id}`, Number(r.day), { kind: 'calendar', unit: 'day' });
+      this.limiter.seed(`quota-month:${r.api_key_id}`, Number(r.month), { kind: 'calendar', unit: 'month' });
+    }
   }
 
   async stop(): Promise<void> {

@@ -97,6 +97,13 @@ export class RateLimiter {
     return { allowed: true, headers: headersOf(tightest!.rule.limit, tightest!.remaining, tightest!.resetAt, now) };
   }
 
+  /** Starts a counter at `count` (quotas already spent, read back from request logs at start-up). */
+  seed(key: string, count: number, window: LimitWindow, now = Date.now()): void {
+    const c = this.counters.get(key);
+    if (c && c.resetAt > now) c.count = Math.max(c.count, count);
+    else this.counters.set(key, { count, resetAt: windowEnd(window, now) });
+  }
+
   /** Counters in use (for tests and metrics). */
   get size(): number {
     return this.counters.size;
