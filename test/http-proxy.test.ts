@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import pino from 'pino';
 import { testDialects } from './support/databases';
 import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
 import { MockHttp, type SeenRequest } from './support/mock-http';
@@ -20,8 +21,11 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
     await until(() => !!t.gateway.snapshot.get('route', res.body.id));
   };
 
+  const logLines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line)) });
+
   beforeAll(async () => {
-    t = await startTestGateway(dialect, {}, { webhooks: false });
+    t = await startTestGateway(dialect, {}, { webhooks: false, log });
     backend = new MockHttp();
     backendUrl = await backend.start();
     data = await startDataPlane(t);
@@ -149,6 +153,9 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
     expect(resolved.body).toMatchObject({ id: timeout.id, resolved: true });
     expect((await t.api('GET', '/v1/admin/error-events?resolved=false')).body.data.map((e: { id: string }) => e.id)).not.toContain(timeout.id);
     expect((await t.api('GET', '/v1/admin/audit/events?type=ERROR_EVENT_RESOLVED')).body.data).toHaveLength(1);
+
+    expect(logLines.find((l) => l.reqId === 'req-from-client' && l.msg === 'request completed')).toMatchObject({ status: 200, tenant: 'acme', route: 'orders' });
+    expect(JSON.stringify(logLines)).not.toContain(key);
 
     const k = (await t.api('GET', `/v1/admin/tenants/acme/keys/${keyId}`)).body;
     expect(Date.now() - Date.parse(k.last_used_at)).toBeLessThan(60_000);

@@ -42,7 +42,12 @@ export class BudgetTracker {
 
   /** Budgets that apply to a call by this key: the tenant's, and the key's own. */
   budgetsFor(tenantId: string, keyId: string): SnapshotEntry[] {
-    return this.snapshot.all('budget').filter((b) => b.tenant_id === tenantId && (b.api_key_id === null || b.api_key_id === keyId));
+    const tenants = this.snapshot.memo('budgets-by-tenant', () => {
+      const by = new Map<string | null, SnapshotEntry[]>();
+      for (const b of this.snapshot.all('budget')) by.set(b.tenant_id, [...(by.get(b.tenant_id) ?? []), b]);
+      return by;
+    });
+    return (tenants.get(tenantId) ?? []).filter((b) => b.api_key_id === null || b.api_key_id === keyId);
   }
 
   spentOn(b: SnapshotEntry, now = new Date()): number {

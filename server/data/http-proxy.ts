@@ -23,9 +23,8 @@ const under = (path: string, prefix: string) => path === prefix || (path.startsW
  */
 export function matchHttpRoute(snapshot: ConfigSnapshot, method: string, path: string, tenantId: string | null): SnapshotEntry | undefined {
   let best: SnapshotEntry | undefined;
-  for (const r of snapshot.all('route')) {
-    const prefix = r.path_prefix;
-    if (typeof prefix !== 'string' || r.enabled !== true || !under(path, prefix)) continue;
+  for (const r of snapshot.memo('http-routes', () => snapshot.all('route').filter((x) => typeof x.path_prefix === 'string' && x.enabled === true))) {
+    if (!under(path, r.path_prefix as string)) continue;
     if (tenantId !== null && r.tenant_id !== null && r.tenant_id !== tenantId) continue;
     const methods = r.methods as string[];
     if (methods.length && !methods.includes(method)) continue;

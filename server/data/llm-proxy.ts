@@ -30,7 +30,8 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
 
   /** Tokens and cost from the pricing table, into token usage and the budgets (with their threshold events). */
   const record = (caller: KeyCaller, route: SnapshotEntry, p: RouteProvider, model: string, usage: Usage) => {
-    const price = gw.snapshot.all('pricing').find((x) => x.provider === p.provider && x.model === model);
+    const prices = gw.snapshot.memo('pricing-by-model', () => new Map(gw.snapshot.all('pricing').map((x) => [`${x.provider}\u0000${x.model}`, x])));
+    const price = prices.get(`${p.provider}\u0000${model}`);
     const cost = price ? (usage.prompt_tokens * Number(price.input_per_million_usd) + usage.completion_tokens * Number(price.output_per_million_usd)) / 1e6 : 0;
     dp.usage.add({ tenant_id: caller.tenant.id, api_key_id: caller.key.id, route_id: route.id, provider: p.provider, model, input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cost_usd: cost, created_at: new Date() });
     for (const { budget, crossed } of dp.budgets.record(caller.tenant.id, caller.key.id, cost)) {

@@ -13,10 +13,12 @@ export function globMatch(pattern: string, value: string): boolean {
 }
 
 /** LLM routes a tenant may use for `model`: its own before global ones, then by priority (highest first), then id. */
-export function llmRoutes(snapshot: ConfigSnapshot, tenantId: string, model?: string): SnapshotEntry[] {
-  return snapshot
-    .all('route')
-    .filter((r) => r.enabled === true && typeof r.model_pattern === 'string' && (r.tenant_id === tenantId || r.tenant_id === null))
-    .filter((r) => model === undefined || globMatch(r.model_pattern as string, model))
-    .sort((a, b) => Number(b.tenant_id !== null) - Number(a.tenant_id !== null) || Number(b.priority) - Number(a.priority) || a.id.localeCompare(b.id));
+export function llmRoutes(snapshot: ConfigSnapshot, tenantId: string, model?: string): readonly SnapshotEntry[] {
+  const candidates = snapshot.memo(`llm-routes:${tenantId}`, () =>
+    snapshot
+      .all('route')
+      .filter((r) => r.enabled === true && typeof r.model_pattern === 'string' && (r.tenant_id === tenantId || r.tenant_id === null))
+      .sort((a, b) => Number(b.tenant_id !== null) - Number(a.tenant_id !== null) || Number(b.priority) - Number(a.priority) || a.id.localeCompare(b.id)),
+  );
+  return model === undefined ? candidates : candidates.filter((r) => globMatch(r.model_pattern as string, model));
 }

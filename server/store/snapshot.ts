@@ -31,6 +31,7 @@ export class ConfigSnapshot extends EventEmitter {
   private lookupKeys = new Map<string, string>();
   /** `kind:id` → the sealed (encrypted) secret, for kinds the data plane must use (provider credentials). */
   private sealed = new Map<string, string>();
+  private memos = new Map<string, unknown>();
   private queue: Promise<void> = Promise.resolve();
   /** Count of full loads, for observability and tests. */
   loads = 0;
@@ -57,8 +58,20 @@ export class ConfigSnapshot extends EventEmitter {
     return this.sealed.get(`${kind}:${id}`);
   }
 
-  all(kind: string): SnapshotEntry[] {
-    return [...(this.byKind.get(kind)?.values() ?? [])];
+  /** Every resource of a kind. The array is shared until the next change: read it, do not change it. */
+  all(kind: string): readonly SnapshotEntry[] {
+    return this.memo(`all:${kind}`, () => [...(this.byKind.get(kind)?.values() ?? [])]);
+  }
+
+  /**
+   * A value derived from the snapshot (a tenant's sorted routes), computed once and kept until the next change, so
+   * the hot path does not redo it per request. Keys must come from a bounded set (kinds, tenant ids).
+   */
+  memo<T>(key: string, compute: () => T): T {
+    if (this.memos.has(key)) return this.memos.get(key) as T;
+    const value = compute();
+    this.memos.set(key, value);
+    return value;
   }
 
   /** Reloads everything (start-up, and after a lost notification connection). */
@@ -82,6 +95,7 @@ export class ConfigSnapshot extends EventEmitter {
       this.byLookup = byLookup;
       this.lookupKeys = lookupKeys;
       this.sealed = sealed;
+      this.memos.clear();
       this.loads++;
       this.emit('reload');
     });
@@ -109,6 +123,7 @@ export class ConfigSnapshot extends EventEmitter {
       } else {
         map.delete(id);
       }
+      this.memos.clear();
       this.emit('change', kind, id);
     });
   }

@@ -18,7 +18,7 @@ export interface TestGateway {
 }
 
 /** Starts a gateway on a new, empty database of the given dialect (or on the one `env.DATABASE_URL` names). */
-export async function startTestGateway(dialect: TestDialect, env: Record<string, string> = {}, options: GatewayOptions = {}): Promise<TestGateway> {
+export async function startTestGateway(dialect: TestDialect, env: Record<string, string> = {}, options: GatewayOptions & { log?: pino.Logger } = {}): Promise<TestGateway> {
   const pg = dialect === 'postgres' && !env.DATABASE_URL ? await createPostgresDatabase() : undefined;
   const config = loadConfig({
     PORTICO_DATA_DIR: 'memory://',
@@ -27,7 +27,7 @@ export async function startTestGateway(dialect: TestDialect, env: Record<string,
     ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...env,
   });
-  const gateway = await openGateway(config, pino({ level: 'silent' }), options);
+  const gateway = await openGateway(config, options.log ?? pino({ level: 'silent' }), options);
   const admin = buildAdminApp(gateway);
   await admin.ready();
   return {
