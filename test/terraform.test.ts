@@ -30,9 +30,32 @@ resource "portico_tenant"  "acme" {
   name     = "${tenantName}"
   metadata = { team = "ml" }
 }
+resource "portico_rate_limit_tier" "gold" {
+  id          = "gold"
+  limit       = 1000
+  window_secs = 60
+  daily_quota = 100000
+}
 resource "portico_api_key" "prod" {
-  tenant_id = portico_tenant.acme.id
-  name      = "production-key"
+  tenant_id       = portico_tenant.acme.id
+  name            = "production-key"
+  rate_limit_tier = portico_rate_limit_tier.gold.id
+}
+resource "portico_service" "billing" {
+  id                = "billing"
+  tenant_id         = portico_tenant.acme.id
+  name              = "Billing"
+  target_url        = "http://127.0.0.1:9/billing"
+  health_check_path = "/healthz"
+}
+resource "portico_route" "billing" {
+  id              = "billing-route"
+  tenant_id       = portico_tenant.acme.id
+  path_prefix     = "/billing"
+  methods         = ["GET", "POST"]
+  service_id      = portico_service.billing.id
+  rate_limit      = { limit = 100, window_secs = 60 }
+  circuit_breaker = { failure_threshold = 3 }
 }
 resource "portico_route" "gpt" {
   id            = "gpt-route"
@@ -91,10 +114,11 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
 
   test('apply creates everything over the admin API; a second plan is empty', async () => {
     const apply = await tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
-    expect(apply.stdout).toContain('Apply complete! Resources: 6 added');
+    expect(apply.stdout).toContain('Apply complete! Resources: 9 added');
     expect((await api('GET', '/v1/admin/tenants/acme-corp')).body).toMatchObject({ name: 'Acme Corp', metadata: { team: 'ml' } });
     expect((await api('GET', '/v1/admin/routes/gpt-route')).body.providers[0]).toMatchObject({ provider: 'openai', weight: 1 });
     expect(state('portico_api_key.prod').key).toMatch(/^ptc_key_/);
+    expect((await api('GET', '/v1/admin/routes/billing-route')).body).toMatchObject({ service_id: 'billing', circuit_breaker: { failure_threshold: 3, cooldown_ms: 30000 } });
     const plan = await tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color');
     expect(plan.code).toBe(0);
   });
@@ -122,7 +146,7 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
   });
 
   test('terraform import of every kind is followed by an empty plan', async () => {
-    for (const address of ['portico_tenant.acme', 'portico_api_key.prod', 'portico_route.gpt', 'portico_budget.acme', 'portico_webhook.ops', 'portico_token.ci']) {
+    for (const address of ['portico_tenant.acme', 'portico_rate_limit_tier.gold', 'portico_api_key.prod', 'portico_service.billing', 'portico_route.billing', 'portico_route.gpt', 'portico_budget.acme', 'portico_webhook.ops', 'portico_token.ci']) {
       const s = state(address);
       const id = address === 'portico_api_key.prod' ? `${s.tenant_id}/${s.id}` : s.id;
       expect((await tf.tf('state', 'rm', address)).code).toBe(0);
@@ -155,7 +179,7 @@ resource "portico_budget" "bad" {
 
   test('destroy removes everything', async () => {
     const destroy = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
-    expect(destroy.stdout).toContain('Destroy complete! Resources: 6 destroyed');
+    expect(destroy.stdout).toContain('Destroy complete! Resources: 9 destroyed');
     expect((await api('GET', '/v1/admin/tenants')).body.data).toEqual([]);
     expect((await api('GET', '/v1/admin/routes')).body.data).toEqual([]);
     expect((await api('GET', '/v1/admin/webhooks')).body.data).toEqual([]);
