@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
 import { installErrorHandlers, type ErrorRenderer } from '../control/error-handler';
@@ -31,7 +31,7 @@ const NOT_TRAFFIC = /^\/(health\/|metrics$)/;
  * in-memory snapshot only; usage, request logs and error events are written in batches.
  */
 export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, disableRequestLogging: true, requestIdHeader: 'x-request-id', genReqId: () => `req_${crypto.randomUUID()}`, loggerInstance: gw.log }) as unknown as FastifyInstance;
+  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: 'x-request-id', genReqId: () => `req_${crypto.randomUUID()}`, loggerInstance: gw.log }) as unknown as FastifyInstance;
   installErrorHandlers(app, renderOpenAiError);
   const dp = new DataPlane(gw);
   const health = new HealthChecker(gw);
