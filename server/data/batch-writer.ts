@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Insertable } from 'kysely';
+import { sql, type Insertable } from 'kysely';
 import type { Database, Db } from '../store/schema';
 
 /** Tables the data plane appends to in batches. */
@@ -43,7 +43,9 @@ export class BatchWriter<T extends BatchTable> {
       if (!batch.length) return;
       try {
         const rows = batch.map((r) => ({ id: `${this.idPrefix}${randomUUID()}`, ...r }));
-        await this.db.insertInto(this.table).values(rows as never).execute();
+        // one JSON parameter for the whole batch: far cheaper to build and send than a parameter per value
+        const columns = sql.join([...new Set(rows.flatMap((r) => Object.keys(r)))].map((c) => sql.ref(c)));
+        await sql`insert into ${sql.table(this.table)} (${columns}) select ${columns} from json_populate_recordset(null::${sql.table(this.table)}, ${JSON.stringify(rows)}::json)`.execute(this.db);
       } catch (err) {
         this.log.error({ err, table: this.table, rows: batch.length }, 'batch write failed; rows lost');
       }

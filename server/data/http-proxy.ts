@@ -5,7 +5,7 @@ import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { presentedKey } from './key-auth';
-import { abortReason, callUpstream, endToEnd } from './upstream';
+import { callUpstream, ClientGone, endToEnd, upstreamError } from './upstream';
 
 const KEY_PREFIX = 'ptc_key_';
 
@@ -80,13 +80,13 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
       if (route.service_id && !service) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" points at service "${route.service_id}", which no longer exists`);
       const base = (service?.target_url ?? route.backend_url) as string;
       const timeoutMs = Math.min(Number(route.timeout_ms), service ? Number(service.timeout_ms) : Infinity);
-      const gone = new AbortController();
-      reply.raw.once('close', () => !reply.raw.writableFinished && gone.abort());
+      const gone = ClientGone.watch(reply.raw);
       const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
       const label = service ? `service "${service.id}"` : `backend of route "${route.id}"`;
-      const { res, abort, done } = await callUpstream(dp, traffic, { upstream: base, label, url: backendUrl(base, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), body: hasBody ? req.raw : undefined, timeoutMs, breaker: breakerSettings(route) }, gone.signal);
-      res.body.once('end', done).once('error', done).once('close', done);
-      res.body.once('error', (err) => reply.raw.destroy(abortReason(abort, err) as Error));
+      const call = { upstream: base, label, url: backendUrl(base, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), body: hasBody ? req.raw : undefined, timeoutMs, breaker: breakerSettings(route) };
+      const res = await callUpstream(dp, traffic, call, gone);
+      // a body that breaks off midway (backend gone, body timeout) cuts the client's response short too
+      res.body.once('error', (err) => reply.raw.destroy(upstreamError(call, err)));
       return reply.status(res.statusCode).headers(endToEnd(res.headers, RESPONSE_OWN)).send(res.body);
     });
   });

@@ -7,15 +7,15 @@ import type { Db } from '../store/schema';
  * in one statement. It is usage, not configuration: no audit event, no version, no change notification.
  */
 export class KeyUsage {
-  private pending = new Map<string, string>();
+  private pending = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(private readonly db: Db, private readonly log: FastifyBaseLogger, intervalMs = 1000) {
     this.timer = setInterval(() => void this.flush(), intervalMs).unref();
   }
 
-  used(keyId: string, at = new Date()): void {
-    this.pending.set(keyId, at.toISOString());
+  used(keyId: string, at = Date.now()): void {
+    this.pending.set(keyId, at);
   }
 
   async flush(): Promise<void> {
@@ -23,7 +23,7 @@ export class KeyUsage {
     const batch = this.pending;
     this.pending = new Map();
     const ids = [...batch.keys()];
-    const times = ids.map((id) => batch.get(id)!);
+    const times = ids.map((id) => new Date(batch.get(id)!).toISOString());
     try {
       await sql`update resources r set data = jsonb_set(r.data, '{last_used_at}', to_jsonb(u.t))
         from unnest(${ids}::text[], ${times}::text[]) as u(id, t)

@@ -8,7 +8,7 @@ import type { KeyCaller } from './key-auth';
 import { baseUrlOf, failsOver, providerOrder, resolveCredential, type RouteProvider } from './providers';
 import { llmRoutes } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
-import { abortReason, callUpstream, endToEnd } from './upstream';
+import { callUpstream, ClientGone, endToEnd, upstreamError, type UpstreamCall } from './upstream';
 
 function parseChat(body: unknown): { model: string; stream: boolean } {
   const b = body as Record<string, unknown> | undefined;
@@ -51,29 +51,27 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
     dp.admit(req, reply, caller.tenant, caller.key, route, true);
 
     const order = providerOrder(route);
-    const gone = new AbortController();
-    // the response closed before it finished: the client went away, so the upstream call stops too
-    reply.raw.once('close', () => !reply.raw.writableFinished && gone.abort());
+    const gone = ClientGone.watch(reply.raw);
     let lastError: ApiError | undefined;
     for (const [i, p] of order.entries()) {
       const canFailOver = failsOver(route) && i < order.length - 1;
       const upstreamModel = p.model ?? model;
       const body = { ...(req.body as object), model: upstreamModel, ...(stream ? { stream_options: { ...((req.body as { stream_options?: object }).stream_options ?? {}), include_usage: true } } : {}) };
-      let call;
+      let call: UpstreamCall | undefined;
+      let res;
       try {
         const key = resolveCredential(gw.snapshot, gw.keys.masterKey, caller.tenant.id, p);
         const base = baseUrlOf(p);
         const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': req.id };
-        call = await callUpstream(dp, req[TRAFFIC], { upstream: base, label: `provider "${p.provider}"`, url: `${base}/chat/completions`, method: 'POST', headers, body: JSON.stringify(body), timeoutMs: p.timeout_ms ?? Number(route.timeout_ms), breaker: breakerSettings(route) }, gone.signal);
+        call = { upstream: base, label: `provider "${p.provider}"`, url: `${base}/chat/completions`, method: 'POST', headers, body: JSON.stringify(body), timeoutMs: p.timeout_ms ?? Number(route.timeout_ms), streaming: stream, breaker: breakerSettings(route) };
+        res = await callUpstream(dp, req[TRAFFIC], call, gone);
       } catch (err) {
         lastError = err as ApiError;
         // a timeout is not retried elsewhere: the caller has already waited the route's whole timeout
-        if (canFailOver && lastError instanceof ApiError && lastError.code !== 'UPSTREAM_TIMEOUT' && !gone.signal.aborted) continue;
+        if (canFailOver && lastError instanceof ApiError && lastError.code !== 'UPSTREAM_TIMEOUT' && !gone.left) continue;
         throw err;
       }
-      const { res, abort, done } = call;
       if (res.statusCode >= 500 && canFailOver) {
-        done();
         await res.body.dump().catch(() => undefined);
         lastError = new ApiError('UPSTREAM_ERROR', `Provider "${p.provider}" answered ${res.statusCode}`);
         continue;
@@ -84,9 +82,7 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
         try {
           text = await res.body.text();
         } catch (err) {
-          throw abortReason(abort, err);
-        } finally {
-          done();
+          throw upstreamError(call, err);
         }
         if (res.statusCode < 300) {
           const usage = (JSON.parse(text) as { usage?: Usage }).usage;
@@ -94,8 +90,7 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
         }
         return reply.status(res.statusCode).headers(endToEnd(res.headers, OWN_HEADERS)).header('content-type', contentType).send(text);
       }
-      done(); // the first byte arrived: from here the stream runs as long as the upstream sends
-      return pipeStream(reply, res.statusCode, endToEnd(res.headers, OWN_HEADERS), res.body, abort, (usage) => record(caller, route, p, upstreamModel, usage));
+      return pipeStream(reply, res.statusCode, endToEnd(res.headers, OWN_HEADERS), res.body, (usage) => record(caller, route, p, upstreamModel, usage));
     }
     throw new ApiError('UPSTREAM_UNAVAILABLE', `Every provider of route "${route.id}" failed: ${lastError?.message ?? 'no providers'}`).withHeaders(lastError?.headers ?? {});
   });
@@ -112,11 +107,10 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
 }
 
 /** Server-sent events passed through chunk by chunk, unbuffered; usage is read from the final chunk on the way. */
-async function pipeStream(reply: FastifyReply, status: number, upstreamHeaders: Record<string, string | string[]>, body: Readable, abort: AbortController, onUsage: (u: Usage) => void): Promise<void> {
+async function pipeStream(reply: FastifyReply, status: number, upstreamHeaders: Record<string, string | string[]>, body: Readable, onUsage: (u: Usage) => void): Promise<void> {
   reply.hijack();
   reply.raw.writeHead(status, { ...upstreamHeaders, 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...(reply.getHeaders() as Record<string, string>) });
   const scanner = new SseUsageScanner();
-  reply.raw.once('close', () => !abort.signal.aborted && abort.abort(new Error('client went away')));
   try {
     for await (const chunk of body) {
       scanner.push(chunk as Uint8Array);
@@ -132,12 +126,11 @@ async function pipeStream(reply: FastifyReply, status: number, upstreamHeaders: 
       }
     }
   } catch {
-    // the client went away (we aborted the upstream) or the upstream broke: end what we have
+    // the client went away (undici destroyed the upstream body) or the upstream broke: end what we have
   } finally {
     const usage = scanner.usage();
     if (usage) onUsage(usage);
     reply.raw.end();
-    if (!abort.signal.aborted) abort.abort();
     body.destroy();
   }
 }

@@ -6,16 +6,19 @@ function labelText(names: readonly string[], values: readonly (string | number)[
 
 /** A monotonically increasing count per label set. */
 export class Counter {
-  private readonly values = new Map<string, number>();
+  /** Keyed by the label values joined (cheap on the hot path); formatted only when scraped. */
+  private readonly series = new Map<string, { values: readonly (string | number)[]; n: number }>();
   constructor(readonly name: string, readonly help: string, readonly labels: readonly string[]) {}
 
   inc(values: readonly (string | number)[], by = 1): void {
-    const key = labelText(this.labels, values);
-    this.values.set(key, (this.values.get(key) ?? 0) + by);
+    const key = values.join('\u0000');
+    const s = this.series.get(key);
+    if (s) s.n += by;
+    else this.series.set(key, { values, n: by });
   }
 
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...[...this.values].map(([k, v]) => `${this.name}${k} ${v}`)];
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...[...this.series.values()].map((s) => `${this.name}${labelText(this.labels, s.values)} ${s.n}`)];
   }
 }
 
@@ -25,7 +28,7 @@ export class Histogram {
   constructor(readonly name: string, readonly help: string, readonly labels: readonly string[], readonly buckets: readonly number[]) {}
 
   observe(values: readonly (string | number)[], v: number): void {
-    const key = labelText(this.labels, values);
+    const key = values.join('\u0000');
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { counts: this.buckets.map(() => 0), sum: 0, count: 0, values }));
     for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) s.counts[i]!++;
@@ -35,7 +38,8 @@ export class Histogram {
 
   render(): string[] {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const [key, s] of this.series) {
+    for (const s of this.series.values()) {
+      const key = labelText(this.labels, s.values);
       this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${labelText([...this.labels, 'le'], [...s.values, b])} ${s.counts[i]}`));
       lines.push(`${this.name}_bucket${labelText([...this.labels, 'le'], [...s.values, '+Inf'])} ${s.count}`);
       lines.push(`${this.name}_sum${key} ${s.sum}`, `${this.name}_count${key} ${s.count}`);

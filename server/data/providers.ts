@@ -61,5 +61,6 @@ export function resolveCredential(snapshot: ConfigSnapshot, masterKey: Buffer, t
   }
   const sealed = chosen && snapshot.sealedSecret('credential', chosen.id);
   if (!chosen || !sealed) throw new ApiError('NO_CREDENTIAL', `No active credential for provider "${p.provider}" (route, tenant "${tenantId}" or global)`);
-  return decryptSecret(masterKey, sealed);
+  // opened once per credential version and kept until the next configuration change
+  return snapshot.memo(`credential-key:${chosen.id}`, () => decryptSecret(masterKey, sealed));
 }
