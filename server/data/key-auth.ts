@@ -15,11 +15,28 @@ export function presentedKey(request: FastifyRequest): string | undefined {
   return bearer ?? (request.headers['x-api-key'] as string | undefined);
 }
 
+/**
+ * Hashes of recently presented keys, so a busy key is not re-hashed on every request. Bounded: emptied when full.
+ * It holds up to 10 000 presented keys in memory, as the process already holds opened provider credentials; a
+ * revoked key's entry only maps to a hash the snapshot refuses.
+ */
+const hashes = new Map<string, string>();
+const MAX_HASHES = 10_000;
+
+function hashOf(token: string): string {
+  let h = hashes.get(token);
+  if (h === undefined) {
+    if (hashes.size >= MAX_HASHES) hashes.clear();
+    hashes.set(token, (h = hashToken(token)));
+  }
+  return h;
+}
+
 /** Checks the request's API key against the in-memory snapshot (no database query): known, active, unexpired. */
 export function authenticateKey(snapshot: ConfigSnapshot, request: FastifyRequest): KeyCaller {
   const token = presentedKey(request);
   if (!token) throw new ApiError('INVALID_API_KEY', 'Missing API key: send Authorization: Bearer ptc_key_…');
-  const key = snapshot.lookup('api_key', hashToken(token));
+  const key = snapshot.lookup('api_key', hashOf(token));
   if (!key) throw new ApiError('INVALID_API_KEY', 'Unknown API key');
   if (key.status !== 'ACTIVE') throw new ApiError('INVALID_API_KEY', 'This API key was revoked');
   if (typeof key.expires_at === 'string' && Date.parse(key.expires_at) <= Date.now()) throw new ApiError('INVALID_API_KEY', 'This API key has expired');
