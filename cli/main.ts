@@ -38,6 +38,7 @@ async function serve(): Promise<void> {
   gateway.log.info({ admin: server.adminUrl, data: server.dataUrl, database: gateway.dialect }, 'portico is serving');
   const stop = async () => {
     await server.close();
+    (gateway.log as unknown as { flush?: () => void }).flush?.();
     process.exit(0);
   };
   process.once('SIGINT', stop);

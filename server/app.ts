@@ -30,7 +30,8 @@ export interface GatewayOptions {
 
 export async function openGateway(
   config: Config = loadConfig(),
-  log: Logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }),
+  // asynchronous stdout: lines written while a write is in flight go out together (pino flushes them at exit)
+  log: Logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }, pino.destination({ dest: 1, sync: false })),
   options: GatewayOptions = {},
 ): Promise<OpenGateway> {
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });

@@ -8,6 +8,13 @@ import { presentedKey } from './key-auth';
 import { callUpstream, ClientGone, endToEnd, upstreamError } from './upstream';
 
 const KEY_PREFIX = 'ptc_key_';
+const SMALL_BODY = 64 * 1024;
+
+async function readSmall(stream: NodeJS.ReadableStream): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return chunks.length ? Buffer.concat(chunks) : undefined;
+}
 
 /** Request headers the proxy sets itself. */
 const NOT_FORWARDED = new Set(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id', 'content-length']);
@@ -81,9 +88,11 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
       const base = (service?.target_url ?? route.backend_url) as string;
       const timeoutMs = Math.min(Number(route.timeout_ms), service ? Number(service.timeout_ms) : Infinity);
       const gone = ClientGone.watch(reply.raw);
-      const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+      const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+      // a small body of known length is read whole (undici sends a buffer much faster than a stream); others stream
+      const body = length !== undefined && length <= SMALL_BODY ? await readSmall(req.raw) : req.headers['transfer-encoding'] !== undefined || length ? req.raw : undefined;
       const label = service ? `service "${service.id}"` : `backend of route "${route.id}"`;
-      const call = { upstream: base, label, url: backendUrl(base, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), body: hasBody ? req.raw : undefined, timeoutMs, breaker: breakerSettings(route) };
+      const call = { upstream: base, label, url: backendUrl(base, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), body, timeoutMs, breaker: breakerSettings(route) };
       const res = await callUpstream(dp, traffic, call, gone);
       // a body that breaks off midway (backend gone, body timeout) cuts the client's response short too
       res.body.once('error', (err) => reply.raw.destroy(upstreamError(call, err)));

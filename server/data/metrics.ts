@@ -31,7 +31,10 @@ export class Histogram {
     const key = values.join('\u0000');
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = { counts: this.buckets.map(() => 0), sum: 0, count: 0, values }));
-    for (let i = 0; i < this.buckets.length; i++) if (v <= this.buckets[i]!) s.counts[i]!++;
+    // counted in the first bucket that holds it; render() makes the counts cumulative, as Prometheus wants
+    let i = 0;
+    while (i < this.buckets.length && v > this.buckets[i]!) i++;
+    if (i < this.buckets.length) s.counts[i]!++;
     s.sum += v;
     s.count++;
   }
@@ -40,7 +43,8 @@ export class Histogram {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const s of this.series.values()) {
       const key = labelText(this.labels, s.values);
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${labelText([...this.labels, 'le'], [...s.values, b])} ${s.counts[i]}`));
+      let cumulative = 0;
+      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${labelText([...this.labels, 'le'], [...s.values, b])} ${(cumulative += s.counts[i]!)}`));
       lines.push(`${this.name}_bucket${labelText([...this.labels, 'le'], [...s.values, '+Inf'])} ${s.count}`);
       lines.push(`${this.name}_sum${key} ${s.sum}`, `${this.name}_count${key} ${s.count}`);
     }
