@@ -1,20 +1,30 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { dataPlaneBench, renderDataPlane } from './proxies';
 import { terraformBench } from './terraform';
 
-/** `npm run bench`: runs every benchmark and rewrites bench/RESULTS.md with the figures and their peers. */
-async function main(): Promise<void> {
-  const tfVersion = execFileSync('terraform', ['version'], { env: { ...process.env, CHECKPOINT_DISABLE: '1' } }).toString().split('\n')[0];
+const RESULTS = join(__dirname, 'RESULTS.md');
+
+/** The sections of RESULTS.md by their `## ` heading, so a partial run keeps the others. */
+function sections(): Map<string, string> {
+  const found = new Map<string, string>();
+  let text = '';
+  try {
+    text = readFileSync(RESULTS, 'utf8');
+  } catch {
+    return found;
+  }
+  for (const part of text.split(/\n(?=## )/).slice(1)) found.set(part.split('\n')[0]!, part.trimEnd());
+  return found;
+}
+
+async function terraformSection(): Promise<string[]> {
   const tf = await terraformBench(200);
   const [floor, portico] = tf;
   const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-  const lines = [
-    '# Benchmark results',
-    '',
-    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${tfVersion}. Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}.`,
-    '',
+  return [
     '## Terraform provider: 200 resources',
     '',
     'Gateway on loopback (embedded PGlite), provider installed in the local mirror, default parallelism (10).',
@@ -25,10 +35,33 @@ async function main(): Promise<void> {
     ...tf.map((r) => `| ${r.label} | ${r.resources} | ${r.applySeconds.toFixed(2)} | ${r.planSeconds.toFixed(2)} | ${r.destroySeconds.toFixed(2)} |`),
     '',
     `Portico against the floor: apply ${ratio(portico!.applySeconds, floor!.applySeconds)}, plan ${ratio(portico!.planSeconds, floor!.planSeconds)}, destroy ${ratio(portico!.destroySeconds, floor!.destroySeconds)}.`,
+  ];
+}
+
+/**
+ * `npm run bench [-- terraform|proxies]`: runs the benchmarks (all by default) and rewrites their sections of
+ * bench/RESULTS.md with the figures and their peers.
+ */
+async function main(): Promise<void> {
+  const only = process.argv[2];
+  const tfVersion = execFileSync('terraform', ['version'], { env: { ...process.env, CHECKPOINT_DISABLE: '1' } }).toString().split('\n')[0];
+  const kept = sections();
+  const fresh: string[][] = [];
+  if (!only || only === 'proxies') fresh.push(renderDataPlane(await dataPlaneBench((line) => process.stderr.write(`${line}\n`))));
+  if (!only || only === 'terraform') fresh.push(await terraformSection());
+  for (const lines of fresh) kept.set(lines[0]!, lines.join('\n').trimEnd());
+  const order = ['## LLM proxy overhead', '## HTTP API proxy throughput', '## Terraform provider: 200 resources'];
+  const body = [...kept.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b)).map((k) => kept.get(k)!);
+  const header = [
+    '# Benchmark results',
+    '',
+    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${tfVersion}. Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}.`,
+    'Everything runs on this one machine over loopback: load generator, mock upstream, and the proxy under test, each its own process.',
     '',
   ];
-  writeFileSync(join(__dirname, 'RESULTS.md'), lines.join('\n'));
-  process.stdout.write(lines.join('\n'));
+  const text = `${header.join('\n')}\n${body.join('\n\n')}\n`;
+  writeFileSync(RESULTS, text);
+  process.stdout.write(text);
 }
 
 main().catch((err) => {

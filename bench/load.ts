@@ -1,0 +1,59 @@
+import { Pool } from 'undici';
+
+/** One measured cell: throughput, latency percentiles in milliseconds (microsecond resolution), failures. */
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+export interface LoadSpec {
+  url: string;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  connections: number;
+}
+
+/**
+ * Closed-loop load: `connections` keep-alive connections, each sending its next request as soon as the last
+ * answer is read, for `seconds`. Latency per request from hrtime, so sub-millisecond figures are real (autocannon
+ * rounds to whole milliseconds). Bounded by its duration.
+ */
+async function run(spec: LoadSpec, seconds: number): Promise<LoadResult> {
+  const url = new URL(spec.url);
+  const pool = new Pool(url.origin, { connections: spec.connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  const started = process.hrtime.bigint();
+  const end = Date.now() + seconds * 1000;
+  const worker = async () => {
+    while (Date.now() < end) {
+      const t0 = process.hrtime.bigint();
+      try {
+        const res = await pool.request({ path: url.pathname + url.search, method: spec.method ?? 'GET', headers: spec.headers, body: spec.body });
+        await res.body.dump();
+        if (res.statusCode < 200 || res.statusCode >= 300) non2xx++;
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: spec.connections }, worker));
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), requests: latencies.length, non2xx, errors };
+}
+
+/** A warm-up (connections opened, code paths optimized), then the measured run. */
+export async function measureLoad(spec: LoadSpec, seconds = 5, warmupSeconds = 2): Promise<LoadResult> {
+  await run(spec, warmupSeconds);
+  return run(spec, seconds);
+}

@@ -1,0 +1,159 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { measureLoad, type LoadResult, type LoadSpec } from './load';
+import { startPostgres } from './postgres';
+import { ProcessGroup } from './processes';
+
+const ROOT = join(__dirname, '..');
+const TOKEN = 'bench-owner-token-0123456789abcdef';
+const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
+const LLM_CONCURRENCY = [1, 16, 64];
+const HTTP_CONCURRENCY = 64;
+
+export interface Row extends LoadResult {
+  target: string;
+  connections: number;
+}
+
+export interface DataPlaneResults {
+  database: string;
+  llm: Row[];
+  http: (Row | { target: string; missing: string })[];
+}
+
+const port = (m: RegExpExecArray) => `http://127.0.0.1:${m[1]}`;
+
+async function waitForHttp(url: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await fetch(url);
+      return;
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+/** Portico as it ships (`node cli/portico.js serve`), configured over its admin API; returns its data URL and a key. */
+async function startPortico(group: ProcessGroup, databaseUrl: string | undefined, mock: string): Promise<{ data: string; key: string }> {
+  const env = { PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0', PORTICO_LOG_LEVEL: 'info', ...(databaseUrl ? { DATABASE_URL: databaseUrl, PORTICO_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') } : { PORTICO_DATA_DIR: 'memory://' }) };
+  const m = await group.start('node', [join(ROOT, 'cli/portico.js'), 'serve'], /"admin":"(http:[^"]+)","data":"(http:[^"]+)"/, env);
+  const [admin, data] = [m[1]!, m[2]!];
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(admin + path, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Record<string, unknown>;
+  };
+  await post('/v1/admin/tenants', { id: 'bench', name: 'Bench' });
+  const key = (await post('/v1/admin/tenants/bench/keys', { name: 'bench' })).key as string;
+  await post('/v1/admin/credentials', { provider: 'openai', api_key: 'sk-bench-0123456789' });
+  await post('/v1/admin/pricing', { provider: 'openai', model: 'gpt-4o-mini', input_per_million_usd: 0.15, output_per_million_usd: 0.6 });
+  await post('/v1/admin/routes', { id: 'llm', model_pattern: 'gpt-*', providers: [{ provider: 'openai', base_url: `${mock}/v1` }] });
+  await post('/v1/admin/routes', { id: 'svc', path_prefix: '/svc', backend_url: mock, strip_prefix: true, rate_limit: { limit: 1_000_000_000, window_secs: 60 } });
+  await new Promise((r) => setTimeout(r, 500)); // the snapshot picks the changes up
+  return { data, key };
+}
+
+/** nginx with one worker and keep-alive to the mock, or why not. */
+async function startNginx(group: ProcessGroup, mock: string): Promise<string | { missing: string }> {
+  const bin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync) ?? (() => { try { return execFileSync('which', ['nginx']).toString().trim() || undefined; } catch { return undefined; } })();
+  if (!bin) return { missing: 'nginx is not installed (apt-get install nginx-light)' };
+  const dir = mkdtempSync(join(tmpdir(), 'portico-bench-nginx-'));
+  const listen = 20_000 + Math.floor(Math.random() * 20_000);
+  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`).join(' ');
+  writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http { access_log off; ${temp}
+  upstream mock { server ${new URL(mock).host}; keepalive 128; }
+  server { listen 127.0.0.1:${listen}; location /svc/ { proxy_pass http://mock/; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+`);
+  void group.start(bin, ['-p', dir, '-c', join(dir, 'nginx.conf')], /$^/, {}, 3_600_000).catch(() => {});
+  const url = `http://127.0.0.1:${listen}`;
+  await waitForHttp(`${url}/svc/ready`);
+  return url;
+}
+
+/**
+ * (a) LLM proxy overhead at concurrency 1, 16 and 64: the mock called directly, through Portico, and through
+ * Portkey's gateway. (b) HTTP proxy throughput at concurrency 64: direct, through Portico with key auth and a rate
+ * limit, through @fastify/http-proxy with no checks, and through nginx. Every server is its own process.
+ */
+export async function dataPlaneBench(log: (line: string) => void = () => {}): Promise<DataPlaneResults> {
+  const group = new ProcessGroup();
+  const pg = await startPostgres();
+  try {
+    const mock = port(await group.start('node', [join(ROOT, 'bench/fixtures/mock-upstream.js')], /port=(\d+)/));
+    const portico = await startPortico(group, pg?.url, mock);
+    const portkey = port(await group.start('node', [join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'), `--port=${19_000 + Math.floor(Math.random() * 1000)}`, '--headless'], /localhost:(\d+)/));
+    const fastifyProxy = port(await group.start('node', [join(ROOT, 'bench/fixtures/fastify-proxy.js'), mock], /port=(\d+)/));
+    const nginx = await startNginx(group, mock);
+
+    const json = { 'content-type': 'application/json' };
+    const llmTargets: [string, Omit<LoadSpec, 'connections'>][] = [
+      ['direct (mock)', { url: `${mock}/v1/chat/completions`, method: 'POST', headers: { ...json, authorization: 'Bearer sk-bench' }, body: CHAT }],
+      ['Portico', { url: `${portico.data}/v1/chat/completions`, method: 'POST', headers: { ...json, authorization: `Bearer ${portico.key}` }, body: CHAT }],
+      ['Portkey gateway', { url: `${portkey}/v1/chat/completions`, method: 'POST', headers: { ...json, authorization: 'Bearer sk-bench', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${mock}/v1` }, body: CHAT }],
+    ];
+    const llm: Row[] = [];
+    for (const connections of LLM_CONCURRENCY) {
+      for (const [target, spec] of llmTargets) {
+        llm.push({ target, connections, ...(await measureLoad({ ...spec, connections })) });
+        log(`llm c=${connections} ${target}: p50 ${llm.at(-1)!.p50} ms, p99 ${llm.at(-1)!.p99} ms`);
+      }
+    }
+
+    const httpTargets: [string, string | { missing: string }, Record<string, string>][] = [
+      ['direct (mock)', `${mock}/svc/items`, {}],
+      ['Portico (key auth + rate limit + logs + metrics)', `${portico.data}/svc/items`, { authorization: `Bearer ${portico.key}` }],
+      ['@fastify/http-proxy (no checks)', `${fastifyProxy}/svc/items`, {}],
+      ['nginx proxy_pass (1 worker)', typeof nginx === 'string' ? `${nginx}/svc/items` : nginx, {}],
+    ];
+    const http: DataPlaneResults['http'] = [];
+    for (const [target, url, headers] of httpTargets) {
+      if (typeof url !== 'string') {
+        http.push({ target, ...url });
+        continue;
+      }
+      http.push({ target, connections: HTTP_CONCURRENCY, ...(await measureLoad({ url, headers, connections: HTTP_CONCURRENCY })) });
+      log(`http ${target}: ${Math.round((http.at(-1) as Row).rps)} rps`);
+    }
+    return { database: pg ? 'PostgreSQL (a throwaway local cluster)' : 'embedded PGlite (no PostgreSQL binaries found)', llm, http };
+  } finally {
+    await group.stopAll();
+    pg?.stop();
+  }
+}
+
+const ms = (v: number) => v.toFixed(v < 10 ? 2 : 1);
+
+/** The results as markdown, each figure beside its peers. */
+export function renderDataPlane(r: DataPlaneResults): string[] {
+  const direct = (c: number) => r.llm.find((x) => x.target === 'direct (mock)' && x.connections === c)!;
+  const lines = [
+    '## LLM proxy overhead',
+    '',
+    `\`POST /v1/chat/completions\` (non-streaming) against a mock OpenAI upstream that answers at once; 2 s warm-up, then 5 s measured per cell by a closed-loop undici client in the benchmark's own process. Portico: key auth, route match, credential, usage and cost recorded, request log, metrics; database: ${r.database}. Overhead = the proxy's latency minus the direct call's at the same concurrency.`,
+    '',
+    '| concurrency | target | req/s | p50 (ms) | p99 (ms) | p50 overhead (ms) | p99 overhead (ms) | non-2xx |',
+    '|---|---|---|---|---|---|---|---|',
+    ...r.llm.map((x) => {
+      const d = direct(x.connections);
+      const own = x.target === 'direct (mock)';
+      return `| ${x.connections} | ${x.target} | ${Math.round(x.rps)} | ${ms(x.p50)} | ${ms(x.p99)} | ${own ? '—' : ms(x.p50 - d.p50)} | ${own ? '—' : ms(x.p99 - d.p99)} | ${x.non2xx + x.errors} |`;
+    }),
+    '',
+    '## HTTP API proxy throughput',
+    '',
+    `\`GET /svc/items\` at concurrency ${HTTP_CONCURRENCY} against a mock backend that answers at once (same warm-up and duration). Portico checks the API key, applies the route's rate limit, sets x-forwarded-* and the request id, and records a request log and metrics for every request.`,
+    '',
+    '| target | req/s | p50 (ms) | p99 (ms) | non-2xx |',
+    '|---|---|---|---|---|',
+    ...r.http.map((x) => ('missing' in x ? `| ${x.target} | — | — | — | ${x.missing} |` : `| ${x.target} | ${Math.round(x.rps)} | ${ms(x.p50)} | ${ms(x.p99)} | ${x.non2xx + x.errors} |`)),
+    '',
+  ];
+  return lines;
+}
