@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const fresh: string[][] = [];
   if (!only || only === 'proxies') fresh.push(renderDataPlane(await dataPlaneBench((line) => process.stderr.write(`${line}\n`))));
   if (!only || only === 'terraform') fresh.push(await terraformSection());
-  for (const lines of fresh) kept.set(lines[0]!, lines.join('\n').trimEnd());
+  for (const lines of fresh) for (const part of lines.join('\n').split(/\n(?=## )/)) kept.set(part.split('\n')[0]!, part.trimEnd());
   const order = ['## LLM proxy overhead', '## HTTP API proxy throughput', '## Terraform provider: 200 resources'];
   const body = [...kept.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b)).map((k) => kept.get(k)!);
   const header = [
