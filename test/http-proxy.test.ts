@@ -104,6 +104,7 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
     expect(hung.status).toBe(504);
     expect(((await hung.json()) as any).error.code).toBe('upstream_timeout');
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect((await call('/orders/fail')).status).toBe(500); // the backend's own 500, passed through
     await route({ id: 'dead', tenant_id: 'acme', path_prefix: '/dead', backend_url: 'http://127.0.0.1:9' });
     const dead = await call('/dead/x');
     expect(dead.status).toBe(502);
@@ -149,6 +150,7 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
     const events = (await t.api('GET', '/v1/admin/error-events?tenant_id=acme&resolved=false')).body.data;
     const timeout = events.find((e: { code: string; route_id: string }) => e.code === 'UPSTREAM_TIMEOUT' && e.route_id === 'orders');
     expect(timeout).toMatchObject({ status: 504, route_id: 'orders', upstream: `${backendUrl}/v2`, resolved: false });
+    expect(events.find((e: { status: number }) => e.status === 500)).toMatchObject({ code: 'UPSTREAM_ERROR', route_id: 'orders', upstream: `${backendUrl}/v2`, message: `The upstream ${backendUrl}/v2 answered 500` });
     const resolved = await t.api('POST', `/v1/admin/error-events/${timeout.id}/resolve`);
     expect(resolved.body).toMatchObject({ id: timeout.id, resolved: true });
     expect((await t.api('GET', '/v1/admin/error-events?resolved=false')).body.data.map((e: { id: string }) => e.id)).not.toContain(timeout.id);

@@ -141,8 +141,11 @@ export class DataPlane {
     // one structured line per request (fastify's own pair of lines is off); pino adds the request id as reqId
     request.log.info({ status, ms: Math.round(seconds * 1e4) / 10, tenant: t.tenantId, route: t.routeId, code: t.error?.code }, 'request completed');
     this.requestLogs.add({ tenant_id: t.tenantId ?? null, api_key_id: t.keyId ?? null, route_id: t.routeId ?? null, kind: t.kind, method: request.method, path, status, latency_ms: seconds * 1000, request_id: request.id, error_code: t.error?.code ?? null, client_ip: request.ip, created_at: now });
-    if (status >= 500 && t.error) {
-      this.errorEvents.add({ tenant_id: t.tenantId ?? null, route_id: t.routeId ?? null, request_id: request.id, status, code: t.error.code, message: t.error.message, upstream: t.upstream ?? null, created_at: now });
+    if (status >= 500) {
+      // our own failures carry their error; an upstream's 5xx passed through as it was is recorded as such
+      const code = t.error?.code ?? 'UPSTREAM_ERROR';
+      const message = t.error?.message ?? `The upstream ${t.upstream ?? ''} answered ${status}`.replace('  ', ' ');
+      this.errorEvents.add({ tenant_id: t.tenantId ?? null, route_id: t.routeId ?? null, request_id: request.id, status, code, message, upstream: t.upstream ?? null, created_at: now });
     }
   }
 }
