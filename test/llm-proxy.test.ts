@@ -88,7 +88,7 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
     await until(() => !t.gateway.snapshot.get('budget', budget.id));
   });
 
-  test('bad keys, revoked keys (within 1 s, no restart), suspended tenants, unknown models and bad bodies', async () => {
+  test('bad keys, revoked keys (within 1 s, no restart), expired keys, suspended tenants, unknown models and bad bodies', async () => {
     const post = (body: unknown, auth = `Bearer ${key}`) => fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const wrong = await post({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, 'Bearer ptc_key_nope');
     expect([wrong.status, ((await wrong.json()) as any).error.code]).toEqual([401, 'invalid_api_key']);
@@ -107,6 +107,13 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
     let status = 200;
     while (status === 200 && Date.now() - started < 1000) status = (await post({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, `Bearer ${other.key}`)).status;
     expect(status).toBe(401);
+
+    const soon = (await t.api('POST', '/v1/admin/tenants/acme/keys', { name: 'brief', expires_at: new Date(Date.now() + 1500).toISOString() })).body;
+    await until(() => !!t.gateway.snapshot.get('api_key', soon.id));
+    expect((await post({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, `Bearer ${soon.key}`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(soon.expires_at) - Date.now() + 50)));
+    const expired = await post({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }, `Bearer ${soon.key}`);
+    expect([expired.status, ((await expired.json()) as any).error]).toEqual([401, expect.objectContaining({ code: 'invalid_api_key', message: 'This API key has expired' })]);
 
     await t.api('PUT', '/v1/admin/tenants/acme', { name: 'Acme', status: 'SUSPENDED' });
     await until(() => t.gateway.snapshot.get('tenant', 'acme')?.status === 'SUSPENDED');
