@@ -6,6 +6,7 @@ import { DataPlane, TRAFFIC } from './data-plane';
 import { HealthChecker } from './health-checker';
 import { registerHttpProxy } from './http-proxy';
 import { registerLlmProxy } from './llm-proxy';
+import { ClientGone } from './upstream';
 
 const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' };
 
@@ -24,7 +25,7 @@ export const renderOpenAiError: ErrorRenderer = (reply, error) => {
 };
 
 /** Paths that are not traffic: probes and the metrics scrape leave no request log. */
-const NOT_TRAFFIC = /^\/(health\/|metrics$)/;
+const NOT_TRAFFIC = /^\/(health\/|metrics(\?|$))/;
 
 /**
  * The data plane: the LLM proxy, the HTTP API proxy, `/metrics` and health probes. Configuration comes from the
@@ -43,13 +44,20 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await Promise.all([dp.stop(), health.stop()]);
   });
-  app.addHook('onRequest', async (req, reply) => {
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
-    const path = req.url.split('?')[0]!;
-    if (NOT_TRAFFIC.test(path)) return;
-    req[TRAFFIC] = { kind: path.startsWith('/v1/chat/') || path === '/v1/models' ? 'llm' : 'http', started: process.hrtime.bigint() };
-    // 'close' comes for every ending: answered, failed, streamed (hijacked) or abandoned by the client (499)
-    reply.raw.once('close', () => dp.finished(req, reply.raw.writableFinished ? reply.raw.statusCode : 499));
+    const url = req.url;
+    if (!NOT_TRAFFIC.test(url)) {
+      const gone = new ClientGone();
+      req[TRAFFIC] = { kind: url.startsWith('/v1/chat/') || url.startsWith('/v1/models') ? 'llm' : 'http', started: process.hrtime.bigint(), gone };
+      // 'close' comes for every ending: answered, failed, streamed (hijacked) or abandoned by the client (499)
+      reply.raw.once('close', () => {
+        const finished = reply.raw.writableFinished;
+        if (!finished) gone.leave();
+        dp.finished(req, finished ? reply.raw.statusCode : 499);
+      });
+    }
+    done();
   });
   registerHealthRoutes(app, gw);
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(dp.metrics.render()));

@@ -8,6 +8,7 @@ import { BudgetTracker } from './budget-tracker';
 import { CircuitBreakers } from './circuit-breaker';
 import { authenticateKey, type KeyCaller } from './key-auth';
 import { KeyUsage } from './key-usage';
+import type { ClientGone } from './upstream';
 import { RateLimiter, routeLimits, tierLimits } from './limiter';
 import { DataPlaneMetrics, Gauge } from './metrics';
 
@@ -17,6 +18,8 @@ export const TRAFFIC = Symbol('portico.traffic');
 export interface Traffic {
   kind: 'llm' | 'http' | 'other';
   started: bigint;
+  /** Told when the client leaves before its answer, so upstream calls stop. */
+  gone: ClientGone;
   tenantId?: string;
   keyId?: string;
   routeId?: string;

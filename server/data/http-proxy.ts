@@ -5,7 +5,7 @@ import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { presentedKey } from './key-auth';
-import { callUpstream, ClientGone, endToEnd, upstreamError } from './upstream';
+import { callUpstream, endToEnd, upstreamError } from './upstream';
 
 const KEY_PREFIX = 'ptc_key_';
 const SMALL_BODY = 64 * 1024;
@@ -87,7 +87,7 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
       if (route.service_id && !service) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" points at service "${route.service_id}", which no longer exists`);
       const base = (service?.target_url ?? route.backend_url) as string;
       const timeoutMs = Math.min(Number(route.timeout_ms), service ? Number(service.timeout_ms) : Infinity);
-      const gone = ClientGone.watch(reply.raw);
+      const gone = req[TRAFFIC]!.gone;
       const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
       // a small body of known length is read whole (undici sends a buffer much faster than a stream); others stream
       const body = length !== undefined && length <= SMALL_BODY ? await readSmall(req.raw) : req.headers['transfer-encoding'] !== undefined || length ? req.raw : undefined;

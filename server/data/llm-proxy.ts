@@ -8,7 +8,7 @@ import type { KeyCaller } from './key-auth';
 import { baseUrlOf, failsOver, providerOrder, resolveCredential, type RouteProvider } from './providers';
 import { llmRoutes } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
-import { callUpstream, ClientGone, endToEnd, upstreamError, type UpstreamCall } from './upstream';
+import { callUpstream, endToEnd, upstreamError, type UpstreamCall } from './upstream';
 
 function parseChat(body: unknown): { model: string; stream: boolean } {
   const b = body as Record<string, unknown> | undefined;
@@ -51,7 +51,7 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
     dp.admit(req, reply, caller.tenant, caller.key, route, true);
 
     const order = providerOrder(route);
-    const gone = ClientGone.watch(reply.raw);
+    const gone = req[TRAFFIC]!.gone;
     let lastError: ApiError | undefined;
     for (const [i, p] of order.entries()) {
       const canFailOver = failsOver(route) && i < order.length - 1;

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import { ApiError } from '../errors';
 import type { BreakerSettings } from './circuit-breaker';
@@ -33,15 +33,9 @@ const NONE: ReadonlySet<string> = new Set();
 export class ClientGone extends EventEmitter {
   left = false;
 
-  /** Listens on the client's response: a close before it finished means the client left. */
-  static watch(res: ServerResponse): ClientGone {
-    const gone = new ClientGone();
-    res.once('close', () => {
-      if (res.writableFinished) return;
-      gone.left = true;
-      gone.emit('abort');
-    });
-    return gone;
+  leave(): void {
+    this.left = true;
+    this.emit('abort');
   }
 }
 
