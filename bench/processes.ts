@@ -19,6 +19,10 @@ export class ProcessGroup {
         const match = ready.exec(seen);
         if (match) {
           clearTimeout(timer);
+          // from here the output is drained unread: a proxy logging every request must not cost the load generator
+          child.stdout!.off('data', onData).resume();
+          child.stderr!.off('data', onData).resume();
+          seen = '';
           resolve(match);
         }
       };

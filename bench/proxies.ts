@@ -68,7 +68,7 @@ async function startNginx(group: ProcessGroup, mock: string): Promise<string | {
   writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 4096; }
 http { access_log off; ${temp}
-  upstream mock { server ${new URL(mock).host}; keepalive 128; }
+  upstream mock { server ${new URL(mock).host}; keepalive 128; keepalive_requests 1000000; }
   server { listen 127.0.0.1:${listen}; location /svc/ { proxy_pass http://mock/; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 `);
   void group.start(bin, ['-p', dir, '-c', join(dir, 'nginx.conf')], /$^/, {}, 3_600_000).catch(() => {});
@@ -136,7 +136,7 @@ export function renderDataPlane(r: DataPlaneResults): string[] {
   const lines = [
     '## LLM proxy overhead',
     '',
-    `\`POST /v1/chat/completions\` (non-streaming) against a mock OpenAI upstream that answers at once; 2 s warm-up, then 5 s measured per cell by a closed-loop undici client in the benchmark's own process. Portico: key auth, route match, credential, usage and cost recorded, request log, metrics; database: ${r.database}. Overhead = the proxy's latency minus the direct call's at the same concurrency.`,
+    `\`POST /v1/chat/completions\` (non-streaming) against a mock OpenAI upstream that answers at once; 2 s warm-up, then 5 s measured per cell by a closed-loop undici client in the benchmark's own process. Portico: key auth, route match, credential, usage and cost recorded, request log, metrics; database: ${r.database}. Overhead = the proxy's latency minus the direct call's at the same concurrency. On this 2-core machine, where the load generator, the mock, the proxy and PostgreSQL share the cores, figures move by up to about 25% from run to run: compare rows within one run.`,
     '',
     '| concurrency | target | req/s | p50 (ms) | p99 (ms) | p50 overhead (ms) | p99 overhead (ms) | non-2xx |',
     '|---|---|---|---|---|---|---|---|',
