@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { isDateOnly, isoDateParam } from '../lib/iso-date';
+import { isoDateParam, upperBound } from '../lib/iso-date';
 import type { Gateway } from '../gateway';
 import type { CallContext } from './caller';
 import type { ResourceService } from './resource-service';
@@ -27,7 +27,7 @@ export function registerTokenUsageRoutes(app: FastifyInstance, gw: Gateway, serv
     if (q.apiKey) query = query.where('api_key_id', '=', q.apiKey);
     if (q.model) query = query.where('model', '=', q.model);
     if (q.from) query = query.where('created_at', '>=', new Date(q.from));
-    if (q.to) query = query.where('created_at', isDateOnly(q.to) ? '<' : '<=', new Date(Date.parse(q.to) + (isDateOnly(q.to) ? 86_400_000 : 0)));
+    if (q.to) query = query.where('created_at', ...upperBound(q.to));
     return query;
   };
 

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
-import { isDateOnly, isoDateParam } from '../lib/iso-date';
+import { isoDateParam, upperBound } from '../lib/iso-date';
 import { actorOf } from './caller';
 import { allows } from './permissions';
 import type { ResourceService } from './resource-service';
@@ -13,8 +13,6 @@ import { iso, newestFirst, pageQuery } from './time-page';
 
 const when = isoDateParam();
 const range = { from: when.optional(), to: when.optional() };
-/** `to` as a bound: a bare date includes that whole day. */
-const before = (to: string): [op: '<' | '<=', at: Date] => (isDateOnly(to) ? ['<', new Date(Date.parse(to) + 86_400_000)] : ['<=', new Date(to)]);
 
 const logQuery = z.strictObject({ tenant_id: z.string().max(63).optional(), api_key_id: z.string().max(100).optional(), route_id: z.string().max(100).optional(), kind: z.enum(['llm', 'http']).optional(), status: z.coerce.number().int().min(100).max(599).optional(), path: z.string().max(1024).optional(), ...range, ...pageQuery });
 const errorQuery = z.strictObject({ tenant_id: z.string().max(63).optional(), route_id: z.string().max(100).optional(), resolved: z.enum(['true', 'false']).optional(), ...range, ...pageQuery });
@@ -45,7 +43,7 @@ export function registerTrafficRoutes(app: FastifyInstance, gw: Gateway, service
     if (q.status) query = query.where('status', '=', q.status);
     if (q.path) query = query.where('path', 'like', `${q.path.replace(/[\\%_]/g, '\\$&')}%`);
     if (q.from) query = query.where('created_at', '>=', new Date(q.from));
-    if (q.to) query = query.where('created_at', ...before(q.to));
+    if (q.to) query = query.where('created_at', ...upperBound(q.to));
     const { rows, next_cursor } = await newestFirst(query, 'created_at', q);
     return { object: 'list', data: rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), created_at: iso(r.created_at) })), next_cursor };
   });
@@ -58,7 +56,7 @@ export function registerTrafficRoutes(app: FastifyInstance, gw: Gateway, service
     if (q.route_id) query = query.where('route_id', '=', q.route_id);
     if (q.resolved) query = query.where('resolved', '=', q.resolved === 'true');
     if (q.from) query = query.where('created_at', '>=', new Date(q.from));
-    if (q.to) query = query.where('created_at', ...before(q.to));
+    if (q.to) query = query.where('created_at', ...upperBound(q.to));
     const { rows, next_cursor } = await newestFirst(query, 'created_at', q);
     return { object: 'list', data: rows.map(toErrorEvent), next_cursor };
   });
@@ -85,7 +83,7 @@ export function registerTrafficRoutes(app: FastifyInstance, gw: Gateway, service
     if (tenant) query = query.where((eb) => eb.or([eb('tenant_id', '=', tenant), eb('tenant_id', 'is', null)]));
     if (q.service_id) query = query.where('service_id', '=', q.service_id);
     if (q.from) query = query.where('checked_at', '>=', new Date(q.from));
-    if (q.to) query = query.where('checked_at', ...before(q.to));
+    if (q.to) query = query.where('checked_at', ...upperBound(q.to));
     const { rows, next_cursor } = await newestFirst(query, 'checked_at', q);
     return { object: 'list', data: rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), checked_at: iso(r.checked_at) })), next_cursor };
   });

@@ -8,3 +8,6 @@ export const isoDateParam = () => z.string().refine((s) => ISO_DATE.test(s) && !
 
 /** True for a bare date (`2026-04-30`), which as an upper bound means the whole day. */
 export const isDateOnly = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s);
+
+/** A `to` filter as a comparison on a timestamp column: a bare date includes that whole day. */
+export const upperBound = (to: string): [op: '<' | '<=', at: Date] => (isDateOnly(to) ? ['<', new Date(Date.parse(to) + 86_400_000)] : ['<=', new Date(to)]);
