@@ -1,20 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { buffer } from 'node:stream/consumers';
 import type { Dispatcher } from 'undici';
 import { ApiError } from '../errors';
 import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
-import { presentedKey } from './key-auth';
+import { API_KEY_PREFIX, bearerOf, missingKey, presentedKey } from './key-auth';
 import { callUpstream, endToEnd, upstreamError } from './upstream';
 
-const KEY_PREFIX = 'ptc_key_';
 const SMALL_BODY = 64 * 1024;
-
-async function readSmall(stream: NodeJS.ReadableStream): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return chunks.length ? Buffer.concat(chunks) : undefined;
-}
 
 /** Request headers the proxy sets itself. */
 const NOT_FORWARDED = new Set(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id', 'content-length']);
@@ -73,27 +67,26 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
     proxy.all('/*', async (req, reply) => {
       const path = req.url.split('?')[0]!;
       // only a Portico key is ours to check; any other credential is the backend's business
-      const caller = presentedKey(req)?.startsWith(KEY_PREFIX) ? dp.authenticate(req) : null;
+      const caller = presentedKey(req)?.startsWith(API_KEY_PREFIX) ? dp.authenticate(req) : null;
       const route = matchHttpRoute(gw.snapshot, req.method, path, caller?.tenant.id ?? null);
       if (!route) throw new ApiError('ROUTE_NOT_FOUND', `No route serves ${req.method} ${path}`);
-      if (route.auth_required && !caller) throw new ApiError('INVALID_API_KEY', 'Missing API key: send Authorization: Bearer ptc_key_…');
+      if (route.auth_required && !caller) throw missingKey();
       const tenant = caller?.tenant ?? (route.tenant_id ? (gw.snapshot.get('tenant', route.tenant_id) ?? null) : null);
       if (tenant && tenant.status !== 'ACTIVE') throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);
-      const traffic = req[TRAFFIC];
-      if (traffic && tenant) traffic.tenantId = tenant.id;
+      const traffic = req[TRAFFIC]!;
+      if (tenant) traffic.tenantId = tenant.id;
       dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
 
       const service = typeof route.service_id === 'string' ? gw.snapshot.get('service', route.service_id) : undefined;
       if (route.service_id && !service) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" points at service "${route.service_id}", which no longer exists`);
       const base = (service?.target_url ?? route.backend_url) as string;
       const timeoutMs = Math.min(Number(route.timeout_ms), service ? Number(service.timeout_ms) : Infinity);
-      const gone = req[TRAFFIC]!.gone;
       const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
       // a small body of known length is read whole (undici sends a buffer much faster than a stream); others stream
-      const body = length !== undefined && length <= SMALL_BODY ? await readSmall(req.raw) : req.headers['transfer-encoding'] !== undefined || length ? req.raw : undefined;
+      const body = length !== undefined && length <= SMALL_BODY ? (length ? await buffer(req.raw) : undefined) : req.headers['transfer-encoding'] !== undefined || length ? req.raw : undefined;
       const label = service ? `service "${service.id}"` : `backend of route "${route.id}"`;
       const call = { upstream: base, label, url: backendUrl(base, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), body, timeoutMs, breaker: breakerSettings(route) };
-      const res = await callUpstream(dp, traffic, call, gone);
+      const res = await callUpstream(dp, traffic, call, traffic.gone);
       // a body that breaks off midway (backend gone, body timeout) cuts the client's response short too
       res.body.once('error', (err) => reply.raw.destroy(upstreamError(call, err)));
       return reply.status(res.statusCode).headers(endToEnd(res.headers, RESPONSE_OWN)).send(res.body);
@@ -104,8 +97,8 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
 /** End-to-end request headers plus `x-forwarded-*` and the request id; never the caller's Portico key. */
 function forwardHeaders(req: FastifyRequest): Record<string, string | string[]> {
   const headers = endToEnd(req.headers, NOT_FORWARDED);
-  if (/^Bearer\s+ptc_key_/i.test(String(headers.authorization ?? ''))) delete headers.authorization;
-  if (String(headers['x-api-key'] ?? '').startsWith(KEY_PREFIX)) delete headers['x-api-key'];
+  if (bearerOf(req.headers.authorization)?.startsWith(API_KEY_PREFIX)) delete headers.authorization;
+  if (String(headers['x-api-key'] ?? '').startsWith(API_KEY_PREFIX)) delete headers['x-api-key'];
   const prior = req.headers['x-forwarded-for'];
   headers['x-forwarded-for'] = prior ? `${prior}, ${req.ip}` : req.ip;
   headers['x-forwarded-proto'] = (req.headers['x-forwarded-proto'] as string | undefined) ?? req.protocol;

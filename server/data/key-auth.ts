@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../errors';
 import { hashToken } from '../lib/secrets';
+import { apiKey } from '../resources/api-key';
 import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 
 export interface KeyCaller {
@@ -8,11 +9,17 @@ export interface KeyCaller {
   tenant: SnapshotEntry;
 }
 
+/** The prefix of every Portico API key, as the api_key definition generates them. */
+export const API_KEY_PREFIX = (apiKey.secret as { prefix: string }).prefix;
+
+export const missingKey = () => new ApiError('INVALID_API_KEY', `Missing API key: send Authorization: Bearer ${API_KEY_PREFIX}…`);
+
+/** The token of an `Authorization: Bearer …` header. */
+export const bearerOf = (header: string | undefined): string | undefined => (header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined);
+
 /** The API key a request presents: `Authorization: Bearer ptc_key_…` or `x-api-key`. */
 export function presentedKey(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  const bearer = header && /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-  return bearer ?? (request.headers['x-api-key'] as string | undefined);
+  return bearerOf(request.headers.authorization) ?? (request.headers['x-api-key'] as string | undefined);
 }
 
 /**
@@ -35,7 +42,7 @@ function hashOf(token: string): string {
 /** Checks the request's API key against the in-memory snapshot (no database query): known, active, unexpired. */
 export function authenticateKey(snapshot: ConfigSnapshot, request: FastifyRequest): KeyCaller {
   const token = presentedKey(request);
-  if (!token) throw new ApiError('INVALID_API_KEY', 'Missing API key: send Authorization: Bearer ptc_key_…');
+  if (!token) throw missingKey();
   const key = snapshot.lookup('api_key', hashOf(token));
   if (!key) throw new ApiError('INVALID_API_KEY', 'Unknown API key');
   if (key.status !== 'ACTIVE') throw new ApiError('INVALID_API_KEY', 'This API key was revoked');

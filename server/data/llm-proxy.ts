@@ -51,7 +51,8 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
     dp.admit(req, reply, caller.tenant, caller.key, route, true);
 
     const order = providerOrder(route);
-    const gone = req[TRAFFIC]!.gone;
+    const traffic = req[TRAFFIC]!;
+    const { gone } = traffic;
     let lastError: ApiError | undefined;
     for (const [i, p] of order.entries()) {
       const canFailOver = failsOver(route) && i < order.length - 1;
@@ -64,7 +65,7 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
         const base = baseUrlOf(p);
         const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': req.id };
         call = { upstream: base, label: `provider "${p.provider}"`, url: `${base}/chat/completions`, method: 'POST', headers, body: JSON.stringify(body), timeoutMs: p.timeout_ms ?? Number(route.timeout_ms), streaming: stream, breaker: breakerSettings(route) };
-        res = await callUpstream(dp, req[TRAFFIC], call, gone);
+        res = await callUpstream(dp, traffic, call, gone);
       } catch (err) {
         lastError = err as ApiError;
         // a timeout is not retried elsewhere: the caller has already waited the route's whole timeout
