@@ -16,7 +16,7 @@ import { DataPlaneMetrics, Gauge } from './metrics';
 export const TRAFFIC = Symbol('portico.traffic');
 
 export interface Traffic {
-  kind: 'llm' | 'http' | 'other';
+  kind: 'llm' | 'http';
   started: bigint;
   /** Told when the client leaves before its answer, so upstream calls stop. */
   gone: ClientGone;
@@ -147,7 +147,7 @@ export class DataPlane {
     if (status >= 500) {
       // our own failures carry their error; an upstream's 5xx passed through as it was is recorded as such
       const code = t.error?.code ?? 'UPSTREAM_ERROR';
-      const message = t.error?.message ?? `The upstream ${t.upstream ?? ''} answered ${status}`.replace('  ', ' ');
+      const message = t.error?.message ?? (t.upstream ? `The upstream ${t.upstream} answered ${status}` : `The upstream answered ${status}`);
       this.errorEvents.add({ tenant_id: t.tenantId ?? null, route_id: t.routeId ?? null, request_id: request.id, status, code, message, upstream: t.upstream ?? null, created_at: now });
     }
   }

@@ -104,11 +104,6 @@ export class RateLimiter {
     else this.counters.set(key, { count, resetAt: windowEnd(window, now) });
   }
 
-  /** Counters in use (for tests and metrics). */
-  get size(): number {
-    return this.counters.size;
-  }
-
   stop(): void {
     clearInterval(this.sweeper);
   }

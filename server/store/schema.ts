@@ -99,7 +99,7 @@ export interface RequestLogTable {
   tenant_id: string | null;
   api_key_id: string | null;
   route_id: string | null;
-  kind: 'llm' | 'http' | 'other';
+  kind: 'llm' | 'http';
   method: string;
   path: string;
   status: number;
