@@ -34,9 +34,6 @@ declare module 'fastify' {
   }
 }
 
-/** Requests turned away before any work: they spend no quota. */
-const REFUSALS = ['INVALID_API_KEY', 'TENANT_SUSPENDED', 'RATE_LIMITED', 'QUOTA_EXCEEDED', 'BUDGET_EXCEEDED', 'ROUTE_NOT_FOUND', 'NO_ROUTE', 'VALIDATION_FAILED', 'INVALID_JSON'];
-
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 /**
@@ -70,7 +67,9 @@ export class DataPlane {
 
   /**
    * Quotas survive a restart: each key's admitted requests this UTC day and month are counted back from the request
-   * logs. (Refused requests never counted; neither do requests still in an unflushed batch of another instance.)
+   * logs. A request the gateway itself refused carries a 4xx error code (every check before `admit` and `admit` itself
+   * answer 4xx; what can fail after it answers 5xx), so those are left out. Requests still in an unflushed batch of
+   * another instance are not counted.
    */
   private async seedQuotas(now = new Date()): Promise<void> {
     const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
@@ -80,7 +79,7 @@ export class DataPlane {
       .select(['api_key_id', sql<number>`count(*)`.as('month'), sql<number>`count(*) filter (where created_at >= ${day})`.as('day')])
       .where('api_key_id', 'is not', null)
       .where('created_at', '>=', month)
-      .where((eb) => eb.or([eb('error_code', 'is', null), eb('error_code', 'not in', REFUSALS)]))
+      .where((eb) => eb.or([eb('error_code', 'is', null), eb('status', '>=', 500)]))
       .groupBy('api_key_id')
       .execute();
     for (const r of rows) {
