@@ -57,6 +57,21 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     expect(await metrics()).toMatch(/portico_throttled_total\{tenant="acme",reason="rate_limit"\} 150/);
   });
 
+  test('a bad tier is a 400 naming the field, and nothing is stored', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ id: 'bad', limit: 0, window_secs: 60 }, 'limit'],
+      [{ id: 'bad', limit: 10 }, 'window_secs'],
+      [{ id: 'bad', limit: 10, window_secs: 60, daily_quota: -1 }, 'daily_quota'],
+      [{ id: 'Bad Id', limit: 10, window_secs: 60 }, 'id'],
+      [{ id: 'bad', limit: 10, window_secs: 60, burst: 5 }, 'burst'],
+    ];
+    for (const [body, path] of cases) {
+      const res = await t.api('POST', '/v1/admin/rate-limit-tiers', body);
+      expect([res.status, res.body.error.details[0].path]).toEqual([400, path]);
+    }
+    expect((await t.api('GET', '/v1/admin/rate-limit-tiers')).body.data.map((x: { id: string }) => x.id)).not.toContain('bad');
+  });
+
   test("a key's tier limits its rate across routes, and its daily quota counts admitted requests only", async () => {
     expect((await t.api('POST', '/v1/admin/tenants/acme/keys', { name: 'x', rate_limit_tier: 'nope' })).body.error.details).toEqual([{ path: 'rate_limit_tier', message: 'no rate_limit_tier "nope" exists' }]);
     await t.api('POST', '/v1/admin/rate-limit-tiers', { id: 'bronze', limit: 2, window_secs: 1 });

@@ -120,6 +120,21 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
     expect(refused.headers.get('retry-after')).not.toBeNull();
   });
 
+  test('a bad service is a 400 naming the field, and nothing is stored', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ name: 'x', target_url: 'ftp://x' }, 'target_url'],
+      [{ name: 'x', target_url: 'http://x', health_check_path: 'healthz' }, 'health_check_path'],
+      [{ name: 'x', target_url: 'http://x', timeout_ms: 0 }, 'timeout_ms'],
+      [{ target_url: 'http://x' }, 'name'],
+    ];
+    const before = (await t.api('GET', '/v1/admin/services')).body.data.length;
+    for (const [body, path] of cases) {
+      const res = await t.api('POST', '/v1/admin/services', body);
+      expect([res.status, res.body.error.details[0].path]).toEqual([400, path]);
+    }
+    expect((await t.api('GET', '/v1/admin/services')).body.data).toHaveLength(before);
+  });
+
   test('a service is a backend with its own timeout; its health is checked and recorded as snapshots', async () => {
     const up = await t.api('POST', '/v1/admin/services', { id: 'billing', tenant_id: 'acme', name: 'Billing', target_url: `${backendUrl}/billing`, health_check_path: '/healthz', health_check_interval_secs: 1, timeout_ms: 200 });
     expect(up.status).toBe(201);

@@ -45,6 +45,9 @@ describe.each(testDialects())('routes (%s)', (dialect) => {
       [{ id: 'r1', path_prefix: 'x', backend_url: 'http://a' }, 'path_prefix'],
       [{ id: 'r1', model_pattern: 'gpt*', providers: [{ provider: 'openai' }], backend_url: 'http://a' }, 'backend_url'],
       [{ id: 'r1', path_prefix: '/x', backend_url: 'http://a', rate_limit: { limit: 0, window_secs: 60 } }, 'rate_limit.limit'],
+      [{ id: 'r1', path_prefix: '/x', backend_url: 'http://a', circuit_breaker: { failure_threshold: 0 } }, 'circuit_breaker.failure_threshold'],
+      [{ id: 'r1', path_prefix: '/x', backend_url: 'http://a', circuit_breaker: { cooldown_ms: 10 } }, 'circuit_breaker.cooldown_ms'],
+      [{ id: 'r1', path_prefix: '/x', service_id: 'no-such-service' }, 'service_id'],
     ];
     for (const [body, path] of cases) {
       const res = await t.api('POST', '/v1/admin/routes', body);
