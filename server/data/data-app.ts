@@ -1,12 +1,12 @@
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
 import { installErrorHandlers, type ErrorRenderer } from '../control/error-handler';
-import { DataPlane, TRAFFIC } from './data-plane';
+import { DataPlane, TRAFFIC, Traffic } from './data-plane';
 import { HealthChecker } from './health-checker';
 import { registerHttpProxy } from './http-proxy';
 import { registerLlmProxy } from './llm-proxy';
-import { ClientGone } from './upstream';
 
 const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' };
 
@@ -25,6 +25,8 @@ export const renderOpenAiError: ErrorRenderer = (reply, error) => {
 };
 
 /** Paths that are not traffic: probes and the metrics scrape leave no request log. */
+const REQUEST = Symbol('portico.request');
+
 const NOT_TRAFFIC = /^\/(health\/|metrics(\?|$))/;
 
 /**
@@ -44,18 +46,21 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     await Promise.all([dp.stop(), health.stop()]);
   });
+  // 'close' comes for every ending: answered, failed, streamed (hijacked) or abandoned by the client (499)
+  function closed(this: ServerResponse & { [REQUEST]?: FastifyRequest }) {
+    const req = this[REQUEST]!;
+    const finished = this.writableFinished;
+    if (!finished) req[TRAFFIC]!.leave();
+    dp.finished(req, finished ? this.statusCode : 499);
+  }
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     const url = req.url;
     if (!NOT_TRAFFIC.test(url)) {
-      const gone = new ClientGone();
-      req[TRAFFIC] = { kind: url.startsWith('/v1/chat/') || url.startsWith('/v1/models') ? 'llm' : 'http', started: process.hrtime.bigint(), gone };
-      // 'close' comes for every ending: answered, failed, streamed (hijacked) or abandoned by the client (499)
-      reply.raw.once('close', () => {
-        const finished = reply.raw.writableFinished;
-        if (!finished) gone.leave();
-        dp.finished(req, finished ? reply.raw.statusCode : 499);
-      });
+      req[TRAFFIC] = new Traffic(url.startsWith('/v1/chat/') || url.startsWith('/v1/models') ? 'llm' : 'http');
+      const res = reply.raw as ServerResponse & { [REQUEST]?: FastifyRequest };
+      res[REQUEST] = req;
+      res.once('close', closed);
     }
     done();
   });

@@ -8,24 +8,41 @@ import { BudgetTracker } from './budget-tracker';
 import { CircuitBreakers } from './circuit-breaker';
 import { authenticateKey, type KeyCaller } from './key-auth';
 import { KeyUsage } from './key-usage';
-import type { ClientGone } from './upstream';
 import { RateLimiter, routeLimits, tierLimits } from './limiter';
 import { DataPlaneMetrics, Gauge } from './metrics';
 
 /** Per-request state of a data-plane call, filled in as the request is authenticated, routed and proxied. */
 export const TRAFFIC = Symbol('portico.traffic');
 
-export interface Traffic {
-  kind: 'llm' | 'http';
-  started: bigint;
-  /** Told when the client leaves before its answer, so upstream calls stop. */
-  gone: ClientGone;
+/** What must stop when the client leaves before its answer: an upstream call in flight. */
+export interface Stoppable {
+  stop(): void;
+}
+
+export class Traffic {
+  readonly started = process.hrtime.bigint();
+  /** The client left before its answer was complete (logged as 499). */
+  left = false;
   tenantId?: string;
   keyId?: string;
   routeId?: string;
   /** The upstream that failed, for error events. */
   upstream?: string;
   error?: ApiError;
+  private inFlight?: Stoppable;
+
+  constructor(readonly kind: 'llm' | 'http') {}
+
+  /** Stops `call` when the client leaves, at once if it already has; one call at a time. */
+  whileHere(call: Stoppable): void {
+    if (this.left) call.stop();
+    else this.inFlight = call;
+  }
+
+  leave(): void {
+    this.left = true;
+    this.inFlight?.stop();
+  }
 }
 
 declare module 'fastify' {

@@ -6,7 +6,7 @@ import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { API_KEY_PREFIX, bearerOf, missingKey, presentedKey } from './key-auth';
-import { callUpstream, endToEnd, upstreamError } from './upstream';
+import { endToEnd, relayUpstream, type UpstreamCall } from './upstream';
 
 const SMALL_BODY = 64 * 1024;
 
@@ -64,7 +64,7 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
     proxy.removeAllContentTypeParsers();
     proxy.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
-    proxy.all('/*', async (req, reply) => {
+    proxy.all('/*', (req, reply) => {
       const path = req.url.split('?')[0]!;
       // only a Portico key is ours to check; any other credential is the backend's business
       const caller = presentedKey(req)?.startsWith(API_KEY_PREFIX) ? dp.authenticate(req) : null;
@@ -81,15 +81,14 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
       if (route.service_id && !service) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" points at service "${route.service_id}", which no longer exists`);
       const base = (service?.target_url ?? route.backend_url) as string;
       const timeoutMs = Math.min(Number(route.timeout_ms), service ? Number(service.timeout_ms) : Infinity);
-      const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-      // a small body of known length is read whole (undici sends a buffer much faster than a stream); others stream
-      const body = length !== undefined && length <= SMALL_BODY ? (length ? await buffer(req.raw) : undefined) : req.headers['transfer-encoding'] !== undefined || length ? req.raw : undefined;
       const label = service ? `service "${service.id}"` : `backend of route "${route.id}"`;
-      const call = { upstream: base, label, url: backendUrl(base, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), body, timeoutMs, breaker: breakerSettings(route) };
-      const res = await callUpstream(dp, traffic, call, traffic.gone);
-      // a body that breaks off midway (backend gone, body timeout) cuts the client's response short too
-      res.body.once('error', (err) => reply.raw.destroy(upstreamError(call, err)));
-      return reply.status(res.statusCode).headers(endToEnd(res.headers, RESPONSE_OWN)).send(res.body);
+      const call: UpstreamCall = { upstream: base, label, url: backendUrl(base, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), timeoutMs, breaker: breakerSettings(route) };
+      const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+      if (length === undefined ? req.headers['transfer-encoding'] === undefined : length === 0) return relayUpstream(dp, traffic, call, reply, RESPONSE_OWN);
+      // a small body of known length is read whole first (undici sends a buffer much faster than a stream); others stream
+      if (length === undefined || length > SMALL_BODY) return relayUpstream(dp, traffic, { ...call, body: req.raw }, reply, RESPONSE_OWN);
+      // (not returned: fastify would take a promise that resolves before the answer for an empty reply)
+      buffer(req.raw).then((body) => relayUpstream(dp, traffic, { ...call, body }, reply, RESPONSE_OWN)).catch((err: Error) => reply.send(err));
     });
   });
 }

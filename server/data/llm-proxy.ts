@@ -8,7 +8,7 @@ import type { KeyCaller } from './key-auth';
 import { baseUrlOf, failsOver, providerOrder, resolveCredential, type RouteProvider } from './providers';
 import { llmRoutes } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
-import { callUpstream, endToEnd, upstreamError, type UpstreamCall } from './upstream';
+import { callUpstream, ClientGone, endToEnd, upstreamError, type UpstreamCall } from './upstream';
 
 function parseChat(body: unknown): { model: string; stream: boolean } {
   const b = body as Record<string, unknown> | undefined;
@@ -52,7 +52,8 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
 
     const order = providerOrder(route);
     const traffic = req[TRAFFIC]!;
-    const { gone } = traffic;
+    const gone = new ClientGone();
+    traffic.whileHere(gone);
     let lastError: ApiError | undefined;
     for (const [i, p] of order.entries()) {
       const canFailOver = failsOver(route) && i < order.length - 1;

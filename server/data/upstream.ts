@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
+import type { FastifyReply } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, type Dispatcher } from 'undici';
 import { ApiError } from '../errors';
 import type { BreakerSettings } from './circuit-breaker';
-import type { DataPlane, Traffic } from './data-plane';
+import type { DataPlane, Stoppable, Traffic } from './data-plane';
 
 /** Pooled keep-alive connections to every upstream, shared by the LLM and HTTP proxies. */
 const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 512, headersTimeout: 0, bodyTimeout: 0 });
@@ -30,10 +31,10 @@ const NONE: ReadonlySet<string> = new Set();
  * Raised when the client goes away, so an upstream call in flight stops. An EventEmitter rather than an
  * AbortController: undici takes either, and the emitter costs far less per request.
  */
-export class ClientGone extends EventEmitter {
+export class ClientGone extends EventEmitter implements Stoppable {
   left = false;
 
-  leave(): void {
+  stop(): void {
     this.left = true;
     this.emit('abort');
   }
@@ -65,6 +66,38 @@ export function upstreamError(call: Pick<UpstreamCall, 'label' | 'timeoutMs'>, e
   return new ApiError('UPSTREAM_ERROR', `${capital(call.label)} could not be reached: ${e.cause?.message ?? e.message}`);
 }
 
+/** The breaker's leave to call, or `CIRCUIT_OPEN` (with `retry-after`) without calling. */
+function enter(dp: DataPlane, call: UpstreamCall): void {
+  const permit = dp.breakers.acquire(call.upstream, call.breaker);
+  if (permit.ok) return;
+  const retry = String(Math.max(1, Math.ceil(permit.retryAfterMs / 1000)));
+  throw new ApiError('CIRCUIT_OPEN', `The circuit for ${call.label} is open after repeated failures; retry in ${retry} s`).withHeaders({ 'retry-after': retry });
+}
+
+/** A call that got no answer: a breaker failure and the error to answer with, unless the client had left. */
+function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, left: boolean, err: unknown): ApiError {
+  if (left) {
+    dp.breakers.release(call.upstream);
+    return new ApiError('UPSTREAM_ERROR', 'The client went away');
+  }
+  const error = upstreamError(call, err);
+  dp.breakers.failure(call.upstream, call.breaker);
+  dp.metrics.upstreamErrors.inc([call.upstream, error.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect']);
+  if (traffic) traffic.upstream = call.upstream;
+  return error;
+}
+
+/** An answer: a 5xx is a breaker failure (and noted for the error event), anything else closes the circuit. */
+function answered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, status: number): void {
+  if (status >= 500) {
+    dp.breakers.failure(call.upstream, call.breaker);
+    dp.metrics.upstreamErrors.inc([call.upstream, `status_${status}`]);
+    if (traffic) traffic.upstream = call.upstream;
+  } else {
+    dp.breakers.success(call.upstream);
+  }
+}
+
 /**
  * One upstream call through its circuit breaker, bounded by undici's header and body timeouts. A connection error
  * or timeout throws (`UPSTREAM_ERROR`, `UPSTREAM_TIMEOUT`); an open circuit throws `CIRCUIT_OPEN` without calling.
@@ -72,34 +105,105 @@ export function upstreamError(call: Pick<UpstreamCall, 'label' | 'timeoutMs'>, e
  * later, when the client goes away.
  */
 export async function callUpstream(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, gone: ClientGone): Promise<Dispatcher.ResponseData> {
-  const permit = dp.breakers.acquire(call.upstream, call.breaker);
-  if (!permit.ok) {
-    const retry = String(Math.max(1, Math.ceil(permit.retryAfterMs / 1000)));
-    throw new ApiError('CIRCUIT_OPEN', `The circuit for ${call.label} is open after repeated failures; retry in ${retry} s`).withHeaders({ 'retry-after': retry });
-  }
+  enter(dp, call);
   let res: Dispatcher.ResponseData;
   try {
     const { origin, path } = splitUrl(call.url);
     res = await agent.request({ origin, path, method: call.method, headers: call.headers, body: call.body, signal: gone, headersTimeout: call.timeoutMs, bodyTimeout: call.streaming ? 0 : call.timeoutMs });
   } catch (err) {
-    if (gone.left) {
-      dp.breakers.release(call.upstream);
-      throw new ApiError('UPSTREAM_ERROR', 'The client went away');
-    }
-    const error = upstreamError(call, err);
-    dp.breakers.failure(call.upstream, call.breaker);
-    dp.metrics.upstreamErrors.inc([call.upstream, error.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect']);
-    if (traffic) traffic.upstream = call.upstream;
-    throw error;
+    throw unanswered(dp, traffic, call, gone.left, err);
   }
-  if (res.statusCode >= 500) {
-    dp.breakers.failure(call.upstream, call.breaker);
-    dp.metrics.upstreamErrors.inc([call.upstream, `status_${res.statusCode}`]);
-    if (traffic) traffic.upstream = call.upstream;
-  } else {
-    dp.breakers.success(call.upstream);
-  }
+  answered(dp, traffic, call, res.statusCode);
   return res;
+}
+
+/**
+ * An upstream call whose answer is relayed to the client as it comes: status, end-to-end headers (less `drop`) after
+ * the reply's own, and the body chunk by chunk with backpressure, written straight to the response with no stream in
+ * between. Once the answer has begun the reply is hijacked. When no answer comes (`CIRCUIT_OPEN`, `UPSTREAM_ERROR`,
+ * `UPSTREAM_TIMEOUT`) nothing has been sent, and the error goes to `reply.send` for the error handler to render. A
+ * body that breaks off midway cuts the client's response short too. The client leaving aborts the call.
+ */
+export function relayUpstream(dp: DataPlane, traffic: Traffic, call: UpstreamCall, reply: FastifyReply, drop: ReadonlySet<string>): void {
+  enter(dp, call);
+  const { origin, path } = splitUrl(call.url);
+  const relay = new Relay(dp, traffic, call, reply, drop);
+  traffic.whileHere(relay);
+  agent.dispatch({ origin, path, method: call.method, headers: call.headers, body: call.body ?? null, headersTimeout: call.timeoutMs, bodyTimeout: call.timeoutMs }, relay);
+}
+
+/** undici's handler for one relayed call: a class, so a request allocates one object and no closures. */
+class Relay implements Dispatcher.DispatchHandler, Stoppable {
+  private abort?: (err: Error) => void;
+  private resume?: () => void;
+  private started = false;
+
+  constructor(
+    private readonly dp: DataPlane,
+    private readonly traffic: Traffic,
+    private readonly call: UpstreamCall,
+    private readonly reply: FastifyReply,
+    private readonly drop: ReadonlySet<string>,
+  ) {}
+
+  stop(): void {
+    this.abort?.(new Error('The client went away'));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.traffic.left) this.stop();
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    if (status < 200) return true; // informational: the final answer follows
+    this.started = true;
+    this.resume = resume;
+    answered(this.dp, this.traffic, this.call, status);
+    this.reply.hijack();
+    this.reply.raw.writeHead(status, responseHeaders(this.reply, raw, this.drop));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.reply.raw.write(chunk)) return true;
+    this.reply.raw.once('drain', this.resume!);
+    return false;
+  }
+
+  onComplete(): void {
+    this.reply.raw.end();
+  }
+
+  onError(err: Error): void {
+    if (this.started) this.reply.raw.destroy(upstreamError(this.call, err));
+    else this.reply.send(unanswered(this.dp, this.traffic, this.call, this.traffic.left, err));
+  }
+}
+
+/** The reply's own headers (request id, rate-limit headers), then the upstream's end-to-end ones, as raw pairs. */
+function responseHeaders(reply: FastifyReply, raw: Buffer[], drop: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  const own = reply.getHeaders();
+  for (const k in own) {
+    const v = own[k];
+    if (Array.isArray(v)) for (const x of v) out.push(k, x);
+    else if (v !== undefined) out.push(k, String(v));
+  }
+  let named: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toString('latin1').toLowerCase() === 'connection') {
+      const v = raw[i + 1]!.toString('latin1').toLowerCase();
+      if (v !== 'keep-alive' && v !== 'close') named = v.split(',').map((s) => s.trim());
+    }
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    const k = name.toLowerCase();
+    if (HOP_BY_HOP.has(k) || drop.has(k) || named?.includes(k) || own[k] !== undefined) continue;
+    out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  return out;
 }
 
 const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
