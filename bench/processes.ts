@@ -1,38 +1,49 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-/** Child processes of one benchmark run, every one stopped at the end, even on failure. */
+/**
+ * Child processes of one benchmark run, every one stopped at the end, even on failure. Their output goes to files,
+ * not pipes: a proxy that logs every request must not cost the load generator, which shares the machine, a read
+ * per line.
+ */
 export class ProcessGroup {
   private readonly children: ChildProcess[] = [];
+  private readonly dir = mkdtempSync(join(tmpdir(), 'portico-bench-logs-'));
 
   /**
-   * Starts a command and resolves with the first match of `ready` in its output (stdout or stderr), or rejects when
+   * Starts a command and resolves with the first match of `ready` in its output (stdout and stderr), or rejects when
    * it exits or `timeoutMs` passes first.
    */
   start(command: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<RegExpExecArray> {
-    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.children.push(child);
+    const { child, file } = this.spawn(command, args, env);
+    const output = () => readFileSync(file, 'utf8').slice(0, 100_000);
     return new Promise((resolve, reject) => {
-      let seen = '';
-      const timer = setTimeout(() => reject(new Error(`${command} was not ready in ${timeoutMs} ms:\n${seen.slice(-2000)}`)), timeoutMs);
-      const onData = (chunk: Buffer) => {
-        if (seen.length < 100_000) seen += chunk.toString();
-        const match = ready.exec(seen);
-        if (match) {
-          clearTimeout(timer);
-          // from here the output is drained unread: a proxy logging every request must not cost the load generator
-          child.stdout!.off('data', onData).resume();
-          child.stderr!.off('data', onData).resume();
-          seen = '';
-          resolve(match);
-        }
+      const end = Date.now() + timeoutMs;
+      const poll = setInterval(() => {
+        const match = ready.exec(output());
+        if (match) finish(() => resolve(match));
+        else if (Date.now() > end) finish(() => reject(new Error(`${command} was not ready in ${timeoutMs} ms:\n${output().slice(-2000)}`)));
+      }, 50);
+      const onExit = (code: number | null) => finish(() => reject(new Error(`${command} exited (${code}) before it was ready:\n${output().slice(-2000)}`)));
+      const finish = (settle: () => void) => {
+        clearInterval(poll);
+        child.off('exit', onExit);
+        settle();
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`${command} exited (${code}) before it was ready:\n${seen.slice(-2000)}`));
-      });
+      child.once('exit', onExit);
     });
+  }
+
+  /** Starts a command without waiting for it; its output goes to `file`. */
+  spawn(command: string, args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; file: string } {
+    const file = join(this.dir, `${this.children.length}.log`);
+    const fd = openSync(file, 'a');
+    const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    this.children.push(child);
+    return { child, file };
   }
 
   async stopAll(): Promise<void> {
@@ -47,5 +58,6 @@ export class ProcessGroup {
           }),
       ),
     );
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }

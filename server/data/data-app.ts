@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest } fro
 import type { ServerResponse } from 'node:http';
 import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
+import { LazyChildLogger } from '../lib/lazy-logger';
 import { installErrorHandlers, type ErrorRenderer } from '../control/error-handler';
 import { DataPlane, TRAFFIC, Traffic } from './data-plane';
 import { HealthChecker } from './health-checker';
@@ -34,7 +35,7 @@ const NOT_TRAFFIC = /^\/(health\/|metrics(\?|$))/;
  * in-memory snapshot only; usage, request logs and error events are written in batches.
  */
 export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: 'x-request-id', genReqId: () => `req_${crypto.randomUUID()}`, loggerInstance: gw.log }) as unknown as FastifyInstance;
+  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: 'x-request-id', genReqId: () => `req_${crypto.randomUUID()}`, loggerInstance: gw.log, childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options) as unknown as typeof logger }) as unknown as FastifyInstance;
   installErrorHandlers(app, renderOpenAiError);
   const dp = new DataPlane(gw);
   const health = new HealthChecker(gw);

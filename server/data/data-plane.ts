@@ -155,10 +155,10 @@ export class DataPlane {
     const seconds = Number(process.hrtime.bigint() - t.started) / 1e9;
     this.metrics.requests.inc([t.kind, t.tenantId ?? '', status]);
     this.metrics.latency.observe([t.kind], seconds);
-    const now = new Date();
+    const now = new Date().toISOString();
     const path = request.url.split('?')[0]!;
-    // one structured line per request (fastify's own pair of lines is off); pino adds the request id as reqId
-    request.log.info({ status, ms: Math.round(seconds * 1e4) / 10, tenant: t.tenantId, route: t.routeId, code: t.error?.code }, 'request completed');
+    // one structured line per request (fastify's own pair of lines is off), from the parent logger: no child per request
+    this.gw.log.info({ reqId: request.id, status, ms: Math.round(seconds * 1e4) / 10, tenant: t.tenantId, route: t.routeId, code: t.error?.code }, 'request completed');
     this.requestLogs.add({ tenant_id: t.tenantId ?? null, api_key_id: t.keyId ?? null, route_id: t.routeId ?? null, kind: t.kind, method: request.method, path, status, latency_ms: seconds * 1000, request_id: request.id, error_code: t.error?.code ?? null, client_ip: request.ip, created_at: now });
     if (status >= 500) {
       // our own failures carry their error; an upstream's 5xx passed through as it was is recorded as such

@@ -56,6 +56,6 @@ export class HealthChecker {
       error = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
     }
     const latency_ms = performance.now() - started;
-    this.snapshots.add({ tenant_id: s.tenant_id, service_id: s.id, status: error ? 'DOWN' : 'UP', status_code, latency_ms, error, checked_at: new Date() });
+    this.snapshots.add({ tenant_id: s.tenant_id, service_id: s.id, status: error ? 'DOWN' : 'UP', status_code, latency_ms, error, checked_at: new Date().toISOString() });
   }
 }
