@@ -171,7 +171,17 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
     expect((await t.api('GET', '/v1/admin/error-events?resolved=false')).body.data.map((e: { id: string }) => e.id)).not.toContain(timeout.id);
     expect((await t.api('GET', '/v1/admin/audit/events?type=ERROR_EVENT_RESOLVED')).body.data).toHaveLength(1);
 
-    expect(logLines.find((l) => l.reqId === 'req-from-client' && l.msg === 'request completed')).toMatchObject({ status: 200, tenant: 'acme', route: 'orders' });
+    // a failed request leaves a log line at info; a successful one only at debug
+    expect(logLines.find((l) => l.msg === 'request completed' && l.status === 429)).toMatchObject({ reqId: expect.stringMatching(/^req_/), tenant: 'acme', route: 'limited', code: 'RATE_LIMITED' });
+    expect(logLines.find((l) => l.reqId === 'req-from-client')).toBeUndefined();
+    log.level = 'debug';
+    try {
+      expect((await fetch(`${data.url}/orders/1`, { headers: { authorization: `Bearer ${key}`, 'x-request-id': 'req-debug' } })).status).toBe(200);
+      await until(() => logLines.some((l) => l.reqId === 'req-debug'));
+    } finally {
+      log.level = 'info';
+    }
+    expect(logLines.find((l) => l.reqId === 'req-debug')).toMatchObject({ msg: 'request completed', level: 20, status: 200, tenant: 'acme', route: 'orders' });
     expect(JSON.stringify(logLines)).not.toContain(key);
 
     const k = (await t.api('GET', `/v1/admin/tenants/acme/keys/${keyId}`)).body;

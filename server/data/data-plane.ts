@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { ApiError } from '../errors';
+import { levelEnabled } from '../lib/lazy-logger';
 import type { Gateway } from '../gateway';
 import type { SnapshotEntry } from '../store/snapshot';
 import { BatchWriter } from './batch-writer';
@@ -157,8 +158,10 @@ export class DataPlane {
     this.metrics.latency.observe([t.kind], seconds);
     const now = new Date().toISOString();
     const path = request.url.split('?')[0]!;
-    // one structured line per request (fastify's own pair of lines is off), from the parent logger: no child per request
-    this.gw.log.info({ reqId: request.id, status, ms: Math.round(seconds * 1e4) / 10, tenant: t.tenantId, route: t.routeId, code: t.error?.code }, 'request completed');
+    // every request is a request-log row; the log stream gets a line for each failed one at info and for each
+    // successful one at debug (a full access log is PORTICO_LOG_LEVEL=debug), from the parent logger, with reqId
+    const level = status >= 400 ? 'info' : 'debug';
+    if (levelEnabled(this.gw.log, level)) this.gw.log[level]({ reqId: request.id, status, ms: Math.round(seconds * 1e4) / 10, tenant: t.tenantId, route: t.routeId, code: t.error?.code }, 'request completed');
     this.requestLogs.add({ tenant_id: t.tenantId ?? null, api_key_id: t.keyId ?? null, route_id: t.routeId ?? null, kind: t.kind, method: request.method, path, status, latency_ms: seconds * 1000, request_id: request.id, error_code: t.error?.code ?? null, client_ip: request.ip, created_at: now });
     if (status >= 500) {
       // our own failures carry their error; an upstream's 5xx passed through as it was is recorded as such

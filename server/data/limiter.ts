@@ -77,24 +77,31 @@ export class RateLimiter {
 
   /** Checks every rule for the request; when all allow it, counts it against each. */
   take(ctx: LimitContext, now = Date.now()): LimitDecision {
-    const rules = this.sources.flatMap((s) => s(ctx));
+    let rules: LimitRule[] = [];
+    for (const source of this.sources) {
+      const more = source(ctx);
+      if (more.length) rules = rules.length ? rules.concat(more) : more;
+    }
     if (!rules.length) return { allowed: true, headers: {} };
-    let tightest: { rule: LimitRule; remaining: number; resetAt: number } | undefined;
+    // the counters of every rule, checked before any is counted: a refused request counts against nothing
     const live: Counter[] = [];
-    for (const rule of rules) {
+    let tightest = -1;
+    let tightestRemaining = Infinity;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
       let c = this.counters.get(rule.key);
       if (!c || c.resetAt <= now) c = { count: 0, resetAt: windowEnd(rule.window, now) };
       live.push(c);
       if (c.count >= rule.limit) return { allowed: false, denied: rule, headers: { ...headersOf(rule.limit, 0, c.resetAt, now), 'retry-after': String(Math.max(1, Math.ceil((c.resetAt - now) / 1000))) } };
       const remaining = rule.limit - c.count - 1;
-      if (!tightest || remaining < tightest.remaining) tightest = { rule, remaining, resetAt: c.resetAt };
+      if (remaining < tightestRemaining) [tightest, tightestRemaining] = [i, remaining];
     }
-    rules.forEach((rule, i) => {
+    for (let i = 0; i < rules.length; i++) {
       const c = live[i]!;
       c.count++;
-      this.counters.set(rule.key, c);
-    });
-    return { allowed: true, headers: headersOf(tightest!.rule.limit, tightest!.remaining, tightest!.resetAt, now) };
+      this.counters.set(rules[i]!.key, c);
+    }
+    return { allowed: true, headers: headersOf(rules[tightest]!.limit, tightestRemaining, live[tightest]!.resetAt, now) };
   }
 
   /** Starts a counter at `count` (quotas already spent, read back from request logs at start-up). */

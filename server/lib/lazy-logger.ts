@@ -3,6 +3,9 @@ import type { Bindings, ChildLoggerOptions, Level } from 'pino';
 
 type Log = (obj: unknown, msg?: string, ...args: unknown[]) => void;
 
+/** Whether `log` writes at `level` (pino knows; a logger that cannot say is taken to write everything). */
+export const levelEnabled = (log: FastifyBaseLogger, level: Level): boolean => (log as FastifyBaseLogger & { isLevelEnabled?: (l: string) => boolean }).isLevelEnabled?.(level) ?? true;
+
 /**
  * A request's logger that becomes a pino child (with the request id bound) only when something is logged through
  * it at an enabled level. Most data-plane requests log nothing but their completion line, which the parent logger
@@ -54,8 +57,7 @@ export class LazyChildLogger {
   }
 
   private log(level: Level, args: Parameters<Log>): void {
-    const enabled = (this.made ?? this.parent) as FastifyBaseLogger & { isLevelEnabled?: (l: string) => boolean };
-    if (enabled.isLevelEnabled?.(level) === false) return;
+    if (!levelEnabled(this.made ?? this.parent, level)) return;
     (this.real()[level] as Log)(...args);
   }
 }
