@@ -52,6 +52,7 @@ export async function openGateway(
       config,
       db: database.db,
       dialect: database.dialect,
+      append: database.append,
       keys,
       audit,
       snapshot,

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AuditLog } from './audit/audit-log';
 import type { Config } from './config';
 import type { Keys } from './keys';
-import type { DialectName } from './store/database';
+import type { Append, DialectName } from './store/database';
 import type { Db } from './store/schema';
 import type { ConfigSnapshot } from './store/snapshot';
 
@@ -11,6 +11,8 @@ export interface Gateway {
   config: Config;
   db: Db;
   dialect: DialectName;
+  /** Bulk appends (COPY), for records written in batches. */
+  append: Append;
   keys: Keys;
   audit: AuditLog;
   /** In-memory configuration, kept current by change notifications. */

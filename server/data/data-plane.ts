@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { ApiError } from '../errors';
+import { isoAt } from '../lib/iso-date';
 import { levelEnabled } from '../lib/lazy-logger';
 import type { Gateway } from '../gateway';
 import type { SnapshotEntry } from '../store/snapshot';
@@ -69,9 +70,9 @@ export class DataPlane {
   readonly keyUsage: KeyUsage;
 
   constructor(readonly gw: Gateway) {
-    this.usage = new BatchWriter(gw.db, gw.log, 'usage_records', 'use_');
-    this.requestLogs = new BatchWriter(gw.db, gw.log, 'request_logs', 'log_');
-    this.errorEvents = new BatchWriter(gw.db, gw.log, 'error_events', 'err_');
+    this.usage = new BatchWriter(gw.append, gw.log, 'usage_records', 'use_');
+    this.requestLogs = new BatchWriter(gw.append, gw.log, 'request_logs', 'log_');
+    this.errorEvents = new BatchWriter(gw.append, gw.log, 'error_events', 'err_');
     this.budgets = new BudgetTracker(gw.db, gw.snapshot);
     this.limiter = new RateLimiter([routeLimits, tierLimits((id) => gw.snapshot.get('rate_limit_tier', id))]);
     this.breakers = new CircuitBreakers((upstream, state) => gw.log.warn({ upstream, state }, 'circuit breaker changed state'));
@@ -156,8 +157,9 @@ export class DataPlane {
     const seconds = Number(process.hrtime.bigint() - t.started) / 1e9;
     this.metrics.requests.inc([t.kind, t.tenantId ?? '', status]);
     this.metrics.latency.observe([t.kind], seconds);
-    const now = new Date().toISOString();
-    const path = request.url.split('?')[0]!;
+    const now = isoAt(Date.now());
+    const q = request.url.indexOf('?');
+    const path = q < 0 ? request.url : request.url.slice(0, q);
     // every request is a request-log row; the log stream gets a line for each failed one at info and for each
     // successful one at debug (a full access log is PORTICO_LOG_LEVEL=debug), from the parent logger, with reqId
     const level = status >= 400 ? 'info' : 'debug';

@@ -18,7 +18,7 @@ export class HealthChecker {
   readonly snapshots: BatchWriter<'health_snapshots'>;
 
   constructor(private readonly gw: Gateway, private readonly tickMs = 250) {
-    this.snapshots = new BatchWriter(gw.db, gw.log, 'health_snapshots', 'hs_', 100);
+    this.snapshots = new BatchWriter(gw.append, gw.log, 'health_snapshots', 'hs_', 100);
   }
 
   start(): void {

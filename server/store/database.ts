@@ -1,4 +1,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Database, Db } from './schema';
 import { migrateToLatest } from './migrate';
 import { listenPostgres, type ListenHandlers, type Unlisten } from './listener';
@@ -19,8 +22,35 @@ export interface OpenDatabase {
   dialect: DialectName;
   /** Subscribes to NOTIFY messages on `channel` (sent with pg_notify; delivered when their transaction commits). */
   listen(channel: string, handlers: ListenHandlers): Promise<Unlisten>;
+  /** Appends rows to `table` with one COPY, which costs the database about half what an INSERT of them does. */
+  append: Append;
   close(): Promise<void>;
 }
+
+/** Rows appended in bulk: `columns` name what each row holds, in order. */
+export type Append = (table: string, columns: readonly string[], rows: readonly Record<string, unknown>[]) => Promise<void>;
+
+/** One value in COPY's text format: `\N` for null; backslash, tab, newline and carriage return escaped. */
+function copyText(v: unknown): string {
+  if (v === null || v === undefined) return '\\N';
+  const s = typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : s;
+}
+
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** The rows as COPY text: a line per row, tab between values. */
+export function copyRows(columns: readonly string[], rows: readonly Record<string, unknown>[]): string {
+  let out = '';
+  for (const row of rows) {
+    for (let i = 0; i < columns.length; i++) out += (i ? '\t' : '') + copyText(row[columns[i]!]);
+    out += '\n';
+  }
+  return out;
+}
+
+const copyInto = (table: string, columns: readonly string[]) => `COPY ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) FROM STDIN`;
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
 const MIGRATION_LOCK = 7_351_220_913; // our own session lock around kysely's, so even its bookkeeping tables are created once
 
@@ -50,7 +80,16 @@ async function openPostgres(url: string, poolSize: number): Promise<OpenDatabase
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   pool.on('error', () => {}); // an idle client's lost connection: the pool replaces it; queries report their own errors
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', listen: (channel, handlers) => listenPostgres(url, channel, handlers), close: () => db.destroy() };
+  const append: Append = async (table, columns, rows) => {
+    const client = await pool.connect();
+    try {
+      const copy = client.query(copyFrom(copyInto(table, columns)));
+      await pipeline(Readable.from([copyRows(columns, rows)]), copy);
+    } finally {
+      client.release();
+    }
+  };
+  return { db, dialect: 'postgres', listen: (channel, handlers) => listenPostgres(url, channel, handlers), append, close: () => db.destroy() };
 }
 
 async function openPGlite(dataDir: string): Promise<OpenDatabase> {
@@ -65,7 +104,11 @@ async function openPGlite(dataDir: string): Promise<OpenDatabase> {
       if (!client.closed) await stop();
     };
   };
-  return { db, dialect: 'pglite', listen, close: () => db.destroy() };
+  // PGlite reads COPY … FROM '/dev/blob' from the blob given with the query
+  const append: Append = async (table, columns, rows) => {
+    await client.query(copyInto(table, columns).replace(/STDIN$/, "'/dev/blob'"), [], { blob: new Blob([copyRows(columns, rows)]) });
+  };
+  return { db, dialect: 'pglite', listen, append, close: () => db.destroy() };
 }
 
 /** True when the database answers a trivial query. */
