@@ -61,7 +61,7 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
       req[TRAFFIC] = new Traffic(url.startsWith('/v1/chat/') || url.startsWith('/v1/models') ? 'llm' : 'http');
       const res = reply.raw as ServerResponse & { [REQUEST]?: FastifyRequest };
       res[REQUEST] = req;
-      res.once('close', closed);
+      res.on('close', closed); // a response closes once
     }
     done();
   });

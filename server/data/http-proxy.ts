@@ -3,10 +3,10 @@ import { buffer } from 'node:stream/consumers';
 import type { Dispatcher } from 'undici';
 import { ApiError } from '../errors';
 import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
-import { breakerSettings } from './circuit-breaker';
+import { breakerSettings, type BreakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { API_KEY_PREFIX, bearerOf, missingKey, presentedKey } from './key-auth';
-import { endToEnd, relayUpstream, type UpstreamCall } from './upstream';
+import { endToEnd, relayUpstream, splitUrl, type UpstreamCall } from './upstream';
 
 const SMALL_BODY = 64 * 1024;
 
@@ -43,13 +43,45 @@ function better(a: SnapshotEntry, b: SnapshotEntry): boolean {
   return a.id < b.id;
 }
 
-/** The backend URL for a request: target base + (the path, less the prefix when `strip_prefix`) + query. */
-export function backendUrl(base: string, route: SnapshotEntry, url: string): string {
+/** Where a route's requests go: its service or `backend_url`, split once per configuration rather than per request. */
+interface Backend {
+  upstream: string;
+  label: string;
+  origin: string;
+  /** The base URL's own path, without a trailing slash: `''` or `/v2`. */
+  basePath: string;
+  timeoutMs: number;
+  breaker: BreakerSettings;
+}
+
+function backendOf(snapshot: ConfigSnapshot, route: SnapshotEntry): Backend {
+  return snapshot.memo('http-backends', () => new Map<string, Backend>()).get(route.id) ?? resolveBackend(snapshot, route);
+}
+
+function resolveBackend(snapshot: ConfigSnapshot, route: SnapshotEntry): Backend {
+  const service = typeof route.service_id === 'string' ? snapshot.get('service', route.service_id) : undefined;
+  if (route.service_id && !service) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" points at service "${route.service_id}", which no longer exists`);
+  const base = (service?.target_url ?? route.backend_url) as string;
+  const { origin, path } = splitUrl(base);
+  const backend: Backend = {
+    upstream: base,
+    label: service ? `service "${service.id}"` : `backend of route "${route.id}"`,
+    origin,
+    basePath: path.replace(/\/+$/, ''),
+    timeoutMs: Math.min(Number(route.timeout_ms), service ? Number(service.timeout_ms) : Infinity),
+    breaker: breakerSettings(route),
+  };
+  snapshot.memo('http-backends', () => new Map<string, Backend>()).set(route.id, backend);
+  return backend;
+}
+
+/** The backend path for a request: the base's path + (the path, less the prefix when `strip_prefix`) + query. */
+export function backendPath(basePath: string, route: SnapshotEntry, url: string): string {
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
   let rest = route.strip_prefix ? path.slice((route.path_prefix as string).replace(/\/$/, '').length) : path;
   if (rest && !rest.startsWith('/')) rest = `/${rest}`;
-  return `${base.replace(/\/+$/, '')}${rest}${q < 0 ? '' : url.slice(q)}`;
+  return (basePath + rest || '/') + (q < 0 ? '' : url.slice(q));
 }
 
 /**
@@ -77,12 +109,8 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
       if (tenant) traffic.tenantId = tenant.id;
       dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
 
-      const service = typeof route.service_id === 'string' ? gw.snapshot.get('service', route.service_id) : undefined;
-      if (route.service_id && !service) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" points at service "${route.service_id}", which no longer exists`);
-      const base = (service?.target_url ?? route.backend_url) as string;
-      const timeoutMs = Math.min(Number(route.timeout_ms), service ? Number(service.timeout_ms) : Infinity);
-      const label = service ? `service "${service.id}"` : `backend of route "${route.id}"`;
-      const call: UpstreamCall = { upstream: base, label, url: backendUrl(base, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), timeoutMs, breaker: breakerSettings(route) };
+      const b = backendOf(gw.snapshot, route);
+      const call: UpstreamCall = { upstream: b.upstream, label: b.label, origin: b.origin, path: backendPath(b.basePath, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), timeoutMs: b.timeoutMs, breaker: b.breaker };
       const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
       if (length === undefined ? req.headers['transfer-encoding'] === undefined : length === 0) return relayUpstream(dp, traffic, call, reply, RESPONSE_OWN);
       // a small body of known length is read whole first (undici sends a buffer much faster than a stream); others stream

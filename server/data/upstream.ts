@@ -45,7 +45,10 @@ export interface UpstreamCall {
   upstream: string;
   /** What to call it in messages: `provider "openai"`, `service "billing"`. */
   label: string;
-  url: string;
+  /** `http://host:port` */
+  origin: string;
+  /** The path and query, from `/`. */
+  path: string;
   method: Dispatcher.HttpMethod;
   headers: Record<string, string | string[]>;
   body?: Dispatcher.DispatchOptions['body'];
@@ -108,8 +111,7 @@ export async function callUpstream(dp: DataPlane, traffic: Traffic | undefined, 
   enter(dp, call);
   let res: Dispatcher.ResponseData;
   try {
-    const { origin, path } = splitUrl(call.url);
-    res = await agent.request({ origin, path, method: call.method, headers: call.headers, body: call.body, signal: gone, headersTimeout: call.timeoutMs, bodyTimeout: call.streaming ? 0 : call.timeoutMs });
+    res = await agent.request({ origin: call.origin, path: call.path, method: call.method, headers: call.headers, body: call.body, signal: gone, headersTimeout: call.timeoutMs, bodyTimeout: call.streaming ? 0 : call.timeoutMs });
   } catch (err) {
     throw unanswered(dp, traffic, call, gone.left, err);
   }
@@ -126,10 +128,9 @@ export async function callUpstream(dp: DataPlane, traffic: Traffic | undefined, 
  */
 export function relayUpstream(dp: DataPlane, traffic: Traffic, call: UpstreamCall, reply: FastifyReply, drop: ReadonlySet<string>): void {
   enter(dp, call);
-  const { origin, path } = splitUrl(call.url);
   const relay = new Relay(dp, traffic, call, reply, drop);
   traffic.whileHere(relay);
-  agent.dispatch({ origin, path, method: call.method, headers: call.headers, body: call.body ?? null, headersTimeout: call.timeoutMs, bodyTimeout: call.timeoutMs }, relay);
+  agent.dispatch({ origin: call.origin, path: call.path, method: call.method, headers: call.headers, body: call.body ?? null, headersTimeout: call.timeoutMs, bodyTimeout: call.timeoutMs }, relay);
 }
 
 /** undici's handler for one relayed call: a class, so a request allocates one object and no closures. */
@@ -211,7 +212,7 @@ const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 const ORIGIN = /^(https?:\/\/[^/?#]+)(.*)$/i;
 
 /** `http://host:port/a/b?q` as origin and path, without building a URL object per request. */
-function splitUrl(url: string): { origin: string; path: string } {
+export function splitUrl(url: string): { origin: string; path: string } {
   const m = ORIGIN.exec(url);
   if (!m) throw new ApiError('UPSTREAM_ERROR', `Not an http(s) URL: ${url}`);
   return { origin: m[1]!, path: m[2] || '/' };
