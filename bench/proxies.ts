@@ -11,9 +11,10 @@ const TOKEN = 'bench-owner-token-0123456789abcdef';
 const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
 const LLM_CONCURRENCY = [1, 16, 64];
 const HTTP_CONCURRENCY = 64;
-const HTTP_ROUNDS = 3;
+/** As many rounds as targets, so that with the rotation below each target takes each place in the order once. */
+const HTTP_ROUNDS = 4;
 
-/** The row with the median throughput. */
+/** The row with the median throughput (of an even count, the upper of the middle two). */
 const median = (rows: Row[]) => [...rows].sort((a, b) => a.rps - b.rps)[Math.floor(rows.length / 2)]!;
 
 export interface Row extends LoadResult {
@@ -116,10 +117,14 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
       ['@fastify/http-proxy (no checks)', `${fastifyProxy}/svc/items`, {}],
       ['nginx proxy_pass (1 worker)', typeof nginx === 'string' ? `${nginx}/svc/items` : nginx, {}],
     ];
-    // rounds interleave the targets, so a slow spell of the shared machine falls on all of them; each reports its median
+    // rounds interleave the targets, so a slow spell of the shared machine falls on all of them, and each round starts
+    // at the next target, so none always follows the same one (the direct run leaves the most garbage behind it);
+    // each target reports its median round
     const rounds: Row[][] = httpTargets.map(() => []);
     for (let round = 1; round <= HTTP_ROUNDS; round++) {
-      for (const [i, [target, url, headers]] of httpTargets.entries()) {
+      for (let k = 0; k < httpTargets.length; k++) {
+        const i = (k + round - 1) % httpTargets.length;
+        const [target, url, headers] = httpTargets[i]!;
         if (typeof url !== 'string') continue;
         rounds[i]!.push({ target, connections: HTTP_CONCURRENCY, ...(await measureLoad({ url, headers, connections: HTTP_CONCURRENCY })) });
         log(`http round ${round} ${target}: ${Math.round(rounds[i]!.at(-1)!.rps)} rps`);
@@ -155,7 +160,7 @@ export function renderDataPlane(r: DataPlaneResults): string[] {
     '',
     '## HTTP API proxy throughput',
     '',
-    `\`GET /svc/items\` at concurrency ${HTTP_CONCURRENCY} against a mock backend that answers at once (same warm-up and duration), in ${HTTP_ROUNDS} rounds that take the targets in turn; each row is the target's median round. Portico checks the API key, applies the route's rate limit, sets x-forwarded-* and the request id, and records a request log and metrics for every request.`,
+    `\`GET /svc/items\` at concurrency ${HTTP_CONCURRENCY} against a mock backend that answers at once (same warm-up and duration), in ${HTTP_ROUNDS} rounds that take the targets in turn, each round starting one target later, so each takes each place in the order once; each row is the target's median round. Portico checks the API key, applies the route's rate limit, sets x-forwarded-* and the request id, and records a request log and metrics for every request.`,
     '',
     '| target | req/s | p50 (ms) | p99 (ms) | non-2xx |',
     '|---|---|---|---|---|',
