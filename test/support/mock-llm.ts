@@ -32,6 +32,7 @@ export class MockLlm {
         let i = 0;
         res.on('close', () => !res.writableFinished && (this.streamAborted = true));
         const next = () => {
+          if (res.destroyed) return; // the client left: stop streaming (and stop the timer chain)
           if (i < parts.length) {
             res.write(parts[i++]);
             return void setTimeout(next, slow ? 100 : 0);
