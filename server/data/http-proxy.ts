@@ -6,7 +6,7 @@ import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 import { breakerSettings, type BreakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { API_KEY_PREFIX, bearerOf, missingKey, presentedKey } from './key-auth';
-import { endToEnd, relayUpstream, splitUrl, type UpstreamCall } from './upstream';
+import { connectionNamed, isHopByHop, relayUpstream, splitUrl, type UpstreamCall } from './upstream';
 
 const SMALL_BODY = 64 * 1024;
 
@@ -121,16 +121,26 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
   });
 }
 
-/** End-to-end request headers plus `x-forwarded-*` and the request id; never the caller's Portico key. */
-function forwardHeaders(req: FastifyRequest): Record<string, string | string[]> {
-  const headers = endToEnd(req.headers, NOT_FORWARDED);
-  if (bearerOf(req.headers.authorization)?.startsWith(API_KEY_PREFIX)) delete headers.authorization;
-  if (String(headers['x-api-key'] ?? '').startsWith(API_KEY_PREFIX)) delete headers['x-api-key'];
+/**
+ * The request's end-to-end headers as name/value pairs, in their order and case (repeated ones kept), plus
+ * `x-forwarded-*` and the request id; never the caller's Portico key.
+ */
+function forwardHeaders(req: FastifyRequest): string[] {
+  const raw = req.raw.rawHeaders;
+  const named = connectionNamed(req.headers.connection);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    const v = raw[i + 1]!;
+    if (isHopByHop(k, named) || NOT_FORWARDED.has(k)) continue;
+    if (k === 'authorization' ? bearerOf(v)?.startsWith(API_KEY_PREFIX) : k === 'x-api-key' && v.startsWith(API_KEY_PREFIX)) continue;
+    out.push(raw[i]!, v);
+  }
   const prior = req.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = prior ? `${prior}, ${req.ip}` : req.ip;
-  headers['x-forwarded-proto'] = (req.headers['x-forwarded-proto'] as string | undefined) ?? req.protocol;
-  headers['x-forwarded-host'] = (req.headers['x-forwarded-host'] as string | undefined) ?? req.headers.host ?? '';
-  headers['x-request-id'] = req.id;
-  if (req.headers['content-length'] !== undefined) headers['content-length'] = req.headers['content-length'];
-  return headers;
+  out.push('x-forwarded-for', prior ? `${prior}, ${req.ip}` : req.ip);
+  out.push('x-forwarded-proto', (req.headers['x-forwarded-proto'] as string | undefined) ?? req.protocol);
+  out.push('x-forwarded-host', (req.headers['x-forwarded-host'] as string | undefined) ?? req.headers.host ?? '');
+  out.push('x-request-id', req.id);
+  if (req.headers['content-length'] !== undefined) out.push('content-length', req.headers['content-length']);
+  return out;
 }

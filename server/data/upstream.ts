@@ -12,14 +12,23 @@ const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000
 /** Headers of one hop only (RFC 9110 section 7.6.1), never forwarded in either direction. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
+/** The header names a `Connection` value lists, which are hop-by-hop too (beyond `keep-alive` and `close`). */
+export function connectionNamed(connection: string | undefined): string[] | undefined {
+  if (connection === undefined) return undefined;
+  const v = connection.toLowerCase();
+  return v !== 'keep-alive' && v !== 'close' ? v.split(',').map((s) => s.trim()) : undefined;
+}
+
+/** Whether a header (its name in lower case) belongs to one hop only. */
+export const isHopByHop = (name: string, named: string[] | undefined) => HOP_BY_HOP.has(name) || (named !== undefined && named.includes(name));
+
 /** Headers minus hop-by-hop ones (and those the `connection` header names) and any in `drop`. */
 export function endToEnd(headers: IncomingHttpHeaders, drop: ReadonlySet<string> = NONE): Record<string, string | string[]> {
-  const connection = headers.connection;
-  const named = typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close' ? connection.toLowerCase().split(',').map((s) => s.trim()) : undefined;
+  const named = connectionNamed(typeof headers.connection === 'string' ? headers.connection : undefined);
   const out: Record<string, string | string[]> = {};
   for (const k in headers) {
     const v = headers[k];
-    if (v === undefined || HOP_BY_HOP.has(k) || drop.has(k) || named?.includes(k)) continue;
+    if (v === undefined || isHopByHop(k, named) || drop.has(k)) continue;
     out[k] = v;
   }
   return out;
@@ -50,7 +59,8 @@ export interface UpstreamCall {
   /** The path and query, from `/`. */
   path: string;
   method: Dispatcher.HttpMethod;
-  headers: Record<string, string | string[]>;
+  /** An object, or name/value pairs in one flat list (duplicates kept). */
+  headers: Record<string, string | string[]> | string[];
   body?: Dispatcher.DispatchOptions['body'];
   /** Until the response headers, and between body chunks unless `streaming`. */
   timeoutMs: number;
@@ -193,15 +203,12 @@ function responseHeaders(reply: FastifyReply, raw: Buffer[], drop: ReadonlySet<s
   }
   let named: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length === 10 && raw[i]!.toString('latin1').toLowerCase() === 'connection') {
-      const v = raw[i + 1]!.toString('latin1').toLowerCase();
-      if (v !== 'keep-alive' && v !== 'close') named = v.split(',').map((s) => s.trim());
-    }
+    if (raw[i]!.length === 10 && raw[i]!.toString('latin1').toLowerCase() === 'connection') named = connectionNamed(raw[i + 1]!.toString('latin1'));
   }
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const k = name.toLowerCase();
-    if (HOP_BY_HOP.has(k) || drop.has(k) || named?.includes(k) || own[k] !== undefined) continue;
+    if (isHopByHop(k, named) || drop.has(k) || own[k] !== undefined) continue;
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
   return out;
