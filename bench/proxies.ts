@@ -200,6 +200,7 @@ function verdictHttp(r: DataPlaneResults): string {
   const rps = (prefix: string) => (r.http.find((x) => x.target.startsWith(prefix) && !('missing' in x)) as Row | undefined)?.rps;
   const [portico, fastify, nginx] = [rps('Portico'), rps('@fastify'), rps('nginx')];
   if (!portico || !fastify) return '';
-  const pct = (a: number, b: number) => `${Math.round((a / b) * 100)}%`;
-  return `Portico with every check on serves ${pct(portico, fastify)} of bare @fastify/http-proxy's throughput (target: 100%)${nginx ? ` and ${pct(portico, nginx)} of nginx's (goal: 50%)` : ''}.`;
+  const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(1)}%`;
+  const verdict = (met: boolean) => (met ? 'met' : 'missed');
+  return `Portico with every check on serves ${pct(portico, fastify)} of bare @fastify/http-proxy's throughput (target: 100%, ${verdict(portico >= fastify)})${nginx ? ` and ${pct(portico, nginx)} of nginx's (goal: 50%, ${verdict(portico * 2 >= nginx)})` : ''}.`;
 }
