@@ -161,6 +161,12 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
     expect(logs.find((l: { path: string }) => l.path === '/orders/42/items')).toMatchObject({ tenant_id: 'acme', api_key_id: keyId, route_id: 'orders', method: 'GET', status: 200, request_id: 'req-from-client', error_code: null });
     expect(logs.find((l: { status: number }) => l.status === 429)).toMatchObject({ route_id: 'limited', error_code: 'RATE_LIMITED' });
     expect((await t.api('GET', '/v1/admin/request-logs?status=401')).body.data.length).toBeGreaterThanOrEqual(2);
+    const byKey = (await t.api('GET', `/v1/admin/request-logs?api_key_id=${keyId}&limit=500`)).body.data;
+    expect(byKey.length).toBe(logs.filter((l: { api_key_id: string | null }) => l.api_key_id === keyId).length);
+    expect(new Set(byKey.map((l: { api_key_id: string; tenant_id: string }) => `${l.api_key_id} ${l.tenant_id}`))).toEqual(new Set([`${keyId} acme`]));
+    const page = (await t.api('GET', `/v1/admin/request-logs?api_key_id=${keyId}&limit=2`)).body;
+    const next = (await t.api('GET', `/v1/admin/request-logs?api_key_id=${keyId}&limit=2&cursor=${page.next_cursor}`)).body.data;
+    expect([...page.data, ...next].map((l: { id: string }) => l.id)).toEqual(byKey.slice(0, 4).map((l: { id: string }) => l.id));
 
     const events = (await t.api('GET', '/v1/admin/error-events?tenant_id=acme&resolved=false')).body.data;
     const timeout = events.find((e: { code: string; route_id: string }) => e.code === 'UPSTREAM_TIMEOUT' && e.route_id === 'orders');

@@ -37,7 +37,12 @@ export function registerTrafficRoutes(app: FastifyInstance, gw: Gateway, service
     const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read request logs');
     let query = gw.db.selectFrom('request_logs').selectAll();
     if (tenant) query = query.where('tenant_id', '=', tenant);
-    if (q.api_key_id) query = query.where('api_key_id', '=', q.api_key_id);
+    if (q.api_key_id) {
+      query = query.where('api_key_id', '=', q.api_key_id);
+      // a key's requests are its tenant's: that narrows the scan to the tenant's index range
+      const owner = gw.snapshot.get('api_key', q.api_key_id)?.tenant_id;
+      if (!tenant && typeof owner === 'string') query = query.where('tenant_id', '=', owner);
+    }
     if (q.route_id) query = query.where('route_id', '=', q.route_id);
     if (q.kind) query = query.where('kind', '=', q.kind);
     if (q.status) query = query.where('status', '=', q.status);

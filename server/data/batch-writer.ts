@@ -25,7 +25,7 @@ export class BatchWriter<T extends BatchTable> {
     private readonly table: T,
     private readonly idPrefix: string,
     private readonly intervalMs = 200,
-    private readonly maxBatch = 500,
+    private readonly maxBatch = 2000,
   ) {}
 
   /** Queues a row, its id added: time-ordered, so the rows append to the end of the primary key's index. */

@@ -3,12 +3,14 @@ import type { Db } from './schema';
 import * as m001 from './migrations/001-foundation';
 import * as m002 from './migrations/002-control-plane';
 import * as m003 from './migrations/003-data-plane';
+import * as m004 from './migrations/004-request-log-indexes';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 const MIGRATIONS: Record<string, Migration> = {
   '001-foundation': m001,
   '002-control-plane': m002,
   '003-data-plane': m003,
+  '004-request-log-indexes': m004,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
