@@ -8,6 +8,8 @@ export interface LoadResult {
   requests: number;
   non2xx: number;
   errors: number;
+  /** CPU time the measured server spent per request, in microseconds, when a meter was given. */
+  cpuPerRequest?: number;
 }
 
 export interface LoadSpec {
@@ -52,8 +54,15 @@ async function run(spec: LoadSpec, seconds: number): Promise<LoadResult> {
   return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), requests: latencies.length, non2xx, errors };
 }
 
-/** A warm-up (connections opened, code paths optimized), then the measured run. */
-export async function measureLoad(spec: LoadSpec, seconds = 5, warmupSeconds = 2): Promise<LoadResult> {
+/**
+ * A warm-up (connections opened, code paths optimized), then the measured run. `meter`, when given, reads the
+ * server's CPU time so far (microseconds); its growth over the measured run is reported per request.
+ */
+export async function measureLoad(spec: LoadSpec, seconds = 5, warmupSeconds = 2, meter?: () => number | undefined): Promise<LoadResult> {
   await run(spec, warmupSeconds);
-  return run(spec, seconds);
+  const before = meter?.();
+  const result = await run(spec, seconds);
+  const after = meter?.();
+  if (before !== undefined && after !== undefined && result.requests) result.cpuPerRequest = (after - before) / result.requests;
+  return result;
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,8 @@ import { join } from 'node:path';
 /** A throwaway PostgreSQL cluster for a benchmark run, or undefined where the server binaries are missing. */
 export interface BenchPostgres {
   url: string;
+  /** The postmaster's process id: the root of the cluster's process tree. */
+  pid: number;
   stop(): void;
 }
 
@@ -51,7 +53,8 @@ export async function startPostgres(): Promise<BenchPostgres | undefined> {
         rmSync(dir, { recursive: true, force: true });
       }
     };
-    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, stop };
+    const pid = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, pid, stop };
   } catch {
     rmSync(dir, { recursive: true, force: true });
     return undefined;

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { treeCpuMicros } from './cpu';
 import { measureLoad, type LoadResult, type LoadSpec } from './load';
 import { startPostgres } from './postgres';
 import { ProcessGroup } from './processes';
@@ -11,15 +12,26 @@ const TOKEN = 'bench-owner-token-0123456789abcdef';
 const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
 const LLM_CONCURRENCY = [1, 16, 64];
 const HTTP_CONCURRENCY = 64;
-/** As many rounds as targets, so that with the rotation below each target takes each place in the order once. */
-const HTTP_ROUNDS = 4;
+/** Twice as many rounds as targets, so that with the rotation below each target takes each place in the order twice. */
+const HTTP_ROUNDS = 8;
 
-/** The row with the median throughput (of an even count, the upper of the middle two). */
-const median = (rows: Row[]) => [...rows].sort((a, b) => a.rps - b.rps)[Math.floor(rows.length / 2)]!;
+/** The middle of a list of numbers (of an even count, the upper of the middle two). */
+const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** A target's rounds as one row: the round with the median throughput, the median CPU per request, and the range. */
+function median(rows: Row[]): Row {
+  const rps = rows.map((r) => r.rps);
+  const row: Row = { ...rows.find((r) => r.rps === middle(rps))!, range: [Math.min(...rps), Math.max(...rps)] };
+  const cpu = rows.flatMap((r) => (r.cpuPerRequest === undefined ? [] : [r.cpuPerRequest]));
+  if (cpu.length) row.cpuPerRequest = middle(cpu);
+  return row;
+}
 
 export interface Row extends LoadResult {
   target: string;
   connections: number;
+  /** The lowest and highest throughput over the rounds. */
+  range?: [number, number];
 }
 
 export interface DataPlaneResults {
@@ -44,7 +56,7 @@ async function waitForHttp(url: string, timeoutMs = 10_000): Promise<void> {
 }
 
 /** Portico as it ships (`node cli/portico.js serve`), configured over its admin API; returns its data URL and a key. */
-async function startPortico(group: ProcessGroup, databaseUrl: string | undefined, mock: string): Promise<{ data: string; key: string }> {
+async function startPortico(group: ProcessGroup, databaseUrl: string | undefined, mock: string): Promise<{ data: string; key: string; pid: number }> {
   const env = { PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0', PORTICO_LOG_LEVEL: 'info', ...(databaseUrl ? { DATABASE_URL: databaseUrl, PORTICO_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') } : { PORTICO_DATA_DIR: 'memory://' }) };
   const m = await group.start('node', [join(ROOT, 'cli/portico.js'), 'serve'], /"admin":"(http:[^"]+)","data":"(http:[^"]+)"/, env);
   const [admin, data] = [m[1]!, m[2]!];
@@ -60,11 +72,11 @@ async function startPortico(group: ProcessGroup, databaseUrl: string | undefined
   await post('/v1/admin/routes', { id: 'llm', model_pattern: 'gpt-*', providers: [{ provider: 'openai', base_url: `${mock}/v1` }] });
   await post('/v1/admin/routes', { id: 'svc', path_prefix: '/svc', backend_url: mock, strip_prefix: true, rate_limit: { limit: 1_000_000_000, window_secs: 60 } });
   await new Promise((r) => setTimeout(r, 500)); // the snapshot picks the changes up
-  return { data, key };
+  return { data, key, pid: m.pid };
 }
 
 /** nginx with one worker and keep-alive to the mock, or why not. */
-async function startNginx(group: ProcessGroup, mock: string): Promise<string | { missing: string }> {
+async function startNginx(group: ProcessGroup, mock: string): Promise<{ url: string; pid: number } | { missing: string }> {
   const bin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync) ?? (() => { try { return execFileSync('which', ['nginx']).toString().trim() || undefined; } catch { return undefined; } })();
   if (!bin) return { missing: 'nginx is not installed (apt-get install nginx-light)' };
   const dir = mkdtempSync(join(tmpdir(), 'portico-bench-nginx-'));
@@ -76,10 +88,10 @@ http { access_log off; ${temp}
   upstream mock { server ${new URL(mock).host}; keepalive 128; keepalive_requests 1000000; }
   server { listen 127.0.0.1:${listen}; location /svc/ { proxy_pass http://mock/; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
 `);
-  group.spawn(bin, ['-p', dir, '-c', join(dir, 'nginx.conf')]);
+  const { child } = group.spawn(bin, ['-p', dir, '-c', join(dir, 'nginx.conf')]);
   const url = `http://127.0.0.1:${listen}`;
   await waitForHttp(`${url}/svc/ready`);
-  return url;
+  return { url, pid: child.pid! };
 }
 
 /**
@@ -91,10 +103,12 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
   const group = new ProcessGroup();
   const pg = await startPostgres();
   try {
-    const mock = port(await group.start('node', [join(ROOT, 'bench/fixtures/mock-upstream.js')], /port=(\d+)/));
+    const mockProcess = await group.start('node', [join(ROOT, 'bench/fixtures/mock-upstream.js')], /port=(\d+)/);
+    const mock = port(mockProcess);
     const portico = await startPortico(group, pg?.url, mock);
     const portkey = port(await group.start('node', [join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'), `--port=${19_000 + Math.floor(Math.random() * 1000)}`, '--headless'], /localhost:(\d+)/));
-    const fastifyProxy = port(await group.start('node', [join(ROOT, 'bench/fixtures/fastify-proxy.js'), mock], /port=(\d+)/));
+    const fastifyProcess = await group.start('node', [join(ROOT, 'bench/fixtures/fastify-proxy.js'), mock], /port=(\d+)/);
+    const fastifyProxy = port(fastifyProcess);
     const nginx = await startNginx(group, mock);
 
     const json = { 'content-type': 'application/json' };
@@ -111,11 +125,22 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
       }
     }
 
-    const httpTargets: [string, string | { missing: string }, Record<string, string>][] = [
-      ['direct (mock)', `${mock}/svc/items`, {}],
-      ['Portico (key auth + rate limit + logs + metrics)', `${portico.data}/svc/items`, { authorization: `Bearer ${portico.key}` }],
-      ['@fastify/http-proxy (no checks)', `${fastifyProxy}/svc/items`, {}],
-      ['nginx proxy_pass (1 worker)', typeof nginx === 'string' ? `${nginx}/svc/items` : nginx, {}],
+    // each target's meter reads the CPU time of what serves it: the mock for the direct calls, else the proxy (for
+    // Portico, its PostgreSQL too)
+    const cpu = (...pids: number[]) => () => {
+      let sum = 0;
+      for (const pid of pids) {
+        const t = treeCpuMicros(pid);
+        if (t === undefined) return undefined;
+        sum += t;
+      }
+      return sum;
+    };
+    const httpTargets: [string, string | { missing: string }, Record<string, string>, () => number | undefined][] = [
+      ['direct (mock)', `${mock}/svc/items`, {}, cpu(mockProcess.pid)],
+      ['Portico (key auth + rate limit + logs + metrics)', `${portico.data}/svc/items`, { authorization: `Bearer ${portico.key}` }, cpu(portico.pid, ...(pg ? [pg.pid] : []))],
+      ['@fastify/http-proxy (no checks)', `${fastifyProxy}/svc/items`, {}, cpu(fastifyProcess.pid)],
+      ['nginx proxy_pass (1 worker)', 'url' in nginx ? `${nginx.url}/svc/items` : nginx, {}, cpu(...('pid' in nginx ? [nginx.pid] : []))],
     ];
     // rounds interleave the targets, so a slow spell of the shared machine falls on all of them, and each round starts
     // at the next target, so none always follows the same one (the direct run leaves the most garbage behind it);
@@ -124,10 +149,11 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
     for (let round = 1; round <= HTTP_ROUNDS; round++) {
       for (let k = 0; k < httpTargets.length; k++) {
         const i = (k + round - 1) % httpTargets.length;
-        const [target, url, headers] = httpTargets[i]!;
+        const [target, url, headers, meter] = httpTargets[i]!;
         if (typeof url !== 'string') continue;
-        rounds[i]!.push({ target, connections: HTTP_CONCURRENCY, ...(await measureLoad({ url, headers, connections: HTTP_CONCURRENCY })) });
-        log(`http round ${round} ${target}: ${Math.round(rounds[i]!.at(-1)!.rps)} rps`);
+        rounds[i]!.push({ target, connections: HTTP_CONCURRENCY, ...(await measureLoad({ url, headers, connections: HTTP_CONCURRENCY }, 5, 2, meter)) });
+        const row = rounds[i]!.at(-1)!;
+        log(`http round ${round} ${target}: ${Math.round(row.rps)} rps, ${row.cpuPerRequest?.toFixed(0) ?? '?'} µs CPU per request`);
       }
     }
     const http = httpTargets.map(([target, url], i) => (typeof url === 'string' ? median(rounds[i]!) : { target, ...url }));
@@ -160,11 +186,11 @@ export function renderDataPlane(r: DataPlaneResults): string[] {
     '',
     '## HTTP API proxy throughput',
     '',
-    `\`GET /svc/items\` at concurrency ${HTTP_CONCURRENCY} against a mock backend that answers at once (same warm-up and duration), in ${HTTP_ROUNDS} rounds that take the targets in turn, each round starting one target later, so each takes each place in the order once; each row is the target's median round. Portico checks the API key, applies the route's rate limit, sets x-forwarded-* and the request id, and records a request log and metrics for every request.`,
+    `\`GET /svc/items\` at concurrency ${HTTP_CONCURRENCY} against a mock backend that answers at once (same warm-up and duration), in ${HTTP_ROUNDS} rounds that take the targets in turn, each round starting one target later, so each takes each place in the order twice; each row is the target's median round, with the range over all rounds. CPU per request is the CPU time of what serves the target (its process and children; for Portico, PostgreSQL's as well; for the direct calls, the mock's) over a measured run, divided by the requests served, the median over the rounds: it moves far less than throughput when the shared machine slows down. Portico checks the API key, applies the route's rate limit, sets x-forwarded-* and the request id, and records a request log and metrics for every request.`,
     '',
-    '| target | req/s | p50 (ms) | p99 (ms) | non-2xx |',
-    '|---|---|---|---|---|',
-    ...r.http.map((x) => ('missing' in x ? `| ${x.target} | — | — | — | ${x.missing} |` : `| ${x.target} | ${Math.round(x.rps)} | ${ms(x.p50)} | ${ms(x.p99)} | ${x.non2xx + x.errors} |`)),
+    '| target | req/s | req/s range | p50 (ms) | p99 (ms) | CPU per request (µs) | non-2xx |',
+    '|---|---|---|---|---|---|---|',
+    ...r.http.map((x) => ('missing' in x ? `| ${x.target} | — | — | — | — | — | ${x.missing} |` : `| ${x.target} | ${Math.round(x.rps)} | ${x.range ? x.range.map(Math.round).join('–') : '—'} | ${ms(x.p50)} | ${ms(x.p99)} | ${x.cpuPerRequest === undefined ? '—' : Math.round(x.cpuPerRequest)} | ${x.non2xx + x.errors} |`)),
     '',
     verdictHttp(r),
     '',
