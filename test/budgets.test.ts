@@ -1,4 +1,4 @@
-import { periodBounds } from '../server/control/budget-usage';
+import { budgetSpends, periodBounds } from '../server/control/budget-usage';
 import { testDialects } from './support/databases';
 import { startTestGateway, type TestGateway } from './support/gateway';
 
@@ -70,5 +70,11 @@ describe.each(testDialects())('budgets (%s)', (dialect) => {
     const perKey = (await t.api('POST', '/v1/admin/budgets', { tenant_id: 'acme', api_key_id: keyId, period: 'DAILY', limit_usd: 25 })).body;
     expect((await t.api('GET', `/v1/admin/budgets/${perKey.id}/usage`)).body).toMatchObject({ spent_usd: 12.5, percent_used: 50, exceeded: false });
     expect((await t.api('GET', '/v1/admin/budgets/nope/usage')).status).toBe(404);
+
+    // every budget's spend in one query, each over its own period and scope
+    const weekly = (await t.api('POST', '/v1/admin/budgets', { tenant_id: 'other', period: 'WEEKLY', limit_usd: 5 })).body;
+    const spends = await budgetSpends(t.gateway.db, [monthly, daily, perKey, weekly]);
+    expect(Object.fromEntries(spends)).toEqual({ [monthly.id]: expected, [daily.id]: 42.5, [perKey.id]: 12.5, [weekly.id]: 999 });
+    expect((await budgetSpends(t.gateway.db, [])).size).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Gateway } from '../gateway';
 import { budget as budgetDef } from '../resources';
@@ -30,7 +31,7 @@ export interface BudgetUsage {
   exceeded: boolean;
 }
 
-interface BudgetLike {
+export interface BudgetLike {
   id: string;
   tenant_id: string;
   api_key_id: string | null;
@@ -38,17 +39,28 @@ interface BudgetLike {
   limit_usd: number;
 }
 
-/** Spend in the budget's current period, summed from usage records (the tenant's, or one key's). */
+/**
+ * Spend in each budget's current period, summed from usage records (the tenant's, or one key's), in one query
+ * however many budgets there are.
+ */
+export async function budgetSpends(db: Executor, budgets: readonly BudgetLike[], at = new Date()): Promise<Map<string, number>> {
+  if (!budgets.length) return new Map();
+  const bounds = budgets.map((b) => periodBounds(b.period, at));
+  const { rows } = await sql<{ id: string; spent: number }>`
+    select b.id, coalesce(sum(u.cost_usd), 0) as spent
+    from unnest(${budgets.map((b) => b.id)}::text[], ${budgets.map((b) => b.tenant_id)}::text[], ${budgets.map((b) => b.api_key_id)}::text[],
+                ${bounds.map((p) => p.start.toISOString())}::timestamptz[], ${bounds.map((p) => p.end.toISOString())}::timestamptz[])
+      as b(id, tenant_id, api_key_id, period_start, period_end)
+    left join usage_records u on u.tenant_id = b.tenant_id and (b.api_key_id is null or u.api_key_id = b.api_key_id)
+      and u.created_at >= b.period_start and u.created_at < b.period_end
+    group by b.id`.execute(db);
+  return new Map(rows.map((r) => [r.id, Number(r.spent)]));
+}
+
+/** Spend in the budget's current period against its limit. */
 export async function budgetUsage(db: Executor, b: BudgetLike, at = new Date()): Promise<BudgetUsage> {
   const { start, end } = periodBounds(b.period, at);
-  let q = db
-    .selectFrom('usage_records')
-    .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), eb.lit(0)).as('spent'))
-    .where('tenant_id', '=', b.tenant_id)
-    .where('created_at', '>=', start)
-    .where('created_at', '<', end);
-  if (b.api_key_id) q = q.where('api_key_id', '=', b.api_key_id);
-  const spent = Number((await q.executeTakeFirstOrThrow()).spent);
+  const spent = (await budgetSpends(db, [b], at)).get(b.id) ?? 0;
   const round = (n: number) => Math.round(n * 1e6) / 1e6;
   return {
     budget_id: b.id,

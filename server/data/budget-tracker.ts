@@ -1,4 +1,4 @@
-import { budgetUsage, periodBounds, type Period } from '../control/budget-usage';
+import { budgetSpends, periodBounds, type BudgetLike, type Period } from '../control/budget-usage';
 import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 import type { Db } from '../store/schema';
 
@@ -24,20 +24,31 @@ export class BudgetTracker {
     if (this.timer) clearInterval(this.timer);
   }
 
+  /** Re-reads every budget's spend, in one query. */
   async refresh(): Promise<void> {
-    for (const b of this.snapshot.all('budget')) await this.refreshOne(b.id);
+    const budgets = this.snapshot.all('budget') as unknown as BudgetLike[];
+    const at = new Date();
+    this.note(budgets, await budgetSpends(this.db, budgets, at), at);
+    const live = new Set(budgets.map((b) => b.id));
+    for (const id of this.spent.keys()) if (!live.has(id)) this.spent.delete(id);
   }
 
   /** Re-reads one budget's spend (it was created or changed). */
   async refreshOne(id: string): Promise<void> {
-    const b = this.snapshot.get('budget', id);
+    const b = this.snapshot.get('budget', id) as unknown as BudgetLike | undefined;
     if (!b) return void this.spent.delete(id);
-    const usage = await budgetUsage(this.db, b as never);
-    const periodStart = Date.parse(usage.period_start);
-    const known = this.spent.get(id);
-    // Within a period spend only grows; what this instance recorded may not be flushed to the database yet.
-    const usd = known && known.periodStart === periodStart ? Math.max(known.usd, usage.spent_usd) : usage.spent_usd;
-    this.spent.set(id, { periodStart, usd });
+    const at = new Date();
+    this.note([b], await budgetSpends(this.db, [b], at), at);
+  }
+
+  private note(budgets: BudgetLike[], spends: Map<string, number>, at: Date): void {
+    for (const b of budgets) {
+      const periodStart = periodBounds(b.period, at).start.getTime();
+      const stored = spends.get(b.id) ?? 0;
+      const known = this.spent.get(b.id);
+      // Within a period spend only grows; what this instance recorded may not be flushed to the database yet.
+      this.spent.set(b.id, { periodStart, usd: known && known.periodStart === periodStart ? Math.max(known.usd, stored) : stored });
+    }
   }
 
   /** Budgets that apply to a call by this key: the tenant's, and the key's own. */
