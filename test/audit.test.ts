@@ -283,6 +283,19 @@ describe.each(testDialects())('audit log (%s)', (dialect) => {
       expect(parseCsv((await t.api('GET', '/v1/admin/audit/events/export?tenant_id=beta')).text).slice(1).map((r) => r[1])).toEqual(['6', '5', '2']);
     });
 
+    test('CSV: a cell a spreadsheet would run as a formula starts with an apostrophe; the JSON export keeps it as it was', async () => {
+      const formulas = ['=HYPERLINK("http://evil.example","x")', '+1+1', '-2+3', '@SUM(A1)'];
+      for (const [i, name] of formulas.entries()) {
+        const bot = (await t.api('POST', '/v1/admin/tokens', { name, role: 'owner' })).body;
+        expect((await t.api('POST', '/v1/admin/tenants', { id: `formula-${i}`, name: 'F' }, bot.token)).status).toBe(201);
+      }
+      // newest first: each tenant, created by its bot, then the bot's token, created by the bootstrap owner
+      const rows = parseCsv((await t.api('GET', '/v1/admin/audit/events/export')).text).slice(1);
+      expect([0, 2, 4, 6].map((i) => rows[i]![6])).toEqual(formulas.map((f) => `'${f}`).reverse());
+      const json = (await t.api('GET', '/v1/admin/audit/events/export/json')).body as { actor: { name: string } }[];
+      expect([0, 2, 4, 6].map((i) => json[i]!.actor.name)).toEqual([...formulas].reverse());
+    });
+
     test('JSON: the same events as the list, with hash and signature that check out by the contract formula', async () => {
       const res = await t.api('GET', '/v1/admin/audit/events/export/json');
       expect(res.headers['content-type']).toMatch(/^application\/json/);

@@ -29,12 +29,25 @@ const eventSchema = z.object({
 const EXPORT_MAX = 100_000;
 const CSV_COLUMNS = ['id', 'seq', 'created_at', 'type', 'actor_type', 'actor_id', 'actor_name', 'tenant_id', 'resource_kind', 'resource_id', 'changes', 'trace_id', 'prev_hash', 'hash', 'signature'];
 
+/** One CSV cell, quoted when it holds a comma, a quote or a line break. */
 const csvCell = (v: unknown) => {
   const s = v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
+
+/**
+ * A cell of text someone else chose (a token's name, an id, a client's request id): when a spreadsheet would run it
+ * as a formula (it starts with =, +, -, @, a tab or a carriage return) it gets a leading apostrophe, as OWASP
+ * advises. What Portico writes itself (hashes, signatures, times, JSON) stays exact; the JSON export keeps every
+ * value exactly as signed.
+ */
+const csvText = (v: string | null | undefined) => csvCell(v && /^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+
 const csvRow = (e: AuditEvent) =>
-  [e.id, e.seq, e.created_at, e.type, e.actor.type, e.actor.id, e.actor.name, e.tenant_id, e.resource?.kind, e.resource?.id, e.changes, e.trace_id, e.prev_hash, e.hash, e.signature].map(csvCell).join(',');
+  [
+    csvCell(e.id), csvCell(e.seq), csvCell(e.created_at), csvCell(e.type), csvCell(e.actor.type), csvText(e.actor.id), csvText(e.actor.name),
+    csvText(e.tenant_id), csvCell(e.resource?.kind), csvText(e.resource?.id), csvCell(e.changes), csvText(e.trace_id), csvCell(e.prev_hash), csvCell(e.hash), csvCell(e.signature),
+  ].join(',');
 
 /** Normalizes a date filter to the ISO form events are stored in, so text comparison orders correctly. */
 const iso = (s: string | undefined, end = false) => {
