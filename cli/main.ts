@@ -10,8 +10,9 @@ import { installDev, installToMirror, PROVIDER_VERSION } from '../provider/insta
 const USAGE = `Usage: portico <command>
 
   serve                          run the gateway (what npm start does)
-  audit verify --file F --public-key K
-                                 verify an exported audit JSON file offline
+  audit verify --file F --public-key K [--full]
+                                 verify an exported audit JSON file offline (--full: the file is the whole
+                                 chain, so a missing event is an error, not a filtered-out one)
   provider install [--dev]       put the Terraform provider in Terraform's local plugin mirror (--dev: a dev_overrides config)
   token create --name N --role R [--tenant-id T] [--expires-at ISO]
                                  create an admin token directly in the database (recovery, automation bootstrap)
@@ -46,11 +47,12 @@ async function serve(): Promise<void> {
 }
 
 function auditVerify(args: string[]): number {
-  const f = flags(args);
+  const full = args.includes('--full');
+  const f = flags(args.filter((a) => a !== '--full'));
   if (!f.file || !f['public-key']) throw new Error('audit verify needs --file and --public-key');
   const events = JSON.parse(readFileSync(f.file, 'utf8')) as AuditEvent[];
   if (!Array.isArray(events)) throw new Error(`${f.file} is not a JSON array of audit events`);
-  const result = verifyChain(events, publicKeyFromPem(readFileSync(f['public-key'], 'utf8')), false);
+  const result = verifyChain(events, publicKeyFromPem(readFileSync(f['public-key'], 'utf8')), full);
   process.stdout.write(JSON.stringify(result) + '\n');
   return result.valid ? 0 : 1;
 }

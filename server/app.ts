@@ -39,6 +39,7 @@ export async function openGateway(
     const keys = await loadKeys(config, database.db);
     const bootstrap = await loadBootstrapToken(config, database.db);
     const audit = new AuditLog(keys.auditSigningKey);
+    await audit.ensureHead(database.db);
     audit.onAppend(notifyChanges);
     const runWebhooks = options.webhooks !== false && config.role !== 'data';
     const dispatcher = new WebhookDispatcher(database.db, keys.masterKey, log, options.webhooks || {});

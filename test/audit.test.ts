@@ -67,10 +67,13 @@ describe.each(testDialects())('audit log (%s)', (dialect) => {
   /** Runs `tamper` on the table, returns what verify says, then restores every row and checks the chain is whole again. */
   const tampered = async (tamper: () => Promise<unknown>) => {
     const saved = await exportAll();
+    const head = await db().selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
     await tamper();
     const result = await verifyApi();
     await db().deleteFrom('audit_events').execute();
     await db().insertInto('audit_events').values(saved.map(toRow) as never).execute();
+    await db().deleteFrom('audit_head').execute();
+    await db().insertInto('audit_head').values(head).execute();
     expect(await verifyApi()).toEqual({ valid: true, checked: 6, first_invalid_seq: null });
     return result;
   };
@@ -102,6 +105,33 @@ describe.each(testDialects())('audit log (%s)', (dialect) => {
     test('a deleted row is found at the missing seq (middle and first)', async () => {
       expect(await tampered(() => db().deleteFrom('audit_events').where('seq', '=', 3 as never).execute())).toEqual({ valid: false, checked: 2, first_invalid_seq: 3 });
       expect(await tampered(() => db().deleteFrom('audit_events').where('seq', '=', 1 as never).execute())).toEqual({ valid: false, checked: 0, first_invalid_seq: 1 });
+    });
+
+    test('deleted newest rows are found at the first missing seq, by the signed head', async () => {
+      expect(await tampered(() => db().deleteFrom('audit_events').where('seq', '>=', 5 as never).execute())).toEqual({ valid: false, checked: 4, first_invalid_seq: 5 });
+      expect(await tampered(() => db().deleteFrom('audit_events').execute())).toEqual({ valid: false, checked: 0, first_invalid_seq: 1 });
+    });
+
+    test('a head moved back without the key, or deleted, leaves the end of the chain unvouched for', async () => {
+      const s5 = await rowAt(5);
+      const rewound = async () => {
+        await db().deleteFrom('audit_events').where('seq', '=', 6 as never).execute();
+        await db().updateTable('audit_head').set({ seq: 5, hash: s5.hash, signature: s5.signature }).execute(); // an event's signature is not a head's
+      };
+      expect(await tampered(rewound)).toEqual({ valid: false, checked: 5, first_invalid_seq: 6 });
+      expect(await tampered(() => db().deleteFrom('audit_head').execute())).toEqual({ valid: false, checked: 6, first_invalid_seq: 7 });
+    });
+
+    test('a chain from before the head gets one signed at start-up; an existing head is never rewritten', async () => {
+      const head = await db().selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
+      await db().deleteFrom('audit_head').execute();
+      await t.gateway.audit.ensureHead(db());
+      expect(await db().selectFrom('audit_head').select(['seq', 'hash']).executeTakeFirstOrThrow()).toEqual({ seq: head.seq, hash: head.hash });
+      expect(await verifyApi()).toEqual({ valid: true, checked: 6, first_invalid_seq: null });
+      expect(await tampered(async () => {
+        await db().deleteFrom('audit_events').where('seq', '=', 6 as never).execute();
+        await t.gateway.audit.ensureHead(db()); // the head still names seq 6
+      })).toEqual({ valid: false, checked: 5, first_invalid_seq: 6 });
     });
 
     test('a row inserted in the middle (later seqs renumbered) is found at its seq, though correctly chained', async () => {
@@ -319,18 +349,26 @@ describe.each(testDialects())('audit log (%s)', (dialect) => {
     const pem = write('key.pem', (await t.api('GET', '/v1/admin/audit/public-key')).text);
     const other = write('other.pem', foreignKeys().publicKey.export({ type: 'spki', format: 'pem' }) as string);
     const target = all[Math.floor(all.length / 3)];
-    const cli = async (file: string, key: string) => {
-      const out = await run('node', ['cli/portico.js', 'audit', 'verify', '--file', file, '--public-key', key], { cwd: MAIN }).then((r) => ({ code: 0, stdout: r.stdout }), (e) => ({ code: e.code as number, stdout: e.stdout as string }));
+    const cli = async (file: string, key: string, ...more: string[]) => {
+      const out = await run('node', ['cli/portico.js', 'audit', 'verify', '--file', file, '--public-key', key, ...more], { cwd: MAIN }).then((r) => ({ code: 0, stdout: r.stdout }), (e) => ({ code: e.code as number, stdout: e.stdout as string }));
       return { code: out.code, result: JSON.parse(out.stdout) };
     };
     const filtered = (await t.api('GET', '/v1/admin/audit/events/export/json?tenant_id=beta')).body;
-    const [ok, tamperedType, wrongKey, partial, partialTampered] = await Promise.all([
+    const gap = all.filter((e) => e.seq !== target.seq);
+    const [ok, tamperedType, wrongKey, partial, partialTampered, fullOk, fullGap, looseGap] = await Promise.all([
       cli(write('all.json', all), pem),
       cli(write('tampered.json', all.map((e) => (e.seq === target.seq ? { ...e, type: 'TENANT_DELETED' } : e))), pem),
       cli(join(dir, 'all.json'), other),
       cli(write('beta.json', filtered), pem),
       cli(write('beta-tampered.json', filtered.map((e: any) => (e.seq === 5 ? { ...e, changes: { name: { from: 'Beta', to: 'Mallory' } } } : e))), pem),
+      cli(join(dir, 'all.json'), pem, '--full'),
+      cli(write('gap.json', gap), pem, '--full'),
+      cli(join(dir, 'gap.json'), pem),
     ]);
+    // --full: the file is the whole chain, so an event taken out of it is found; without it, a gap reads as a filter
+    expect(fullOk).toEqual({ code: 0, result: { valid: true, checked: all.length, first_invalid_seq: null } });
+    expect(fullGap).toMatchObject({ code: 1, result: { valid: false, first_invalid_seq: target.seq } });
+    expect(looseGap).toMatchObject({ code: 0, result: { valid: true } });
     expect(ok).toEqual({ code: 0, result: { valid: true, checked: all.length, first_invalid_seq: null } });
     expect(tamperedType).toMatchObject({ code: 1, result: { valid: false, first_invalid_seq: target.seq } });
     expect(wrongKey).toMatchObject({ code: 1, result: { valid: false, first_invalid_seq: 1 } });

@@ -1,8 +1,8 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { sql } from 'kysely';
-import type { AuditActor, Executor, Tx } from '../store/schema';
+import type { AuditActor, Db, Executor, Tx } from '../store/schema';
 import { json } from '../store/schema';
-import { chainHash, GENESIS_HASH, signHash, type AuditEvent } from './chain';
+import { chainHash, GENESIS_HASH, signHash, signHead, type AuditEvent, type AuditHead } from './chain';
 
 /** What a mutation says about itself; the log adds id, seq, time and the chain fields. */
 export interface AuditEntry {
@@ -114,9 +114,34 @@ export class AuditLog {
         })),
       )
       .execute();
+    await this.writeHead(tx, seq, prevHash);
     for (const hook of this.hooks) await hook(tx, events);
     return events;
   }
+
+  /**
+   * Signs the head of a chain that has none yet (it predates the head, which a migration cannot sign). A head that
+   * exists is never rewritten here, even when it disagrees with the events: that is for verify to report.
+   */
+  async ensureHead(db: Db): Promise<void> {
+    await db.transaction().execute(async (tx) => {
+      await sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`.execute(tx);
+      if (await readHead(tx)) return;
+      const last = await tx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      if (last) await this.writeHead(tx, Number(last.seq), last.hash);
+    });
+  }
+
+  private async writeHead(tx: Tx, seq: number, hash: string): Promise<void> {
+    const head = { id: 1, ...signHead(this.signingKey, seq, hash) };
+    await tx.insertInto('audit_head').values(head).onConflict((oc) => oc.column('id').doUpdateSet({ seq: head.seq, hash: head.hash, signature: head.signature })).execute();
+  }
+}
+
+/** The chain's signed head, if it has one. */
+export async function readHead(db: Executor): Promise<AuditHead | undefined> {
+  const row = await db.selectFrom('audit_head').select(['seq', 'hash', 'signature']).where('id', '=', 1).executeTakeFirst();
+  return row && { seq: Number(row.seq), hash: row.hash, signature: row.signature };
 }
 
 /** Events matching `filter`, newest first, after the `before` seq cursor. */

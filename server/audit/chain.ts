@@ -41,6 +41,20 @@ export function publicKeyFromPem(pem: string): KeyObject {
   return createPublicKey(pem);
 }
 
+/** The chain's head: its newest event's seq and hash, signed apart from any event (see `headMessage`). */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+  signature: string;
+}
+
+/** What a head signature covers: text no event hash can be, so an event's signature never passes for a head's. */
+const headMessage = (seq: number, hash: string) => Buffer.from(`audit-head ${seq} ${hash}`);
+
+export function signHead(privateKey: KeyObject, seq: number, hash: string): AuditHead {
+  return { seq, hash, signature: sign(null, headMessage(seq, hash), privateKey).toString('base64') };
+}
+
 export interface VerifyResult {
   valid: boolean;
   checked: number;
@@ -76,4 +90,30 @@ export function verifyChain(events: AuditEvent[], publicKey: KeyObject, contiguo
     prev = event;
   }
   return { valid: true, checked, first_invalid_seq: null };
+}
+
+/**
+ * The whole chain against its signed head: `verifyChain` in contiguous mode, then the head must be genuine and name
+ * the last event. Newest events deleted (or a head rewound to an older, once genuine state by someone who kept a copy
+ * of it, which only a copy of the head kept elsewhere can catch) are found at the first missing seq.
+ */
+export function verifyWithHead(events: AuditEvent[], head: AuditHead | undefined, publicKey: KeyObject): VerifyResult {
+  const chain = verifyChain(events, publicKey, true);
+  if (!chain.valid) return chain;
+  const last = events.reduce<AuditEvent | undefined>((a, e) => (!a || e.seq > a.seq ? e : a), undefined);
+  const fail = (seq: number, reason: string): VerifyResult => ({ valid: false, checked: chain.checked, first_invalid_seq: seq, reason });
+  if (!head) return last ? fail(last.seq + 1, 'the chain has no head') : chain;
+  let signed = false;
+  try {
+    signed = verify(null, headMessage(head.seq, head.hash), publicKey, Buffer.from(head.signature, 'base64'));
+  } catch {
+    signed = false;
+  }
+  const lastSeq = last?.seq ?? 0;
+  // without a genuine head, what follows the last event cannot be vouched for
+  if (!signed) return fail(lastSeq + 1, 'the head signature is not valid');
+  if (head.seq > lastSeq) return fail(lastSeq + 1, `events after seq ${lastSeq} are missing (the head is at ${head.seq})`);
+  if (head.seq < lastSeq) return fail(head.seq + 1, 'events after the head');
+  if (head.hash !== last!.hash) return fail(lastSeq, 'the head does not name the last event');
+  return chain;
 }

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { ApiError } from '../errors';
 import { isDateOnly, isoDateParam } from '../lib/iso-date';
 import type { Gateway } from '../gateway';
-import { listAuditEvents, readChain, type AuditFilter } from '../audit/audit-log';
-import { publicKeyFromPem, verifyChain, type AuditEvent } from '../audit/chain';
+import { listAuditEvents, readChain, readHead, type AuditFilter } from '../audit/audit-log';
+import { publicKeyFromPem, verifyWithHead, type AuditEvent } from '../audit/chain';
 import type { ResourceService } from './resource-service';
 import { allows } from './permissions';
 import { parseQuery } from './resource-routes';
@@ -89,7 +89,9 @@ export function registerAuditRoutes(app: FastifyInstance, gw: Gateway, service: 
   app.get('/audit/verify', { config: { openapi: { tag, summary: 'Verify the whole hash chain and every signature', responses: { 200: z.object({ valid: z.boolean(), checked: z.number(), first_invalid_seq: z.number().nullable() }) } } } }, async (req) => {
     const ctx = callContext(req);
     if (ctx.caller.tenantId || !allows(ctx.caller.role, 'audit', 'read')) throw new ApiError('FORBIDDEN', 'Verifying the whole chain needs a platform role');
-    const { valid, checked, first_invalid_seq } = verifyChain(await readChain(gw.db), publicKeyFromPem(gw.keys.auditPublicKeyPem), true);
+    // one snapshot of events and head, so an append in between is not taken for tampering
+    const [events, head] = await gw.db.transaction().setIsolationLevel('repeatable read').execute(async (tx) => [await readChain(tx), await readHead(tx)] as const);
+    const { valid, checked, first_invalid_seq } = verifyWithHead(events, head, publicKeyFromPem(gw.keys.auditPublicKeyPem));
     return { valid, checked, first_invalid_seq };
   });
 

@@ -4,6 +4,7 @@ import * as m001 from './migrations/001-foundation';
 import * as m002 from './migrations/002-control-plane';
 import * as m003 from './migrations/003-data-plane';
 import * as m004 from './migrations/004-request-log-indexes';
+import * as m005 from './migrations/005-audit-head';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002-control-plane': m002,
   '003-data-plane': m003,
   '004-request-log-indexes': m004,
+  '005-audit-head': m005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

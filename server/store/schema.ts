@@ -36,6 +36,14 @@ export interface AuditEventTable {
   signature: string;
 }
 
+/** The audit chain's newest seq and hash, signed (one row, id 1). */
+export interface AuditHeadTable {
+  id: number;
+  seq: ColumnType<number, number, number>;
+  hash: string;
+  signature: string;
+}
+
 export interface AuditActor {
   type: string;
   id: string;
@@ -140,6 +148,7 @@ export interface HealthSnapshotTable {
 export interface Database {
   resources: ResourceTable;
   audit_events: AuditEventTable;
+  audit_head: AuditHeadTable;
   settings: SettingTable;
   resource_versions: ResourceVersionTable;
   usage_records: UsageRecordTable;
