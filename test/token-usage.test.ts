@@ -1,5 +1,12 @@
+import { isoDateParam } from '../server/lib/iso-date';
 import { testDialects } from './support/databases';
 import { startTestGateway, type TestGateway } from './support/gateway';
+
+test('date filters: an offset-less date-time is read as UTC (not the server\'s zone); dates and offsets stay as given', () => {
+  const when = isoDateParam();
+  expect(['2026-04-15T09:30', '2026-04-15T09:30:15.5', '2026-04-15', '2026-04-15T09:30Z', '2026-04-15T09:30+02:00'].map((s) => when.parse(s))).toEqual(['2026-04-15T09:30Z', '2026-04-15T09:30:15.5Z', '2026-04-15', '2026-04-15T09:30Z', '2026-04-15T09:30+02:00']);
+  expect(new Date(when.parse('2026-04-15T09:30')).toISOString()).toBe('2026-04-15T09:30:00.000Z');
+});
 
 describe.each(testDialects())('token usage (%s)', (dialect) => {
   let t: TestGateway;
@@ -33,6 +40,9 @@ describe.each(testDialects())('token usage (%s)', (dialect) => {
     expect([...page.data, ...rest.data, ...last.data].map((r: any) => r.id)).toEqual(['u3', 'u2', 'u1', 'u4', 'u0']);
     expect(last.next_cursor).toBeNull();
     expect((await t.api('GET', '/v1/admin/token-usage?from=April')).body.error.details[0].path).toBe('from');
+    // a date-time without an offset is UTC, as a bare date is
+    const around = (await t.api('GET', '/v1/admin/token-usage?tenantId=acme&from=2026-04-15T09:30&to=2026-04-15T10:30:00')).body;
+    expect(around.data.map((r: any) => r.id)).toEqual(['u1']);
     expect((await t.api('GET', '/v1/admin/token-usage?tenant_id=acme')).body.error.details[0].path).toBe('tenant_id');
   });
 
