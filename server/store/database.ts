@@ -33,9 +33,13 @@ export type Append = (table: string, columns: readonly string[], rows: readonly 
 /** One value in COPY's text format: `\N` for null; backslash, tab, newline and carriage return escaped. */
 function copyText(v: unknown): string {
   if (v === null || v === undefined) return '\\N';
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v); // nothing to escape
   const s = typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v);
-  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : s;
+  return NEEDS_ESCAPE.test(s) ? s.replace(ESCAPED, (c) => COPY_ESCAPES[c]!) : s;
 }
+
+const NEEDS_ESCAPE = /[\\\t\n\r]/;
+const ESCAPED = /[\\\t\n\r]/g;
 
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
