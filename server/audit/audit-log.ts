@@ -73,7 +73,7 @@ export class AuditLog {
   async append(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
     if (entries.length === 0) return [];
     await sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`.execute(tx);
-    const last = await tx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    const last = await lastLink(tx);
     let seq = last ? Number(last.seq) : 0;
     let prevHash = last?.hash ?? GENESIS_HASH;
     const events: AuditEvent[] = [];
@@ -127,7 +127,7 @@ export class AuditLog {
     await db.transaction().execute(async (tx) => {
       await sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`.execute(tx);
       if (await readHead(tx)) return;
-      const last = await tx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+      const last = await lastLink(tx);
       if (last) await this.writeHead(tx, Number(last.seq), last.hash);
     });
   }
@@ -137,6 +137,9 @@ export class AuditLog {
     await tx.insertInto('audit_head').values(head).onConflict((oc) => oc.column('id').doUpdateSet({ seq: head.seq, hash: head.hash, signature: head.signature })).execute();
   }
 }
+
+/** The newest event's seq and hash: where the next event links on. */
+const lastLink = (tx: Tx) => tx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
 
 /** The chain's signed head, if it has one. */
 export async function readHead(db: Executor): Promise<AuditHead | undefined> {

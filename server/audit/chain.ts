@@ -79,13 +79,7 @@ export function verifyChain(events: AuditEvent[], publicKey: KeyObject, contiguo
     const expectedPrev = linked ? prev!.hash : !prev && event.seq === 1 ? GENESIS_HASH : undefined;
     if (expectedPrev !== undefined && event.prev_hash !== expectedPrev) return fail(event.seq, 'prev_hash does not match the previous event');
     if (chainHash(event.prev_hash, bodyOf(event)) !== event.hash) return fail(event.seq, 'hash does not match the event');
-    let signed = false;
-    try {
-      signed = verify(null, Buffer.from(event.hash), publicKey, Buffer.from(event.signature, 'base64'));
-    } catch {
-      signed = false;
-    }
-    if (!signed) return fail(event.seq, 'signature is not valid');
+    if (!signedBy(publicKey, Buffer.from(event.hash), event.signature)) return fail(event.seq, 'signature is not valid');
     checked++;
     prev = event;
   }
@@ -100,20 +94,24 @@ export function verifyChain(events: AuditEvent[], publicKey: KeyObject, contiguo
 export function verifyWithHead(events: AuditEvent[], head: AuditHead | undefined, publicKey: KeyObject): VerifyResult {
   const chain = verifyChain(events, publicKey, true);
   if (!chain.valid) return chain;
-  const last = events.reduce<AuditEvent | undefined>((a, e) => (!a || e.seq > a.seq ? e : a), undefined);
+  // a whole chain that verified runs from seq 1 without gaps: its last event has seq = the count
+  const lastSeq = chain.checked;
+  const last = events.find((e) => e.seq === lastSeq);
   const fail = (seq: number, reason: string): VerifyResult => ({ valid: false, checked: chain.checked, first_invalid_seq: seq, reason });
-  if (!head) return last ? fail(last.seq + 1, 'the chain has no head') : chain;
-  let signed = false;
-  try {
-    signed = verify(null, headMessage(head.seq, head.hash), publicKey, Buffer.from(head.signature, 'base64'));
-  } catch {
-    signed = false;
-  }
-  const lastSeq = last?.seq ?? 0;
+  if (!head) return last ? fail(lastSeq + 1, 'the chain has no head') : chain;
   // without a genuine head, what follows the last event cannot be vouched for
-  if (!signed) return fail(lastSeq + 1, 'the head signature is not valid');
+  if (!signedBy(publicKey, headMessage(head.seq, head.hash), head.signature)) return fail(lastSeq + 1, 'the head signature is not valid');
   if (head.seq > lastSeq) return fail(lastSeq + 1, `events after seq ${lastSeq} are missing (the head is at ${head.seq})`);
   if (head.seq < lastSeq) return fail(head.seq + 1, 'events after the head');
   if (head.hash !== last!.hash) return fail(lastSeq, 'the head does not name the last event');
   return chain;
+}
+
+/** Whether `signature` (base64) is the key's Ed25519 signature of `message`; a malformed signature is not. */
+function signedBy(publicKey: KeyObject, message: Buffer, signature: string): boolean {
+  try {
+    return verify(null, message, publicKey, Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
 }
