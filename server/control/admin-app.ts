@@ -9,7 +9,8 @@ import { registerTokenUsageRoutes } from './token-usage-routes';
 import { registerTrafficRoutes } from './traffic-routes';
 import { registerWebhookRoutes } from './webhook-routes';
 import { requireBearer } from './authenticate';
-import { installErrorHandlers, renderAdminError } from './error-handler';
+import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../lib/input-guard';
+import { adminErrorBody, clientErrorHandler, frameworkErrors, installErrorHandlers, renderAdminError } from './error-handler';
 import { collectOpenApi, renderDocsPage } from './openapi';
 import { registerResourceRoutes } from './resource-routes';
 import { ResourceService } from './resource-service';
@@ -31,10 +32,31 @@ export function acceptJson(app: FastifyInstance): void {
   });
 }
 
+/**
+ * Every string of a request (body, path parameters, query; values and keys at any depth) is checked before a handler
+ * runs, so what PostgreSQL cannot store (NUL, unpaired surrogates) or canonical JSON cannot serialize (deep nesting)
+ * is a 400 naming the field, never a 500.
+ */
+export function guardInput(app: FastifyInstance): void {
+  app.addHook('preValidation', async (req) => {
+    refuseUnsafeInput(req.params, ADMIN_INPUT);
+    refuseUnsafeInput(req.query, ADMIN_INPUT);
+    refuseUnsafeInput(req.body, ADMIN_INPUT);
+  });
+}
+
 /** The control plane: `/v1/admin/*` (bearer auth), health probes, the OpenAPI document and its docs page. */
 export function buildAdminApp(gw: Gateway): FastifyInstance {
-  const app = Fastify({ bodyLimit: 1024 * 1024, requestIdHeader: 'x-request-id', genReqId: () => `req_${crypto.randomUUID()}`, loggerInstance: gw.log }) as unknown as FastifyInstance;
+  const app = Fastify({
+    bodyLimit: 1024 * 1024,
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    frameworkErrors: frameworkErrors(renderAdminError),
+    clientErrorHandler: clientErrorHandler(adminErrorBody),
+    loggerInstance: gw.log,
+  }) as unknown as FastifyInstance;
   acceptJson(app);
+  guardInput(app);
   installErrorHandlers(app, renderAdminError);
   const openapi = collectOpenApi(app, { title: 'Portico Admin API', version: VERSION });
   const service = new ResourceService(gw);

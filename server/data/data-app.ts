@@ -3,7 +3,8 @@ import type { ServerResponse } from 'node:http';
 import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
 import { LazyChildLogger } from '../lib/lazy-logger';
-import { installErrorHandlers, type ErrorRenderer } from '../control/error-handler';
+import { clientErrorHandler, frameworkErrors, installErrorHandlers, type ErrorBody, type ErrorRenderer } from '../control/error-handler';
+import { requestIdOf } from '../lib/input-guard';
 import { DataPlane, TRAFFIC, Traffic } from './data-plane';
 import { HealthChecker } from './health-checker';
 import { registerHttpProxy } from './http-proxy';
@@ -12,17 +13,19 @@ import { registerLlmProxy } from './llm-proxy';
 const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' };
 
 /** OpenAI's error shape, which the data plane's callers (OpenAI clients) understand. */
+export const openAiErrorBody: ErrorBody = (error) => ({
+  error: {
+    message: error.message,
+    type: TYPES[error.status] ?? (error.status >= 500 ? 'api_error' : 'invalid_request_error'),
+    code: error.code.toLowerCase(),
+    param: error.details[0]?.path || null,
+  },
+});
+
 export const renderOpenAiError: ErrorRenderer = (reply, error) => {
   const traffic = reply.request[TRAFFIC];
   if (traffic) traffic.error = error;
-  return reply.status(error.status).send({
-    error: {
-      message: error.message,
-      type: TYPES[error.status] ?? (error.status >= 500 ? 'api_error' : 'invalid_request_error'),
-      code: error.code.toLowerCase(),
-      param: error.details[0]?.path || null,
-    },
-  });
+  return reply.status(error.status).send(openAiErrorBody(error));
 };
 
 /** Paths that are not traffic: probes and the metrics scrape leave no request log. */
@@ -35,7 +38,8 @@ const NOT_TRAFFIC = /^\/(health\/|metrics(\?|$))/;
  * in-memory snapshot only; usage, request logs and error events are written in batches.
  */
 export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: 'x-request-id', genReqId: () => `req_${crypto.randomUUID()}`, loggerInstance: gw.log, childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options) as unknown as typeof logger }) as unknown as FastifyInstance;
+  // a client's x-request-id lands in request logs and error events: only a sane token is kept (requestIdOf)
+  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: false, genReqId: requestIdOf, frameworkErrors: frameworkErrors(renderOpenAiError), clientErrorHandler: clientErrorHandler(openAiErrorBody), loggerInstance: gw.log, childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options) as unknown as typeof logger }) as unknown as FastifyInstance;
   installErrorHandlers(app, renderOpenAiError);
   const dp = new DataPlane(gw);
   const health = new HealthChecker(gw);

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
+import { CHAT_INPUT, refuseUnsafeInput } from '../lib/input-guard';
 import type { SnapshotEntry } from '../store/snapshot';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
@@ -13,6 +14,8 @@ import { callUpstream, ClientGone, endToEnd, splitUrl, upstreamError, type Upstr
 function parseChat(body: unknown): { model: string; stream: boolean } {
   const b = body as Record<string, unknown> | undefined;
   if (!b || typeof b !== 'object' || Array.isArray(b)) throw new ApiError('VALIDATION_FAILED', 'The body must be a JSON object', [{ path: '', message: 'must be an object' }]);
+  // the body is forwarded and `model` is recorded: nothing PostgreSQL refuses, no nesting JSON.stringify cannot take
+  refuseUnsafeInput(b, CHAT_INPUT);
   if (typeof b.model !== 'string' || !b.model) throw new ApiError('VALIDATION_FAILED', 'model is required and must be a string', [{ path: 'model', message: 'is required' }]);
   if (!Array.isArray(b.messages) || b.messages.length === 0) throw new ApiError('VALIDATION_FAILED', 'messages must be a non-empty array', [{ path: 'messages', message: 'must be a non-empty array' }]);
   const bad = b.messages.findIndex((m) => !m || typeof m !== 'object' || typeof (m as { role?: unknown }).role !== 'string');
