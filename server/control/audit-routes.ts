@@ -18,7 +18,7 @@ const filterQuery = z.strictObject({
   from: when.optional(),
   to: when.optional(),
 });
-const listQuery = filterQuery.extend({ limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().regex(/^\d+$/).optional() });
+const listQuery = filterQuery.extend({ limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().regex(/^\d{1,15}$/, 'is not a cursor this list returned').optional() });
 
 const actor = z.object({ type: z.string(), id: z.string(), name: z.string() });
 const eventSchema = z.object({

@@ -11,6 +11,7 @@ import * as store from '../store/resource-store';
 import type { StoredResource } from '../store/resource-store';
 import type { Executor, Tx } from '../store/schema';
 import { actorOf, type CallContext } from './caller';
+import { decodeIdCursor, encodeIdCursor } from './time-page';
 import { allows, grantableRoles } from './permissions';
 import { diffFields, type FieldChanges } from '../lib/diff';
 import { canonicalJson } from '../lib/canonical-json';
@@ -148,13 +149,13 @@ export class ResourceService {
       else if (def.scope === 'tenant') tenants = [tenant];
       else if (def.scope === 'tenant-optional') tenants = named === undefined && def.nullTenant !== 'platform-only' ? [tenant, null] : [tenant];
     }
-    const after = params.cursor ? Buffer.from(params.cursor, 'base64url').toString('utf8') : undefined;
+    const after = params.cursor ? decodeIdCursor(params.cursor) : undefined;
     let rows = await store.listResources(this.gw.db, def.kind, { tenants, after, limit: limit + 1 });
     if (ids) rows = rows.filter((r) => ids.includes(r.id));
     const more = rows.length > limit;
     const data = rows.slice(0, limit).map((r) => toPublic(def, r));
     const last = data[data.length - 1];
-    return { object: 'list', data, next_cursor: more && last ? Buffer.from(last.id).toString('base64url') : null };
+    return { object: 'list', data, next_cursor: more && last ? encodeIdCursor(last.id) : null };
   }
 
   async get(ctx: CallContext, def: ResourceDefinition, id: string, pathTenant?: string): Promise<PublicResource> {
