@@ -33,7 +33,13 @@ const VALID: Record<string, (n: string) => Record<string, unknown>> = {
     providers: [{ provider: 'openai', model: 'gpt-4o', credential_id: 'cred-base' }],
   }),
   budget: (n) => ({ id: `bud-${n}`, tenant_id: 'acme', name: 'b', limit_usd: 10 }),
-  webhook: (n) => ({ id: `wh-${n}`, tenant_id: 'acme', url: 'https://hooks.example.com/in', events: ['*'], secret: 'whsec-0123456789abcdef' }),
+  webhook: (n) => ({
+    id: `wh-${n}`,
+    tenant_id: 'acme',
+    url: 'https://hooks.example.com/in',
+    events: ['*'],
+    secret: 'whsec-0123456789abcdef',
+  }),
 };
 
 /** A field path, where `{key}` stands for an object key of a record (metadata) rather than a value. */
@@ -97,8 +103,14 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
   let t: TestGateway;
   const counts = async () => {
     const db = t.gateway.db;
-    const resources = await db.selectFrom('resources').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
-    const events = await db.selectFrom('audit_events').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+    const resources = await db
+      .selectFrom('resources')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
+    const events = await db
+      .selectFrom('audit_events')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow();
     return { resources: Number(resources.n), events: Number(events.n) };
   };
   const refused = (res: { status: number; body: any }, path: string) => {
@@ -110,7 +122,10 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
     t = await startTestGateway(dialect, {}, { webhooks: false });
     expect((await t.api('POST', '/v1/admin/rate-limit-tiers', { id: 'gold', limit: 100, window_secs: 60 })).status).toBe(201);
     expect((await t.api('POST', '/v1/admin/tenants', { id: 'acme', name: 'Acme' })).status).toBe(201);
-    expect((await t.api('POST', '/v1/admin/credentials', { id: 'cred-base', tenant_id: 'acme', provider: 'openai', api_key: 'sk-0123456789' })).status).toBe(201);
+    expect(
+      (await t.api('POST', '/v1/admin/credentials', { id: 'cred-base', tenant_id: 'acme', provider: 'openai', api_key: 'sk-0123456789' }))
+        .status
+    ).toBe(201);
   });
   afterAll(async () => {
     await t?.close();
@@ -120,7 +135,11 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
     expect(RESOURCES.map((d) => d.kind).filter((k) => !VALID[k])).toEqual([]);
     for (const def of RESOURCES) {
       const res = await t.api('POST', collection(def), VALID[def.kind]!('valid'));
-      expect({ kind: def.kind, status: res.status, body: res.status === 201 ? undefined : res.body }).toEqual({ kind: def.kind, status: 201, body: undefined });
+      expect({ kind: def.kind, status: res.status, body: res.status === 201 ? undefined : res.body }).toEqual({
+        kind: def.kind,
+        status: 201,
+        body: undefined,
+      });
     }
   });
 
@@ -186,7 +205,8 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
     for (const f of list.filters) refused(await t.api('GET', url(`${f}=${NUL_Q}`)), f);
     if (list.dates) {
       for (const p of ['from', 'to']) {
-        for (const day of ['2026-02-30', '2025-02-29', '2026-04-31', '2026-04-30T24:00:00Z', '0000-01-01']) refused(await t.api('GET', url(`${p}=${day}`)), p);
+        for (const day of ['2026-02-30', '2025-02-29', '2026-04-31', '2026-04-30T24:00:00Z', '0000-01-01'])
+          refused(await t.api('GET', url(`${p}=${day}`)), p);
         expect((await t.api('GET', url(`${p}=2024-02-29`))).status).toBe(200);
       }
     }
@@ -197,7 +217,13 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
       refused(await t.api('GET', url('cursor=99999999999999999999')), 'cursor');
     }
     if (list.cursor === 'time') {
-      for (const c of [timeCursor('-100000-01-01T00:00:00.000Z'), timeCursor('+275760-09-13T00:00:00.000Z'), timeCursor('2026-02-30T00:00:00.000Z'), timeCursor('2026-01-01T00:00:00.000Z', 'a\u0000'), timeCursor('2026-01-01T00:00:00.000Z', 'a\ud800')]) {
+      for (const c of [
+        timeCursor('-100000-01-01T00:00:00.000Z'),
+        timeCursor('+275760-09-13T00:00:00.000Z'),
+        timeCursor('2026-02-30T00:00:00.000Z'),
+        timeCursor('2026-01-01T00:00:00.000Z', 'a\u0000'),
+        timeCursor('2026-01-01T00:00:00.000Z', 'a\ud800'),
+      ]) {
         refused(await t.api('GET', url(`cursor=${c}`)), 'cursor');
       }
       expect((await t.api('GET', url(`cursor=${timeCursor('2026-01-01T00:00:00.000Z', 'log_1')}`))).status).toBe(200);
@@ -214,10 +240,16 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
     for (const url of ['/v1/admin/tenants', '/v1/admin/config/import']) {
       const res = await t.api('POST', url, deep);
       expect({ status: res.status, code: res.body?.error?.code }).toEqual({ status: 400, code: 'VALIDATION_FAILED' });
-      expect(res.body.error.details[0]).toEqual({ path: expect.stringMatching(/^metadata\.k(\.0)+$/), message: 'nests deeper than 64 levels' });
+      expect(res.body.error.details[0]).toEqual({
+        path: expect.stringMatching(/^metadata\.k(\.0)+$/),
+        message: 'nests deeper than 64 levels',
+      });
     }
     refused(await t.api('POST', '/v1/admin/budgets', '{"tenant_id":"acme","limit_usd":1e309}'), 'limit_usd');
-    refused(await t.api('POST', '/v1/admin/budgets', '{"tenant_id":"acme","limit_usd":10,"alert_thresholds":[50,9007199254740993]}'), 'alert_thresholds.1');
+    refused(
+      await t.api('POST', '/v1/admin/budgets', '{"tenant_id":"acme","limit_usd":10,"alert_thresholds":[50,9007199254740993]}'),
+      'alert_thresholds.1'
+    );
     expect(await counts()).toEqual(before);
   });
 });
@@ -229,7 +261,11 @@ describe.each(testDialects())('the data plane refuses poisonous chat bodies at t
   let base: string;
   let key: string;
   const chat = (body: string, headers: Record<string, string> = {}) =>
-    fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body });
+    fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+      body,
+    });
 
   beforeAll(async () => {
     t = await startTestGateway(dialect, {}, { webhooks: false });
@@ -256,13 +292,20 @@ describe.each(testDialects())('the data plane refuses poisonous chat bodies at t
       { body: `{"model":"gpt-4o\\u0000","messages":${msg('"hi"')}}`, param: 'model' },
       { body: `{"model":"gpt-4o\\ud800","messages":${msg('"hi"')}}`, param: 'model' },
       { body: `{"model":"gpt-4o","messages":${msg('"h\\u0000i"')}}`, param: 'messages.0.content' },
-      { body: `{"model":"gpt-4o","messages":${msg(`${'['.repeat(50_000)}${']'.repeat(50_000)}`)}}`, param: expect.stringMatching(/^messages\.0\.content(\.0)+$/) },
+      {
+        body: `{"model":"gpt-4o","messages":${msg(`${'['.repeat(50_000)}${']'.repeat(50_000)}`)}}`,
+        param: expect.stringMatching(/^messages\.0\.content(\.0)+$/),
+      },
     ];
     const calls = mock.calls.length;
     for (const { body, param } of bad) {
       const res = await chat(body);
       expect(res.status).toBe(400);
-      expect(((await res.json()) as { error: unknown }).error).toMatchObject({ code: 'validation_failed', type: 'invalid_request_error', param });
+      expect(((await res.json()) as { error: unknown }).error).toMatchObject({
+        code: 'validation_failed',
+        type: 'invalid_request_error',
+        param,
+      });
     }
     expect(mock.calls.length).toBe(calls);
     const ok = await chat('{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}');
@@ -271,7 +314,11 @@ describe.each(testDialects())('the data plane refuses poisonous chat bodies at t
     await data.dataPlane.requestLogs.flush();
     const usage = await t.gateway.db.selectFrom('usage_records').selectAll().execute();
     expect(usage.map((u) => u.model)).toEqual(['gpt-4o']);
-    const logs = await t.gateway.db.selectFrom('request_logs').select(['status', 'error_code']).where('path', '=', '/v1/chat/completions').execute();
+    const logs = await t.gateway.db
+      .selectFrom('request_logs')
+      .select(['status', 'error_code'])
+      .where('path', '=', '/v1/chat/completions')
+      .execute();
     expect(logs.map((l) => l.status).sort()).toEqual([200, 400, 400, 400, 400]);
   });
 
@@ -318,7 +365,10 @@ describe.each(testDialects())('errors before routing come in the contract shape 
 
   test('admin: a too-long path id is 414, bad percent-encoding 400, oversized headers 431, a malformed request 400', async () => {
     const long = await t.api('GET', `/v1/admin/tenants/${'a'.repeat(150)}`);
-    expect({ status: long.status, body: long.body }).toEqual({ status: 414, body: { error: { code: 'URI_TOO_LONG', message: expect.any(String), details: [] } } });
+    expect({ status: long.status, body: long.body }).toEqual({
+      status: 414,
+      body: { error: { code: 'URI_TOO_LONG', message: expect.any(String), details: [] } },
+    });
     const badUrl = await t.api('GET', '/v1/admin/tenants/%ED%A0%80');
     expect({ status: badUrl.status, code: badUrl.body.error.code }).toEqual({ status: 400, code: 'BAD_REQUEST' });
     const big = await raw(admin, `GET /v1/admin/tenants?x=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
@@ -329,8 +379,14 @@ describe.each(testDialects())('errors before routing come in the contract shape 
 
   test("data plane: the same refusals in OpenAI's shape", async () => {
     const big = await raw(dataUrl, `GET /v1/models?x=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
-    expect(big).toEqual({ status: 431, body: { error: { code: 'headers_too_large', type: 'invalid_request_error', message: expect.any(String), param: null } } });
+    expect(big).toEqual({
+      status: 431,
+      body: { error: { code: 'headers_too_large', type: 'invalid_request_error', message: expect.any(String), param: null } },
+    });
     const junk = await raw(dataUrl, 'NOT HTTP AT ALL\r\n\r\n');
-    expect(junk).toEqual({ status: 400, body: { error: { code: 'bad_request', type: 'invalid_request_error', message: expect.any(String), param: null } } });
+    expect(junk).toEqual({
+      status: 400,
+      body: { error: { code: 'bad_request', type: 'invalid_request_error', message: expect.any(String), param: null } },
+    });
   });
 });

@@ -65,6 +65,9 @@ export function frameworkErrors(render: ErrorRenderer) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => render(reply, toApiError(error, request));
 }
 
+/** Node's parser errors by code; any other is a malformed request (400). */
+const CLIENT_ERRORS: Record<string, ErrorCode> = { HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE', ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT' };
+
 /**
  * Fastify's `clientErrorHandler`: what node's HTTP parser refuses before fastify sees a request (headers or URL
  * over 16 KiB, a malformed request line, a request timeout), written to the socket in the surface's shape.
@@ -72,8 +75,7 @@ export function frameworkErrors(render: ErrorRenderer) {
 export function clientErrorHandler(body: ErrorBody) {
   return (err: NodeJS.ErrnoException, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    const code: ErrorCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
-    const error = new ApiError(code);
+    const error = new ApiError(CLIENT_ERRORS[err.code ?? ''] ?? 'BAD_REQUEST');
     const text = JSON.stringify(body(error));
     const head = `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\ncontent-type: application/json; charset=utf-8\r\n`;
     if (socket.writable) socket.end(`${head}content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);

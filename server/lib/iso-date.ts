@@ -16,7 +16,8 @@ export function isRealIsoDate(s: string): boolean {
   const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
   if (year < 1 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return false;
   const upTo = (part: string | undefined, max: number) => part === undefined || Number(part) <= max;
-  return upTo(m[5], 23) && upTo(m[6], 59) && upTo(m[8], 59) && upTo(m[11], 23) && upTo(m[12], 59) && !Number.isNaN(Date.parse(s));
+  const timeExists = upTo(m[5], 23) && upTo(m[6], 59) && upTo(m[8], 59);
+  return timeExists && upTo(m[11], 23) && upTo(m[12], 59) && !Number.isNaN(Date.parse(s));
 }
 
 /**
