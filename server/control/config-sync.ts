@@ -86,7 +86,7 @@ export class ConfigSync {
         };
         for (const op of [...ops.creates, ...ops.updates, ...ops.deletes]) {
           const made = await this.apply(tx, ctx, op);
-          if (made) result.generated_secrets.push(made);
+          if (made && !dryRun) result.generated_secrets.push(made); // a dry run's secret is rolled back with it
         }
         if (dryRun) throw new DryRun();
         const counts = { created: result.created.length, updated: result.updated.length, deleted: result.deleted.length, unchanged: result.unchanged, skipped: result.skipped.length };
