@@ -1,6 +1,6 @@
 import { canonicalJson } from '../lib/canonical-json';
 import { issuesToDetails } from '../lib/zod-errors';
-import { RESOURCES, type ResourceDefinition } from '../resources';
+import { RESOURCES, resourceByKind, type ResourceDefinition } from '../resources';
 import { hasTenantField, schemasFor } from '../resources/schemas';
 import type { StoredResource } from '../store/resource-store';
 import type { ErrorDetail } from '../errors';
@@ -26,6 +26,33 @@ export function toItem(def: ResourceDefinition, row: StoredResource): Item {
   return item;
 }
 
+/**
+ * Fields naming a kind the document does not carry (a budget's `api_key_id`: keys are never exported). An import
+ * where the named resource does not exist skips the entry with a warning rather than failing the whole document.
+ */
+export function unexportedReferences(def: ResourceDefinition): [field: string, kind: string][] {
+  return Object.entries(def.references ?? {}).filter(([, kind]) => !resourceByKind(kind)?.exportKey);
+}
+
+/** What the export says about an item it cannot promise will import elsewhere. */
+export function exportWarnings(def: ResourceDefinition, item: Item, at: string): string[] {
+  const warnings: string[] = [];
+  if (def.secret && item[def.secret.field] === REDACTED) {
+    warnings.push(
+      `${at}.${def.secret.field}: redacted to "${REDACTED}"; importing "${REDACTED}" keeps the stored secret` +
+        (def.secret.mode === 'encrypted' && def.secret.generatePrefix
+          ? ', and where none is stored a new one is generated and returned once in the import response'
+          : ''),
+    );
+  }
+  for (const [field, kind] of unexportedReferences(def)) {
+    if (typeof item[field] === 'string') {
+      warnings.push(`${at}.${field}: names ${kind} "${item[field]}", which is not exported; an import where it does not exist skips this entry`);
+    }
+  }
+  return warnings;
+}
+
 /** The comparable part of an item: everything but a secret. */
 export function desiredKey(def: ResourceDefinition, item: Record<string, unknown>): string {
   const copy = { ...item };
@@ -36,6 +63,8 @@ export function desiredKey(def: ResourceDefinition, item: Record<string, unknown
 export interface ParsedDocument {
   /** exportKey → validated items, defaults filled in, "***" secrets removed. */
   items: Map<ResourceDefinition, Item[]>;
+  /** The items that carried "***": keep the stored secret (or, for a new resource, there is none to keep). */
+  redacted: Set<Item>;
 }
 
 /**
@@ -54,6 +83,7 @@ export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details:
     if (list !== undefined && (!Array.isArray(list) || list.length > 0)) details.push({ path: key, message: `${key} are not managed by this gateway yet; give an empty list or leave it out` });
   }
   const items = new Map<ResourceDefinition, Item[]>();
+  const redacted = new Set<Item>();
   for (const def of EXPORTED) {
     const key = def.exportKey!;
     const list = d[key] ?? [];
@@ -73,7 +103,8 @@ export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details:
       if (typeof entry.id !== 'string') return details.push({ path: `${at}.id`, message: 'is required (items are matched by id)' });
       if (seen.has(entry.id)) return details.push({ path: `${at}.id`, message: `"${entry.id}" appears twice` });
       seen.add(entry.id);
-      const result = schemasFor(def).create.safeParse(entry);
+      const schema = keepSecret ? schemasFor(def).create.partial({ [def.secret!.field]: true } as never) : schemasFor(def).create;
+      const result = schema.safeParse(entry);
       if (!result.success) return details.push(...issuesToDetails(result.error, at));
       const value = result.data as Item;
       const problems = def.check?.(value as never) ?? [];
@@ -82,9 +113,10 @@ export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details:
       if (hasTenantField(def)) item.tenant_id = value.tenant_id ?? null;
       for (const f of Object.keys(def.fields.shape)) item[f] = value[f];
       if (def.secret && value[def.secret.field] !== undefined) item[def.secret.field] = value[def.secret.field];
+      if (keepSecret) redacted.add(item);
       parsedItems.push(item);
     });
     items.set(def, parsedItems);
   }
-  return details.length ? { details } : { parsed: { items }, details };
+  return details.length ? { details } : { parsed: { items, redacted }, details };
 }

@@ -9,7 +9,17 @@ import { callContext } from './request-state';
 const exportQuery = z.strictObject({ tenant_id: z.string().max(63).optional(), download: z.enum(['true', 'false']).optional() });
 const importQuery = z.strictObject({ mode: z.enum(['merge', 'replace']).optional(), dry_run: z.enum(['true', 'false']).optional() });
 const ref = z.object({ kind: z.string(), id: z.string() });
-const importResult = z.object({ mode: z.enum(['merge', 'replace']), dry_run: z.boolean(), created: z.array(ref), updated: z.array(ref), deleted: z.array(ref), unchanged: z.number() });
+const importResult = z.object({
+  mode: z.enum(['merge', 'replace']),
+  dry_run: z.boolean(),
+  created: z.array(ref),
+  updated: z.array(ref),
+  deleted: z.array(ref),
+  unchanged: z.number(),
+  skipped: z.array(ref),
+  warnings: z.array(z.string()),
+  generated_secrets: z.array(ref.extend({ field: z.string(), value: z.string() })),
+});
 
 /** `GET /config/export` and `POST /config/import` (seed 002). */
 export function registerConfigRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {

@@ -1,10 +1,14 @@
 import { ApiError, validationError } from '../errors';
 import type { Gateway } from '../gateway';
 import type { ResourceDefinition } from '../resources';
-import { allResources, type StoredResource } from '../store/resource-store';
+import { allResources, getResource, type StoredResource } from '../store/resource-store';
 import type { Tx } from '../store/schema';
 import { actorOf, type CallContext } from './caller';
-import { CONFIG_VERSION, EXPORTED, PLANNED_KEYS, REDACTED, desiredKey, parseDocument, toItem, type Item } from './config-document';
+import {
+  CONFIG_VERSION, EXPORTED, PLANNED_KEYS, REDACTED, desiredKey, exportWarnings, parseDocument, toItem, unexportedReferences,
+  type Item, type ParsedDocument,
+} from './config-document';
+import { lockClaims } from './path-claims';
 import { allows } from './permissions';
 import type { ResourceService } from './resource-service';
 
@@ -15,10 +19,15 @@ export interface ImportResult {
   updated: { kind: string; id: string }[];
   deleted: { kind: string; id: string }[];
   unchanged: number;
+  /** Entries left out, each explained in `warnings` (a budget naming an API key this gateway does not have). */
+  skipped: { kind: string; id: string }[];
+  warnings: string[];
+  /** Secrets made for new resources imported with "***" (real runs only): shown here once, like at creation. */
+  generated_secrets: { kind: string; id: string; field: string; value: string }[];
 }
 
 /** One step of the diff; `at` is the item's path in the document (or its kind and id, for a delete). */
-type Op = { op: 'create' | 'update' | 'delete'; def: ResourceDefinition; id: string; at: string; item?: Item; before?: StoredResource };
+type Op = { op: 'create' | 'update' | 'delete'; def: ResourceDefinition; id: string; at: string; item?: Item; before?: StoredResource; makesSecret?: boolean };
 
 /** Thrown to roll a dry run back after it ran every check a real import runs. */
 class DryRun extends Error {}
@@ -40,7 +49,7 @@ export class ConfigSync {
       let rows = lists[i]!;
       if (scope !== undefined) rows = rows.filter((r) => (def.scope === 'tenant-self' ? r.id === scope : r.tenant_id === scope));
       const items = rows.map((r) => toItem(def, r));
-      items.forEach((item, n) => def.secret && item[def.secret.field] === REDACTED && warnings.push(`${def.exportKey}.${n}.${def.secret.field}: redacted to "${REDACTED}"; importing "${REDACTED}" keeps the stored secret`));
+      items.forEach((item, n) => warnings.push(...exportWarnings(def, item, `${def.exportKey}.${n}`)));
       doc[def.exportKey!] = items;
     });
     for (const key of PLANNED_KEYS) {
@@ -60,20 +69,29 @@ export class ConfigSync {
     let result: ImportResult | undefined;
     try {
       await this.gw.db.transaction().execute(async (tx) => {
-        const ops = await this.plan(tx, parsed.items, mode);
+        // Claim locks first, as every route write takes them, so the import and a concurrent write never deadlock.
+        for (const def of EXPORTED) await lockClaims(tx, def);
+        const ops = await this.plan(tx, parsed, mode, dryRun);
+        const refs = (list: Op[]) => list.map(({ def, id }) => ({ kind: def.kind, id }));
         result = {
           mode,
           dry_run: dryRun,
-          created: ops.creates.map(({ def, id }) => ({ kind: def.kind, id })),
-          updated: ops.updates.map(({ def, id }) => ({ kind: def.kind, id })),
-          deleted: ops.deletes.map(({ def, id }) => ({ kind: def.kind, id })),
+          created: refs(ops.creates),
+          updated: refs(ops.updates),
+          deleted: refs(ops.deletes),
           unchanged: ops.unchanged,
+          skipped: refs(ops.skipped),
+          warnings: ops.warnings,
+          generated_secrets: [],
         };
-        for (const op of [...ops.creates, ...ops.updates, ...ops.deletes]) await this.apply(tx, ctx, op);
+        for (const op of [...ops.creates, ...ops.updates, ...ops.deletes]) {
+          const made = await this.apply(tx, ctx, op);
+          if (made && !dryRun) result.generated_secrets.push(made); // a dry run's secret is rolled back with it
+        }
         if (dryRun) throw new DryRun();
-        const counts = { created: result.created.length, updated: result.updated.length, deleted: result.deleted.length, unchanged: result.unchanged };
+        const counts = { created: result.created.length, updated: result.updated.length, deleted: result.deleted.length, unchanged: result.unchanged, skipped: result.skipped.length };
         await this.gw.audit.append(tx, [
-          { type: 'CONFIG_IMPORTED', actor: actorOf(ctx.caller), tenant_id: null, resource: null, changes: { mode, ...counts, changes: { created: result.created, updated: result.updated, deleted: result.deleted } }, trace_id: ctx.traceId },
+          { type: 'CONFIG_IMPORTED', actor: actorOf(ctx.caller), tenant_id: null, resource: null, changes: { mode, ...counts, changes: { created: result.created, updated: result.updated, deleted: result.deleted, skipped: result.skipped } }, trace_id: ctx.traceId },
         ]);
       });
     } catch (err) {
@@ -83,25 +101,38 @@ export class ConfigSync {
   }
 
   /** The diff between the document and the database. */
-  private async plan(tx: Tx, items: Map<ResourceDefinition, Item[]>, mode: 'merge' | 'replace') {
+  private async plan(tx: Tx, doc: ParsedDocument, mode: 'merge' | 'replace', dryRun: boolean) {
     const creates: Op[] = [];
     const updates: Op[] = [];
     const deletes: Op[] = [];
+    const skipped: Op[] = [];
+    const warnings: string[] = [];
     let unchanged = 0;
     for (const def of EXPORTED) {
       const current = new Map((await allResources(tx, def.kind)).map((r) => [r.id, r]));
-      const wanted = items.get(def) ?? [];
-      wanted.forEach((item, i) => {
+      const wanted = doc.items.get(def) ?? [];
+      for (const [i, item] of wanted.entries()) {
         const before = current.get(item.id);
         const at = `${def.exportKey}.${i}`;
-        if (!before) return creates.push({ op: 'create', def, id: item.id, at, item });
+        if (!before) {
+          const op: Op = { op: 'create', def, id: item.id, at, item };
+          const missing = await this.missingUnexported(tx, def, item);
+          if (missing) {
+            skipped.push(op);
+            warnings.push(`${at}.${missing.field}: no ${missing.kind} "${item[missing.field]}" exists here (it is not exported); ${def.kind} "${item.id}" was skipped`);
+            continue;
+          }
+          if (doc.redacted.has(item)) op.makesSecret = this.redactedOnCreate(def, op, dryRun, warnings);
+          creates.push(op);
+          continue;
+        }
         if ('tenant_id' in item && item.tenant_id !== before.tenant_id) {
-          throw validationError([{ path: `${def.exportKey}.${i}.tenant_id`, message: `cannot move "${item.id}" from tenant ${JSON.stringify(before.tenant_id)}; delete it first` }]);
+          throw validationError([{ path: `${at}.tenant_id`, message: `cannot move "${item.id}" from tenant ${JSON.stringify(before.tenant_id)}; delete it first` }]);
         }
         const rotates = def.secret !== undefined && item[def.secret.field] !== undefined;
         if (rotates || desiredKey(def, item) !== desiredKey(def, toItem(def, before))) updates.push({ op: 'update', def, id: item.id, at, item, before });
         else unchanged++;
-      });
+      }
       if (mode === 'replace') {
         const keep = new Set(wanted.map((w) => w.id));
         for (const [id, before] of current) if (!keep.has(id)) deletes.push({ op: 'delete', def, id, at: `${def.exportKey}[${id}]`, before });
@@ -114,14 +145,45 @@ export class ConfigSync {
       }
     }
     deletes.reverse(); // children before their parents
-    return { creates, updates, deletes, unchanged };
+    return { creates, updates, deletes, unchanged, skipped, warnings };
   }
 
-  private async apply(tx: Tx, ctx: CallContext, op: Op): Promise<void> {
+  /** The first field naming a kind the document does not carry whose resource is not here (same tenant or global). */
+  private async missingUnexported(tx: Tx, def: ResourceDefinition, item: Item): Promise<{ field: string; kind: string } | undefined> {
+    for (const [field, kind] of unexportedReferences(def)) {
+      const id = item[field];
+      if (typeof id !== 'string') continue;
+      const target = await getResource(tx, kind, id);
+      if (!target || (target.tenant_id !== null && target.tenant_id !== (item.tenant_id ?? null))) return { field, kind };
+    }
+    return undefined;
+  }
+
+  /**
+   * A new resource imported with "***" has no stored secret to keep. A kind that makes its own secret gets a new one,
+   * returned once in `generated_secrets`; any other kind is a 400 at the field, since nobody could know its secret.
+   */
+  private redactedOnCreate(def: ResourceDefinition, op: Op, dryRun: boolean, warnings: string[]): boolean {
+    const rule = def.secret!;
+    const at = `${op.at}.${rule.field}`;
+    if (rule.mode !== 'encrypted' || !rule.generatePrefix) {
+      throw validationError([{ path: at, message: `is "${REDACTED}", but ${def.kind} "${op.id}" does not exist here to keep a secret from; give the secret` }]);
+    }
+    const outcome = dryRun ? 'a real import generates a new one and returns it once' : 'a new one was generated: see generated_secrets';
+    warnings.push(`${at}: "${REDACTED}" but ${def.kind} "${op.id}" is new here; ${outcome}`);
+    return true;
+  }
+
+  /** Applies one step; for a create that generated a secret, returns it (it is shown only here). */
+  private async apply(tx: Tx, ctx: CallContext, op: Op): Promise<ImportResult['generated_secrets'][number] | undefined> {
     try {
-      if (op.op === 'create') await this.service.create(ctx, op.def, op.item, undefined, tx);
-      else if (op.op === 'update') await this.service.update(ctx, op.def, op.id, op.item, undefined, tx);
+      if (op.op === 'create') {
+        const created = await this.service.create(ctx, op.def, op.item, undefined, tx);
+        const field = op.def.secret?.field;
+        if (op.makesSecret && field && typeof created[field] === 'string') return { kind: op.def.kind, id: op.id, field, value: created[field] };
+      } else if (op.op === 'update') await this.service.update(ctx, op.def, op.id, op.item, undefined, tx);
       else await this.service.remove(ctx, op.def, op.id, { cascade: true }, undefined, tx);
+      return undefined;
     } catch (err) {
       if (err instanceof ApiError && err.status < 500) {
         const details = err.details.length ? err.details : [{ path: '', message: err.message }];

@@ -17,6 +17,8 @@ import { diffFields, type FieldChanges } from '../lib/diff';
 import { canonicalJson } from '../lib/canonical-json';
 import { RESOURCES } from '../resources';
 import * as versions from '../store/version-store';
+import { assertClaimFree, lockClaims } from './path-claims';
+import { assertUnreferenced } from './referrers';
 
 /** A resource as GET returns it. */
 export type PublicResource = Record<string, unknown> & { id: string };
@@ -34,6 +36,9 @@ export interface Page {
 }
 
 const now = () => new Date().toISOString();
+
+/** A server-made id: the kind's prefix and 24 lower-case hex digits (96 random bits), a slug every surface accepts. */
+const newId = (def: ResourceDefinition) => ('prefix' in def.id ? def.id.prefix : '') + randomBytes(12).toString('hex');
 
 /** The audit changes of a write, noting (never showing) a new secret. */
 const withSecretChange = (def: ResourceDefinition, changes: FieldChanges, rotated: boolean): FieldChanges =>
@@ -229,13 +234,15 @@ export class ResourceService {
       throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not create a token with the role "${fields.role}"`, [{ path: 'role', message: 'is above what the caller may grant' }]);
     }
     this.checkState(def, { ...fields, tenant_id: tenantId });
-    const id = (parsed.id as string | undefined) ?? ('prefix' in def.id ? def.id.prefix : '') + randomBytes(12).toString('base64url');
+    const id = (parsed.id as string | undefined) ?? newId(def);
     const sealed = this.seal(def, def.secret ? parsed[def.secret.field] : undefined);
     const data = { ...fields, ...def.computed.parse({}), ...sealed?.data };
 
     const run = async (t: Tx) => {
+      await lockClaims(t, def);
       if (tenantId !== null) await this.requireTenant(t, tenantId, pathTenant !== undefined);
       await this.checkReferences(t, def, fields, tenantId);
+      await assertClaimFree(t, def, tenantId, fields);
       const row = await unique(def, () => store.insertResource(t, { kind: def.kind, id, tenant_id: tenantId, data, secret: sealed?.secret, lookup: sealed?.lookup ?? def.unique?.(fields as never) ?? null }));
       if (!row) throw new ApiError('ALREADY_EXISTS', `${def.title} "${id}" already exists`, [{ path: 'id', message: 'is taken' }]);
       if (def.versioned) await versions.recordVersion(t, def.kind, id, 1, fields, actorOf(ctx.caller));
@@ -253,6 +260,7 @@ export class ResourceService {
     const parsed = this.parse(def, body, 'update');
     if (parsed.id !== undefined && parsed.id !== id) throw validationError([{ path: 'id', message: 'cannot change; create a new resource instead' }]);
     const run = async (t: Tx) => {
+      await lockClaims(t, def);
       const row = await this.load(t, ctx, def, id, pathTenant, true);
       if (parsed.tenant_id !== undefined && parsed.tenant_id !== row.tenant_id) {
         throw validationError([{ path: 'tenant_id', message: 'cannot change; create a new resource instead' }]);
@@ -262,7 +270,10 @@ export class ResourceService {
       if (immutable.length) throw validationError(immutable.map((f) => ({ path: f, message: 'cannot change; create a new resource instead' })));
       this.checkState(def, { ...fields, tenant_id: row.tenant_id });
       await this.checkReferences(t, def, fields, row.tenant_id);
-      const sealed = def.secret?.mode === 'encrypted' ? this.seal(def, parsed[def.secret.field]) : undefined;
+      await assertClaimFree(t, def, row.tenant_id, fields, row.data);
+      // A write-only secret left out keeps the stored one; only a given value replaces it.
+      const given = def.secret?.mode === 'encrypted' ? parsed[def.secret.field] : undefined;
+      const sealed = given === undefined ? undefined : this.seal(def, given);
       const data = { ...row.data, ...fields, ...sealed?.data };
       const changes = diffFields(row.data, data);
       if (!Object.keys(changes).length && !sealed) return toPublic(def, row);
@@ -289,12 +300,15 @@ export class ResourceService {
           const kinds = [...new Set(owned.map((o) => o.kind))].map((k) => `${owned.filter((o) => o.kind === k).length} ${k}`);
           throw new ApiError('TENANT_HAS_RESOURCES', `Tenant "${id}" still owns ${kinds.join(', ')}; delete them first or pass ?cascade=true`);
         }
+        // What a tenant owns only its own resources can name, and they all go with it: no reference check for them.
         for (const child of [...owned].reverse()) {
           const childDef = RESOURCES.find((r) => r.kind === child.kind);
           await store.deleteResource(t, child.kind, child.id);
           if (childDef?.versioned) await versions.deleteVersions(t, child.kind, child.id);
           if (childDef) events.push(this.event(ctx, childDef, childDef.audit.deleted, child, diffFields(child.data, {})));
         }
+      } else {
+        await assertUnreferenced(t, def, id, ctx.caller.tenantId);
       }
       await store.deleteResource(t, def.kind, id);
       if (def.versioned) await versions.deleteVersions(t, def.kind, id);
@@ -368,12 +382,14 @@ export class ResourceService {
     const parsed = rollbackBody.safeParse(body ?? {});
     if (!parsed.success) throw validationError(issuesToDetails(parsed.error));
     return this.gw.db.transaction().execute(async (t) => {
+      await lockClaims(t, def);
       const row = await this.load(t, ctx, def, id, undefined, true);
       const target = await versions.getVersion(t, def.kind, id, parsed.data.version);
       if (!target) {
         throw new ApiError('NOT_FOUND', `${def.title} "${id}" has no version ${parsed.data.version} (the newest ${versions.KEPT_VERSIONS} versions are kept)`, [{ path: 'version', message: 'is not a kept version' }]);
       }
       const restored = def.fields.parse(target.config) as Record<string, unknown>;
+      await assertClaimFree(t, def, row.tenant_id, restored, row.data);
       const data = { ...row.data, ...restored };
       const updated = await this.write(t, ctx, def, row, data);
       const changes = { ...diffFields(row.data, data), restored_version: { from: null, to: parsed.data.version } };

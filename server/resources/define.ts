@@ -85,8 +85,17 @@ export interface ResourceDefinition<
   computed: C;
   /** A value no two resources of this kind may share (pricing: provider and model); a clash is a 409. */
   unique?: (fields: z.infer<S>) => string;
-  /** Top-level fields naming another resource (`{api_key_id: 'api_key'}`): it must exist, in the same tenant or global. */
+  /**
+   * Top-level fields naming another resource (`{api_key_id: 'api_key'}`): it must exist, in the same tenant or global.
+   * The other way round, a resource something still names cannot be deleted (409 saying how many name it).
+   */
   references?: Record<string, string>;
+  /**
+   * A path prefix (`field`, a string or null) that belongs to the resource's owner: its tenant, or the platform when
+   * `tenant_id` is null. A value overlapping another owner's at a segment boundary (`/api` and `/api/v2`, not
+   * `/apix`; trailing slashes aside) is a 409; one owner's values may overlap freely. Disabled resources keep theirs.
+   */
+  claims?: { field: string };
   /** Fields that cannot change after creation (Terraform plans a replacement). `id`, `tenant_id` always are. */
   immutable?: (keyof z.infer<S> & string)[];
   secret?: SecretRule;
@@ -110,9 +119,21 @@ export function defineResource<S extends z.ZodObject, C extends z.ZodObject>(def
   return def;
 }
 
+const SLUG = '[a-z0-9][a-z0-9\\-_.]{0,62}';
+const SLUG_RULE = 'lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit';
+
 /** Caller-given ids: `[a-z0-9][a-z0-9-_.]{0,62}`. */
-export const slug = () =>
-  z.string().regex(/^[a-z0-9][a-z0-9\-_.]{0,62}$/, 'must be a slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit');
+export const slug = () => z.string().regex(new RegExp(`^${SLUG}$`), `must be a slug: ${SLUG_RULE}`);
+
+/**
+ * The id of a resource whose id rule has a prefix: a slug, or an id the server made (`bud_` + letters, digits, `-`
+ * or `_`; older ones hold upper-case letters), so an export of server-made ids imports again.
+ */
+export const resourceId = (prefix: string) => {
+  const made = `${prefix.replace(/[^a-z0-9_-]/g, '')}[A-Za-z0-9_-]{1,64}`;
+  const message = `must be a slug (${SLUG_RULE}) or an id this gateway made (${prefix}…)`;
+  return z.string().regex(new RegExp(`^(?:${SLUG}|${made})$`), message);
+};
 
 /** Free-form string labels with bounded size. */
 export const metadata = () =>

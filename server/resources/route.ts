@@ -57,6 +57,8 @@ export const route = defineResource({
   }),
   computed: z.strictObject({ version: z.number().int().default(1) }),
   references: { service_id: 'service' },
+  // An HTTP route's path belongs to its owner, so no tenant can receive traffic meant for another (or the platform).
+  claims: { field: 'path_prefix' },
   audit: { created: 'ROUTE_CREATED', updated: 'ROUTE_UPDATED', deleted: 'ROUTE_DELETED', rolledBack: 'ROUTE_ROLLED_BACK' },
   check: (r) => {
     const problems: { path: string; message: string }[] = [];

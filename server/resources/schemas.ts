@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { slug, type ResourceDefinition } from './define';
+import { resourceId, slug, type ResourceDefinition } from './define';
 
 /**
  * The request and response shapes of a resource, derived from its definition. REST validation, the OpenAPI document,
@@ -30,7 +30,7 @@ export function schemasFor(def: ResourceDefinition): ResourceSchemas {
   const hit = cache.get(def);
   if (hit) return hit;
   const idShape: Record<string, z.ZodType> =
-    def.id.source === 'caller' ? { id: slug() } : def.id.source === 'either' ? { id: slug().optional() } : {};
+    def.id.source === 'caller' ? { id: slug() } : def.id.source === 'either' ? { id: resourceId(def.id.prefix).optional() } : {};
   const tenantShape: Record<string, z.ZodType> = {};
   if (def.scope === 'tenant') tenantShape.tenant_id = isNested(def) ? slug().optional() : slug();
   if (def.scope === 'tenant-optional') tenantShape.tenant_id = slug().nullable().optional();

@@ -1,6 +1,6 @@
 import type { Executor, ResourceTable } from './schema';
 import { json } from './schema';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 
 /** One stored resource as the service sees it: its public `data` plus identity and timestamps. */
 export interface StoredResource {
@@ -126,4 +126,32 @@ export async function deleteResource(db: Executor, kind: string, id: string): Pr
 export async function ownedResources(db: Executor, tenantId: string): Promise<StoredResource[]> {
   const rows = await db.selectFrom('resources').selectAll().where('tenant_id', '=', tenantId).orderBy('kind').orderBy('id').execute();
   return rows.map(fromRow);
+}
+
+/** A resource that names another, or holds a claimed value: just who it is and whose. */
+export interface ResourceRef {
+  kind: string;
+  id: string;
+  tenant_id: string | null;
+}
+
+/** Resources of `kind` whose top-level `field` names `id` (who still points at a resource about to be deleted). */
+export async function referencing(db: Executor, kind: string, field: string, id: string): Promise<ResourceRef[]> {
+  return db
+    .selectFrom('resources')
+    .select(['kind', 'id', 'tenant_id'])
+    .where('kind', '=', kind)
+    .where(sql<string>`data->>${field}`, '=', id)
+    .execute();
+}
+
+/** The values of `field` that resources of `kind` hold, except those of `owner` (a tenant, or null: the platform). */
+export async function valuesOfOthers(db: Executor, kind: string, field: string, owner: string | null): Promise<(ResourceRef & { value: string })[]> {
+  let q = db
+    .selectFrom('resources')
+    .select(['kind', 'id', 'tenant_id', sql<string>`data->>${field}`.as('value')])
+    .where('kind', '=', kind)
+    .where(sql<string | null>`data->>${field}`, 'is not', null);
+  q = owner === null ? q.where('tenant_id', 'is not', null) : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '<>', owner)]));
+  return q.execute();
 }

@@ -1,0 +1,52 @@
+import { sql } from 'kysely';
+import { ApiError } from '../errors';
+import type { ResourceDefinition } from '../resources/define';
+import { valuesOfOthers } from '../store/resource-store';
+import type { Tx } from '../store/schema';
+
+/**
+ * Path ownership (a definition's `claims`): a path prefix belongs to the owner of the resource holding it, a tenant or
+ * the platform, so the data plane never hands one owner's traffic (its Authorization and Cookie headers included) to
+ * another's backend.
+ */
+
+/** `/api/` and `/api` are one claim; `/` (stripped to '') claims every path. */
+const trimmed = (path: string) => path.replace(/\/+$/, '');
+
+/** Whether two prefixes share a path: equal, or one under the other at a segment boundary (`/api`, `/api/v2`). */
+export function pathsOverlap(a: string, b: string): boolean {
+  const x = trimmed(a);
+  const y = trimmed(b);
+  return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
+}
+
+/** A transaction lock per claiming kind, well apart from the audit chain's and the migrations' (7_351_220_9xx). */
+function lockKey(kind: string): number {
+  let hash = 0x811c9dc5; // FNV-1a, 32 bits
+  for (let i = 0; i < kind.length; i++) hash = Math.imul(hash ^ kind.charCodeAt(i), 0x01000193) >>> 0;
+  return 7_351_300_000_000 + hash;
+}
+
+/**
+ * Serialises the writes of a claiming kind until the transaction ends, so two writers claiming overlapping paths
+ * cannot both win. Taken first in every transaction that takes it (before row locks), so it adds no deadlock.
+ */
+export async function lockClaims(t: Tx, def: ResourceDefinition): Promise<void> {
+  if (def.claims) await sql`select pg_advisory_xact_lock(${lockKey(def.kind)})`.execute(t);
+}
+
+/**
+ * Refuses (409, detail at the field) a claimed value that overlaps one of another owner. Checked when the value is
+ * new (a create, or an update or rollback that changes it), so a path its owner already holds never blocks an edit.
+ * The message names neither the other owner nor its resource.
+ */
+export async function assertClaimFree(t: Tx, def: ResourceDefinition, owner: string | null, fields: Record<string, unknown>, before?: Record<string, unknown>): Promise<void> {
+  const field = def.claims?.field;
+  const value = field === undefined ? undefined : fields[field];
+  if (typeof value !== 'string' || (before && before[field!] === value)) return;
+  const taken = await valuesOfOthers(t, def.kind, field!, owner);
+  if (taken.some((other) => pathsOverlap(other.value, value))) {
+    const message = `The path "${value}" overlaps one that is already claimed by another owner`;
+    throw new ApiError('CONFLICT', message, [{ path: field!, message: 'is already claimed by another owner' }]);
+  }
+}

@@ -1,0 +1,31 @@
+import { ApiError } from '../errors';
+import { RESOURCES } from '../resources';
+import type { ResourceDefinition } from '../resources/define';
+import { referencing, type ResourceRef } from '../store/resource-store';
+import type { Tx } from '../store/schema';
+
+/** Every (definition, field) whose `references` name `kind`: who may point at a resource of that kind. */
+function pointersTo(kind: string): { def: ResourceDefinition; field: string }[] {
+  return RESOURCES.flatMap((def) =>
+    Object.entries(def.references ?? {})
+      .filter(([, target]) => target === kind)
+      .map(([field]) => ({ def, field })),
+  );
+}
+
+/**
+ * Refuses (409) to delete a resource that others still name (a service a route sends to, a tier keys are on, a key a
+ * budget caps), so nothing is left pointing at nothing and every export imports again. The count is of what the
+ * caller may see (its tenant's and global resources); a tenant caller only deletes its own resources, which only its
+ * own resources can name, so in practice it sees them all.
+ */
+export async function assertUnreferenced(t: Tx, def: ResourceDefinition, id: string, callerTenant: string | null): Promise<void> {
+  const found: ResourceRef[] = [];
+  for (const { def: from, field } of pointersTo(def.kind)) found.push(...(await referencing(t, from.kind, field, id)));
+  if (!found.length) return;
+  const visible = found.filter((r) => callerTenant === null || r.tenant_id === null || r.tenant_id === callerTenant);
+  const counted = (kind: string, n: number) => `${n} ${kind}${n === 1 ? '' : 's'}`;
+  const kinds = [...new Set(visible.map((r) => r.kind))].map((k) => counted(k, visible.filter((r) => r.kind === k).length));
+  const what = kinds.length ? `is still named by ${kinds.join(', ')}` : 'is still in use';
+  throw new ApiError('CONFLICT', `${def.title} "${id}" ${what}; change or delete those first`, [{ path: '', message: what }]);
+}
