@@ -68,9 +68,16 @@ export class ResourceService {
 
   // ---- authorization -------------------------------------------------------------------------------------------
 
+  /**
+   * The role's access to the kind's area; and a platform-scoped kind (tiers, pricing: one value for every tenant)
+   * is written by platform roles only, whatever a tenant role's access to its area.
+   */
   private authorize(ctx: CallContext, def: ResourceDefinition, need: 'read' | 'write'): void {
     if (!allows(ctx.caller.role, def.area, need)) {
       throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not ${need === 'read' ? 'read' : 'change'} ${def.area}`);
+    }
+    if (need === 'write' && def.scope === 'platform' && ctx.caller.tenantId !== null) {
+      throw new ApiError('FORBIDDEN', `Only platform roles change ${def.title.toLowerCase()}s: they apply to every tenant`);
     }
   }
 
@@ -122,6 +129,16 @@ export class ResourceService {
     return row;
   }
 
+  /**
+   * The resource a sub-resource or action hangs off (versions, deliveries, a webhook test), checked exactly as a
+   * read or a write of that resource itself: what the caller may not see is a 404, what it may not change a 403.
+   */
+  async loadParent(ctx: CallContext, def: ResourceDefinition, id: string, need: 'read' | 'write', pathTenant?: string): Promise<StoredResource> {
+    await this.checkNamedTenants(ctx, def, { pathTenant, id });
+    this.authorize(ctx, def, need);
+    return this.load(this.gw.db, ctx, def, id, pathTenant, need === 'write');
+  }
+
   private async requireTenant(db: Executor, tenantId: string, nested: boolean): Promise<void> {
     if (await store.getResource(db, 'tenant', tenantId)) return;
     if (nested) throw notFound(`Tenant "${tenantId}"`);
@@ -149,8 +166,8 @@ export class ResourceService {
       else if (def.scope === 'tenant-optional') tenants = named === undefined && def.nullTenant !== 'platform-only' ? [tenant, null] : [tenant];
     }
     const after = params.cursor ? Buffer.from(params.cursor, 'base64url').toString('utf8') : undefined;
-    let rows = await store.listResources(this.gw.db, def.kind, { tenants, after, limit: limit + 1 });
-    if (ids) rows = rows.filter((r) => ids.includes(r.id));
+    // Narrowed in the query, never after the page is cut (a page of others' rows would hide the caller's own).
+    const rows = await store.listResources(this.gw.db, def.kind, { tenants, ids, after, limit: limit + 1 });
     const more = rows.length > limit;
     const data = rows.slice(0, limit).map((r) => toPublic(def, r));
     const last = data[data.length - 1];
@@ -354,9 +371,7 @@ export class ResourceService {
 
   /** The kept versions of a versioned resource, newest first. */
   async versions(ctx: CallContext, def: ResourceDefinition, id: string): Promise<{ object: 'list'; data: versions.StoredVersion[]; next_cursor: null }> {
-    await this.checkNamedTenants(ctx, def, { id });
-    this.authorize(ctx, def, 'read');
-    await this.load(this.gw.db, ctx, def, id, undefined, false);
+    await this.loadParent(ctx, def, id, 'read');
     return { object: 'list', data: await versions.listVersions(this.gw.db, def.kind, id), next_cursor: null };
   }
 

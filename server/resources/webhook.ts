@@ -8,6 +8,8 @@ export const webhook = defineResource({
   path: '/webhooks',
   exportKey: 'webhooks',
   scope: 'tenant-optional',
+  // A global webhook hears every tenant's events: it is the platform's, and tenant callers do not see it.
+  nullTenant: 'platform-only',
   area: 'webhooks',
   id: { source: 'either', prefix: 'wh_' },
   fields: z.strictObject({
