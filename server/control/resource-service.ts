@@ -47,6 +47,12 @@ async function unique<T>(def: ResourceDefinition, write: () => Promise<T>): Prom
     throw err;
   }
 }
+/** A create setting a `futureOnCreate` field to a moment already past. */
+const pastDates = (def: ResourceDefinition, data: Record<string, unknown>): ErrorDetail[] =>
+  (def.futureOnCreate ?? [])
+    .filter((f) => typeof data[f] === 'string' && Date.parse(data[f]) <= Date.now())
+    .map((f) => ({ path: f, message: 'must be in the future' }));
+
 const rollbackBody = z.strictObject({ version: z.number().int().min(1) });
 
 export function toPublic(def: ResourceDefinition, row: StoredResource): PublicResource {
@@ -192,6 +198,7 @@ export class ResourceService {
     const clean = Object.fromEntries(Object.entries(body).filter(([k]) => !schemas.readOnly.includes(k)));
     const parsed = (mode === 'create' ? schemas.create : schemas.update).safeParse(clean);
     if (!parsed.success) details.push(...issuesToDetails(parsed.error));
+    else if (mode === 'create') details.push(...pastDates(def, parsed.data as Record<string, unknown>));
     if (details.length) throw validationError(details);
     return parsed.data as Record<string, unknown>;
   }

@@ -87,6 +87,11 @@ export interface ResourceDefinition<
   unique?: (fields: z.infer<S>) => string;
   /** Top-level fields naming another resource (`{api_key_id: 'api_key'}`): it must exist, in the same tenant or global. */
   references?: Record<string, string>;
+  /**
+   * Date-time fields a create may not set in the past (a token born expired is a mistake). Checked when the API
+   * writes, not in `check`, so a plan made after the date passes still validates.
+   */
+  futureOnCreate?: (keyof z.infer<S> & string)[];
   /** Fields that cannot change after creation (Terraform plans a replacement). `id`, `tenant_id` always are. */
   immutable?: (keyof z.infer<S> & string)[];
   secret?: SecretRule;
