@@ -12,6 +12,7 @@ import type { StoredResource } from '../store/resource-store';
 import type { Executor, Tx } from '../store/schema';
 import { actorOf, type CallContext } from './caller';
 import { allows, grantableRoles } from './permissions';
+import { RefusalAuditLimit } from './admin-rate-limit';
 import { diffFields, type FieldChanges } from '../lib/diff';
 import { canonicalJson } from '../lib/canonical-json';
 import { RESOURCES } from '../resources';
@@ -70,6 +71,9 @@ export function toPublic(def: ResourceDefinition, row: StoredResource): PublicRe
  * audit. Every admin surface (and config import) goes through here.
  */
 export class ResourceService {
+  /** Scope violations are refused every time, but written to the audit chain at a bounded rate per caller. */
+  private readonly refusals = new RefusalAuditLimit();
+
   constructor(private readonly gw: Gateway) {}
 
   // ---- authorization -------------------------------------------------------------------------------------------
@@ -92,11 +96,15 @@ export class ResourceService {
     const own = ctx.caller.tenantId;
     if (!own || tenantId === undefined || tenantId === own) return;
     if (tenantId === null) throw new ApiError('FORBIDDEN', 'Only platform roles manage global (tenant_id null) resources');
-    await this.gw.db.transaction().execute((tx) =>
-      this.gw.audit.append(tx, [
-        { type: 'TENANT_SCOPE_VIOLATION', actor: actorOf(ctx.caller), tenant_id: own, resource: { kind: 'tenant', id: tenantId }, changes: { field, requested_tenant_id: tenantId }, trace_id: ctx.traceId },
-      ]),
-    );
+    const unrecorded = this.refusals.admit(ctx.caller.id);
+    if (unrecorded !== undefined) {
+      const changes = { field, requested_tenant_id: tenantId, ...(unrecorded ? { unrecorded_before: unrecorded } : {}) };
+      await this.gw.db.transaction().execute((tx) =>
+        this.gw.audit.append(tx, [
+          { type: 'TENANT_SCOPE_VIOLATION', actor: actorOf(ctx.caller), tenant_id: own, resource: { kind: 'tenant', id: tenantId }, changes, trace_id: ctx.traceId },
+        ]),
+      );
+    }
     throw new ApiError('TENANT_SCOPE_VIOLATION', `This token may only act on tenant "${own}"`, [{ path: field, message: `is not the caller's tenant` }]);
   }
 
