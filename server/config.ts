@@ -13,6 +13,8 @@ export interface Config {
   /** 32-byte AES-256-GCM key; undefined means "generate or load one in the data dir" (embedded mode only). */
   masterKey: Buffer | undefined;
   logLevel: string;
+  /** Admin API requests a second per caller (bursts of twice that); 0 turns the limit off. */
+  adminRateLimit: number;
 }
 
 export class ConfigError extends Error {
@@ -63,6 +65,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('PORTICO_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  const rawRate = env.PORTICO_ADMIN_RATE_LIMIT || '100';
+  if (!/^\d+$/.test(rawRate) || Number(rawRate) > 1_000_000) {
+    throw new ConfigError('PORTICO_ADMIN_RATE_LIMIT', `must be a whole number of requests per second from 0 (off) to 1000000, got "${rawRate}"`);
+  }
   return {
     host: env.PORTICO_HOST || '127.0.0.1',
     adminPort: port(env, 'PORTICO_ADMIN_PORT', 8090),
@@ -73,5 +79,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken,
     masterKey,
     logLevel,
+    adminRateLimit: Number(rawRate),
   };
 }

@@ -10,8 +10,13 @@ describe('settings', () => {
   test('defaults match the contract', () => {
     expect(loadConfig({})).toEqual({
       host: '127.0.0.1', adminPort: 8090, dataPort: 8080, role: 'all', databaseUrl: undefined, dataDir: './.data',
-      adminToken: undefined, masterKey: undefined, logLevel: 'info',
+      adminToken: undefined, masterKey: undefined, logLevel: 'info', adminRateLimit: 100,
     });
+  });
+
+  test('the admin rate limit is a whole number of requests a second per caller; 0 turns it off', () => {
+    expect(loadConfig({ PORTICO_ADMIN_RATE_LIMIT: '5' }).adminRateLimit).toBe(5);
+    expect(loadConfig({ PORTICO_ADMIN_RATE_LIMIT: '0' }).adminRateLimit).toBe(0);
   });
 
   test('the master key is 32 bytes as base64 or hex', () => {
@@ -30,6 +35,9 @@ describe('settings', () => {
     [{ PORTICO_ADMIN_TOKEN: 'short' }, 'PORTICO_ADMIN_TOKEN'],
     [{ PORTICO_MASTER_KEY: 'nope' }, 'PORTICO_MASTER_KEY'],
     [{ PORTICO_LOG_LEVEL: 'loud' }, 'PORTICO_LOG_LEVEL'],
+    [{ PORTICO_ADMIN_RATE_LIMIT: '-1' }, 'PORTICO_ADMIN_RATE_LIMIT'],
+    [{ PORTICO_ADMIN_RATE_LIMIT: '2.5' }, 'PORTICO_ADMIN_RATE_LIMIT'],
+    [{ PORTICO_ADMIN_RATE_LIMIT: 'fast' }, 'PORTICO_ADMIN_RATE_LIMIT'],
   ])('%j is refused naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createPostgresDatabase, testDialects } from './support/databases';
 import { startTestGateway, type TestGateway } from './support/gateway';
 import { Receiver } from './support/receiver';
+import { knownEventTypes } from '../server/resources/events';
 
 const fast = { webhooks: { backoffMs: 50, pollMs: 50 } };
 const hmac = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
@@ -141,10 +142,24 @@ describe.each(testDialects())('webhooks (%s)', (dialect) => {
       [{ url: 'not a url', events: ['*'] }, 'url'],
       [{ url: 'https://ok.example.com', events: [] }, 'events'],
       [{ url: 'https://ok.example.com', events: ['tenant created'] }, 'events.0'],
+      [{ url: 'https://ok.example.com', events: ['ROUTE_UPDATD'] }, 'events.0'],
+      [{ url: 'https://ok.example.com', events: ['*', 'TENANT_CREATED', 'NO_SUCH_EVENT'] }, 'events.2'],
     ] as const) {
       const res = await t.api('POST', '/v1/admin/webhooks', body);
       expect([res.status, res.body.error.details[0].path]).toEqual([400, path]);
     }
+    const hook = await subscribe({ events: ['TENANT_CREATED'] });
+    const put = await t.api('PUT', `/v1/admin/webhooks/${hook.id}`, { url, events: ['TENANT_CREATED', 'TENANT_CREATD'] });
+    expect([put.status, put.body.error.details]).toEqual([400, [{ path: 'events.1', message: expect.stringContaining('not a known event type') }]]);
+    expect((await t.api('GET', `/v1/admin/webhooks/${hook.id}`)).body.events).toEqual(['TENANT_CREATED']);
+  });
+
+  test('every known event type may be subscribed to, and every event this suite wrote is a known type', async () => {
+    const known = knownEventTypes();
+    expect(known).toEqual(expect.arrayContaining(['TENANT_CREATED', 'ROUTE_ROLLED_BACK', 'TOKEN_REVOKED', 'CREDENTIAL_ROTATED', 'TENANT_METADATA_UPDATED', 'TENANT_SCOPE_VIOLATION', 'WEBHOOK_TEST']));
+    await subscribe({ events: [...known] });
+    const written = await t.gateway.db.selectFrom('audit_events').select('type').distinct().execute();
+    expect(written.map((e) => e.type).filter((type) => !known.includes(type))).toEqual([]);
   });
 });
 

@@ -4,6 +4,7 @@ import type { Gateway } from '../gateway';
 import { hashToken, safeEqual } from '../lib/secrets';
 import type { AdminRole } from '../resources/token';
 import { findResourceByLookup } from '../store/resource-store';
+import { AdminRateLimit } from './admin-rate-limit';
 import type { Caller } from './caller';
 import { CALLER } from './request-state';
 
@@ -20,12 +21,17 @@ export async function authenticate(gw: Gateway, token: string): Promise<Caller |
   return { type: 'token', id: row.id, name: data.name, role: data.role, tenantId: row.tenant_id };
 }
 
-/** Requires `Authorization: Bearer <token>` on every route of the surface it is added to. */
+/**
+ * Requires `Authorization: Bearer <token>` on every route of the surface it is added to, and limits each caller's
+ * rate: a token by its id, a request without a valid token by its client address (so guessing tokens is slow too).
+ */
 export function requireBearer(app: FastifyInstance, gw: Gateway): void {
+  const limit = new AdminRateLimit(gw.config.adminRateLimit);
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     const caller = match ? await authenticate(gw, match[1]!) : undefined;
+    limit.check(caller ? `token:${caller.id}` : `ip:${request.ip}`);
     if (!caller) throw new ApiError('UNAUTHORIZED', match ? 'The bearer token is not valid, revoked or expired' : 'Missing Authorization: Bearer <token> header');
     request[CALLER] = caller;
   });

@@ -13,6 +13,7 @@ import type { Executor, Tx } from '../store/schema';
 import { actorOf, type CallContext } from './caller';
 import { decodeIdCursor, encodeIdCursor } from './time-page';
 import { allows, grantableRoles } from './permissions';
+import { RefusalAuditLimit } from './admin-rate-limit';
 import { diffFields, type FieldChanges } from '../lib/diff';
 import { canonicalJson } from '../lib/canonical-json';
 import { RESOURCES } from '../resources';
@@ -53,6 +54,12 @@ async function unique<T>(def: ResourceDefinition, write: () => Promise<T>): Prom
     throw err;
   }
 }
+/** A create setting a `futureOnCreate` field to a moment already past. */
+const pastDates = (def: ResourceDefinition, data: Record<string, unknown>): ErrorDetail[] =>
+  (def.futureOnCreate ?? [])
+    .filter((f) => typeof data[f] === 'string' && Date.parse(data[f]) <= Date.now())
+    .map((f) => ({ path: f, message: 'must be in the future' }));
+
 const rollbackBody = z.strictObject({ version: z.number().int().min(1) });
 
 export function toPublic(def: ResourceDefinition, row: StoredResource): PublicResource {
@@ -70,13 +77,23 @@ export function toPublic(def: ResourceDefinition, row: StoredResource): PublicRe
  * audit. Every admin surface (and config import) goes through here.
  */
 export class ResourceService {
+  /** Scope violations are refused every time, but written to the audit chain at a bounded rate per caller. */
+  private readonly refusals = new RefusalAuditLimit();
+
   constructor(private readonly gw: Gateway) {}
 
   // ---- authorization -------------------------------------------------------------------------------------------
 
+  /**
+   * The role's access to the kind's area; and a platform-scoped kind (tiers, pricing: one value for every tenant)
+   * is written by platform roles only, whatever a tenant role's access to its area.
+   */
   private authorize(ctx: CallContext, def: ResourceDefinition, need: 'read' | 'write'): void {
     if (!allows(ctx.caller.role, def.area, need)) {
       throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not ${need === 'read' ? 'read' : 'change'} ${def.area}`);
+    }
+    if (need === 'write' && def.scope === 'platform' && ctx.caller.tenantId !== null) {
+      throw new ApiError('FORBIDDEN', `Only platform roles change ${def.title.toLowerCase()}s: they apply to every tenant`);
     }
   }
 
@@ -85,11 +102,15 @@ export class ResourceService {
     const own = ctx.caller.tenantId;
     if (!own || tenantId === undefined || tenantId === own) return;
     if (tenantId === null) throw new ApiError('FORBIDDEN', 'Only platform roles manage global (tenant_id null) resources');
-    await this.gw.db.transaction().execute((tx) =>
-      this.gw.audit.append(tx, [
-        { type: 'TENANT_SCOPE_VIOLATION', actor: actorOf(ctx.caller), tenant_id: own, resource: { kind: 'tenant', id: tenantId }, changes: { field, requested_tenant_id: tenantId }, trace_id: ctx.traceId },
-      ]),
-    );
+    const unrecorded = this.refusals.admit(ctx.caller.id);
+    if (unrecorded !== undefined) {
+      const changes = { field, requested_tenant_id: tenantId, ...(unrecorded ? { unrecorded_before: unrecorded } : {}) };
+      await this.gw.db.transaction().execute((tx) =>
+        this.gw.audit.append(tx, [
+          { type: 'TENANT_SCOPE_VIOLATION', actor: actorOf(ctx.caller), tenant_id: own, resource: { kind: 'tenant', id: tenantId }, changes, trace_id: ctx.traceId },
+        ]),
+      );
+    }
     throw new ApiError('TENANT_SCOPE_VIOLATION', `This token may only act on tenant "${own}"`, [{ path: field, message: `is not the caller's tenant` }]);
   }
 
@@ -128,6 +149,16 @@ export class ResourceService {
     return row;
   }
 
+  /**
+   * The resource a sub-resource or action hangs off (versions, deliveries, a webhook test), checked exactly as a
+   * read or a write of that resource itself: what the caller may not see is a 404, what it may not change a 403.
+   */
+  async loadParent(ctx: CallContext, def: ResourceDefinition, id: string, need: 'read' | 'write', pathTenant?: string): Promise<StoredResource> {
+    await this.checkNamedTenants(ctx, def, { pathTenant, id });
+    this.authorize(ctx, def, need);
+    return this.load(this.gw.db, ctx, def, id, pathTenant, need === 'write');
+  }
+
   private async requireTenant(db: Executor, tenantId: string, nested: boolean): Promise<void> {
     if (await store.getResource(db, 'tenant', tenantId)) return;
     if (nested) throw notFound(`Tenant "${tenantId}"`);
@@ -155,8 +186,8 @@ export class ResourceService {
       else if (def.scope === 'tenant-optional') tenants = named === undefined && def.nullTenant !== 'platform-only' ? [tenant, null] : [tenant];
     }
     const after = params.cursor ? decodeIdCursor(params.cursor) : undefined;
-    let rows = await store.listResources(this.gw.db, def.kind, { tenants, after, limit: limit + 1 });
-    if (ids) rows = rows.filter((r) => ids.includes(r.id));
+    // Narrowed in the query, never after the page is cut (a page of others' rows would hide the caller's own).
+    const rows = await store.listResources(this.gw.db, def.kind, { tenants, ids, after, limit: limit + 1 });
     const more = rows.length > limit;
     const data = rows.slice(0, limit).map((r) => toPublic(def, r));
     const last = data[data.length - 1];
@@ -181,6 +212,7 @@ export class ResourceService {
     const clean = Object.fromEntries(Object.entries(body).filter(([k]) => !schemas.readOnly.includes(k)));
     const parsed = (mode === 'create' ? schemas.create : schemas.update).safeParse(clean);
     if (!parsed.success) details.push(...issuesToDetails(parsed.error));
+    else if (mode === 'create') details.push(...pastDates(def, parsed.data as Record<string, unknown>));
     if (details.length) throw validationError(details);
     return parsed.data as Record<string, unknown>;
   }
@@ -369,9 +401,7 @@ export class ResourceService {
 
   /** The kept versions of a versioned resource, newest first. */
   async versions(ctx: CallContext, def: ResourceDefinition, id: string): Promise<{ object: 'list'; data: versions.StoredVersion[]; next_cursor: null }> {
-    await this.checkNamedTenants(ctx, def, { id });
-    this.authorize(ctx, def, 'read');
-    await this.load(this.gw.db, ctx, def, id, undefined, false);
+    await this.loadParent(ctx, def, id, 'read');
     return { object: 'list', data: await versions.listVersions(this.gw.db, def.kind, id), next_cursor: null };
   }
 

@@ -1,12 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
 import { decryptSecret } from '../lib/secrets';
 import { webhook as webhookDef } from '../resources';
 import { newDeliveryId, sendSigned } from '../webhooks/dispatcher';
 import { deliveryBody } from '../webhooks/outbox';
-import { allows } from './permissions';
 import type { ResourceService } from './resource-service';
 import { callContext } from './request-state';
 
@@ -23,14 +21,12 @@ export function registerWebhookRoutes(app: FastifyInstance, gw: Gateway, service
   const idOf = (req: { params: unknown }) => (req.params as { id: string }).id;
 
   app.post('/webhooks/:id/test', { config: { openapi: { tag, summary: 'Send a synthetic WEBHOOK_TEST event now', responses: { 200: resultSchema } } } }, async (req) => {
-    const ctx = callContext(req);
-    const hook = await service.get(ctx, webhookDef, idOf(req));
-    if (!allows(ctx.caller.role, 'webhooks', 'write')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not send webhook tests`);
-    const row = await gw.db.selectFrom('resources').select('secret').where('kind', '=', 'webhook').where('id', '=', hook.id).executeTakeFirstOrThrow();
-    const event = { id: `evt_test_${newDeliveryId().slice(4)}`, type: 'WEBHOOK_TEST', created_at: new Date().toISOString(), tenant_id: (hook.tenant_id as string | null) ?? null };
+    // Sending acts on the webhook: the caller needs write access to it, as for a PUT.
+    const hook = await service.loadParent(callContext(req), webhookDef, idOf(req), 'write');
+    const event = { id: `evt_test_${newDeliveryId().slice(4)}`, type: 'WEBHOOK_TEST', created_at: new Date().toISOString(), tenant_id: hook.tenant_id };
     const body = deliveryBody({ ...event, data: { webhook_id: hook.id, message: 'This is a test event from Portico.' } });
     const id = newDeliveryId();
-    const result = await sendSigned(String(hook.url), decryptSecret(gw.keys.masterKey, row.secret!), body, event.type, id, 10_000);
+    const result = await sendSigned(String(hook.data.url), decryptSecret(gw.keys.masterKey, hook.secret!), body, event.type, id, 10_000);
     await gw.db.transaction().execute(async (tx) => {
       await tx.insertInto('webhook_deliveries').values({ id, webhook_id: hook.id, event_id: event.id, event_type: event.type, body, status: result.delivered ? 'DELIVERED' : 'FAILED', attempts: 1 }).execute();
       await tx.insertInto('webhook_attempts').values({ delivery_id: id, attempt: 1, status_code: result.status_code, error: result.error, duration_ms: result.duration_ms }).execute();
@@ -39,7 +35,7 @@ export function registerWebhookRoutes(app: FastifyInstance, gw: Gateway, service
   });
 
   app.get('/webhooks/:id/deliveries', { config: { openapi: { tag, summary: 'Recent deliveries of a webhook and their attempts, newest first', responses: { 200: z.object({ object: z.literal('list'), data: z.array(deliverySchema), next_cursor: z.null() }) } } } }, async (req) => {
-    const hook = await service.get(callContext(req), webhookDef, idOf(req));
+    const hook = await service.loadParent(callContext(req), webhookDef, idOf(req), 'read');
     const deliveries = await gw.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', hook.id).orderBy('created_at', 'desc').orderBy('id').limit(50).execute();
     const attempts = deliveries.length
       ? await gw.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveries.map((d) => d.id)).orderBy('attempt').execute()

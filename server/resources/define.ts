@@ -96,6 +96,11 @@ export interface ResourceDefinition<
    * `/apix`; trailing slashes aside) is a 409; one owner's values may overlap freely. Disabled resources keep theirs.
    */
   claims?: { field: string };
+  /**
+   * Date-time fields a create may not set in the past (a token born expired is a mistake). Checked when the API
+   * writes, not in `check`, so a plan made after the date passes still validates.
+   */
+  futureOnCreate?: (keyof z.infer<S> & string)[];
   /** Fields that cannot change after creation (Terraform plans a replacement). `id`, `tenant_id` always are. */
   immutable?: (keyof z.infer<S> & string)[];
   secret?: SecretRule;

@@ -26,6 +26,8 @@ export const token = defineResource({
     revoked_at: isoDateTime().nullable().default(null),
   }),
   updatable: false,
+  // Tokens are never updated, so create is the only write that sets the expiry.
+  futureOnCreate: ['expires_at'],
   secret: { mode: 'generated', field: 'token', prefix: 'ptc_pat_', prefixField: 'prefix' },
   audit: { created: 'TOKEN_CREATED', deleted: 'TOKEN_DELETED' },
   actions: {

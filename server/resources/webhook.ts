@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineResource } from './define';
+import { knownEventTypes } from './events';
 
 export const webhook = defineResource({
   kind: 'webhook',
@@ -8,6 +9,8 @@ export const webhook = defineResource({
   path: '/webhooks',
   exportKey: 'webhooks',
   scope: 'tenant-optional',
+  // A global webhook hears every tenant's events: it is the platform's, and tenant callers do not see it.
+  nullTenant: 'platform-only',
   area: 'webhooks',
   id: { source: 'either', prefix: 'wh_' },
   fields: z.strictObject({
@@ -22,4 +25,10 @@ export const webhook = defineResource({
   computed: z.strictObject({}),
   secret: { mode: 'encrypted', field: 'secret', generatePrefix: 'whsec_', setField: 'secret_set', showOnCreate: true, versionField: 'secret_version' },
   audit: { created: 'WEBHOOK_CREATED', updated: 'WEBHOOK_UPDATED', deleted: 'WEBHOOK_DELETED' },
+  check: (w) => {
+    const known = knownEventTypes();
+    return w.events.flatMap((type, i) =>
+      type === '*' || known.includes(type) ? [] : [{ path: `events.${i}`, message: `is not a known event type: "*" or one of ${known.join(', ')}` }],
+    );
+  },
 });

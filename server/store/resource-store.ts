@@ -66,6 +66,8 @@ export async function findResourceByLookup(db: Executor, kind: string, lookup: s
 export interface ListQuery {
   /** Only these tenants; `null` in the list means global (tenant_id null) rows. Undefined: every row. */
   tenants?: (string | null)[];
+  /** Only these ids. */
+  ids?: string[];
   /** Only ids greater than this (cursor). */
   after?: string;
   limit: number;
@@ -84,6 +86,7 @@ export async function listResources(db: Executor, kind: string, q: ListQuery): P
       return parts.length ? eb.or(parts) : eb.val(false);
     });
   }
+  if (q.ids) query = q.ids.length ? query.where('id', 'in', q.ids) : query.where((eb) => eb.val(false));
   if (q.after !== undefined) query = query.where('id', '>', q.after);
   const rows = await query.orderBy('id', 'asc').limit(q.limit).execute();
   return rows.map(fromRow);

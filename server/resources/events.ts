@@ -1,0 +1,34 @@
+import type { ResourceDefinition } from './define';
+import { RESOURCES } from './index';
+
+/**
+ * Audit event types the gateway writes outside the resource definitions. Whoever adds an `audit.append` of a new
+ * type adds it here, or webhooks cannot subscribe to it.
+ */
+export const SYSTEM_EVENT_TYPES = [
+  'TENANT_SCOPE_VIOLATION', // a tenant caller named another tenant (control/resource-service.ts)
+  'CONFIG_IMPORTED', // control/config-sync.ts
+  'ERROR_EVENT_RESOLVED', // control/traffic-routes.ts
+  'BUDGET_THRESHOLD_CROSSED', // data/llm-proxy.ts
+  'WEBHOOK_TEST', // the synthetic event of POST /webhooks/{id}/test
+] as const;
+
+/** The event types one definition makes its changes write (the fallbacks are ResourceService's). */
+export function eventTypesOf(def: ResourceDefinition): string[] {
+  const types = [def.audit.created, def.audit.deleted, ...Object.values(def.audit.fieldEvents ?? {})];
+  if (def.updatable !== false) types.push(def.audit.updated ?? `${def.kind.toUpperCase()}_UPDATED`);
+  if (def.versioned) types.push(def.audit.rolledBack ?? `${def.kind.toUpperCase()}_ROLLED_BACK`);
+  for (const action of Object.values(def.actions ?? {})) types.push(action.audit);
+  return types;
+}
+
+let known: readonly string[] | undefined;
+
+/**
+ * Every event type a webhook may subscribe to, sorted: the registry's and the system's. Computed on first use, not
+ * at load: the webhook definition, itself in the registry, checks its `events` against it.
+ */
+export function knownEventTypes(): readonly string[] {
+  known ??= [...new Set([...RESOURCES.flatMap(eventTypesOf), ...SYSTEM_EVENT_TYPES])].sort();
+  return known;
+}
