@@ -37,13 +37,18 @@ async function serve(): Promise<void> {
     process.stdout.write(`\nPortico admin token, shown once${where}:\n  ${gateway.bootstrapTokenShownOnce}\n\n`);
   }
   gateway.log.info({ admin: server.adminUrl, data: server.dataUrl, database: gateway.dialect }, 'portico is serving');
+  // the first signal stops within PORTICO_SHUTDOWN_GRACE_MS (unwritten records go to the spool); a second ends at once
+  let stopping = false;
   const stop = async () => {
-    await server.close();
+    if (stopping) process.exit(1);
+    stopping = true;
+    setTimeout(() => process.exit(1), gateway.config.shutdownGraceMs + 2000).unref();
+    await server.close().catch((err) => gateway.log.error({ err }, 'stop failed'));
     (gateway.log as unknown as { flush?: () => void }).flush?.();
     process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 function auditVerify(args: string[]): number {

@@ -1,8 +1,10 @@
+import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { AuditLog } from './audit/audit-log';
 import { loadConfig, type Config } from './config';
 import { buildAdminApp } from './control/admin-app';
 import { buildDataApp } from './data/data-app';
+import { Spool } from './data/spool';
 import type { Gateway } from './gateway';
 import { loadBootstrapToken, loadKeys } from './keys';
 import { openDatabase } from './store/database';
@@ -34,7 +36,8 @@ export async function openGateway(
   log: Logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }, pino.destination({ dest: 1, sync: false })),
   options: GatewayOptions = {},
 ): Promise<OpenGateway> {
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const timeouts = { connectMs: config.dbConnectTimeoutMs, queryMs: config.dbQueryTimeoutMs };
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, timeouts });
   try {
     const keys = await loadKeys(config, database.db);
     const bootstrap = await loadBootstrapToken(config, database.db);
@@ -45,10 +48,12 @@ export async function openGateway(
     const dispatcher = new WebhookDispatcher(database.db, keys.masterKey, log, options.webhooks || {});
     audit.onAppend(enqueueDeliveries(() => runWebhooks && dispatcher.wake()));
     const onError = (err: unknown) => log.warn({ err }, 'configuration snapshot');
-    const snapshot = new ConfigSnapshot(database.db, SNAPSHOT_KINDS, onError);
+    const snapshot = new ConfigSnapshot(database.feedDb, SNAPSHOT_KINDS, onError);
     const unlisten = await followChanges(database, snapshot, onError);
     await snapshot.reload();
     if (runWebhooks) dispatcher.start();
+    // with PostgreSQL the data dir holds nothing else, but it is still where records wait out an outage
+    const spool = config.dataDir === 'memory://' ? undefined : await Spool.open(join(config.dataDir, 'spool'), config.spoolMaxBytes);
     return {
       config,
       db: database.db,
@@ -60,9 +65,12 @@ export async function openGateway(
       bootstrapTokenHash: bootstrap.hash,
       bootstrapTokenShownOnce: bootstrap.shownOnce,
       log,
+      spool,
+      // the feed stops before the database closes, so no reload runs on a destroyed driver
       close: async () => {
         await dispatcher.stop();
         await unlisten();
+        await snapshot.close();
         await database.close();
       },
     };
@@ -86,10 +94,14 @@ export async function startServer(config: Config = loadConfig(), log?: Logger, o
   const gateway = await openGateway(config, log, options);
   const server: RunningServer = {
     gateway,
-    async close() {
-      await server.admin?.close();
-      await server.data?.close();
-      await gateway.close();
+    close: () => {
+      const grace = config.shutdownGraceMs;
+      // records flush until three quarters of the grace, then go to the spool (see closeWithin)
+      if (server.data) server.data.dataPlane.stopBy = Date.now() + grace * 0.75;
+      return closeWithin(grace, gateway.log, [server.admin, server.data], async () => {
+        await Promise.all([server.admin?.close(), server.data?.close()]);
+        await gateway.close();
+      });
     },
   };
   try {
@@ -106,4 +118,23 @@ export async function startServer(config: Config = loadConfig(), log?: Logger, o
     throw err;
   }
   return server;
+}
+
+/**
+ * Runs `stop`, bounded by the shutdown grace, since a database that went away must not hold a stop forever:
+ * requests still open at half the grace are cut, the data plane's writers spool what they could not write by three
+ * quarters, and this resolves at the grace whatever is still waiting.
+ */
+async function closeWithin(graceMs: number, log: OpenGateway['log'], apps: (FastifyInstance | undefined)[], stop: () => Promise<void>): Promise<void> {
+  const cut = setTimeout(() => apps.forEach((app) => app?.server.closeAllConnections()), graceMs / 2).unref();
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs).unref()));
+  try {
+    if ((await Promise.race([stop().then(() => 'done' as const), late])) === 'late') {
+      log.warn({ graceMs }, 'shutdown grace ran out; stopping without waiting further');
+    }
+  } finally {
+    clearTimeout(cut);
+    clearTimeout(timer);
+  }
 }

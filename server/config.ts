@@ -15,6 +15,15 @@ export interface Config {
   logLevel: string;
   /** Admin API requests a second per caller (bursts of twice that); 0 turns the limit off. */
   adminRateLimit: number;
+  /** Bounds on waiting for PostgreSQL (PORTICO_DB_CONNECT_TIMEOUT_MS, PORTICO_DB_QUERY_TIMEOUT_MS). */
+  dbConnectTimeoutMs: number;
+  dbQueryTimeoutMs: number;
+  /** How long a stop may take before what is unwritten goes to the spool and the process ends. */
+  shutdownGraceMs: number;
+  /** Records each batch writer keeps in memory while the database cannot take them. */
+  bufferMaxRows: number;
+  /** Bytes the spool under the data dir may hold, beyond the memory buffers. */
+  spoolMaxBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -32,6 +41,13 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n > 65535) throw new ConfigError(name, `must be a port number from 0 to 65535, got "${raw}"`);
   return n;
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[1-9]\d{0,9}$/.test(raw)) throw new ConfigError(name, `must be a positive whole number, got "${raw}"`);
+  return Number(raw);
 }
 
 /** Parses a 32-byte key given as base64 or hex. */
@@ -80,5 +96,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     masterKey,
     logLevel,
     adminRateLimit: Number(rawRate),
+    dbConnectTimeoutMs: positiveInt(env, 'PORTICO_DB_CONNECT_TIMEOUT_MS', 5000),
+    dbQueryTimeoutMs: positiveInt(env, 'PORTICO_DB_QUERY_TIMEOUT_MS', 5000),
+    shutdownGraceMs: positiveInt(env, 'PORTICO_SHUTDOWN_GRACE_MS', 10_000),
+    bufferMaxRows: positiveInt(env, 'PORTICO_BUFFER_MAX_ROWS', 50_000),
+    spoolMaxBytes: positiveInt(env, 'PORTICO_SPOOL_MAX_MB', 100) * 1024 * 1024,
   };
 }

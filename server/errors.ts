@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   UPSTREAM_UNAVAILABLE: { status: 503, message: 'Every upstream provider is unavailable' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream provider did not answer in time' },
   NOT_READY: { status: 503, message: 'The service is not ready' },
+  DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; retry later' },
   INTERNAL: { status: 500, message: 'Internal error' },
 } as const;
 

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditLog } from './audit/audit-log';
 import type { Config } from './config';
+import type { Spool } from './data/spool';
 import type { Keys } from './keys';
 import type { Append, DialectName } from './store/database';
 import type { Db } from './store/schema';
@@ -20,4 +21,6 @@ export interface Gateway {
   /** Hash of the bootstrap owner token. */
   bootstrapTokenHash: string;
   log: FastifyBaseLogger;
+  /** Local disk for records the database could not take (none with `PORTICO_DATA_DIR=memory://`). */
+  spool?: Spool;
 }

@@ -11,6 +11,7 @@ describe('settings', () => {
     expect(loadConfig({})).toEqual({
       host: '127.0.0.1', adminPort: 8090, dataPort: 8080, role: 'all', databaseUrl: undefined, dataDir: './.data',
       adminToken: undefined, masterKey: undefined, logLevel: 'info', adminRateLimit: 100,
+      dbConnectTimeoutMs: 5000, dbQueryTimeoutMs: 5000, shutdownGraceMs: 10_000, bufferMaxRows: 50_000, spoolMaxBytes: 100 * 1024 * 1024,
     });
   });
 

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ApiError, ERROR_CODES, type ErrorCode, type ErrorDetail } from '../errors';
+import { isDatabaseUnavailable } from '../store/database-errors';
 
 /** Renders an error in a surface's shape. */
 export type ErrorRenderer = (reply: FastifyReply, error: ApiError) => unknown;
@@ -44,8 +45,22 @@ export function toApiError(error: unknown, request: FastifyRequest): ApiError {
     const code = (Object.keys(ERROR_CODES) as ErrorCode[]).find((c) => ERROR_CODES[c].status === fe.statusCode) ?? 'VALIDATION_FAILED';
     return new ApiError(code, fe.message);
   }
+  const unavailable = databaseUnavailable(error);
+  if (unavailable) {
+    request.log.warn({ err: error }, 'database unavailable');
+    return unavailable;
+  }
   request.log.error({ err: error }, 'unhandled error');
   return new ApiError('INTERNAL');
+}
+
+/** Seconds a caller is asked to wait when the database is unavailable. */
+const DATABASE_RETRY_AFTER = '5';
+
+/** A database that is down, hung or unreachable is a 503 the caller may retry, not a 500 (one rule for every plane). */
+export function databaseUnavailable(error: unknown): ApiError | undefined {
+  if (!isDatabaseUnavailable(error)) return undefined;
+  return new ApiError('DATABASE_UNAVAILABLE').withHeaders({ 'retry-after': DATABASE_RETRY_AFTER });
 }
 
 /** Installs the error and not-found handlers of one surface. */

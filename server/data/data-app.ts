@@ -49,7 +49,7 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
     health.start();
   });
   app.addHook('onClose', async () => {
-    await Promise.all([dp.stop(), health.stop()]);
+    await Promise.all([dp.stop(), health.stop(dp.stopBy)]);
   });
   // 'close' comes for every ending: answered, failed, streamed (hijacked) or abandoned by the client (499)
   function closed(this: ServerResponse & { [REQUEST]?: FastifyRequest }) {

@@ -5,7 +5,7 @@ import { isoAt } from '../lib/iso-date';
 import { levelEnabled } from '../lib/lazy-logger';
 import type { Gateway } from '../gateway';
 import type { SnapshotEntry } from '../store/snapshot';
-import { BatchWriter } from './batch-writer';
+import { recordWriter, type BatchWriter } from './batch-writer';
 import { BudgetTracker } from './budget-tracker';
 import { CircuitBreakers } from './circuit-breaker';
 import { authenticateKey, type KeyCaller } from './key-auth';
@@ -70,9 +70,9 @@ export class DataPlane {
   readonly keyUsage: KeyUsage;
 
   constructor(readonly gw: Gateway) {
-    this.usage = new BatchWriter(gw.append, gw.log, 'usage_records', 'use_');
-    this.requestLogs = new BatchWriter(gw.append, gw.log, 'request_logs', 'log_');
-    this.errorEvents = new BatchWriter(gw.append, gw.log, 'error_events', 'err_');
+    this.usage = recordWriter(gw, 'usage_records', 'use_');
+    this.requestLogs = recordWriter(gw, 'request_logs', 'log_');
+    this.errorEvents = recordWriter(gw, 'error_events', 'err_');
     this.budgets = new BudgetTracker(gw.db, gw.snapshot);
     this.limiter = new RateLimiter([routeLimits, tierLimits((id) => gw.snapshot.get('rate_limit_tier', id))]);
     this.breakers = new CircuitBreakers((upstream, state) => gw.log.warn({ upstream, state }, 'circuit breaker changed state'));
@@ -107,10 +107,19 @@ export class DataPlane {
     }
   }
 
-  async stop(): Promise<void> {
+  /** When a stop must be done by (epoch ms), set by the server's close; otherwise the grace from the stop on. */
+  stopBy: number | undefined;
+
+  /** Stops; records unwritten by `deadline` go to the spool rather than hold the stop. */
+  async stop(deadline = this.stopBy ?? Date.now() + this.gw.config.shutdownGraceMs): Promise<void> {
     this.budgets.stop();
     this.limiter.stop();
-    await Promise.all([this.usage.flush(), this.requestLogs.flush(), this.errorEvents.flush(), this.keyUsage.stop()]);
+    await Promise.all([this.usage.stop(deadline), this.requestLogs.stop(deadline), this.errorEvents.stop(deadline), this.keyUsage.stop()]);
+  }
+
+  /** Records dropped so far per table (refused by the database, or beyond the buffer and spool), for metrics. */
+  droppedRecords(): [table: string, count: number][] {
+    return [this.usage, this.requestLogs, this.errorEvents].map((w) => [w.table, w.dropped.refused + w.dropped.overflow]);
   }
 
   /** The caller's key and tenant (401/403 otherwise), noted on the request and as the key's last use. */

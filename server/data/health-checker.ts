@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import type { Gateway } from '../gateway';
 import type { SnapshotEntry } from '../store/snapshot';
-import { BatchWriter } from './batch-writer';
+import { recordWriter, type BatchWriter } from './batch-writer';
 
 /** A check gets at most this long, whatever the service's own timeout. */
 const MAX_CHECK_MS = 10_000;
@@ -18,16 +18,17 @@ export class HealthChecker {
   readonly snapshots: BatchWriter<'health_snapshots'>;
 
   constructor(private readonly gw: Gateway, private readonly tickMs = 250) {
-    this.snapshots = new BatchWriter(gw.append, gw.log, 'health_snapshots', 'hs_', 100);
+    this.snapshots = recordWriter(gw, 'health_snapshots', 'hs_', 100);
   }
 
   start(): void {
     this.timer = setInterval(() => this.tick(), this.tickMs).unref();
   }
 
-  async stop(): Promise<void> {
+  /** Stops checking; records unwritten by `deadline` go to the spool. */
+  async stop(deadline = Date.now() + this.gw.config.shutdownGraceMs): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.snapshots.flush();
+    await this.snapshots.stop(deadline);
   }
 
   private tick(now = Date.now()): void {

@@ -15,10 +15,26 @@ export interface OpenDatabaseOptions {
   dataDir?: string;
   /** Size of the pg pool. */
   poolSize?: number;
+  /** Bounds on waiting for PostgreSQL, so a hung server gives errors rather than requests that never end. */
+  timeouts?: DatabaseTimeouts;
 }
+
+export interface DatabaseTimeouts {
+  /** Opening a connection, or waiting for a free one in the pool. */
+  connectMs: number;
+  /** One query: its answer must begin within this (`query_timeout`); the server cancels it then too (`statement_timeout`). */
+  queryMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: DatabaseTimeouts = { connectMs: 5000, queryMs: 5000 };
 
 export interface OpenDatabase {
   db: Db;
+  /**
+   * A connection of its own for reading configuration into the snapshot, so change notifications are not queued
+   * behind admin transactions waiting for the shared pool (with PGlite, the same single connection as `db`).
+   */
+  feedDb: Db;
   dialect: DialectName;
   /** Subscribes to NOTIFY messages on `channel` (sent with pg_notify; delivered when their transaction commits). */
   listen(channel: string, handlers: ListenHandlers): Promise<Unlisten>;
@@ -60,9 +76,12 @@ const MIGRATION_LOCK = 7_351_220_913; // our own session lock around kysely's, s
 
 /** Opens the database, runs pending migrations and returns a ready kysely instance. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDatabase> {
-  const opened = options.databaseUrl ? await openPostgres(options.databaseUrl, options.poolSize ?? 10) : await openPGlite(options.dataDir ?? 'memory://');
+  const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  const opened = options.databaseUrl ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, timeouts) : await openPGlite(options.dataDir ?? 'memory://');
+  // migrations may wait on another instance's lock, and build indexes: no query timeout for them
+  const migrator = options.databaseUrl ? await postgresKysely(options.databaseUrl, 1, { ...timeouts, queryMs: 0 }) : undefined;
   try {
-    await opened.db.connection().execute(async (conn) => {
+    await (migrator?.db ?? opened.db).connection().execute(async (conn) => {
       await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
       try {
         await migrateToLatest(conn);
@@ -73,27 +92,78 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDa
   } catch (err) {
     await opened.close();
     throw err;
+  } finally {
+    await migrator?.db.destroy();
   }
   return opened;
 }
 
-async function openPostgres(url: string, poolSize: number): Promise<OpenDatabase> {
+/** Connections that timed out waiting for an answer: the pool destroys them when released, never reuses them. */
+const TIMED_OUT = Symbol('portico.timedOut');
+
+type PgClient = import('pg').PoolClient & { [TIMED_OUT]?: boolean };
+
+/**
+ * A pg pool behind kysely, with connect and query timeouts. A client whose query timed out is still waiting for that
+ * answer (a hung server), so it is destroyed on release instead of going back to the pool.
+ */
+async function postgresKysely(url: string, max: number, timeouts: DatabaseTimeouts) {
   const pg = await import('pg');
   // int8 (count(*), bigint columns) as numbers: our counters stay far below 2^53.
   pg.types.setTypeParser(20, (v) => Number(v));
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    connectionTimeoutMillis: timeouts.connectMs,
+    ...(timeouts.queryMs ? { query_timeout: timeouts.queryMs, statement_timeout: timeouts.queryMs } : {}),
+    keepAlive: true,
+  });
   pool.on('error', () => {}); // an idle client's lost connection: the pool replaces it; queries report their own errors
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const markTimeouts = (client: PgClient, err: unknown) => {
+    if (err instanceof Error && err.message === 'Query read timeout') client[TIMED_OUT] = true;
+    throw err;
+  };
+  const connect = async (): Promise<PgClient> => {
+    const client: PgClient = await pool.connect();
+    const release = client.release;
+    const query = client.query;
+    // kysely releases without an error; pass one when the connection is unusable, so pg-pool destroys it
+    client.release = (err?: Error | boolean) => {
+      client.query = query;
+      client.release = release;
+      return release.call(client, err || (client[TIMED_OUT] ? true : undefined));
+    };
+    client.query = function (this: PgClient, ...args: unknown[]) {
+      const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+      return result instanceof Promise ? result.catch((err) => markTimeouts(client, err)) : result;
+    } as typeof client.query;
+    return client;
+  };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: { connect, end: () => pool.end() } }) });
+  return { db, connect };
+}
+
+async function openPostgres(url: string, poolSize: number, timeouts: DatabaseTimeouts): Promise<OpenDatabase> {
+  const { db, connect } = await postgresKysely(url, poolSize, timeouts);
+  const feed = await postgresKysely(url, 1, timeouts);
   const append: Append = async (table, columns, rows) => {
-    const client = await pool.connect();
+    const client = await connect();
+    let failed: Error | undefined;
     try {
       const copy = client.query(copyFrom(copyInto(table, columns)));
-      await pipeline(Readable.from([copyRows(columns, rows)]), copy);
+      // COPY streams are not bound by query_timeout: a hung server would hold this write forever
+      await pipeline(Readable.from([copyRows(columns, rows)]), copy, { signal: AbortSignal.timeout(timeouts.queryMs) });
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') failed = new Error('Query read timeout', { cause: err });
+      throw failed ?? err;
     } finally {
-      client.release();
+      client.release(failed);
     }
   };
-  return { db, dialect: 'postgres', listen: (channel, handlers) => listenPostgres(url, channel, handlers), append, close: () => db.destroy() };
+  const close = async () => {
+    await Promise.all([db.destroy(), feed.db.destroy()]);
+  };
+  return { db, feedDb: feed.db, dialect: 'postgres', listen: (channel, handlers) => listenPostgres(url, channel, handlers, timeouts), append, close };
 }
 
 async function openPGlite(dataDir: string): Promise<OpenDatabase> {
@@ -112,15 +182,20 @@ async function openPGlite(dataDir: string): Promise<OpenDatabase> {
   const append: Append = async (table, columns, rows) => {
     await client.query(copyInto(table, columns).replace(/STDIN$/, "'/dev/blob'"), [], { blob: new Blob([copyRows(columns, rows)]) });
   };
-  return { db, dialect: 'pglite', listen, append, close: () => db.destroy() };
+  return { db, feedDb: db, dialect: 'pglite', listen, append, close: () => db.destroy() };
 }
 
-/** True when the database answers a trivial query. */
-export async function isDatabaseReady(db: Db): Promise<boolean> {
+/** True when the database answers a trivial query within `ms` (a probe must answer even when the server hangs). */
+export async function isDatabaseReady(db: Db, ms = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const answered = sql`select 1`.execute(db).then(
+    () => true,
+    () => false,
+  );
   try {
-    await sql`select 1`.execute(db);
-    return true;
-  } catch {
-    return false;
+    return await Promise.race([answered, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,4 +1,5 @@
 import type { Client as PgClient } from 'pg';
+import type { DatabaseTimeouts } from './database';
 
 /** A LISTEN subscription: messages, and `onReset` after a lost connection came back (anything may have been missed). */
 export interface ListenHandlers {
@@ -13,7 +14,7 @@ export type Unlisten = () => Promise<void>;
  * LISTENs on a dedicated PostgreSQL connection. When the connection drops it reconnects with backoff (100 ms doubling
  * to 2 s) and calls `onReset`, since notifications sent meanwhile are lost.
  */
-export async function listenPostgres(url: string, channel: string, handlers: ListenHandlers): Promise<Unlisten> {
+export async function listenPostgres(url: string, channel: string, handlers: ListenHandlers, timeouts: DatabaseTimeouts): Promise<Unlisten> {
   const { Client } = await import('pg');
   let client: PgClient | undefined;
   let stopped = false;
@@ -21,7 +22,8 @@ export async function listenPostgres(url: string, channel: string, handlers: Lis
   let timer: NodeJS.Timeout | undefined;
 
   const connect = async (): Promise<void> => {
-    const c = new Client({ connectionString: url, application_name: 'portico-listener' });
+    // keepAlive: a dead server's silence is noticed (and the connection re-made) instead of waited on forever
+    const c = new Client({ connectionString: url, application_name: 'portico-listener', connectionTimeoutMillis: timeouts.connectMs, keepAlive: true });
     c.on('notification', (msg) => msg.channel === channel && msg.payload !== undefined && handlers.onMessage(msg.payload));
     c.on('error', (err) => handlers.onError?.(err));
     c.on('end', () => {
@@ -52,6 +54,10 @@ export async function listenPostgres(url: string, channel: string, handlers: Lis
   return async () => {
     stopped = true;
     if (timer) clearTimeout(timer);
-    await client?.end().catch(() => {});
+    const c = client;
+    client = undefined;
+    // a hung server never answers the goodbye: give it a moment, then drop the socket
+    if (c) await Promise.race([c.end().catch(() => {}), new Promise((r) => setTimeout(r, 500).unref())]);
+    (c as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy();
   };
 }

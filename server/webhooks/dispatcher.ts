@@ -12,6 +12,8 @@ export interface DispatcherOptions {
   /** How often due deliveries are looked for, besides being woken on a new one. */
   pollMs?: number;
   timeoutMs?: number;
+  /** Deliveries in flight at once on this instance (each to a different webhook). */
+  maxInFlight?: number;
 }
 
 export interface SendResult {
@@ -48,6 +50,9 @@ export async function sendSigned(url: string, secret: string, body: string, type
 /**
  * Sends queued deliveries: claims due rows (FOR UPDATE SKIP LOCKED, so several instances share the work), posts them
  * signed, records every attempt, and reschedules failures with exponential backoff and jitter.
+ *
+ * Each webhook has at most one delivery in flight here, and deliveries do not wait for each other: an endpoint that
+ * never answers holds only its own queue (until its timeout), never another webhook's.
  */
 export class WebhookDispatcher {
   private timer: NodeJS.Timeout | undefined;
@@ -55,9 +60,12 @@ export class WebhookDispatcher {
   private again = false;
   private stopped = false;
   private readonly opts: Required<DispatcherOptions>;
+  /** Webhooks with a delivery in flight here: not claimed again until it ends, so their order is kept. */
+  private readonly busy = new Set<string>();
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly db: Db, private readonly masterKey: Buffer, private readonly log: FastifyBaseLogger, options: DispatcherOptions = {}) {
-    this.opts = { maxAttempts: 5, backoffMs: 1000, pollMs: 1000, timeoutMs: 10_000, ...options };
+    this.opts = { maxAttempts: 5, backoffMs: 1000, pollMs: 1000, timeoutMs: 10_000, maxInFlight: 32, ...options };
   }
 
   start(): void {
@@ -69,6 +77,7 @@ export class WebhookDispatcher {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    await Promise.all(this.inFlight);
   }
 
   /** Looks for due deliveries soon (after the queuing transaction has committed). */
@@ -93,37 +102,58 @@ export class WebhookDispatcher {
     }, ms);
   }
 
+  /** Claims what is due for webhooks not busy here and starts each delivery without waiting for it. */
   private async tick(): Promise<void> {
-    for (;;) {
-      const batch = await this.claim(20);
+    while (!this.stopped) {
+      const room = this.opts.maxInFlight - this.inFlight.size;
+      if (room <= 0) return;
+      const batch = await this.claim(room);
       if (!batch.length) return;
-      await Promise.all(batch.map((d) => this.deliver(d)));
-      if (this.stopped) return;
+      for (const d of batch) this.launch(d);
     }
   }
 
-  /** Takes up to n due deliveries, leasing them for the timeout so another instance leaves them alone. */
-  private claim(n: number) {
+  private launch(d: Claimed): void {
+    this.busy.add(d.webhook_id);
+    const done: Promise<void> = this.deliver(d)
+      .catch((err) => this.log.warn({ err, delivery: d.id }, 'webhook delivery not recorded'))
+      .finally(() => {
+        this.busy.delete(d.webhook_id);
+        this.inFlight.delete(done);
+        this.wake(); // its webhook's next delivery may be due
+      });
+    this.inFlight.add(done);
+  }
+
+  /**
+   * Takes up to n due deliveries, the oldest of each webhook not busy here, leasing them for the timeout so another
+   * instance leaves them alone. Rows not taken are only locked until the transaction ends.
+   */
+  private claim(n: number): Promise<Claimed[]> {
     return this.db.transaction().execute(async (tx) => {
-      const due = await tx
+      let query = tx
         .selectFrom('webhook_deliveries')
         .select(['id', 'webhook_id', 'event_type', 'body', 'attempts'])
         .where('status', '=', 'PENDING')
-        .where('next_attempt_at', '<=', sql<Date>`now()`)
-        .orderBy('next_attempt_at')
-        .limit(n)
-        .forUpdate()
-        .skipLocked()
-        .execute();
-      if (due.length) {
-        const lease = new Date(Date.now() + this.opts.timeoutMs + 5000);
-        await tx.updateTable('webhook_deliveries').set({ next_attempt_at: lease }).where('id', 'in', due.map((d) => d.id)).execute();
+        .where('next_attempt_at', '<=', sql<Date>`now()`);
+      if (this.busy.size) query = query.where('webhook_id', 'not in', [...this.busy]);
+      const due = await query.orderBy('next_attempt_at').limit(Math.min(n * 4, 200)).forUpdate().skipLocked().execute();
+      const taken: Claimed[] = [];
+      const hooks = new Set<string>();
+      for (const d of due) {
+        if (taken.length >= n || hooks.has(d.webhook_id)) continue;
+        hooks.add(d.webhook_id);
+        taken.push(d);
       }
-      return due;
+      if (taken.length) {
+        const lease = new Date(Date.now() + this.opts.timeoutMs + 5000);
+        await tx.updateTable('webhook_deliveries').set({ next_attempt_at: lease }).where('id', 'in', taken.map((d) => d.id)).execute();
+      }
+      return taken;
     });
   }
 
-  private async deliver(d: { id: string; webhook_id: string; event_type: string; body: string; attempts: number }): Promise<void> {
+  private async deliver(d: Claimed): Promise<void> {
     const hook = await this.db.selectFrom('resources').select(['data', 'secret']).where('kind', '=', 'webhook').where('id', '=', d.webhook_id).executeTakeFirst();
     const attempt = d.attempts + 1;
     let result: SendResult;
@@ -148,6 +178,14 @@ export class WebhookDispatcher {
         .execute();
     });
   }
+}
+
+interface Claimed {
+  id: string;
+  webhook_id: string;
+  event_type: string;
+  body: string;
+  attempts: number;
 }
 
 export const newDeliveryId = () => `dlv_${randomUUID()}`;
