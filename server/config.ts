@@ -1,3 +1,5 @@
+import { parseEgressAllow, type EgressAllow } from './net/egress';
+
 /** Settings from the environment (CONTRACT.md section 2). A bad value is a {@link ConfigError} naming the variable. */
 export type Role = 'all' | 'control' | 'data';
 
@@ -13,6 +15,8 @@ export interface Config {
   /** 32-byte AES-256-GCM key; undefined means "generate or load one in the data dir" (embedded mode only). */
   masterKey: Buffer | undefined;
   logLevel: string;
+  /** What targets set by tenants may reach besides public addresses (`PORTICO_EGRESS_ALLOW`). */
+  egressAllow: EgressAllow;
 }
 
 export class ConfigError extends Error {
@@ -63,6 +67,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('PORTICO_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  let egressAllow: EgressAllow;
+  try {
+    egressAllow = parseEgressAllow(env.PORTICO_EGRESS_ALLOW);
+  } catch (err) {
+    throw new ConfigError('PORTICO_EGRESS_ALLOW', `${(err as Error).message}; give comma-separated CIDRs or host names`);
+  }
   return {
     host: env.PORTICO_HOST || '127.0.0.1',
     adminPort: port(env, 'PORTICO_ADMIN_PORT', 8090),
@@ -73,5 +83,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken,
     masterKey,
     logLevel,
+    egressAllow,
   };
 }
