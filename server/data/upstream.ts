@@ -79,9 +79,9 @@ export function upstreamError(call: Pick<UpstreamCall, 'label' | 'timeoutMs' | '
   if (isEgressDenied(err)) return new ApiError('EGRESS_DENIED', `${capital(call.label)} is not at a public address`);
   const e = err as Error & { code?: string; cause?: Error };
   if (e.code && TIMEOUTS.has(e.code)) return new ApiError('UPSTREAM_TIMEOUT', `${capital(call.label)} did not answer within ${call.timeoutMs} ms`);
-  // a target a tenant set gets no address or port in the text: it would map the network behind the gateway
-  const why = call.egress.restricted ? neutralFailure(err) : (e.cause?.message ?? e.message);
-  return new ApiError('UPSTREAM_ERROR', `${capital(call.label)} could not be reached: ${why}`);
+  // callers are tenants or anonymous: the text names no address or port (it would map the network behind the
+  // gateway); the operator's log line has the cause
+  return new ApiError('UPSTREAM_ERROR', `${capital(call.label)} could not be reached: ${neutralFailure(err)}`);
 }
 
 /** A route's circuit: its owner and id, and on an LLM route the provider's place and name. */
@@ -109,6 +109,7 @@ function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamC
     return error;
   }
   dp.breakers.failure(call.circuit, call.breaker);
+  if (error.code !== 'UPSTREAM_TIMEOUT') dp.gw.log.warn({ err, upstream: call.upstream, circuit: call.circuit }, 'upstream unreachable');
   dp.metrics.upstreamErrors.inc([call.upstream, error.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect']);
   if (traffic) traffic.upstream = call.upstream;
   return error;

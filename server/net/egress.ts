@@ -176,28 +176,32 @@ export const isEgressDenied = (err: unknown): boolean =>
   err instanceof EgressDeniedError || (err as { cause?: unknown } | undefined)?.cause instanceof EgressDeniedError;
 
 /**
- * undici's connector, behind the egress check: the host is resolved here (every address it has), any address that
- * is not allowed refuses the connection, and the socket is opened to the checked address itself, so a second DNS
- * answer cannot differ from the one checked. TLS still verifies and sends the host name (SNI).
+ * undici's connector behind the egress check. A host name is resolved by `checkedLookup`, which net.connect calls
+ * in place of its own lookup, so the socket goes to an address that was checked (and Node's Happy Eyeballs picks
+ * among the checked ones only); TLS still verifies and sends the host name. A literal IP skips any lookup in
+ * net.connect, so it is checked here.
  */
 function checkedConnector(allow: EgressAllow): buildConnector.connector {
-  const connect = buildConnector({});
+  const connect = buildConnector({ lookup: checkedLookup(allow) } as buildConnector.BuildOptions);
   return (opts, callback) => {
     const host = opts.hostname.replace(/^\[|\]$/g, '');
-    const family = isIP(host);
-    if (family) {
-      if (egressPermits(allow, host, host)) connect(opts, callback);
-      else callback(new EgressDeniedError(), null);
-      return;
-    }
-    lookup(host, { all: true, verbatim: true }, (err, addresses: LookupAddress[]) => {
-      if (err) return callback(err, null);
-      if (!addresses.length || addresses.some((a) => !egressPermits(allow, host, a.address))) {
-        return callback(new EgressDeniedError(), null);
+    if (isIP(host) && !egressPermits(allow, host, host)) callback(new EgressDeniedError(), null);
+    else connect(opts, callback);
+  };
+}
+
+type LookupCallback = (err: Error | null, address: string | LookupAddress[], family?: number) => void;
+
+/** dns.lookup for net.connect that refuses a name when any of its addresses is not allowed. */
+function checkedLookup(allow: EgressAllow) {
+  return (hostname: string, options: { all?: boolean }, callback: LookupCallback): void => {
+    lookup(hostname, { all: true, verbatim: true }, (err, addresses: LookupAddress[]) => {
+      if (err) return callback(err, []);
+      if (!addresses.length || addresses.some((a) => !egressPermits(allow, hostname, a.address))) {
+        return callback(new EgressDeniedError(), []);
       }
-      const address = addresses[0]!.address;
-      // `host` (name:port) is left as it was: undici takes the TLS server name from it
-      connect({ ...opts, hostname: address, servername: opts.servername || host }, callback);
+      if (options.all) callback(null, addresses);
+      else callback(null, addresses[0]!.address, addresses[0]!.family);
     });
   };
 }
