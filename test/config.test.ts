@@ -10,7 +10,7 @@ describe('settings', () => {
   test('defaults match the contract', () => {
     expect(loadConfig({})).toEqual({
       host: '127.0.0.1', adminPort: 8090, dataPort: 8080, role: 'all', databaseUrl: undefined, dataDir: './.data',
-      adminToken: undefined, masterKey: undefined, logLevel: 'info',
+      adminToken: undefined, masterKey: undefined, logLevel: 'info', egressAllow: expect.objectContaining({ text: '', cidrs: [] }),
     });
   });
 
@@ -28,6 +28,7 @@ describe('settings', () => {
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ DATABASE_URL: 'postgres://localhost/x' }, 'PORTICO_MASTER_KEY'],
     [{ PORTICO_ADMIN_TOKEN: 'short' }, 'PORTICO_ADMIN_TOKEN'],
+    [{ PORTICO_EGRESS_ALLOW: '10.0.0.0/40' }, 'PORTICO_EGRESS_ALLOW'],
     [{ PORTICO_MASTER_KEY: 'nope' }, 'PORTICO_MASTER_KEY'],
     [{ PORTICO_LOG_LEVEL: 'loud' }, 'PORTICO_LOG_LEVEL'],
   ])('%j is refused naming %s', (env, variable) => {

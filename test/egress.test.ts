@@ -167,6 +167,16 @@ describe.each(testDialects())('egress rules (%s)', (dialect) => {
     expect([out.ok, out.code]).toEqual([false, 'egress_denied']);
   });
 
+  test("a tenant route to a global service uses the platform's target, unrestricted; to the tenant's own service, restricted", async () => {
+    const platform = await create(strict, 'service', '/v1/admin/services', null, () => ({ name: 'platform', target_url: urlOf('127.0.0.1') }));
+    const own = await create(strict, 'service', '/v1/admin/services', 'acme', () => ({ name: 'own', target_url: urlOf('127.0.0.1') }));
+    for (const [service, status] of [[platform, 200], [own, 502]] as const) {
+      const id = await create(strict, 'route', '/v1/admin/routes', 'acme', (id) => ({ path_prefix: `/${id}`, service_id: service }));
+      const res = await fetch(`${strict.data.url}/${id}`, { headers: { authorization: `Bearer ${strict.key}` } });
+      expect([service, res.status]).toEqual([service, status]);
+    }
+  });
+
   test("the gateway's own admin port is unreachable through a tenant route", async () => {
     const admin = buildAdminApp(strict.t.gateway);
     const address = await admin.listen({ host: '127.0.0.1', port: 0 });
