@@ -1,3 +1,5 @@
+import { parseEgressAllow, type EgressAllow } from './net/egress';
+
 /** Settings from the environment (CONTRACT.md section 2). A bad value is a {@link ConfigError} naming the variable. */
 export type Role = 'all' | 'control' | 'data';
 
@@ -24,6 +26,8 @@ export interface Config {
   bufferMaxRows: number;
   /** Bytes the spool under the data dir may hold, beyond the memory buffers. */
   spoolMaxBytes: number;
+  /** What targets set by tenants may reach besides public addresses (`PORTICO_EGRESS_ALLOW`). */
+  egressAllow: EgressAllow;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +89,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!/^\d+$/.test(rawRate) || Number(rawRate) > 1_000_000) {
     throw new ConfigError('PORTICO_ADMIN_RATE_LIMIT', `must be a whole number of requests per second from 0 (off) to 1000000, got "${rawRate}"`);
   }
+  let egressAllow: EgressAllow;
+  try {
+    egressAllow = parseEgressAllow(env.PORTICO_EGRESS_ALLOW);
+  } catch (err) {
+    throw new ConfigError('PORTICO_EGRESS_ALLOW', `${(err as Error).message}; give comma-separated CIDRs or host names`);
+  }
   return {
     host: env.PORTICO_HOST || '127.0.0.1',
     adminPort: port(env, 'PORTICO_ADMIN_PORT', 8090),
@@ -101,5 +111,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: positiveInt(env, 'PORTICO_SHUTDOWN_GRACE_MS', 10_000),
     bufferMaxRows: positiveInt(env, 'PORTICO_BUFFER_MAX_ROWS', 50_000),
     spoolMaxBytes: positiveInt(env, 'PORTICO_SPOOL_MAX_MB', 100) * 1024 * 1024,
+    egressAllow,
   };
 }

@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   CIRCUIT_OPEN: { status: 503, message: 'The upstream is failing; its circuit is open' },
   UPSTREAM_ERROR: { status: 502, message: 'The upstream provider failed' },
   NO_CREDENTIAL: { status: 502, message: 'No usable credential for the provider' },
+  EGRESS_DENIED: { status: 502, message: 'The target is not a public address' },
   UPSTREAM_UNAVAILABLE: { status: 503, message: 'Every upstream provider is unavailable' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream provider did not answer in time' },
   NOT_READY: { status: 503, message: 'The service is not ready' },

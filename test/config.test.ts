@@ -12,6 +12,7 @@ describe('settings', () => {
       host: '127.0.0.1', adminPort: 8090, dataPort: 8080, role: 'all', databaseUrl: undefined, dataDir: './.data',
       adminToken: undefined, masterKey: undefined, logLevel: 'info', adminRateLimit: 100,
       dbConnectTimeoutMs: 5000, dbQueryTimeoutMs: 5000, shutdownGraceMs: 10_000, bufferMaxRows: 50_000, spoolMaxBytes: 100 * 1024 * 1024,
+      egressAllow: expect.objectContaining({ text: '', cidrs: [] }),
     });
   });
 
@@ -34,6 +35,7 @@ describe('settings', () => {
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ DATABASE_URL: 'postgres://localhost/x' }, 'PORTICO_MASTER_KEY'],
     [{ PORTICO_ADMIN_TOKEN: 'short' }, 'PORTICO_ADMIN_TOKEN'],
+    [{ PORTICO_EGRESS_ALLOW: '10.0.0.0/40' }, 'PORTICO_EGRESS_ALLOW'],
     [{ PORTICO_MASTER_KEY: 'nope' }, 'PORTICO_MASTER_KEY'],
     [{ PORTICO_LOG_LEVEL: 'loud' }, 'PORTICO_LOG_LEVEL'],
     [{ PORTICO_ADMIN_RATE_LIMIT: '-1' }, 'PORTICO_ADMIN_RATE_LIMIT'],

@@ -121,12 +121,12 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     expect(((await open.json()) as any).error.code).toBe('circuit_open');
     expect(Number(open.headers.get('retry-after'))).toBe(1);
     expect(failing.calls.length).toBe(calls);
-    expect(await metrics()).toContain(`portico_circuit_state{upstream="${failingUrl}"} 2`);
+    expect(await metrics()).toContain('portico_circuit_state{circuit="*/cb#0:openai"} 2');
 
     await new Promise((r) => setTimeout(r, 350));
     failing.mode = 'ok';
     expect((await post(key, body)).status).toBe(200); // the half-open trial
-    expect(await metrics()).toContain(`portico_circuit_state{upstream="${failingUrl}"} 0`);
+    expect(await metrics()).toContain('portico_circuit_state{circuit="*/cb#0:openai"} 0');
     expect((await post(key, body)).status).toBe(200);
 
     failing.mode = 'fail';
@@ -145,7 +145,7 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     const { key } = await newKey();
     const body = { ...chat, model: 'fb-model' };
     for (let i = 0; i < 3; i++) expect((await post(key, body)).status).toBe(200);
-    expect(await metrics()).toContain('portico_circuit_state{upstream="http://127.0.0.1:9/v1"} 2');
+    expect(await metrics()).toContain('portico_circuit_state{circuit="*/fb#0:openai"} 2');
     expect(await metrics()).toMatch(/portico_upstream_errors_total\{upstream="http:\/\/127\.0\.0\.1:9\/v1",reason="connect"\} 1\n/);
   });
 

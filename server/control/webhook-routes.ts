@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Gateway } from '../gateway';
 import { decryptSecret } from '../lib/secrets';
 import { webhook as webhookDef } from '../resources';
-import { newDeliveryId, sendSigned } from '../webhooks/dispatcher';
+import { newDeliveryId, sendSigned, webhookEgress } from '../webhooks/dispatcher';
 import { deliveryBody } from '../webhooks/outbox';
 import type { ResourceService } from './resource-service';
 import { callContext } from './request-state';
@@ -26,7 +26,9 @@ export function registerWebhookRoutes(app: FastifyInstance, gw: Gateway, service
     const event = { id: `evt_test_${newDeliveryId().slice(4)}`, type: 'WEBHOOK_TEST', created_at: new Date().toISOString(), tenant_id: hook.tenant_id };
     const body = deliveryBody({ ...event, data: { webhook_id: hook.id, message: 'This is a test event from Portico.' } });
     const id = newDeliveryId();
-    const result = await sendSigned(String(hook.data.url), decryptSecret(gw.keys.masterKey, hook.secret!), body, event.type, id, 10_000);
+    const secret = decryptSecret(gw.keys.masterKey, hook.secret!);
+    const egress = webhookEgress(gw.config.egressAllow, { tenant_id: hook.tenant_id });
+    const result = await sendSigned(String(hook.data.url), secret, body, event.type, id, 10_000, egress);
     await gw.db.transaction().execute(async (tx) => {
       await tx.insertInto('webhook_deliveries').values({ id, webhook_id: hook.id, event_id: event.id, event_type: event.type, body, status: result.delivered ? 'DELIVERED' : 'FAILED', attempts: 1 }).execute();
       await tx.insertInto('webhook_attempts').values({ delivery_id: id, attempt: 1, status_code: result.status_code, error: result.error, duration_ms: result.duration_ms }).execute();

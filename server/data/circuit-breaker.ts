@@ -21,22 +21,23 @@ interface Circuit {
 export type Permit = { ok: true; trial: boolean } | { ok: false; retryAfterMs: number };
 
 /**
- * Circuit breakers per upstream (a provider's base URL, a service's target): closed lets calls through and counts
- * failures in a row; at the threshold it opens and refuses calls for the cooldown; then it half-opens and lets one
- * trial call through, whose success closes it and whose failure opens it again.
+ * Circuit breakers per circuit key: a route's (and an LLM route's provider's, see `circuitKey` in upstream.ts),
+ * never a URL's, so one owner's failures never open another owner's circuit to the same backend. Closed lets calls
+ * through and counts failures in a row; at the threshold it opens and refuses calls for the cooldown; then it
+ * half-opens and lets one trial call through, whose success closes it and whose failure opens it again.
  */
 export class CircuitBreakers {
   private readonly circuits = new Map<string, Circuit>();
 
-  constructor(private readonly onChange: (upstream: string, state: CircuitState) => void = () => {}) {}
+  constructor(private readonly onChange: (circuit: string, state: CircuitState) => void = () => {}) {}
 
-  acquire(upstream: string, settings: BreakerSettings, now = Date.now()): Permit {
-    const c = this.circuits.get(upstream);
+  acquire(circuit: string, settings: BreakerSettings, now = Date.now()): Permit {
+    const c = this.circuits.get(circuit);
     if (!c || c.state === 'closed') return { ok: true, trial: false };
     if (c.state === 'open') {
       const wait = c.openedAt + settings.cooldown_ms - now;
       if (wait > 0) return { ok: false, retryAfterMs: wait };
-      this.set(upstream, c, 'half-open');
+      this.set(circuit, c, 'half-open');
     }
     if (c.trialInFlight) return { ok: false, retryAfterMs: settings.cooldown_ms };
     c.trialInFlight = true;
@@ -44,44 +45,44 @@ export class CircuitBreakers {
   }
 
   /** The call worked: a half-open circuit closes, a closed one forgets its failures. */
-  success(upstream: string): void {
-    const c = this.circuits.get(upstream);
+  success(circuit: string): void {
+    const c = this.circuits.get(circuit);
     if (!c) return;
     c.failures = 0;
     c.trialInFlight = false;
-    if (c.state !== 'closed') this.set(upstream, c, 'closed');
+    if (c.state !== 'closed') this.set(circuit, c, 'closed');
   }
 
   /** The call failed (no connection, timeout, 5xx): count it; open at the threshold or on a failed trial. */
-  failure(upstream: string, settings: BreakerSettings, now = Date.now()): void {
-    let c = this.circuits.get(upstream);
-    if (!c) this.circuits.set(upstream, (c = { state: 'closed', failures: 0, openedAt: 0, trialInFlight: false }));
+  failure(circuit: string, settings: BreakerSettings, now = Date.now()): void {
+    let c = this.circuits.get(circuit);
+    if (!c) this.circuits.set(circuit, (c = { state: 'closed', failures: 0, openedAt: 0, trialInFlight: false }));
     c.failures++;
     c.trialInFlight = false;
     if (c.state === 'half-open' || (c.state === 'closed' && c.failures >= settings.failure_threshold)) {
       c.openedAt = now;
-      this.set(upstream, c, 'open');
+      this.set(circuit, c, 'open');
     }
   }
 
   /** A call that ended without a verdict (the client left): frees a half-open circuit's trial slot. */
-  release(upstream: string): void {
-    const c = this.circuits.get(upstream);
+  release(circuit: string): void {
+    const c = this.circuits.get(circuit);
     if (c) c.trialInFlight = false;
   }
 
-  state(upstream: string): CircuitState {
-    return this.circuits.get(upstream)?.state ?? 'closed';
+  state(circuit: string): CircuitState {
+    return this.circuits.get(circuit)?.state ?? 'closed';
   }
 
-  /** Every upstream with a circuit, and its state (for /metrics). */
+  /** Every circuit (`owner/route[#index:provider]`) that has seen a failure, and its state (for /metrics). */
   entries(): [string, CircuitState][] {
     return [...this.circuits].map(([u, c]) => [u, c.state]);
   }
 
-  private set(upstream: string, c: Circuit, state: CircuitState): void {
+  private set(circuit: string, c: Circuit, state: CircuitState): void {
     c.state = state;
-    this.onChange(upstream, state);
+    this.onChange(circuit, state);
   }
 }
 

@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import type { Gateway } from '../gateway';
+import { egressFor, neutralFailure } from '../net/egress';
 import type { SnapshotEntry } from '../store/snapshot';
 import { recordWriter, type BatchWriter } from './batch-writer';
 
@@ -48,13 +49,15 @@ export class HealthChecker {
     const url = `${String(s.target_url).replace(/\/+$/, '')}${s.health_check_path}`;
     let status_code: number | null = null;
     let error: string | null = null;
+    // a tenant's service may only reach public addresses, and its snapshots (which the tenant reads) name none
+    const egress = egressFor(this.gw.config.egressAllow, s.tenant_id !== null);
     try {
-      const res = await request(url, { method: 'GET', signal: AbortSignal.timeout(Math.min(Number(s.timeout_ms), MAX_CHECK_MS)), headers: { 'user-agent': 'portico-health-check' } });
+      const res = await request(url, { dispatcher: egress.dispatcher, method: 'GET', signal: AbortSignal.timeout(Math.min(Number(s.timeout_ms), MAX_CHECK_MS)), headers: { 'user-agent': 'portico-health-check' } });
       status_code = res.statusCode;
       await res.body.dump();
       if (status_code >= 400) error = `answered ${status_code}`;
     } catch (err) {
-      error = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+      error = egress.restricted ? neutralFailure(err) : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
     }
     const latency_ms = performance.now() - started;
     this.snapshots.add({ tenant_id: s.tenant_id, service_id: s.id, status: error ? 'DOWN' : 'UP', status_code, latency_ms, error, checked_at: new Date().toISOString() });

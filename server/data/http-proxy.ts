@@ -2,11 +2,12 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { buffer } from 'node:stream/consumers';
 import type { Dispatcher } from 'undici';
 import { ApiError } from '../errors';
+import { egressFor, type Egress, type EgressAllow } from '../net/egress';
 import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 import { breakerSettings, type BreakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { API_KEY_PREFIX, bearerOf, missingKey, presentedKey } from './key-auth';
-import { connectionNamed, isHopByHop, relayUpstream, splitUrl, type UpstreamCall } from './upstream';
+import { circuitKey, connectionNamed, isHopByHop, relayUpstream, splitUrl, type UpstreamCall } from './upstream';
 
 const SMALL_BODY = 64 * 1024;
 
@@ -19,8 +20,11 @@ const under = (path: string, prefix: string) => path === prefix || (path.startsW
 
 /**
  * The HTTP route for a request: enabled, path under its `path_prefix`, method listed (an empty list allows all).
- * Longest prefix wins, then the tenant's own route over a global one, then priority. With a key, only the key's
- * tenant's routes and global ones are candidates.
+ * With a key, only the key's tenant's routes and global ones are candidates: longest prefix wins, then the tenant's
+ * own route over a global one, then priority. Without a key, a global (platform) route that matches wins over any
+ * tenant's, whatever the prefixes, so no tenant can capture anonymous traffic meant for the platform; among tenants'
+ * routes the longest prefix wins, and between two tenants at the same prefix (data from before paths were owned,
+ * see issue 11) the smaller id, never the higher priority, which the squatter would set.
  */
 export function matchHttpRoute(snapshot: ConfigSnapshot, method: string, path: string, tenantId: string | null): SnapshotEntry | undefined {
   let best: SnapshotEntry | undefined;
@@ -29,16 +33,23 @@ export function matchHttpRoute(snapshot: ConfigSnapshot, method: string, path: s
     if (tenantId !== null && r.tenant_id !== null && r.tenant_id !== tenantId) continue;
     const methods = r.methods as string[];
     if (methods.length && !methods.includes(method)) continue;
-    if (!best || better(r, best)) best = r;
+    if (!best || better(r, best, tenantId === null)) best = r;
   }
   return best;
 }
 
-function better(a: SnapshotEntry, b: SnapshotEntry): boolean {
+/** Whether route `a` serves a request before `b`; `anonymous`: the request has no key. */
+function better(a: SnapshotEntry, b: SnapshotEntry, anonymous: boolean): boolean {
+  const globalA = a.tenant_id === null;
+  if (anonymous && globalA !== (b.tenant_id === null)) return globalA;
   const la = (a.path_prefix as string).length;
   const lb = (b.path_prefix as string).length;
   if (la !== lb) return la > lb;
-  if ((a.tenant_id === null) !== (b.tenant_id === null)) return a.tenant_id !== null;
+  if (a.tenant_id !== b.tenant_id) {
+    // with a key: its tenant's own route over a global one; two tenants (anonymous): neither's priority counts
+    if (globalA !== (b.tenant_id === null)) return !globalA;
+    return a.id < b.id;
+  }
   if (a.priority !== b.priority) return Number(a.priority) > Number(b.priority);
   return a.id < b.id;
 }
@@ -46,6 +57,10 @@ function better(a: SnapshotEntry, b: SnapshotEntry): boolean {
 /** Where a route's requests go: its service or `backend_url`, split once per configuration rather than per request. */
 interface Backend {
   upstream: string;
+  /** The route's circuit: a breaker per route, never shared with another owner's route to the same URL. */
+  circuit: string;
+  /** Restricted to public addresses when a tenant set the target (see `egressFor`). */
+  egress: Egress;
   label: string;
   origin: string;
   /** The base URL's own path, without a trailing slash: `''` or `/v2`. */
@@ -54,17 +69,21 @@ interface Backend {
   breaker: BreakerSettings;
 }
 
-function backendOf(snapshot: ConfigSnapshot, route: SnapshotEntry): Backend {
-  return snapshot.memo('http-backends', () => new Map<string, Backend>()).get(route.id) ?? resolveBackend(snapshot, route);
+function backendOf(snapshot: ConfigSnapshot, route: SnapshotEntry, allow: EgressAllow): Backend {
+  return snapshot.memo('http-backends', () => new Map<string, Backend>()).get(route.id) ?? resolveBackend(snapshot, route, allow);
 }
 
-function resolveBackend(snapshot: ConfigSnapshot, route: SnapshotEntry): Backend {
+function resolveBackend(snapshot: ConfigSnapshot, route: SnapshotEntry, allow: EgressAllow): Backend {
   const service = typeof route.service_id === 'string' ? snapshot.get('service', route.service_id) : undefined;
   if (route.service_id && !service) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" points at service "${route.service_id}", which no longer exists`);
   const base = (service?.target_url ?? route.backend_url) as string;
   const { origin, path } = splitUrl(base);
+  // whoever owns the resource holding the URL set it: a tenant's route or service is restricted, a global one is not
+  const tenantSet = (service ?? route).tenant_id !== null;
   const backend: Backend = {
     upstream: base,
+    circuit: circuitKey(route),
+    egress: egressFor(allow, tenantSet),
     label: service ? `service "${service.id}"` : `backend of route "${route.id}"`,
     origin,
     basePath: path.replace(/\/+$/, ''),
@@ -109,8 +128,8 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
       if (tenant) traffic.tenantId = tenant.id;
       dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
 
-      const b = backendOf(gw.snapshot, route);
-      const call: UpstreamCall = { upstream: b.upstream, label: b.label, origin: b.origin, path: backendPath(b.basePath, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), timeoutMs: b.timeoutMs, breaker: b.breaker };
+      const b = backendOf(gw.snapshot, route, gw.config.egressAllow);
+      const call: UpstreamCall = { upstream: b.upstream, circuit: b.circuit, egress: b.egress, label: b.label, origin: b.origin, path: backendPath(b.basePath, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), timeoutMs: b.timeoutMs, breaker: b.breaker };
       const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
       if (length === undefined ? req.headers['transfer-encoding'] === undefined : length === 0) return relayUpstream(dp, traffic, call, reply, RESPONSE_OWN);
       // a small body of known length is read whole first (undici sends a buffer much faster than a stream); others stream

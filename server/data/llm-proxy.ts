@@ -6,10 +6,10 @@ import type { SnapshotEntry } from '../store/snapshot';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import type { KeyCaller } from './key-auth';
-import { baseUrlOf, failsOver, providerOrder, resolveCredential, type RouteProvider } from './providers';
+import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
 import { llmRoutes } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
-import { callUpstream, ClientGone, endToEnd, splitUrl, upstreamError, type UpstreamCall } from './upstream';
+import { callUpstream, ClientGone, endToEnd, upstreamError, type UpstreamCall } from './upstream';
 
 function parseChat(body: unknown): { model: string; stream: boolean } {
   const b = body as Record<string, unknown> | undefined;
@@ -65,10 +65,10 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
       let call: UpstreamCall | undefined;
       let res;
       try {
-        const key = resolveCredential(gw.snapshot, gw.keys.masterKey, caller.tenant.id, p);
-        const base = baseUrlOf(p);
+        const key = resolveCredential(gw.snapshot, gw.keys.masterKey, caller.tenant.id, route, p);
+        const target = providerTarget(gw.snapshot, gw.config.egressAllow, route, p);
         const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': req.id };
-        call = { upstream: base, label: `provider "${p.provider}"`, ...splitUrl(`${base}/chat/completions`), method: 'POST', headers, body: JSON.stringify(body), timeoutMs: p.timeout_ms ?? Number(route.timeout_ms), streaming: stream, breaker: breakerSettings(route) };
+        call = { ...target, method: 'POST', headers, body: JSON.stringify(body), timeoutMs: p.timeout_ms ?? Number(route.timeout_ms), streaming: stream, breaker: breakerSettings(route) };
         res = await callUpstream(dp, traffic, call, gone);
       } catch (err) {
         lastError = err as ApiError;

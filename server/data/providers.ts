@@ -1,6 +1,8 @@
 import { ApiError } from '../errors';
 import { decryptSecret } from '../lib/secrets';
+import { egressFor, type Egress, type EgressAllow } from '../net/egress';
 import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
+import { circuitKey, splitUrl } from './upstream';
 
 export interface RouteProvider {
   provider: string;
@@ -48,11 +50,21 @@ export function baseUrlOf(p: RouteProvider): string {
 }
 
 /**
- * The API key to send upstream: the route provider's `credential_id`, else the tenant's active credential for the
- * provider, else a global one (CONTRACT.md section 3). Opened from the snapshot, never from the database.
+ * A base URL the tenant chose: a tenant-owned route's provider with its own `base_url`. Only the tenant's own
+ * credentials go there; a global credential is only ever sent where the platform chose (a global route's
+ * `base_url`, or the provider's default).
  */
-export function resolveCredential(snapshot: ConfigSnapshot, masterKey: Buffer, tenantId: string, p: RouteProvider): string {
-  const usable = (c: SnapshotEntry | undefined) => c && c.status === 'ACTIVE' && c.provider === p.provider && (c.tenant_id === null || c.tenant_id === tenantId);
+export const tenantChoseUrl = (route: SnapshotEntry, p: RouteProvider) => route.tenant_id !== null && p.base_url !== null;
+
+/**
+ * The API key to send upstream: the route provider's `credential_id`, else the tenant's active credential for the
+ * provider, else a global one (CONTRACT.md section 3), except that a URL the tenant chose gets none but the
+ * tenant's own (`tenantChoseUrl`). Opened from the snapshot, never from the database.
+ */
+export function resolveCredential(snapshot: ConfigSnapshot, masterKey: Buffer, tenantId: string, route: SnapshotEntry, p: RouteProvider): string {
+  const ownOnly = tenantChoseUrl(route, p);
+  const usable = (c: SnapshotEntry | undefined) =>
+    c && c.status === 'ACTIVE' && c.provider === p.provider && (c.tenant_id === tenantId || (c.tenant_id === null && !ownOnly));
   let chosen: SnapshotEntry | undefined;
   if (p.credential_id) chosen = snapshot.get('credential', p.credential_id);
   if (!usable(chosen)) {
@@ -60,7 +72,46 @@ export function resolveCredential(snapshot: ConfigSnapshot, masterKey: Buffer, t
     chosen = all.find((c) => c.tenant_id === tenantId) ?? all.find((c) => c.tenant_id === null);
   }
   const sealed = chosen && snapshot.sealedSecret('credential', chosen.id);
-  if (!chosen || !sealed) throw new ApiError('NO_CREDENTIAL', `No active credential for provider "${p.provider}" (route, tenant "${tenantId}" or global)`);
+  if (!chosen || !sealed) {
+    if (ownOnly) {
+      const message = `No active credential of tenant "${tenantId}" for provider "${p.provider}": route "${route.id}" sends it to its own base_url, where only the tenant's own credentials go`;
+      throw new ApiError('NO_CREDENTIAL', message);
+    }
+    throw new ApiError('NO_CREDENTIAL', `No active credential for provider "${p.provider}" (route, tenant "${tenantId}" or global)`);
+  }
   // opened once per credential version and kept until the next configuration change
   return snapshot.memo(`credential-key:${chosen.id}`, () => decryptSecret(masterKey, sealed));
+}
+
+/** Where one provider of a route is called, worked out once per configuration rather than per request. */
+export interface ProviderTarget {
+  /** The base URL, without a trailing slash. */
+  upstream: string;
+  origin: string;
+  /** `…/chat/completions` under the base URL's path. */
+  path: string;
+  /** The provider's own circuit on this route. */
+  circuit: string;
+  /** Restricted to public addresses when the tenant chose the URL. */
+  egress: Egress;
+  label: string;
+}
+
+/** A route provider's target (see `ProviderTarget`); kept per snapshot, keyed by the provider's entry. */
+export function providerTarget(snapshot: ConfigSnapshot, allow: EgressAllow, route: SnapshotEntry, p: RouteProvider): ProviderTarget {
+  const targets = snapshot.memo('llm-provider-targets', () => new Map<RouteProvider, ProviderTarget>());
+  let target = targets.get(p);
+  if (!target) {
+    const base = baseUrlOf(p);
+    const index = (route.providers as RouteProvider[]).indexOf(p);
+    target = {
+      upstream: base,
+      ...splitUrl(`${base}/chat/completions`),
+      circuit: circuitKey(route, { index, name: p.provider }),
+      egress: egressFor(allow, tenantChoseUrl(route, p)),
+      label: `provider "${p.provider}"`,
+    };
+    targets.set(p, target);
+  }
+  return target;
 }

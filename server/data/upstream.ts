@@ -1,13 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyReply } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { ApiError } from '../errors';
+import { isEgressDenied, neutralFailure, type Egress } from '../net/egress';
 import type { BreakerSettings } from './circuit-breaker';
 import type { DataPlane, Stoppable, Traffic } from './data-plane';
-
-/** Pooled keep-alive connections to every upstream, shared by the LLM and HTTP proxies. */
-const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 512, headersTimeout: 0, bodyTimeout: 0 });
 
 /** Headers of one hop only (RFC 9110 section 7.6.1), never forwarded in either direction. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
@@ -50,8 +48,12 @@ export class ClientGone extends EventEmitter implements Stoppable {
 }
 
 export interface UpstreamCall {
-  /** The breaker's key and the name in errors: a provider's base URL or a service's target. */
+  /** The upstream's URL, for metrics and error events: a provider's base URL or a service's target. */
   upstream: string;
+  /** The circuit breaker's key: the route's, and the provider's on an LLM route (see `circuitKey`). */
+  circuit: string;
+  /** Pooled keep-alive connections: open, or egress-checked for a target a tenant set. */
+  egress: Egress;
   /** What to call it in messages: `provider "openai"`, `service "billing"`. */
   label: string;
   /** `http://host:port` */
@@ -72,16 +74,23 @@ export interface UpstreamCall {
 const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** An upstream failure as our error: a timeout (504) or anything else (502). */
-export function upstreamError(call: Pick<UpstreamCall, 'label' | 'timeoutMs'>, err: unknown): ApiError {
+export function upstreamError(call: Pick<UpstreamCall, 'label' | 'timeoutMs' | 'egress'>, err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (isEgressDenied(err)) return new ApiError('EGRESS_DENIED', `${capital(call.label)} is not at a public address`);
   const e = err as Error & { code?: string; cause?: Error };
   if (e.code && TIMEOUTS.has(e.code)) return new ApiError('UPSTREAM_TIMEOUT', `${capital(call.label)} did not answer within ${call.timeoutMs} ms`);
-  return new ApiError('UPSTREAM_ERROR', `${capital(call.label)} could not be reached: ${e.cause?.message ?? e.message}`);
+  // callers are tenants or anonymous: the text names no address or port (it would map the network behind the
+  // gateway); the operator's log line has the cause
+  return new ApiError('UPSTREAM_ERROR', `${capital(call.label)} could not be reached: ${neutralFailure(err)}`);
 }
+
+/** A route's circuit: its owner and id, and on an LLM route the provider's place and name. */
+export const circuitKey = (route: { id: string; tenant_id: string | null }, provider?: { index: number; name: string }) =>
+  `${route.tenant_id ?? '*'}/${route.id}${provider ? `#${provider.index}:${provider.name}` : ''}`;
 
 /** The breaker's leave to call, or `CIRCUIT_OPEN` (with `retry-after`) without calling. */
 function enter(dp: DataPlane, call: UpstreamCall): void {
-  const permit = dp.breakers.acquire(call.upstream, call.breaker);
+  const permit = dp.breakers.acquire(call.circuit, call.breaker);
   if (permit.ok) return;
   const retry = String(Math.max(1, Math.ceil(permit.retryAfterMs / 1000)));
   throw new ApiError('CIRCUIT_OPEN', `The circuit for ${call.label} is open after repeated failures; retry in ${retry} s`).withHeaders({ 'retry-after': retry });
@@ -90,11 +99,17 @@ function enter(dp: DataPlane, call: UpstreamCall): void {
 /** A call that got no answer: a breaker failure and the error to answer with, unless the client had left. */
 function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, left: boolean, err: unknown): ApiError {
   if (left) {
-    dp.breakers.release(call.upstream);
+    dp.breakers.release(call.circuit);
     return new ApiError('UPSTREAM_ERROR', 'The client went away');
   }
   const error = upstreamError(call, err);
-  dp.breakers.failure(call.upstream, call.breaker);
+  // a refused target is the route's configuration, not the upstream failing: the circuit is left as it is
+  if (error.code === 'EGRESS_DENIED') {
+    dp.breakers.release(call.circuit);
+    return error;
+  }
+  dp.breakers.failure(call.circuit, call.breaker);
+  if (error.code !== 'UPSTREAM_TIMEOUT') dp.gw.log.warn({ err, upstream: call.upstream, circuit: call.circuit }, 'upstream unreachable');
   dp.metrics.upstreamErrors.inc([call.upstream, error.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect']);
   if (traffic) traffic.upstream = call.upstream;
   return error;
@@ -103,11 +118,11 @@ function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamC
 /** An answer: a 5xx is a breaker failure (and noted for the error event), anything else closes the circuit. */
 function answered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, status: number): void {
   if (status >= 500) {
-    dp.breakers.failure(call.upstream, call.breaker);
+    dp.breakers.failure(call.circuit, call.breaker);
     dp.metrics.upstreamErrors.inc([call.upstream, `status_${status}`]);
     if (traffic) traffic.upstream = call.upstream;
   } else {
-    dp.breakers.success(call.upstream);
+    dp.breakers.success(call.circuit);
   }
 }
 
@@ -121,7 +136,7 @@ export async function callUpstream(dp: DataPlane, traffic: Traffic | undefined, 
   enter(dp, call);
   let res: Dispatcher.ResponseData;
   try {
-    res = await agent.request({ origin: call.origin, path: call.path, method: call.method, headers: call.headers, body: call.body, signal: gone, headersTimeout: call.timeoutMs, bodyTimeout: call.streaming ? 0 : call.timeoutMs });
+    res = await call.egress.dispatcher.request({ origin: call.origin, path: call.path, method: call.method, headers: call.headers, body: call.body, signal: gone, headersTimeout: call.timeoutMs, bodyTimeout: call.streaming ? 0 : call.timeoutMs });
   } catch (err) {
     throw unanswered(dp, traffic, call, gone.left, err);
   }
@@ -140,7 +155,7 @@ export function relayUpstream(dp: DataPlane, traffic: Traffic, call: UpstreamCal
   enter(dp, call);
   const relay = new Relay(dp, traffic, call, reply, drop);
   traffic.whileHere(relay);
-  agent.dispatch({ origin: call.origin, path: call.path, method: call.method, headers: call.headers, body: call.body ?? null, headersTimeout: call.timeoutMs, bodyTimeout: call.timeoutMs }, relay);
+  call.egress.dispatcher.dispatch({ origin: call.origin, path: call.path, method: call.method, headers: call.headers, body: call.body ?? null, headersTimeout: call.timeoutMs, bodyTimeout: call.timeoutMs }, relay);
 }
 
 /** undici's handler for one relayed call: a class, so a request allocates one object and no closures. */

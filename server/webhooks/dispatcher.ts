@@ -1,7 +1,9 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { FastifyBaseLogger } from 'fastify';
+import { request } from 'undici';
 import { decryptSecret } from '../lib/secrets';
+import { egressFor, NO_ALLOWANCE, neutralFailure, type Egress, type EgressAllow } from '../net/egress';
 import type { Db } from '../store/schema';
 
 export interface DispatcherOptions {
@@ -14,6 +16,8 @@ export interface DispatcherOptions {
   timeoutMs?: number;
   /** Deliveries in flight at once on this instance (each to a different webhook). */
   maxInFlight?: number;
+  /** What tenants' webhook URLs may reach besides public addresses (`PORTICO_EGRESS_ALLOW`). */
+  egressAllow?: EgressAllow;
 }
 
 export interface SendResult {
@@ -26,23 +30,31 @@ export interface SendResult {
 /** `sha256=<hex HMAC-SHA256(secret, body)>`. */
 export const signature = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
-/** POSTs one signed body; never throws. */
-export async function sendSigned(url: string, secret: string, body: string, type: string, deliveryId: string, timeoutMs: number): Promise<SendResult> {
+/** How a webhook's URL is reached: a tenant's webhook URL only at public addresses (see server/net/egress.ts). */
+export const webhookEgress = (allow: EgressAllow, hook: { tenant_id: string | null }): Egress => egressFor(allow, hook.tenant_id !== null);
+
+/**
+ * POSTs one signed body through `egress` (redirects are not followed); never throws. A restricted target's failure
+ * is logged without its address, since the tenant reads the attempt log.
+ */
+export async function sendSigned(url: string, secret: string, body: string, type: string, deliveryId: string, timeoutMs: number, egress: Egress): Promise<SendResult> {
   const started = Date.now();
   try {
-    const res = await fetch(url, {
+    const res = await request(url, {
+      dispatcher: egress.dispatcher,
       method: 'POST',
       body,
       headers: { 'content-type': 'application/json', 'x-gateway-signature': signature(secret, body), 'x-gateway-event': type, 'x-gateway-delivery': deliveryId, 'user-agent': 'portico-webhooks' },
       signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'manual',
     });
-    await res.arrayBuffer().catch(() => undefined);
-    const ok = res.status >= 200 && res.status < 300;
-    return { delivered: ok, status_code: res.status, duration_ms: Date.now() - started, error: ok ? null : `HTTP ${res.status}` };
+    await res.body.dump().catch(() => undefined);
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    return { delivered: ok, status_code: res.statusCode, duration_ms: Date.now() - started, error: ok ? null : `HTTP ${res.statusCode}` };
   } catch (err) {
     const e = err as Error & { cause?: Error };
-    const error = e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : (e.cause?.message ?? e.message);
+    let error: string;
+    if (e.name === 'TimeoutError') error = `timed out after ${timeoutMs} ms`;
+    else error = egress.restricted ? neutralFailure(err) : (e.cause?.message ?? e.message);
     return { delivered: false, status_code: null, duration_ms: Date.now() - started, error };
   }
 }
@@ -65,7 +77,7 @@ export class WebhookDispatcher {
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly db: Db, private readonly masterKey: Buffer, private readonly log: FastifyBaseLogger, options: DispatcherOptions = {}) {
-    this.opts = { maxAttempts: 5, backoffMs: 1000, pollMs: 1000, timeoutMs: 10_000, maxInFlight: 32, ...options };
+    this.opts = { maxAttempts: 5, backoffMs: 1000, pollMs: 1000, timeoutMs: 10_000, maxInFlight: 32, egressAllow: NO_ALLOWANCE, ...options };
   }
 
   start(): void {
@@ -154,13 +166,14 @@ export class WebhookDispatcher {
   }
 
   private async deliver(d: Claimed): Promise<void> {
-    const hook = await this.db.selectFrom('resources').select(['data', 'secret']).where('kind', '=', 'webhook').where('id', '=', d.webhook_id).executeTakeFirst();
+    const hook = await this.db.selectFrom('resources').select(['tenant_id', 'data', 'secret']).where('kind', '=', 'webhook').where('id', '=', d.webhook_id).executeTakeFirst();
     const attempt = d.attempts + 1;
     let result: SendResult;
     if (!hook || hook.data.active !== true || !hook.secret) {
       result = { delivered: false, status_code: null, duration_ms: 0, error: hook ? 'webhook is inactive' : 'webhook was deleted' };
     } else {
-      result = await sendSigned(String(hook.data.url), decryptSecret(this.masterKey, hook.secret), d.body, d.event_type, d.id, this.opts.timeoutMs);
+      const egress = webhookEgress(this.opts.egressAllow, hook);
+      result = await sendSigned(String(hook.data.url), decryptSecret(this.masterKey, hook.secret), d.body, d.event_type, d.id, this.opts.timeoutMs, egress);
     }
     const final = result.delivered || !hook || hook.data.active !== true || attempt >= this.opts.maxAttempts;
     const wait = this.opts.backoffMs * 2 ** (attempt - 1) + Math.random() * this.opts.backoffMs;

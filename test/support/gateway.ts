@@ -17,13 +17,20 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-/** Starts a gateway on a new, empty database of the given dialect (or on the one `env.DATABASE_URL` names). */
+/** Loopback, where the mock backends of most suites listen; the egress suite passes `''` to allow nothing. */
+export const LOOPBACK_EGRESS = '127.0.0.0/8,::1';
+
+/**
+ * Starts a gateway on a new, empty database of the given dialect (or on the one `env.DATABASE_URL` names). Tenants'
+ * targets may reach loopback unless `env.PORTICO_EGRESS_ALLOW` says otherwise.
+ */
 export async function startTestGateway(dialect: TestDialect, env: Record<string, string> = {}, options: GatewayOptions & { log?: pino.Logger } = {}): Promise<TestGateway> {
   const pg = dialect === 'postgres' && !env.DATABASE_URL ? await createPostgresDatabase() : undefined;
   const config = loadConfig({
     PORTICO_DATA_DIR: 'memory://',
     PORTICO_ADMIN_TOKEN: OWNER_TOKEN,
     PORTICO_MASTER_KEY: randomBytes(32).toString('base64'),
+    PORTICO_EGRESS_ALLOW: LOOPBACK_EGRESS,
     ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...env,
   });
