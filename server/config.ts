@@ -87,7 +87,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const rawRate = env.PORTICO_ADMIN_RATE_LIMIT || '100';
   if (!/^\d+$/.test(rawRate) || Number(rawRate) > 1_000_000) {
-    throw new ConfigError('PORTICO_ADMIN_RATE_LIMIT', `must be a whole number of requests per second from 0 (off) to 1000000, got "${rawRate}"`);
+    const message = `must be a whole number of requests per second from 0 (off) to 1000000, got "${rawRate}"`;
+    throw new ConfigError('PORTICO_ADMIN_RATE_LIMIT', message);
   }
   let egressAllow: EgressAllow;
   try {

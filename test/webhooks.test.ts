@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPostgresDatabase, testDialects } from './support/databases';
@@ -160,6 +160,13 @@ describe.each(testDialects())('webhooks (%s)', (dialect) => {
     await subscribe({ events: [...known] });
     const written = await t.gateway.db.selectFrom('audit_events').select('type').distinct().execute();
     expect(written.map((e) => e.type).filter((type) => !known.includes(type))).toEqual([]);
+  });
+
+  test('every event type the server code writes by name (`type: \'…\'`) is a known one', () => {
+    const files = readdirSync(join(__dirname, '..', 'server'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const named = files.flatMap((f) => [...readFileSync(join(__dirname, '..', 'server', f), 'utf8').matchAll(/\btype: '([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1]!));
+    expect(named.length).toBeGreaterThan(0);
+    expect(named.filter((type) => !knownEventTypes().includes(type))).toEqual([]);
   });
 });
 

@@ -58,7 +58,8 @@ export class AdminRateLimit {
     const waitMs = this.buckets?.take(key) ?? 0;
     if (waitMs === 0) return;
     const seconds = Math.max(1, Math.ceil(waitMs / 1000));
-    throw new ApiError('RATE_LIMITED', `Too many admin API requests from this caller; retry in ${seconds} s`).withHeaders({ 'retry-after': String(seconds) });
+    const message = `Too many admin API requests from this caller; retry in ${seconds} s`;
+    throw new ApiError('RATE_LIMITED', message).withHeaders({ 'retry-after': String(seconds) });
   }
 }
 

@@ -107,7 +107,10 @@ export class ResourceService {
       const changes = { field, requested_tenant_id: tenantId, ...(unrecorded ? { unrecorded_before: unrecorded } : {}) };
       await this.gw.db.transaction().execute((tx) =>
         this.gw.audit.append(tx, [
-          { type: 'TENANT_SCOPE_VIOLATION', actor: actorOf(ctx.caller), tenant_id: own, resource: { kind: 'tenant', id: tenantId }, changes, trace_id: ctx.traceId },
+          {
+            type: 'TENANT_SCOPE_VIOLATION', actor: actorOf(ctx.caller), tenant_id: own,
+            resource: { kind: 'tenant', id: tenantId }, changes, trace_id: ctx.traceId,
+          },
         ]),
       );
     }
@@ -153,7 +156,9 @@ export class ResourceService {
    * The resource a sub-resource or action hangs off (versions, deliveries, a webhook test), checked exactly as a
    * read or a write of that resource itself: what the caller may not see is a 404, what it may not change a 403.
    */
-  async loadParent(ctx: CallContext, def: ResourceDefinition, id: string, need: 'read' | 'write', pathTenant?: string): Promise<StoredResource> {
+  async loadParent(
+    ctx: CallContext, def: ResourceDefinition, id: string, need: 'read' | 'write', pathTenant?: string,
+  ): Promise<StoredResource> {
     await this.checkNamedTenants(ctx, def, { pathTenant, id });
     this.authorize(ctx, def, need);
     return this.load(this.gw.db, ctx, def, id, pathTenant, need === 'write');

@@ -23,7 +23,8 @@ export function registerWebhookRoutes(app: FastifyInstance, gw: Gateway, service
   app.post('/webhooks/:id/test', { config: { openapi: { tag, summary: 'Send a synthetic WEBHOOK_TEST event now', responses: { 200: resultSchema } } } }, async (req) => {
     // Sending acts on the webhook: the caller needs write access to it, as for a PUT.
     const hook = await service.loadParent(callContext(req), webhookDef, idOf(req), 'write');
-    const event = { id: `evt_test_${newDeliveryId().slice(4)}`, type: 'WEBHOOK_TEST', created_at: new Date().toISOString(), tenant_id: hook.tenant_id };
+    const created_at = new Date().toISOString();
+    const event = { id: `evt_test_${newDeliveryId().slice(4)}`, type: 'WEBHOOK_TEST', created_at, tenant_id: hook.tenant_id };
     const body = deliveryBody({ ...event, data: { webhook_id: hook.id, message: 'This is a test event from Portico.' } });
     const id = newDeliveryId();
     const secret = decryptSecret(gw.keys.masterKey, hook.secret!);

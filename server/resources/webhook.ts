@@ -27,8 +27,7 @@ export const webhook = defineResource({
   audit: { created: 'WEBHOOK_CREATED', updated: 'WEBHOOK_UPDATED', deleted: 'WEBHOOK_DELETED' },
   check: (w) => {
     const known = knownEventTypes();
-    return w.events.flatMap((type, i) =>
-      type === '*' || known.includes(type) ? [] : [{ path: `events.${i}`, message: `is not a known event type: "*" or one of ${known.join(', ')}` }],
-    );
+    const message = `is not a known event type: "*" or one of ${known.join(', ')}`;
+    return w.events.flatMap((type, i) => (type === '*' || known.includes(type) ? [] : [{ path: `events.${i}`, message }]));
   },
 });
