@@ -87,6 +87,9 @@ describe.each(testDialects())('tenants and API keys (%s)', (dialect) => {
     const key = await t.api('POST', '/v1/admin/tenants/acme-corp/keys', { name: 'k', expires_at: 'tomorrow', rate_limit_tier: 7 });
     expect(key.status).toBe(400);
     expect(key.body.error.details.map((d: any) => d.path).sort()).toEqual(['expires_at', 'rate_limit_tier']);
+    const expired = await t.api('POST', '/v1/admin/tenants/acme-corp/keys', { name: 'k', expires_at: '2020-01-01T00:00:00Z' });
+    expect(expired.status).toBe(400);
+    expect(expired.body.error.details).toEqual([{ path: 'expires_at', message: expect.stringContaining('future') }]);
     const put = await t.api('PUT', '/v1/admin/tenants/acme-corp', { name: '' });
     expect(put.body.error.details[0].path).toBe('name');
     const rename = await t.api('PUT', '/v1/admin/tenants/acme-corp', { id: 'other', name: 'x' });

@@ -22,6 +22,7 @@ export const apiKey = defineResource({
     revoked_at: isoDateTime().nullable().default(null),
   }),
   references: { rate_limit_tier: 'rate_limit_tier' },
+  futureOnCreate: ['expires_at'],
   secret: { mode: 'generated', field: 'key', prefix: 'ptc_key_', prefixField: 'prefix' },
   audit: { created: 'API_KEY_CREATED', updated: 'API_KEY_UPDATED', deleted: 'API_KEY_DELETED' },
   actions: {
