@@ -13,6 +13,12 @@ export interface Config {
   /** 32-byte AES-256-GCM key; undefined means "generate or load one in the data dir" (embedded mode only). */
   masterKey: Buffer | undefined;
   logLevel: string;
+  /** Data port: the longest a client may take to send a request's headers (0: no limit). */
+  headersTimeoutMs: number;
+  /** Data port: the longest a client may take to send a whole request, headers and body (0: no limit). */
+  requestTimeoutMs: number;
+  /** A token that may read `/metrics` and nothing else (for a Prometheus scraper); unset: platform tokens only. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -30,6 +36,13 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n > 65535) throw new ConfigError(name, `must be a port number from 0 to 65535, got "${raw}"`);
   return n;
+}
+
+function millis(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 2_147_483_647) throw new ConfigError(name, `must be a number of milliseconds (0 for no limit), got "${raw}"`);
+  return Number(raw);
 }
 
 /** Parses a 32-byte key given as base64 or hex. */
@@ -63,6 +76,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError('PORTICO_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   }
+  const headersTimeoutMs = millis(env, 'PORTICO_HEADERS_TIMEOUT_MS', 10_000);
+  const requestTimeoutMs = millis(env, 'PORTICO_REQUEST_TIMEOUT_MS', 60_000);
+  // node refuses a headers timeout longer than the whole request's
+  if (requestTimeoutMs > 0 && (headersTimeoutMs === 0 || headersTimeoutMs > requestTimeoutMs)) {
+    throw new ConfigError('PORTICO_HEADERS_TIMEOUT_MS', `must be from 1 to PORTICO_REQUEST_TIMEOUT_MS (${requestTimeoutMs}) when that is set`);
+  }
+  const metricsToken = env.PORTICO_METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    throw new ConfigError('PORTICO_METRICS_TOKEN', 'must be at least 16 characters long');
+  }
   return {
     host: env.PORTICO_HOST || '127.0.0.1',
     adminPort: port(env, 'PORTICO_ADMIN_PORT', 8090),
@@ -73,5 +96,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminToken,
     masterKey,
     logLevel,
+    headersTimeoutMs,
+    requestTimeoutMs,
+    metricsToken,
   };
 }

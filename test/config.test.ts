@@ -11,6 +11,7 @@ describe('settings', () => {
     expect(loadConfig({})).toEqual({
       host: '127.0.0.1', adminPort: 8090, dataPort: 8080, role: 'all', databaseUrl: undefined, dataDir: './.data',
       adminToken: undefined, masterKey: undefined, logLevel: 'info',
+      headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, metricsToken: undefined,
     });
   });
 
@@ -30,6 +31,10 @@ describe('settings', () => {
     [{ PORTICO_ADMIN_TOKEN: 'short' }, 'PORTICO_ADMIN_TOKEN'],
     [{ PORTICO_MASTER_KEY: 'nope' }, 'PORTICO_MASTER_KEY'],
     [{ PORTICO_LOG_LEVEL: 'loud' }, 'PORTICO_LOG_LEVEL'],
+    [{ PORTICO_REQUEST_TIMEOUT_MS: '1.5' }, 'PORTICO_REQUEST_TIMEOUT_MS'],
+    [{ PORTICO_HEADERS_TIMEOUT_MS: '-1' }, 'PORTICO_HEADERS_TIMEOUT_MS'],
+    [{ PORTICO_REQUEST_TIMEOUT_MS: '5000', PORTICO_HEADERS_TIMEOUT_MS: '6000' }, 'PORTICO_HEADERS_TIMEOUT_MS'],
+    [{ PORTICO_METRICS_TOKEN: 'short' }, 'PORTICO_METRICS_TOKEN'],
   ])('%j is refused naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {

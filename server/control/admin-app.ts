@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
+import { registerMetricsRoute } from '../metrics-route';
 import { RESOURCES } from '../resources';
 import { registerAuditRoutes } from './audit-routes';
 import { registerBudgetUsage } from './budget-usage';
@@ -31,7 +32,7 @@ export function acceptJson(app: FastifyInstance): void {
   });
 }
 
-/** The control plane: `/v1/admin/*` (bearer auth), health probes, the OpenAPI document and its docs page. */
+/** The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page. */
 export function buildAdminApp(gw: Gateway): FastifyInstance {
   const app = Fastify({ bodyLimit: 1024 * 1024, requestIdHeader: 'x-request-id', genReqId: () => `req_${crypto.randomUUID()}`, loggerInstance: gw.log }) as unknown as FastifyInstance;
   acceptJson(app);
@@ -41,6 +42,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
   app.decorate('resources', service);
 
   registerHealthRoutes(app, gw);
+  registerMetricsRoute(app, gw);
   app.get('/v1/admin/openapi.json', async () => openapi());
   app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(renderDocsPage(openapi())));
 

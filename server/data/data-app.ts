@@ -1,41 +1,91 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Config } from '../config';
+import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
+import { registerMetricsRoute } from '../metrics-route';
 import { LazyChildLogger } from '../lib/lazy-logger';
 import { installErrorHandlers, type ErrorRenderer } from '../control/error-handler';
 import { DataPlane, TRAFFIC, Traffic } from './data-plane';
 import { HealthChecker } from './health-checker';
 import { registerHttpProxy } from './http-proxy';
 import { registerLlmProxy } from './llm-proxy';
+import { metricSources } from './metrics';
 
 const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' };
 
 /** OpenAI's error shape, which the data plane's callers (OpenAI clients) understand. */
+const openAiError = (error: ApiError) => ({
+  error: {
+    message: error.message,
+    type: TYPES[error.status] ?? (error.status >= 500 ? 'api_error' : 'invalid_request_error'),
+    code: error.code.toLowerCase(),
+    param: error.details[0]?.path || null,
+  },
+});
+
 export const renderOpenAiError: ErrorRenderer = (reply, error) => {
   const traffic = reply.request[TRAFFIC];
   if (traffic) traffic.error = error;
-  return reply.status(error.status).send({
-    error: {
-      message: error.message,
-      type: TYPES[error.status] ?? (error.status >= 500 ? 'api_error' : 'invalid_request_error'),
-      code: error.code.toLowerCase(),
-      param: error.details[0]?.path || null,
-    },
-  });
+  return reply.status(error.status).send(openAiError(error));
 };
 
-/** Paths that are not traffic: probes and the metrics scrape leave no request log. */
 const REQUEST = Symbol('portico.request');
 
-const NOT_TRAFFIC = /^\/(health\/|metrics(\?|$))/;
+type TrackedResponse = ServerResponse & { [REQUEST]?: FastifyRequest };
+
+/**
+ * Errors node meets before a request reaches the app, or instead of its end: a request not received within the
+ * headers or request timeout (408), headers too large (431), anything unparseable (400). Answered in OpenAI's shape
+ * while nothing of a response has gone out on the connection; the connection is closed either way. A request cut
+ * this way while it was being handled is logged as 408 (and its upstream call, if any, aborted like a client's that
+ * left: the breaker does not count it).
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const error =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new ApiError('REQUEST_TIMEOUT')
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? new ApiError('HEADERS_TOO_LARGE')
+        : new ApiError('VALIDATION_FAILED', 'The request is not valid HTTP/1.1');
+  // the response in progress on this connection (node's own clientError handling looks at it the same way)
+  const res = (socket as Socket & { _httpMessage?: TrackedResponse | null })._httpMessage;
+  const request = res?.[REQUEST];
+  const traffic = request?.[TRAFFIC];
+  if (traffic) traffic.error = error;
+  if (socket.writable && !res?.headersSent) {
+    const body = JSON.stringify(openAiError(error));
+    const id = request ? `x-request-id: ${request.id}\r\n` : '';
+    socket.write(`HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n${id}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
+
+/**
+ * The data port's timeouts: node checks them every `connectionsCheckingInterval` (30 s by default, which would let a
+ * 10 s limit run to 40 s), so the check runs at a quarter of the shorter one, at most once every 25 ms and at least
+ * once a second. Only a request still being received is cut: once it is in, its answer (an LLM stream) may take as
+ * long as it likes.
+ */
+function timeouts(config: Config) {
+  const shortest = Math.min(...[config.headersTimeoutMs, config.requestTimeoutMs].filter((ms) => ms > 0));
+  const http = { headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs, ...(Number.isFinite(shortest) ? { connectionsCheckingInterval: Math.min(1000, Math.max(25, Math.floor(shortest / 4))) } : {}) };
+  return { requestTimeout: config.requestTimeoutMs, http };
+}
+
+/** Paths that are not traffic: probes and the metrics scrape (where this port serves it) leave no request log. */
+const PROBES_AND_METRICS = /^\/(health\/|metrics(\?|$))/;
+const PROBES = /^\/health\//;
 
 /**
  * The data plane: the LLM proxy, the HTTP API proxy, `/metrics` and health probes. Configuration comes from the
  * in-memory snapshot only; usage, request logs and error events are written in batches.
  */
 export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: 'x-request-id', genReqId: () => `req_${crypto.randomUUID()}`, loggerInstance: gw.log, childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options) as unknown as typeof logger }) as unknown as FastifyInstance;
+  const app = Fastify({ ...timeouts(gw.config), clientErrorHandler: answerClientError, bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: 'x-request-id', genReqId: () => `req_${crypto.randomUUID()}`, loggerInstance: gw.log, childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options) as unknown as typeof logger }) as unknown as FastifyInstance;
   installErrorHandlers(app, renderOpenAiError);
   const dp = new DataPlane(gw);
   const health = new HealthChecker(gw);
@@ -43,30 +93,40 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   app.addHook('onReady', async () => {
     await dp.start();
     health.start();
+    metricSources(gw).add(dp.metrics);
   });
   app.addHook('onClose', async () => {
+    metricSources(gw).delete(dp.metrics);
     await Promise.all([dp.stop(), health.stop()]);
   });
-  // 'close' comes for every ending: answered, failed, streamed (hijacked) or abandoned by the client (499)
-  function closed(this: ServerResponse & { [REQUEST]?: FastifyRequest }) {
+  // 'close' comes for every ending: answered, failed, streamed (hijacked), cut by a timeout (408) or abandoned by
+  // the client (499)
+  function closed(this: TrackedResponse) {
     const req = this[REQUEST]!;
     const finished = this.writableFinished;
-    if (!finished) req[TRAFFIC]!.leave();
-    dp.finished(req, finished ? this.statusCode : 499);
+    const traffic = req[TRAFFIC]!;
+    // a request the timeout cut keeps that error: stopping its upstream call renders one of its own
+    const timedOut = !finished && traffic.error?.code === 'REQUEST_TIMEOUT' ? traffic.error : undefined;
+    if (!finished) traffic.leave();
+    if (timedOut) traffic.error = timedOut;
+    dp.finished(req, finished ? this.statusCode : timedOut ? 408 : 499);
   }
+  // metrics name tenants and upstreams: they are on the admin port, or on this one only where there is no admin port
+  const servesMetrics = gw.config.role === 'data';
+  const notTraffic = servesMetrics ? PROBES_AND_METRICS : PROBES;
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     const url = req.url;
-    if (!NOT_TRAFFIC.test(url)) {
+    if (!notTraffic.test(url)) {
       req[TRAFFIC] = new Traffic(url.startsWith('/v1/chat/') || url.startsWith('/v1/models') ? 'llm' : 'http');
-      const res = reply.raw as ServerResponse & { [REQUEST]?: FastifyRequest };
+      const res = reply.raw as TrackedResponse;
       res[REQUEST] = req;
       res.on('close', closed); // a response closes once
     }
     done();
   });
   registerHealthRoutes(app, gw);
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(dp.metrics.render()));
+  if (servesMetrics) registerMetricsRoute(app, gw);
   registerLlmProxy(app, dp);
   await registerHttpProxy(app, dp);
   return app;
