@@ -56,8 +56,8 @@ describe.each(testDialects())('/metrics (%s)', (dialect) => {
       expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
       expect(res.body).toContain('portico_requests_total{kind="http",tenant="acme",status="200"} 1');
       expect(res.body).toMatch(/portico_request_duration_seconds_count\{kind="http"\} 3/);
-      expect(res.body).toMatch(/portico_upstream_errors_total\{upstream="[^"]+",reason="connect"\} 1/);
-      expect(res.body).toMatch(/portico_circuit_state\{upstream="[^"]+"\} 2/);
+      expect(res.body).toMatch(/portico_upstream_errors_total\{[^}]*reason="connect"\} 1/);
+      expect(res.body).toMatch(/portico_circuit_state\{[^}]+\} 2/);
     }
     // a platform role's own token does as well as the bootstrap owner's
     const policyAdmin = (await t.api('POST', '/v1/admin/tokens', { name: 'ops', role: 'policy-admin' })).body.token;
