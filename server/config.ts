@@ -41,7 +41,9 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 function millis(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 2_147_483_647) throw new ConfigError(name, `must be a number of milliseconds (0 for no limit), got "${raw}"`);
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 2_147_483_647) {
+    throw new ConfigError(name, `must be a number of milliseconds (0 for no limit), got "${raw}"`);
+  }
   return Number(raw);
 }
 
@@ -80,7 +82,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const requestTimeoutMs = millis(env, 'PORTICO_REQUEST_TIMEOUT_MS', 60_000);
   // node refuses a headers timeout longer than the whole request's
   if (requestTimeoutMs > 0 && (headersTimeoutMs === 0 || headersTimeoutMs > requestTimeoutMs)) {
-    throw new ConfigError('PORTICO_HEADERS_TIMEOUT_MS', `must be from 1 to PORTICO_REQUEST_TIMEOUT_MS (${requestTimeoutMs}) when that is set`);
+    const message = `must be from 1 to PORTICO_REQUEST_TIMEOUT_MS (${requestTimeoutMs}) when that is set`;
+    throw new ConfigError('PORTICO_HEADERS_TIMEOUT_MS', message);
   }
   const metricsToken = env.PORTICO_METRICS_TOKEN || undefined;
   if (metricsToken !== undefined && metricsToken.length < 16) {

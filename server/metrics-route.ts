@@ -15,7 +15,8 @@ const BEARER = /^Bearer\s+(\S+)\s*$/i;
  */
 export function registerMetricsRoute(app: FastifyInstance, gw: Gateway): void {
   const scraperHash = gw.config.metricsToken ? hashToken(gw.config.metricsToken) : undefined;
-  const openapi = { tag: 'Health', summary: 'Prometheus metrics (platform roles or PORTICO_METRICS_TOKEN)', responses: { 200: 'text' as const } };
+  const summary = 'Prometheus metrics (platform roles or PORTICO_METRICS_TOKEN)';
+  const openapi = { tag: 'Health', summary, responses: { 200: 'text' as const } };
   app.get('/metrics', { config: { openapi } }, async (request, reply) => {
     const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
     if (!token) throw new ApiError('UNAUTHORIZED', 'Missing Authorization: Bearer <token> header');

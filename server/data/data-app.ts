@@ -59,7 +59,9 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   if (socket.writable && !res?.headersSent) {
     const body = JSON.stringify(openAiError(error));
     const id = request ? `x-request-id: ${request.id}\r\n` : '';
-    socket.write(`HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n${id}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    const head = `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nconnection: close\r\n${id}`;
+    const type = 'content-type: application/json; charset=utf-8';
+    socket.write(`${head}${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   }
   socket.destroy(err);
 }
@@ -71,9 +73,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
  * long as it likes.
  */
 function timeouts(config: Config) {
-  const shortest = Math.min(...[config.headersTimeoutMs, config.requestTimeoutMs].filter((ms) => ms > 0));
-  const http = { headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs, ...(Number.isFinite(shortest) ? { connectionsCheckingInterval: Math.min(1000, Math.max(25, Math.floor(shortest / 4))) } : {}) };
-  return { requestTimeout: config.requestTimeoutMs, http };
+  const { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout } = config;
+  const shortest = Math.min(...[headersTimeout, requestTimeout].filter((ms) => ms > 0));
+  const checkMs = Math.min(1000, Math.max(25, Math.floor(shortest / 4)));
+  const every = Number.isFinite(shortest) ? { connectionsCheckingInterval: checkMs } : {};
+  return { requestTimeout, http: { headersTimeout, requestTimeout, ...every } };
 }
 
 /** Paths that are not traffic: probes and the metrics scrape (where this port serves it) leave no request log. */

@@ -15,7 +15,10 @@ const SMALL_BODY = 64 * 1024;
  * Request headers the proxy sets itself, and `expect`: the client's `100-continue` is answered here (node does it
  * when the body is first read), and undici refuses to send the header on.
  */
-const NOT_FORWARDED = new Set(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id', 'content-length', 'expect']);
+const NOT_FORWARDED = new Set([
+  ...['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id', 'content-length'],
+  'expect',
+]);
 const RESPONSE_OWN = new Set(['date', 'server']);
 
 /** Whether `path` falls under `prefix` at a segment boundary (`/api` serves `/api` and `/api/x`, not `/apix`). */

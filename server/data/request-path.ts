@@ -15,6 +15,8 @@ const ENCODED_DOT = /%2e/gi;
  */
 const HIDDEN_DOT_SEGMENT = /(?:^|%2f|%5c|\\)\.\.?(?:$|%2f|%5c|\\|;)/i;
 
+const HIDDEN = 'The path hides a "." or ".." segment behind an encoded slash, a backslash or ";"';
+
 const refused = (message: string) => new ApiError('VALIDATION_FAILED', message, [{ path: 'path', message }]);
 
 /**
@@ -35,7 +37,7 @@ export function normalizePath(path: string): string {
       if (out.length === 0) throw refused('The path climbs above the root with ".."');
       out.pop();
     } else if (s !== '.' && s !== '') {
-      if (HIDDEN_DOT_SEGMENT.test(s)) throw refused('The path hides a "." or ".." segment behind an encoded slash, a backslash or ";"');
+      if (HIDDEN_DOT_SEGMENT.test(s)) throw refused(HIDDEN);
       out.push(s);
       continue;
     }

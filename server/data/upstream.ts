@@ -99,7 +99,12 @@ export function upstreamError(call: Pick<UpstreamCall, 'label' | 'timeoutMs'>, e
  * undici refusing the request as the client gave it (a header it will not send, a body shorter than its length), or
  * our abort when the client left.
  */
-const REQUEST_SIDE = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_ABORTED']);
+const REQUEST_SIDE = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_ABORTED',
+]);
 
 /**
  * Whether a call failed on the client's side rather than the upstream's: the client left, its body broke off (or
