@@ -28,6 +28,12 @@ export interface Config {
   spoolMaxBytes: number;
   /** What targets set by tenants may reach besides public addresses (`PORTICO_EGRESS_ALLOW`). */
   egressAllow: EgressAllow;
+  /** Data port: the longest a client may take to send a request's headers (0: no limit). */
+  headersTimeoutMs: number;
+  /** Data port: the longest a client may take to send a whole request, headers and body (0: no limit). */
+  requestTimeoutMs: number;
+  /** A token that may read `/metrics` and nothing else (for a Prometheus scraper); unset: platform tokens only. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -51,6 +57,15 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): nu
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (!/^[1-9]\d{0,9}$/.test(raw)) throw new ConfigError(name, `must be a positive whole number, got "${raw}"`);
+  return Number(raw);
+}
+
+function millis(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) > 2_147_483_647) {
+    throw new ConfigError(name, `must be a number of milliseconds (0 for no limit), got "${raw}"`);
+  }
   return Number(raw);
 }
 
@@ -96,6 +111,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } catch (err) {
     throw new ConfigError('PORTICO_EGRESS_ALLOW', `${(err as Error).message}; give comma-separated CIDRs or host names`);
   }
+  const headersTimeoutMs = millis(env, 'PORTICO_HEADERS_TIMEOUT_MS', 10_000);
+  const requestTimeoutMs = millis(env, 'PORTICO_REQUEST_TIMEOUT_MS', 60_000);
+  // node refuses a headers timeout longer than the whole request's
+  if (requestTimeoutMs > 0 && (headersTimeoutMs === 0 || headersTimeoutMs > requestTimeoutMs)) {
+    const message = `must be from 1 to PORTICO_REQUEST_TIMEOUT_MS (${requestTimeoutMs}) when that is set`;
+    throw new ConfigError('PORTICO_HEADERS_TIMEOUT_MS', message);
+  }
+  const metricsToken = env.PORTICO_METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    throw new ConfigError('PORTICO_METRICS_TOKEN', 'must be at least 16 characters long');
+  }
   return {
     host: env.PORTICO_HOST || '127.0.0.1',
     adminPort: port(env, 'PORTICO_ADMIN_PORT', 8090),
@@ -113,5 +139,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bufferMaxRows: positiveInt(env, 'PORTICO_BUFFER_MAX_ROWS', 50_000),
     spoolMaxBytes: positiveInt(env, 'PORTICO_SPOOL_MAX_MB', 100) * 1024 * 1024,
     egressAllow,
+    headersTimeoutMs,
+    requestTimeoutMs,
+    metricsToken,
   };
 }

@@ -13,6 +13,7 @@ describe('settings', () => {
       adminToken: undefined, masterKey: undefined, logLevel: 'info', adminRateLimit: 100,
       dbConnectTimeoutMs: 5000, dbQueryTimeoutMs: 5000, shutdownGraceMs: 10_000, bufferMaxRows: 50_000, spoolMaxBytes: 100 * 1024 * 1024,
       egressAllow: expect.objectContaining({ text: '', cidrs: [] }),
+      headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, metricsToken: undefined,
     });
   });
 
@@ -41,6 +42,10 @@ describe('settings', () => {
     [{ PORTICO_ADMIN_RATE_LIMIT: '-1' }, 'PORTICO_ADMIN_RATE_LIMIT'],
     [{ PORTICO_ADMIN_RATE_LIMIT: '2.5' }, 'PORTICO_ADMIN_RATE_LIMIT'],
     [{ PORTICO_ADMIN_RATE_LIMIT: 'fast' }, 'PORTICO_ADMIN_RATE_LIMIT'],
+    [{ PORTICO_REQUEST_TIMEOUT_MS: '1.5' }, 'PORTICO_REQUEST_TIMEOUT_MS'],
+    [{ PORTICO_HEADERS_TIMEOUT_MS: '-1' }, 'PORTICO_HEADERS_TIMEOUT_MS'],
+    [{ PORTICO_REQUEST_TIMEOUT_MS: '5000', PORTICO_HEADERS_TIMEOUT_MS: '6000' }, 'PORTICO_HEADERS_TIMEOUT_MS'],
+    [{ PORTICO_METRICS_TOKEN: 'short' }, 'PORTICO_METRICS_TOKEN'],
   ])('%j is refused naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     try {

@@ -1,5 +1,5 @@
 import { testDialects } from './support/databases';
-import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
+import { OWNER_TOKEN, startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
 import { MockLlm } from './support/mock-llm';
 
 const chat = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
@@ -17,7 +17,8 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     await inSnapshot('api_key', created.id);
     return created;
   };
-  const metrics = async () => (await fetch(`${data.url}/metrics`)).text();
+  // metrics name tenants and upstreams: they are on the admin port, for platform tokens (test/metrics.test.ts)
+  const metrics = async () => (await t.admin.inject({ url: '/metrics', headers: { authorization: `Bearer ${OWNER_TOKEN}` } })).body;
 
   beforeAll(async () => {
     t = await startTestGateway(dialect, {}, { webhooks: false });

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
+import { registerMetricsRoute } from '../metrics-route';
 import { RESOURCES } from '../resources';
 import { registerAuditRoutes } from './audit-routes';
 import { registerBudgetUsage } from './budget-usage';
@@ -45,7 +46,7 @@ export function guardInput(app: FastifyInstance): void {
   });
 }
 
-/** The control plane: `/v1/admin/*` (bearer auth), health probes, the OpenAPI document and its docs page. */
+/** The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page. */
 export function buildAdminApp(gw: Gateway): FastifyInstance {
   const app = Fastify({
     bodyLimit: 1024 * 1024,
@@ -63,6 +64,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
   app.decorate('resources', service);
 
   registerHealthRoutes(app, gw);
+  registerMetricsRoute(app, gw);
   app.get('/v1/admin/openapi.json', async () => openapi());
   app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(renderDocsPage(openapi())));
 

@@ -83,6 +83,9 @@ export function frameworkErrors(render: ErrorRenderer) {
 /** Node's parser errors by code; any other is a malformed request (400). */
 const CLIENT_ERRORS: Record<string, ErrorCode> = { HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE', ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT' };
 
+/** What node's HTTP parser refused, as our error. */
+export const clientError = (err: NodeJS.ErrnoException) => new ApiError(CLIENT_ERRORS[err.code ?? ''] ?? 'BAD_REQUEST');
+
 /**
  * Fastify's `clientErrorHandler`: what node's HTTP parser refuses before fastify sees a request (headers or URL
  * over 16 KiB, a malformed request line, a request timeout), written to the socket in the surface's shape.
@@ -90,7 +93,7 @@ const CLIENT_ERRORS: Record<string, ErrorCode> = { HPE_HEADER_OVERFLOW: 'HEADERS
 export function clientErrorHandler(body: ErrorBody) {
   return (err: NodeJS.ErrnoException, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    const error = new ApiError(CLIENT_ERRORS[err.code ?? ''] ?? 'BAD_REQUEST');
+    const error = clientError(err);
     const text = JSON.stringify(body(error));
     const head = `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\ncontent-type: application/json; charset=utf-8\r\n`;
     if (socket.writable) socket.end(`${head}content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);

@@ -1,14 +1,19 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Config } from '../config';
+import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
+import { registerMetricsRoute } from '../metrics-route';
 import { LazyChildLogger } from '../lib/lazy-logger';
-import { clientErrorHandler, frameworkErrors, installErrorHandlers, type ErrorBody, type ErrorRenderer } from '../control/error-handler';
+import { clientError, frameworkErrors, installErrorHandlers, type ErrorBody, type ErrorRenderer } from '../control/error-handler';
 import { requestIdOf } from '../lib/input-guard';
 import { DataPlane, TRAFFIC, Traffic } from './data-plane';
 import { HealthChecker } from './health-checker';
 import { registerHttpProxy } from './http-proxy';
 import { registerLlmProxy } from './llm-proxy';
+import { metricSources } from './metrics';
 
 const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' };
 
@@ -28,10 +33,52 @@ export const renderOpenAiError: ErrorRenderer = (reply, error) => {
   return reply.status(error.status).send(openAiErrorBody(error));
 };
 
-/** Paths that are not traffic: probes and the metrics scrape leave no request log. */
 const REQUEST = Symbol('portico.request');
 
-const NOT_TRAFFIC = /^\/(health\/|metrics(\?|$))/;
+type TrackedResponse = ServerResponse & { [REQUEST]?: FastifyRequest };
+
+/**
+ * Errors node meets before a request reaches the app, or instead of its end: a request not received within the
+ * headers or request timeout (408), headers too large (431), anything unparseable (400). Answered in OpenAI's shape
+ * while nothing of a response has gone out on the connection; the connection is closed either way. A request cut
+ * this way while it was being handled is logged as 408 (and its upstream call, if any, aborted like a client's that
+ * left: the breaker does not count it).
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const error = clientError(err);
+  // the response in progress on this connection (node's own clientError handling looks at it the same way)
+  const res = (socket as Socket & { _httpMessage?: TrackedResponse | null })._httpMessage;
+  const request = res?.[REQUEST];
+  const traffic = request?.[TRAFFIC];
+  if (traffic) traffic.error = error;
+  if (socket.writable && !res?.headersSent) {
+    const body = JSON.stringify(openAiErrorBody(error));
+    const id = request ? `x-request-id: ${request.id}\r\n` : '';
+    const head = `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\nconnection: close\r\n${id}`;
+    const type = 'content-type: application/json; charset=utf-8';
+    socket.write(`${head}${type}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
+
+/**
+ * The data port's timeouts: node checks them every `connectionsCheckingInterval` (30 s by default, which would let a
+ * 10 s limit run to 40 s), so the check runs at a quarter of the shorter one, at most once every 25 ms and at least
+ * once a second. Only a request still being received is cut: once it is in, its answer (an LLM stream) may take as
+ * long as it likes.
+ */
+function timeouts(config: Config) {
+  const { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout } = config;
+  const shortest = Math.min(...[headersTimeout, requestTimeout].filter((ms) => ms > 0));
+  const checkMs = Math.min(1000, Math.max(25, Math.floor(shortest / 4)));
+  const every = Number.isFinite(shortest) ? { connectionsCheckingInterval: checkMs } : {};
+  return { requestTimeout, http: { headersTimeout, requestTimeout, ...every } };
+}
+
+/** Paths that are not traffic: probes and the metrics scrape (where this port serves it) leave no request log. */
+const PROBES_AND_METRICS = /^\/(health\/|metrics(\?|$))/;
+const PROBES = /^\/health\//;
 
 /**
  * The data plane: the LLM proxy, the HTTP API proxy, `/metrics` and health probes. Configuration comes from the
@@ -39,7 +86,7 @@ const NOT_TRAFFIC = /^\/(health\/|metrics(\?|$))/;
  */
 export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   // a client's x-request-id lands in request logs and error events: only a sane token is kept (requestIdOf)
-  const app = Fastify({ bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: false, genReqId: requestIdOf, frameworkErrors: frameworkErrors(renderOpenAiError), clientErrorHandler: clientErrorHandler(openAiErrorBody), loggerInstance: gw.log, childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options) as unknown as typeof logger }) as unknown as FastifyInstance;
+  const app = Fastify({ ...timeouts(gw.config), clientErrorHandler: answerClientError, bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: false, genReqId: requestIdOf, frameworkErrors: frameworkErrors(renderOpenAiError), loggerInstance: gw.log, childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options) as unknown as typeof logger }) as unknown as FastifyInstance;
   installErrorHandlers(app, renderOpenAiError);
   const dp = new DataPlane(gw);
   const health = new HealthChecker(gw);
@@ -47,30 +94,40 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   app.addHook('onReady', async () => {
     await dp.start();
     health.start();
+    metricSources(gw).add(dp.metrics);
   });
   app.addHook('onClose', async () => {
+    metricSources(gw).delete(dp.metrics);
     await Promise.all([dp.stop(), health.stop(dp.stopBy)]);
   });
-  // 'close' comes for every ending: answered, failed, streamed (hijacked) or abandoned by the client (499)
-  function closed(this: ServerResponse & { [REQUEST]?: FastifyRequest }) {
+  // 'close' comes for every ending: answered, failed, streamed (hijacked), cut by a timeout (408) or abandoned by
+  // the client (499)
+  function closed(this: TrackedResponse) {
     const req = this[REQUEST]!;
     const finished = this.writableFinished;
-    if (!finished) req[TRAFFIC]!.leave();
-    dp.finished(req, finished ? this.statusCode : 499);
+    const traffic = req[TRAFFIC]!;
+    // a request the timeout cut keeps that error: stopping its upstream call renders one of its own
+    const timedOut = !finished && traffic.error?.code === 'REQUEST_TIMEOUT' ? traffic.error : undefined;
+    if (!finished) traffic.leave();
+    if (timedOut) traffic.error = timedOut;
+    dp.finished(req, finished ? this.statusCode : timedOut ? 408 : 499);
   }
+  // metrics name tenants and upstreams: they are on the admin port, or on this one only where there is no admin port
+  const servesMetrics = gw.config.role === 'data';
+  const notTraffic = servesMetrics ? PROBES_AND_METRICS : PROBES;
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     const url = req.url;
-    if (!NOT_TRAFFIC.test(url)) {
+    if (!notTraffic.test(url)) {
       req[TRAFFIC] = new Traffic(url.startsWith('/v1/chat/') || url.startsWith('/v1/models') ? 'llm' : 'http');
-      const res = reply.raw as ServerResponse & { [REQUEST]?: FastifyRequest };
+      const res = reply.raw as TrackedResponse;
       res[REQUEST] = req;
       res.on('close', closed); // a response closes once
     }
     done();
   });
   registerHealthRoutes(app, gw);
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(dp.metrics.render()));
+  if (servesMetrics) registerMetricsRoute(app, gw);
   registerLlmProxy(app, dp);
   await registerHttpProxy(app, dp);
   return app;

@@ -7,12 +7,19 @@ import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 import { breakerSettings, type BreakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { API_KEY_PREFIX, bearerOf, missingKey, presentedKey } from './key-auth';
+import { normalizePath } from './request-path';
 import { circuitKey, connectionNamed, isHopByHop, relayUpstream, splitUrl, type UpstreamCall } from './upstream';
 
 const SMALL_BODY = 64 * 1024;
 
-/** Request headers the proxy sets itself. */
-const NOT_FORWARDED = new Set(['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id', 'content-length']);
+/**
+ * Request headers the proxy sets itself, and `expect`: the client's `100-continue` is answered here (node does it
+ * when the body is first read), and undici refuses to send the header on.
+ */
+const NOT_FORWARDED = new Set([
+  ...['host', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-request-id', 'content-length'],
+  'expect',
+]);
 const RESPONSE_OWN = new Set(['date', 'server']);
 
 /** Whether `path` falls under `prefix` at a segment boundary (`/api` serves `/api` and `/api/x`, not `/apix`). */
@@ -94,13 +101,11 @@ function resolveBackend(snapshot: ConfigSnapshot, route: SnapshotEntry, allow: E
   return backend;
 }
 
-/** The backend path for a request: the base's path + (the path, less the prefix when `strip_prefix`) + query. */
-export function backendPath(basePath: string, route: SnapshotEntry, url: string): string {
-  const q = url.indexOf('?');
-  const path = q < 0 ? url : url.slice(0, q);
+/** The backend path: the base's path + (the normalized path, less the prefix when `strip_prefix`) + the query. */
+export function backendPath(basePath: string, route: SnapshotEntry, path: string, query: string): string {
   let rest = route.strip_prefix ? path.slice((route.path_prefix as string).replace(/\/$/, '').length) : path;
   if (rest && !rest.startsWith('/')) rest = `/${rest}`;
-  return (basePath + rest || '/') + (q < 0 ? '' : url.slice(q));
+  return (basePath + rest || '/') + query;
 }
 
 /**
@@ -116,7 +121,10 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
     proxy.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
     proxy.all('/*', (req, reply) => {
-      const path = req.url.split('?')[0]!;
+      // routes see, and backends receive, the normalized path (no dot segments); the query goes on as it came
+      const url = req.url;
+      const q = url.indexOf('?');
+      const path = normalizePath(q < 0 ? url : url.slice(0, q));
       // only a Portico key is ours to check; any other credential is the backend's business
       const caller = presentedKey(req)?.startsWith(API_KEY_PREFIX) ? dp.authenticate(req) : null;
       const route = matchHttpRoute(gw.snapshot, req.method, path, caller?.tenant.id ?? null);
@@ -129,7 +137,7 @@ export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Pr
       dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
 
       const b = backendOf(gw.snapshot, route, gw.config.egressAllow);
-      const call: UpstreamCall = { upstream: b.upstream, circuit: b.circuit, egress: b.egress, label: b.label, origin: b.origin, path: backendPath(b.basePath, route, req.url), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), timeoutMs: b.timeoutMs, breaker: b.breaker };
+      const call: UpstreamCall = { upstream: b.upstream, circuit: b.circuit, egress: b.egress, label: b.label, origin: b.origin, path: backendPath(b.basePath, route, path, q < 0 ? '' : url.slice(q)), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), timeoutMs: b.timeoutMs, breaker: b.breaker };
       const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
       if (length === undefined ? req.headers['transfer-encoding'] === undefined : length === 0) return relayUpstream(dp, traffic, call, reply, RESPONSE_OWN);
       // a small body of known length is read whole first (undici sends a buffer much faster than a stream); others stream

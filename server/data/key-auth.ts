@@ -17,9 +17,18 @@ export const missingKey = () => new ApiError('INVALID_API_KEY', `Missing API key
 /** The token of an `Authorization: Bearer …` header. */
 export const bearerOf = (header: string | undefined): string | undefined => (header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined);
 
-/** The API key a request presents: `Authorization: Bearer ptc_key_…` or `x-api-key`. */
+/**
+ * The API key a request presents, looked up in this order: `x-api-key`, then `Authorization: Bearer`. A header holding
+ * a Portico key (`ptc_key_…`) wins over one that does not, so a request may carry its Portico key in one header and the
+ * backend's own credential in the other (`x-api-key: ptc_key_…` beside `Authorization: Bearer <backend token>`).
+ * Without a Portico key in either, it is whichever is present, so that an unknown key is refused by name.
+ */
 export function presentedKey(request: FastifyRequest): string | undefined {
-  return bearerOf(request.headers.authorization) ?? (request.headers['x-api-key'] as string | undefined);
+  const header = request.headers['x-api-key'];
+  const xApiKey = typeof header === 'string' ? header : undefined;
+  if (xApiKey?.startsWith(API_KEY_PREFIX)) return xApiKey;
+  const bearer = bearerOf(request.headers.authorization);
+  return bearer?.startsWith(API_KEY_PREFIX) ? bearer : (xApiKey ?? bearer);
 }
 
 /**

@@ -9,7 +9,7 @@ import type { KeyCaller } from './key-auth';
 import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
 import { llmRoutes } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
-import { callUpstream, ClientGone, endToEnd, upstreamError, type UpstreamCall } from './upstream';
+import { answered, callUpstream, ClientGone, endToEnd, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
 
 function parseChat(body: unknown): { model: string; stream: boolean } {
   const b = body as Record<string, unknown> | undefined;
@@ -87,12 +87,21 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
         try {
           text = await res.body.text();
         } catch (err) {
-          throw upstreamError(call, err);
+          throw unanswered(dp, traffic, call, gone.left, err);
         }
         if (res.statusCode < 300) {
-          const usage = (JSON.parse(text) as { usage?: Usage }).usage;
+          // a 2xx that is not a JSON object is the provider's fault (an HTML error page, a cut body): a 502 that
+          // repeats nothing of it, never the client's 400
+          const answer = jsonObject(text);
+          if (!answer) {
+            lastError = unusableAnswer(dp, traffic, call, res.statusCode);
+            if (canFailOver) continue;
+            throw lastError;
+          }
+          const usage = answer.usage as Usage | undefined;
           if (usage) record(caller, route, p, upstreamModel, usage);
         }
+        if (!stream && res.statusCode < 500) answered(dp, traffic, call, res.statusCode); // (a 5xx was judged already)
         return reply.status(res.statusCode).headers(endToEnd(res.headers, OWN_HEADERS)).header('content-type', contentType).send(text);
       }
       return pipeStream(reply, res.statusCode, endToEnd(res.headers, OWN_HEADERS), res.body, (usage) => record(caller, route, p, upstreamModel, usage));
@@ -109,6 +118,18 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
     }
     return { object: 'list', data: [...ids].map((id) => ({ id, object: 'model', created: 0, owned_by: 'portico' })) };
   });
+}
+
+/** A JSON object's properties, or undefined for anything else (not JSON, an array, a string, null). */
+function jsonObject(text: string): Record<string, unknown> | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
+  return isObject ? (value as Record<string, unknown>) : undefined;
 }
 
 /** Server-sent events passed through chunk by chunk, unbuffered; usage is read from the final chunk on the way. */

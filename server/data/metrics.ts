@@ -1,3 +1,5 @@
+import type { Gateway } from '../gateway';
+
 /** A label set as its Prometheus text (`{kind="llm",status="200"}`), which is also its key. */
 function labelText(names: readonly string[], values: readonly (string | number)[]): string {
   if (!names.length) return '';
@@ -59,6 +61,21 @@ export class Gauge {
   render(): string[] {
     return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, ...this.read().map(([values, v]) => `${this.name}${labelText(this.labels, values)} ${v}`)];
   }
+}
+
+/** Anything with metrics to show at `GET /metrics`. */
+export interface MetricSource {
+  render(): string;
+}
+
+/** The sources of each gateway: the data plane it runs, if any (one gateway per process outside tests). */
+const sources = new WeakMap<Gateway, Set<MetricSource>>();
+
+/** A gateway's metric sources, which a data plane joins when it starts and leaves when it stops. */
+export function metricSources(gw: Gateway): Set<MetricSource> {
+  let set = sources.get(gw);
+  if (!set) sources.set(gw, (set = new Set()));
+  return set;
 }
 
 /** The data plane's metrics, in the Prometheus text format at `GET /metrics`. */

@@ -84,6 +84,29 @@ export function upstreamError(call: Pick<UpstreamCall, 'label' | 'timeoutMs' | '
   return new ApiError('UPSTREAM_ERROR', `${capital(call.label)} could not be reached: ${neutralFailure(err)}`);
 }
 
+/**
+ * undici refusing the request as the client gave it (a header it will not send, a body shorter than its length), or
+ * our abort when the client left.
+ */
+const REQUEST_SIDE = new Set([
+  'UND_ERR_INVALID_ARG',
+  'UND_ERR_NOT_SUPPORTED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_ABORTED',
+]);
+
+/**
+ * Whether a call failed on the client's side rather than the upstream's: the client left, its body broke off (or
+ * was cut by the request timeout), or undici refused the request. That says nothing about the upstream, so it counts
+ * against neither the breaker nor the upstream-error metric (else anyone could open a breaker anonymously).
+ */
+function clientSide(call: UpstreamCall, left: boolean, err: unknown): boolean {
+  if (left) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && REQUEST_SIDE.has(code)) return true;
+  return (call.body as { readableAborted?: boolean } | null | undefined)?.readableAborted === true;
+}
+
 /** A route's circuit: its owner and id, and on an LLM route the provider's place and name. */
 export const circuitKey = (route: { id: string; tenant_id: string | null }, provider?: { index: number; name: string }) =>
   `${route.tenant_id ?? '*'}/${route.id}${provider ? `#${provider.index}:${provider.name}` : ''}`;
@@ -96,11 +119,16 @@ function enter(dp: DataPlane, call: UpstreamCall): void {
   throw new ApiError('CIRCUIT_OPEN', `The circuit for ${call.label} is open after repeated failures; retry in ${retry} s`).withHeaders({ 'retry-after': retry });
 }
 
-/** A call that got no answer: a breaker failure and the error to answer with, unless the client had left. */
-function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, left: boolean, err: unknown): ApiError {
-  if (left) {
+/**
+ * A call that got no (complete) answer: a breaker failure and the error to answer with, unless the failure was the
+ * client's (then the breaker only frees a half-open trial slot).
+ */
+export function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, left: boolean, err: unknown): ApiError {
+  if (clientSide(call, left, err)) {
     dp.breakers.release(call.circuit);
-    return new ApiError('UPSTREAM_ERROR', 'The client went away');
+    if (left) return new ApiError('UPSTREAM_ERROR', 'The client went away');
+    const message = `The request cannot be forwarded: ${(err as Error).message}`;
+    return new ApiError('VALIDATION_FAILED', message, [{ path: '', message }]);
   }
   const error = upstreamError(call, err);
   // a refused target is the route's configuration, not the upstream failing: the circuit is left as it is
@@ -116,7 +144,7 @@ function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamC
 }
 
 /** An answer: a 5xx is a breaker failure (and noted for the error event), anything else closes the circuit. */
-function answered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, status: number): void {
+export function answered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, status: number): void {
   if (status >= 500) {
     dp.breakers.failure(call.circuit, call.breaker);
     dp.metrics.upstreamErrors.inc([call.upstream, `status_${status}`]);
@@ -126,11 +154,20 @@ function answered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCal
   }
 }
 
+/** A 2xx whose body is unusable (not JSON where JSON was due): an upstream failure, with a neutral 502. */
+export function unusableAnswer(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, status: number): ApiError {
+  dp.breakers.failure(call.circuit, call.breaker);
+  dp.metrics.upstreamErrors.inc([call.upstream, 'invalid_body']);
+  if (traffic) traffic.upstream = call.upstream;
+  return new ApiError('UPSTREAM_ERROR', `${capital(call.label)} answered ${status} with a body that is not valid JSON`);
+}
+
 /**
  * One upstream call through its circuit breaker, bounded by undici's header and body timeouts. A connection error
  * or timeout throws (`UPSTREAM_ERROR`, `UPSTREAM_TIMEOUT`); an open circuit throws `CIRCUIT_OPEN` without calling.
- * A 5xx is returned, counted as a failure; anything else closes the circuit. `gone` aborts the call, and its body
- * later, when the client goes away.
+ * A 5xx is returned, counted as a failure. Any other answer to a streamed call closes the circuit at once; a
+ * non-streamed one is judged by the caller once it has read the body (`answered`, `unusableAnswer`, `unanswered`).
+ * `gone` aborts the call, and its body later, when the client goes away.
  */
 export async function callUpstream(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, gone: ClientGone): Promise<Dispatcher.ResponseData> {
   enter(dp, call);
@@ -140,7 +177,7 @@ export async function callUpstream(dp: DataPlane, traffic: Traffic | undefined, 
   } catch (err) {
     throw unanswered(dp, traffic, call, gone.left, err);
   }
-  answered(dp, traffic, call, res.statusCode);
+  if (call.streaming || res.statusCode >= 500) answered(dp, traffic, call, res.statusCode);
   return res;
 }
 

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 export class MockLlm {
   readonly calls: { headers: IncomingHttpHeaders; body: any }[] = [];
   mode: 'ok' | 'fail' | 'hang' = 'ok';
+  /** When set, a non-streamed call is answered 200 with exactly this body (a provider answering garbage). */
+  rawAnswer: string | undefined;
   /** Set when a streaming response's connection was closed by the other side before it ended. */
   streamAborted = false;
   private server: Server | undefined;
@@ -20,6 +22,7 @@ export class MockLlm {
         if (this.mode === 'hang') return void this.open.add(() => res.destroy());
         if (this.mode === 'fail') return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom"}}');
         const usage = { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 };
+        if (!body.stream && this.rawAnswer !== undefined) return void res.writeHead(200, { 'content-type': 'application/json' }).end(this.rawAnswer);
         if (!body.stream) {
           return void res.writeHead(200, { 'content-type': 'application/json' }).end(
             JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from mock' }, finish_reason: 'stop' }], usage }),
