@@ -177,6 +177,17 @@ describe.each(testDialects())('egress rules (%s)', (dialect) => {
     }
   });
 
+  test('a global target that fails gives tenants no address either: the route answer and the health snapshot', async () => {
+    const dead = 'http://127.0.0.1:1/';
+    const route = await OUTBOUND['route backend']!(strict, null, dead);
+    const health = await OUTBOUND['health check']!(strict, null, dead);
+    for (const out of [route, health]) {
+      expect(out.ok).toBe(false);
+      expect(out.text).toContain('the target could not be reached');
+      expect(out.text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:1\b/);
+    }
+  });
+
   test("the gateway's own admin port is unreachable through a tenant route", async () => {
     const admin = buildAdminApp(strict.t.gateway);
     const address = await admin.listen({ host: '127.0.0.1', port: 0 });
