@@ -53,7 +53,8 @@ export class HealthChecker {
     // a tenant's service may only reach public addresses
     const egress = egressFor(this.gw.config.egressAllow, s.tenant_id !== null);
     try {
-      const res = await request(url, { dispatcher: egress.dispatcher, method: 'GET', signal: AbortSignal.timeout(Math.min(Number(s.timeout_ms), MAX_CHECK_MS)), headers: { 'user-agent': 'portico-health-check' } });
+      const signal = AbortSignal.timeout(Math.min(Number(s.timeout_ms), MAX_CHECK_MS));
+      const res = await request(url, { dispatcher: egress.dispatcher, method: 'GET', signal, headers: { 'user-agent': 'portico-health-check' } });
       status_code = res.statusCode;
       await res.body.dump();
       if (status_code >= 400) error = `answered ${status_code}`;

@@ -109,7 +109,9 @@ function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamC
     return error;
   }
   dp.breakers.failure(call.circuit, call.breaker);
-  if (error.code !== 'UPSTREAM_TIMEOUT') dp.gw.log.warn({ err, upstream: call.upstream, circuit: call.circuit }, 'upstream unreachable');
+  if (error.code !== 'UPSTREAM_TIMEOUT') {
+    dp.gw.log.warn({ err, upstream: call.upstream, circuit: call.circuit }, 'upstream unreachable');
+  }
   dp.metrics.upstreamErrors.inc([call.upstream, error.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect']);
   if (traffic) traffic.upstream = call.upstream;
   return error;
