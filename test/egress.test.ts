@@ -186,6 +186,13 @@ describe.each(testDialects())('egress rules (%s)', (dialect) => {
       expect(out.text).toContain('the target could not be reached');
       expect(out.text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:1\b/);
     }
+    // the error event, which the caller's tenant reads, names the route rather than the platform's URL
+    let events: { upstream: string | null; message: string }[] = [];
+    await until(async () => {
+      events = (await strict.t.api('GET', '/v1/admin/error-events?tenant_id=acme')).body.data;
+      return events.some((e) => e.upstream?.startsWith('backend of route'));
+    });
+    expect(JSON.stringify(events)).not.toContain(dead);
   });
 
   test("the gateway's own admin port is unreachable through a tenant route", async () => {

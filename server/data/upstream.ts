@@ -88,6 +88,12 @@ export function upstreamError(call: Pick<UpstreamCall, 'label' | 'timeoutMs' | '
 export const circuitKey = (route: { id: string; tenant_id: string | null }, provider?: { index: number; name: string }) =>
   `${route.tenant_id ?? '*'}/${route.id}${provider ? `#${provider.index}:${provider.name}` : ''}`;
 
+/**
+ * The upstream as error events name it, which the caller's tenant reads: the URL a tenant set itself, or the label
+ * of a platform target (`service "billing"`), whose URL may be an internal address.
+ */
+const shownUpstream = (call: UpstreamCall) => (call.egress.restricted ? call.upstream : call.label);
+
 /** The breaker's leave to call, or `CIRCUIT_OPEN` (with `retry-after`) without calling. */
 function enter(dp: DataPlane, call: UpstreamCall): void {
   const permit = dp.breakers.acquire(call.circuit, call.breaker);
@@ -113,7 +119,7 @@ function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamC
     dp.gw.log.warn({ err, upstream: call.upstream, circuit: call.circuit }, 'upstream unreachable');
   }
   dp.metrics.upstreamErrors.inc([call.upstream, error.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect']);
-  if (traffic) traffic.upstream = call.upstream;
+  if (traffic) traffic.upstream = shownUpstream(call);
   return error;
 }
 
@@ -122,7 +128,7 @@ function answered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCal
   if (status >= 500) {
     dp.breakers.failure(call.circuit, call.breaker);
     dp.metrics.upstreamErrors.inc([call.upstream, `status_${status}`]);
-    if (traffic) traffic.upstream = call.upstream;
+    if (traffic) traffic.upstream = shownUpstream(call);
   } else {
     dp.breakers.success(call.circuit);
   }
