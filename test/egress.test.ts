@@ -3,6 +3,7 @@ import { loadConfig } from '../server/config';
 import { buildAdminApp } from '../server/control/admin-app';
 import { HealthChecker } from '../server/data/health-checker';
 import { egressPermits, isPublicAddress, parseEgressAllow } from '../server/net/egress';
+import { RESOURCES } from '../server/resources';
 import { testDialects } from './support/databases';
 import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
 import { MockHttp } from './support/mock-http';
@@ -115,6 +116,20 @@ const OUTBOUND: Record<string, (env: Env, owner: string | null, url: string) => 
   },
 };
 const KINDS = Object.keys(OUTBOUND);
+
+/** The target field (`kind.field`, as the definitions declare them) whose calls each outbound kind makes. */
+const CALLS_TO: Record<string, string> = {
+  'route backend': 'route.backend_url',
+  'LLM base_url': 'route.providers.*.base_url',
+  'health check': 'service.target_url',
+  'webhook delivery': 'webhook.url',
+  'webhook test': 'webhook.url',
+};
+
+test('every target field the definitions declare is called by an outbound kind this suite checks', () => {
+  const declared = RESOURCES.flatMap((d) => (d.targets ?? []).map((f) => `${d.kind}.${f}`));
+  expect(new Set(declared)).toEqual(new Set(KINDS.map((k) => CALLS_TO[k])));
+});
 
 describe.each(testDialects())('egress rules (%s)', (dialect) => {
   let strict: Env;

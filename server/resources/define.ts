@@ -87,6 +87,11 @@ export interface ResourceDefinition<
   unique?: (fields: z.infer<S>) => string;
   /** Top-level fields naming another resource (`{api_key_id: 'api_key'}`): it must exist, in the same tenant or global. */
   references?: Record<string, string>;
+  /**
+   * Fields holding a URL the gateway calls out to (`providers.*.base_url` for one in each list item). On a
+   * tenant-owned resource a tenant may have set it, so every call to it obeys the egress rules (server/net/egress.ts).
+   */
+  targets?: string[];
   /** Fields that cannot change after creation (Terraform plans a replacement). `id`, `tenant_id` always are. */
   immutable?: (keyof z.infer<S> & string)[];
   secret?: SecretRule;

@@ -57,6 +57,7 @@ export const route = defineResource({
   }),
   computed: z.strictObject({ version: z.number().int().default(1) }),
   references: { service_id: 'service' },
+  targets: ['backend_url', 'providers.*.base_url'],
   audit: { created: 'ROUTE_CREATED', updated: 'ROUTE_UPDATED', deleted: 'ROUTE_DELETED', rolledBack: 'ROUTE_ROLLED_BACK' },
   check: (r) => {
     const problems: { path: string; message: string }[] = [];
