@@ -48,7 +48,7 @@ export class ClientGone extends EventEmitter implements Stoppable {
 }
 
 export interface UpstreamCall {
-  /** The upstream's URL, for metrics and error events: a provider's base URL or a service's target. */
+  /** The upstream's URL (metrics, the operator's log): a provider's base URL or a service's target. */
   upstream: string;
   /** The circuit breaker's key: the route's, and the provider's on an LLM route (see `circuitKey`). */
   circuit: string;
