@@ -45,7 +45,8 @@ export async function openGateway(
     await audit.ensureHead(database.db);
     audit.onAppend(notifyChanges);
     const runWebhooks = options.webhooks !== false && config.role !== 'data';
-    const dispatcher = new WebhookDispatcher(database.db, keys.masterKey, log, { egressAllow: config.egressAllow, ...(options.webhooks || {}) });
+    const webhookOptions = { egressAllow: config.egressAllow, ...(options.webhooks || {}) };
+    const dispatcher = new WebhookDispatcher(database.db, keys.masterKey, log, webhookOptions);
     audit.onAppend(enqueueDeliveries(() => runWebhooks && dispatcher.wake()));
     const onError = (err: unknown) => log.warn({ err }, 'configuration snapshot');
     const snapshot = new ConfigSnapshot(database.feedDb, SNAPSHOT_KINDS, onError);

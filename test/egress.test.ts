@@ -3,6 +3,7 @@ import { loadConfig } from '../server/config';
 import { buildAdminApp } from '../server/control/admin-app';
 import { HealthChecker } from '../server/data/health-checker';
 import { egressPermits, isPublicAddress, parseEgressAllow } from '../server/net/egress';
+import { RESOURCES } from '../server/resources';
 import { testDialects } from './support/databases';
 import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
 import { MockHttp } from './support/mock-http';
@@ -116,6 +117,20 @@ const OUTBOUND: Record<string, (env: Env, owner: string | null, url: string) => 
 };
 const KINDS = Object.keys(OUTBOUND);
 
+/** The target field (`kind.field`, as the definitions declare them) whose calls each outbound kind makes. */
+const CALLS_TO: Record<string, string> = {
+  'route backend': 'route.backend_url',
+  'LLM base_url': 'route.providers.*.base_url',
+  'health check': 'service.target_url',
+  'webhook delivery': 'webhook.url',
+  'webhook test': 'webhook.url',
+};
+
+test('every target field the definitions declare is called by an outbound kind this suite checks', () => {
+  const declared = RESOURCES.flatMap((d) => (d.targets ?? []).map((f) => `${d.kind}.${f}`));
+  expect(new Set(declared)).toEqual(new Set(KINDS.map((k) => CALLS_TO[k])));
+});
+
 describe.each(testDialects())('egress rules (%s)', (dialect) => {
   let strict: Env;
   let widened: Env;
@@ -175,6 +190,24 @@ describe.each(testDialects())('egress rules (%s)', (dialect) => {
       const res = await fetch(`${strict.data.url}/${id}`, { headers: { authorization: `Bearer ${strict.key}` } });
       expect([service, res.status]).toEqual([service, status]);
     }
+  });
+
+  test('a global target that fails gives tenants no address either: the route answer and the health snapshot', async () => {
+    const dead = 'http://127.0.0.1:1/';
+    const route = await OUTBOUND['route backend']!(strict, null, dead);
+    const health = await OUTBOUND['health check']!(strict, null, dead);
+    for (const out of [route, health]) {
+      expect(out.ok).toBe(false);
+      expect(out.text).toContain('the target could not be reached');
+      expect(out.text).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|:1\b/);
+    }
+    // the error event, which the caller's tenant reads, names the route rather than the platform's URL
+    let events: { upstream: string | null; message: string }[] = [];
+    await until(async () => {
+      events = (await strict.t.api('GET', '/v1/admin/error-events?tenant_id=acme')).body.data;
+      return events.some((e) => e.upstream?.startsWith('backend of route'));
+    });
+    expect(JSON.stringify(events)).not.toContain(dead);
   });
 
   test("the gateway's own admin port is unreachable through a tenant route", async () => {

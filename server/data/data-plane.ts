@@ -78,7 +78,8 @@ export class DataPlane {
     this.breakers = new CircuitBreakers((upstream, state) => gw.log.warn({ upstream, state }, 'circuit breaker changed state'));
     this.keyUsage = new KeyUsage(gw.db, gw.log);
     // a circuit is a route's (`owner/route`, and `#index:provider` on an LLM route), not an upstream URL's
-    this.metrics.addGauge(new Gauge('portico_circuit_state', 'Circuit breaker per route (and LLM provider): 0 closed, 1 half-open, 2 open.', ['circuit'], () => this.breakers.entries().map(([c, s]) => [[c], CIRCUIT_VALUE[s]])));
+    const circuitHelp = 'Circuit breaker per route (and LLM provider): 0 closed, 1 half-open, 2 open.';
+    this.metrics.addGauge(new Gauge('portico_circuit_state', circuitHelp, ['circuit'], () => this.breakers.entries().map(([c, s]) => [[c], CIRCUIT_VALUE[s]])));
   }
 
   async start(): Promise<void> {

@@ -15,6 +15,8 @@ const MAX_CHECK_MS = 10_000;
 export class HealthChecker {
   private readonly due = new Map<string, number>();
   private readonly running = new Set<string>();
+  /** Services whose last check failed, so the operator's log gets a line when one goes down, not every check. */
+  private readonly down = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   readonly snapshots: BatchWriter<'health_snapshots'>;
 
@@ -49,16 +51,21 @@ export class HealthChecker {
     const url = `${String(s.target_url).replace(/\/+$/, '')}${s.health_check_path}`;
     let status_code: number | null = null;
     let error: string | null = null;
-    // a tenant's service may only reach public addresses, and its snapshots (which the tenant reads) name none
+    // a tenant's service may only reach public addresses
     const egress = egressFor(this.gw.config.egressAllow, s.tenant_id !== null);
     try {
-      const res = await request(url, { dispatcher: egress.dispatcher, method: 'GET', signal: AbortSignal.timeout(Math.min(Number(s.timeout_ms), MAX_CHECK_MS)), headers: { 'user-agent': 'portico-health-check' } });
+      const signal = AbortSignal.timeout(Math.min(Number(s.timeout_ms), MAX_CHECK_MS));
+      const res = await request(url, { dispatcher: egress.dispatcher, method: 'GET', signal, headers: { 'user-agent': 'portico-health-check' } });
       status_code = res.statusCode;
       await res.body.dump();
       if (status_code >= 400) error = `answered ${status_code}`;
     } catch (err) {
-      error = egress.restricted ? neutralFailure(err) : ((err as Error & { cause?: Error }).cause?.message ?? (err as Error).message);
+      // tenants read the snapshots of their services and of global ones: the text names no address or port
+      error = neutralFailure(err);
+      if (!this.down.has(s.id)) this.gw.log.warn({ err, service: s.id }, 'health check could not reach the service');
     }
+    if (error) this.down.add(s.id);
+    else this.down.delete(s.id);
     const latency_ms = performance.now() - started;
     this.snapshots.add({ tenant_id: s.tenant_id, service_id: s.id, status: error ? 'DOWN' : 'UP', status_code, latency_ms, error, checked_at: new Date().toISOString() });
   }

@@ -61,10 +61,16 @@ export const tenantChoseUrl = (route: SnapshotEntry, p: RouteProvider) => route.
  * provider, else a global one (CONTRACT.md section 3), except that a URL the tenant chose gets none but the
  * tenant's own (`tenantChoseUrl`). Opened from the snapshot, never from the database.
  */
-export function resolveCredential(snapshot: ConfigSnapshot, masterKey: Buffer, tenantId: string, route: SnapshotEntry, p: RouteProvider): string {
+export function resolveCredential(
+  snapshot: ConfigSnapshot,
+  masterKey: Buffer,
+  tenantId: string,
+  route: SnapshotEntry,
+  p: RouteProvider,
+): string {
   const ownOnly = tenantChoseUrl(route, p);
-  const usable = (c: SnapshotEntry | undefined) =>
-    c && c.status === 'ACTIVE' && c.provider === p.provider && (c.tenant_id === tenantId || (c.tenant_id === null && !ownOnly));
+  const owned = (c: SnapshotEntry) => c.tenant_id === tenantId || (c.tenant_id === null && !ownOnly);
+  const usable = (c: SnapshotEntry | undefined) => c && c.status === 'ACTIVE' && c.provider === p.provider && owned(c);
   let chosen: SnapshotEntry | undefined;
   if (p.credential_id) chosen = snapshot.get('credential', p.credential_id);
   if (!usable(chosen)) {
@@ -74,10 +80,13 @@ export function resolveCredential(snapshot: ConfigSnapshot, masterKey: Buffer, t
   const sealed = chosen && snapshot.sealedSecret('credential', chosen.id);
   if (!chosen || !sealed) {
     if (ownOnly) {
-      const message = `No active credential of tenant "${tenantId}" for provider "${p.provider}": route "${route.id}" sends it to its own base_url, where only the tenant's own credentials go`;
+      const message =
+        `No active credential of tenant "${tenantId}" for provider "${p.provider}": route "${route.id}" sends it ` +
+        "to its own base_url, where only the tenant's own credentials go";
       throw new ApiError('NO_CREDENTIAL', message);
     }
-    throw new ApiError('NO_CREDENTIAL', `No active credential for provider "${p.provider}" (route, tenant "${tenantId}" or global)`);
+    const message = `No active credential for provider "${p.provider}" (route, tenant "${tenantId}" or global)`;
+    throw new ApiError('NO_CREDENTIAL', message);
   }
   // opened once per credential version and kept until the next configuration change
   return snapshot.memo(`credential-key:${chosen.id}`, () => decryptSecret(masterKey, sealed));
@@ -98,7 +107,12 @@ export interface ProviderTarget {
 }
 
 /** A route provider's target (see `ProviderTarget`); kept per snapshot, keyed by the provider's entry. */
-export function providerTarget(snapshot: ConfigSnapshot, allow: EgressAllow, route: SnapshotEntry, p: RouteProvider): ProviderTarget {
+export function providerTarget(
+  snapshot: ConfigSnapshot,
+  allow: EgressAllow,
+  route: SnapshotEntry,
+  p: RouteProvider,
+): ProviderTarget {
   const targets = snapshot.memo('llm-provider-targets', () => new Map<RouteProvider, ProviderTarget>());
   let target = targets.get(p);
   if (!target) {

@@ -48,7 +48,7 @@ export class ClientGone extends EventEmitter implements Stoppable {
 }
 
 export interface UpstreamCall {
-  /** The upstream's URL, for metrics and error events: a provider's base URL or a service's target. */
+  /** The upstream's URL (metrics, the operator's log): a provider's base URL or a service's target. */
   upstream: string;
   /** The circuit breaker's key: the route's, and the provider's on an LLM route (see `circuitKey`). */
   circuit: string;
@@ -111,6 +111,12 @@ function clientSide(call: UpstreamCall, left: boolean, err: unknown): boolean {
 export const circuitKey = (route: { id: string; tenant_id: string | null }, provider?: { index: number; name: string }) =>
   `${route.tenant_id ?? '*'}/${route.id}${provider ? `#${provider.index}:${provider.name}` : ''}`;
 
+/**
+ * The upstream as error events name it, which the caller's tenant reads: the URL a tenant set itself, or the label
+ * of a platform target (`service "billing"`), whose URL may be an internal address.
+ */
+const shownUpstream = (call: UpstreamCall) => (call.egress.restricted ? call.upstream : call.label);
+
 /** The breaker's leave to call, or `CIRCUIT_OPEN` (with `retry-after`) without calling. */
 function enter(dp: DataPlane, call: UpstreamCall): void {
   const permit = dp.breakers.acquire(call.circuit, call.breaker);
@@ -137,9 +143,11 @@ export function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: Up
     return error;
   }
   dp.breakers.failure(call.circuit, call.breaker);
-  if (error.code !== 'UPSTREAM_TIMEOUT') dp.gw.log.warn({ err, upstream: call.upstream, circuit: call.circuit }, 'upstream unreachable');
+  if (error.code !== 'UPSTREAM_TIMEOUT') {
+    dp.gw.log.warn({ err, upstream: call.upstream, circuit: call.circuit }, 'upstream unreachable');
+  }
   dp.metrics.upstreamErrors.inc([call.upstream, error.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect']);
-  if (traffic) traffic.upstream = call.upstream;
+  if (traffic) traffic.upstream = shownUpstream(call);
   return error;
 }
 
@@ -148,7 +156,7 @@ export function answered(dp: DataPlane, traffic: Traffic | undefined, call: Upst
   if (status >= 500) {
     dp.breakers.failure(call.circuit, call.breaker);
     dp.metrics.upstreamErrors.inc([call.upstream, `status_${status}`]);
-    if (traffic) traffic.upstream = call.upstream;
+    if (traffic) traffic.upstream = shownUpstream(call);
   } else {
     dp.breakers.success(call.circuit);
   }

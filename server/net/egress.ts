@@ -212,7 +212,14 @@ export interface Egress {
   readonly restricted: boolean;
 }
 
-const AGENT_OPTIONS = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 512, headersTimeout: 0, bodyTimeout: 0 };
+/** Pooled keep-alive connections; the timeouts are set per call. */
+const AGENT_OPTIONS = {
+  keepAliveTimeout: 30_000,
+  keepAliveMaxTimeout: 600_000,
+  connections: 512,
+  headersTimeout: 0,
+  bodyTimeout: 0,
+};
 
 /** Targets the platform set: any address, one pool shared by every gateway in the process. */
 export const OPEN_EGRESS: Egress = { dispatcher: new Agent(AGENT_OPTIONS), restricted: false };

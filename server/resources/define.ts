@@ -101,6 +101,11 @@ export interface ResourceDefinition<
    * writes, not in `check`, so a plan made after the date passes still validates.
    */
   futureOnCreate?: (keyof z.infer<S> & string)[];
+  /**
+   * Fields holding a URL the gateway calls out to (`providers.*.base_url` for one in each list item). On a
+   * tenant-owned resource a tenant may have set it, so every call to it obeys the egress rules (server/net/egress.ts).
+   */
+  targets?: string[];
   /** Fields that cannot change after creation (Terraform plans a replacement). `id`, `tenant_id` always are. */
   immutable?: (keyof z.infer<S> & string)[];
   secret?: SecretRule;

@@ -59,6 +59,7 @@ export const route = defineResource({
   references: { service_id: 'service' },
   // An HTTP route's path belongs to its owner, so no tenant can receive traffic meant for another (or the platform).
   claims: { field: 'path_prefix' },
+  targets: ['backend_url', 'providers.*.base_url'],
   audit: { created: 'ROUTE_CREATED', updated: 'ROUTE_UPDATED', deleted: 'ROUTE_DELETED', rolledBack: 'ROUTE_ROLLED_BACK' },
   check: (r) => {
     const problems: { path: string; message: string }[] = [];

@@ -22,5 +22,6 @@ export const service = defineResource({
     timeout_ms: z.number().int().min(1).max(600_000).default(30_000),
   }),
   computed: z.strictObject({}),
+  targets: ['target_url'],
   audit: { created: 'SERVICE_CREATED', updated: 'SERVICE_UPDATED', deleted: 'SERVICE_DELETED' },
 });

@@ -23,6 +23,7 @@ export const webhook = defineResource({
     secret_version: z.number().int().min(0).max(1e15).nullable().default(null),
   }),
   computed: z.strictObject({}),
+  targets: ['url'],
   secret: { mode: 'encrypted', field: 'secret', generatePrefix: 'whsec_', setField: 'secret_set', showOnCreate: true, versionField: 'secret_version' },
   audit: { created: 'WEBHOOK_CREATED', updated: 'WEBHOOK_UPDATED', deleted: 'WEBHOOK_DELETED' },
   check: (w) => {

@@ -31,13 +31,22 @@ export interface SendResult {
 export const signature = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 /** How a webhook's URL is reached: a tenant's webhook URL only at public addresses (see server/net/egress.ts). */
-export const webhookEgress = (allow: EgressAllow, hook: { tenant_id: string | null }): Egress => egressFor(allow, hook.tenant_id !== null);
+export const webhookEgress = (allow: EgressAllow, hook: { tenant_id: string | null }): Egress =>
+  egressFor(allow, hook.tenant_id !== null);
 
 /**
  * POSTs one signed body through `egress` (redirects are not followed); never throws. A restricted target's failure
- * is logged without its address, since the tenant reads the attempt log.
+ * is recorded without its address, since the tenant reads the attempt log.
  */
-export async function sendSigned(url: string, secret: string, body: string, type: string, deliveryId: string, timeoutMs: number, egress: Egress): Promise<SendResult> {
+export async function sendSigned(
+  url: string,
+  secret: string,
+  body: string,
+  type: string,
+  deliveryId: string,
+  timeoutMs: number,
+  egress: Egress,
+): Promise<SendResult> {
   const started = Date.now();
   try {
     const res = await request(url, {
@@ -49,7 +58,8 @@ export async function sendSigned(url: string, secret: string, body: string, type
     });
     await res.body.dump().catch(() => undefined);
     const ok = res.statusCode >= 200 && res.statusCode < 300;
-    return { delivered: ok, status_code: res.statusCode, duration_ms: Date.now() - started, error: ok ? null : `HTTP ${res.statusCode}` };
+    const error = ok ? null : `HTTP ${res.statusCode}`;
+    return { delivered: ok, status_code: res.statusCode, duration_ms: Date.now() - started, error };
   } catch (err) {
     const e = err as Error & { cause?: Error };
     let error: string;
@@ -173,7 +183,8 @@ export class WebhookDispatcher {
       result = { delivered: false, status_code: null, duration_ms: 0, error: hook ? 'webhook is inactive' : 'webhook was deleted' };
     } else {
       const egress = webhookEgress(this.opts.egressAllow, hook);
-      result = await sendSigned(String(hook.data.url), decryptSecret(this.masterKey, hook.secret), d.body, d.event_type, d.id, this.opts.timeoutMs, egress);
+      const secret = decryptSecret(this.masterKey, hook.secret);
+      result = await sendSigned(String(hook.data.url), secret, d.body, d.event_type, d.id, this.opts.timeoutMs, egress);
     }
     const final = result.delivered || !hook || hook.data.active !== true || attempt >= this.opts.maxAttempts;
     const wait = this.opts.backoffMs * 2 ** (attempt - 1) + Math.random() * this.opts.backoffMs;
