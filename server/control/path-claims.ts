@@ -40,7 +40,13 @@ export async function lockClaims(t: Tx, def: ResourceDefinition): Promise<void> 
  * new (a create, or an update or rollback that changes it), so a path its owner already holds never blocks an edit.
  * The message names neither the other owner nor its resource.
  */
-export async function assertClaimFree(t: Tx, def: ResourceDefinition, owner: string | null, fields: Record<string, unknown>, before?: Record<string, unknown>): Promise<void> {
+export async function assertClaimFree(
+  t: Tx,
+  def: ResourceDefinition,
+  owner: string | null,
+  fields: Record<string, unknown>,
+  before?: Record<string, unknown>,
+): Promise<void> {
   const field = def.claims?.field;
   const value = field === undefined ? undefined : fields[field];
   if (typeof value !== 'string' || (before && before[field!] === value)) return;
