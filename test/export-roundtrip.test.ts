@@ -167,6 +167,17 @@ describe.each(testDialects())('deleting what others name (%s)', (dialect) => {
     expect((await t.api('DELETE', url)).status).toBe(204);
   });
 
+  test('a delete racing a resource that names its target: never both succeed', async () => {
+    for (let n = 0; n < 5; n++) {
+      const service = (await t.api('POST', '/v1/admin/services', { name: 's', target_url: 'https://s.example.com' })).body.id;
+      const [created, deleted] = await Promise.all([
+        t.api('POST', '/v1/admin/routes', { tenant_id: 'acme', path_prefix: `/race-${n}`, service_id: service }),
+        t.api('DELETE', `/v1/admin/services/${service}`),
+      ]);
+      expect([[201, 409], [400, 204]]).toContainEqual([created.status, deleted.status]);
+    }
+  });
+
   test('a tenant deleted with cascade takes resources that name each other with it', async () => {
     await t.api('POST', '/v1/admin/tenants', { id: 'doomed', name: 'Doomed' });
     const key = (await t.api('POST', '/v1/admin/tenants/doomed/keys', { name: 'k' })).body.id;

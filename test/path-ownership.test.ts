@@ -13,6 +13,12 @@ describe('path prefixes overlap at segment boundaries', () => {
     ['/api', '/apix', false],
     ['/api/v2', '/api/v3', false],
     ['/a/b', '/a', true],
+    ['/%61pi', '/api/v2', true],
+    ['/x/../api', '/api', true],
+    ['/%2e%2e/api/', '/api', true],
+    ['/api%2Fv2', '/api', true],
+    ['/api%2Fv2', '/apix', false],
+    ['//', '/x', true],
   ])('%s and %s: %s', (a, b, overlap) => {
     expect(pathsOverlap(a, b)).toBe(overlap);
     expect(pathsOverlap(b, a)).toBe(overlap);
@@ -45,9 +51,9 @@ describe.each(testDialects())('path ownership (%s)', (dialect) => {
     for (const s of secrets) expect(res.text).not.toContain(s); // neither the other owner nor its route is named
   };
 
-  test('tenant vs tenant: equal, nested and trailing-slash prefixes are refused; a sibling is not', async () => {
+  test('tenant vs tenant: equal, nested, trailing-slash and respelled prefixes are refused; a sibling is not', async () => {
     expect((await create('acme', route('acme-api', '/api'))).status).toBe(201);
-    for (const path of ['/api', '/api/', '/api/v2', '/']) expectClaimed(await create('beta', route('beta-api', path)), 'acme', 'acme-api');
+    for (const path of ['/api', '/api/', '/api/v2', '/', '/%61pi/x', '/x/../api']) expectClaimed(await create('beta', route('beta-api', path)), 'acme', 'acme-api');
     expect((await create('beta', route('beta-apix', '/apix'))).status).toBe(201);
     expect((await t.api('GET', '/v1/admin/routes/beta-api')).status).toBe(404);
   });

@@ -47,7 +47,8 @@ export function exportWarnings(def: ResourceDefinition, item: Item, at: string):
   }
   for (const [field, kind] of unexportedReferences(def)) {
     if (typeof item[field] === 'string') {
-      warnings.push(`${at}.${field}: names ${kind} "${item[field]}", which is not exported; an import where it does not exist skips this entry`);
+      const named = `${kind} "${item[field]}"`;
+      warnings.push(`${at}.${field}: names ${named}, which is not exported; an import where it does not exist skips this entry`);
     }
   }
   return warnings;
@@ -103,7 +104,8 @@ export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details:
       if (typeof entry.id !== 'string') return details.push({ path: `${at}.id`, message: 'is required (items are matched by id)' });
       if (seen.has(entry.id)) return details.push({ path: `${at}.id`, message: `"${entry.id}" appears twice` });
       seen.add(entry.id);
-      const schema = keepSecret ? schemasFor(def).create.partial({ [def.secret!.field]: true } as never) : schemasFor(def).create;
+      const create = schemasFor(def).create;
+      const schema = keepSecret ? create.partial({ [def.secret!.field]: true } as never) : create;
       const result = schema.safeParse(entry);
       if (!result.success) return details.push(...issuesToDetails(result.error, at));
       const value = result.data as Item;

@@ -27,7 +27,16 @@ export interface ImportResult {
 }
 
 /** One step of the diff; `at` is the item's path in the document (or its kind and id, for a delete). */
-type Op = { op: 'create' | 'update' | 'delete'; def: ResourceDefinition; id: string; at: string; item?: Item; before?: StoredResource; makesSecret?: boolean };
+type Op = {
+  op: 'create' | 'update' | 'delete';
+  def: ResourceDefinition;
+  id: string;
+  at: string;
+  item?: Item;
+  before?: StoredResource;
+  /** A create given "***": the server makes the secret (see redactedOnCreate). */
+  makesSecret?: boolean;
+};
 
 /** Thrown to roll a dry run back after it ran every check a real import runs. */
 class DryRun extends Error {}
@@ -89,9 +98,10 @@ export class ConfigSync {
           if (made && !dryRun) result.generated_secrets.push(made); // a dry run's secret is rolled back with it
         }
         if (dryRun) throw new DryRun();
-        const counts = { created: result.created.length, updated: result.updated.length, deleted: result.deleted.length, unchanged: result.unchanged, skipped: result.skipped.length };
+        const { created, updated, deleted, skipped, unchanged } = result;
+        const counts = { created: created.length, updated: updated.length, deleted: deleted.length, unchanged, skipped: skipped.length };
         await this.gw.audit.append(tx, [
-          { type: 'CONFIG_IMPORTED', actor: actorOf(ctx.caller), tenant_id: null, resource: null, changes: { mode, ...counts, changes: { created: result.created, updated: result.updated, deleted: result.deleted, skipped: result.skipped } }, trace_id: ctx.traceId },
+          { type: 'CONFIG_IMPORTED', actor: actorOf(ctx.caller), tenant_id: null, resource: null, changes: { mode, ...counts, changes: { created, updated, deleted, skipped } }, trace_id: ctx.traceId },
         ]);
       });
     } catch (err) {
@@ -119,7 +129,8 @@ export class ConfigSync {
           const missing = await this.missingUnexported(tx, def, item);
           if (missing) {
             skipped.push(op);
-            warnings.push(`${at}.${missing.field}: no ${missing.kind} "${item[missing.field]}" exists here (it is not exported); ${def.kind} "${item.id}" was skipped`);
+            const named = `${missing.kind} "${item[missing.field]}"`;
+            warnings.push(`${at}.${missing.field}: no ${named} exists here (it is not exported); ${def.kind} "${item.id}" was skipped`);
             continue;
           }
           if (doc.redacted.has(item)) op.makesSecret = this.redactedOnCreate(def, op, dryRun, warnings);
@@ -127,7 +138,8 @@ export class ConfigSync {
           continue;
         }
         if ('tenant_id' in item && item.tenant_id !== before.tenant_id) {
-          throw validationError([{ path: `${at}.tenant_id`, message: `cannot move "${item.id}" from tenant ${JSON.stringify(before.tenant_id)}; delete it first` }]);
+          const message = `cannot move "${item.id}" from tenant ${JSON.stringify(before.tenant_id)}; delete it first`;
+          throw validationError([{ path: `${at}.tenant_id`, message }]);
         }
         const rotates = def.secret !== undefined && item[def.secret.field] !== undefined;
         if (rotates || desiredKey(def, item) !== desiredKey(def, toItem(def, before))) updates.push({ op: 'update', def, id: item.id, at, item, before });
@@ -149,7 +161,7 @@ export class ConfigSync {
   }
 
   /** The first field naming a kind the document does not carry whose resource is not here (same tenant or global). */
-  private async missingUnexported(tx: Tx, def: ResourceDefinition, item: Item): Promise<{ field: string; kind: string } | undefined> {
+  private async missingUnexported(tx: Tx, def: ResourceDefinition, item: Item): Promise<{ field: string; kind: string } | void> {
     for (const [field, kind] of unexportedReferences(def)) {
       const id = item[field];
       if (typeof id !== 'string') continue;
@@ -167,9 +179,12 @@ export class ConfigSync {
     const rule = def.secret!;
     const at = `${op.at}.${rule.field}`;
     if (rule.mode !== 'encrypted' || !rule.generatePrefix) {
-      throw validationError([{ path: at, message: `is "${REDACTED}", but ${def.kind} "${op.id}" does not exist here to keep a secret from; give the secret` }]);
+      const message = `is "${REDACTED}", but ${def.kind} "${op.id}" does not exist here to keep a secret from; give the secret`;
+      throw validationError([{ path: at, message }]);
     }
-    const outcome = dryRun ? 'a real import generates a new one and returns it once' : 'a new one was generated: see generated_secrets';
+    const outcome = dryRun
+      ? 'a real import generates a new one and returns it once'
+      : 'a new one was generated: see generated_secrets';
     warnings.push(`${at}: "${REDACTED}" but ${def.kind} "${op.id}" is new here; ${outcome}`);
     return true;
   }
@@ -180,7 +195,8 @@ export class ConfigSync {
       if (op.op === 'create') {
         const created = await this.service.create(ctx, op.def, op.item, undefined, tx);
         const field = op.def.secret?.field;
-        if (op.makesSecret && field && typeof created[field] === 'string') return { kind: op.def.kind, id: op.id, field, value: created[field] };
+        const value = field && op.makesSecret ? created[field] : undefined;
+        if (typeof value === 'string') return { kind: op.def.kind, id: op.id, field: field!, value };
       } else if (op.op === 'update') await this.service.update(ctx, op.def, op.id, op.item, undefined, tx);
       else await this.service.remove(ctx, op.def, op.id, { cascade: true }, undefined, tx);
       return undefined;

@@ -10,13 +10,28 @@ import type { Tx } from '../store/schema';
  * another's backend.
  */
 
-/** `/api/` and `/api` are one claim; `/` (stripped to '') claims every path. */
-const trimmed = (path: string) => path.replace(/\/+$/, '');
+/**
+ * One spelling per path, so a claim cannot be dodged by writing it another way: percent-encoded unreserved characters
+ * and slashes decoded (`/%61pi` is `/api`), dot segments removed (`/x/../api`, `/%2e%2e/api`), trailing slashes dropped
+ * (`/api/` is `/api`; `/` becomes '' and so claims every path).
+ */
+function canonical(path: string): string {
+  const decoded = path.replace(/%([0-9a-fA-F]{2})/g, (escape, hex: string) => {
+    const char = String.fromCharCode(parseInt(hex, 16));
+    return /[A-Za-z0-9\-._~/]/.test(char) ? char : escape.toUpperCase();
+  });
+  const segments: string[] = [];
+  for (const segment of decoded.split('/').slice(1)) {
+    if (segment === '..') segments.pop();
+    else if (segment !== '.') segments.push(segment);
+  }
+  return `/${segments.join('/')}`.replace(/\/+$/, '');
+}
 
 /** Whether two prefixes share a path: equal, or one under the other at a segment boundary (`/api`, `/api/v2`). */
 export function pathsOverlap(a: string, b: string): boolean {
-  const x = trimmed(a);
-  const y = trimmed(b);
+  const x = canonical(a);
+  const y = canonical(b);
   return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`);
 }
 
@@ -40,7 +55,13 @@ export async function lockClaims(t: Tx, def: ResourceDefinition): Promise<void> 
  * new (a create, or an update or rollback that changes it), so a path its owner already holds never blocks an edit.
  * The message names neither the other owner nor its resource.
  */
-export async function assertClaimFree(t: Tx, def: ResourceDefinition, owner: string | null, fields: Record<string, unknown>, before?: Record<string, unknown>): Promise<void> {
+export async function assertClaimFree(
+  t: Tx,
+  def: ResourceDefinition,
+  owner: string | null,
+  fields: Record<string, unknown>,
+  before?: Record<string, unknown>,
+): Promise<void> {
   const field = def.claims?.field;
   const value = field === undefined ? undefined : fields[field];
   if (typeof value !== 'string' || (before && before[field!] === value)) return;

@@ -19,7 +19,7 @@ function pointersTo(kind: string): { def: ResourceDefinition; field: string }[] 
  * caller may see (its tenant's and global resources); a tenant caller only deletes its own resources, which only its
  * own resources can name, so in practice it sees them all.
  */
-export async function assertUnreferenced(t: Tx, def: ResourceDefinition, id: string, callerTenant: string | null): Promise<void> {
+export async function assertUnreferenced(t: Tx, def: ResourceDefinition, id: string, callerTenant: string | null) {
   const found: ResourceRef[] = [];
   for (const { def: from, field } of pointersTo(def.kind)) found.push(...(await referencing(t, from.kind, field, id)));
   if (!found.length) return;
@@ -27,5 +27,6 @@ export async function assertUnreferenced(t: Tx, def: ResourceDefinition, id: str
   const counted = (kind: string, n: number) => `${n} ${kind}${n === 1 ? '' : 's'}`;
   const kinds = [...new Set(visible.map((r) => r.kind))].map((k) => counted(k, visible.filter((r) => r.kind === k).length));
   const what = kinds.length ? `is still named by ${kinds.join(', ')}` : 'is still in use';
-  throw new ApiError('CONFLICT', `${def.title} "${id}" ${what}; change or delete those first`, [{ path: '', message: what }]);
+  const message = `${def.title} "${id}" ${what}; change or delete those first`;
+  throw new ApiError('CONFLICT', message, [{ path: '', message: what }]);
 }

@@ -396,7 +396,8 @@ export class ResourceService {
     for (const [field, kind] of Object.entries(def.references ?? {})) {
       const id = fields[field];
       if (typeof id !== 'string') continue;
-      const target = await store.getResource(t, kind, id);
+      // Locked until commit: a concurrent delete of the target waits, then sees this resource name it (and refuses).
+      const target = await store.getResource(t, kind, id, true);
       if (!target || (target.tenant_id !== null && target.tenant_id !== tenantId)) {
         const platformWide = RESOURCES.find((r) => r.kind === kind)?.scope === 'platform';
         throw validationError([{ path: field, message: `no ${kind} "${id}" exists${tenantId && !platformWide ? ` in tenant "${tenantId}"` : ''}` }]);

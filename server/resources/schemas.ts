@@ -29,8 +29,9 @@ function secretInput(def: ResourceDefinition, optional: boolean): Record<string,
 export function schemasFor(def: ResourceDefinition): ResourceSchemas {
   const hit = cache.get(def);
   if (hit) return hit;
-  const idShape: Record<string, z.ZodType> =
-    def.id.source === 'caller' ? { id: slug() } : def.id.source === 'either' ? { id: resourceId(def.id.prefix).optional() } : {};
+  const idShape: Record<string, z.ZodType> = {};
+  if (def.id.source === 'caller') idShape.id = slug();
+  if (def.id.source === 'either') idShape.id = resourceId(def.id.prefix).optional();
   const tenantShape: Record<string, z.ZodType> = {};
   if (def.scope === 'tenant') tenantShape.tenant_id = isNested(def) ? slug().optional() : slug();
   if (def.scope === 'tenant-optional') tenantShape.tenant_id = slug().nullable().optional();

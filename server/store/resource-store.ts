@@ -149,12 +149,14 @@ export async function referencing(db: Executor, kind: string, field: string, id:
 }
 
 /** The values of `field` that resources of `kind` hold, except those of `owner` (a tenant, or null: the platform). */
-export async function valuesOfOthers(db: Executor, kind: string, field: string, owner: string | null): Promise<(ResourceRef & { value: string })[]> {
+export async function valuesOfOthers(db: Executor, kind: string, field: string, owner: string | null) {
   let q = db
     .selectFrom('resources')
     .select(['kind', 'id', 'tenant_id', sql<string>`data->>${field}`.as('value')])
     .where('kind', '=', kind)
     .where(sql<string | null>`data->>${field}`, 'is not', null);
-  q = owner === null ? q.where('tenant_id', 'is not', null) : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '<>', owner)]));
+  q = owner === null
+    ? q.where('tenant_id', 'is not', null)
+    : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '<>', owner)]));
   return q.execute();
 }
