@@ -81,14 +81,17 @@ export class DataPlane {
   }
 
   async start(): Promise<void> {
+    // request logs a previous run spooled count towards quotas: write them before counting (one try; an
+    // unavailable database leaves them spooled)
+    await this.requestLogs.flush();
     await Promise.all([this.budgets.start(), this.seedQuotas()]);
   }
 
   /**
    * Quotas survive a restart: each key's admitted requests this UTC day and month are counted back from the request
    * logs. A request the gateway itself refused carries a 4xx error code (every check before `admit` and `admit` itself
-   * answer 4xx; what can fail after it answers 5xx), so those are left out. Requests still in an unflushed batch of
-   * another instance are not counted.
+   * answer 4xx; what can fail after it answers 5xx), so those are left out. Requests still in an unflushed batch (or
+   * the spool) of another instance are not counted.
    */
   private async seedQuotas(now = new Date()): Promise<void> {
     const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));

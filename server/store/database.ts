@@ -119,6 +119,8 @@ async function postgresKysely(url: string, max: number, timeouts: DatabaseTimeou
     keepAlive: true,
   });
   pool.on('error', () => {}); // an idle client's lost connection: the pool replaces it; queries report their own errors
+  // a connection lost while checked out but between queries: its next query (or release) reports it
+  pool.on('connect', (client) => client.on('error', () => {}));
   const markTimeouts = (client: PgClient, err: unknown) => {
     if (err instanceof Error && err.message === 'Query read timeout') client[TIMED_OUT] = true;
     throw err;
