@@ -24,7 +24,10 @@ describe.each(testDialects())('batch writer (%s)', (dialect) => {
     await drop?.();
   });
 
-  const row = (path: string) => ({ kind: 'http' as const, method: 'GET', path, status: 200, latency_ms: 1, request_id: `req_${path}`, created_at: new Date().toISOString() });
+  const row = (path: string) => ({
+    kind: 'http' as const, method: 'GET', path, status: 200, latency_ms: 1, request_id: `req_${path}`,
+    created_at: new Date().toISOString(),
+  });
 
   test('a row the database refuses is dropped and logged alone; every other row of its batch lands', async () => {
     const writer = new BatchWriter(database.append, log, 'request_logs', 'log_');

@@ -17,7 +17,11 @@ import { TcpProxy } from './support/tcp-proxy';
 const postgres = testDialects().includes('postgres') ? describe : describe.skip;
 
 /** Short bounds, so an outage shows within a test's time; one master key, since every gateway shares a database. */
-const FAST = { PORTICO_DB_CONNECT_TIMEOUT_MS: '1000', PORTICO_DB_QUERY_TIMEOUT_MS: '1000', PORTICO_MASTER_KEY: randomBytes(32).toString('base64') };
+const FAST = {
+  PORTICO_DB_CONNECT_TIMEOUT_MS: '1000',
+  PORTICO_DB_QUERY_TIMEOUT_MS: '1000',
+  PORTICO_MASTER_KEY: randomBytes(32).toString('base64'),
+};
 
 /** `promise`, or a failure when it has not settled within `ms`: the gateway must answer, not hang. */
 function within<T>(ms: number, promise: Promise<T>): Promise<T> {
@@ -87,7 +91,11 @@ postgres('database faults (postgres behind a proxy)', () => {
       proxy.freeze();
       const [list, write, ready] = await within(
         8000,
-        Promise.all([t.api('GET', '/v1/admin/tenants'), t.api('POST', '/v1/admin/tenants', { id: 'while-hung', name: 'x', status: 'ACTIVE' }), t.api('GET', '/health/ready', undefined, null)]),
+        Promise.all([
+          t.api('GET', '/v1/admin/tenants'),
+          t.api('POST', '/v1/admin/tenants', { id: 'while-hung', name: 'x', status: 'ACTIVE' }),
+          t.api('GET', '/health/ready', undefined, null),
+        ]),
       );
       expect([list.status, list.body.error.code, list.headers['retry-after']]).toEqual([503, 'DATABASE_UNAVAILABLE', '5']);
       expect([write.status, write.body.error.code]).toEqual([503, 'DATABASE_UNAVAILABLE']);
@@ -180,8 +188,9 @@ postgres('database faults (postgres behind a proxy)', () => {
       await traffic(first.dataUrl!, '/outage-stop', 15);
       await within(3000 + 1500, first.close());
       const spooled = (await readdir(join(dir, 'spool'))).filter((f) => f.startsWith('request_logs.'));
-      const rows = (await Promise.all(spooled.map((f) => readFile(join(dir, 'spool', f), 'utf8')))).join('').split('\n').filter(Boolean);
-      expect(rows.map((r) => JSON.parse(r).path).sort()).toEqual(Array.from({ length: 15 }, (_, i) => `/outage-stop/${i}`).sort());
+      const text = (await Promise.all(spooled.map((f) => readFile(join(dir, 'spool', f), 'utf8')))).join('');
+      const paths = text.split('\n').filter(Boolean).map((line) => JSON.parse(line).path);
+      expect(paths.sort()).toEqual(Array.from({ length: 15 }, (_, i) => `/outage-stop/${i}`).sort());
 
       await proxy.down(); // ends the connections the stopped gateway left hanging
       await proxy.up();
@@ -203,7 +212,10 @@ describe.each(testDialects())('spool left by a previous run (%s)', (dialect) => 
     const dir = await mkdtemp(join(tmpdir(), 'portico-left-'));
     try {
       const left = await Spool.open(join(dir, 'spool'), 1024 * 1024);
-      const rows = Array.from({ length: 7 }, (_, i) => ({ id: `log_left_${i}`, kind: 'http', method: 'GET', path: `/left/${i}`, status: 200, latency_ms: 1, request_id: `req_left_${i}`, created_at: new Date().toISOString() }));
+      const rows = Array.from({ length: 7 }, (_, i) => ({
+        id: `log_left_${i}`, kind: 'http', method: 'GET', path: `/left/${i}`, status: 200, latency_ms: 1,
+        request_id: `req_left_${i}`, created_at: new Date().toISOString(),
+      }));
       expect(await left.write('request_logs', rows, 3)).toBe(true);
       const t = await startTestGateway(dialect);
       t.gateway.spool = await Spool.open(join(dir, 'spool'), 1024 * 1024); // as a start with PORTICO_DATA_DIR=dir opens it

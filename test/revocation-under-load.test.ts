@@ -20,8 +20,12 @@ describe.each(testDialects())('revocation while the admin API is loaded (%s)', (
     nodes.push(await startDataPlane(t));
     if (dialect === 'postgres') {
       // and a data-only node on the same database
-      const url = (t.gateway.config.databaseUrl)!;
-      other = await startTestGateway(dialect, { DATABASE_URL: url, PORTICO_ROLE: 'data', PORTICO_MASTER_KEY: t.gateway.keys.masterKey.toString('base64') }, { webhooks: false });
+      const env = {
+        DATABASE_URL: t.gateway.config.databaseUrl!,
+        PORTICO_ROLE: 'data',
+        PORTICO_MASTER_KEY: t.gateway.keys.masterKey.toString('base64'),
+      };
+      other = await startTestGateway(dialect, env, { webhooks: false });
       nodes.push(await startDataPlane(other));
     }
   });

@@ -116,7 +116,7 @@ export class BatchWriter<T extends BatchTable> {
     if (!left.length) return;
     await this.spilling;
     if (this.spool && (await this.spool.write(this.table, left, this.maxBatch).catch(() => false))) {
-      this.log.warn({ table: this.table, rows: left.length }, 'records spooled at stop; they are written at the next start');
+      this.log.warn({ table: this.table, rows: left.length }, 'records spooled at stop; the next start writes them');
     } else {
       this.dropped.overflow += left.length;
       this.log.error({ table: this.table, rows: left.length }, 'records could not be written or spooled at stop; dropped');
@@ -183,7 +183,8 @@ export class BatchWriter<T extends BatchTable> {
         await this.append(this.table, columnsOf(part), part);
       } catch (err) {
         if (!isDataError(err)) {
-          if (!this.retryMs) this.log.warn({ err, table: this.table, rows: part.length }, 'database unavailable; records kept to retry');
+          const rows = part.length;
+          if (!this.retryMs) this.log.warn({ err, table: this.table, rows }, 'database unavailable; records kept to retry');
           return [part, ...parts].flat();
         }
         if (part.length > 1) {
@@ -194,7 +195,8 @@ export class BatchWriter<T extends BatchTable> {
         this.dropped.refused++;
         // the reason without the value it quotes (SQLSTATE messages put the offending text after a colon)
         const reason = String((err as Error).message).split(':')[0];
-        this.log.error({ table: this.table, id: part[0]!.id, code: (err as { code?: string }).code, reason }, 'record refused by the database; dropped');
+        const code = (err as { code?: string }).code;
+        this.log.error({ table: this.table, id: part[0]!.id, code, reason }, 'record refused by the database; dropped');
       }
     }
     return [];
@@ -216,7 +218,8 @@ export class BatchWriter<T extends BatchTable> {
         this.spillRows -= rows.length;
         if (ok) return;
         this.dropped.overflow += rows.length;
-        this.log.error({ table: this.table, rows: rows.length, spoolBytes: this.spool!.maxBytes }, 'the spool is full; records dropped');
+        const spoolBytes = this.spool!.maxBytes;
+        this.log.error({ table: this.table, rows: rows.length, spoolBytes }, 'the spool is full; records dropped');
       });
     return true;
   }
@@ -230,6 +233,7 @@ function columnsOf(rows: readonly Row[]): string[] {
 }
 
 /** A writer for one of the gateway's record tables, with its memory bound and spool from the settings. */
-export function recordWriter<T extends BatchTable>(gw: Gateway, table: T, idPrefix: string, intervalMs?: number): BatchWriter<T> {
-  return new BatchWriter(gw.append, gw.log, table, idPrefix, { intervalMs, maxRows: gw.config.bufferMaxRows, spool: gw.spool });
+export function recordWriter<T extends BatchTable>(gw: Gateway, table: T, prefix: string, intervalMs?: number): BatchWriter<T> {
+  const options = { intervalMs, maxRows: gw.config.bufferMaxRows, spool: gw.spool };
+  return new BatchWriter(gw.append, gw.log, table, prefix, options);
 }
