@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { testDialects } from './support/databases';
 import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
 
@@ -59,5 +60,16 @@ describe.each(testDialects())('revocation while the admin API is loaded (%s)', (
       await Promise.all(writers);
     }
     expect(created).toBeGreaterThan(16); // the writers did load the admin API meanwhile
+  });
+
+  test('a close with change notifications still pending drops them instead of failing on a closed database', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
+    const g = await startTestGateway(dialect, {}, { log });
+    expect((await g.api('POST', '/v1/admin/tenants', { id: 'closing-co', name: 'Closing Co' })).status).toBe(201);
+    const creations = Array.from({ length: 40 }, (_, i) => g.api('POST', '/v1/admin/tenants/closing-co/keys', { name: `k${i}` }));
+    expect((await Promise.all(creations)).every((r) => r.status === 201)).toBe(true);
+    await g.close(); // at once: the last notifications' reloads are still queued
+    expect(lines.filter((line) => line.includes('configuration snapshot'))).toEqual([]);
   });
 });
