@@ -67,7 +67,7 @@ describe.each(testDialects())('revocation while the admin API is loaded (%s)', (
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
     const g = await startTestGateway(dialect, {}, { log });
     expect((await g.api('POST', '/v1/admin/tenants', { id: 'closing-co', name: 'Closing Co' })).status).toBe(201);
-    const creations = Array.from({ length: 40 }, (_, i) => g.api('POST', '/v1/admin/tenants/closing-co/keys', { name: `k${i}` }));
+    const creations = Array.from({ length: 200 }, (_, i) => g.api('POST', '/v1/admin/tenants/closing-co/keys', { name: `k${i}` }));
     expect((await Promise.all(creations)).every((r) => r.status === 201)).toBe(true);
     await g.close(); // at once: the last notifications' reloads are still queued
     expect(lines.filter((line) => line.includes('configuration snapshot'))).toEqual([]);
