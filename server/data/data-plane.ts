@@ -5,7 +5,7 @@ import { isoAt } from '../lib/iso-date';
 import { levelEnabled } from '../lib/lazy-logger';
 import type { Gateway } from '../gateway';
 import type { SnapshotEntry } from '../store/snapshot';
-import { recordWriter, type BatchWriter } from './batch-writer';
+import { recordWriter, type BatchTable, type BatchWriter } from './batch-writer';
 import { BudgetTracker } from './budget-tracker';
 import { CircuitBreakers } from './circuit-breaker';
 import { authenticateKey, type KeyCaller } from './key-auth';
@@ -73,6 +73,7 @@ export class DataPlane {
     this.usage = recordWriter(gw, 'usage_records', 'use_');
     this.requestLogs = recordWriter(gw, 'request_logs', 'log_');
     this.errorEvents = recordWriter(gw, 'error_events', 'err_');
+    this.writers = [this.usage, this.requestLogs, this.errorEvents];
     this.budgets = new BudgetTracker(gw.db, gw.snapshot);
     this.limiter = new RateLimiter([routeLimits, tierLimits((id) => gw.snapshot.get('rate_limit_tier', id))]);
     this.breakers = new CircuitBreakers((upstream, state) => gw.log.warn({ upstream, state }, 'circuit breaker changed state'));
@@ -120,9 +121,12 @@ export class DataPlane {
     await Promise.all([this.usage.stop(deadline), this.requestLogs.stop(deadline), this.errorEvents.stop(deadline), this.keyUsage.stop()]);
   }
 
+  /** Every record writer of this data plane (others, such as the health checker's, add theirs), for metrics. */
+  readonly writers: Pick<BatchWriter<BatchTable>, 'table' | 'dropped'>[];
+
   /** Records dropped so far per table (refused by the database, or beyond the buffer and spool), for metrics. */
   droppedRecords(): [table: string, count: number][] {
-    return [this.usage, this.requestLogs, this.errorEvents].map((w) => [w.table, w.dropped.refused + w.dropped.overflow]);
+    return this.writers.map((w) => [w.table, w.dropped.refused + w.dropped.overflow]);
   }
 
   /** The caller's key and tenant (401/403 otherwise), noted on the request and as the key's last use. */
