@@ -39,6 +39,9 @@ export async function openGateway(
   const timeouts = { connectMs: config.dbConnectTimeoutMs, queryMs: config.dbQueryTimeoutMs };
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, timeouts });
   try {
+    // with PostgreSQL the data dir holds nothing else, but it is still where records wait out an outage
+    const spoolDir = config.dataDir === 'memory://' ? undefined : join(config.dataDir, 'spool');
+    const spool = spoolDir ? await Spool.open(spoolDir, config.spoolMaxBytes) : undefined;
     const keys = await loadKeys(config, database.db);
     const bootstrap = await loadBootstrapToken(config, database.db);
     const audit = new AuditLog(keys.auditSigningKey);
@@ -53,8 +56,6 @@ export async function openGateway(
     const unlisten = await followChanges(database, snapshot, onError);
     await snapshot.reload();
     if (runWebhooks) dispatcher.start();
-    // with PostgreSQL the data dir holds nothing else, but it is still where records wait out an outage
-    const spool = config.dataDir === 'memory://' ? undefined : await Spool.open(join(config.dataDir, 'spool'), config.spoolMaxBytes);
     return {
       config,
       db: database.db,
@@ -126,7 +127,12 @@ export async function startServer(config: Config = loadConfig(), log?: Logger, o
  * requests still open at half the grace are cut, the data plane's writers spool what they could not write by three
  * quarters, and this resolves at the grace whatever is still waiting.
  */
-async function closeWithin(graceMs: number, log: OpenGateway['log'], apps: (FastifyInstance | undefined)[], stop: () => Promise<void>): Promise<void> {
+async function closeWithin(
+  graceMs: number,
+  log: OpenGateway['log'],
+  apps: (FastifyInstance | undefined)[],
+  stop: () => Promise<void>,
+): Promise<void> {
   const cut = setTimeout(() => apps.forEach((app) => app?.server.closeAllConnections()), graceMs / 2).unref();
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs).unref()));

@@ -45,10 +45,13 @@ export class BatchWriter<T extends BatchTable> {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private spilling: Promise<void> = Promise.resolve();
-  private spillBusy = false;
+  /** Rows handed to the spool and not yet on disk. */
+  private spillRows = 0;
   /** The wait before the next try; 0 while the database takes writes. */
   private retryMs = 0;
   private stopped = false;
+  /** Set when a stop's deadline has passed: a write still running ends the drain, its rows already spooled. */
+  private halted = false;
   private readonly intervalMs: number;
   private readonly maxBatch: number;
   private readonly maxRows: number;
@@ -78,7 +81,7 @@ export class BatchWriter<T extends BatchTable> {
     }
     this.pending.push(row as Row);
     if (this.pending.length >= this.maxBatch && !this.retryMs && !this.running) this.runNow();
-    else this.schedule(this.intervalMs);
+    else this.schedule(this.retryMs || this.intervalMs);
   }
 
   /** Rows waiting in memory. */
@@ -105,12 +108,15 @@ export class BatchWriter<T extends BatchTable> {
     const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))));
     await Promise.race([this.flush(), late]);
     clearTimeout(timer);
+    this.halted = true;
+    // rows of a write still running when the deadline passed are spooled too: if it does succeed late, they are
+    // written twice (at least once, never lost)
     const left = [...this.writing, ...this.pending];
     this.pending = [];
     if (!left.length) return;
     await this.spilling;
     if (this.spool && (await this.spool.write(this.table, left, this.maxBatch).catch(() => false))) {
-      this.log.warn({ table: this.table, rows: left.length }, 'records spooled at stop; they are written at the next start');
+      this.log.warn({ table: this.table, rows: left.length }, 'records spooled at stop; the next start writes them');
     } else {
       this.dropped.overflow += left.length;
       this.log.error({ table: this.table, rows: left.length }, 'records could not be written or spooled at stop; dropped');
@@ -140,7 +146,7 @@ export class BatchWriter<T extends BatchTable> {
   /** Writes the spool's segments, oldest first, then memory; stops at the first sign of an unavailable database. */
   private async drain(): Promise<void> {
     await this.spilling; // a segment being written holds rows older than what is in memory
-    for (;;) {
+    while (!this.halted) {
       const segment = this.spool?.oldest(this.table);
       const rows = segment ? await this.spool!.read(segment).catch(() => []) : this.pending.splice(0, this.maxBatch);
       if (!rows.length) {
@@ -177,7 +183,8 @@ export class BatchWriter<T extends BatchTable> {
         await this.append(this.table, columnsOf(part), part);
       } catch (err) {
         if (!isDataError(err)) {
-          if (!this.retryMs) this.log.warn({ err, table: this.table, rows: part.length }, 'database unavailable; records kept to retry');
+          const rows = part.length;
+          if (!this.retryMs) this.log.warn({ err, table: this.table, rows }, 'database unavailable; records kept to retry');
           return [part, ...parts].flat();
         }
         if (part.length > 1) {
@@ -188,27 +195,32 @@ export class BatchWriter<T extends BatchTable> {
         this.dropped.refused++;
         // the reason without the value it quotes (SQLSTATE messages put the offending text after a colon)
         const reason = String((err as Error).message).split(':')[0];
-        this.log.error({ table: this.table, id: part[0]!.id, code: (err as { code?: string }).code, reason }, 'record refused by the database; dropped');
+        const code = (err as { code?: string }).code;
+        this.log.error({ table: this.table, id: part[0]!.id, code, reason }, 'record refused by the database; dropped');
       }
     }
     return [];
   }
 
-  /** Moves the memory buffer to the spool; false when there is no spool or a move is under way. */
+  /**
+   * Moves the memory buffer to the spool, behind any move still under way (so segments keep their order); false
+   * when there is no spool, or the moves under way already hold a buffer's worth of rows (and a batch's).
+   */
   private spill(): boolean {
-    if (!this.spool || this.spillBusy) return false;
+    if (!this.spool || !this.pending.length || this.spillRows >= this.maxRows + this.maxBatch) return false;
     const rows = this.pending;
     this.pending = [];
-    this.spillBusy = true;
-    this.spilling = this.spool
-      .write(this.table, rows, this.maxBatch)
+    this.spillRows += rows.length;
+    this.spilling = this.spilling
+      .then(() => this.spool!.write(this.table, rows, this.maxBatch))
       .catch(() => false)
       .then((ok) => {
+        this.spillRows -= rows.length;
         if (ok) return;
         this.dropped.overflow += rows.length;
-        this.log.error({ table: this.table, rows: rows.length, spoolBytes: this.spool!.maxBytes }, 'the spool is full; records dropped');
-      })
-      .finally(() => (this.spillBusy = false));
+        const spoolBytes = this.spool!.maxBytes;
+        this.log.error({ table: this.table, rows: rows.length, spoolBytes }, 'the spool is full; records dropped');
+      });
     return true;
   }
 }
@@ -221,6 +233,7 @@ function columnsOf(rows: readonly Row[]): string[] {
 }
 
 /** A writer for one of the gateway's record tables, with its memory bound and spool from the settings. */
-export function recordWriter<T extends BatchTable>(gw: Gateway, table: T, idPrefix: string, intervalMs?: number): BatchWriter<T> {
-  return new BatchWriter(gw.append, gw.log, table, idPrefix, { intervalMs, maxRows: gw.config.bufferMaxRows, spool: gw.spool });
+export function recordWriter<T extends BatchTable>(gw: Gateway, table: T, prefix: string, intervalMs?: number): BatchWriter<T> {
+  const options = { intervalMs, maxRows: gw.config.bufferMaxRows, spool: gw.spool };
+  return new BatchWriter(gw.append, gw.log, table, prefix, options);
 }

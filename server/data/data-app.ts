@@ -90,6 +90,7 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   installErrorHandlers(app, renderOpenAiError);
   const dp = new DataPlane(gw);
   const health = new HealthChecker(gw);
+  dp.writers.push(health.snapshots);
   app.decorate('dataPlane', dp);
   app.addHook('onReady', async () => {
     await dp.start();

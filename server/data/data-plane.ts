@@ -5,7 +5,7 @@ import { isoAt } from '../lib/iso-date';
 import { levelEnabled } from '../lib/lazy-logger';
 import type { Gateway } from '../gateway';
 import type { SnapshotEntry } from '../store/snapshot';
-import { recordWriter, type BatchWriter } from './batch-writer';
+import { recordWriter, type BatchTable, type BatchWriter } from './batch-writer';
 import { BudgetTracker } from './budget-tracker';
 import { CircuitBreakers } from './circuit-breaker';
 import { authenticateKey, type KeyCaller } from './key-auth';
@@ -73,6 +73,7 @@ export class DataPlane {
     this.usage = recordWriter(gw, 'usage_records', 'use_');
     this.requestLogs = recordWriter(gw, 'request_logs', 'log_');
     this.errorEvents = recordWriter(gw, 'error_events', 'err_');
+    this.writers = [this.usage, this.requestLogs, this.errorEvents];
     this.budgets = new BudgetTracker(gw.db, gw.snapshot);
     this.limiter = new RateLimiter([routeLimits, tierLimits((id) => gw.snapshot.get('rate_limit_tier', id))]);
     this.breakers = new CircuitBreakers((upstream, state) => gw.log.warn({ upstream, state }, 'circuit breaker changed state'));
@@ -83,14 +84,17 @@ export class DataPlane {
   }
 
   async start(): Promise<void> {
+    // request logs a previous run spooled count towards quotas: write them before counting (one try; an
+    // unavailable database leaves them spooled)
+    await this.requestLogs.flush();
     await Promise.all([this.budgets.start(), this.seedQuotas()]);
   }
 
   /**
    * Quotas survive a restart: each key's admitted requests this UTC day and month are counted back from the request
    * logs. A request the gateway itself refused carries a 4xx error code (every check before `admit` and `admit` itself
-   * answer 4xx; what can fail after it answers 5xx), so those are left out. Requests still in an unflushed batch of
-   * another instance are not counted.
+   * answer 4xx; what can fail after it answers 5xx), so those are left out. Requests still in an unflushed batch (or
+   * the spool) of another instance are not counted.
    */
   private async seedQuotas(now = new Date()): Promise<void> {
     const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
@@ -119,9 +123,12 @@ export class DataPlane {
     await Promise.all([this.usage.stop(deadline), this.requestLogs.stop(deadline), this.errorEvents.stop(deadline), this.keyUsage.stop()]);
   }
 
+  /** Every record writer of this data plane (others, such as the health checker's, add theirs), for metrics. */
+  readonly writers: Pick<BatchWriter<BatchTable>, 'table' | 'dropped'>[];
+
   /** Records dropped so far per table (refused by the database, or beyond the buffer and spool), for metrics. */
   droppedRecords(): [table: string, count: number][] {
-    return [this.usage, this.requestLogs, this.errorEvents].map((w) => [w.table, w.dropped.refused + w.dropped.overflow]);
+    return this.writers.map((w) => [w.table, w.dropped.refused + w.dropped.overflow]);
   }
 
   /** The caller's key and tenant (401/403 otherwise), noted on the request and as the key's last use. */

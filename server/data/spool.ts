@@ -56,12 +56,18 @@ export class Spool {
     }
     if (this.bytes + total > this.maxBytes) return false;
     this.bytes += total; // reserved now, so concurrent writes cannot pass the bound together
-    for (const text of chunks) {
-      const name = `${table}.${String(++this.seq).padStart(12, '0')}.ndjson`;
-      await writeFile(join(this.dir, `${name}.tmp`), text);
-      await rename(join(this.dir, `${name}.tmp`), join(this.dir, name));
-      this.bytes -= Buffer.byteLength(text);
-      this.track(table, name, Buffer.byteLength(text));
+    let reserved = total;
+    try {
+      for (const text of chunks) {
+        const name = `${table}.${String(++this.seq).padStart(12, '0')}.ndjson`;
+        await writeFile(join(this.dir, `${name}.tmp`), text);
+        await rename(join(this.dir, `${name}.tmp`), join(this.dir, name));
+        reserved -= Buffer.byteLength(text);
+        this.bytes -= Buffer.byteLength(text);
+        this.track(table, name, Buffer.byteLength(text));
+      }
+    } finally {
+      this.bytes -= reserved; // a write that failed half way frees what it did not use
     }
     return true;
   }

@@ -22,7 +22,7 @@ export interface OpenDatabaseOptions {
 export interface DatabaseTimeouts {
   /** Opening a connection, or waiting for a free one in the pool. */
   connectMs: number;
-  /** One query: its answer must begin within this (`query_timeout`); the server cancels it then too (`statement_timeout`). */
+  /** One query: its answer must begin within this (`query_timeout`); the server cancels it then (`statement_timeout`). */
   queryMs: number;
 }
 
@@ -77,9 +77,10 @@ const MIGRATION_LOCK = 7_351_220_913; // our own session lock around kysely's, s
 /** Opens the database, runs pending migrations and returns a ready kysely instance. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDatabase> {
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
-  const opened = options.databaseUrl ? await openPostgres(options.databaseUrl, options.poolSize ?? 10, timeouts) : await openPGlite(options.dataDir ?? 'memory://');
+  const url = options.databaseUrl;
+  const opened = url ? await openPostgres(url, options.poolSize ?? 10, timeouts) : await openPGlite(options.dataDir ?? 'memory://');
   // migrations may wait on another instance's lock, and build indexes: no query timeout for them
-  const migrator = options.databaseUrl ? await postgresKysely(options.databaseUrl, 1, { ...timeouts, queryMs: 0 }) : undefined;
+  const migrator = url ? await postgresKysely(url, 1, { ...timeouts, queryMs: 0 }) : undefined;
   try {
     await (migrator?.db ?? opened.db).connection().execute(async (conn) => {
       await sql`select pg_advisory_lock(${MIGRATION_LOCK})`.execute(conn);
@@ -119,6 +120,8 @@ async function postgresKysely(url: string, max: number, timeouts: DatabaseTimeou
     keepAlive: true,
   });
   pool.on('error', () => {}); // an idle client's lost connection: the pool replaces it; queries report their own errors
+  // a connection lost while checked out but between queries: its next query (or release) reports it
+  pool.on('connect', (client) => client.on('error', () => {}));
   const markTimeouts = (client: PgClient, err: unknown) => {
     if (err instanceof Error && err.message === 'Query read timeout') client[TIMED_OUT] = true;
     throw err;
@@ -163,7 +166,8 @@ async function openPostgres(url: string, poolSize: number, timeouts: DatabaseTim
   const close = async () => {
     await Promise.all([db.destroy(), feed.db.destroy()]);
   };
-  return { db, feedDb: feed.db, dialect: 'postgres', listen: (channel, handlers) => listenPostgres(url, channel, handlers, timeouts), append, close };
+  const listen: OpenDatabase['listen'] = (channel, handlers) => listenPostgres(url, channel, handlers, timeouts);
+  return { db, feedDb: feed.db, dialect: 'postgres', listen, append, close };
 }
 
 async function openPGlite(dataDir: string): Promise<OpenDatabase> {

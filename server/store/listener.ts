@@ -14,7 +14,12 @@ export type Unlisten = () => Promise<void>;
  * LISTENs on a dedicated PostgreSQL connection. When the connection drops it reconnects with backoff (100 ms doubling
  * to 2 s) and calls `onReset`, since notifications sent meanwhile are lost.
  */
-export async function listenPostgres(url: string, channel: string, handlers: ListenHandlers, timeouts: DatabaseTimeouts): Promise<Unlisten> {
+export async function listenPostgres(
+  url: string,
+  channel: string,
+  handlers: ListenHandlers,
+  timeouts: DatabaseTimeouts,
+): Promise<Unlisten> {
   const { Client } = await import('pg');
   let client: PgClient | undefined;
   let stopped = false;
@@ -23,7 +28,12 @@ export async function listenPostgres(url: string, channel: string, handlers: Lis
 
   const connect = async (): Promise<void> => {
     // keepAlive: a dead server's silence is noticed (and the connection re-made) instead of waited on forever
-    const c = new Client({ connectionString: url, application_name: 'portico-listener', connectionTimeoutMillis: timeouts.connectMs, keepAlive: true });
+    const c = new Client({
+      connectionString: url,
+      application_name: 'portico-listener',
+      connectionTimeoutMillis: timeouts.connectMs,
+      keepAlive: true,
+    });
     c.on('notification', (msg) => msg.channel === channel && msg.payload !== undefined && handlers.onMessage(msg.payload));
     c.on('error', (err) => handlers.onError?.(err));
     c.on('end', () => {

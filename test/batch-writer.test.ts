@@ -1,0 +1,58 @@
+import pino from 'pino';
+import { BatchWriter } from '../server/data/batch-writer';
+import { openDatabase, type OpenDatabase } from '../server/store/database';
+import { createPostgresDatabase, testDialects } from './support/databases';
+
+describe.each(testDialects())('batch writer (%s)', (dialect) => {
+  let database: OpenDatabase;
+  let drop: (() => Promise<void>) | undefined;
+  const lines: string[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+
+  beforeAll(async () => {
+    if (dialect === 'postgres') {
+      const pg = await createPostgresDatabase();
+      drop = pg.drop;
+      database = await openDatabase({ databaseUrl: pg.url });
+    } else {
+      database = await openDatabase({ dataDir: 'memory://' });
+    }
+  });
+
+  afterAll(async () => {
+    await database.close();
+    await drop?.();
+  });
+
+  const row = (path: string) => ({
+    kind: 'http' as const, method: 'GET', path, status: 200, latency_ms: 1, request_id: `req_${path}`,
+    created_at: new Date().toISOString(),
+  });
+
+  test('a row the database refuses is dropped and logged alone; every other row of its batch lands', async () => {
+    const writer = new BatchWriter(database.append, log, 'request_logs', 'log_');
+    const paths = Array.from({ length: 37 }, (_, i) => `/good/${i}`);
+    // a NUL is refused by PostgreSQL in any text column (SQLSTATE 22021), here in the middle of a batch
+    paths.splice(20, 0, '/bad/secret-value-\u0000');
+    for (const p of paths) writer.add(row(p));
+    await writer.flush();
+
+    const stored = await database.db.selectFrom('request_logs').select('path').where('path', 'like', '/good/%').execute();
+    expect(stored.map((r) => r.path).sort()).toEqual(paths.filter((p) => p.startsWith('/good/')).sort());
+    expect(writer.dropped).toEqual({ refused: 1, overflow: 0 });
+    const refused = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'record refused by the database; dropped');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ table: 'request_logs', code: '22021' });
+    expect(lines.join('\n')).not.toContain('secret-value');
+  });
+
+  test('a batch of good rows after a refused one is written whole', async () => {
+    const writer = new BatchWriter(database.append, log, 'request_logs', 'log_');
+    writer.add(row('/bad/\u0000'));
+    await writer.flush();
+    for (let i = 0; i < 5; i++) writer.add(row(`/after/${i}`));
+    await writer.flush();
+    expect(await database.db.selectFrom('request_logs').select('path').where('path', 'like', '/after/%').execute()).toHaveLength(5);
+    expect(writer.dropped.refused).toBe(1);
+  });
+});
