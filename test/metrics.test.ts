@@ -58,6 +58,8 @@ describe.each(testDialects())('/metrics (%s)', (dialect) => {
       expect(res.body).toMatch(/portico_request_duration_seconds_count\{kind="http"\} 3/);
       expect(res.body).toMatch(/portico_upstream_errors_total\{[^}]*reason="connect"\} 1/);
       expect(res.body).toMatch(/portico_circuit_state\{[^}]+\} 2/);
+      expect(res.body).toContain('# TYPE portico_records_dropped_total counter');
+      expect(res.body).toContain('portico_records_dropped_total{table="request_logs"} 0');
     }
     // a platform role's own token does as well as the bootstrap owner's
     const policyAdmin = (await t.api('POST', '/v1/admin/tokens', { name: 'ops', role: 'policy-admin' })).body.token;

@@ -81,6 +81,9 @@ export class DataPlane {
     // a circuit is a route's (`owner/route`, and `#index:provider` on an LLM route), not an upstream URL's
     const circuitHelp = 'Circuit breaker per route (and LLM provider): 0 closed, 1 half-open, 2 open.';
     this.metrics.addGauge(new Gauge('portico_circuit_state', circuitHelp, ['circuit'], () => this.breakers.entries().map(([c, s]) => [[c], CIRCUIT_VALUE[s]])));
+    const droppedHelp = 'Records dropped by table: refused by the database, or beyond the memory buffer and the spool.';
+    const dropped = () => this.droppedRecords().map(([table, n]): [string[], number] => [[table], n]);
+    this.metrics.addGauge(new Gauge('portico_records_dropped_total', droppedHelp, ['table'], dropped, 'counter'));
   }
 
   async start(): Promise<void> {

@@ -54,12 +54,19 @@ export class Histogram {
   }
 }
 
-/** A value read when scraped. */
+/** A value read when scraped: a gauge, or a counter kept by something else (a batch writer's drops). */
 export class Gauge {
-  constructor(readonly name: string, readonly help: string, readonly labels: readonly string[], private readonly read: () => [readonly (string | number)[], number][]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labels: readonly string[],
+    private readonly read: () => [readonly (string | number)[], number][],
+    private readonly type: 'gauge' | 'counter' = 'gauge',
+  ) {}
 
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, ...this.read().map(([values, v]) => `${this.name}${labelText(this.labels, values)} ${v}`)];
+    const lines = this.read().map(([values, v]) => `${this.name}${labelText(this.labels, values)} ${v}`);
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`, ...lines];
   }
 }
 
