@@ -28,9 +28,9 @@ export interface Config {
   spoolMaxBytes: number;
   /** What targets set by tenants may reach besides public addresses (`PORTICO_EGRESS_ALLOW`). */
   egressAllow: EgressAllow;
-  /** Data port: the longest a client may take to send a request's headers (0: no limit). */
+  /** Both ports: the longest a client may take to send a request's headers (0: no limit). */
   headersTimeoutMs: number;
-  /** Data port: the longest a client may take to send a whole request, headers and body (0: no limit). */
+  /** Both ports: the longest a client may take to send a whole request, headers and body (0: no limit). */
   requestTimeoutMs: number;
   /** A token that may read `/metrics` and nothing else (for a Prometheus scraper); unset: platform tokens only. */
   metricsToken: string | undefined;

@@ -53,9 +53,18 @@ describe.each(testDialects())('path ownership (%s)', (dialect) => {
 
   test('tenant vs tenant: equal, nested, trailing-slash and respelled prefixes are refused; a sibling is not', async () => {
     expect((await create('acme', route('acme-api', '/api'))).status).toBe(201);
-    for (const path of ['/api', '/api/', '/api/v2', '/', '/%61pi/x', '/x/../api']) expectClaimed(await create('beta', route('beta-api', path)), 'acme', 'acme-api');
+    for (const path of ['/api', '/api/', '/api/v2', '/%61pi/x', '/x/../api']) expectClaimed(await create('beta', route('beta-api', path)), 'acme', 'acme-api');
     expect((await create('beta', route('beta-apix', '/apix'))).status).toBe(201);
     expect((await t.api('GET', '/v1/admin/routes/beta-api')).status).toBe(404);
+  });
+
+  test("a tenant may not claim the root, in any spelling (it would lock every other owner out)", async () => {
+    for (const path of ['/', '//', '/x/..', '/%2e']) {
+      const res = await create('beta', route('beta-root', path));
+      expect(res.status).toBe(400);
+      expect(res.body.error.details).toEqual([{ path: 'path_prefix', message: expect.stringContaining('at least one segment') }]);
+    }
+    expect((await t.api('GET', '/v1/admin/routes/beta-root')).status).toBe(404);
   });
 
   test('one owner may overlap its own paths freely', async () => {

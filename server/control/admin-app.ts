@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Gateway } from '../gateway';
+import { receiveTimeouts } from '../lib/receive-timeouts';
 import { registerHealthRoutes } from '../health';
 import { registerMetricsRoute } from '../metrics-route';
 import { RESOURCES } from '../resources';
@@ -49,6 +50,7 @@ export function guardInput(app: FastifyInstance): void {
 /** The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page. */
 export function buildAdminApp(gw: Gateway): FastifyInstance {
   const app = Fastify({
+    ...receiveTimeouts(gw.config),
     bodyLimit: 1024 * 1024,
     requestIdHeader: false,
     genReqId: requestIdOf,

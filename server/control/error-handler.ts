@@ -96,7 +96,9 @@ export function clientErrorHandler(body: ErrorBody) {
     const error = clientError(err);
     const text = JSON.stringify(body(error));
     const head = `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\ncontent-type: application/json; charset=utf-8\r\n`;
-    if (socket.writable) socket.end(`${head}content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    // the response in progress on this connection, if any: once its head went out, another answer would garble it
+    const res = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+    if (socket.writable && !res?.headersSent) socket.end(`${head}content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
     else socket.destroy();
   };
 }

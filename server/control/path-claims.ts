@@ -51,7 +51,8 @@ export async function lockClaims(t: Tx, def: ResourceDefinition): Promise<void> 
 }
 
 /**
- * Refuses (409, detail at the field) a claimed value that overlaps one of another owner. Checked when the value is
+ * Refuses (409, detail at the field) a claimed value that overlaps one of another owner, and (400) a tenant's claim of
+ * the root. Checked when the value is
  * new (a create, or an update or rollback that changes it), so a path its owner already holds never blocks an edit.
  * The message names neither the other owner nor its resource.
  */
@@ -65,6 +66,11 @@ export async function assertClaimFree(
   const field = def.claims?.field;
   const value = field === undefined ? undefined : fields[field];
   if (typeof value !== 'string' || (before && before[field!] === value)) return;
+  // the root claims every path: a tenant holding it would lock every other owner out (the platform may)
+  if (owner !== null && canonical(value) === '') {
+    const message = "a tenant's path must have at least one segment (the root belongs to the platform)";
+    throw new ApiError('VALIDATION_FAILED', 'The request is not valid', [{ path: field!, message }]);
+  }
   const taken = await valuesOfOthers(t, def.kind, field!, owner);
   if (taken.some((other) => pathsOverlap(other.value, value))) {
     const message = `The path "${value}" overlaps one that is already claimed by another owner`;

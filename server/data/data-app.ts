@@ -1,7 +1,6 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Config } from '../config';
 import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
@@ -9,6 +8,7 @@ import { registerMetricsRoute } from '../metrics-route';
 import { LazyChildLogger } from '../lib/lazy-logger';
 import { clientError, frameworkErrors, installErrorHandlers, type ErrorBody, type ErrorRenderer } from '../control/error-handler';
 import { requestIdOf } from '../lib/input-guard';
+import { receiveTimeouts } from '../lib/receive-timeouts';
 import { DataPlane, TRAFFIC, Traffic } from './data-plane';
 import { HealthChecker } from './health-checker';
 import { registerHttpProxy } from './http-proxy';
@@ -62,20 +62,6 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   socket.destroy(err);
 }
 
-/**
- * The data port's timeouts: node checks them every `connectionsCheckingInterval` (30 s by default, which would let a
- * 10 s limit run to 40 s), so the check runs at a quarter of the shorter one, at most once every 25 ms and at least
- * once a second. Only a request still being received is cut: once it is in, its answer (an LLM stream) may take as
- * long as it likes.
- */
-function timeouts(config: Config) {
-  const { headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout } = config;
-  const shortest = Math.min(...[headersTimeout, requestTimeout].filter((ms) => ms > 0));
-  const checkMs = Math.min(1000, Math.max(25, Math.floor(shortest / 4)));
-  const every = Number.isFinite(shortest) ? { connectionsCheckingInterval: checkMs } : {};
-  return { requestTimeout, http: { headersTimeout, requestTimeout, ...every } };
-}
-
 /** Paths that are not traffic: probes and the metrics scrape (where this port serves it) leave no request log. */
 const PROBES_AND_METRICS = /^\/(health\/|metrics(\?|$))/;
 const PROBES = /^\/health\//;
@@ -86,7 +72,7 @@ const PROBES = /^\/health\//;
  */
 export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   // a client's x-request-id lands in request logs and error events: only a sane token is kept (requestIdOf)
-  const app = Fastify({ ...timeouts(gw.config), clientErrorHandler: answerClientError, bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: false, genReqId: requestIdOf, frameworkErrors: frameworkErrors(renderOpenAiError), loggerInstance: gw.log, childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options) as unknown as typeof logger }) as unknown as FastifyInstance;
+  const app = Fastify({ ...receiveTimeouts(gw.config), clientErrorHandler: answerClientError, bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: false, genReqId: requestIdOf, frameworkErrors: frameworkErrors(renderOpenAiError), loggerInstance: gw.log, childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options) as unknown as typeof logger }) as unknown as FastifyInstance;
   installErrorHandlers(app, renderOpenAiError);
   const dp = new DataPlane(gw);
   const health = new HealthChecker(gw);

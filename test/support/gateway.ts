@@ -22,7 +22,8 @@ export const LOOPBACK_EGRESS = '127.0.0.0/8,::1';
 
 /**
  * Starts a gateway on a new, empty database of the given dialect (or on the one `env.DATABASE_URL` names). Tenants'
- * targets may reach loopback unless `env.PORTICO_EGRESS_ALLOW` says otherwise.
+ * targets may reach loopback unless `env.PORTICO_EGRESS_ALLOW` says otherwise, and the admin rate limit is off (a
+ * suite fires hundreds of calls a second; test/admin-rate-limit.test.ts sets its own) unless `env` sets one.
  */
 export async function startTestGateway(dialect: TestDialect, env: Record<string, string> = {}, options: GatewayOptions & { log?: pino.Logger } = {}): Promise<TestGateway> {
   const pg = dialect === 'postgres' && !env.DATABASE_URL ? await createPostgresDatabase() : undefined;
@@ -31,6 +32,7 @@ export async function startTestGateway(dialect: TestDialect, env: Record<string,
     PORTICO_ADMIN_TOKEN: OWNER_TOKEN,
     PORTICO_MASTER_KEY: randomBytes(32).toString('base64'),
     PORTICO_EGRESS_ALLOW: LOOPBACK_EGRESS,
+    PORTICO_ADMIN_RATE_LIMIT: '0',
     ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...env,
   });
