@@ -168,6 +168,9 @@ export class BatchWriter<T extends BatchTable> {
       }
       if (this.retryMs) this.log.info({ table: this.table }, 'the database takes records again');
       this.retryMs = 0;
+      // rows that came in meanwhile wait for the next interval unless a full batch is ready: writing each trickle at
+      // once would cost a COPY every few requests under load instead of one per interval
+      if (!segment && this.pending.length < this.maxBatch && !this.spool?.oldest(this.table)) return;
     }
   }
 
