@@ -74,7 +74,7 @@ export interface UpstreamCall {
 const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /** An upstream failure as our error: a timeout (504) or anything else (502). */
-export function upstreamError(call: Pick<UpstreamCall, 'label' | 'timeoutMs' | 'egress'>, err: unknown): ApiError {
+export function upstreamError(call: Pick<UpstreamCall, 'label' | 'timeoutMs'>, err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (isEgressDenied(err)) return new ApiError('EGRESS_DENIED', `${capital(call.label)} is not at a public address`);
   const e = err as Error & { code?: string; cause?: Error };
@@ -142,31 +142,32 @@ export function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: Up
     dp.breakers.release(call.circuit);
     return error;
   }
-  dp.breakers.failure(call.circuit, call.breaker);
   if (error.code !== 'UPSTREAM_TIMEOUT') {
     dp.gw.log.warn({ err, upstream: call.upstream, circuit: call.circuit }, 'upstream unreachable');
   }
-  dp.metrics.upstreamErrors.inc([call.upstream, error.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect']);
-  if (traffic) traffic.upstream = shownUpstream(call);
+  failed(dp, traffic, call, error.code === 'UPSTREAM_TIMEOUT' ? 'timeout' : 'connect');
   return error;
+}
+
+/**
+ * The upstream's own failure (no connection, a timeout, a 5xx, an unusable answer): a breaker failure, the metric by
+ * reason, and the upstream noted for the error event.
+ */
+function failed(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, reason: string): void {
+  dp.breakers.failure(call.circuit, call.breaker);
+  dp.metrics.upstreamErrors.inc([call.upstream, reason]);
+  if (traffic) traffic.upstream = shownUpstream(call);
 }
 
 /** An answer: a 5xx is a breaker failure (and noted for the error event), anything else closes the circuit. */
 export function answered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, status: number): void {
-  if (status >= 500) {
-    dp.breakers.failure(call.circuit, call.breaker);
-    dp.metrics.upstreamErrors.inc([call.upstream, `status_${status}`]);
-    if (traffic) traffic.upstream = shownUpstream(call);
-  } else {
-    dp.breakers.success(call.circuit);
-  }
+  if (status >= 500) failed(dp, traffic, call, `status_${status}`);
+  else dp.breakers.success(call.circuit);
 }
 
 /** A 2xx whose body is unusable (not JSON where JSON was due): an upstream failure, with a neutral 502. */
 export function unusableAnswer(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, status: number): ApiError {
-  dp.breakers.failure(call.circuit, call.breaker);
-  dp.metrics.upstreamErrors.inc([call.upstream, 'invalid_body']);
-  if (traffic) traffic.upstream = call.upstream;
+  failed(dp, traffic, call, 'invalid_body');
   return new ApiError('UPSTREAM_ERROR', `${capital(call.label)} answered ${status} with a body that is not valid JSON`);
 }
 
