@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Gateway } from '../gateway';
 import { decryptSecret } from '../lib/secrets';
 import { webhook as webhookDef } from '../resources';
-import { newDeliveryId, sendSigned, webhookEgress } from '../webhooks/dispatcher';
+import { egressOf } from '../net/egress';
+import { newDeliveryId, sendSigned } from '../webhooks/dispatcher';
 import { deliveryBody } from '../webhooks/outbox';
 import type { ResourceService } from './resource-service';
 import { callContext } from './request-state';
@@ -28,7 +29,7 @@ export function registerWebhookRoutes(app: FastifyInstance, gw: Gateway, service
     const body = deliveryBody({ ...event, data: { webhook_id: hook.id, message: 'This is a test event from Portico.' } });
     const id = newDeliveryId();
     const secret = decryptSecret(gw.keys.masterKey, hook.secret!);
-    const egress = webhookEgress(gw.config.egressAllow, { tenant_id: hook.tenant_id });
+    const egress = egressOf(gw.config.egressAllow, hook);
     const result = await sendSigned(String(hook.data.url), secret, body, event.type, id, 10_000, egress);
     await gw.db.transaction().execute(async (tx) => {
       await tx.insertInto('webhook_deliveries').values({ id, webhook_id: hook.id, event_id: event.id, event_type: event.type, body, status: result.delivered ? 'DELIVERED' : 'FAILED', attempts: 1 }).execute();

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import type { Gateway } from '../gateway';
-import { egressFor, neutralFailure } from '../net/egress';
+import { egressOf, neutralFailure } from '../net/egress';
 import type { SnapshotEntry } from '../store/snapshot';
 import { recordWriter, type BatchWriter } from './batch-writer';
 
@@ -52,7 +52,7 @@ export class HealthChecker {
     let status_code: number | null = null;
     let error: string | null = null;
     // a tenant's service may only reach public addresses
-    const egress = egressFor(this.gw.config.egressAllow, s.tenant_id !== null);
+    const egress = egressOf(this.gw.config.egressAllow, s);
     try {
       const signal = AbortSignal.timeout(Math.min(Number(s.timeout_ms), MAX_CHECK_MS));
       const res = await request(url, { dispatcher: egress.dispatcher, method: 'GET', signal, headers: { 'user-agent': 'portico-health-check' } });

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { buffer } from 'node:stream/consumers';
 import type { Dispatcher } from 'undici';
 import { ApiError } from '../errors';
-import { egressFor, type Egress, type EgressAllow } from '../net/egress';
+import { egressOf, type Egress, type EgressAllow } from '../net/egress';
 import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 import { breakerSettings, type BreakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
@@ -85,12 +85,11 @@ function resolveBackend(snapshot: ConfigSnapshot, route: SnapshotEntry, allow: E
   if (route.service_id && !service) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" points at service "${route.service_id}", which no longer exists`);
   const base = (service?.target_url ?? route.backend_url) as string;
   const { origin, path } = splitUrl(base);
-  // whoever owns the resource holding the URL set it: a tenant's route or service is restricted, a global one is not
-  const tenantSet = (service ?? route).tenant_id !== null;
   const backend: Backend = {
     upstream: base,
     circuit: circuitKey(route),
-    egress: egressFor(allow, tenantSet),
+    // the resource holding the URL decides: a tenant's route or service is restricted, a global one is not
+    egress: egressOf(allow, service ?? route),
     label: service ? `service "${service.id}"` : `backend of route "${route.id}"`,
     origin,
     basePath: path.replace(/\/+$/, ''),

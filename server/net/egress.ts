@@ -144,22 +144,22 @@ function effective(bytes: Bytes): Bytes {
   return bytes;
 }
 
+/** Whether an address, already resolved to the IPv4 one it may embed (`effective`), is public unicast. */
+const isPublic = (real: Bytes) => !(real.length === 4 ? NOT_PUBLIC_V4 : NOT_PUBLIC_V6).some((c) => inCidr(real, c));
+
 /** Whether an address (canonical text) is a public unicast address. */
 export function isPublicAddress(address: string): boolean {
   const bytes = parseIp(address);
-  if (!bytes) return false;
-  const real = effective(bytes);
-  return !(real.length === 4 ? NOT_PUBLIC_V4 : NOT_PUBLIC_V6).some((c) => inCidr(real, c));
+  return bytes !== undefined && isPublic(effective(bytes));
 }
 
 /** Whether a restricted target may connect to `address`, reached by the name `host`. */
 export function egressPermits(allow: EgressAllow, host: string, address: string): boolean {
   if (allow.hosts.has(host.toLowerCase().replace(/\.$/, ''))) return true;
-  if (isPublicAddress(address)) return true;
   const bytes = parseIp(address);
   if (!bytes) return false;
   const real = effective(bytes);
-  return allow.cidrs.some((c) => inCidr(bytes, c) || inCidr(real, c));
+  return isPublic(real) || allow.cidrs.some((c) => inCidr(bytes, c) || inCidr(real, c));
 }
 
 /** A restricted target's connection refused because it would reach a non-public address. */
@@ -239,6 +239,13 @@ export function egressFor(allow: EgressAllow, tenantSet: boolean): Egress {
   }
   return egress;
 }
+
+/**
+ * The way to a URL held by `owner`, the resource whose field holds it (a route, a service, a webhook): a
+ * tenant-owned resource's URL counts as set by the tenant, whoever wrote it, so it is restricted.
+ */
+export const egressOf = (allow: EgressAllow, owner: { tenant_id: string | null }): Egress =>
+  egressFor(allow, owner.tenant_id !== null);
 
 /**
  * A connection failure as a tenant may read it: what happened, without the address or port it was tried on (a

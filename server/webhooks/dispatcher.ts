@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { FastifyBaseLogger } from 'fastify';
 import { request } from 'undici';
 import { decryptSecret } from '../lib/secrets';
-import { egressFor, NO_ALLOWANCE, neutralFailure, type Egress, type EgressAllow } from '../net/egress';
+import { egressOf, NO_ALLOWANCE, neutralFailure, type Egress, type EgressAllow } from '../net/egress';
 import type { Db } from '../store/schema';
 
 export interface DispatcherOptions {
@@ -29,10 +29,6 @@ export interface SendResult {
 
 /** `sha256=<hex HMAC-SHA256(secret, body)>`. */
 export const signature = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-
-/** How a webhook's URL is reached: a tenant's webhook URL only at public addresses (see server/net/egress.ts). */
-export const webhookEgress = (allow: EgressAllow, hook: { tenant_id: string | null }): Egress =>
-  egressFor(allow, hook.tenant_id !== null);
 
 /**
  * POSTs one signed body through `egress` (redirects are not followed); never throws. A restricted target's failure
@@ -182,7 +178,7 @@ export class WebhookDispatcher {
     if (!hook || hook.data.active !== true || !hook.secret) {
       result = { delivered: false, status_code: null, duration_ms: 0, error: hook ? 'webhook is inactive' : 'webhook was deleted' };
     } else {
-      const egress = webhookEgress(this.opts.egressAllow, hook);
+      const egress = egressOf(this.opts.egressAllow, hook);
       const secret = decryptSecret(this.masterKey, hook.secret);
       result = await sendSigned(String(hook.data.url), secret, d.body, d.event_type, d.id, this.opts.timeoutMs, egress);
     }
