@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { LATE, within } from './lib/within';
 import pino, { type Logger } from 'pino';
 import { AuditLog } from './audit/audit-log';
 import { loadConfig, type Config } from './config';
@@ -134,14 +135,9 @@ async function closeWithin(
   stop: () => Promise<void>,
 ): Promise<void> {
   const cut = setTimeout(() => apps.forEach((app) => app?.server.closeAllConnections()), graceMs / 2).unref();
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs).unref()));
   try {
-    if ((await Promise.race([stop().then(() => 'done' as const), late])) === 'late') {
-      log.warn({ graceMs }, 'shutdown grace ran out; stopping without waiting further');
-    }
+    if ((await within(stop(), graceMs)) === LATE) log.warn({ graceMs }, 'shutdown grace ran out; stopping without waiting further');
   } finally {
     clearTimeout(cut);
-    clearTimeout(timer);
   }
 }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Insertable } from 'kysely';
 import { uuid7 } from '../lib/uuid7';
+import { within } from '../lib/within';
 import type { Gateway } from '../gateway';
 import type { Append } from '../store/database';
 import { isDataError } from '../store/database-errors';
@@ -104,10 +105,7 @@ export class BatchWriter<T extends BatchTable> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))));
-    await Promise.race([this.flush(), late]);
-    clearTimeout(timer);
+    await within(this.flush(), deadline - Date.now());
     this.halted = true;
     // rows of a write still running when the deadline passed are spooled too: if it does succeed late, they are
     // written twice (at least once, never lost)

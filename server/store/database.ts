@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
+import { within } from '../lib/within';
 import type { Database, Db } from './schema';
 import { migrateToLatest } from './migrate';
 import { listenPostgres, type ListenHandlers, type Unlisten } from './listener';
@@ -191,15 +192,9 @@ async function openPGlite(dataDir: string): Promise<OpenDatabase> {
 
 /** True when the database answers a trivial query within `ms` (a probe must answer even when the server hangs). */
 export async function isDatabaseReady(db: Db, ms = 2000): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   const answered = sql`select 1`.execute(db).then(
     () => true,
     () => false,
   );
-  try {
-    return await Promise.race([answered, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return (await within(answered, ms)) === true;
 }

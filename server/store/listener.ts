@@ -1,4 +1,5 @@
 import type { Client as PgClient } from 'pg';
+import { within } from '../lib/within';
 import type { DatabaseTimeouts } from './database';
 
 /** A LISTEN subscription: messages, and `onReset` after a lost connection came back (anything may have been missed). */
@@ -67,7 +68,7 @@ export async function listenPostgres(
     const c = client;
     client = undefined;
     // a hung server never answers the goodbye: give it a moment, then drop the socket
-    if (c) await Promise.race([c.end().catch(() => {}), new Promise((r) => setTimeout(r, 500).unref())]);
+    if (c) await within(c.end().catch(() => {}), 500);
     (c as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy();
   };
 }
