@@ -2,11 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from './errors';
 import type { Gateway } from './gateway';
 import { hashToken, safeEqual } from './lib/secrets';
-import { authenticate } from './control/authenticate';
+import { authenticate, bearerToken } from './control/authenticate';
 import { metricSources } from './data/metrics';
 import { PLATFORM_ROLES, type AdminRole } from './resources/token';
-
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 /**
  * `GET /metrics` (Prometheus text): the data plane's metrics, whose labels name tenants and upstreams, so only the
@@ -18,7 +16,7 @@ export function registerMetricsRoute(app: FastifyInstance, gw: Gateway): void {
   const summary = 'Prometheus metrics (platform roles or PORTICO_METRICS_TOKEN)';
   const openapi = { tag: 'Health', summary, responses: { 200: 'text' as const } };
   app.get('/metrics', { config: { openapi } }, async (request, reply) => {
-    const token = BEARER.exec(request.headers.authorization ?? '')?.[1];
+    const token = bearerToken(request.headers.authorization);
     if (!token) throw new ApiError('UNAUTHORIZED', 'Missing Authorization: Bearer <token> header');
     if (!scraperHash || !safeEqual(hashToken(token), scraperHash)) {
       const caller = await authenticate(gw, token);

@@ -21,6 +21,9 @@ export async function authenticate(gw: Gateway, token: string): Promise<Caller |
   return { type: 'token', id: row.id, name: data.name, role: data.role, tenantId: row.tenant_id };
 }
 
+/** The token of an `Authorization: Bearer <token>` header, if it is one. */
+export const bearerToken = (header: string | undefined): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+
 /**
  * Requires `Authorization: Bearer <token>` on every route of the surface it is added to, and limits each caller's
  * rate: a token by its id, a request without a valid token by its client address (so guessing tokens is slow too).
@@ -28,11 +31,10 @@ export async function authenticate(gw: Gateway, token: string): Promise<Caller |
 export function requireBearer(app: FastifyInstance, gw: Gateway): void {
   const limit = new AdminRateLimit(gw.config.adminRateLimit);
   app.addHook('onRequest', async (request) => {
-    const header = request.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    const caller = match ? await authenticate(gw, match[1]!) : undefined;
+    const token = bearerToken(request.headers.authorization);
+    const caller = token ? await authenticate(gw, token) : undefined;
     limit.check(caller ? `token:${caller.id}` : `ip:${request.ip}`);
-    if (!caller) throw new ApiError('UNAUTHORIZED', match ? 'The bearer token is not valid, revoked or expired' : 'Missing Authorization: Bearer <token> header');
+    if (!caller) throw new ApiError('UNAUTHORIZED', token ? 'The bearer token is not valid, revoked or expired' : 'Missing Authorization: Bearer <token> header');
     request[CALLER] = caller;
   });
 }

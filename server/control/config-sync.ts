@@ -1,7 +1,7 @@
 import { ApiError, validationError } from '../errors';
 import type { Gateway } from '../gateway';
 import type { ResourceDefinition } from '../resources';
-import { allResources, getResource, type StoredResource } from '../store/resource-store';
+import { allResources, getResource, nameable, type StoredResource } from '../store/resource-store';
 import type { Tx } from '../store/schema';
 import { actorOf, type CallContext } from './caller';
 import {
@@ -166,7 +166,7 @@ export class ConfigSync {
       const id = item[field];
       if (typeof id !== 'string') continue;
       const target = await getResource(tx, kind, id);
-      if (!target || (target.tenant_id !== null && target.tenant_id !== (item.tenant_id ?? null))) return { field, kind };
+      if (!nameable(target, (item.tenant_id as string | null | undefined) ?? null)) return { field, kind };
     }
     return undefined;
   }

@@ -17,6 +17,7 @@ import { RefusalAuditLimit } from './admin-rate-limit';
 import { diffFields, type FieldChanges } from '../lib/diff';
 import { canonicalJson } from '../lib/canonical-json';
 import { RESOURCES } from '../resources';
+import { rolledBackEventType, updatedEventType } from '../resources/events';
 import * as versions from '../store/version-store';
 import { assertClaimFree, lockClaims } from './path-claims';
 import { assertUnreferenced } from './referrers';
@@ -315,7 +316,7 @@ export class ResourceService {
       const changes = diffFields(row.data, data);
       if (!Object.keys(changes).length && !sealed) return toPublic(def, row);
       const updated = await this.write(t, ctx, def, row, data, sealed?.secret);
-      const events = [this.event(ctx, def, def.audit.updated ?? `${def.kind.toUpperCase()}_UPDATED`, updated, withSecretChange(def, changes, !!sealed))];
+      const events = [this.event(ctx, def, updatedEventType(def), updated, withSecretChange(def, changes, !!sealed))];
       for (const [field, type] of Object.entries(def.audit.fieldEvents ?? {})) {
         if (field in changes) events.push(this.event(ctx, def, type, updated, { [field]: changes[field] }));
       }
@@ -398,7 +399,7 @@ export class ResourceService {
       if (typeof id !== 'string') continue;
       // Locked until commit: a concurrent delete of the target waits, then sees this resource name it (and refuses).
       const target = await store.getResource(t, kind, id, true);
-      if (!target || (target.tenant_id !== null && target.tenant_id !== tenantId)) {
+      if (!store.nameable(target, tenantId)) {
         const platformWide = RESOURCES.find((r) => r.kind === kind)?.scope === 'platform';
         throw validationError([{ path: field, message: `no ${kind} "${id}" exists${tenantId && !platformWide ? ` in tenant "${tenantId}"` : ''}` }]);
       }
@@ -429,7 +430,7 @@ export class ResourceService {
       const data = { ...row.data, ...restored };
       const updated = await this.write(t, ctx, def, row, data);
       const changes = { ...diffFields(row.data, data), restored_version: { from: null, to: parsed.data.version } };
-      await this.gw.audit.append(t, [this.event(ctx, def, def.audit.rolledBack ?? `${def.kind.toUpperCase()}_ROLLED_BACK`, updated, changes)]);
+      await this.gw.audit.append(t, [this.event(ctx, def, rolledBackEventType(def), updated, changes)]);
       return toPublic(def, updated);
     });
   }

@@ -13,11 +13,17 @@ export const SYSTEM_EVENT_TYPES = [
   'WEBHOOK_TEST', // the synthetic event of POST /webhooks/{id}/test
 ] as const;
 
-/** The event types one definition makes its changes write (the fallbacks are ResourceService's). */
+/** The event an update writes: the definition's, or `<KIND>_UPDATED`. */
+export const updatedEventType = (def: ResourceDefinition) => def.audit.updated ?? `${def.kind.toUpperCase()}_UPDATED`;
+
+/** The event a rollback writes: the definition's, or `<KIND>_ROLLED_BACK`. */
+export const rolledBackEventType = (def: ResourceDefinition) => def.audit.rolledBack ?? `${def.kind.toUpperCase()}_ROLLED_BACK`;
+
+/** The event types one definition makes its changes write. */
 export function eventTypesOf(def: ResourceDefinition): string[] {
   const types = [def.audit.created, def.audit.deleted, ...Object.values(def.audit.fieldEvents ?? {})];
-  if (def.updatable !== false) types.push(def.audit.updated ?? `${def.kind.toUpperCase()}_UPDATED`);
-  if (def.versioned) types.push(def.audit.rolledBack ?? `${def.kind.toUpperCase()}_ROLLED_BACK`);
+  if (def.updatable !== false) types.push(updatedEventType(def));
+  if (def.versioned) types.push(rolledBackEventType(def));
   for (const action of Object.values(def.actions ?? {})) types.push(action.audit);
   return types;
 }

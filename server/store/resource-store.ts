@@ -131,6 +131,10 @@ export async function ownedResources(db: Executor, tenantId: string): Promise<St
   return rows.map(fromRow);
 }
 
+/** Whether a resource of `tenantId` may name `target`: one of its own tenant's, or a global one. */
+export const nameable = (target: StoredResource | undefined, tenantId: string | null): target is StoredResource =>
+  target !== undefined && (target.tenant_id === null || target.tenant_id === tenantId);
+
 /** A resource that names another, or holds a claimed value: just who it is and whose. */
 export interface ResourceRef {
   kind: string;
