@@ -3,6 +3,9 @@ import { join } from 'node:path';
 
 const SEGMENT = /^([a-z_]+)\.(\d{12})\.ndjson$/;
 
+/** Rows as JSON lines. */
+const lines = (rows: readonly object[]) => rows.map((row) => `${JSON.stringify(row)}\n`).join('');
+
 /**
  * Records the database could not take, kept on local disk until it can: one file ("segment") per batch, a JSON line
  * per row, named `<table>.<sequence>.ndjson` so the oldest drains first. The files of all tables together stay under
@@ -46,25 +49,24 @@ export class Spool {
 
   /** Writes `rows` as segments of at most `perSegment` rows; false (nothing written) when they would not fit. */
   async write(table: string, rows: readonly object[], perSegment: number): Promise<boolean> {
-    const chunks: string[] = [];
+    const chunks: { text: string; size: number }[] = [];
     let total = 0;
     for (let i = 0; i < rows.length; i += perSegment) {
-      let text = '';
-      for (const row of rows.slice(i, i + perSegment)) text += JSON.stringify(row) + '\n';
-      chunks.push(text);
-      total += Buffer.byteLength(text);
+      const text = lines(rows.slice(i, i + perSegment));
+      const size = Buffer.byteLength(text);
+      chunks.push({ text, size });
+      total += size;
     }
     if (this.bytes + total > this.maxBytes) return false;
     this.bytes += total; // reserved now, so concurrent writes cannot pass the bound together
     let reserved = total;
     try {
-      for (const text of chunks) {
+      for (const { text, size } of chunks) {
         const name = `${table}.${String(++this.seq).padStart(12, '0')}.ndjson`;
-        await writeFile(join(this.dir, `${name}.tmp`), text);
-        await rename(join(this.dir, `${name}.tmp`), join(this.dir, name));
-        reserved -= Buffer.byteLength(text);
-        this.bytes -= Buffer.byteLength(text);
-        this.track(table, name, Buffer.byteLength(text));
+        await this.writeWhole(name, text);
+        reserved -= size;
+        this.bytes -= size; // the reservation becomes the tracked segment's size
+        this.track(table, name, size);
       }
     } finally {
       this.bytes -= reserved; // a write that failed half way frees what it did not use
@@ -83,11 +85,17 @@ export class Spool {
 
   /** Puts back the rows of a segment that are still unwritten (some of it made it before the database went away). */
   async replace(name: string, rows: readonly object[]): Promise<void> {
-    const text = rows.map((r) => JSON.stringify(r) + '\n').join('');
+    const text = lines(rows);
+    const size = Buffer.byteLength(text);
+    await this.writeWhole(name, text);
+    this.bytes += size - (this.sizes.get(name) ?? 0);
+    this.sizes.set(name, size);
+  }
+
+  /** Writes a segment under a temporary name and renames it, so a crash never leaves half of one. */
+  private async writeWhole(name: string, text: string): Promise<void> {
     await writeFile(join(this.dir, `${name}.tmp`), text);
     await rename(join(this.dir, `${name}.tmp`), join(this.dir, name));
-    this.bytes += Buffer.byteLength(text) - (this.sizes.get(name) ?? 0);
-    this.sizes.set(name, Buffer.byteLength(text));
   }
 
   /** Deletes a segment whose rows are in the database. */

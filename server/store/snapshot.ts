@@ -119,9 +119,7 @@ export class ConfigSnapshot extends EventEmitter {
    */
   refresh(kind: string, id: string): Promise<void> {
     if (this.closed || !this.kinds.includes(kind)) return Promise.resolve();
-    let ids = this.dirty.get(kind);
-    if (!ids) this.dirty.set(kind, (ids = new Set()));
-    ids.add(id);
+    this.markDirty(kind, id);
     return (this.nextBatch ??= this.enqueue(() => this.applyDirty()));
   }
 
@@ -160,14 +158,18 @@ export class ConfigSnapshot extends EventEmitter {
   /** A batch that could not be read (the database is unavailable) is tried again, with whatever came since. */
   private retryLater(dirty: Map<string, Set<string>>): void {
     if (this.closed) return;
-    for (const [kind, ids] of dirty) for (const id of ids) {
-      if (!this.dirty.has(kind)) this.dirty.set(kind, new Set());
-      this.dirty.get(kind)!.add(id);
-    }
+    for (const [kind, ids] of dirty) for (const id of ids) this.markDirty(kind, id);
     this.retry ??= setTimeout(() => {
       this.retry = undefined;
       if (!this.closed) this.nextBatch ??= this.enqueue(() => this.applyDirty());
     }, 1000).unref();
+  }
+
+  /** Notes a resource for the next batch. */
+  private markDirty(kind: string, id: string): void {
+    let ids = this.dirty.get(kind);
+    if (!ids) this.dirty.set(kind, (ids = new Set()));
+    ids.add(id);
   }
 
   /** Puts one resource's current row (or its absence) in place of what the snapshot held. */
