@@ -1,5 +1,5 @@
-import { connect } from 'node:net';
 import { OWNER_TOKEN, startTestGateway, type TestGateway } from './support/gateway';
+import { slowClient } from './support/slow-client';
 
 /** The admin port bounds how long a client may take to send its request, as the data port does. */
 describe('admin port: slow clients', () => {
@@ -12,31 +12,11 @@ describe('admin port: slow clients', () => {
   });
   afterAll(() => t?.close());
 
-  /** Sends `head`, then `drip` every 100 ms; resolves with what came back once the server closes (bounded). */
-  const slowClient = (head: string, drip: string, boundMs = 5000) =>
-    new Promise<string>((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1');
-      let received = '';
-      const timer = setInterval(() => socket.writable && socket.write(drip), 100);
-      const bound = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`the connection was still open after ${boundMs} ms`));
-      }, boundMs);
-      socket.on('data', (c) => (received += c));
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        clearInterval(timer);
-        clearTimeout(bound);
-        resolve(received);
-      });
-      socket.write(head);
-    });
-
   test.each([
     ['headers that never finish', 'GET /v1/admin/tenants HTTP/1.1\r\nHost: admin\r\n', 'x-slow: 1\r\n'],
     ['a body sent a byte at a time', `POST /v1/admin/tenants HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer ${OWNER_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n`, ' '],
   ])('%s: cut with a 408 in the admin error shape and the connection closed', async (_name, head, drip) => {
-    const answer = await slowClient(head, drip);
+    const answer = await slowClient(port, head, drip);
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({ error: { code: 'REQUEST_TIMEOUT', message: expect.any(String), details: [] } });
     expect((await t.api('GET', '/v1/admin/tenants')).body.data).toEqual([]);

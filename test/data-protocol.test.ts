@@ -1,9 +1,9 @@
 import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
 import { testDialects } from './support/databases';
 import { OWNER_TOKEN, startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
 import { MockHttp, type SeenRequest } from './support/mock-http';
 import { MockLlm } from './support/mock-llm';
+import { slowClient as slowClientTo } from './support/slow-client';
 
 interface Answer {
   status: number;
@@ -53,28 +53,7 @@ describe.each(testDialects())('data-plane protocol (%s)', (dialect) => {
       req.flushHeaders();
     });
 
-  /**
-   * Raw bytes on a socket: `head` at once, then `drip` every 100 ms until the gateway answers and closes. Resolves
-   * with everything the gateway sent; fails if the connection is still open after `boundMs`.
-   */
-  const slowClient = (head: string, drip: string, boundMs = 5000) =>
-    new Promise<string>((resolve, reject) => {
-      const socket = connect(port(), '127.0.0.1');
-      let received = '';
-      const timer = setInterval(() => socket.writable && socket.write(drip), 100);
-      const bound = setTimeout(() => {
-        socket.destroy();
-        reject(new Error(`the connection was still open after ${boundMs} ms`));
-      }, boundMs);
-      socket.on('data', (c) => (received += c));
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        clearInterval(timer);
-        clearTimeout(bound);
-        resolve(received);
-      });
-      socket.write(head);
-    });
+  const slowClient = (head: string, drip: string) => slowClientTo(port(), head, drip);
 
   const requestLog = async (requestId: string) => {
     await data.app.dataPlane.requestLogs.flush();
