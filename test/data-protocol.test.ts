@@ -261,6 +261,10 @@ describe.each(testDialects())('data-plane protocol (%s)', (dialect) => {
       const open = await post('junk-model');
       expect([open.status, JSON.parse(open.body).error.code]).toEqual([503, 'circuit_open']);
       expect(await metrics()).toMatch(/portico_upstream_errors_total\{[^}]*reason="invalid_body"\} 2\n/);
+      // the error events (which the caller's tenant reads) name the platform's provider by its label, not its URL
+      await data.app.dataPlane.errorEvents.flush();
+      const events = await t.gateway.db.selectFrom('error_events').select('upstream').where('route_id', '=', 'junk').where('code', '=', 'UPSTREAM_ERROR').execute();
+      expect(events.map((e) => e.upstream)).toEqual(['provider "openai"', 'provider "openai"']);
     } finally {
       llm.rawAnswer = undefined;
     }
