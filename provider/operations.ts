@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { canonicalJson } from '../server/lib/canonical-json';
 import { issuesToDetails } from '../server/lib/zod-errors';
-import { isNested } from '../server/resources/schemas';
+import { hasTenantField, isNested } from '../server/resources/schemas';
 import { AdminClient, ApiFailure } from './client';
 import { hasUnknown, UNKNOWN, type CtyValue } from './cty-codec';
 import type { Attribute, ResourceModel } from './schema';
@@ -105,7 +105,12 @@ function stripNulls(v: unknown): unknown {
 function collection(model: ResourceModel, state: Obj): string {
   return '/v1/admin' + model.def.path.replace('{tenant_id}', encodeURIComponent(String(state.tenant_id)));
 }
-const itemPath = (model: ResourceModel, state: Obj) => `${collection(model, state)}/${encodeURIComponent(String(state.id))}`;
+/** One resource's URL. Ids are unique per tenant, so a tenant's resource is named with its owner (`?tenant_id=`). */
+function itemPath(model: ResourceModel, state: Obj): string {
+  const path = `${collection(model, state)}/${encodeURIComponent(String(state.id))}`;
+  const owned = !isNested(model.def) && hasTenantField(model.def) && typeof state.tenant_id === 'string';
+  return owned ? `${path}?tenant_id=${encodeURIComponent(state.tenant_id as string)}` : path;
+}
 
 /** The request body for a create or update: the desired fields, the ids, and a write-only secret when it is to be sent. */
 function bodyOf(model: ResourceModel, planned: Obj, config: Obj, sendSecret: boolean): Record<string, unknown> {
@@ -172,10 +177,18 @@ export async function readResource(client: AdminClient, model: ResourceModel, pr
   return stateOf(model, res.body, prior);
 }
 
-/** Import IDs (CONTRACT.md section 5): `<tenant_id>/<key_id>` for nested resources, `<id>` for the rest. */
+/**
+ * Import IDs (CONTRACT.md section 5): `<tenant_id>/<key_id>` for nested resources, `<id>` for the rest; and, since ids
+ * are unique per tenant, `<tenant_id>/<id>` for a tenant's resource whose id other tenants use too.
+ */
 export function importState(model: ResourceModel, id: string): Obj {
   const state: Obj = Object.fromEntries(model.attributes.map((a) => [a.name, null]));
-  if (isNested(model.def)) {
+  if (!isNested(model.def) && hasTenantField(model.def) && id.includes('/')) {
+    const [tenant, own, extra] = id.split('/');
+    if (!tenant || !own || extra !== undefined) throw new ApiFailure(400, 'BAD_IMPORT_ID', `Import ID for ${model.typeName} must be "<id>" or "<tenant_id>/<id>", got "${id}"`);
+    state.tenant_id = tenant;
+    state.id = own;
+  } else if (isNested(model.def)) {
     const [tenant, key, extra] = id.split('/');
     if (!tenant || !key || extra !== undefined) throw new ApiFailure(400, 'BAD_IMPORT_ID', `Import ID for ${model.typeName} must be "<tenant_id>/<id>", got "${id}"`);
     state.tenant_id = tenant;

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed on this endpoint' },
   ALREADY_EXISTS: { status: 409, message: 'A resource with this id already exists' },
   CONFLICT: { status: 409, message: 'The request conflicts with the current state' },
+  AMBIGUOUS_ID: { status: 409, message: 'Several tenants have a resource with this id; name one with ?tenant_id=' },
   TENANT_HAS_RESOURCES: { status: 409, message: 'The tenant still owns resources' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },

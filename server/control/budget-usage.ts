@@ -6,6 +6,7 @@ import { budget as budgetDef } from '../resources';
 import type { Executor } from '../store/schema';
 import type { ResourceService } from './resource-service';
 import { callContext } from './request-state';
+import { ownerQuery, parseQuery } from './resource-routes';
 
 export type Period = 'DAILY' | 'WEEKLY' | 'MONTHLY';
 
@@ -82,7 +83,8 @@ const usageSchema = z.object({
 /** `GET /budgets/{id}/usage`: who may read the budget may read its spend. */
 export function registerBudgetUsage(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
   app.get('/budgets/:id/usage', { config: { openapi: { tag: 'Budgets', summary: 'Current-period spend for a budget', responses: { 200: usageSchema } } } }, async (req) => {
-    const b = (await service.get(callContext(req), budgetDef, (req.params as { id: string }).id)) as unknown as BudgetLike;
+    const owner = parseQuery(ownerQuery, req.query).tenant_id; // budget ids are unique per tenant
+    const b = (await service.get(callContext(req), budgetDef, (req.params as { id: string }).id, owner)) as unknown as BudgetLike;
     return budgetUsage(gw.db, b);
   });
 }

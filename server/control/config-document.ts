@@ -102,8 +102,10 @@ export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details:
       if (keepSecret) delete entry[def.secret!.field];
       for (const f of schemasFor(def).readOnly) delete entry[f];
       if (typeof entry.id !== 'string') return details.push({ path: `${at}.id`, message: 'is required (items are matched by id)' });
-      if (seen.has(entry.id)) return details.push({ path: `${at}.id`, message: `"${entry.id}" appears twice` });
-      seen.add(entry.id);
+      // Ids are unique per owner: two tenants' items may share one.
+      const ownedId = `${typeof entry.tenant_id === 'string' ? entry.tenant_id : ''} ${entry.id}`;
+      if (seen.has(ownedId)) return details.push({ path: `${at}.id`, message: `"${entry.id}" appears twice` });
+      seen.add(ownedId);
       const create = schemasFor(def).create;
       const schema = keepSecret ? create.partial({ [def.secret!.field]: true } as never) : create;
       const result = schema.safeParse(entry);

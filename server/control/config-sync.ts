@@ -1,7 +1,7 @@
 import { ApiError, validationError } from '../errors';
 import type { Gateway } from '../gateway';
 import type { ResourceDefinition } from '../resources';
-import { allResources, getResource, nameable, type StoredResource } from '../store/resource-store';
+import { allResources, ownerOf, resolveInTenant, type StoredResource } from '../store/resource-store';
 import type { Tx } from '../store/schema';
 import { actorOf, type CallContext } from './caller';
 import {
@@ -31,6 +31,8 @@ type Op = {
   op: 'create' | 'update' | 'delete';
   def: ResourceDefinition;
   id: string;
+  /** The tenant that owns the resource (ids are unique per owner); undefined for a global one. */
+  owner?: string;
   at: string;
   item?: Item;
   before?: StoredResource;
@@ -80,7 +82,7 @@ export class ConfigSync {
       await this.gw.db.transaction().execute(async (tx) => {
         // Claim locks first, as every route write takes them, so the import and a concurrent write never deadlock.
         for (const def of EXPORTED) await lockClaims(tx, def);
-        const ops = await this.plan(tx, parsed, mode, dryRun);
+        const ops = await this.plan(tx, ctx, parsed, mode, dryRun);
         const refs = (list: Op[]) => list.map(({ def, id }) => ({ kind: def.kind, id }));
         result = {
           mode,
@@ -111,7 +113,7 @@ export class ConfigSync {
   }
 
   /** The diff between the document and the database. */
-  private async plan(tx: Tx, doc: ParsedDocument, mode: 'merge' | 'replace', dryRun: boolean) {
+  private async plan(tx: Tx, ctx: CallContext, doc: ParsedDocument, mode: 'merge' | 'replace', dryRun: boolean) {
     const creates: Op[] = [];
     const updates: Op[] = [];
     const deletes: Op[] = [];
@@ -119,13 +121,19 @@ export class ConfigSync {
     const warnings: string[] = [];
     let unchanged = 0;
     for (const def of EXPORTED) {
-      const current = new Map((await allResources(tx, def.kind)).map((r) => [r.id, r]));
+      // Ids are unique per owner: an item is the resource of its tenant (or global) with its id.
+      const keyOf = (id: string, tenantId: string | null) => `${ownerOf(tenantId)} ${id}`;
+      const current = new Map((await allResources(tx, def.kind)).map((r) => [keyOf(r.id, r.tenant_id), r]));
       const wanted = doc.items.get(def) ?? [];
+      const wantedKeys = new Set<string>();
       for (const [i, item] of wanted.entries()) {
-        const before = current.get(item.id);
+        const tenantId = itemTenant(def, item, ctx);
+        const owner = tenantId ?? undefined;
+        wantedKeys.add(keyOf(item.id, tenantId));
+        const before = current.get(keyOf(item.id, tenantId));
         const at = `${def.exportKey}.${i}`;
         if (!before) {
-          const op: Op = { op: 'create', def, id: item.id, at, item };
+          const op: Op = { op: 'create', def, id: item.id, owner, at, item };
           const missing = await this.missingUnexported(tx, def, item);
           if (missing) {
             skipped.push(op);
@@ -137,17 +145,17 @@ export class ConfigSync {
           creates.push(op);
           continue;
         }
-        if ('tenant_id' in item && item.tenant_id !== before.tenant_id) {
-          const message = `cannot move "${item.id}" from tenant ${JSON.stringify(before.tenant_id)}; delete it first`;
-          throw validationError([{ path: `${at}.tenant_id`, message }]);
-        }
         const rotates = def.secret !== undefined && item[def.secret.field] !== undefined;
-        if (rotates || desiredKey(def, item) !== desiredKey(def, toItem(def, before))) updates.push({ op: 'update', def, id: item.id, at, item, before });
+        const changed = rotates || desiredKey(def, item) !== desiredKey(def, toItem(def, before));
+        if (changed) updates.push({ op: 'update', def, id: item.id, owner, at, item, before });
         else unchanged++;
       }
       if (mode === 'replace') {
-        const keep = new Set(wanted.map((w) => w.id));
-        for (const [id, before] of current) if (!keep.has(id)) deletes.push({ op: 'delete', def, id, at: `${def.exportKey}[${id}]`, before });
+        for (const [key, before] of current) {
+          if (wantedKeys.has(key)) continue;
+          const { id } = before;
+          deletes.push({ op: 'delete', def, id, owner: before.tenant_id ?? undefined, at: `${def.exportKey}[${id}]`, before });
+        }
       }
     }
     const doomed = new Set(deletes.filter((d) => d.def.scope === 'tenant-self').map((d) => d.id));
@@ -165,8 +173,7 @@ export class ConfigSync {
     for (const [field, kind] of unexportedReferences(def)) {
       const id = item[field];
       if (typeof id !== 'string') continue;
-      const target = await getResource(tx, kind, id);
-      if (!nameable(target, (item.tenant_id as string | null | undefined) ?? null)) return { field, kind };
+      if (!(await resolveInTenant(tx, kind, id, (item.tenant_id as string | null | undefined) ?? null))) return { field, kind };
     }
     return undefined;
   }
@@ -197,8 +204,8 @@ export class ConfigSync {
         const field = op.def.secret?.field;
         const value = field && op.makesSecret ? created[field] : undefined;
         if (typeof value === 'string') return { kind: op.def.kind, id: op.id, field: field!, value };
-      } else if (op.op === 'update') await this.service.update(ctx, op.def, op.id, op.item, undefined, tx);
-      else await this.service.remove(ctx, op.def, op.id, { cascade: true }, undefined, tx);
+      } else if (op.op === 'update') await this.service.update(ctx, op.def, op.id, op.item, op.owner, tx);
+      else await this.service.remove(ctx, op.def, op.id, { cascade: true }, op.owner, tx);
       return undefined;
     } catch (err) {
       if (err instanceof ApiError && err.status < 500) {
@@ -208,4 +215,10 @@ export class ConfigSync {
       throw err;
     }
   }
+}
+
+/** The tenant an imported item belongs to: its `tenant_id`, or (left out) the importing caller's, as a create does. */
+function itemTenant(def: ResourceDefinition, item: Item, ctx: CallContext): string | null {
+  if (def.scope === 'tenant-self' || def.scope === 'platform') return null;
+  return item.tenant_id === undefined ? ctx.caller.tenantId : ((item.tenant_id as string | null) ?? null);
 }

@@ -12,7 +12,9 @@ export const listQuery = z.strictObject({
   cursor: z.string().max(512).optional(),
   tenant_id: z.string().max(63).optional(),
 });
-const deleteQuery = z.strictObject({ cascade: z.enum(['true', 'false']).optional() });
+/** Ids are unique per tenant: a platform caller names the owner of an id several tenants use. */
+export const ownerQuery = z.strictObject({ tenant_id: z.string().max(63).optional() });
+const deleteQuery = ownerQuery.extend({ cascade: z.enum(['true', 'false']).optional() });
 
 /** Parses a query string with a zod schema; 400 with the parameter names on failure. */
 export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
@@ -33,6 +35,8 @@ export function registerResourceRoutes(app: FastifyInstance, service: ResourceSe
   const schemas = schemasFor(def);
   const tag = def.title.endsWith('y') ? `${def.title.slice(0, -1)}ies` : `${def.title}s`;
   const pathTenant = (req: FastifyRequest) => (isNested(def) ? (req.params as { tenant_id: string }).tenant_id : undefined);
+  /** The tenant a request on one resource names: its path's (nested kinds), else `?tenant_id=`. */
+  const owner = (req: FastifyRequest) => pathTenant(req) ?? parseQuery(ownerQuery, req.query).tenant_id;
   const id = (req: FastifyRequest) => (req.params as { id: string }).id;
   const created = def.secret?.mode === 'generated' ? schemas.output.extend({ [def.secret.field]: z.string() }) : schemas.output;
 
@@ -45,37 +49,37 @@ export function registerResourceRoutes(app: FastifyInstance, service: ResourceSe
     service.list(callContext(req), def, parseQuery(listQuery, req.query), pathTenant(req)),
   );
 
-  app.get(one, { config: { openapi: { tag, summary: `Get ${def.title.toLowerCase()}`, responses: { 200: schemas.output } } } }, async (req) =>
-    service.get(callContext(req), def, id(req), pathTenant(req)),
+  app.get(one, { config: { openapi: { tag, summary: `Get ${def.title.toLowerCase()}`, query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
+    service.get(callContext(req), def, id(req), owner(req)),
   );
 
   if (def.updatable !== false) {
-    app.put(one, { config: { openapi: { tag, summary: `Replace ${def.title.toLowerCase()}`, body: schemas.update, responses: { 200: schemas.output } } } }, async (req) =>
-      service.update(callContext(req), def, id(req), req.body, pathTenant(req)),
+    app.put(one, { config: { openapi: { tag, summary: `Replace ${def.title.toLowerCase()}`, body: schemas.update, query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
+      service.update(callContext(req), def, id(req), req.body, owner(req)),
     );
   }
 
   const delDoc = def.scope === 'tenant-self' ? ' (409 while it owns resources, unless ?cascade=true)' : '';
   app.delete(one, { config: { openapi: { tag, summary: `Delete ${def.title.toLowerCase()}${delDoc}`, query: deleteQuery, responses: { 204: null } } } }, async (req, reply) => {
     const q = parseQuery(deleteQuery, req.query);
-    await service.remove(callContext(req), def, id(req), { cascade: q.cascade === 'true' }, pathTenant(req));
+    await service.remove(callContext(req), def, id(req), { cascade: q.cascade === 'true' }, pathTenant(req) ?? q.tenant_id);
     return reply.status(204).send();
   });
 
   if (def.versioned) {
     const versionSchema = z.object({ version: z.number(), config: def.fields, created_at: z.string(), actor: z.object({ type: z.string(), id: z.string(), name: z.string() }) });
-    app.get(`${one}/versions`, { config: { openapi: { tag, summary: `The last 10 versions of a ${def.title.toLowerCase()}, newest first`, responses: { 200: listOf(versionSchema) } } } }, async (req) =>
-      service.versions(callContext(req), def, id(req)),
+    app.get(`${one}/versions`, { config: { openapi: { tag, summary: `The last 10 versions of a ${def.title.toLowerCase()}, newest first`, query: ownerQuery, responses: { 200: listOf(versionSchema) } } } }, async (req) =>
+      service.versions(callContext(req), def, id(req), owner(req)),
     );
-    app.post(`${one}/rollback`, { config: { openapi: { tag, summary: `Roll back: a new version holding version n's configuration`, body: z.strictObject({ version: z.number().int().min(1) }), responses: { 200: schemas.output } } } }, async (req) =>
-      service.rollback(callContext(req), def, id(req), req.body),
+    app.post(`${one}/rollback`, { config: { openapi: { tag, summary: `Roll back: a new version holding version n's configuration`, body: z.strictObject({ version: z.number().int().min(1) }), query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
+      service.rollback(callContext(req), def, id(req), req.body, owner(req)),
     );
   }
 
   for (const action of Object.keys(def.actions ?? {})) {
     const body = def.actions![action]!.takesSecret && def.secret ? z.strictObject({ [def.secret.field]: z.string() }) : undefined;
-    app.post(`${one}/${action}`, { config: { openapi: { tag, summary: `${action[0]!.toUpperCase()}${action.slice(1)} ${def.title.toLowerCase()}`, body, responses: { 200: schemas.output } } } }, async (req) =>
-      service.action(callContext(req), def, id(req), action, pathTenant(req), req.body),
+    app.post(`${one}/${action}`, { config: { openapi: { tag, summary: `${action[0]!.toUpperCase()}${action.slice(1)} ${def.title.toLowerCase()}`, body, query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
+      service.action(callContext(req), def, id(req), action, owner(req), req.body),
     );
   }
 }

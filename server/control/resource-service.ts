@@ -21,6 +21,7 @@ import { rolledBackEventType, updatedEventType } from '../resources/events';
 import * as versions from '../store/version-store';
 import { assertClaimFree, lockClaims } from './path-claims';
 import { assertUnreferenced } from './referrers';
+import { sql } from 'kysely';
 
 /** A resource as GET returns it. */
 export type PublicResource = Record<string, unknown> & { id: string };
@@ -140,14 +141,30 @@ export class ResourceService {
     if (hasTenantField(def) && typeof raw.tenant_id === 'string') await this.assertTenant(ctx, raw.tenant_id);
   }
 
-  /** Loads one resource the caller may see; 404 otherwise (a foreign tenant's resource is not revealed). */
-  private async load(db: Executor, ctx: CallContext, def: ResourceDefinition, id: string, pathTenant: string | undefined, forWrite: boolean): Promise<StoredResource> {
-    const row = await store.getResource(db, def.kind, id, forWrite && db !== this.gw.db);
+  /** Whether the caller may see this resource at all (its tenant's, or a global one of a kind tenants see). */
+  private sees(ctx: CallContext, def: ResourceDefinition, row: StoredResource): boolean {
     const own = ctx.caller.tenantId;
-    const foreign = (t: string | null) => (t === null ? def.nullTenant === 'platform-only' : t !== own);
-    const hidden = !row || (isNested(def) && row.tenant_id !== pathTenant) || (own && def.scope !== 'tenant-self' && foreign(row.tenant_id));
-    if (hidden) throw notFound(`${def.title} "${id}"`);
-    if (forWrite && own && hasTenantField(def) && row.tenant_id === null) {
+    if (own === null || def.scope === 'tenant-self') return true;
+    return row.tenant_id === null ? def.nullTenant !== 'platform-only' : row.tenant_id === own;
+  }
+
+  /**
+   * Loads the resource `id` names in the caller's view; 404 when it sees none (a foreign tenant's is not revealed).
+   * Ids are unique per owner: `owner` (a nested path's tenant, or `?tenant_id=`) picks one; otherwise the caller's
+   * own namespace wins (the platform's is global), and several tenants' resources with no owner named are a 409.
+   */
+  private async load(
+    db: Executor, ctx: CallContext, def: ResourceDefinition, id: string, owner: string | undefined, forWrite: boolean,
+  ): Promise<StoredResource> {
+    const rows = await store.resourcesWithId(db, def.kind, id, forWrite && db !== this.gw.db);
+    const visible = rows.filter((r) => (owner === undefined || r.tenant_id === owner) && this.sees(ctx, def, r));
+    if (!visible.length) throw notFound(`${def.title} "${id}"`);
+    const row = visible.length === 1 ? visible[0] : visible.find((r) => r.tenant_id === ctx.caller.tenantId);
+    if (!row) {
+      const message = `${visible.length} tenants have a ${def.title.toLowerCase()} "${id}"; name one with ?tenant_id=`;
+      throw new ApiError('AMBIGUOUS_ID', message, [{ path: 'tenant_id', message: 'is needed: this id is not unique across tenants' }]);
+    }
+    if (forWrite && ctx.caller.tenantId && hasTenantField(def) && row.tenant_id === null) {
       throw new ApiError('FORBIDDEN', 'Only platform roles manage global (tenant_id null) resources');
     }
     return row;
@@ -166,7 +183,7 @@ export class ResourceService {
   }
 
   private async requireTenant(db: Executor, tenantId: string, nested: boolean): Promise<void> {
-    if (await store.getResource(db, 'tenant', tenantId)) return;
+    if (await store.getResource(db, { kind: 'tenant', id: tenantId, tenant_id: null })) return;
     if (nested) throw notFound(`Tenant "${tenantId}"`);
     throw validationError([{ path: 'tenant_id', message: `no tenant "${tenantId}" exists` }]);
   }
@@ -195,9 +212,10 @@ export class ResourceService {
     // Narrowed in the query, never after the page is cut (a page of others' rows would hide the caller's own).
     const rows = await store.listResources(this.gw.db, def.kind, { tenants, ids, after, limit: limit + 1 });
     const more = rows.length > limit;
-    const data = rows.slice(0, limit).map((r) => toPublic(def, r));
-    const last = data[data.length - 1];
-    return { object: 'list', data, next_cursor: more && last ? encodeIdCursor(last.id) : null };
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const next_cursor = more && last ? encodeIdCursor({ id: last.id, owner: store.ownerOf(last.tenant_id) }) : null;
+    return { object: 'list', data: page.map((r) => toPublic(def, r)), next_cursor };
   }
 
   async get(ctx: CallContext, def: ResourceDefinition, id: string, pathTenant?: string): Promise<PublicResource> {
@@ -278,12 +296,13 @@ export class ResourceService {
 
     const run = async (t: Tx) => {
       await lockClaims(t, def);
+      await this.assertIdFree(t, def, id, tenantId);
       if (tenantId !== null) await this.requireTenant(t, tenantId, pathTenant !== undefined);
       await this.checkReferences(t, def, fields, tenantId);
       await assertClaimFree(t, def, tenantId, fields);
       const row = await unique(def, () => store.insertResource(t, { kind: def.kind, id, tenant_id: tenantId, data, secret: sealed?.secret, lookup: sealed?.lookup ?? def.unique?.(fields as never) ?? null }));
       if (!row) throw new ApiError('ALREADY_EXISTS', `${def.title} "${id}" already exists`, [{ path: 'id', message: 'is taken' }]);
-      if (def.versioned) await versions.recordVersion(t, def.kind, id, 1, fields, actorOf(ctx.caller));
+      if (def.versioned) await versions.recordVersion(t, row, 1, fields, actorOf(ctx.caller));
       const out = toPublic(def, row);
       await this.gw.audit.append(t, [this.event(ctx, def, def.audit.created, row, diffFields({}, data))]);
       return out;
@@ -341,15 +360,15 @@ export class ResourceService {
         // What a tenant owns only its own resources can name, and they all go with it: no reference check for them.
         for (const child of [...owned].reverse()) {
           const childDef = RESOURCES.find((r) => r.kind === child.kind);
-          await store.deleteResource(t, child.kind, child.id);
-          if (childDef?.versioned) await versions.deleteVersions(t, child.kind, child.id);
+          await store.deleteResource(t, child);
+          if (childDef?.versioned) await versions.deleteVersions(t, child);
           if (childDef) events.push(this.event(ctx, childDef, childDef.audit.deleted, child, diffFields(child.data, {})));
         }
       } else {
-        await assertUnreferenced(t, def, id, ctx.caller.tenantId);
+        await assertUnreferenced(t, def, row, ctx.caller.tenantId);
       }
-      await store.deleteResource(t, def.kind, id);
-      if (def.versioned) await versions.deleteVersions(t, def.kind, id);
+      await store.deleteResource(t, row);
+      if (def.versioned) await versions.deleteVersions(t, row);
       events.push(this.event(ctx, def, def.audit.deleted, row, diffFields(row.data, {})));
       await this.gw.audit.append(t, events);
     };
@@ -375,7 +394,7 @@ export class ResourceService {
       }
       const set = Object.fromEntries(Object.entries(action.set).map(([k, v]) => [k, v === 'now' ? now() : v]));
       const data = { ...row.data, ...set, ...sealed?.data };
-      const updated = await store.updateResource(t, def.kind, id, { data, secret: sealed?.secret });
+      const updated = await store.updateResource(t, row, { data, secret: sealed?.secret });
       const changes = diffFields(row.data, data);
       await this.gw.audit.append(t, [this.event(ctx, def, action.audit, updated, withSecretChange(def, changes, !!sealed))]);
       return toPublic(def, updated);
@@ -385,11 +404,27 @@ export class ResourceService {
   /** Writes a new state; a versioned resource gets the next version number and a stored copy of its fields. */
   private async write(t: Tx, ctx: CallContext, def: ResourceDefinition, row: StoredResource, data: Record<string, unknown>, secret?: string): Promise<StoredResource> {
     const lookup = def.unique ? def.unique(this.split(def, data) as never) : undefined;
-    if (!def.versioned) return unique(def, () => store.updateResource(t, def.kind, row.id, { data, secret, lookup }));
+    if (!def.versioned) return unique(def, () => store.updateResource(t, row, { data, secret, lookup }));
     const version = Number(row.data.version ?? 1) + 1;
-    const updated = await store.updateResource(t, def.kind, row.id, { data: { ...data, version }, secret, bumpVersion: true });
-    await versions.recordVersion(t, def.kind, row.id, version, this.split(def, data), actorOf(ctx.caller));
+    const updated = await store.updateResource(t, row, { data: { ...data, version }, secret, bumpVersion: true });
+    await versions.recordVersion(t, row, version, this.split(def, data), actorOf(ctx.caller));
     return updated;
+  }
+
+  /**
+   * Ids are unique per owner, so a tenant can take any id without learning whether another tenant has it. A global
+   * resource of a kind tenants see shares every tenant's view, though: a global id is refused where some tenant has
+   * it (the platform sees everything, so that says nothing new), and a tenant's where a global one is in its view.
+   * Locked per id so two such creates cannot both pass.
+   */
+  private async assertIdFree(t: Tx, def: ResourceDefinition, id: string, tenantId: string | null): Promise<void> {
+    if (!hasTenantField(def) || def.nullTenant === 'platform-only') return;
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`${def.kind}:${id}`}, 0))`.execute(t);
+    const clash = (await store.resourcesWithId(t, def.kind, id)).find((r) => (tenantId === null) !== (r.tenant_id === null));
+    if (!clash) return;
+    const holder = clash.tenant_id === null ? 'A global' : `Tenant "${clash.tenant_id}" has a`;
+    const message = `${holder} ${def.title.toLowerCase()} "${id}" exists, and both would be in one tenant's view; choose another id`;
+    throw new ApiError('ALREADY_EXISTS', message, [{ path: 'id', message: 'is taken' }]);
   }
 
   /** Top-level fields that name another resource must name one that exists, in the same tenant or global. */
@@ -398,8 +433,8 @@ export class ResourceService {
       const id = fields[field];
       if (typeof id !== 'string') continue;
       // Locked until commit: a concurrent delete of the target waits, then sees this resource name it (and refuses).
-      const target = await store.getResource(t, kind, id, true);
-      if (!store.nameable(target, tenantId)) {
+      const target = await store.resolveInTenant(t, kind, id, tenantId, true);
+      if (!target) {
         const platformWide = RESOURCES.find((r) => r.kind === kind)?.scope === 'platform';
         throw validationError([{ path: field, message: `no ${kind} "${id}" exists${tenantId && !platformWide ? ` in tenant "${tenantId}"` : ''}` }]);
       }
@@ -407,21 +442,21 @@ export class ResourceService {
   }
 
   /** The kept versions of a versioned resource, newest first. */
-  async versions(ctx: CallContext, def: ResourceDefinition, id: string): Promise<{ object: 'list'; data: versions.StoredVersion[]; next_cursor: null }> {
-    await this.loadParent(ctx, def, id, 'read');
-    return { object: 'list', data: await versions.listVersions(this.gw.db, def.kind, id), next_cursor: null };
+  async versions(ctx: CallContext, def: ResourceDefinition, id: string, owner?: string): Promise<{ object: 'list'; data: versions.StoredVersion[]; next_cursor: null }> {
+    const row = await this.loadParent(ctx, def, id, 'read', owner);
+    return { object: 'list', data: await versions.listVersions(this.gw.db, row), next_cursor: null };
   }
 
   /** Makes a NEW version holding the configuration of version `n`. */
-  async rollback(ctx: CallContext, def: ResourceDefinition, id: string, body: unknown): Promise<PublicResource> {
-    await this.checkNamedTenants(ctx, def, { id });
+  async rollback(ctx: CallContext, def: ResourceDefinition, id: string, body: unknown, owner?: string): Promise<PublicResource> {
+    await this.checkNamedTenants(ctx, def, { pathTenant: owner, id });
     this.authorize(ctx, def, 'write');
     const parsed = rollbackBody.safeParse(body ?? {});
     if (!parsed.success) throw validationError(issuesToDetails(parsed.error));
     return this.gw.db.transaction().execute(async (t) => {
       await lockClaims(t, def);
-      const row = await this.load(t, ctx, def, id, undefined, true);
-      const target = await versions.getVersion(t, def.kind, id, parsed.data.version);
+      const row = await this.load(t, ctx, def, id, owner, true);
+      const target = await versions.getVersion(t, row, parsed.data.version);
       if (!target) {
         throw new ApiError('NOT_FOUND', `${def.title} "${id}" has no version ${parsed.data.version} (the newest ${versions.KEPT_VERSIONS} versions are kept)`, [{ path: 'version', message: 'is not a kept version' }]);
       }

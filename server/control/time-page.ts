@@ -9,17 +9,26 @@ const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 const notOurCursor = () => validationError([{ path: 'cursor', message: 'is not a cursor this list returned' }]);
 
-/** The cursor of a list ordered by id: the last id, base64url. */
-export const encodeIdCursor = (id: string) => Buffer.from(id).toString('base64url');
+/** A place in a list ordered by id, then owner (ids are unique per owner: two tenants may share one). */
+export interface IdPosition {
+  id: string;
+  /** The owning tenant's id, '' for a global resource. */
+  owner: string;
+}
+
+/** The cursor of a list ordered by (id, owner): `id` or `id owner`, base64url. */
+export const encodeIdCursor = (at: IdPosition) => Buffer.from(at.owner ? `${at.id} ${at.owner}` : at.id).toString('base64url');
 
 /**
- * The id an id cursor names; a 400 naming `cursor` for anything this list could not have returned (garbage would
+ * The position an id cursor names; a 400 naming `cursor` for anything this list could not have returned (garbage would
  * otherwise decode to some text and answer an empty page, or a NUL that PostgreSQL refuses).
  */
-export function decodeIdCursor(cursor: string): string {
-  const id = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (!ROW_ID.test(id) || encodeIdCursor(id) !== cursor) throw notOurCursor();
-  return id;
+export function decodeIdCursor(cursor: string): IdPosition {
+  const [id = '', owner = '', ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split(' ');
+  const at = { id, owner };
+  const ownerOk = owner === '' || ROW_ID.test(owner);
+  if (rest.length || !ROW_ID.test(id) || !ownerOk || encodeIdCursor(at) !== cursor) throw notOurCursor();
+  return at;
 }
 
 /** The (time, id) a newest-first cursor names; 400 naming `cursor` unless it is one such a list returned. */

@@ -96,9 +96,10 @@ export function registerTrafficRoutes(app: FastifyInstance, gw: Gateway, service
   app.get('/health-snapshots/latest', { config: { openapi: { tag, summary: 'The latest health check of each service', query: z.strictObject({ tenant_id: z.string().max(63).optional() }), responses: { 200: list(healthSnapshot) } } } }, async (req) => {
     const q = parseQuery(z.strictObject({ tenant_id: z.string().max(63).optional() }), req.query);
     const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read service health');
-    let query = gw.db.selectFrom('health_snapshots').selectAll().distinctOn('service_id');
+    // Service ids are unique per owner: the latest check of each (owner, service).
+    let query = gw.db.selectFrom('health_snapshots').selectAll().distinctOn(['service_id', 'tenant_id']);
     if (tenant) query = query.where((eb) => eb.or([eb('tenant_id', '=', tenant), eb('tenant_id', 'is', null)]));
-    const rows = await query.orderBy('service_id').orderBy('checked_at', 'desc').execute();
+    const rows = await query.orderBy('service_id').orderBy('tenant_id').orderBy('checked_at', 'desc').execute();
     return { object: 'list', data: rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), checked_at: iso(r.checked_at) })), next_cursor: null };
   });
 }

@@ -6,7 +6,9 @@ import { webhook as webhookDef } from '../resources';
 import { egressOf } from '../net/egress';
 import { newDeliveryId, sendSigned } from '../webhooks/dispatcher';
 import { deliveryBody } from '../webhooks/outbox';
+import { ownerOf } from '../store/resource-store';
 import type { ResourceService } from './resource-service';
+import { ownerQuery, parseQuery } from './resource-routes';
 import { callContext } from './request-state';
 
 const resultSchema = z.object({ delivered: z.boolean(), status_code: z.number().nullable(), duration_ms: z.number(), error: z.string().nullable() });
@@ -20,10 +22,12 @@ const deliverySchema = z.object({
 export function registerWebhookRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
   const tag = 'Webhooks';
   const idOf = (req: { params: unknown }) => (req.params as { id: string }).id;
+  /** Webhook ids are unique per tenant: a platform caller may name the owner (`?tenant_id=`), as on the webhook. */
+  const ownerIn = (req: { query: unknown }) => parseQuery(ownerQuery, req.query).tenant_id;
 
   app.post('/webhooks/:id/test', { config: { openapi: { tag, summary: 'Send a synthetic WEBHOOK_TEST event now', responses: { 200: resultSchema } } } }, async (req) => {
     // Sending acts on the webhook: the caller needs write access to it, as for a PUT.
-    const hook = await service.loadParent(callContext(req), webhookDef, idOf(req), 'write');
+    const hook = await service.loadParent(callContext(req), webhookDef, idOf(req), 'write', ownerIn(req));
     const created_at = new Date().toISOString();
     const event = { id: `evt_test_${newDeliveryId().slice(4)}`, type: 'WEBHOOK_TEST', created_at, tenant_id: hook.tenant_id };
     const body = deliveryBody({ ...event, data: { webhook_id: hook.id, message: 'This is a test event from Portico.' } });
@@ -32,15 +36,25 @@ export function registerWebhookRoutes(app: FastifyInstance, gw: Gateway, service
     const egress = egressOf(gw.config.egressAllow, hook);
     const result = await sendSigned(String(hook.data.url), secret, body, event.type, id, 10_000, egress);
     await gw.db.transaction().execute(async (tx) => {
-      await tx.insertInto('webhook_deliveries').values({ id, webhook_id: hook.id, event_id: event.id, event_type: event.type, body, status: result.delivered ? 'DELIVERED' : 'FAILED', attempts: 1 }).execute();
+      const status = result.delivered ? 'DELIVERED' : 'FAILED';
+      const webhook_owner = ownerOf(hook.tenant_id);
+      await tx.insertInto('webhook_deliveries').values({ id, webhook_id: hook.id, webhook_owner, event_id: event.id, event_type: event.type, body, status, attempts: 1 }).execute();
       await tx.insertInto('webhook_attempts').values({ delivery_id: id, attempt: 1, status_code: result.status_code, error: result.error, duration_ms: result.duration_ms }).execute();
     });
     return result;
   });
 
   app.get('/webhooks/:id/deliveries', { config: { openapi: { tag, summary: 'Recent deliveries of a webhook and their attempts, newest first', responses: { 200: z.object({ object: z.literal('list'), data: z.array(deliverySchema), next_cursor: z.null() }) } } } }, async (req) => {
-    const hook = await service.loadParent(callContext(req), webhookDef, idOf(req), 'read');
-    const deliveries = await gw.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', hook.id).orderBy('created_at', 'desc').orderBy('id').limit(50).execute();
+    const hook = await service.loadParent(callContext(req), webhookDef, idOf(req), 'read', ownerIn(req));
+    const deliveries = await gw.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('webhook_owner', '=', ownerOf(hook.tenant_id))
+      .where('webhook_id', '=', hook.id)
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(50)
+      .execute();
     const attempts = deliveries.length
       ? await gw.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveries.map((d) => d.id)).orderBy('attempt').execute()
       : [];

@@ -5,6 +5,7 @@ import * as m002 from './migrations/002-control-plane';
 import * as m003 from './migrations/003-data-plane';
 import * as m004 from './migrations/004-request-log-indexes';
 import * as m005 from './migrations/005-audit-head';
+import * as m006 from './migrations/006-tenant-namespaces';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003-data-plane': m003,
   '004-request-log-indexes': m004,
   '005-audit-head': m005,
+  '006-tenant-namespaces': m006,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

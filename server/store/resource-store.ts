@@ -39,23 +39,64 @@ export interface NewResource {
   created_at?: string;
 }
 
-/** Inserts a resource; undefined when one with that kind and id already exists. */
+/** The owner column's value for a tenant id: ids are unique per (kind, owner), '' standing for global. */
+export const ownerOf = (tenantId: string | null): string => tenantId ?? '';
+
+/** One resource's identity: ids are unique per kind and owner (a tenant, or global). */
+export interface ResourceKey {
+  kind: string;
+  id: string;
+  tenant_id: string | null;
+}
+
+/** Inserts a resource; undefined when its owner already has one of that kind and id. */
 export async function insertResource(db: Executor, r: NewResource): Promise<StoredResource | undefined> {
   const now = r.created_at ?? new Date().toISOString();
   const row = await db
     .insertInto('resources')
-    .values({ kind: r.kind, id: r.id, tenant_id: r.tenant_id, data: json(r.data), secret: r.secret ?? null, lookup: r.lookup ?? null, created_at: now, updated_at: now })
-    .onConflict((oc) => oc.columns(['kind', 'id']).doNothing())
+    .values({
+      kind: r.kind,
+      id: r.id,
+      tenant_id: r.tenant_id,
+      data: json(r.data),
+      secret: r.secret ?? null,
+      lookup: r.lookup ?? null,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) => oc.columns(['kind', 'owner', 'id']).doNothing())
     .returningAll()
     .executeTakeFirst();
   return row && fromRow(row);
 }
 
-export async function getResource(db: Executor, kind: string, id: string, forUpdate = false): Promise<StoredResource | undefined> {
-  let q = db.selectFrom('resources').selectAll().where('kind', '=', kind).where('id', '=', id);
+/** The resource of exactly this owner. */
+export async function getResource(db: Executor, key: ResourceKey, forUpdate = false): Promise<StoredResource | undefined> {
+  let q = db
+    .selectFrom('resources')
+    .selectAll()
+    .where('kind', '=', key.kind)
+    .where('owner', '=', ownerOf(key.tenant_id))
+    .where('id', '=', key.id);
   if (forUpdate) q = q.forUpdate();
   const row = await q.executeTakeFirst();
   return row && fromRow(row);
+}
+
+/** Every owner's resource of this kind and id (global first), for resolving an id in a caller's view. */
+export async function resourcesWithId(db: Executor, kind: string, id: string, forUpdate = false): Promise<StoredResource[]> {
+  let q = db.selectFrom('resources').selectAll().where('kind', '=', kind).where('id', '=', id).orderBy('owner');
+  if (forUpdate) q = q.forUpdate();
+  return (await q.execute()).map(fromRow);
+}
+
+/**
+ * What `id` names for a resource of `tenantId`: that tenant's own resource, else a global one. (A tenant id and a
+ * global id of a kind tenants can see never coexist, so there is no choosing between the two.)
+ */
+export async function resolveInTenant(db: Executor, kind: string, id: string, tenantId: string | null, forUpdate = false) {
+  const own = tenantId === null ? undefined : await getResource(db, { kind, id, tenant_id: tenantId }, forUpdate);
+  return own ?? getResource(db, { kind, id, tenant_id: null }, forUpdate);
 }
 
 export async function findResourceByLookup(db: Executor, kind: string, lookup: string): Promise<StoredResource | undefined> {
@@ -68,40 +109,35 @@ export interface ListQuery {
   tenants?: (string | null)[];
   /** Only these ids. */
   ids?: string[];
-  /** Only ids greater than this (cursor). */
-  after?: string;
+  /** Only rows after this position in (id, owner) order (cursor). */
+  after?: { id: string; owner: string };
   limit: number;
 }
 
-/** Rows of one kind in id order. */
+/** Rows of one kind in (id, owner) order. */
 export async function listResources(db: Executor, kind: string, q: ListQuery): Promise<StoredResource[]> {
   let query = db.selectFrom('resources').selectAll().where('kind', '=', kind);
-  if (q.tenants) {
-    const ids = q.tenants.filter((t): t is string => t !== null);
-    const withGlobal = q.tenants.includes(null);
-    query = query.where((eb) => {
-      const parts = [];
-      if (ids.length) parts.push(eb('tenant_id', 'in', ids));
-      if (withGlobal) parts.push(eb('tenant_id', 'is', null));
-      return parts.length ? eb.or(parts) : eb.val(false);
-    });
-  }
+  if (q.tenants) query = query.where('owner', 'in', q.tenants.map(ownerOf));
   if (q.ids) query = q.ids.length ? query.where('id', 'in', q.ids) : query.where((eb) => eb.val(false));
-  if (q.after !== undefined) query = query.where('id', '>', q.after);
-  const rows = await query.orderBy('id', 'asc').limit(q.limit).execute();
+  const after = q.after;
+  if (after) {
+    query = query.where((eb) =>
+      eb.or([eb('id', '>', after.id), eb.and([eb('id', '=', after.id), eb('owner', '>', after.owner)])]),
+    );
+  }
+  const rows = await query.orderBy('id', 'asc').orderBy('owner', 'asc').limit(q.limit).execute();
   return rows.map(fromRow);
 }
 
 /** Every row of one kind (export, snapshots). */
 export async function allResources(db: Executor, kind: string): Promise<StoredResource[]> {
-  const rows = await db.selectFrom('resources').selectAll().where('kind', '=', kind).orderBy('id', 'asc').execute();
+  const rows = await db.selectFrom('resources').selectAll().where('kind', '=', kind).orderBy('id').orderBy('owner').execute();
   return rows.map(fromRow);
 }
 
 export async function updateResource(
   db: Executor,
-  kind: string,
-  id: string,
+  key: ResourceKey,
   change: { data: Record<string, unknown>; secret?: string | null; lookup?: string | null; bumpVersion?: boolean },
 ): Promise<StoredResource> {
   const row = await db
@@ -113,15 +149,21 @@ export async function updateResource(
       ...(change.lookup !== undefined ? { lookup: change.lookup } : {}),
       ...(change.bumpVersion ? { version: eb('version', '+', 1) } : {}),
     }))
-    .where('kind', '=', kind)
-    .where('id', '=', id)
+    .where('kind', '=', key.kind)
+    .where('owner', '=', ownerOf(key.tenant_id))
+    .where('id', '=', key.id)
     .returningAll()
     .executeTakeFirstOrThrow();
   return fromRow(row);
 }
 
-export async function deleteResource(db: Executor, kind: string, id: string): Promise<boolean> {
-  const r = await db.deleteFrom('resources').where('kind', '=', kind).where('id', '=', id).executeTakeFirst();
+export async function deleteResource(db: Executor, key: ResourceKey): Promise<boolean> {
+  const r = await db
+    .deleteFrom('resources')
+    .where('kind', '=', key.kind)
+    .where('owner', '=', ownerOf(key.tenant_id))
+    .where('id', '=', key.id)
+    .executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }
 
@@ -142,14 +184,18 @@ export interface ResourceRef {
   tenant_id: string | null;
 }
 
-/** Resources of `kind` whose top-level `field` names `id` (who still points at a resource about to be deleted). */
-export async function referencing(db: Executor, kind: string, field: string, id: string): Promise<ResourceRef[]> {
-  return db
+/**
+ * Resources of `kind` whose top-level `field` names `target` (who still points at a resource about to be deleted): a
+ * tenant's resource is named only by that tenant's resources; a global one by anyone's.
+ */
+export async function referencing(db: Executor, kind: string, field: string, target: ResourceKey): Promise<ResourceRef[]> {
+  let q = db
     .selectFrom('resources')
     .select(['kind', 'id', 'tenant_id'])
     .where('kind', '=', kind)
-    .where(sql<string>`data->>${field}`, '=', id)
-    .execute();
+    .where(sql<string>`data->>${field}`, '=', target.id);
+  if (target.tenant_id !== null) q = q.where('tenant_id', '=', target.tenant_id);
+  return q.execute();
 }
 
 /** The values of `field` that resources of `kind` hold, except those of `owner` (a tenant, or null: the platform). */

@@ -9,6 +9,8 @@ export interface ResourceTable {
   kind: string;
   id: string;
   tenant_id: string | null;
+  /** The tenant id, or '' for a global resource: ids are unique per (kind, owner). Computed by the database. */
+  owner: ColumnType<string, never, never>;
   data: Json<Record<string, unknown>>;
   /** A hash (keys, tokens) or AES-256-GCM ciphertext (credentials, webhook secrets); never in `data`. */
   secret: string | null;
@@ -58,6 +60,8 @@ export interface SettingTable {
 
 export interface ResourceVersionTable {
   kind: string;
+  /** The resource's owner (see {@link ResourceTable.owner}). */
+  owner: string;
   id: string;
   version: number;
   config: Json<Record<string, unknown>>;
@@ -81,6 +85,8 @@ export interface UsageRecordTable {
 export interface WebhookDeliveryTable {
   id: string;
   webhook_id: string;
+  /** The webhook's owner (see {@link ResourceTable.owner}). */
+  webhook_owner: ColumnType<string, string | undefined, never>;
   event_id: string;
   event_type: string;
   /** The exact bytes sent and signed. */

@@ -1,5 +1,6 @@
 import type { AuditActor, Executor } from './schema';
 import { json } from './schema';
+import { ownerOf, type ResourceKey } from './resource-store';
 
 /** How many versions of a versioned resource are kept. */
 export const KEPT_VERSIONS = 10;
@@ -11,21 +12,49 @@ export interface StoredVersion {
   actor: AuditActor;
 }
 
+/** The versions of one resource (ids are unique per owner, so the owner is part of the key). */
+const versionsOf = (db: Executor, key: ResourceKey) =>
+  db
+    .selectFrom('resource_versions')
+    .where('kind', '=', key.kind)
+    .where('owner', '=', ownerOf(key.tenant_id))
+    .where('id', '=', key.id);
+
 /** Records a version and drops those beyond the newest {@link KEPT_VERSIONS}. */
-export async function recordVersion(db: Executor, kind: string, id: string, version: number, config: Record<string, unknown>, actor: AuditActor): Promise<void> {
-  await db.insertInto('resource_versions').values({ kind, id, version, config: json(config), actor: json(actor), created_at: new Date().toISOString() }).execute();
-  await db.deleteFrom('resource_versions').where('kind', '=', kind).where('id', '=', id).where('version', '<=', version - KEPT_VERSIONS).execute();
+export async function recordVersion(
+  db: Executor,
+  key: ResourceKey,
+  version: number,
+  config: Record<string, unknown>,
+  actor: AuditActor,
+): Promise<void> {
+  const { kind, id } = key;
+  const owner = ownerOf(key.tenant_id);
+  const created_at = new Date().toISOString();
+  await db.insertInto('resource_versions').values({ kind, owner, id, version, config: json(config), actor: json(actor), created_at }).execute();
+  await db
+    .deleteFrom('resource_versions')
+    .where('kind', '=', kind)
+    .where('owner', '=', owner)
+    .where('id', '=', id)
+    .where('version', '<=', version - KEPT_VERSIONS)
+    .execute();
 }
 
-export async function listVersions(db: Executor, kind: string, id: string): Promise<StoredVersion[]> {
-  const rows = await db.selectFrom('resource_versions').selectAll().where('kind', '=', kind).where('id', '=', id).orderBy('version', 'desc').limit(KEPT_VERSIONS).execute();
+export async function listVersions(db: Executor, key: ResourceKey): Promise<StoredVersion[]> {
+  const rows = await versionsOf(db, key).selectAll().orderBy('version', 'desc').limit(KEPT_VERSIONS).execute();
   return rows.map((r) => ({ version: r.version, config: r.config, actor: r.actor, created_at: new Date(r.created_at).toISOString() }));
 }
 
-export async function getVersion(db: Executor, kind: string, id: string, version: number): Promise<StoredVersion | undefined> {
-  return (await listVersions(db, kind, id)).find((v) => v.version === version);
+export async function getVersion(db: Executor, key: ResourceKey, version: number): Promise<StoredVersion | undefined> {
+  return (await listVersions(db, key)).find((v) => v.version === version);
 }
 
-export async function deleteVersions(db: Executor, kind: string, id: string): Promise<void> {
-  await db.deleteFrom('resource_versions').where('kind', '=', kind).where('id', '=', id).execute();
+export async function deleteVersions(db: Executor, key: ResourceKey): Promise<void> {
+  await db
+    .deleteFrom('resource_versions')
+    .where('kind', '=', key.kind)
+    .where('owner', '=', ownerOf(key.tenant_id))
+    .where('id', '=', key.id)
+    .execute();
 }

@@ -132,11 +132,11 @@ export class WebhookDispatcher {
   }
 
   private launch(d: Claimed): void {
-    this.busy.add(d.webhook_id);
+    this.busy.add(hookKey(d));
     const done: Promise<void> = this.deliver(d)
       .catch((err) => this.log.warn({ err, delivery: d.id }, 'webhook delivery not recorded'))
       .finally(() => {
-        this.busy.delete(d.webhook_id);
+        this.busy.delete(hookKey(d));
         this.inFlight.delete(done);
         this.wake(); // its webhook's next delivery may be due
       });
@@ -151,16 +151,16 @@ export class WebhookDispatcher {
     return this.db.transaction().execute(async (tx) => {
       let query = tx
         .selectFrom('webhook_deliveries')
-        .select(['id', 'webhook_id', 'event_type', 'body', 'attempts'])
+        .select(['id', 'webhook_id', 'webhook_owner', 'event_type', 'body', 'attempts'])
         .where('status', '=', 'PENDING')
         .where('next_attempt_at', '<=', sql<Date>`now()`);
-      if (this.busy.size) query = query.where('webhook_id', 'not in', [...this.busy]);
+      if (this.busy.size) query = query.where(sql<string>`webhook_owner || ' ' || webhook_id`, 'not in', [...this.busy]);
       const due = await query.orderBy('next_attempt_at').limit(Math.min(n * 4, 200)).forUpdate().skipLocked().execute();
       const taken: Claimed[] = [];
       const hooks = new Set<string>();
       for (const d of due) {
-        if (taken.length >= n || hooks.has(d.webhook_id)) continue;
-        hooks.add(d.webhook_id);
+        if (taken.length >= n || hooks.has(hookKey(d))) continue;
+        hooks.add(hookKey(d));
         taken.push(d);
       }
       if (taken.length) {
@@ -172,7 +172,13 @@ export class WebhookDispatcher {
   }
 
   private async deliver(d: Claimed): Promise<void> {
-    const hook = await this.db.selectFrom('resources').select(['tenant_id', 'data', 'secret']).where('kind', '=', 'webhook').where('id', '=', d.webhook_id).executeTakeFirst();
+    const hook = await this.db
+      .selectFrom('resources')
+      .select(['tenant_id', 'data', 'secret'])
+      .where('kind', '=', 'webhook')
+      .where('owner', '=', d.webhook_owner)
+      .where('id', '=', d.webhook_id)
+      .executeTakeFirst();
     const attempt = d.attempts + 1;
     let result: SendResult;
     if (!hook || hook.data.active !== true || !hook.secret) {
@@ -203,9 +209,14 @@ export class WebhookDispatcher {
 interface Claimed {
   id: string;
   webhook_id: string;
+  /** The webhook's owner: ids are unique per tenant (or global, ''). */
+  webhook_owner: string;
   event_type: string;
   body: string;
   attempts: number;
 }
 
 export const newDeliveryId = () => `dlv_${randomUUID()}`;
+
+/** One webhook among all owners' (the same text as the claim query's `webhook_owner || ' ' || webhook_id`). */
+const hookKey = (d: Pick<Claimed, 'webhook_id' | 'webhook_owner'>) => `${d.webhook_owner} ${d.webhook_id}`;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AppendHook } from '../audit/audit-log';
 import type { AuditEvent } from '../audit/chain';
+import { ownerOf } from '../store/resource-store';
 import type { Executor } from '../store/schema';
 
 /** The body every delivery carries: `{id, type, created_at, tenant_id, data}` (CONTRACT.md, Webhook). */
@@ -11,11 +12,11 @@ export function deliveryBody(event: Pick<AuditEvent, 'id' | 'type' | 'created_at
 const subscribes = (events: unknown, type: string) => Array.isArray(events) && (events.includes('*') || events.includes(type));
 
 /** Active webhooks that want `type` for `tenantId`: the tenant's own and the global ones. */
-async function subscribers(db: Executor, tenantId: string | null, type: string): Promise<string[]> {
+async function subscribers(db: Executor, tenantId: string | null, type: string) {
   let q = db.selectFrom('resources').select(['id', 'tenant_id', 'data']).where('kind', '=', 'webhook');
   q = tenantId === null ? q.where('tenant_id', 'is', null) : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]));
   const rows = await q.execute();
-  return rows.filter((r) => r.data.active === true && subscribes(r.data.events, type)).map((r) => r.id);
+  return rows.filter((r) => r.data.active === true && subscribes(r.data.events, type));
 }
 
 /**
@@ -32,7 +33,16 @@ export function enqueueDeliveries(onQueued: () => void): AppendHook {
       const body = deliveryBody({ ...event, data: { seq, actor, resource, changes, trace_id } });
       await tx
         .insertInto('webhook_deliveries')
-        .values(hooks.map((webhook_id) => ({ id: `dlv_${randomUUID()}`, webhook_id, event_id: event.id, event_type: event.type, body })))
+        .values(
+          hooks.map((hook) => ({
+            id: `dlv_${randomUUID()}`,
+            webhook_id: hook.id,
+            webhook_owner: ownerOf(hook.tenant_id),
+            event_id: event.id,
+            event_type: event.type,
+            body,
+          })),
+        )
         .execute();
       queued += hooks.length;
     }
