@@ -84,7 +84,7 @@ const usageSchema = z.object({
 export function registerBudgetUsage(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
   app.get('/budgets/:id/usage', { config: { openapi: { tag: 'Budgets', summary: 'Current-period spend for a budget', responses: { 200: usageSchema } } } }, async (req) => {
     const owner = parseQuery(ownerQuery, req.query).tenant_id; // budget ids are unique per tenant
-    const b = (await service.get(callContext(req), budgetDef, (req.params as { id: string }).id, owner)) as unknown as BudgetLike;
+    const b = (await service.get(callContext(req), budgetDef, { id: (req.params as { id: string }).id, owner })) as unknown as BudgetLike;
     return budgetUsage(gw.db, b);
   });
 }

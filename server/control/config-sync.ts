@@ -200,12 +200,12 @@ export class ConfigSync {
   private async apply(tx: Tx, ctx: CallContext, op: Op): Promise<ImportResult['generated_secrets'][number] | undefined> {
     try {
       if (op.op === 'create') {
-        const created = await this.service.create(ctx, op.def, op.item, undefined, tx);
+        const created = await this.service.create(ctx, op.def, op.item, { tx });
         const field = op.def.secret?.field;
         const value = field && op.makesSecret ? created[field] : undefined;
         if (typeof value === 'string') return { kind: op.def.kind, id: op.id, field: field!, value };
-      } else if (op.op === 'update') await this.service.update(ctx, op.def, op.id, op.item, op.owner, tx);
-      else await this.service.remove(ctx, op.def, op.id, { cascade: true }, op.owner, tx);
+      } else if (op.op === 'update') await this.service.update(ctx, op.def, { id: op.id, owner: op.owner }, op.item, { tx });
+      else await this.service.remove(ctx, op.def, { id: op.id, owner: op.owner }, { cascade: true, tx });
       return undefined;
     } catch (err) {
       if (err instanceof ApiError && err.status < 500) {

@@ -1,7 +1,7 @@
-import { ApiError } from '../errors';
+import { ApiError, validationError } from '../errors';
 import { RESOURCES } from '../resources';
 import type { ResourceDefinition } from '../resources/define';
-import { referencing, type ResourceKey, type ResourceRef } from '../store/resource-store';
+import { referencing, resolveInTenant, type ResourceKey, type ResourceRef } from '../store/resource-store';
 import type { Tx } from '../store/schema';
 
 /** Every (definition, field) whose `references` name `kind`: who may point at a resource of that kind. */
@@ -29,4 +29,17 @@ export async function assertUnreferenced(t: Tx, def: ResourceDefinition, target:
   const what = kinds.length ? `is still named by ${kinds.join(', ')}` : 'is still in use';
   const message = `${def.title} "${target.id}" ${what}; change or delete those first`;
   throw new ApiError('CONFLICT', message, [{ path: '', message: what }]);
+}
+
+/** Top-level fields that name another resource must name one that exists, in the same tenant or global. */
+export async function assertReferencesExist(t: Tx, def: ResourceDefinition, fields: Record<string, unknown>, tenantId: string | null) {
+  for (const [field, kind] of Object.entries(def.references ?? {})) {
+    const id = fields[field];
+    if (typeof id !== 'string') continue;
+    // Locked until commit: a concurrent delete of the target waits, then sees this resource name it (and refuses).
+    if (await resolveInTenant(t, kind, id, tenantId, true)) continue;
+    const platformWide = RESOURCES.find((r) => r.kind === kind)?.scope === 'platform';
+    const where = tenantId && !platformWide ? ` in tenant "${tenantId}"` : '';
+    throw validationError([{ path: field, message: `no ${kind} "${id}" exists${where}` }]);
+  }
 }

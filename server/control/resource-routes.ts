@@ -37,12 +37,13 @@ export function registerResourceRoutes(app: FastifyInstance, service: ResourceSe
   const pathTenant = (req: FastifyRequest) => (isNested(def) ? (req.params as { tenant_id: string }).tenant_id : undefined);
   /** The tenant a request on one resource names: its path's (nested kinds), else `?tenant_id=`. */
   const owner = (req: FastifyRequest) => pathTenant(req) ?? parseQuery(ownerQuery, req.query).tenant_id;
+  const target = (req: FastifyRequest) => ({ id: id(req), owner: owner(req) });
   const id = (req: FastifyRequest) => (req.params as { id: string }).id;
   const created = def.secret?.mode === 'generated' ? schemas.output.extend({ [def.secret.field]: z.string() }) : schemas.output;
 
   app.post(base, { config: { openapi: { tag, summary: `Create ${def.title.toLowerCase()}`, body: schemas.create, responses: { 201: created } } } }, async (req, reply) => {
     reply.status(201);
-    return service.create(callContext(req), def, req.body, pathTenant(req));
+    return service.create(callContext(req), def, req.body, { pathTenant: pathTenant(req) });
   });
 
   app.get(base, { config: { openapi: { tag, summary: `List ${tag.toLowerCase()}`, query: listQuery, responses: { 200: listOf(schemas.output) } } } }, async (req) =>
@@ -50,36 +51,36 @@ export function registerResourceRoutes(app: FastifyInstance, service: ResourceSe
   );
 
   app.get(one, { config: { openapi: { tag, summary: `Get ${def.title.toLowerCase()}`, query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
-    service.get(callContext(req), def, id(req), owner(req)),
+    service.get(callContext(req), def, target(req)),
   );
 
   if (def.updatable !== false) {
     app.put(one, { config: { openapi: { tag, summary: `Replace ${def.title.toLowerCase()}`, body: schemas.update, query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
-      service.update(callContext(req), def, id(req), req.body, owner(req)),
+      service.update(callContext(req), def, target(req), req.body),
     );
   }
 
   const delDoc = def.scope === 'tenant-self' ? ' (409 while it owns resources, unless ?cascade=true)' : '';
   app.delete(one, { config: { openapi: { tag, summary: `Delete ${def.title.toLowerCase()}${delDoc}`, query: deleteQuery, responses: { 204: null } } } }, async (req, reply) => {
     const q = parseQuery(deleteQuery, req.query);
-    await service.remove(callContext(req), def, id(req), { cascade: q.cascade === 'true' }, pathTenant(req) ?? q.tenant_id);
+    await service.remove(callContext(req), def, { id: id(req), owner: pathTenant(req) ?? q.tenant_id }, { cascade: q.cascade === 'true' });
     return reply.status(204).send();
   });
 
   if (def.versioned) {
     const versionSchema = z.object({ version: z.number(), config: def.fields, created_at: z.string(), actor: z.object({ type: z.string(), id: z.string(), name: z.string() }) });
     app.get(`${one}/versions`, { config: { openapi: { tag, summary: `The last 10 versions of a ${def.title.toLowerCase()}, newest first`, query: ownerQuery, responses: { 200: listOf(versionSchema) } } } }, async (req) =>
-      service.versions(callContext(req), def, id(req), owner(req)),
+      service.versions(callContext(req), def, target(req)),
     );
     app.post(`${one}/rollback`, { config: { openapi: { tag, summary: `Roll back: a new version holding version n's configuration`, body: z.strictObject({ version: z.number().int().min(1) }), query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
-      service.rollback(callContext(req), def, id(req), req.body, owner(req)),
+      service.rollback(callContext(req), def, target(req), req.body),
     );
   }
 
   for (const action of Object.keys(def.actions ?? {})) {
     const body = def.actions![action]!.takesSecret && def.secret ? z.strictObject({ [def.secret.field]: z.string() }) : undefined;
     app.post(`${one}/${action}`, { config: { openapi: { tag, summary: `${action[0]!.toUpperCase()}${action.slice(1)} ${def.title.toLowerCase()}`, body, query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
-      service.action(callContext(req), def, id(req), action, owner(req), req.body),
+      service.action(callContext(req), def, target(req), action, req.body),
     );
   }
 }

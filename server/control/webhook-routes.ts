@@ -27,7 +27,7 @@ export function registerWebhookRoutes(app: FastifyInstance, gw: Gateway, service
 
   app.post('/webhooks/:id/test', { config: { openapi: { tag, summary: 'Send a synthetic WEBHOOK_TEST event now', responses: { 200: resultSchema } } } }, async (req) => {
     // Sending acts on the webhook: the caller needs write access to it, as for a PUT.
-    const hook = await service.loadParent(callContext(req), webhookDef, idOf(req), 'write', ownerIn(req));
+    const hook = await service.loadParent(callContext(req), webhookDef, { id: idOf(req), owner: ownerIn(req) }, 'write');
     const created_at = new Date().toISOString();
     const event = { id: `evt_test_${newDeliveryId().slice(4)}`, type: 'WEBHOOK_TEST', created_at, tenant_id: hook.tenant_id };
     const body = deliveryBody({ ...event, data: { webhook_id: hook.id, message: 'This is a test event from Portico.' } });
@@ -45,7 +45,7 @@ export function registerWebhookRoutes(app: FastifyInstance, gw: Gateway, service
   });
 
   app.get('/webhooks/:id/deliveries', { config: { openapi: { tag, summary: 'Recent deliveries of a webhook and their attempts, newest first', responses: { 200: z.object({ object: z.literal('list'), data: z.array(deliverySchema), next_cursor: z.null() }) } } } }, async (req) => {
-    const hook = await service.loadParent(callContext(req), webhookDef, idOf(req), 'read', ownerIn(req));
+    const hook = await service.loadParent(callContext(req), webhookDef, { id: idOf(req), owner: ownerIn(req) }, 'read');
     const deliveries = await gw.db
       .selectFrom('webhook_deliveries')
       .selectAll()
