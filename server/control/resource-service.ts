@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import { ApiError, notFound, validationError, type ErrorDetail } from '../errors';
 import type { Gateway } from '../gateway';
 import { issuesToDetails } from '../lib/zod-errors';
 import { encryptSecret, generateToken, hashToken } from '../lib/secrets';
 import type { Area, ResourceDefinition } from '../resources/define';
-import { hasTenantField, isNested, schemasFor } from '../resources/schemas';
+import { hasTenantField, isNested, rollbackBody, schemasFor, secretActionBody } from '../resources/schemas';
 import type { AdminRole } from '../resources/token';
 import * as store from '../store/resource-store';
 import type { StoredResource } from '../store/resource-store';
@@ -60,8 +59,6 @@ const pastDates = (def: ResourceDefinition, data: Record<string, unknown>): Erro
   (def.futureOnCreate ?? [])
     .filter((f) => typeof data[f] === 'string' && Date.parse(data[f]) <= Date.now())
     .map((f) => ({ path: f, message: 'must be in the future' }));
-
-const rollbackBody = z.strictObject({ version: z.number().int().min(1) });
 
 export function toPublic(def: ResourceDefinition, row: StoredResource): PublicResource {
   return {
@@ -364,7 +361,7 @@ export class ResourceService {
     let sealed: ReturnType<ResourceService['seal']>;
     if (action.takesSecret && def.secret) {
       const field = def.secret.field;
-      const parsed = z.strictObject({ [field]: z.string().min(1).max(4096) }).safeParse(body ?? {});
+      const parsed = secretActionBody(field).safeParse(body ?? {});
       if (!parsed.success) throw validationError(issuesToDetails(parsed.error));
       sealed = this.seal(def, parsed.data[field]);
     }
