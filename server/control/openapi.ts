@@ -79,13 +79,15 @@ function operation(path: string, schema: FastifySchema): object {
   for (const [status, s] of Object.entries((schema.response ?? {}) as Record<string, unknown>)) {
     responses[status] = response(status, s);
   }
-  responses.default = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+  const error = { schema: { $ref: '#/components/schemas/Error' } };
+  responses.default = { description: 'Error', content: { 'application/json': error } };
   const body = schema.body as z.ZodType | undefined;
+  const requestBody = body && { required: true, content: { 'application/json': { schema: jsonSchema(body, 'input') } } };
   return {
     summary: schema.summary,
     tags: schema.tags,
     parameters: [...params, ...query],
-    ...(body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(body, 'input') } } } } : {}),
+    ...(requestBody ? { requestBody } : {}),
     responses,
     ...(schema.security ? { security: schema.security } : {}),
   };
