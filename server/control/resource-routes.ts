@@ -7,7 +7,7 @@ import { BEARER_AUTH } from './authenticate';
 import type { ResourceService } from './resource-service';
 import { callContext } from './request-state';
 
-export const listQuery = z.strictObject({
+const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).optional(),
   cursor: z.string().max(512).optional(),
   tenant_id: z.string().max(63).optional(),
