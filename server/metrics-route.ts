@@ -1,6 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { ApiError } from './errors';
 import type { Gateway } from './gateway';
+import { routePlugin } from './http/route-plugin';
+import { textResponse, ZOD_SCHEMAS } from './http/route-schemas';
 import { hashToken, safeEqual } from './lib/secrets';
 import { authenticate, bearerToken } from './control/authenticate';
 import { metricSources } from './data/metrics';
@@ -11,11 +13,11 @@ import { PLATFORM_ROLES, type AdminRole } from './resources/token';
  * platform may read them: a platform-role admin token, or `PORTICO_METRICS_TOKEN` (a scraper's token, good for
  * nothing else). Served on the admin port; a data-only node, which has none, serves it on its data port.
  */
-export function registerMetricsRoute(app: FastifyInstance, gw: Gateway): void {
+export const metricsRoute = routePlugin<{ gw: Gateway }>('portico-metrics-route', [ZOD_SCHEMAS], async (app, { gw }) => {
   const scraperHash = gw.config.metricsToken ? hashToken(gw.config.metricsToken) : undefined;
   const summary = 'Prometheus metrics (platform roles or PORTICO_METRICS_TOKEN)';
-  const openapi = { tag: 'Health', summary, responses: { 200: 'text' as const } };
-  app.get('/metrics', { config: { openapi } }, async (request, reply) => {
+  const response = { 200: textResponse('text/plain', z.string()) };
+  app.get('/metrics', { schema: { summary, tags: ['Health'], response } }, async (request, reply) => {
     const token = bearerToken(request.headers.authorization);
     if (!token) throw new ApiError('UNAUTHORIZED', 'Missing Authorization: Bearer <token> header');
     if (!scraperHash || !safeEqual(hashToken(token), scraperHash)) {
@@ -28,4 +30,4 @@ export function registerMetricsRoute(app: FastifyInstance, gw: Gateway): void {
     const text = [...metricSources(gw)].map((s) => s.render()).join('');
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
   });
-}
+});

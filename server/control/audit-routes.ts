@@ -1,13 +1,14 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ApiError } from '../errors';
 import { isDateOnly, isoDateParam } from '../lib/iso-date';
 import type { Gateway } from '../gateway';
 import { listAuditEvents, readChain, readHead, type AuditFilter } from '../audit/audit-log';
+import { routePlugin } from '../http/route-plugin';
+import { textResponse, ZOD_SCHEMAS } from '../http/route-schemas';
 import { publicKeyFromPem, verifyWithHead, type AuditEvent } from '../audit/chain';
 import type { ResourceService } from './resource-service';
 import { allows } from './permissions';
-import { parseQuery } from './resource-routes';
+import { BEARER_AUTH } from './authenticate';
 import { callContext } from './request-state';
 import type { CallContext } from './caller';
 
@@ -57,46 +58,93 @@ const iso = (s: string | undefined, end = false) => {
 };
 
 /** The audit surface: list, CSV/JSON export, verification and the signing public key. */
-export function registerAuditRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
-  const tag = 'Audit';
-  const scopedFilter = async (ctx: CallContext, q: z.infer<typeof filterQuery>): Promise<AuditFilter> => ({
-    tenant_id: await service.readScope(ctx, 'audit', q.tenant_id, 'read audit events'),
-    type: q.type,
-    from: iso(q.from),
-    to: iso(q.to, true),
-  });
+export const auditRoutes = routePlugin<{ gw: Gateway; service: ResourceService }>(
+  'portico-audit-routes',
+  [ZOD_SCHEMAS, BEARER_AUTH],
+  async (app, { gw, service }) => {
+    const tags = ['Audit'];
+    const scopedFilter = async (ctx: CallContext, q: z.infer<typeof filterQuery>): Promise<AuditFilter> => ({
+      tenant_id: await service.readScope(ctx, 'audit', q.tenant_id, 'read audit events'),
+      type: q.type,
+      from: iso(q.from),
+      to: iso(q.to, true),
+    });
+    const list = z.object({ object: z.literal('list'), data: z.array(eventSchema), next_cursor: z.string().nullable() });
 
-  app.get('/audit/events', { config: { openapi: { tag, summary: 'List audit events, newest first', query: listQuery, responses: { 200: z.object({ object: z.literal('list'), data: z.array(eventSchema), next_cursor: z.string().nullable() }) } } } }, async (req) => {
-    const q = parseQuery(listQuery, req.query);
-    const limit = q.limit ?? 50;
-    const events = await listAuditEvents(gw.db, await scopedFilter(callContext(req), q), limit + 1, q.cursor ? Number(q.cursor) : undefined);
-    const data = events.slice(0, limit);
-    return { object: 'list', data, next_cursor: events.length > limit ? String(data[data.length - 1]!.seq) : null };
-  });
+    app.get(
+      '/audit/events',
+      { schema: { summary: 'List audit events, newest first', tags, querystring: listQuery, response: { 200: list } } },
+      async (req) => {
+        const q = req.query;
+        const limit = q.limit ?? 50;
+        const filter = await scopedFilter(callContext(req), q);
+        const events = await listAuditEvents(gw.db, filter, limit + 1, q.cursor ? Number(q.cursor) : undefined);
+        const data = events.slice(0, limit);
+        return { object: 'list', data, next_cursor: events.length > limit ? String(data[data.length - 1]!.seq) : null };
+      },
+    );
 
-  app.get('/audit/events/export', { config: { openapi: { tag, summary: 'Export audit events as CSV', query: filterQuery, responses: { 200: 'text' } } } }, async (req, reply) => {
-    const events = await listAuditEvents(gw.db, await scopedFilter(callContext(req), parseQuery(filterQuery, req.query)), EXPORT_MAX);
-    reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="audit-events.csv"');
-    return [CSV_COLUMNS.join(','), ...events.map(csvRow)].join('\r\n') + '\r\n';
-  });
+    const csv = textResponse('text/csv', z.string());
+    app.get(
+      '/audit/events/export',
+      { schema: { summary: 'Export audit events as CSV', tags, querystring: filterQuery, response: { 200: csv } } },
+      async (req, reply) => {
+        const events = await listAuditEvents(gw.db, await scopedFilter(callContext(req), req.query), EXPORT_MAX);
+        reply.header('content-type', 'text/csv; charset=utf-8');
+        reply.header('content-disposition', 'attachment; filename="audit-events.csv"');
+        return [CSV_COLUMNS.join(','), ...events.map(csvRow)].join('\r\n') + '\r\n';
+      },
+    );
 
-  app.get('/audit/events/export/json', { config: { openapi: { tag, summary: 'Export audit events as a JSON array', query: filterQuery, responses: { 200: z.array(eventSchema) } } } }, async (req, reply) => {
-    const events = await listAuditEvents(gw.db, await scopedFilter(callContext(req), parseQuery(filterQuery, req.query)), EXPORT_MAX);
-    reply.header('content-disposition', 'attachment; filename="audit-events.json"');
-    return events;
-  });
+    app.get(
+      '/audit/events/export/json',
+      {
+        schema: {
+          summary: 'Export audit events as a JSON array',
+          tags,
+          querystring: filterQuery,
+          response: { 200: z.array(eventSchema) },
+        },
+      },
+      async (req, reply) => {
+        const events = await listAuditEvents(gw.db, await scopedFilter(callContext(req), req.query), EXPORT_MAX);
+        reply.header('content-disposition', 'attachment; filename="audit-events.json"');
+        return events;
+      },
+    );
 
-  app.get('/audit/verify', { config: { openapi: { tag, summary: 'Verify the whole hash chain and every signature', responses: { 200: z.object({ valid: z.boolean(), checked: z.number(), first_invalid_seq: z.number().nullable() }) } } } }, async (req) => {
-    const ctx = callContext(req);
-    if (ctx.caller.tenantId || !allows(ctx.caller.role, 'audit', 'read')) throw new ApiError('FORBIDDEN', 'Verifying the whole chain needs a platform role');
-    // one snapshot of events and head, so an append in between is not taken for tampering
-    const [events, head] = await gw.db.transaction().setIsolationLevel('repeatable read').execute(async (tx) => [await readChain(tx), await readHead(tx)] as const);
-    const { valid, checked, first_invalid_seq } = verifyWithHead(events, head, publicKeyFromPem(gw.keys.auditPublicKeyPem));
-    return { valid, checked, first_invalid_seq };
-  });
+    const verified = z.object({ valid: z.boolean(), checked: z.number(), first_invalid_seq: z.number().nullable() });
+    app.get(
+      '/audit/verify',
+      { schema: { summary: 'Verify the whole hash chain and every signature', tags, response: { 200: verified } } },
+      async (req) => {
+        const ctx = callContext(req);
+        if (ctx.caller.tenantId || !allows(ctx.caller.role, 'audit', 'read')) {
+          throw new ApiError('FORBIDDEN', 'Verifying the whole chain needs a platform role');
+        }
+        // one snapshot of events and head, so an append in between is not taken for tampering
+        const [events, head] = await gw.db
+          .transaction()
+          .setIsolationLevel('repeatable read')
+          .execute(async (tx) => [await readChain(tx), await readHead(tx)] as const);
+        const { valid, checked, first_invalid_seq } = verifyWithHead(events, head, publicKeyFromPem(gw.keys.auditPublicKeyPem));
+        return { valid, checked, first_invalid_seq };
+      },
+    );
 
-  app.get('/audit/public-key', { config: { openapi: { tag, summary: 'The Ed25519 public key (PEM) that verifies event signatures', responses: { 200: 'text' } } } }, async (_req, reply) => {
-    reply.header('content-type', 'application/x-pem-file');
-    return gw.keys.auditPublicKeyPem;
-  });
-}
+    app.get(
+      '/audit/public-key',
+      {
+        schema: {
+          summary: 'The Ed25519 public key (PEM) that verifies event signatures',
+          tags,
+          response: { 200: textResponse('application/x-pem-file', z.string()) },
+        },
+      },
+      async (_req, reply) => {
+        reply.header('content-type', 'application/x-pem-file');
+        return gw.keys.auditPublicKeyPem;
+      },
+    );
+  },
+);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
 import { hashToken, safeEqual } from '../lib/secrets';
@@ -38,3 +39,9 @@ export function requireBearer(app: FastifyInstance, gw: Gateway): void {
     request[CALLER] = caller;
   });
 }
+
+/** The name admin route plugins list among their dependencies: none of their routes may serve an anonymous caller. */
+export const BEARER_AUTH = 'portico-bearer-auth';
+
+/** requireBearer as a plugin: every route registered after it in the same context needs a bearer token. */
+export const bearerAuth = fp<{ gw: Gateway }>(async (app, { gw }) => requireBearer(app, gw), { name: BEARER_AUTH });

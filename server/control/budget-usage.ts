@@ -1,12 +1,14 @@
-import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Gateway } from '../gateway';
+import { routePlugin } from '../http/route-plugin';
+import { ZOD_SCHEMAS } from '../http/route-schemas';
 import { budget as budgetDef } from '../resources';
 import type { Executor } from '../store/schema';
 import type { ResourceService } from './resource-service';
+import { BEARER_AUTH } from './authenticate';
 import { callContext } from './request-state';
-import { ownerQuery, parseQuery } from './resource-routes';
+import { ownerQuery } from './resource-routes';
 
 export type Period = 'DAILY' | 'WEEKLY' | 'MONTHLY';
 
@@ -81,10 +83,25 @@ const usageSchema = z.object({
 });
 
 /** `GET /budgets/{id}/usage`: who may read the budget may read its spend. */
-export function registerBudgetUsage(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
-  app.get('/budgets/:id/usage', { config: { openapi: { tag: 'Budgets', summary: 'Current-period spend for a budget', responses: { 200: usageSchema } } } }, async (req) => {
-    const owner = parseQuery(ownerQuery, req.query).tenant_id; // budget ids are unique per tenant
-    const b = (await service.get(callContext(req), budgetDef, { id: (req.params as { id: string }).id, owner })) as unknown as BudgetLike;
-    return budgetUsage(gw.db, b);
-  });
-}
+export const budgetUsageRoutes = routePlugin<{ gw: Gateway; service: ResourceService }>(
+  'portico-budget-usage-routes',
+  [ZOD_SCHEMAS, BEARER_AUTH],
+  async (app, { gw, service }) => {
+    app.get(
+      '/budgets/:id/usage',
+      {
+        schema: {
+          summary: 'Current-period spend for a budget',
+          tags: ['Budgets'],
+          params: z.object({ id: z.string() }),
+          querystring: ownerQuery, // budget ids are unique per tenant
+          response: { 200: usageSchema },
+        },
+      },
+      async (req) => {
+        const b = (await service.get(callContext(req), budgetDef, { id: req.params.id, owner: req.query.tenant_id })) as unknown as BudgetLike;
+        return budgetUsage(gw.db, b);
+      },
+    );
+  },
+);

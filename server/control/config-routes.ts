@@ -1,9 +1,10 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Gateway } from '../gateway';
+import { routePlugin } from '../http/route-plugin';
+import { checkedByHandler, ZOD_SCHEMAS } from '../http/route-schemas';
+import { BEARER_AUTH } from './authenticate';
 import { ConfigSync } from './config-sync';
 import type { ResourceService } from './resource-service';
-import { parseQuery } from './resource-routes';
 import { callContext } from './request-state';
 
 const exportQuery = z.strictObject({ tenant_id: z.string().max(63).optional(), download: z.enum(['true', 'false']).optional() });
@@ -22,20 +23,48 @@ const importResult = z.object({
 });
 
 /** `GET /config/export` and `POST /config/import` (seed 002). */
-export function registerConfigRoutes(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
-  const sync = new ConfigSync(gw, service);
-  const tag = 'Config';
-  app.get('/config/export', { config: { openapi: { tag, summary: 'Export the configuration as one JSON document (secrets redacted)', query: exportQuery, responses: { 200: z.record(z.string(), z.unknown()) } } } }, async (req, reply) => {
-    const q = parseQuery(exportQuery, req.query);
-    const doc = await sync.export(callContext(req), q.tenant_id);
-    if (q.download === 'true') reply.header('content-disposition', `attachment; filename="portico-config-${String(doc.exported_at).slice(0, 10)}.json"`);
-    return doc;
-  });
-  app.register(async (scoped) => {
-    // a whole fleet's configuration can be larger than ordinary admin bodies
-    scoped.post('/config/import', { bodyLimit: 32 * 1024 * 1024, config: { openapi: { tag, summary: 'Import a configuration document: merge (upsert) or replace (full sync), optionally as a dry run; atomic', query: importQuery, body: z.record(z.string(), z.unknown()), responses: { 200: importResult } } } }, async (req) => {
-      const q = parseQuery(importQuery, req.query);
-      return sync.import(callContext(req), req.body, q.mode ?? 'merge', q.dry_run === 'true');
-    });
-  });
-}
+export const configRoutes = routePlugin<{ gw: Gateway; service: ResourceService }>(
+  'portico-config-routes',
+  [ZOD_SCHEMAS, BEARER_AUTH],
+  async (app, { gw, service }) => {
+    const sync = new ConfigSync(gw, service);
+    const tags = ['Config'];
+    app.get(
+      '/config/export',
+      {
+        schema: {
+          summary: 'Export the configuration as one JSON document (secrets redacted)',
+          tags,
+          querystring: exportQuery,
+          response: { 200: z.record(z.string(), z.unknown()) },
+        },
+      },
+      async (req, reply) => {
+        const q = req.query;
+        const doc = await sync.export(callContext(req), q.tenant_id);
+        const day = String(doc.exported_at).slice(0, 10);
+        if (q.download === 'true') reply.header('content-disposition', `attachment; filename="portico-config-${day}.json"`);
+        return doc;
+      },
+    );
+    app.post(
+      '/config/import',
+      {
+        // a whole fleet's configuration can be larger than ordinary admin bodies
+        bodyLimit: 32 * 1024 * 1024,
+        schema: {
+          summary: 'Import a configuration document: merge (upsert) or replace (full sync), optionally as a dry run; atomic',
+          tags,
+          querystring: importQuery,
+          // the import checks the role first, then the whole document (every error at its path)
+          body: checkedByHandler(z.record(z.string(), z.unknown())),
+          response: { 200: importResult },
+        },
+      },
+      async (req) => {
+        const q = req.query;
+        return sync.import(callContext(req), req.body, q.mode ?? 'merge', q.dry_run === 'true');
+      },
+    );
+  },
+);

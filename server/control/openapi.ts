@@ -1,64 +1,120 @@
-import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { FastifySchema, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
 import { z } from 'zod';
+import { ZOD_SCHEMAS } from '../http/route-schemas';
 
-/** What a route says about itself for the OpenAPI document (route option `config.openapi`). */
-export interface OpenApiMeta {
-  summary: string;
-  tag: string;
-  body?: z.ZodType;
-  query?: z.ZodObject;
-  /** Status → body schema; `null` for no body. */
-  responses: Record<number, z.ZodType | null | 'text'>;
-  public?: boolean;
+interface DocumentedRoute {
+  method: string;
+  url: string;
+  schema: FastifySchema;
 }
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    openapi?: OpenApiMeta;
-  }
+interface ApiInfo {
+  title: string;
+  version: string;
 }
 
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });
 
+/** A schema inside a parameter or a text response, where the document has always shown it bare (no `$schema`). */
+const bareSchema = (schema: z.ZodType, io: 'input' | 'output') => {
+  const { $schema: _, ...rest } = jsonSchema(schema, io);
+  return rest;
+};
+
+/** The fields of a zod object schema (a route's `querystring` or `params`), or none. */
+const fieldsOf = (schema: unknown): Record<string, z.ZodType> =>
+  schema instanceof z.ZodObject ? (schema.shape as Record<string, z.ZodType>) : {};
+
 /**
- * Collects every route registered with `config.openapi` (as @fastify/swagger does in onRoute), so the document is
- * built from the routes themselves and cannot drift from them.
+ * The OpenAPI document and its docs page (`/v1/admin/openapi.json`, `/docs`), built from the `schema` of every route
+ * registered after this plugin (as @fastify/swagger does in onRoute): the schemas that validate a route document it,
+ * so the document cannot drift from the routes. A route without a `summary` is left out.
  */
-export function collectOpenApi(app: FastifyInstance, info: { title: string; version: string }): () => object {
-  const routes: { method: string; url: string; meta: OpenApiMeta }[] = [];
-  app.addHook('onRoute', (route: RouteOptions) => {
-    const meta = route.config?.openapi;
-    if (!meta) return;
-    for (const method of ([] as string[]).concat(route.method)) if (method !== 'HEAD') routes.push({ method: method.toLowerCase(), url: route.url, meta });
-  });
-  let doc: object | undefined;
-  return () => (doc ??= build(routes, info));
+export const openApi = fp<ApiInfo>(
+  async (app, info) => {
+    const routes: DocumentedRoute[] = [];
+    app.addHook('onRoute', (route: RouteOptions) => {
+      const schema = route.schema;
+      if (!schema?.summary) return;
+      for (const method of ([] as string[]).concat(route.method)) {
+        if (method !== 'HEAD') routes.push({ method: method.toLowerCase(), url: route.url, schema });
+      }
+    });
+    let doc: object | undefined;
+    const document = () => (doc ??= build(routes, info));
+    app.get('/v1/admin/openapi.json', async () => document());
+    app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(renderDocsPage(document())));
+  },
+  { name: 'portico-openapi', dependencies: [ZOD_SCHEMAS] },
+);
+
+/** One documented response: JSON, text of some media type (`{content}`), or none (`z.null()`, as for a 204). */
+function response(status: string, schema: unknown): object {
+  const description = Number(status) < 300 ? 'Success' : 'Error';
+  if (schema instanceof z.ZodNull) return { description };
+  if (schema instanceof z.ZodType) {
+    return { description, content: { 'application/json': { schema: jsonSchema(schema, 'output') } } };
+  }
+  const content = (schema as { content: Record<string, { schema: z.ZodType }> }).content;
+  const media = Object.entries(content).map(([type, c]) => [type, { schema: bareSchema(c.schema, 'output') }]);
+  return { description, content: Object.fromEntries(media) };
 }
 
-function build(routes: { method: string; url: string; meta: OpenApiMeta }[], info: { title: string; version: string }): object {
+function operation(path: string, schema: FastifySchema): object {
+  const pathFields = fieldsOf(schema.params);
+  const params = [...path.matchAll(/\{([a-z_]+)\}/g)].map(([, name]) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: pathFields[name!] ? bareSchema(pathFields[name!]!, 'input') : { type: 'string' },
+  }));
+  const query = Object.entries(fieldsOf(schema.querystring)).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: !s.safeParse(undefined).success,
+    schema: jsonSchema(s, 'input'),
+  }));
+  const responses: Record<string, unknown> = {};
+  for (const [status, s] of Object.entries((schema.response ?? {}) as Record<string, unknown>)) {
+    responses[status] = response(status, s);
+  }
+  const error = { schema: { $ref: '#/components/schemas/Error' } };
+  responses.default = { description: 'Error', content: { 'application/json': error } };
+  const body = schema.body as z.ZodType | undefined;
+  const requestBody = body && { required: true, content: { 'application/json': { schema: jsonSchema(body, 'input') } } };
+  return {
+    summary: schema.summary,
+    tags: schema.tags,
+    parameters: [...params, ...query],
+    ...(requestBody ? { requestBody } : {}),
+    responses,
+    ...(schema.security ? { security: schema.security } : {}),
+  };
+}
+
+const ERROR_SCHEMA = {
+  type: 'object',
+  properties: {
+    error: {
+      type: 'object',
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        details: {
+          type: 'array',
+          items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } },
+        },
+      },
+    },
+  },
+};
+
+function build(routes: DocumentedRoute[], info: ApiInfo): object {
   const paths: Record<string, Record<string, unknown>> = {};
-  for (const { method, url, meta } of routes) {
+  for (const { method, url, schema } of routes) {
     const path = url.replace(/:([a-z_]+)/g, '{$1}');
-    const params = [...path.matchAll(/\{([a-z_]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
-    const query = meta.query
-      ? Object.entries(meta.query.shape).map(([name, s]) => ({ name, in: 'query', required: !(s as z.ZodType).safeParse(undefined).success, schema: jsonSchema(s as z.ZodType, 'input') }))
-      : [];
-    const responses: Record<string, unknown> = {};
-    for (const [status, schema] of Object.entries(meta.responses)) {
-      responses[status] = {
-        description: Number(status) < 300 ? 'Success' : 'Error',
-        ...(schema === 'text' ? { content: { 'text/plain': { schema: { type: 'string' } } } } : schema ? { content: { 'application/json': { schema: jsonSchema(schema, 'output') } } } : {}),
-      };
-    }
-    responses.default = { description: 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
-    (paths[path] ??= {})[method] = {
-      summary: meta.summary,
-      tags: [meta.tag],
-      parameters: [...params, ...query],
-      ...(meta.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(meta.body, 'input') } } } } : {}),
-      responses,
-      ...(meta.public ? { security: [] } : {}),
-    };
+    (paths[path] ??= {})[method] = operation(path, schema);
   }
   return {
     openapi: '3.1.0',
@@ -66,24 +122,7 @@ function build(routes: { method: string; url: string; meta: OpenApiMeta }[], inf
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
     paths,
-    components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: {
-        Error: {
-          type: 'object',
-          properties: {
-            error: {
-              type: 'object',
-              properties: {
-                code: { type: 'string' },
-                message: { type: 'string' },
-                details: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, message: { type: 'string' } } } },
-              },
-            },
-          },
-        },
-      },
-    },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } }, schemas: { Error: ERROR_SCHEMA } },
   };
 }
 

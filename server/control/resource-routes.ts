@@ -1,13 +1,13 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { validationError } from '../errors';
-import { issuesToDetails } from '../lib/zod-errors';
+import { routePlugin } from '../http/route-plugin';
+import { checkedByHandler, ZOD_SCHEMAS } from '../http/route-schemas';
 import type { ResourceDefinition } from '../resources/define';
-import { isNested, schemasFor } from '../resources/schemas';
+import { rollbackBody, schemasFor, secretActionBody } from '../resources/schemas';
+import { BEARER_AUTH } from './authenticate';
 import type { ResourceService } from './resource-service';
 import { callContext } from './request-state';
 
-export const listQuery = z.strictObject({
+const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).optional(),
   cursor: z.string().max(512).optional(),
   tenant_id: z.string().max(63).optional(),
@@ -16,71 +16,157 @@ export const listQuery = z.strictObject({
 export const ownerQuery = z.strictObject({ tenant_id: z.string().max(63).optional() });
 const deleteQuery = ownerQuery.extend({ cascade: z.enum(['true', 'false']).optional() });
 
-/** Parses a query string with a zod schema; 400 with the parameter names on failure. */
-export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
-  const parsed = schema.safeParse(query ?? {});
-  if (!parsed.success) throw validationError(issuesToDetails(parsed.error));
-  return parsed.data;
-}
+const listOf = (item: z.ZodType) =>
+  z.object({ object: z.literal('list'), data: z.array(item), next_cursor: z.string().nullable() });
 
-const listOf = (item: z.ZodType) => z.object({ object: z.literal('list'), data: z.array(item), next_cursor: z.string().nullable() });
+/** Path parameters: `tenant_id` on paths nested under a tenant (tenants/{tenant_id}/keys), `id` of one resource. */
+const collectionParams = z.object({ tenant_id: z.string().optional() });
+const oneParams = collectionParams.extend({ id: z.string() });
+
+/** The resource a request names: its id, and its owner (a nested path's tenant, else `?tenant_id=`). */
+const targetOf = (req: { params: { id: string; tenant_id?: string }; query: { tenant_id?: string } }) => ({
+  id: req.params.id,
+  owner: req.params.tenant_id ?? req.query.tenant_id,
+});
 
 /**
  * The REST endpoints of one resource, derived from its definition:
  * POST {path} · GET {path} · GET/PUT/DELETE {path}/{id} · POST {path}/{id}/{action}.
+ * Bodies are documented here and checked by the service, after the scope and role checks (see checkedByHandler).
  */
-export function registerResourceRoutes(app: FastifyInstance, service: ResourceService, def: ResourceDefinition): void {
-  const base = def.path.replace(/\{([a-z_]+)\}/g, ':$1');
-  const one = `${base}/:id`;
-  const schemas = schemasFor(def);
-  const tag = def.title.endsWith('y') ? `${def.title.slice(0, -1)}ies` : `${def.title}s`;
-  const pathTenant = (req: FastifyRequest) => (isNested(def) ? (req.params as { tenant_id: string }).tenant_id : undefined);
-  /** The tenant a request on one resource names: its path's (nested kinds), else `?tenant_id=`. */
-  const owner = (req: FastifyRequest) => pathTenant(req) ?? parseQuery(ownerQuery, req.query).tenant_id;
-  const target = (req: FastifyRequest) => ({ id: id(req), owner: owner(req) });
-  const id = (req: FastifyRequest) => (req.params as { id: string }).id;
-  const created = def.secret?.mode === 'generated' ? schemas.output.extend({ [def.secret.field]: z.string() }) : schemas.output;
+export const resourceRoutes = routePlugin<{ service: ResourceService; def: ResourceDefinition }>(
+  'portico-resource-routes',
+  [ZOD_SCHEMAS, BEARER_AUTH],
+  async (app, { service, def }) => {
+    const base = def.path.replace(/\{([a-z_]+)\}/g, ':$1');
+    const one = `${base}/:id`;
+    const schemas = schemasFor(def);
+    const tags = [def.title.endsWith('y') ? `${def.title.slice(0, -1)}ies` : `${def.title}s`];
+    const title = def.title.toLowerCase();
+    const created =
+      def.secret?.mode === 'generated' ? schemas.output.extend({ [def.secret.field]: z.string() }) : schemas.output;
 
-  app.post(base, { config: { openapi: { tag, summary: `Create ${def.title.toLowerCase()}`, body: schemas.create, responses: { 201: created } } } }, async (req, reply) => {
-    reply.status(201);
-    return service.create(callContext(req), def, req.body, { pathTenant: pathTenant(req) });
-  });
-
-  app.get(base, { config: { openapi: { tag, summary: `List ${tag.toLowerCase()}`, query: listQuery, responses: { 200: listOf(schemas.output) } } } }, async (req) =>
-    service.list(callContext(req), def, parseQuery(listQuery, req.query), pathTenant(req)),
-  );
-
-  app.get(one, { config: { openapi: { tag, summary: `Get ${def.title.toLowerCase()}`, query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
-    service.get(callContext(req), def, target(req)),
-  );
-
-  if (def.updatable !== false) {
-    app.put(one, { config: { openapi: { tag, summary: `Replace ${def.title.toLowerCase()}`, body: schemas.update, query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
-      service.update(callContext(req), def, target(req), req.body),
+    app.post(
+      base,
+      {
+        schema: {
+          summary: `Create ${title}`,
+          tags,
+          params: collectionParams,
+          body: checkedByHandler(schemas.create),
+          response: { 201: created },
+        },
+      },
+      async (req, reply) => {
+        reply.status(201);
+        return service.create(callContext(req), def, req.body, { pathTenant: req.params.tenant_id });
+      },
     );
-  }
 
-  const delDoc = def.scope === 'tenant-self' ? ' (409 while it owns resources, unless ?cascade=true)' : '';
-  app.delete(one, { config: { openapi: { tag, summary: `Delete ${def.title.toLowerCase()}${delDoc}`, query: deleteQuery, responses: { 204: null } } } }, async (req, reply) => {
-    const q = parseQuery(deleteQuery, req.query);
-    await service.remove(callContext(req), def, { id: id(req), owner: pathTenant(req) ?? q.tenant_id }, { cascade: q.cascade === 'true' });
-    return reply.status(204).send();
-  });
+    app.get(
+      base,
+      {
+        schema: {
+          summary: `List ${tags[0]!.toLowerCase()}`,
+          tags,
+          params: collectionParams,
+          querystring: listQuery,
+          response: { 200: listOf(schemas.output) },
+        },
+      },
+      async (req) => service.list(callContext(req), def, req.query, req.params.tenant_id),
+    );
 
-  if (def.versioned) {
-    const versionSchema = z.object({ version: z.number(), config: def.fields, created_at: z.string(), actor: z.object({ type: z.string(), id: z.string(), name: z.string() }) });
-    app.get(`${one}/versions`, { config: { openapi: { tag, summary: `The last 10 versions of a ${def.title.toLowerCase()}, newest first`, query: ownerQuery, responses: { 200: listOf(versionSchema) } } } }, async (req) =>
-      service.versions(callContext(req), def, target(req)),
+    app.get(
+      one,
+      { schema: { summary: `Get ${title}`, tags, params: oneParams, querystring: ownerQuery, response: { 200: schemas.output } } },
+      async (req) => service.get(callContext(req), def, targetOf(req)),
     );
-    app.post(`${one}/rollback`, { config: { openapi: { tag, summary: `Roll back: a new version holding version n's configuration`, body: z.strictObject({ version: z.number().int().min(1) }), query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
-      service.rollback(callContext(req), def, target(req), req.body),
-    );
-  }
 
-  for (const action of Object.keys(def.actions ?? {})) {
-    const body = def.actions![action]!.takesSecret && def.secret ? z.strictObject({ [def.secret.field]: z.string() }) : undefined;
-    app.post(`${one}/${action}`, { config: { openapi: { tag, summary: `${action[0]!.toUpperCase()}${action.slice(1)} ${def.title.toLowerCase()}`, body, query: ownerQuery, responses: { 200: schemas.output } } } }, async (req) =>
-      service.action(callContext(req), def, target(req), action, req.body),
+    if (def.updatable !== false) {
+      app.put(
+        one,
+        {
+          schema: {
+            summary: `Replace ${title}`,
+            tags,
+            params: oneParams,
+            querystring: ownerQuery,
+            body: checkedByHandler(schemas.update),
+            response: { 200: schemas.output },
+          },
+        },
+        async (req) => service.update(callContext(req), def, targetOf(req), req.body),
+      );
+    }
+
+    const delDoc = def.scope === 'tenant-self' ? ' (409 while it owns resources, unless ?cascade=true)' : '';
+    app.delete(
+      one,
+      {
+        schema: {
+          summary: `Delete ${title}${delDoc}`,
+          tags,
+          params: oneParams,
+          querystring: deleteQuery,
+          response: { 204: z.null() },
+        },
+      },
+      async (req, reply) => {
+        const cascade = req.query.cascade === 'true';
+        await service.remove(callContext(req), def, targetOf(req), { cascade });
+        return reply.status(204).send();
+      },
     );
-  }
-}
+
+    if (def.versioned) {
+      const actor = z.object({ type: z.string(), id: z.string(), name: z.string() });
+      const version = z.object({ version: z.number(), config: def.fields, created_at: z.string(), actor });
+      app.get(
+        `${one}/versions`,
+        {
+          schema: {
+            summary: `The last 10 versions of a ${title}, newest first`,
+            tags,
+            params: oneParams,
+            querystring: ownerQuery,
+            response: { 200: listOf(version) },
+          },
+        },
+        async (req) => service.versions(callContext(req), def, targetOf(req)),
+      );
+      app.post(
+        `${one}/rollback`,
+        {
+          schema: {
+            summary: `Roll back: a new version holding version n's configuration`,
+            tags,
+            params: oneParams,
+            querystring: ownerQuery,
+            body: checkedByHandler(rollbackBody),
+            response: { 200: schemas.output },
+          },
+        },
+        async (req) => service.rollback(callContext(req), def, targetOf(req), req.body),
+      );
+    }
+
+    for (const [action, spec] of Object.entries(def.actions ?? {})) {
+      const body = spec.takesSecret && def.secret ? checkedByHandler(secretActionBody(def.secret.field)) : undefined;
+      app.post(
+        `${one}/${action}`,
+        {
+          schema: {
+            summary: `${action[0]!.toUpperCase()}${action.slice(1)} ${title}`,
+            tags,
+            params: oneParams,
+            querystring: ownerQuery,
+            ...(body ? { body } : {}),
+            response: { 200: schemas.output },
+          },
+        },
+        async (req) => service.action(callContext(req), def, targetOf(req), action, req.body),
+      );
+    }
+  },
+);

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { ApiError, validationError, notFound } from '../errors';
 import type { Gateway } from '../gateway';
 import { canonicalJson } from '../lib/canonical-json';
@@ -7,7 +6,7 @@ import { issuesToDetails } from '../lib/zod-errors';
 import { RESOURCES } from '../resources';
 import type { ResourceDefinition } from '../resources/define';
 import { rolledBackEventType, updatedEventType } from '../resources/events';
-import { hasTenantField } from '../resources/schemas';
+import { hasTenantField, rollbackBody, secretActionBody } from '../resources/schemas';
 import type { AdminRole } from '../resources/token';
 import * as store from '../store/resource-store';
 import type { StoredResource } from '../store/resource-store';
@@ -32,8 +31,6 @@ export interface WriteOptions {
   pathTenant?: string;
   tx?: Tx;
 }
-
-const rollbackBody = z.strictObject({ version: z.number().int().min(1) });
 
 /**
  * Create, read, update, delete and actions for any registered resource, with validation, roles, tenant scope and
@@ -221,7 +218,7 @@ export class ResourceService {
     let sealed: Sealed | undefined;
     if (action.takesSecret && def.secret) {
       const field = def.secret.field;
-      const parsed = z.strictObject({ [field]: z.string().min(1).max(4096) }).safeParse(body ?? {});
+      const parsed = secretActionBody(field).safeParse(body ?? {});
       if (!parsed.success) throw validationError(issuesToDetails(parsed.error));
       sealed = this.seal(def, parsed.data[field]);
     }

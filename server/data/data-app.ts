@@ -3,16 +3,17 @@ import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
-import { registerHealthRoutes } from '../health';
-import { registerMetricsRoute } from '../metrics-route';
+import { healthRoutes } from '../health';
+import { zodRouteSchemas } from '../http/route-schemas';
+import { metricsRoute } from '../metrics-route';
 import { LazyChildLogger } from '../lib/lazy-logger';
 import { clientError, frameworkErrors, installErrorHandlers, type ErrorBody, type ErrorRenderer } from '../control/error-handler';
 import { requestIdOf } from '../lib/input-guard';
 import { receiveTimeouts } from '../lib/receive-timeouts';
 import { DataPlane, TRAFFIC, Traffic } from './data-plane';
 import { HealthChecker } from './health-checker';
-import { registerHttpProxy } from './http-proxy';
-import { registerLlmProxy } from './llm-proxy';
+import { httpProxy } from './http-proxy';
+import { llmProxy } from './llm-proxy';
 import { metricSources } from './metrics';
 
 const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' };
@@ -113,10 +114,13 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
     }
     done();
   });
-  registerHealthRoutes(app, gw);
-  if (servesMetrics) registerMetricsRoute(app, gw);
-  registerLlmProxy(app, dp);
-  await registerHttpProxy(app, dp);
+  // each surface a plugin, after the hooks above (which they inherit); the proxies' routes carry no schemas, so
+  // nothing is validated on their requests
+  app.register(zodRouteSchemas);
+  app.register(healthRoutes, { gw });
+  if (servesMetrics) app.register(metricsRoute, { gw });
+  app.register(llmProxy, { dp });
+  await app.register(httpProxy, { dp });
   return app;
 }
 

@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { buffer } from 'node:stream/consumers';
 import type { Dispatcher } from 'undici';
 import { ApiError } from '../errors';
+import { routePlugin } from '../http/route-plugin';
 import { egressOf, type Egress, type EgressAllow } from '../net/egress';
 import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 import { breakerSettings, type BreakerSettings } from './circuit-breaker';
@@ -112,40 +113,38 @@ export function backendPath(basePath: string, route: SnapshotEntry, path: string
  * the route's service or `backend_url`, after key auth (when `auth_required`), rate limits and quotas, and the
  * backend's circuit breaker. Bodies stream through unparsed, both ways.
  */
-export async function registerHttpProxy(app: FastifyInstance, dp: DataPlane): Promise<void> {
+export const httpProxy = routePlugin<{ dp: DataPlane }>('portico-http-proxy', [], async (proxy, { dp }) => {
   const { gw } = dp;
-  await app.register(async (proxy) => {
-    // bodies are not parsed here: the raw request streams to the backend
-    proxy.removeAllContentTypeParsers();
-    proxy.addContentTypeParser('*', (_req, _payload, done) => done(null));
+  // bodies are not parsed here: the raw request streams to the backend
+  proxy.removeAllContentTypeParsers();
+  proxy.addContentTypeParser('*', (_req, _payload, done) => done(null));
 
-    proxy.all('/*', (req, reply) => {
-      // routes see, and backends receive, the normalized path (no dot segments); the query goes on as it came
-      const url = req.url;
-      const q = url.indexOf('?');
-      const path = normalizePath(q < 0 ? url : url.slice(0, q));
-      // only a Portico key is ours to check; any other credential is the backend's business
-      const caller = presentedKey(req)?.startsWith(API_KEY_PREFIX) ? dp.authenticate(req) : null;
-      const route = matchHttpRoute(gw.snapshot, req.method, path, caller?.tenant.id ?? null);
-      if (!route) throw new ApiError('ROUTE_NOT_FOUND', `No route serves ${req.method} ${path}`);
-      if (route.auth_required && !caller) throw missingKey();
-      const tenant = caller?.tenant ?? (route.tenant_id ? (gw.snapshot.get('tenant', route.tenant_id) ?? null) : null);
-      if (tenant && tenant.status !== 'ACTIVE') throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);
-      const traffic = req[TRAFFIC]!;
-      if (tenant) traffic.tenantId = tenant.id;
-      dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
+  proxy.all('/*', (req, reply) => {
+    // routes see, and backends receive, the normalized path (no dot segments); the query goes on as it came
+    const url = req.url;
+    const q = url.indexOf('?');
+    const path = normalizePath(q < 0 ? url : url.slice(0, q));
+    // only a Portico key is ours to check; any other credential is the backend's business
+    const caller = presentedKey(req)?.startsWith(API_KEY_PREFIX) ? dp.authenticate(req) : null;
+    const route = matchHttpRoute(gw.snapshot, req.method, path, caller?.tenant.id ?? null);
+    if (!route) throw new ApiError('ROUTE_NOT_FOUND', `No route serves ${req.method} ${path}`);
+    if (route.auth_required && !caller) throw missingKey();
+    const tenant = caller?.tenant ?? (route.tenant_id ? (gw.snapshot.get('tenant', route.tenant_id) ?? null) : null);
+    if (tenant && tenant.status !== 'ACTIVE') throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);
+    const traffic = req[TRAFFIC]!;
+    if (tenant) traffic.tenantId = tenant.id;
+    dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
 
-      const b = backendOf(gw.snapshot, route, gw.config.egressAllow);
-      const call: UpstreamCall = { upstream: b.upstream, circuit: b.circuit, egress: b.egress, label: b.label, origin: b.origin, path: backendPath(b.basePath, route, path, q < 0 ? '' : url.slice(q)), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), timeoutMs: b.timeoutMs, breaker: b.breaker };
-      const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-      if (length === undefined ? req.headers['transfer-encoding'] === undefined : length === 0) return relayUpstream(dp, traffic, call, reply, RESPONSE_OWN);
-      // a small body of known length is read whole first (undici sends a buffer much faster than a stream); others stream
-      if (length === undefined || length > SMALL_BODY) return relayUpstream(dp, traffic, { ...call, body: req.raw }, reply, RESPONSE_OWN);
-      // (not returned: fastify would take a promise that resolves before the answer for an empty reply)
-      buffer(req.raw).then((body) => relayUpstream(dp, traffic, { ...call, body }, reply, RESPONSE_OWN)).catch((err: Error) => reply.send(err));
-    });
+    const b = backendOf(gw.snapshot, route, gw.config.egressAllow);
+    const call: UpstreamCall = { upstream: b.upstream, circuit: b.circuit, egress: b.egress, label: b.label, origin: b.origin, path: backendPath(b.basePath, route, path, q < 0 ? '' : url.slice(q)), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), timeoutMs: b.timeoutMs, breaker: b.breaker };
+    const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    if (length === undefined ? req.headers['transfer-encoding'] === undefined : length === 0) return relayUpstream(dp, traffic, call, reply, RESPONSE_OWN);
+    // a small body of known length is read whole first (undici sends a buffer much faster than a stream); others stream
+    if (length === undefined || length > SMALL_BODY) return relayUpstream(dp, traffic, { ...call, body: req.raw }, reply, RESPONSE_OWN);
+    // (not returned: fastify would take a promise that resolves before the answer for an empty reply)
+    buffer(req.raw).then((body) => relayUpstream(dp, traffic, { ...call, body }, reply, RESPONSE_OWN)).catch((err: Error) => reply.send(err));
   });
-}
+});
 
 /**
  * The request's end-to-end headers as name/value pairs, in their order and case (repeated ones kept), plus

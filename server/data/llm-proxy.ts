@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
+import { routePlugin } from '../http/route-plugin';
 import { CHAT_INPUT, refuseUnsafeInput } from '../lib/input-guard';
 import type { SnapshotEntry } from '../store/snapshot';
 import { breakerSettings } from './circuit-breaker';
@@ -28,7 +29,7 @@ function parseChat(body: unknown): { model: string; stream: boolean } {
 const OWN_HEADERS = new Set(['content-length', 'content-type', 'date', 'server']);
 
 /** The OpenAI-compatible LLM proxy: POST /v1/chat/completions (with streaming) and GET /v1/models. */
-export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
+export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], async (app, { dp }) => {
   const { gw } = dp;
 
   /** Tokens and cost from the pricing table, into token usage and the budgets (with their threshold events). */
@@ -118,7 +119,7 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
     }
     return { object: 'list', data: [...ids].map((id) => ({ id, object: 'model', created: 0, owned_by: 'portico' })) };
   });
-}
+});
 
 /** A JSON object's properties, or undefined for anything else (not JSON, an array, a string, null). */
 function jsonObject(text: string): Record<string, unknown> | undefined {

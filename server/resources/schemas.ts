@@ -61,3 +61,9 @@ export function schemasFor(def: ResourceDefinition): ResourceSchemas {
   cache.set(def, result);
   return result;
 }
+
+/** The body of `POST …/{id}/rollback`: the kept version whose configuration becomes the newest. */
+export const rollbackBody = z.strictObject({ version: z.number().int().min(1) });
+
+/** The body of an action that takes a new secret (`takesSecret`: a credential's rotate). */
+export const secretActionBody = (field: string) => z.strictObject({ [field]: z.string().min(1).max(4096) });

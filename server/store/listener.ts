@@ -1,6 +1,6 @@
 import type { Client as PgClient } from 'pg';
 import { within } from '../lib/within';
-import type { DatabaseTimeouts } from './database';
+import type { DatabaseTimeouts } from './dialects/dialect';
 
 /** A LISTEN subscription: messages, and `onReset` after a lost connection came back (anything may have been missed). */
 export interface ListenHandlers {
