@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { canonicalJson } from '../server/lib/canonical-json';
-import { issuesToDetails } from '../server/lib/zod-errors';
+import { issuesToDetails } from '../server/http/zod-errors';
 import { isNested } from '../server/resources/schemas';
 import { AdminClient, ApiFailure } from './client';
 import { hasUnknown, UNKNOWN, type CtyValue } from './cty-codec';

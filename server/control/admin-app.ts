@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Gateway } from '../gateway';
-import { receiveTimeouts } from '../lib/receive-timeouts';
+import { receiveTimeouts } from '../http/receive-timeouts';
 import { registerHealthRoutes } from '../health';
 import { registerMetricsRoute } from '../metrics-route';
 import { RESOURCES } from '../resources';
@@ -11,8 +11,8 @@ import { registerTokenUsageRoutes } from './token-usage-routes';
 import { registerTrafficRoutes } from './traffic-routes';
 import { registerWebhookRoutes } from './webhook-routes';
 import { requireBearer } from './authenticate';
-import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../lib/input-guard';
-import { adminErrorBody, clientErrorHandler, frameworkErrors, installErrorHandlers, renderAdminError } from './error-handler';
+import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../http/input-guard';
+import { adminErrorBody, clientErrorHandler, frameworkErrors, installErrorHandlers, renderAdminError } from '../http/error-handler';
 import { collectOpenApi, renderDocsPage } from './openapi';
 import { registerResourceRoutes } from './resource-routes';
 import { ResourceService } from './resource-service';

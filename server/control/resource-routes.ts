@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { validationError } from '../errors';
-import { issuesToDetails } from '../lib/zod-errors';
+import { issuesToDetails } from '../http/zod-errors';
 import type { ResourceDefinition } from '../resources/define';
 import { isNested, schemasFor } from '../resources/schemas';
 import type { ResourceService } from './resource-service';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ApiError, notFound, validationError, type ErrorDetail } from '../errors';
 import type { Gateway } from '../gateway';
-import { issuesToDetails } from '../lib/zod-errors';
+import { issuesToDetails } from '../http/zod-errors';
 import { encryptSecret, generateToken, hashToken } from '../lib/secrets';
 import type { Area, ResourceDefinition } from '../resources/define';
 import { hasTenantField, isNested, schemasFor } from '../resources/schemas';

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
-import { CHAT_INPUT, refuseUnsafeInput } from '../lib/input-guard';
+import { CHAT_INPUT, refuseUnsafeInput } from '../http/input-guard';
 import type { SnapshotEntry } from '../store/snapshot';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
