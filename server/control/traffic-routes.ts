@@ -1,15 +1,17 @@
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
 import { z } from 'zod';
 import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
-import { isoDateParam, upperBound } from '../lib/iso-date';
+import { isoDateParam } from '../lib/iso-date';
+import { listErrorEvents, lockErrorEvent, markErrorEventResolved } from '../store/error-events';
+import { latestHealthSnapshots, listHealthSnapshots } from '../store/health-snapshots';
+import { listRequestLogs } from '../store/request-logs';
 import { actorOf } from './caller';
 import { allows } from './permissions';
 import type { ResourceService } from './resource-service';
 import { parseQuery } from './resource-routes';
 import { callContext } from './request-state';
-import { iso, newestFirst, pageQuery } from './time-page';
+import { iso, pageQuery, timeCursor, timePage } from './time-page';
 
 const when = isoDateParam();
 const range = { from: when.optional(), to: when.optional() };
@@ -35,47 +37,31 @@ export function registerTrafficRoutes(app: FastifyInstance, gw: Gateway, service
   app.get('/request-logs', { config: { openapi: { tag, summary: 'Data-plane request logs, newest first', query: logQuery, responses: { 200: list(requestLog) } } } }, async (req) => {
     const q = parseQuery(logQuery, req.query);
     const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read request logs');
-    let query = gw.db.selectFrom('request_logs').selectAll();
-    if (tenant) query = query.where('tenant_id', '=', tenant);
-    if (q.api_key_id) {
-      query = query.where('api_key_id', '=', q.api_key_id);
-      // a key's requests are its tenant's: that narrows the scan to the tenant's index range
-      const owner = gw.snapshot.get('api_key', q.api_key_id)?.tenant_id;
-      if (!tenant && typeof owner === 'string') query = query.where('tenant_id', '=', owner);
-    }
-    if (q.route_id) query = query.where('route_id', '=', q.route_id);
-    if (q.kind) query = query.where('kind', '=', q.kind);
-    if (q.status) query = query.where('status', '=', q.status);
-    if (q.path) query = query.where('path', 'like', `${q.path.replace(/[\\%_]/g, '\\$&')}%`);
-    if (q.from) query = query.where('created_at', '>=', new Date(q.from));
-    if (q.to) query = query.where('created_at', ...upperBound(q.to));
-    const { rows, next_cursor } = await newestFirst(query, 'created_at', q);
-    return { object: 'list', data: rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), created_at: iso(r.created_at) })), next_cursor };
+    // a key's requests are its tenant's: that narrows the scan to the tenant's index range
+    const owner = q.api_key_id === undefined ? undefined : gw.snapshot.get('api_key', q.api_key_id)?.tenant_id;
+    const filter = { ...q, tenant_id: tenant || (typeof owner === 'string' ? owner : undefined), path_prefix: q.path };
+    const { rows, next } = await listRequestLogs(gw.db, filter, timePage(q));
+    return { object: 'list', data: rows.map((r) => ({ ...r, created_at: iso(r.created_at) })), next_cursor: timeCursor(next) };
   });
 
   app.get('/error-events', { config: { openapi: { tag, summary: 'Data-plane error events (5xx), newest first', query: errorQuery, responses: { 200: list(errorEvent) } } } }, async (req) => {
     const q = parseQuery(errorQuery, req.query);
     const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read error events');
-    let query = gw.db.selectFrom('error_events').selectAll();
-    if (tenant) query = query.where('tenant_id', '=', tenant);
-    if (q.route_id) query = query.where('route_id', '=', q.route_id);
-    if (q.resolved) query = query.where('resolved', '=', q.resolved === 'true');
-    if (q.from) query = query.where('created_at', '>=', new Date(q.from));
-    if (q.to) query = query.where('created_at', ...upperBound(q.to));
-    const { rows, next_cursor } = await newestFirst(query, 'created_at', q);
-    return { object: 'list', data: rows.map(toErrorEvent), next_cursor };
+    const resolved = q.resolved === undefined ? undefined : q.resolved === 'true';
+    const { rows, next } = await listErrorEvents(gw.db, { ...q, tenant_id: tenant, resolved }, timePage(q));
+    return { object: 'list', data: rows.map(toErrorEvent), next_cursor: timeCursor(next) };
   });
 
   app.post('/error-events/:id/resolve', { config: { openapi: { tag, summary: 'Mark an error event resolved', responses: { 200: errorEvent } } } }, async (req) => {
     const ctx = callContext(req);
     const { id } = req.params as { id: string };
     return gw.db.transaction().execute(async (tx) => {
-      const event = await tx.selectFrom('error_events').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+      const event = await lockErrorEvent(tx, id);
       if (!event || (ctx.caller.tenantId && event.tenant_id !== ctx.caller.tenantId)) throw new ApiError('NOT_FOUND', `Error event "${id}" not found`);
       await service.readScope(ctx, 'routes', event.tenant_id ?? undefined, 'resolve error events');
       if (!allows(ctx.caller.role, 'routes', 'write')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not resolve error events`);
       if (event.resolved) return toErrorEvent(event);
-      const updated = await tx.updateTable('error_events').set({ resolved: true, resolved_at: sql<Date>`now()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+      const updated = await markErrorEventResolved(tx, id);
       await gw.audit.append(tx, [{ type: 'ERROR_EVENT_RESOLVED', actor: actorOf(ctx.caller), tenant_id: event.tenant_id, resource: { kind: 'error_event', id }, changes: { code: event.code }, trace_id: ctx.traceId ?? null }]);
       return toErrorEvent(updated);
     });
@@ -84,21 +70,14 @@ export function registerTrafficRoutes(app: FastifyInstance, gw: Gateway, service
   app.get('/health-snapshots', { config: { openapi: { tag, summary: 'Service health checks, newest first', query: healthQuery, responses: { 200: list(healthSnapshot) } } } }, async (req) => {
     const q = parseQuery(healthQuery, req.query);
     const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read service health');
-    let query = gw.db.selectFrom('health_snapshots').selectAll();
-    if (tenant) query = query.where((eb) => eb.or([eb('tenant_id', '=', tenant), eb('tenant_id', 'is', null)]));
-    if (q.service_id) query = query.where('service_id', '=', q.service_id);
-    if (q.from) query = query.where('checked_at', '>=', new Date(q.from));
-    if (q.to) query = query.where('checked_at', ...upperBound(q.to));
-    const { rows, next_cursor } = await newestFirst(query, 'checked_at', q);
-    return { object: 'list', data: rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), checked_at: iso(r.checked_at) })), next_cursor };
+    const { rows, next } = await listHealthSnapshots(gw.db, { ...q, visible_to: tenant }, timePage(q));
+    return { object: 'list', data: rows.map((r) => ({ ...r, checked_at: iso(r.checked_at) })), next_cursor: timeCursor(next) };
   });
 
   app.get('/health-snapshots/latest', { config: { openapi: { tag, summary: 'The latest health check of each service', query: z.strictObject({ tenant_id: z.string().max(63).optional() }), responses: { 200: list(healthSnapshot) } } } }, async (req) => {
     const q = parseQuery(z.strictObject({ tenant_id: z.string().max(63).optional() }), req.query);
     const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read service health');
-    let query = gw.db.selectFrom('health_snapshots').selectAll().distinctOn('service_id');
-    if (tenant) query = query.where((eb) => eb.or([eb('tenant_id', '=', tenant), eb('tenant_id', 'is', null)]));
-    const rows = await query.orderBy('service_id').orderBy('checked_at', 'desc').execute();
-    return { object: 'list', data: rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), checked_at: iso(r.checked_at) })), next_cursor: null };
+    const rows = await latestHealthSnapshots(gw.db, tenant);
+    return { object: 'list', data: rows.map((r) => ({ ...r, checked_at: iso(r.checked_at) })), next_cursor: null };
   });
 }
