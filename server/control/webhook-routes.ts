@@ -6,6 +6,7 @@ import { webhook as webhookDef } from '../resources';
 import { egressOf } from '../net/egress';
 import { newDeliveryId, sendSigned } from '../webhooks/dispatcher';
 import { deliveryBody } from '../webhooks/outbox';
+import { recentDeliveries, recordSentDelivery } from '../store/webhook-deliveries';
 import type { ResourceService } from './resource-service';
 import { callContext } from './request-state';
 
@@ -31,19 +32,18 @@ export function registerWebhookRoutes(app: FastifyInstance, gw: Gateway, service
     const secret = decryptSecret(gw.keys.masterKey, hook.secret!);
     const egress = egressOf(gw.config.egressAllow, hook);
     const result = await sendSigned(String(hook.data.url), secret, body, event.type, id, 10_000, egress);
-    await gw.db.transaction().execute(async (tx) => {
-      await tx.insertInto('webhook_deliveries').values({ id, webhook_id: hook.id, event_id: event.id, event_type: event.type, body, status: result.delivered ? 'DELIVERED' : 'FAILED', attempts: 1 }).execute();
-      await tx.insertInto('webhook_attempts').values({ delivery_id: id, attempt: 1, status_code: result.status_code, error: result.error, duration_ms: result.duration_ms }).execute();
-    });
+    const status = result.delivered ? 'DELIVERED' : 'FAILED';
+    await recordSentDelivery(
+      gw.db,
+      { id, webhook_id: hook.id, event_id: event.id, event_type: event.type, body, status, attempts: 1 },
+      { delivery_id: id, attempt: 1, status_code: result.status_code, error: result.error, duration_ms: result.duration_ms },
+    );
     return result;
   });
 
   app.get('/webhooks/:id/deliveries', { config: { openapi: { tag, summary: 'Recent deliveries of a webhook and their attempts, newest first', responses: { 200: z.object({ object: z.literal('list'), data: z.array(deliverySchema), next_cursor: z.null() }) } } } }, async (req) => {
     const hook = await service.loadParent(callContext(req), webhookDef, idOf(req), 'read');
-    const deliveries = await gw.db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', hook.id).orderBy('created_at', 'desc').orderBy('id').limit(50).execute();
-    const attempts = deliveries.length
-      ? await gw.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveries.map((d) => d.id)).orderBy('attempt').execute()
-      : [];
+    const { deliveries, attempts } = await recentDeliveries(gw.db, hook.id, 50);
     const iso = (d: Date | string) => new Date(d).toISOString();
     return {
       object: 'list',
