@@ -1,0 +1,7 @@
+import { sql } from 'kysely';
+import type { Tx } from './schema';
+
+/** Takes a PostgreSQL advisory lock held until `tx` ends: transactions taking the same key run one after another. */
+export async function lockUntilTransactionEnds(tx: Tx, key: number): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${key})`.execute(tx);
+}
