@@ -1,7 +1,6 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
 import { registerHealthRoutes } from '../health';
 import { registerMetricsRoute } from '../metrics-route';
