@@ -27,7 +27,9 @@ function lintSnippets(snippets: readonly Snippet[]): string[][] {
       process.stdout.write(JSON.stringify(found));
     })().catch((err) => { console.error(err); process.exit(1); });`;
   const cwd = join(__dirname, '..');
-  return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd, input: JSON.stringify(snippets) }).toString());
+  return JSON.parse(
+    execFileSync(process.execPath, ['-e', script], { cwd, input: JSON.stringify(snippets) }).toString(),
+  );
 }
 
 /** A module that imports a name from each of `froms` and uses it. */
@@ -57,15 +59,45 @@ const CASES: [what: string, file: string, source: string, rules: string[]][] = [
   ['store/ imports resources/ and lib/', 'server/store/x.ts', importing('../resources', '../lib/within'), []],
   ['lib/ imports lib/', 'server/lib/x.ts', importing('./within'), []],
   // SQL only in store modules
-  ['a route file imports kysely', 'server/control/x-routes.ts', "import { sql } from 'kysely';\nexport const q = sql`select 1`;\n", ['no-restricted-imports']],
-  ['a route file builds a query', 'server/control/x-routes.ts', "export const q = (db: any) => db.selectFrom('request_logs');\n", ['no-restricted-syntax']],
-  ['webhooks/ builds a query', 'server/webhooks/x.ts', "export const q = (tx: any) => tx.insertInto('webhook_attempts');\n", ['no-restricted-syntax']],
-  ['control/ imports kysely types', 'server/control/x.ts', "import type { Kysely } from 'kysely';\nexport type K = Kysely<object>;\n", []],
-  ['a store module builds queries', 'server/store/x.ts', "import { sql } from 'kysely';\nexport const q = (db: any) => [db.selectFrom('x'), sql`1`];\n", []],
+  [
+    'a route file imports kysely',
+    'server/control/x-routes.ts',
+    "import { sql } from 'kysely';\nexport const q = sql`select 1`;\n",
+    ['no-restricted-imports'],
+  ],
+  [
+    'a route file builds a query',
+    'server/control/x-routes.ts',
+    "export const q = (db: any) => db.selectFrom('request_logs');\n",
+    ['no-restricted-syntax'],
+  ],
+  [
+    'webhooks/ builds a query',
+    'server/webhooks/x.ts',
+    "export const q = (tx: any) => tx.insertInto('webhook_attempts');\n",
+    ['no-restricted-syntax'],
+  ],
+  [
+    'control/ imports kysely types',
+    'server/control/x.ts',
+    "import type { Kysely } from 'kysely';\nexport type K = Kysely<object>;\n",
+    [],
+  ],
+  [
+    'a store module builds queries',
+    'server/store/x.ts',
+    "import { sql } from 'kysely';\nexport const q = (db: any) => [db.selectFrom('x'), sql`1`];\n",
+    [],
+  ],
   // the small rule set
   ['an unused import', 'cli/x.ts', "import { z } from 'zod';\nexport const a = 1;\n", [UNUSED]],
   ['an unused variable', 'test/x.ts', 'export function f() {\n  const a = 1;\n}\n', [UNUSED]],
-  ['a type imported as a value', 'provider/x.ts', "import { Db } from '../server/store/schema';\nexport let d: Db | undefined;\n", ['@typescript-eslint/consistent-type-imports']],
+  [
+    'a type imported as a value',
+    'provider/x.ts',
+    "import { Db } from '../server/store/schema';\nexport let d: Db | undefined;\n",
+    ['@typescript-eslint/consistent-type-imports'],
+  ],
   ['301 lines in server/', 'server/lib/x.ts', lines(301), ['max-lines']],
   ['300 lines in server/, blank lines and comments besides', 'server/lib/x.ts', lines(300, '\n// why\n'), []],
   ['301 lines outside server/', 'test/x.ts', lines(301), []],
@@ -77,7 +109,10 @@ describe('lint rules', () => {
     found = lintSnippets(CASES.map(([, file, source]) => ({ file, source })));
   });
 
-  test.each(CASES.map(([what, file, , rules], i) => [what, file, rules, i] as const))('%s (%s): %j', (_w, _f, rules, i) => {
-    expect(found[i]).toEqual(rules);
-  });
+  test.each(CASES.map(([what, file, , rules], i) => [what, file, rules, i] as const))(
+    '%s (%s): %j',
+    (_w, _f, rules, i) => {
+      expect(found[i]).toEqual(rules);
+    },
+  );
 });

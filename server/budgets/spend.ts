@@ -26,7 +26,11 @@ export interface BudgetUsage {
  * Spend in each budget's current period, summed from usage records (the tenant's, or one key's), in one query
  * however many budgets there are.
  */
-export function budgetSpends(db: Executor, budgets: readonly BudgetLike[], at = new Date()): Promise<Map<string, number>> {
+export function budgetSpends(
+  db: Executor,
+  budgets: readonly BudgetLike[],
+  at = new Date(),
+): Promise<Map<string, number>> {
   return spendInWindows(
     db,
     budgets.map((b) => ({ id: b.id, tenant_id: b.tenant_id, api_key_id: b.api_key_id, ...periodBounds(b.period, at) })),

@@ -22,7 +22,11 @@ function visibleTo(db: Executor, tenantId: string | undefined) {
 const withNumbers = (r: HealthSnapshot): HealthSnapshot => ({ ...r, latency_ms: Number(r.latency_ms) });
 
 /** One page of checks, newest first. */
-export async function listHealthSnapshots(db: Executor, f: HealthSnapshotFilter, page: TimePage): Promise<TimePageOf<HealthSnapshot>> {
+export async function listHealthSnapshots(
+  db: Executor,
+  f: HealthSnapshotFilter,
+  page: TimePage,
+): Promise<TimePageOf<HealthSnapshot>> {
   let query = visibleTo(db, f.visible_to);
   if (f.service_id) query = query.where('service_id', '=', f.service_id);
   const { rows, next } = await newestFirst(inTimeRange(query, 'checked_at', f), 'checked_at', page);
@@ -30,7 +34,13 @@ export async function listHealthSnapshots(db: Executor, f: HealthSnapshotFilter,
 }
 
 /** The latest check of each service, in service id order. */
-export async function latestHealthSnapshots(db: Executor, visibleToTenant: string | undefined): Promise<HealthSnapshot[]> {
-  const query = visibleTo(db, visibleToTenant).distinctOn('service_id').orderBy('service_id').orderBy('checked_at', 'desc');
+export async function latestHealthSnapshots(
+  db: Executor,
+  visibleToTenant: string | undefined,
+): Promise<HealthSnapshot[]> {
+  const query = visibleTo(db, visibleToTenant)
+    .distinctOn('service_id')
+    .orderBy('service_id')
+    .orderBy('checked_at', 'desc');
   return (await query.execute()).map(withNumbers);
 }

@@ -17,7 +17,11 @@ export interface RequestLogFilter extends TimeRange {
 }
 
 /** One page of logs, newest first. */
-export async function listRequestLogs(db: Executor, f: RequestLogFilter, page: TimePage): Promise<TimePageOf<RequestLog>> {
+export async function listRequestLogs(
+  db: Executor,
+  f: RequestLogFilter,
+  page: TimePage,
+): Promise<TimePageOf<RequestLog>> {
   let query = db.selectFrom('request_logs').selectAll();
   if (f.tenant_id) query = query.where('tenant_id', '=', f.tenant_id);
   if (f.api_key_id) query = query.where('api_key_id', '=', f.api_key_id);
@@ -44,7 +48,11 @@ export interface KeyRequestCount {
 export async function admittedRequestsPerKey(db: Executor, month: Date, day: Date): Promise<KeyRequestCount[]> {
   const rows = await db
     .selectFrom('request_logs')
-    .select(['api_key_id', sql<number>`count(*)`.as('month'), sql<number>`count(*) filter (where created_at >= ${day})`.as('day')])
+    .select([
+      'api_key_id',
+      sql<number>`count(*)`.as('month'),
+      sql<number>`count(*) filter (where created_at >= ${day})`.as('day'),
+    ])
     .where('api_key_id', 'is not', null)
     .where('created_at', '>=', month)
     .where((eb) => eb.or([eb('error_code', 'is', null), eb('status', '>=', 500)]))

@@ -49,8 +49,16 @@ export async function newestFirst<DB, TB extends keyof DB, R extends { id: strin
 ): Promise<TimePageOf<R>> {
   let q = query as unknown as AnyQuery<R>;
   const after = page.after;
-  if (after) q = q.where((eb) => eb.or([eb(column, '<', after.at), eb.and([eb(column, '=', after.at), eb('id', '<', after.id)])]));
-  const rows = await q.orderBy(column, 'desc').orderBy('id', 'desc').limit(page.limit + 1).execute();
+  if (after) {
+    q = q.where((eb) =>
+      eb.or([eb(column, '<', after.at), eb.and([eb(column, '=', after.at), eb('id', '<', after.id)])]),
+    );
+  }
+  const rows = await q
+    .orderBy(column, 'desc')
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
   const kept = rows.slice(0, page.limit);
   const last = kept[kept.length - 1] as (R & Record<string, unknown>) | undefined;
   const next = rows.length > page.limit && last ? { at: new Date(last[column] as string), id: last.id } : null;

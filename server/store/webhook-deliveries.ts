@@ -28,10 +28,22 @@ export async function recordSentDelivery(db: Db, delivery: NewDelivery, attempt:
 }
 
 /** A webhook's latest deliveries, newest first, and all their attempts in attempt order. */
-export async function recentDeliveries(db: Executor, webhookId: string, limit: number): Promise<{ deliveries: Delivery[]; attempts: Attempt[] }> {
-  const deliveries = await db.selectFrom('webhook_deliveries').selectAll().where('webhook_id', '=', webhookId).orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
-  const attempts = deliveries.length
-    ? await db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveries.map((d) => d.id)).orderBy('attempt').execute()
+export async function recentDeliveries(
+  db: Executor,
+  webhookId: string,
+  limit: number,
+): Promise<{ deliveries: Delivery[]; attempts: Attempt[] }> {
+  const deliveries = await db
+    .selectFrom('webhook_deliveries')
+    .selectAll()
+    .where('webhook_id', '=', webhookId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  const ids = deliveries.map((d) => d.id);
+  const attempts = ids.length
+    ? await db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', ids).orderBy('attempt').execute()
     : [];
   return { deliveries, attempts };
 }
@@ -41,7 +53,12 @@ export async function recentDeliveries(db: Executor, webhookId: string, limit: n
  * instance leaves them alone (FOR UPDATE SKIP LOCKED: several instances share the work). Rows not taken are only
  * locked until the transaction ends.
  */
-export function claimDueDeliveries(db: Db, n: number, busy: ReadonlySet<string>, leaseMs: number): Promise<ClaimedDelivery[]> {
+export function claimDueDeliveries(
+  db: Db,
+  n: number,
+  busy: ReadonlySet<string>,
+  leaseMs: number,
+): Promise<ClaimedDelivery[]> {
   return db.transaction().execute(async (tx) => {
     let query = tx
       .selectFrom('webhook_deliveries')
@@ -49,7 +66,12 @@ export function claimDueDeliveries(db: Db, n: number, busy: ReadonlySet<string>,
       .where('status', '=', 'PENDING')
       .where('next_attempt_at', '<=', sql<Date>`now()`);
     if (busy.size) query = query.where('webhook_id', 'not in', [...busy]);
-    const due = await query.orderBy('next_attempt_at').limit(Math.min(n * 4, 200)).forUpdate().skipLocked().execute();
+    const due = await query
+      .orderBy('next_attempt_at')
+      .limit(Math.min(n * 4, 200))
+      .forUpdate()
+      .skipLocked()
+      .execute();
     const taken: ClaimedDelivery[] = [];
     const hooks = new Set<string>();
     for (const d of due) {
@@ -59,7 +81,8 @@ export function claimDueDeliveries(db: Db, n: number, busy: ReadonlySet<string>,
     }
     if (taken.length) {
       const lease = new Date(Date.now() + leaseMs);
-      await tx.updateTable('webhook_deliveries').set({ next_attempt_at: lease }).where('id', 'in', taken.map((d) => d.id)).execute();
+      const ids = taken.map((d) => d.id);
+      await tx.updateTable('webhook_deliveries').set({ next_attempt_at: lease }).where('id', 'in', ids).execute();
     }
     return taken;
   });
@@ -75,7 +98,12 @@ export async function recordAttempt(
     await tx.insertInto('webhook_attempts').values(attempt).execute();
     await tx
       .updateTable('webhook_deliveries')
-      .set({ attempts: attempt.attempt, status: outcome.status, next_attempt_at: outcome.next_attempt_at, updated_at: new Date() })
+      .set({
+        attempts: attempt.attempt,
+        status: outcome.status,
+        next_attempt_at: outcome.next_attempt_at,
+        updated_at: new Date(),
+      })
       .where('id', '=', attempt.delivery_id)
       .execute();
   });

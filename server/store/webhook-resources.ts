@@ -8,11 +8,19 @@ import type { Executor } from './schema';
 /** Webhooks that may receive `tenantId`'s events: the tenant's own and the global ones (only global for null). */
 export function webhooksSeeing(db: Executor, tenantId: string | null) {
   let q = db.selectFrom('resources').select(['id', 'tenant_id', 'data']).where('kind', '=', 'webhook');
-  q = tenantId === null ? q.where('tenant_id', 'is', null) : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]));
+  q =
+    tenantId === null
+      ? q.where('tenant_id', 'is', null)
+      : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]));
   return q.execute();
 }
 
 /** One webhook with its sealed secret; undefined once deleted. */
 export function webhookTarget(db: Executor, id: string) {
-  return db.selectFrom('resources').select(['tenant_id', 'data', 'secret']).where('kind', '=', 'webhook').where('id', '=', id).executeTakeFirst();
+  return db
+    .selectFrom('resources')
+    .select(['tenant_id', 'data', 'secret'])
+    .where('kind', '=', 'webhook')
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
