@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import { canonicalJson } from '../server/lib/canonical-json';
-import { issuesToDetails } from '../server/lib/zod-errors';
+import { issuesToDetails } from '../server/http/zod-errors';
 import { hasTenantField, isNested } from '../server/resources/schemas';
-import { AdminClient, ApiFailure } from './client';
+import { ApiFailure, type AdminClient } from './client';
 import { hasUnknown, UNKNOWN, type CtyValue } from './cty-codec';
 import type { Attribute, ResourceModel } from './schema';
 

@@ -1,4 +1,5 @@
-import { budgetSpends, periodBounds } from '../server/control/budget-usage';
+import { periodBounds } from '../server/budgets/periods';
+import { budgetSpends } from '../server/budgets/spend';
 import { testDialects } from './support/databases';
 import { startTestGateway, type TestGateway } from './support/gateway';
 

@@ -1,5 +1,6 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import { sql } from 'kysely';
+import type { AppendHook } from '../store/append-hook';
 import type { AuditActor, Db, Executor, Tx } from '../store/schema';
 import { json } from '../store/schema';
 import { chainHash, GENESIS_HASH, signHash, signHead, type AuditEvent, type AuditHead } from './chain';
@@ -55,9 +56,6 @@ export function rowToEvent(row: Row): AuditEvent {
     signature: row.signature,
   };
 }
-
-/** Runs inside the appending transaction, after the events are written (change notifications, the webhook outbox). */
-export type AppendHook = (tx: Tx, events: AuditEvent[]) => Promise<void>;
 
 /** Appends signed, hash-chained events. Writers serialize on an advisory lock held until their transaction ends. */
 export class AuditLog {

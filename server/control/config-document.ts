@@ -1,5 +1,5 @@
 import { canonicalJson } from '../lib/canonical-json';
-import { issuesToDetails } from '../lib/zod-errors';
+import { issuesToDetails } from '../http/zod-errors';
 import { RESOURCES, resourceByKind, type ResourceDefinition } from '../resources';
 import { hasTenantField, schemasFor } from '../resources/schemas';
 import type { StoredResource } from '../store/resource-store';

@@ -1,8 +1,8 @@
-import { sql } from 'kysely';
 import { ApiError } from '../errors';
 import type { ResourceDefinition } from '../resources/define';
 import { valuesOfOthers } from '../store/resource-store';
 import type { Tx } from '../store/schema';
+import { lockUntilTransactionEnds } from '../store/transaction-lock';
 
 /**
  * Path ownership (a definition's `claims`): a path prefix belongs to the owner of the resource holding it, a tenant or
@@ -47,7 +47,7 @@ function lockKey(kind: string): number {
  * cannot both win. Taken first in every transaction that takes it (before row locks), so it adds no deadlock.
  */
 export async function lockClaims(t: Tx, def: ResourceDefinition): Promise<void> {
-  if (def.claims) await sql`select pg_advisory_xact_lock(${lockKey(def.kind)})`.execute(t);
+  if (def.claims) await lockUntilTransactionEnds(t, lockKey(def.kind));
 }
 
 /**

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
 import { ApiError } from '../errors';
 import type { ResourceDefinition } from '../resources/define';
 import { hasTenantField } from '../resources/schemas';
 import * as store from '../store/resource-store';
+import { lockTextUntilTransactionEnds } from '../store/transaction-lock';
 import type { Tx } from '../store/schema';
 
 /** A server-made id: the kind's prefix and 24 lower-case hex digits (96 random bits), a slug every surface accepts. */
@@ -17,7 +17,7 @@ export const newId = (def: ResourceDefinition) => ('prefix' in def.id ? def.id.p
  */
 export async function assertIdFree(t: Tx, def: ResourceDefinition, id: string, tenantId: string | null): Promise<void> {
   if (!hasTenantField(def) || def.nullTenant === 'platform-only') return;
-  await sql`select pg_advisory_xact_lock(hashtextextended(${`${def.kind}:${id}`}, 0))`.execute(t);
+  await lockTextUntilTransactionEnds(t, `id:${def.kind}:${id}`);
   const clash = (await store.resourcesWithId(t, def.kind, id)).find((r) => (tenantId === null) !== (r.tenant_id === null));
   if (!clash) return;
   const holder = clash.tenant_id === null ? 'A global' : `Tenant "${clash.tenant_id}" has a`;

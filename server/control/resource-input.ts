@@ -1,5 +1,5 @@
 import { validationError, type ErrorDetail } from '../errors';
-import { issuesToDetails } from '../lib/zod-errors';
+import { issuesToDetails } from '../http/zod-errors';
 import type { ResourceDefinition } from '../resources/define';
 import { schemasFor } from '../resources/schemas';
 

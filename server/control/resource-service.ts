@@ -2,7 +2,7 @@ import { ApiError, validationError, notFound } from '../errors';
 import type { Gateway } from '../gateway';
 import { canonicalJson } from '../lib/canonical-json';
 import { diffFields, type FieldChanges } from '../lib/diff';
-import { issuesToDetails } from '../lib/zod-errors';
+import { issuesToDetails } from '../http/zod-errors';
 import { RESOURCES } from '../resources';
 import type { ResourceDefinition } from '../resources/define';
 import { rolledBackEventType, updatedEventType } from '../resources/events';

@@ -1,6 +1,6 @@
-import type { SelectQueryBuilder } from 'kysely';
 import { z } from 'zod';
 import { validationError } from '../errors';
+import type { TimePage, TimePosition } from '../store/time-list';
 
 /** Row ids as cursors carry them: slugs, server-made ids, UUIDs. */
 const ROW_ID = /^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$/;
@@ -32,7 +32,7 @@ export function decodeIdCursor(cursor: string): IdPosition {
 }
 
 /** The (time, id) a newest-first cursor names; 400 naming `cursor` unless it is one such a list returned. */
-function decodeTimeCursor(cursor: string): [at: Date, id: string] {
+function decodeTimeCursor(cursor: string): TimePosition {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -45,33 +45,21 @@ function decodeTimeCursor(cursor: string): [at: Date, id: string] {
   const time = new Date(at);
   // round trip: 2026-02-30 or 24:00 would silently become another time
   if (Number.isNaN(time.getTime()) || time.toISOString() !== at || at.startsWith('0000')) throw notOurCursor();
-  return [time, id];
+  return { at: time, id };
 }
 
 /** `?limit=&cursor=` of a newest-first list. */
 export const pageQuery = { limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().max(200).optional() };
 
-/**
- * One page of a newest-first list, keyset-paginated on (`column`, id): stable while new rows arrive. The cursor is
- * opaque to callers (base64url of the last row's time and id).
- */
-export async function newestFirst<DB, TB extends keyof DB, R extends { id: string }>(
-  query: SelectQueryBuilder<DB, TB, R>,
-  column: string,
-  page: { limit?: number; cursor?: string },
-): Promise<{ rows: R[]; next_cursor: string | null }> {
-  const limit = page.limit ?? 50;
-  let q = query as unknown as SelectQueryBuilder<any, any, R>;
-  if (page.cursor) {
-    const [at, id] = decodeTimeCursor(page.cursor);
-    q = q.where((eb) => eb.or([eb(column, '<', at), eb.and([eb(column, '=', at), eb('id', '<', id)])]));
-  }
-  const rows = await q.orderBy(column, 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
-  const kept = rows.slice(0, limit);
-  const last = kept[kept.length - 1] as (R & Record<string, unknown>) | undefined;
-  const next_cursor = rows.length > limit && last ? Buffer.from(JSON.stringify([new Date(last[column] as string).toISOString(), last.id])).toString('base64url') : null;
-  return { rows: kept, next_cursor };
-}
+/** The page a newest-first list's `?limit=&cursor=` asks for (50 rows by default). */
+export const timePage = (page: { limit?: number; cursor?: string }): TimePage => ({
+  limit: page.limit ?? 50,
+  after: page.cursor ? decodeTimeCursor(page.cursor) : undefined,
+});
+
+/** The `next_cursor` of a newest-first page: opaque to callers (base64url of the last row's time and id). */
+export const timeCursor = (next: TimePosition | null): string | null =>
+  next && Buffer.from(JSON.stringify([next.at.toISOString(), next.id])).toString('base64url');
 
 /** A timestamp column as ISO text. */
 export const iso = (v: unknown): string => new Date(v as string).toISOString();

@@ -1,14 +1,14 @@
-import { sql } from 'kysely';
 import { z } from 'zod';
-import { isoDateParam, upperBound } from '../lib/iso-date';
+import { isoDateParam } from '../lib/iso-date';
 import type { Gateway } from '../gateway';
 import { routePlugin } from '../http/route-plugin';
 import { ZOD_SCHEMAS } from '../http/route-schemas';
+import { listUsageRecords, summarizeUsage, type UsageFilter } from '../store/usage-records';
 import { BEARER_AUTH } from './authenticate';
 import type { CallContext } from './caller';
 import type { ResourceService } from './resource-service';
 import { callContext } from './request-state';
-import { iso, newestFirst, pageQuery } from './time-page';
+import { iso, pageQuery, timeCursor, timePage } from './time-page';
 
 const when = isoDateParam();
 /** The seed's parameter names (tenantId, apiKey), as CONTRACT.md section 3 keeps them. */
@@ -27,33 +27,21 @@ export const tokenUsageRoutes = routePlugin<{ gw: Gateway; service: ResourceServ
   [ZOD_SCHEMAS, BEARER_AUTH],
   async (app, { gw, service }) => {
     const tags = ['Token usage'];
-    const scoped = async (ctx: CallContext, q: z.infer<typeof filters>) => {
+    /** The store's filter for a query: the tenant the caller may read, the key, the model and the time range. */
+    const scoped = async (ctx: CallContext, q: z.infer<typeof filters>): Promise<UsageFilter> => {
       const tenant = await service.readScope(ctx, 'budgets', q.tenantId, 'read token usage', 'tenantId');
-      let query = gw.db.selectFrom('usage_records');
-      if (tenant) query = query.where('tenant_id', '=', tenant);
-      if (q.apiKey) query = query.where('api_key_id', '=', q.apiKey);
-      if (q.model) query = query.where('model', '=', q.model);
-      if (q.from) query = query.where('created_at', '>=', new Date(q.from));
-      if (q.to) query = query.where('created_at', ...upperBound(q.to));
-      return query;
+      return { tenant_id: tenant, api_key_id: q.apiKey, model: q.model, from: q.from, to: q.to };
     };
     const list = z.object({ object: z.literal('list'), data: z.array(record), next_cursor: z.string().nullable() });
 
     app.get(
       '/token-usage',
-      {
-        schema: {
-          summary: 'Per-request token records, newest first',
-          tags,
-          querystring: listQuery,
-          response: { 200: list },
-        },
-      },
+      { schema: { summary: 'Per-request token records, newest first', tags, querystring: listQuery, response: { 200: list } } },
       async (req) => {
         const q = req.query;
-        const { rows, next_cursor } = await newestFirst((await scoped(callContext(req), q)).selectAll(), 'created_at', q);
-        const data = rows.map((r) => ({ ...r, cost_usd: Number(r.cost_usd), created_at: iso(r.created_at) }));
-        return { object: 'list', data, next_cursor };
+        const { rows, next } = await listUsageRecords(gw.db, await scoped(callContext(req), q), timePage(q));
+        const data = rows.map((r) => ({ ...r, created_at: iso(r.created_at) }));
+        return { object: 'list', data, next_cursor: timeCursor(next) };
       },
     );
 
@@ -68,26 +56,7 @@ export const tokenUsageRoutes = routePlugin<{ gw: Gateway; service: ResourceServ
         },
       },
       async (req) => {
-        const rows = await (await scoped(callContext(req), req.query))
-          .select(['provider', 'model'])
-          .select((eb) => [
-            eb.fn.countAll<number>().as('calls'),
-            eb.fn.coalesce(eb.fn.sum<number>('input_tokens'), sql<number>`0`).as('input_tokens'),
-            eb.fn.coalesce(eb.fn.sum<number>('output_tokens'), sql<number>`0`).as('output_tokens'),
-            eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), sql<number>`0`).as('cost_usd'),
-          ])
-          .groupBy(['provider', 'model'])
-          .orderBy('provider')
-          .orderBy('model')
-          .execute();
-        const data = rows.map((r) => ({
-          provider: r.provider,
-          model: r.model,
-          calls: Number(r.calls),
-          input_tokens: Number(r.input_tokens),
-          output_tokens: Number(r.output_tokens),
-          cost_usd: Number(r.cost_usd),
-        }));
+        const data = await summarizeUsage(gw.db, await scoped(callContext(req), req.query));
         const sum = { calls: 0, input_tokens: 0, output_tokens: 0, cost_usd: 0 };
         for (const g of data) {
           sum.calls += g.calls;

@@ -1,16 +1,18 @@
-import { sql } from 'kysely';
 import { z } from 'zod';
 import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
 import { routePlugin } from '../http/route-plugin';
 import { ZOD_SCHEMAS } from '../http/route-schemas';
 import { BEARER_AUTH } from './authenticate';
-import { isoDateParam, upperBound } from '../lib/iso-date';
+import { isoDateParam } from '../lib/iso-date';
+import { listErrorEvents, lockErrorEvent, markErrorEventResolved } from '../store/error-events';
+import { latestHealthSnapshots, listHealthSnapshots } from '../store/health-snapshots';
+import { listRequestLogs } from '../store/request-logs';
 import { actorOf } from './caller';
 import { allows } from './permissions';
 import type { ResourceService } from './resource-service';
 import { callContext } from './request-state';
-import { iso, newestFirst, pageQuery } from './time-page';
+import { iso, pageQuery, timeCursor, timePage } from './time-page';
 
 const when = isoDateParam();
 const range = { from: when.optional(), to: when.optional() };
@@ -51,23 +53,12 @@ export const trafficRoutes = routePlugin<{ gw: Gateway; service: ResourceService
       async (req) => {
         const q = req.query;
         const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read request logs');
-        let query = gw.db.selectFrom('request_logs').selectAll();
-        if (tenant) query = query.where('tenant_id', '=', tenant);
-        if (q.api_key_id) {
-          query = query.where('api_key_id', '=', q.api_key_id);
-          // a key's requests are its tenant's: that narrows the scan to the tenant's index range
-          const owner = gw.snapshot.get('api_key', q.api_key_id)?.tenant_id;
-          if (!tenant && typeof owner === 'string') query = query.where('tenant_id', '=', owner);
-        }
-        if (q.route_id) query = query.where('route_id', '=', q.route_id);
-        if (q.kind) query = query.where('kind', '=', q.kind);
-        if (q.status) query = query.where('status', '=', q.status);
-        if (q.path) query = query.where('path', 'like', `${q.path.replace(/[\\%_]/g, '\\$&')}%`);
-        if (q.from) query = query.where('created_at', '>=', new Date(q.from));
-        if (q.to) query = query.where('created_at', ...upperBound(q.to));
-        const { rows, next_cursor } = await newestFirst(query, 'created_at', q);
-        const data = rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), created_at: iso(r.created_at) }));
-        return { object: 'list', data, next_cursor };
+        // a key's requests are its tenant's: that narrows the scan to the tenant's index range
+        const owner = q.api_key_id === undefined ? undefined : gw.snapshot.get('api_key', q.api_key_id)?.tenant_id;
+        const filter = { ...q, tenant_id: tenant || (typeof owner === 'string' ? owner : undefined), path_prefix: q.path };
+        const { rows, next } = await listRequestLogs(gw.db, filter, timePage(q));
+        const data = rows.map((r) => ({ ...r, created_at: iso(r.created_at) }));
+        return { object: 'list', data, next_cursor: timeCursor(next) };
       },
     );
 
@@ -84,14 +75,9 @@ export const trafficRoutes = routePlugin<{ gw: Gateway; service: ResourceService
       async (req) => {
         const q = req.query;
         const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read error events');
-        let query = gw.db.selectFrom('error_events').selectAll();
-        if (tenant) query = query.where('tenant_id', '=', tenant);
-        if (q.route_id) query = query.where('route_id', '=', q.route_id);
-        if (q.resolved) query = query.where('resolved', '=', q.resolved === 'true');
-        if (q.from) query = query.where('created_at', '>=', new Date(q.from));
-        if (q.to) query = query.where('created_at', ...upperBound(q.to));
-        const { rows, next_cursor } = await newestFirst(query, 'created_at', q);
-        return { object: 'list', data: rows.map(toErrorEvent), next_cursor };
+        const resolved = q.resolved === undefined ? undefined : q.resolved === 'true';
+        const { rows, next } = await listErrorEvents(gw.db, { ...q, tenant_id: tenant, resolved }, timePage(q));
+        return { object: 'list', data: rows.map(toErrorEvent), next_cursor: timeCursor(next) };
       },
     );
 
@@ -109,7 +95,7 @@ export const trafficRoutes = routePlugin<{ gw: Gateway; service: ResourceService
         const ctx = callContext(req);
         const { id } = req.params;
         return gw.db.transaction().execute(async (tx) => {
-          const event = await tx.selectFrom('error_events').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+          const event = await lockErrorEvent(tx, id);
           if (!event || (ctx.caller.tenantId && event.tenant_id !== ctx.caller.tenantId)) {
             throw new ApiError('NOT_FOUND', `Error event "${id}" not found`);
           }
@@ -118,19 +104,10 @@ export const trafficRoutes = routePlugin<{ gw: Gateway; service: ResourceService
             throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not resolve error events`);
           }
           if (event.resolved) return toErrorEvent(event);
-          const updated = await tx
-            .updateTable('error_events')
-            .set({ resolved: true, resolved_at: sql<Date>`now()` })
-            .where('id', '=', id)
-            .returningAll()
-            .executeTakeFirstOrThrow();
+          const updated = await markErrorEventResolved(tx, id);
           const resource = { kind: 'error_event', id };
-          await gw.audit.append(tx, [
-            {
-              type: 'ERROR_EVENT_RESOLVED', actor: actorOf(ctx.caller), tenant_id: event.tenant_id, resource,
-              changes: { code: event.code }, trace_id: ctx.traceId ?? null,
-            },
-          ]);
+          const audit = { type: 'ERROR_EVENT_RESOLVED', actor: actorOf(ctx.caller), tenant_id: event.tenant_id, resource };
+          await gw.audit.append(tx, [{ ...audit, changes: { code: event.code }, trace_id: ctx.traceId ?? null }]);
           return toErrorEvent(updated);
         });
       },
@@ -149,14 +126,9 @@ export const trafficRoutes = routePlugin<{ gw: Gateway; service: ResourceService
       async (req) => {
         const q = req.query;
         const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read service health');
-        let query = gw.db.selectFrom('health_snapshots').selectAll();
-        if (tenant) query = query.where((eb) => eb.or([eb('tenant_id', '=', tenant), eb('tenant_id', 'is', null)]));
-        if (q.service_id) query = query.where('service_id', '=', q.service_id);
-        if (q.from) query = query.where('checked_at', '>=', new Date(q.from));
-        if (q.to) query = query.where('checked_at', ...upperBound(q.to));
-        const { rows, next_cursor } = await newestFirst(query, 'checked_at', q);
-        const data = rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), checked_at: iso(r.checked_at) }));
-        return { object: 'list', data, next_cursor };
+        const { rows, next } = await listHealthSnapshots(gw.db, { ...q, visible_to: tenant }, timePage(q));
+        const data = rows.map((r) => ({ ...r, checked_at: iso(r.checked_at) }));
+        return { object: 'list', data, next_cursor: timeCursor(next) };
       },
     );
 
@@ -172,11 +144,8 @@ export const trafficRoutes = routePlugin<{ gw: Gateway; service: ResourceService
       },
       async (req) => {
         const tenant = await service.readScope(callContext(req), 'routes', req.query.tenant_id, 'read service health');
-        // Service ids are unique per owner: the latest check of each (owner, service).
-        let query = gw.db.selectFrom('health_snapshots').selectAll().distinctOn(['service_id', 'tenant_id']);
-        if (tenant) query = query.where((eb) => eb.or([eb('tenant_id', '=', tenant), eb('tenant_id', 'is', null)]));
-        const rows = await query.orderBy('service_id').orderBy('tenant_id').orderBy('checked_at', 'desc').execute();
-        const data = rows.map((r) => ({ ...r, latency_ms: Number(r.latency_ms), checked_at: iso(r.checked_at) }));
+        const rows = await latestHealthSnapshots(gw.db, tenant);
+        const data = rows.map((r) => ({ ...r, checked_at: iso(r.checked_at) }));
         return { object: 'list', data, next_cursor: null };
       },
     );

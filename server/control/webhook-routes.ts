@@ -7,6 +7,7 @@ import { webhook as webhookDef } from '../resources';
 import { egressOf } from '../net/egress';
 import { newDeliveryId, sendSigned } from '../webhooks/dispatcher';
 import { deliveryBody } from '../webhooks/outbox';
+import { recentDeliveries, recordSentDelivery } from '../store/webhook-deliveries';
 import type { ResourceService } from './resource-service';
 import { ownerOf } from '../store/resource-store';
 import { BEARER_AUTH } from './authenticate';
@@ -51,14 +52,14 @@ export const webhookRoutes = routePlugin<{ gw: Gateway; service: ResourceService
         const secret = decryptSecret(gw.keys.masterKey, hook.secret!);
         const egress = egressOf(gw.config.egressAllow, hook);
         const result = await sendSigned(String(hook.data.url), secret, body, event.type, id, 10_000, egress);
-        await gw.db.transaction().execute(async (tx) => {
-          const status = result.delivered ? 'DELIVERED' : 'FAILED';
-          const webhook_owner = ownerOf(hook.tenant_id);
-          const delivery = { id, webhook_id: hook.id, webhook_owner, event_id: event.id, event_type: event.type, body, status, attempts: 1 } as const;
-          await tx.insertInto('webhook_deliveries').values(delivery).execute();
-          const { status_code, error, duration_ms } = result;
-          await tx.insertInto('webhook_attempts').values({ delivery_id: id, attempt: 1, status_code, error, duration_ms }).execute();
-        });
+        const status = result.delivered ? 'DELIVERED' : 'FAILED';
+        const webhook_owner = ownerOf(hook.tenant_id);
+        const { status_code, error, duration_ms } = result;
+        await recordSentDelivery(
+          gw.db,
+          { id, webhook_id: hook.id, webhook_owner, event_id: event.id, event_type: event.type, body, status, attempts: 1 },
+          { delivery_id: id, attempt: 1, status_code, error, duration_ms },
+        );
         return result;
       },
     );
@@ -76,18 +77,7 @@ export const webhookRoutes = routePlugin<{ gw: Gateway; service: ResourceService
       },
       async (req) => {
         const hook = await service.loadParent(callContext(req), webhookDef, { id: req.params.id, owner: req.query.tenant_id }, 'read');
-        const deliveries = await gw.db
-          .selectFrom('webhook_deliveries')
-          .selectAll()
-          .where('webhook_owner', '=', ownerOf(hook.tenant_id))
-          .where('webhook_id', '=', hook.id)
-          .orderBy('created_at', 'desc')
-          .orderBy('id')
-          .limit(50)
-          .execute();
-        const attempts = deliveries.length
-          ? await gw.db.selectFrom('webhook_attempts').selectAll().where('delivery_id', 'in', deliveries.map((d) => d.id)).orderBy('attempt').execute()
-          : [];
+        const { deliveries, attempts } = await recentDeliveries(gw.db, hook, 50);
         const iso = (d: Date | string) => new Date(d).toISOString();
         return {
           object: 'list',

@@ -1,4 +1,5 @@
-import { budgetSpends, periodBounds, type BudgetLike, type Period } from '../control/budget-usage';
+import { periodBounds, type Period } from '../budgets/periods';
+import { budgetSpends, type BudgetLike } from '../budgets/spend';
 import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
 import type { Db } from '../store/schema';
 

@@ -1,15 +1,14 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
 import { healthRoutes } from '../health';
 import { zodRouteSchemas } from '../http/route-schemas';
 import { metricsRoute } from '../metrics-route';
 import { LazyChildLogger } from '../lib/lazy-logger';
-import { clientError, frameworkErrors, installErrorHandlers, type ErrorBody, type ErrorRenderer } from '../control/error-handler';
-import { requestIdOf } from '../lib/input-guard';
-import { receiveTimeouts } from '../lib/receive-timeouts';
+import { clientError, frameworkErrors, installErrorHandlers, type ErrorBody, type ErrorRenderer } from '../http/error-handler';
+import { requestIdOf } from '../http/input-guard';
+import { receiveTimeouts } from '../http/receive-timeouts';
 import { DataPlane, TRAFFIC, Traffic } from './data-plane';
 import { HealthChecker } from './health-checker';
 import { httpProxy } from './http-proxy';

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { sql } from 'kysely';
 import { ApiError } from '../errors';
 import { isoAt } from '../lib/iso-date';
 import { levelEnabled } from '../lib/lazy-logger';
 import type { Gateway } from '../gateway';
+import { admittedRequestsPerKey } from '../store/request-logs';
 import type { SnapshotEntry } from '../store/snapshot';
 import { recordWriter, type BatchTable, type BatchWriter } from './batch-writer';
 import { BudgetTracker } from './budget-tracker';
@@ -102,17 +102,10 @@ export class DataPlane {
   private async seedQuotas(now = new Date()): Promise<void> {
     const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
     const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-    const rows = await this.gw.db
-      .selectFrom('request_logs')
-      .select(['api_key_id', sql<number>`count(*)`.as('month'), sql<number>`count(*) filter (where created_at >= ${day})`.as('day')])
-      .where('api_key_id', 'is not', null)
-      .where('created_at', '>=', month)
-      .where((eb) => eb.or([eb('error_code', 'is', null), eb('status', '>=', 500)]))
-      .groupBy('api_key_id')
-      .execute();
+    const rows = await admittedRequestsPerKey(this.gw.db, month, day);
     for (const r of rows) {
-      if (Number(r.day)) this.limiter.seed(`quota-day:${r.api_key_id}`, Number(r.day), { kind: 'calendar', unit: 'day' });
-      this.limiter.seed(`quota-month:${r.api_key_id}`, Number(r.month), { kind: 'calendar', unit: 'month' });
+      if (r.day) this.limiter.seed(`quota-day:${r.api_key_id}`, r.day, { kind: 'calendar', unit: 'day' });
+      this.limiter.seed(`quota-month:${r.api_key_id}`, r.month, { kind: 'calendar', unit: 'month' });
     }
   }
 

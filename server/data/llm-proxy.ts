@@ -2,7 +2,7 @@ import type { FastifyReply } from 'fastify';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
 import { routePlugin } from '../http/route-plugin';
-import { CHAT_INPUT, refuseUnsafeInput } from '../lib/input-guard';
+import { CHAT_INPUT, refuseUnsafeInput } from '../http/input-guard';
 import type { SnapshotEntry } from '../store/snapshot';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';

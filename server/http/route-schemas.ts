@@ -7,7 +7,7 @@ import type {
 import fp from 'fastify-plugin';
 import type { z } from 'zod';
 import { validationError } from '../errors';
-import { issuesToDetails } from '../lib/zod-errors';
+import { issuesToDetails } from './zod-errors';
 
 /**
  * Route schemas are zod schemas, in fastify's own `schema` option: `params` and `querystring` are validated by the

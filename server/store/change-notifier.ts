@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { AppendHook } from '../audit/audit-log';
+import type { AppendHook } from './append-hook';
 import type { OpenDatabase } from './database';
 import type { Unlisten } from './listener';
 import { CHANGE_CHANNEL, type ConfigSnapshot } from './snapshot';

@@ -1,10 +1,11 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import type { FastifyBaseLogger } from 'fastify';
 import { request } from 'undici';
 import { decryptSecret } from '../lib/secrets';
 import { egressOf, NO_ALLOWANCE, neutralFailure, type Egress, type EgressAllow } from '../net/egress';
 import type { Db } from '../store/schema';
+import { claimDueDeliveries, recordAttempt, webhookKey, type ClaimedDelivery } from '../store/webhook-deliveries';
+import { webhookTarget } from '../store/webhook-resources';
 
 export interface DispatcherOptions {
   /** Attempts before a delivery is given up as FAILED (at least 3). */
@@ -131,54 +132,25 @@ export class WebhookDispatcher {
     }
   }
 
-  private launch(d: Claimed): void {
-    this.busy.add(hookKey(d));
+  private launch(d: ClaimedDelivery): void {
+    this.busy.add(webhookKey(d));
     const done: Promise<void> = this.deliver(d)
       .catch((err) => this.log.warn({ err, delivery: d.id }, 'webhook delivery not recorded'))
       .finally(() => {
-        this.busy.delete(hookKey(d));
+        this.busy.delete(webhookKey(d));
         this.inFlight.delete(done);
         this.wake(); // its webhook's next delivery may be due
       });
     this.inFlight.add(done);
   }
 
-  /**
-   * Takes up to n due deliveries, the oldest of each webhook not busy here, leasing them for the timeout so another
-   * instance leaves them alone. Rows not taken are only locked until the transaction ends.
-   */
-  private claim(n: number): Promise<Claimed[]> {
-    return this.db.transaction().execute(async (tx) => {
-      let query = tx
-        .selectFrom('webhook_deliveries')
-        .select(['id', 'webhook_id', 'webhook_owner', 'event_type', 'body', 'attempts'])
-        .where('status', '=', 'PENDING')
-        .where('next_attempt_at', '<=', sql<Date>`now()`);
-      if (this.busy.size) query = query.where(sql<string>`webhook_owner || ' ' || webhook_id`, 'not in', [...this.busy]);
-      const due = await query.orderBy('next_attempt_at').limit(Math.min(n * 4, 200)).forUpdate().skipLocked().execute();
-      const taken: Claimed[] = [];
-      const hooks = new Set<string>();
-      for (const d of due) {
-        if (taken.length >= n || hooks.has(hookKey(d))) continue;
-        hooks.add(hookKey(d));
-        taken.push(d);
-      }
-      if (taken.length) {
-        const lease = new Date(Date.now() + this.opts.timeoutMs + 5000);
-        await tx.updateTable('webhook_deliveries').set({ next_attempt_at: lease }).where('id', 'in', taken.map((d) => d.id)).execute();
-      }
-      return taken;
-    });
+  /** Claims up to n due deliveries of webhooks not busy here, leased for the timeout (and a margin). */
+  private claim(n: number): Promise<ClaimedDelivery[]> {
+    return claimDueDeliveries(this.db, n, this.busy, this.opts.timeoutMs + 5000);
   }
 
-  private async deliver(d: Claimed): Promise<void> {
-    const hook = await this.db
-      .selectFrom('resources')
-      .select(['tenant_id', 'data', 'secret'])
-      .where('kind', '=', 'webhook')
-      .where('owner', '=', d.webhook_owner)
-      .where('id', '=', d.webhook_id)
-      .executeTakeFirst();
+  private async deliver(d: ClaimedDelivery): Promise<void> {
+    const hook = await webhookTarget(this.db, d);
     const attempt = d.attempts + 1;
     let result: SendResult;
     if (!hook || hook.data.active !== true || !hook.secret) {
@@ -190,33 +162,13 @@ export class WebhookDispatcher {
     }
     const final = result.delivered || !hook || hook.data.active !== true || attempt >= this.opts.maxAttempts;
     const wait = this.opts.backoffMs * 2 ** (attempt - 1) + Math.random() * this.opts.backoffMs;
-    await this.db.transaction().execute(async (tx) => {
-      await tx.insertInto('webhook_attempts').values({ delivery_id: d.id, attempt, status_code: result.status_code, error: result.error, duration_ms: result.duration_ms }).execute();
-      await tx
-        .updateTable('webhook_deliveries')
-        .set({
-          attempts: attempt,
-          status: result.delivered ? 'DELIVERED' : final ? 'FAILED' : 'PENDING',
-          next_attempt_at: new Date(Date.now() + (final ? 0 : wait)),
-          updated_at: new Date(),
-        })
-        .where('id', '=', d.id)
-        .execute();
+    const { status_code, error, duration_ms } = result;
+    await recordAttempt(this.db, { delivery_id: d.id, attempt, status_code, error, duration_ms }, {
+      status: result.delivered ? 'DELIVERED' : final ? 'FAILED' : 'PENDING',
+      next_attempt_at: new Date(Date.now() + (final ? 0 : wait)),
     });
   }
 }
 
-interface Claimed {
-  id: string;
-  webhook_id: string;
-  /** The webhook's owner: ids are unique per tenant (or global, ''). */
-  webhook_owner: string;
-  event_type: string;
-  body: string;
-  attempts: number;
-}
-
 export const newDeliveryId = () => `dlv_${randomUUID()}`;
 
-/** One webhook among all owners' (the same text as the claim query's `webhook_owner || ' ' || webhook_id`). */
-const hookKey = (d: Pick<Claimed, 'webhook_id' | 'webhook_owner'>) => `${d.webhook_owner} ${d.webhook_id}`;

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { AppendHook } from '../audit/audit-log';
+import type { AppendHook } from '../store/append-hook';
 import type { AuditEvent } from '../audit/chain';
 import { ownerOf } from '../store/resource-store';
 import type { Executor } from '../store/schema';
+import { queueDeliveries } from '../store/webhook-deliveries';
+import { webhooksSeeing } from '../store/webhook-resources';
 
 /** The body every delivery carries: `{id, type, created_at, tenant_id, data}` (CONTRACT.md, Webhook). */
 export function deliveryBody(event: Pick<AuditEvent, 'id' | 'type' | 'created_at' | 'tenant_id'> & { data: unknown }): string {
@@ -13,9 +15,7 @@ const subscribes = (events: unknown, type: string) => Array.isArray(events) && (
 
 /** Active webhooks that want `type` for `tenantId`: the tenant's own and the global ones. */
 async function subscribers(db: Executor, tenantId: string | null, type: string) {
-  let q = db.selectFrom('resources').select(['id', 'tenant_id', 'data']).where('kind', '=', 'webhook');
-  q = tenantId === null ? q.where('tenant_id', 'is', null) : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]));
-  const rows = await q.execute();
+  const rows = await webhooksSeeing(db, tenantId);
   return rows.filter((r) => r.data.active === true && subscribes(r.data.events, type));
 }
 
@@ -31,19 +31,15 @@ export function enqueueDeliveries(onQueued: () => void): AppendHook {
       if (!hooks.length) continue;
       const { actor, resource, changes, seq, trace_id } = event;
       const body = deliveryBody({ ...event, data: { seq, actor, resource, changes, trace_id } });
-      await tx
-        .insertInto('webhook_deliveries')
-        .values(
-          hooks.map((hook) => ({
-            id: `dlv_${randomUUID()}`,
-            webhook_id: hook.id,
-            webhook_owner: ownerOf(hook.tenant_id),
-            event_id: event.id,
-            event_type: event.type,
-            body,
-          })),
-        )
-        .execute();
+      const deliveries = hooks.map((hook) => ({
+        id: `dlv_${randomUUID()}`,
+        webhook_id: hook.id,
+        webhook_owner: ownerOf(hook.tenant_id),
+        event_id: event.id,
+        event_type: event.type,
+        body,
+      }));
+      await queueDeliveries(tx, deliveries);
       queued += hooks.length;
     }
     if (queued) onQueued();
