@@ -62,16 +62,18 @@ export interface ActionDefinition {
 export interface ResourceDefinition<
   S extends z.ZodObject = z.ZodObject,
   C extends z.ZodObject = z.ZodObject,
+  K extends string = string,
+  Sc extends Scope = Scope,
 > {
   /** Singular snake_case name: `api_key` (Terraform `portico_api_key`, audit `resource.kind`). */
-  kind: string;
+  kind: K;
   /** What people call one: `API key`. */
   title: string;
   /** Collection path under /v1/admin, with `{tenant_id}` when nested under a tenant. */
   path: string;
   /** Key in the config export document; absent means not exported (it holds nothing reproducible, like tokens). */
   exportKey?: string;
-  scope: Scope;
+  scope: Sc;
   /**
    * For `tenant-optional`: what a null `tenant_id` means. `shared` (default): global, visible to every tenant's
    * callers. `platform-only`: belongs to the platform, hidden from tenant callers (platform tokens).
@@ -84,7 +86,7 @@ export interface ResourceDefinition<
   /** Read-only state the server keeps, with its value at creation as the default. */
   computed: C;
   /** A value no two resources of this kind may share (pricing: provider and model); a clash is a 409. */
-  unique?: (fields: z.infer<S>) => string;
+  unique?(fields: z.infer<S>): string;
   /**
    * Top-level fields naming another resource (`{api_key_id: 'api_key'}`): it must exist, in the same tenant or global.
    * The other way round, a resource something still names cannot be deleted (409 saying how many name it).
@@ -119,15 +121,34 @@ export interface ResourceDefinition<
   audit: { created: string; updated?: string; deleted: string; rolledBack?: string; fieldEvents?: Record<string, string> };
   actions?: Record<string, ActionDefinition>;
   /** Cross-field rules zod cannot say on its own; each problem names its field path. */
-  check?: (state: z.infer<S> & { tenant_id?: string | null }) => { path: string; message: string }[];
+  check?(state: z.infer<S> & { tenant_id?: string | null }): { path: string; message: string }[];
   /** Human summary for the OpenAPI document and generated docs. */
   description: string;
 }
 
-/** Declares a resource; the identity function, there for types. */
-export function defineResource<S extends z.ZodObject, C extends z.ZodObject>(def: ResourceDefinition<S, C>): ResourceDefinition<S, C> {
+/**
+ * Declares a resource; the identity function, there for types: it keeps the kind, the scope and the field schemas
+ * of the definition, so `StateOf` and the typed snapshot can be derived from it. (`check` and `unique` are declared
+ * as methods so that a specific definition is still a `ResourceDefinition` of any fields.)
+ */
+export function defineResource<S extends z.ZodObject, C extends z.ZodObject, K extends string, Sc extends Scope>(
+  def: ResourceDefinition<S, C, K, Sc>,
+): ResourceDefinition<S, C, K, Sc> {
   return def;
 }
+
+/** Who owns a resource of scope `Sc`: a tenant id, none (platform and the tenant itself), or either. */
+type TenantIdOf<Sc extends Scope> = Sc extends 'tenant' ? string : Sc extends 'tenant-optional' ? string | null : null;
+
+/**
+ * One resource's state as the server holds it (a snapshot entry, a stored row's data): its fields with defaults
+ * applied, its computed fields, its id and its owner. A field added to a definition shows up here, so the type checker
+ * finds every consumer that must handle it.
+ */
+export type StateOf<D> =
+  D extends ResourceDefinition<infer S, infer C, string, infer Sc>
+    ? z.output<S> & z.output<C> & { id: string; tenant_id: TenantIdOf<Sc> }
+    : never;
 
 const SLUG = '[a-z0-9][a-z0-9\\-_.]{0,62}';
 const SLUG_RULE = 'lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit';
