@@ -4,7 +4,7 @@ import { ApiError } from '../errors';
 import { isoAt } from '../lib/iso-date';
 import { levelEnabled } from '../lib/lazy-logger';
 import type { Gateway } from '../gateway';
-import type { SnapshotEntry } from '../store/snapshot';
+import type { ApiKeyState, RouteState, TenantState } from '../resources';
 import { recordWriter, type BatchTable, type BatchWriter } from './batch-writer';
 import { BudgetTracker } from './budget-tracker';
 import { CircuitBreakers } from './circuit-breaker';
@@ -75,7 +75,7 @@ export class DataPlane {
     this.errorEvents = recordWriter(gw, 'error_events', 'err_');
     this.writers = [this.usage, this.requestLogs, this.errorEvents];
     this.budgets = new BudgetTracker(gw.db, gw.snapshot);
-    this.limiter = new RateLimiter([routeLimits, tierLimits((id) => gw.snapshot.get('rate_limit_tier', id))]);
+    this.limiter = new RateLimiter([routeLimits, tierLimits((id) => gw.snapshot.get('rate_limit_tier', id, null))]);
     this.breakers = new CircuitBreakers((upstream, state) => gw.log.warn({ upstream, state }, 'circuit breaker changed state'));
     this.keyUsage = new KeyUsage(gw.db, gw.log);
     // a circuit is a route's (`owner/route`, and `#index:provider` on an LLM route), not an upstream URL's
@@ -147,7 +147,7 @@ export class DataPlane {
   }
 
   /** Rate limits and quotas, then HARD budgets (LLM calls spend money; HTTP calls do not), before any upstream call. */
-  admit(request: FastifyRequest, reply: FastifyReply, tenant: SnapshotEntry | null, key: SnapshotEntry | null, route: SnapshotEntry, budgets: boolean): void {
+  admit(request: FastifyRequest, reply: FastifyReply, tenant: TenantState | null, key: ApiKeyState | null, route: RouteState, budgets: boolean): void {
     const traffic = request[TRAFFIC];
     if (traffic) traffic.routeId = route.id;
     const decision = this.limiter.take({ tenant, key, route, clientIp: request.ip });
@@ -164,9 +164,9 @@ export class DataPlane {
     reply.headers(decision.headers);
     if (!budgets || !key || !tenant) return;
     for (const b of this.budgets.budgetsFor(tenant.id, key.id)) {
-      if (b.enforcement === 'HARD' && this.budgets.spentOn(b) >= Number(b.limit_usd)) {
+      if (b.enforcement === 'HARD' && this.budgets.spentOn(b) >= b.limit_usd) {
         this.metrics.throttled.inc([tenant.id, 'budget']);
-        throw new ApiError('BUDGET_EXCEEDED', `Budget "${b.id}" (${b.limit_usd} USD per ${String(b.period).toLowerCase()} period) is exhausted`);
+        throw new ApiError('BUDGET_EXCEEDED', `Budget "${b.id}" (${b.limit_usd} USD per ${b.period.toLowerCase()} period) is exhausted`);
       }
     }
   }

@@ -2,12 +2,11 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
 import { CHAT_INPUT, refuseUnsafeInput } from '../lib/input-guard';
-import type { SnapshotEntry } from '../store/snapshot';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import type { KeyCaller } from './key-auth';
 import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
-import { llmRoutes } from './route-match';
+import { llmRoutes, type LlmRoute } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
 import { answered, callUpstream, ClientGone, endToEnd, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
 
@@ -32,10 +31,10 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
   const { gw } = dp;
 
   /** Tokens and cost from the pricing table, into token usage and the budgets (with their threshold events). */
-  const record = (caller: KeyCaller, route: SnapshotEntry, p: RouteProvider, model: string, usage: Usage) => {
+  const record = (caller: KeyCaller, route: LlmRoute, p: RouteProvider, model: string, usage: Usage) => {
     const prices = gw.snapshot.memo('pricing-by-model', () => new Map(gw.snapshot.all('pricing').map((x) => [`${x.provider}\u0000${x.model}`, x])));
     const price = prices.get(`${p.provider}\u0000${model}`);
-    const cost = price ? (usage.prompt_tokens * Number(price.input_per_million_usd) + usage.completion_tokens * Number(price.output_per_million_usd)) / 1e6 : 0;
+    const cost = price ? (usage.prompt_tokens * price.input_per_million_usd + usage.completion_tokens * price.output_per_million_usd) / 1e6 : 0;
     dp.usage.add({ tenant_id: caller.tenant.id, api_key_id: caller.key.id, route_id: route.id, provider: p.provider, model, input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cost_usd: cost, created_at: new Date().toISOString() });
     for (const { budget, crossed } of dp.budgets.record(caller.tenant.id, caller.key.id, cost)) {
       const events = crossed.map((pct) => ({ type: 'BUDGET_THRESHOLD_CROSSED', actor: { type: 'system', id: 'data-plane', name: 'portico data plane' }, tenant_id: caller.tenant.id, resource: { kind: 'budget', id: budget.id }, changes: { threshold_percent: pct, limit_usd: budget.limit_usd, enforcement: budget.enforcement } }));
@@ -68,7 +67,7 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
         const key = resolveCredential(gw.snapshot, gw.keys.masterKey, caller.tenant.id, route, p);
         const target = providerTarget(gw.snapshot, gw.config.egressAllow, route, p);
         const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': req.id };
-        call = { ...target, method: 'POST', headers, body: JSON.stringify(body), timeoutMs: p.timeout_ms ?? Number(route.timeout_ms), streaming: stream, breaker: breakerSettings(route) };
+        call = { ...target, method: 'POST', headers, body: JSON.stringify(body), timeoutMs: p.timeout_ms ?? route.timeout_ms, streaming: stream, breaker: breakerSettings(route) };
         res = await callUpstream(dp, traffic, call, gone);
       } catch (err) {
         lastError = err as ApiError;
@@ -113,8 +112,8 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
     const caller = dp.authenticate(req);
     const ids = new Set<string>();
     for (const r of llmRoutes(gw.snapshot, caller.tenant.id)) {
-      ids.add(r.model_pattern as string);
-      for (const p of (r.providers as RouteProvider[]) ?? []) if (p.model) ids.add(p.model);
+      ids.add(r.model_pattern);
+      for (const p of r.providers) if (p.model) ids.add(p.model);
     }
     return { object: 'list', data: [...ids].map((id) => ({ id, object: 'model', created: 0, owned_by: 'portico' })) };
   });

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { defineResource, isoDateTime, metadata, name } from './define';
 
+/** The prefix of every Portico API key (the data plane tells its keys from a backend's credentials by it). */
+export const API_KEY_PREFIX = 'ptc_key_';
+
 export const apiKey = defineResource({
   kind: 'api_key',
   title: 'API key',
@@ -23,7 +26,7 @@ export const apiKey = defineResource({
   }),
   references: { rate_limit_tier: 'rate_limit_tier' },
   futureOnCreate: ['expires_at'],
-  secret: { mode: 'generated', field: 'key', prefix: 'ptc_key_', prefixField: 'prefix' },
+  secret: { mode: 'generated', field: 'key', prefix: API_KEY_PREFIX, prefixField: 'prefix' },
   audit: { created: 'API_KEY_CREATED', updated: 'API_KEY_UPDATED', deleted: 'API_KEY_DELETED' },
   actions: {
     revoke: { set: { status: 'REVOKED', revoked_at: 'now' }, audit: 'API_KEY_REVOKED', when: { field: 'status', in: ['ACTIVE'] } },

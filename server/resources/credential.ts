@@ -23,7 +23,7 @@ export const credential = defineResource({
     revoked_at: z.iso.datetime({ offset: true }).nullable().default(null),
   }),
   immutable: ['provider'],
-  secret: { mode: 'encrypted', field: 'api_key', last4Field: 'key_last4', versionField: 'key_version' },
+  secret: { mode: 'encrypted', field: 'api_key', last4Field: 'key_last4', versionField: 'key_version', inSnapshot: true },
   audit: { created: 'CREDENTIAL_CREATED', updated: 'CREDENTIAL_UPDATED', deleted: 'CREDENTIAL_DELETED' },
   actions: {
     rotate: { set: { status: 'ACTIVE', revoked_at: null }, audit: 'CREDENTIAL_ROTATED', takesSecret: true },

@@ -46,6 +46,8 @@ export type SecretRule =
        * lets Terraform's `<field>_wo_version` survive import and show rotation, without the secret ever being read.
        */
       versionField?: string;
+      /** The data plane sends it upstream (a provider key): the configuration snapshot keeps it, still sealed. */
+      inSnapshot?: boolean;
     };
 
 /** A state change on one resource, such as `revoke`: POST …/{id}/{name}. */
@@ -74,6 +76,11 @@ export interface ResourceDefinition<
   /** Key in the config export document; absent means not exported (it holds nothing reproducible, like tokens). */
   exportKey?: string;
   scope: Sc;
+  /**
+   * False: the data plane never reads this kind, so the in-memory configuration snapshot does not hold it (admin
+   * tokens: only the admin API authenticates with them, from the database). Default true.
+   */
+  snapshot?: boolean;
   /**
    * For `tenant-optional`: what a null `tenant_id` means. `shared` (default): global, visible to every tenant's
    * callers. `platform-only`: belongs to the platform, hidden from tenant callers (platform tokens).
@@ -147,8 +154,11 @@ type TenantIdOf<Sc extends Scope> = Sc extends 'tenant' ? string : Sc extends 't
  */
 export type StateOf<D> =
   D extends ResourceDefinition<infer S, infer C, string, infer Sc>
-    ? z.output<S> & z.output<C> & { id: string; tenant_id: TenantIdOf<Sc> }
+    ? OutputOf<S> & OutputOf<C> & { id: string; tenant_id: TenantIdOf<Sc> }
     : never;
+
+/** What an object schema's fields hold once parsed (an empty shape is `{}`, not zod's `Record<string, never>`). */
+type OutputOf<O extends z.ZodObject> = { [F in keyof O['shape']]: z.output<O['shape'][F]> };
 
 const SLUG = '[a-z0-9][a-z0-9\\-_.]{0,62}';
 const SLUG_RULE = 'lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit';

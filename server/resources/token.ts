@@ -14,6 +14,8 @@ export const token = defineResource({
   scope: 'tenant-optional',
   nullTenant: 'platform-only',
   area: 'tokens',
+  // only the admin API reads tokens (from the database); the data plane has no use for them
+  snapshot: false,
   id: { source: 'server', prefix: 'pat_' },
   fields: z.strictObject({
     name: name(),
