@@ -76,7 +76,7 @@ const usageSchema = z.object({
 
 /** `GET /budgets/{id}/usage`: who may read the budget may read its spend. */
 export function registerBudgetUsage(app: FastifyInstance, gw: Gateway, service: ResourceService): void {
-  app.get('/budgets/:id/usage', { config: { openapi: { tag: 'Budgets', summary: 'Current-period spend for a budget', responses: { 200: usageSchema } } } }, async (req) => {
+  app.get('/budgets/:id/usage', { config: { openapi: { tag: budgetDef.plural, summary: 'Current-period spend for a budget', responses: { 200: usageSchema } } } }, async (req) => {
     // the service returns the definition's output, untyped at its generic boundary
     const b = (await service.get(callContext(req), budgetDef, (req.params as { id: string }).id)) as unknown as BudgetState;
     return budgetUsage(gw.db, b);

@@ -31,7 +31,7 @@ export function registerResourceRoutes(app: FastifyInstance, service: ResourceSe
   const base = def.path.replace(/\{([a-z_]+)\}/g, ':$1');
   const one = `${base}/:id`;
   const schemas = schemasFor(def);
-  const tag = def.title.endsWith('y') ? `${def.title.slice(0, -1)}ies` : `${def.title}s`;
+  const tag = def.plural;
   const pathTenant = (req: FastifyRequest) => (isNested(def) ? (req.params as { tenant_id: string }).tenant_id : undefined);
   const id = (req: FastifyRequest) => (req.params as { id: string }).id;
   const created = def.secret?.mode === 'generated' ? schemas.output.extend({ [def.secret.field]: z.string() }) : schemas.output;

@@ -94,7 +94,7 @@ export class ResourceService {
       throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not ${need === 'read' ? 'read' : 'change'} ${def.area}`);
     }
     if (need === 'write' && def.scope === 'platform' && ctx.caller.tenantId !== null) {
-      throw new ApiError('FORBIDDEN', `Only platform roles change ${def.title.toLowerCase()}s: they apply to every tenant`);
+      throw new ApiError('FORBIDDEN', `Only platform roles change ${def.plural.toLowerCase()}: they apply to every tenant`);
     }
   }
 
@@ -268,8 +268,9 @@ export class ResourceService {
     const fields = this.split(def, parsed);
     // Before the role/tenant combination is checked: a caller asking for a role above its own is refused (403), not
     // told how to fix the request (400 "tenant_id must be null for the platform role").
-    if (def.kind === 'token' && !grantableRoles(ctx.caller.role).includes(fields.role as AdminRole)) {
-      throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not create a token with the role "${fields.role}"`, [{ path: 'role', message: 'is above what the caller may grant' }]);
+    const granted = def.grant && fields[def.grant.field];
+    if (def.grant && !grantableRoles(ctx.caller.role).includes(granted as AdminRole)) {
+      throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not create a ${def.kind} with the role "${granted}"`, [{ path: def.grant.field, message: 'is above what the caller may grant' }]);
     }
     this.checkState(def, { ...fields, tenant_id: tenantId });
     const id = (parsed.id as string | undefined) ?? newId(def);

@@ -1,5 +1,5 @@
 import { budgetSpends, periodBounds } from '../control/budget-usage';
-import type { BudgetState } from '../resources';
+import { budget as budgetDef, type BudgetState } from '../resources';
 import type { ConfigSnapshot } from '../store/snapshot';
 import type { Db } from '../store/schema';
 
@@ -18,7 +18,7 @@ export class BudgetTracker {
   constructor(private readonly db: Db, private readonly snapshot: ConfigSnapshot, private readonly refreshMs = 5000) {}
 
   async start(): Promise<void> {
-    this.snapshot.on('change', (kind: string, id: string) => kind === 'budget' && void this.refreshOne(id).catch(() => {}));
+    this.snapshot.on('change', (kind: string, id: string) => kind === budgetDef.kind && void this.refreshOne(id).catch(() => {}));
     this.snapshot.on('reload', () => void this.refresh().catch(() => {}));
     await this.refresh();
     this.timer = setInterval(() => void this.refresh().catch(() => {}), this.refreshMs);

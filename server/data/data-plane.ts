@@ -111,8 +111,8 @@ export class DataPlane {
       .groupBy('api_key_id')
       .execute();
     for (const r of rows) {
-      if (Number(r.day)) this.limiter.seed(`quota-day:${r.api_key_id}`, Number(r.day), { kind: 'calendar', unit: 'day' });
-      this.limiter.seed(`quota-month:${r.api_key_id}`, Number(r.month), { kind: 'calendar', unit: 'month' });
+      if (Number(r.day)) this.limiter.seed(`quota-day:${r.api_key_id}`, Number(r.day), { type: 'calendar', unit: 'day' });
+      this.limiter.seed(`quota-month:${r.api_key_id}`, Number(r.month), { type: 'calendar', unit: 'month' });
     }
   }
 
@@ -154,7 +154,7 @@ export class DataPlane {
     if (decision.denied) {
       const rule = decision.denied;
       this.metrics.throttled.inc([tenant?.id ?? '', rule.reason]);
-      const period = rule.window.kind === 'calendar' ? (rule.window.unit === 'day' ? 'daily' : 'monthly') : '';
+      const period = rule.window.type === 'calendar' ? (rule.window.unit === 'day' ? 'daily' : 'monthly') : '';
       const error =
         rule.reason === 'quota'
           ? new ApiError('QUOTA_EXCEEDED', `The ${period} request quota of ${rule.source} (${rule.limit}) is used up`)

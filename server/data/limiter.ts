@@ -1,7 +1,7 @@
 import type { ApiKeyState, RateLimitTierState, RouteState, TenantState } from '../resources';
 
 /** A window a counter lives in: a fixed span from its first hit, or a UTC calendar day or month. */
-export type LimitWindow = { kind: 'span'; ms: number } | { kind: 'calendar'; unit: 'day' | 'month' };
+export type LimitWindow = { type: 'span'; ms: number } | { type: 'calendar'; unit: 'day' | 'month' };
 
 /** One limit to enforce: at most `limit` requests per window, counted under `key`. */
 export interface LimitRule {
@@ -49,7 +49,7 @@ const DAY_MS = 86_400_000;
 
 /** When a window that holds `now` ends. */
 function windowEnd(window: LimitWindow, now: number): number {
-  if (window.kind === 'span') return now + window.ms;
+  if (window.type === 'span') return now + window.ms;
   const d = new Date(now);
   if (window.unit === 'day') return Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
@@ -136,7 +136,7 @@ export const routeLimits: LimitSource = (ctx) => {
   const rl = route.rate_limit;
   if (!rl) return [];
   const key = `route:${route.tenant_id ?? '*'}/${route.id}:${subject(ctx)}`;
-  return [{ key, limit: rl.limit, window: { kind: 'span', ms: rl.window_secs * 1000 }, reason: 'rate_limit', source: `route "${route.id}"` }];
+  return [{ key, limit: rl.limit, window: { type: 'span', ms: rl.window_secs * 1000 }, reason: 'rate_limit', source: `route "${route.id}"` }];
 };
 
 /** The key's `rate_limit_tier`: its rate across every route, and its daily and monthly quotas. */
@@ -147,7 +147,7 @@ export function tierLimits(tierOf: (id: string) => RateLimitTierState | undefine
     if (!tier || !ctx.key) return [];
     const keyId = ctx.key.id;
     const source = `tier "${tier.id}"`;
-    const span: LimitWindow = { kind: 'span', ms: tier.window_secs * 1000 };
+    const span: LimitWindow = { type: 'span', ms: tier.window_secs * 1000 };
     const rules: LimitRule[] = [{ key: `tier:${keyId}`, limit: tier.limit, window: span, reason: 'rate_limit', source }];
     if (tier.daily_quota !== null) {
       rules.push({ key: `quota-day:${keyId}`, limit: tier.daily_quota, window: DAY, reason: 'quota', source });
@@ -159,5 +159,5 @@ export function tierLimits(tierOf: (id: string) => RateLimitTierState | undefine
   };
 }
 
-const DAY: LimitWindow = { kind: 'calendar', unit: 'day' };
-const MONTH: LimitWindow = { kind: 'calendar', unit: 'month' };
+const DAY: LimitWindow = { type: 'calendar', unit: 'day' };
+const MONTH: LimitWindow = { type: 'calendar', unit: 'month' };

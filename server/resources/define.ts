@@ -71,10 +71,14 @@ export interface ResourceDefinition<
   kind: K;
   /** What people call one: `API key`. */
   title: string;
+  /** What people call several: `API keys` (the OpenAPI tag, messages about the kind). */
+  plural: string;
   /** Collection path under /v1/admin, with `{tenant_id}` when nested under a tenant. */
   path: string;
-  /** Key in the config export document; absent means not exported (it holds nothing reproducible, like tokens). */
+  /** Key in the config export document; absent means not exported, and `notExported` says why. */
   exportKey?: string;
+  /** Why the kind is left out of the config export (shown as an export warning); required without `exportKey`. */
+  notExported?: string;
   scope: Sc;
   /**
    * False: the data plane never reads this kind, so the in-memory configuration snapshot does not hold it (admin
@@ -121,10 +125,24 @@ export interface ResourceDefinition<
   /** False: no PUT; every change is a replacement. */
   updatable?: boolean;
   /**
+   * Computed fields the server changes on every update (a route's `version`), besides `updated_at`: a plan for an
+   * update cannot know them in advance (Terraform plans them "known after apply").
+   */
+  changesOnUpdate?: (keyof z.infer<C> & string)[];
+  /**
+   * The field holding an admin role that the resource grants (a token's `role`): a caller may only set a role it may
+   * grant itself (server/control/permissions.ts), checked before anything else about the request.
+   */
+  grant?: { field: keyof z.infer<S> & string };
+  /**
    * Keep a version per change (the last 10), with `GET …/{id}/versions` and `POST …/{id}/rollback`; the computed
    * field `version` counts them.
    */
   versioned?: boolean;
+  /**
+   * Audit event types of its changes. `updated` is required unless `updatable` is false, `rolledBack` when
+   * `versioned` (`defineResource` refuses a definition without them: no event name is ever made up).
+   */
   audit: { created: string; updated?: string; deleted: string; rolledBack?: string; fieldEvents?: Record<string, string> };
   actions?: Record<string, ActionDefinition>;
   /** Cross-field rules zod cannot say on its own; each problem names its field path. */
@@ -141,7 +159,20 @@ export interface ResourceDefinition<
 export function defineResource<S extends z.ZodObject, C extends z.ZodObject, K extends string, Sc extends Scope>(
   def: ResourceDefinition<S, C, K, Sc>,
 ): ResourceDefinition<S, C, K, Sc> {
+  const missing = definitionGaps(def);
+  if (missing.length) throw new Error(`Resource "${def.kind}" must declare ${missing.join(', ')}`);
   return def;
+}
+
+/** Facts a definition must declare because of others it declares. */
+function definitionGaps(def: ResourceDefinition): string[] {
+  const gaps: string[] = [];
+  if (def.updatable !== false && !def.audit.updated) gaps.push('audit.updated (it is updatable)');
+  if (def.versioned && !def.audit.rolledBack) gaps.push('audit.rolledBack (it is versioned)');
+  if (!def.exportKey && !def.notExported) gaps.push('exportKey, or notExported saying why it is not exported');
+  const undescribed = Object.entries(def.fields.shape).filter(([, schema]) => !schema.description);
+  if (undescribed.length) gaps.push(`a description (.describe()) of ${undescribed.map(([f]) => f).join(', ')}`);
+  return gaps;
 }
 
 /** Who owns a resource of scope `Sc`: a tenant id, none (platform and the tenant itself), or either. */
