@@ -2,6 +2,7 @@ import type { ResourceDefinition, StateOf } from './define';
 import { apiKey } from './api-key';
 import { budget } from './budget';
 import { credential } from './credential';
+import { creationOrder } from './order';
 import { pricing } from './pricing';
 import { rateLimitTier } from './rate-limit-tier';
 import { route } from './route';
@@ -33,6 +34,9 @@ export type CredentialState = StateOf<typeof credential>;
 export type BudgetState = StateOf<typeof budget>;
 export type PricingState = StateOf<typeof pricing>;
 export type RateLimitTierState = StateOf<typeof rateLimitTier>;
+
+/** Parents before children, from scope and `references`: the order creates and imports run in (deletes: reversed). */
+export const CREATION_ORDER = creationOrder(RESOURCES);
 
 /** The registry seen as plain definitions (each is one: the compiler checks it here). */
 const DEFINITIONS: readonly ResourceDefinition[] = RESOURCES;
