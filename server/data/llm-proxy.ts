@@ -10,17 +10,19 @@ import { llmRoutes, type LlmRoute } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
 import { answered, callUpstream, ClientGone, endToEnd, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
 
-function parseChat(body: unknown): { model: string; stream: boolean } {
-  const b = body as Record<string, unknown> | undefined;
-  if (!b || typeof b !== 'object' || Array.isArray(b)) throw new ApiError('VALIDATION_FAILED', 'The body must be a JSON object', [{ path: '', message: 'must be an object' }]);
+/** A JSON object: not null, not an array. */
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function parseChat(b: unknown): { body: Record<string, unknown>; model: string; stream: boolean } {
+  if (!isRecord(b)) throw new ApiError('VALIDATION_FAILED', 'The body must be a JSON object', [{ path: '', message: 'must be an object' }]);
   // the body is forwarded and `model` is recorded: nothing PostgreSQL refuses, no nesting JSON.stringify cannot take
   refuseUnsafeInput(b, CHAT_INPUT);
   if (typeof b.model !== 'string' || !b.model) throw new ApiError('VALIDATION_FAILED', 'model is required and must be a string', [{ path: 'model', message: 'is required' }]);
   if (!Array.isArray(b.messages) || b.messages.length === 0) throw new ApiError('VALIDATION_FAILED', 'messages must be a non-empty array', [{ path: 'messages', message: 'must be a non-empty array' }]);
-  const bad = b.messages.findIndex((m) => !m || typeof m !== 'object' || typeof (m as { role?: unknown }).role !== 'string');
+  const bad = b.messages.findIndex((m) => !isRecord(m) || typeof m.role !== 'string');
   if (bad >= 0) throw new ApiError('VALIDATION_FAILED', `messages[${bad}].role is required`, [{ path: `messages.${bad}.role`, message: 'is required' }]);
   if (b.stream !== undefined && typeof b.stream !== 'boolean') throw new ApiError('VALIDATION_FAILED', 'stream must be a boolean', [{ path: 'stream', message: 'must be a boolean' }]);
-  return { model: b.model, stream: b.stream === true };
+  return { body: b, model: b.model, stream: b.stream === true };
 }
 
 /** Response headers the proxy sets itself rather than copying from the upstream. */
@@ -47,7 +49,7 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
 
   app.post('/v1/chat/completions', async (req, reply) => {
     const caller = dp.authenticate(req);
-    const { model, stream } = parseChat(req.body);
+    const { body: chat, model, stream } = parseChat(req.body);
     const route = llmRoutes(gw.snapshot, caller.tenant.id, model)[0];
     if (!route) throw new ApiError('NO_ROUTE', `No route serves the model "${model}"`);
     dp.admit(req, reply, caller.tenant, caller.key, route, true);
@@ -60,7 +62,8 @@ export function registerLlmProxy(app: FastifyInstance, dp: DataPlane): void {
     for (const [i, p] of order.entries()) {
       const canFailOver = failsOver(route) && i < order.length - 1;
       const upstreamModel = p.model ?? model;
-      const body = { ...(req.body as object), model: upstreamModel, ...(stream ? { stream_options: { ...((req.body as { stream_options?: object }).stream_options ?? {}), include_usage: true } } : {}) };
+      const streamOptions = stream ? { stream_options: { ...(isRecord(chat.stream_options) ? chat.stream_options : {}), include_usage: true } } : {};
+      const body = { ...chat, model: upstreamModel, ...streamOptions };
       let call: UpstreamCall | undefined;
       let res;
       try {
@@ -127,8 +130,7 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-  const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
-  return isObject ? (value as Record<string, unknown>) : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 /** Server-sent events passed through chunk by chunk, unbuffered; usage is read from the final chunk on the way. */
