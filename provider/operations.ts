@@ -15,8 +15,6 @@ export interface Problem {
   path?: string;
 }
 
-/** Computed attributes the server changes on every update: planned unknown when an update is planned. */
-const CHANGE_ON_UPDATE = new Set(['updated_at', 'version']);
 
 const same = (a: unknown, b: unknown) => canonicalJson(plain(a)) === canonicalJson(plain(b));
 
@@ -63,7 +61,8 @@ export function planChange(model: ResourceModel, prior: Obj | null, config: Obj 
   const inputs = model.attributes.filter((a) => ['field', 'id', 'tenant', 'secret-version'].includes(a.role));
   const changed = inputs.filter((a) => hasUnknown(desired[a.name]) || !same(desired[a.name], prior[a.name]));
   if (!changed.length) return { planned: { ...prior, ...Object.fromEntries(model.attributes.filter((a) => a.writeOnly).map((a) => [a.name, null])) }, requiresReplace: [] };
-  for (const name of CHANGE_ON_UPDATE) if (name in desired) desired[name] = UNKNOWN;
+  // what the server changes on every update is planned unknown: `updated_at`, and what the definition declares
+  for (const name of ['updated_at', ...(model.def.changesOnUpdate ?? [])]) if (name in desired) desired[name] = UNKNOWN;
   const replace = changed.filter((a) => a.requiresReplace).map((a) => a.name);
   return { planned: desired, requiresReplace: replace };
 }

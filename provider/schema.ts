@@ -23,6 +23,8 @@ export interface Attribute {
   default?: unknown;
   /** Changing it means a new resource. */
   requiresReplace: boolean;
+  /** The values a string (or each string of a list) may take: a zod enum. */
+  enum?: string[];
   /** Nested attributes (objects, lists of objects) carry their own flags. */
   nested?: { nesting: 'single' | 'list'; attributes: Attribute[] };
   /** The REST field it maps to, when the name differs (`secret_wo_version` ↔ `secret_version`). */
@@ -44,7 +46,10 @@ const plain = { required: false, optional: false, computed: false, sensitive: fa
 function fieldAttribute(name: string, schema: z.ZodType, role: Attribute['role']): Attribute {
   const w = walk(schema);
   const base: Attribute = { ...plain, name, type: { kind: 'string' }, role, required: !w.optional, optional: w.optional, computed: w.optional && w.hasDefault };
+  // the definition's `.describe()`: the same text in the OpenAPI document, the Terraform schema and the constructs
+  base.description = schema.description ?? '';
   if (w.hasDefault) base.default = w.default;
+  if (w.values) base.enum = w.values;
   if (w.kind === 'number') base.type = { kind: 'number' };
   else if (w.kind === 'boolean') base.type = { kind: 'bool' };
   else if (w.kind === 'record') base.type = { kind: 'map', element: fieldAttribute('v', w.element!, role).type };
@@ -59,7 +64,9 @@ function fieldAttribute(name: string, schema: z.ZodType, role: Attribute['role']
       base.nested = { nesting: 'list', attributes };
       base.type = { kind: 'list', element: objectType(attributes) };
     } else {
-      base.type = { kind: 'list', element: fieldAttribute('e', w.element!, role).type };
+      const element = fieldAttribute('e', w.element!, role);
+      base.type = { kind: 'list', element: element.type };
+      if (element.enum) base.enum = element.enum;
     }
   }
   return base;

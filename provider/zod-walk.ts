@@ -13,9 +13,11 @@ export interface FieldShape {
   shape?: Record<string, z.ZodType>;
   /** Integer-only numbers. */
   integer?: boolean;
+  /** An enum's values. */
+  values?: string[];
 }
 
-type Def = { type: string; innerType?: z.ZodType; defaultValue?: unknown; element?: z.ZodType; shape?: Record<string, z.ZodType>; valueType?: z.ZodType; in?: z.ZodType; checks?: { _zod: { def: { check: string; format?: string } } }[]; format?: string };
+type Def = { type: string; entries?: Record<string, string>; innerType?: z.ZodType; defaultValue?: unknown; element?: z.ZodType; shape?: Record<string, z.ZodType>; valueType?: z.ZodType; in?: z.ZodType; checks?: { _zod: { def: { check: string; format?: string } } }[]; format?: string };
 const defOf = (s: z.ZodType) => (s as unknown as { _zod: { def: Def } })._zod.def;
 
 /** Peels optional / nullable / default wrappers off a schema and reports what they said. */
@@ -40,6 +42,7 @@ export function walk(schema: z.ZodType): FieldShape {
       if (d.type === 'array') out.element = d.element;
       if (d.type === 'object') out.shape = d.shape;
       if (d.type === 'record') out.element = d.valueType;
+      if (d.type === 'enum') out.values = Object.values(d.entries ?? {});
       if (d.type === 'number') out.integer = d.format === 'safeint' || (d.checks ?? []).some((c) => c._zod.def.format === 'safeint');
       return out;
     }

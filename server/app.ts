@@ -16,8 +16,8 @@ import { WebhookDispatcher, type DispatcherOptions } from './webhooks/dispatcher
 import { enqueueDeliveries } from './webhooks/outbox';
 import type { FastifyInstance } from 'fastify';
 
-/** What the data plane reads from memory: every resource but admin tokens. */
-const SNAPSHOT_KINDS = RESOURCES.map((r) => r.kind).filter((k) => k !== 'token');
+/** What the data plane reads from memory: every kind whose definition does not opt out (admin tokens do). */
+const SNAPSHOT_DEFINITIONS = RESOURCES.filter((r) => r.snapshot !== false);
 
 export interface OpenGateway extends Gateway {
   /** The bootstrap token, only on the very first start without PORTICO_ADMIN_TOKEN. */
@@ -53,7 +53,7 @@ export async function openGateway(
     const dispatcher = new WebhookDispatcher(database.db, keys.masterKey, log, webhookOptions);
     audit.onAppend(enqueueDeliveries(() => runWebhooks && dispatcher.wake()));
     const onError = (err: unknown) => log.warn({ err }, 'configuration snapshot');
-    const snapshot = new ConfigSnapshot(database.feedDb, SNAPSHOT_KINDS, onError);
+    const snapshot = new ConfigSnapshot(database.feedDb, SNAPSHOT_DEFINITIONS, onError);
     const unlisten = await followChanges(database, snapshot, onError);
     await snapshot.reload();
     if (runWebhooks) dispatcher.start();

@@ -75,7 +75,7 @@ describe.each(testDialects())('budgets (%s)', (dialect) => {
     // every budget's spend in one query, each over its own period and scope
     const weekly = (await t.api('POST', '/v1/admin/budgets', { tenant_id: 'other', period: 'WEEKLY', limit_usd: 5 })).body;
     const spends = await budgetSpends(t.gateway.db, [monthly, daily, perKey, weekly]);
-    expect(Object.fromEntries(spends)).toEqual({ [monthly.id]: expected, [daily.id]: 42.5, [perKey.id]: 12.5, [weekly.id]: 999 });
+    expect(Object.fromEntries([...spends].map(([b, usd]) => [b.id, usd]))).toEqual({ [monthly.id]: expected, [daily.id]: 42.5, [perKey.id]: 12.5, [weekly.id]: 999 });
     expect((await budgetSpends(t.gateway.db, [])).size).toBe(0);
   });
 });

@@ -6,12 +6,13 @@ import { PorticoResource } from '../runtime';
 export interface ApiKeyConfig extends TerraformMetaArguments {
   /** The owning tenant. */
   readonly tenantId: string;
+  /** What the key is for. */
   readonly name: string;
-  /** Default: `null`. */
+  /** The rate-limit tier its calls count against. Default: `null`. */
   readonly rateLimitTier?: string | null;
-  /** Default: `null`. */
+  /** When the key stops working (in the future at creation); null: never. Default: `null`. */
   readonly expiresAt?: string | null;
-  /** Default: `{}`. */
+  /** Free-form string labels. Default: `{}`. */
   readonly metadata?: { [key: string]: string } | null;
 }
 

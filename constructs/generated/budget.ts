@@ -8,16 +8,17 @@ export interface BudgetConfig extends TerraformMetaArguments {
   readonly id?: string | null;
   /** The owning tenant. */
   readonly tenantId: string;
-  /** Default: `""`. */
+  /** A label. Default: `""`. */
   readonly name?: string | null;
-  /** Default: `null`. */
+  /** One of the tenant's API keys to cap; null: the whole tenant. Default: `null`. */
   readonly apiKeyId?: string | null;
-  /** Default: `"MONTHLY"`. */
-  readonly period?: string | null;
+  /** The UTC period spend is counted over (weeks start on Monday). Default: `"MONTHLY"`. */
+  readonly period?: 'DAILY' | 'WEEKLY' | 'MONTHLY' | null;
+  /** The cap, in USD per period. */
   readonly limitUsd: number;
-  /** Default: `"HARD"`. */
-  readonly enforcement?: string | null;
-  /** Default: `[50,80,100]`. */
+  /** HARD refuses calls once the cap is reached; SOFT only alerts. Default: `"HARD"`. */
+  readonly enforcement?: 'HARD' | 'SOFT' | null;
+  /** Percentages of the cap that raise BUDGET_THRESHOLD_CROSSED, increasing. Default: `[50,80,100]`. */
   readonly alertThresholds?: number[] | null;
 }
 

@@ -8,8 +8,9 @@ export interface CredentialConfig extends TerraformMetaArguments {
   readonly id?: string | null;
   /** The owning tenant; null for a global one. */
   readonly tenantId?: string | null;
-  /** Default: `""`. */
+  /** A label. Default: `""`. */
   readonly name?: string | null;
+  /** The LLM provider the key is for (`openai`), as route providers name it. */
   readonly providerAttribute: string;
   /** Write-only secret: sent to the API, never stored in state. Write-only: never stored in state. */
   readonly apiKeyWo?: string | null;

@@ -6,9 +6,13 @@ import { PorticoResource } from '../runtime';
 export interface PricingConfig extends TerraformMetaArguments {
   /** Identifier. */
   readonly id?: string | null;
+  /** The LLM provider (`openai`). */
   readonly providerAttribute: string;
+  /** The model name as the provider is called with it. */
   readonly model: string;
+  /** USD per million prompt tokens. */
   readonly inputPerMillionUsd: number;
+  /** USD per million completion tokens. */
   readonly outputPerMillionUsd: number;
 }
 

@@ -6,13 +6,15 @@ import { PorticoResource } from '../runtime';
 export interface RateLimitTierConfig extends TerraformMetaArguments {
   /** Identifier. */
   readonly id: string;
-  /** Default: `""`. */
+  /** What the tier is for. Default: `""`. */
   readonly description?: string | null;
+  /** Requests per window, per API key. */
   readonly limit: number;
+  /** The window, in seconds, from its first request. */
   readonly windowSecs: number;
-  /** Default: `null`. */
+  /** Requests per UTC day, per API key; null: none. Default: `null`. */
   readonly dailyQuota?: number | null;
-  /** Default: `null`. */
+  /** Requests per UTC month, per API key; null: none. Default: `null`. */
   readonly monthlyQuota?: number | null;
 }
 

@@ -3,28 +3,31 @@ import type { Construct, IResolvable, TerraformMetaArguments } from '../cdktf';
 import { PorticoResource } from '../runtime';
 
 export interface RouteProviders {
+  /** The provider (`openai`): picks its default base URL and its credentials. */
   readonly provider: string;
-  /** Default: `null`. */
+  /** The model sent upstream; null: the one asked for. Default: `null`. */
   readonly model?: string | null;
-  /** Default: `null`. */
+  /** Its OpenAI-compatible API; null: the provider's default. Default: `null`. */
   readonly baseUrl?: string | null;
-  /** Default: `null`. */
+  /** The credential to use; null: the tenant's active one for the provider, else a global one. Default: `null`. */
   readonly credentialId?: string | null;
-  /** Default: `1`. */
+  /** Its share of calls with the weighted strategy. Default: `1`. */
   readonly weight?: number | null;
-  /** Default: `null`. */
+  /** How long a call may take, in ms; null: the route's timeout. Default: `null`. */
   readonly timeoutMs?: number | null;
 }
 
 export interface RouteRateLimit {
+  /** Requests per window, per caller. */
   readonly limit: number;
+  /** The window, in seconds, from its first request. */
   readonly windowSecs: number;
 }
 
 export interface RouteCircuitBreaker {
-  /** Default: `5`. */
+  /** Failures in a row that open the circuit. Default: `5`. */
   readonly failureThreshold?: number | null;
-  /** Default: `30000`. */
+  /** How long an open circuit refuses calls, in ms. Default: `30000`. */
   readonly cooldownMs?: number | null;
 }
 /** Properties of {@link Route} (`portico_route`): the REST fields, in camelCase. */
@@ -33,35 +36,35 @@ export interface RouteConfig extends TerraformMetaArguments {
   readonly id?: string | null;
   /** The owning tenant; null for a global one. */
   readonly tenantId?: string | null;
-  /** Default: `""`. */
+  /** What the route is for. Default: `""`. */
   readonly description?: string | null;
-  /** Default: `true`. */
+  /** Disabled routes serve nothing (and keep their path). Default: `true`. */
   readonly enabled?: boolean | IResolvable | null;
-  /** Default: `0`. */
+  /** Among matching routes of one owner, the higher first. Default: `0`. */
   readonly priority?: number | null;
-  /** Default: `null`. */
+  /** LLM route: the models it serves, `*` matching any run of characters. Default: `null`. */
   readonly modelPattern?: string | null;
-  /** Default: `"model-prefix"`. */
-  readonly strategy?: string | null;
-  /** Default: `[]`. */
+  /** LLM route: how providers are tried: the first only, in order on failure, by weight, or rotating. Default: `"model-prefix"`. */
+  readonly strategy?: 'model-prefix' | 'fallback' | 'weighted' | 'round-robin' | null;
+  /** LLM route: the providers calls go to. Default: `[]`. */
   readonly providers?: RouteProviders[] | IResolvable | null;
-  /** Default: `null`. */
+  /** HTTP route: the paths it serves (this one and those under it), owned by the route's owner. Default: `null`. */
   readonly pathPrefix?: string | null;
-  /** Default: `[]`. */
-  readonly methods?: string[] | null;
-  /** Default: `null`. */
+  /** HTTP route: the methods it serves; empty: all. Default: `[]`. */
+  readonly methods?: ('GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS')[] | null;
+  /** HTTP route: the service requests go to (or give backend_url). Default: `null`. */
   readonly serviceId?: string | null;
-  /** Default: `null`. */
+  /** HTTP route: the base URL requests go to (or give service_id). Default: `null`. */
   readonly backendUrl?: string | null;
-  /** Default: `false`. */
+  /** HTTP route: drop path_prefix from the path sent to the backend. Default: `false`. */
   readonly stripPrefix?: boolean | IResolvable | null;
-  /** Default: `true`. */
+  /** HTTP route: false lets calls without an API key through. Default: `true`. */
   readonly authRequired?: boolean | IResolvable | null;
-  /** Default: `30000`. */
+  /** How long an upstream call may take, in ms. Default: `30000`. */
   readonly timeoutMs?: number | null;
-  /** Default: `null`. */
+  /** Requests per window per caller on this route; null: none. Default: `null`. */
   readonly rateLimit?: RouteRateLimit | IResolvable | null;
-  /** Default: `null`. */
+  /** When the circuit opens; null: after 5 failures in a row, for 30 s. Default: `null`. */
   readonly circuitBreaker?: RouteCircuitBreaker | IResolvable | null;
 }
 

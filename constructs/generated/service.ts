@@ -8,13 +8,15 @@ export interface ServiceConfig extends TerraformMetaArguments {
   readonly id?: string | null;
   /** The owning tenant; null for a global one. */
   readonly tenantId?: string | null;
+  /** A label. */
   readonly name: string;
+  /** The base URL requests go to. */
   readonly targetUrl: string;
-  /** Default: `null`. */
+  /** A path under target_url checked periodically (a 2xx or 3xx is UP); null: no checks. Default: `null`. */
   readonly healthCheckPath?: string | null;
-  /** Default: `30`. */
+  /** Seconds between health checks. Default: `30`. */
   readonly healthCheckIntervalSecs?: number | null;
-  /** Default: `30000`. */
+  /** How long a request may take, in ms. Default: `30000`. */
   readonly timeoutMs?: number | null;
 }
 

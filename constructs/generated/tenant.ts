@@ -6,12 +6,13 @@ import { PorticoResource } from '../runtime';
 export interface TenantConfig extends TerraformMetaArguments {
   /** Identifier. */
   readonly id: string;
+  /** Display name. */
   readonly name: string;
-  /** Default: `"ACTIVE"`. */
-  readonly status?: string | null;
-  /** Default: `null`. */
+  /** A SUSPENDED tenant's traffic is refused. Default: `"ACTIVE"`. */
+  readonly status?: 'ACTIVE' | 'SUSPENDED' | null;
+  /** Where the tenant is served from, as a label. Default: `null`. */
   readonly region?: string | null;
-  /** Default: `{}`. */
+  /** Free-form string labels. Default: `{}`. */
   readonly metadata?: { [key: string]: string } | null;
 }
 

@@ -6,9 +6,11 @@ import { PorticoResource } from '../runtime';
 export interface TokenConfig extends TerraformMetaArguments {
   /** The owning tenant; null for a global one. */
   readonly tenantId?: string | null;
+  /** What the token is for. */
   readonly name: string;
-  readonly role: string;
-  /** Default: `null`. */
+  /** Its role: a platform role, or a tenant role with tenant_id. */
+  readonly role: 'owner' | 'policy-admin' | 'billing-admin' | 'admin' | 'developer' | 'viewer';
+  /** When it stops working (in the future at creation); null: never. Default: `null`. */
   readonly expiresAt?: string | null;
 }
 

@@ -8,9 +8,11 @@ export interface WebhookConfig extends TerraformMetaArguments {
   readonly id?: string | null;
   /** The owning tenant; null for a global one. */
   readonly tenantId?: string | null;
+  /** Where events are POSTed. */
   readonly url: string;
+  /** Event types to deliver, or "*" for all. */
   readonly events: string[];
-  /** Default: `true`. */
+  /** Inactive webhooks receive nothing. Default: `true`. */
   readonly active?: boolean | IResolvable | null;
   /** Write-only secret: sent to the API, never stored in state. Write-only: never stored in state. */
   readonly secretWo?: string | null;

@@ -1,5 +1,7 @@
+import type { BudgetState } from '../resources';
+
 /** A budget's period: spend resets at the start of each UTC day, ISO week or calendar month. */
-export type Period = 'DAILY' | 'WEEKLY' | 'MONTHLY';
+export type Period = BudgetState['period'];
 
 /** The UTC period holding `at`: a day, an ISO week (from Monday) or a calendar month; end exclusive. */
 export function periodBounds(period: Period, at: Date): { start: Date; end: Date } {

@@ -1,15 +1,10 @@
+import type { BudgetState } from '../resources';
 import type { Executor } from '../store/schema';
 import { spendInWindows } from '../store/usage-records';
-import { periodBounds, type Period } from './periods';
+import { periodBounds } from './periods';
 
-/** What the spend of a budget depends on (the admin API and the data plane's tracker both read it). */
-export interface BudgetLike {
-  id: string;
-  tenant_id: string;
-  api_key_id: string | null;
-  period: Period;
-  limit_usd: number;
-}
+/** What spend is counted by: the budget's owner, its key (if any) and its period. */
+export type BudgetScope = Pick<BudgetState, 'id' | 'tenant_id' | 'api_key_id' | 'period'>;
 
 export interface BudgetUsage {
   budget_id: string;
@@ -24,23 +19,18 @@ export interface BudgetUsage {
 
 /**
  * Spend in each budget's current period, summed from usage records (the tenant's, or one key's), in one query
- * however many budgets there are.
+ * however many budgets there are; by budget (two tenants' budgets may share an id).
  */
-export function budgetSpends(
-  db: Executor,
-  budgets: readonly BudgetLike[],
-  at = new Date(),
-): Promise<Map<string, number>> {
-  return spendInWindows(
-    db,
-    budgets.map((b) => ({ id: b.id, tenant_id: b.tenant_id, api_key_id: b.api_key_id, ...periodBounds(b.period, at) })),
-  );
+export async function budgetSpends<B extends BudgetScope>(db: Executor, budgets: readonly B[], at = new Date()): Promise<Map<B, number>> {
+  const windows = budgets.map((b) => ({ tenant_id: b.tenant_id, api_key_id: b.api_key_id, ...periodBounds(b.period, at) }));
+  const spent = await spendInWindows(db, windows);
+  return new Map(budgets.map((b, i) => [b, spent[i]!]));
 }
 
 /** Spend in the budget's current period against its limit. */
-export async function budgetUsage(db: Executor, b: BudgetLike, at = new Date()): Promise<BudgetUsage> {
+export async function budgetUsage(db: Executor, b: BudgetScope & Pick<BudgetState, 'limit_usd'>, at = new Date()): Promise<BudgetUsage> {
   const { start, end } = periodBounds(b.period, at);
-  const spent = (await budgetSpends(db, [b], at)).get(b.id) ?? 0;
+  const spent = (await budgetSpends(db, [b], at)).get(b) ?? 0;
   const round = (n: number) => Math.round(n * 1e6) / 1e6;
   return {
     budget_id: b.id,

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import type { Gateway } from '../gateway';
 import { routePlugin } from '../http/route-plugin';
 import { ZOD_SCHEMAS } from '../http/route-schemas';
-import { budget as budgetDef } from '../resources';
-import { budgetUsage, type BudgetLike } from '../budgets/spend';
+import { budget as budgetDef, type BudgetState } from '../resources';
+import { budgetUsage } from '../budgets/spend';
 import type { ResourceService } from './resource-service';
 import { BEARER_AUTH } from './authenticate';
 import { callContext } from './request-state';
@@ -24,14 +24,16 @@ export const budgetUsageRoutes = routePlugin<{ gw: Gateway; service: ResourceSer
       {
         schema: {
           summary: 'Current-period spend for a budget',
-          tags: ['Budgets'],
+          tags: [budgetDef.plural],
           params: z.object({ id: z.string() }),
           querystring: ownerQuery, // budget ids are unique per tenant
           response: { 200: usageSchema },
         },
       },
       async (req) => {
-        const b = (await service.get(callContext(req), budgetDef, { id: req.params.id, owner: req.query.tenant_id })) as unknown as BudgetLike;
+        // the service returns the definition's output, untyped at its generic boundary
+        const target = { id: req.params.id, owner: req.query.tenant_id };
+        const b = (await service.get(callContext(req), budgetDef, target)) as unknown as BudgetState;
         return budgetUsage(gw.db, b);
       },
     );

@@ -32,7 +32,7 @@ export class CallerScope {
       throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not ${verb} ${def.area}`);
     }
     if (need === 'write' && def.scope === 'platform' && ctx.caller.tenantId !== null) {
-      throw new ApiError('FORBIDDEN', `Only platform roles change ${def.title.toLowerCase()}s: they apply to every tenant`);
+      throw new ApiError('FORBIDDEN', `Only platform roles change ${def.plural.toLowerCase()}: they apply to every tenant`);
     }
   }
 

@@ -1,6 +1,6 @@
 import { canonicalJson } from '../lib/canonical-json';
 import { issuesToDetails } from '../http/zod-errors';
-import { RESOURCES, resourceByKind, type ResourceDefinition } from '../resources';
+import { CREATION_ORDER, resourceByKind, type ResourceDefinition } from '../resources';
 import { hasTenantField, schemasFor } from '../resources/schemas';
 import type { StoredResource } from '../store/resource-store';
 import type { ErrorDetail } from '../errors';
@@ -13,7 +13,7 @@ export const REDACTED = '***';
 export const PLANNED_KEYS = ['policies', 'mcp_servers', 'users', 'schemas', 'prompt_templates'] as const;
 
 /** Resources that travel in the document, parents first. */
-export const EXPORTED = RESOURCES.filter((r) => r.exportKey);
+export const EXPORTED = CREATION_ORDER.filter((r) => r.exportKey);
 
 export type Item = Record<string, unknown> & { id: string };
 

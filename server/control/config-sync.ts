@@ -1,6 +1,6 @@
 import { ApiError, validationError } from '../errors';
 import type { Gateway } from '../gateway';
-import type { ResourceDefinition } from '../resources';
+import { RESOURCES, type ResourceDefinition } from '../resources';
 import { allResources, ownerOf, resolveInTenant, type StoredResource } from '../store/resource-store';
 import type { Tx } from '../store/schema';
 import { actorOf, type CallContext } from './caller';
@@ -67,7 +67,7 @@ export class ConfigSync {
       doc[key] = [];
       warnings.push(`${key}: not managed by this gateway yet; exported as an empty list`);
     }
-    warnings.push('api keys and admin tokens are not exported: their secrets exist only as hashes and cannot be re-created');
+    for (const def of RESOURCES) if (def.notExported) warnings.push(`${def.plural} are not exported: ${def.notExported}`);
     if (scope !== undefined) warnings.push(`scoped to tenant "${scope}": global resources (tenant_id null) are left out`);
     doc.warnings = warnings;
     return doc;

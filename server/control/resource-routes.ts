@@ -41,7 +41,7 @@ export const resourceRoutes = routePlugin<{ service: ResourceService; def: Resou
     const base = def.path.replace(/\{([a-z_]+)\}/g, ':$1');
     const one = `${base}/:id`;
     const schemas = schemasFor(def);
-    const tags = [def.title.endsWith('y') ? `${def.title.slice(0, -1)}ies` : `${def.title}s`];
+    const tags = [def.plural];
     const title = def.title.toLowerCase();
     const created =
       def.secret?.mode === 'generated' ? schemas.output.extend({ [def.secret.field]: z.string() }) : schemas.output;

@@ -115,9 +115,10 @@ export class ResourceService {
     const fields = fieldsOf(def, parsed);
     // Before the role/tenant combination is checked: a caller asking for a role above its own is refused (403), not
     // told how to fix the request (400 "tenant_id must be null for the platform role").
-    if (def.kind === 'token' && !grantableRoles(ctx.caller.role).includes(fields.role as AdminRole)) {
-      const details = [{ path: 'role', message: 'is above what the caller may grant' }];
-      throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not create a token with the role "${fields.role}"`, details);
+    const granted = def.grant && fields[def.grant.field];
+    if (def.grant && !grantableRoles(ctx.caller.role).includes(granted as AdminRole)) {
+      const details = [{ path: def.grant.field, message: 'is above what the caller may grant' }];
+      throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not create a ${def.kind} with the role "${granted}"`, details);
     }
     checkState(def, { ...fields, tenant_id: tenantId });
     const id = (parsed.id as string | undefined) ?? newId(def);

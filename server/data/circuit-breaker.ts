@@ -1,13 +1,13 @@
+import type { RouteState } from '../resources';
+import { circuitBreaker } from '../resources/route';
+
 export type CircuitState = 'closed' | 'open' | 'half-open';
 
-export interface BreakerSettings {
-  /** Failures in a row that open the circuit. */
-  failure_threshold: number;
-  /** How long an open circuit refuses calls before letting one trial through. */
-  cooldown_ms: number;
-}
+/** A route's `circuit_breaker`: failures in a row that open the circuit, and how long it then stays open. */
+export type BreakerSettings = NonNullable<RouteState['circuit_breaker']>;
 
-export const DEFAULT_BREAKER: BreakerSettings = { failure_threshold: 5, cooldown_ms: 30_000 };
+/** The route definition's defaults, for a route that sets no `circuit_breaker`. */
+export const DEFAULT_BREAKER: BreakerSettings = circuitBreaker.parse({});
 
 interface Circuit {
   state: CircuitState;
@@ -87,4 +87,4 @@ export class CircuitBreakers {
 }
 
 /** A route's breaker settings, or the defaults. */
-export const breakerSettings = (route: Record<string, unknown>): BreakerSettings => (route.circuit_breaker as BreakerSettings | null) ?? DEFAULT_BREAKER;
+export const breakerSettings = (route: RouteState): BreakerSettings => route.circuit_breaker ?? DEFAULT_BREAKER;

@@ -4,7 +4,7 @@ import { isoAt } from '../lib/iso-date';
 import { levelEnabled } from '../lib/lazy-logger';
 import type { Gateway } from '../gateway';
 import { admittedRequestsPerKey } from '../store/request-logs';
-import type { SnapshotEntry } from '../store/snapshot';
+import type { ApiKeyState, RouteState, TenantState } from '../resources';
 import { recordWriter, type BatchTable, type BatchWriter } from './batch-writer';
 import { BudgetTracker } from './budget-tracker';
 import { CircuitBreakers } from './circuit-breaker';
@@ -75,7 +75,7 @@ export class DataPlane {
     this.errorEvents = recordWriter(gw, 'error_events', 'err_');
     this.writers = [this.usage, this.requestLogs, this.errorEvents];
     this.budgets = new BudgetTracker(gw.db, gw.snapshot);
-    this.limiter = new RateLimiter([routeLimits, tierLimits((id) => gw.snapshot.get('rate_limit_tier', id))]);
+    this.limiter = new RateLimiter([routeLimits, tierLimits((id) => gw.snapshot.get('rate_limit_tier', id, null))]);
     this.breakers = new CircuitBreakers((upstream, state) => gw.log.warn({ upstream, state }, 'circuit breaker changed state'));
     this.keyUsage = new KeyUsage(gw.db, gw.log);
     // a circuit is a route's (`owner/route`, and `#index:provider` on an LLM route), not an upstream URL's
@@ -104,8 +104,8 @@ export class DataPlane {
     const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
     const rows = await admittedRequestsPerKey(this.gw.db, month, day);
     for (const r of rows) {
-      if (r.day) this.limiter.seed(`quota-day:${r.api_key_id}`, r.day, { kind: 'calendar', unit: 'day' });
-      this.limiter.seed(`quota-month:${r.api_key_id}`, r.month, { kind: 'calendar', unit: 'month' });
+      if (r.day) this.limiter.seed(`quota-day:${r.api_key_id}`, r.day, { type: 'calendar', unit: 'day' });
+      this.limiter.seed(`quota-month:${r.api_key_id}`, r.month, { type: 'calendar', unit: 'month' });
     }
   }
 
@@ -140,14 +140,14 @@ export class DataPlane {
   }
 
   /** Rate limits and quotas, then HARD budgets (LLM calls spend money; HTTP calls do not), before any upstream call. */
-  admit(request: FastifyRequest, reply: FastifyReply, tenant: SnapshotEntry | null, key: SnapshotEntry | null, route: SnapshotEntry, budgets: boolean): void {
+  admit(request: FastifyRequest, reply: FastifyReply, tenant: TenantState | null, key: ApiKeyState | null, route: RouteState, budgets: boolean): void {
     const traffic = request[TRAFFIC];
     if (traffic) traffic.routeId = route.id;
     const decision = this.limiter.take({ tenant, key, route, clientIp: request.ip });
     if (decision.denied) {
       const rule = decision.denied;
       this.metrics.throttled.inc([tenant?.id ?? '', rule.reason]);
-      const period = rule.window.kind === 'calendar' ? (rule.window.unit === 'day' ? 'daily' : 'monthly') : '';
+      const period = rule.window.type === 'calendar' ? (rule.window.unit === 'day' ? 'daily' : 'monthly') : '';
       const error =
         rule.reason === 'quota'
           ? new ApiError('QUOTA_EXCEEDED', `The ${period} request quota of ${rule.source} (${rule.limit}) is used up`)
@@ -157,9 +157,9 @@ export class DataPlane {
     reply.headers(decision.headers);
     if (!budgets || !key || !tenant) return;
     for (const b of this.budgets.budgetsFor(tenant.id, key.id)) {
-      if (b.enforcement === 'HARD' && this.budgets.spentOn(b) >= Number(b.limit_usd)) {
+      if (b.enforcement === 'HARD' && this.budgets.spentOn(b) >= b.limit_usd) {
         this.metrics.throttled.inc([tenant.id, 'budget']);
-        throw new ApiError('BUDGET_EXCEEDED', `Budget "${b.id}" (${b.limit_usd} USD per ${String(b.period).toLowerCase()} period) is exhausted`);
+        throw new ApiError('BUDGET_EXCEEDED', `Budget "${b.id}" (${b.limit_usd} USD per ${b.period.toLowerCase()} period) is exhausted`);
       }
     }
   }

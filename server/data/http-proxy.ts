@@ -4,7 +4,8 @@ import type { Dispatcher } from 'undici';
 import { ApiError } from '../errors';
 import { routePlugin } from '../http/route-plugin';
 import { egressOf, type Egress, type EgressAllow } from '../net/egress';
-import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
+import type { RouteState } from '../resources';
+import type { ConfigSnapshot } from '../store/snapshot';
 import { breakerSettings, type BreakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { API_KEY_PREFIX, bearerOf, missingKey, presentedKey } from './key-auth';
@@ -34,31 +35,36 @@ const under = (path: string, prefix: string) => path === prefix || (path.startsW
  * routes the longest prefix wins, and between two tenants at the same prefix (data from before paths were owned,
  * see issue 11) the smaller id, never the higher priority, which the squatter would set.
  */
-export function matchHttpRoute(snapshot: ConfigSnapshot, method: string, path: string, tenantId: string | null): SnapshotEntry | undefined {
-  let best: SnapshotEntry | undefined;
-  for (const r of snapshot.memo('http-routes', () => snapshot.all('route').filter((x) => typeof x.path_prefix === 'string' && x.enabled === true))) {
-    if (!under(path, r.path_prefix as string)) continue;
+export function matchHttpRoute(snapshot: ConfigSnapshot, method: string, path: string, tenantId: string | null): HttpRoute | undefined {
+  let best: HttpRoute | undefined;
+  for (const r of snapshot.memo('http-routes', () => snapshot.all('route').filter(servesHttp))) {
+    if (!under(path, r.path_prefix)) continue;
     if (tenantId !== null && r.tenant_id !== null && r.tenant_id !== tenantId) continue;
-    const methods = r.methods as string[];
-    if (methods.length && !methods.includes(method)) continue;
+    if (r.methods.length && !listed(r.methods, method)) continue;
     if (!best || better(r, best, tenantId === null)) best = r;
   }
   return best;
 }
 
+/** An HTTP route: one with a `path_prefix`. */
+type HttpRoute = RouteState & { path_prefix: string };
+
+const servesHttp = (r: RouteState): r is HttpRoute => r.enabled && r.path_prefix !== null;
+const listed = (list: readonly string[], value: string) => list.includes(value);
+
 /** Whether route `a` serves a request before `b`; `anonymous`: the request has no key. */
-function better(a: SnapshotEntry, b: SnapshotEntry, anonymous: boolean): boolean {
+function better(a: HttpRoute, b: HttpRoute, anonymous: boolean): boolean {
   const globalA = a.tenant_id === null;
   if (anonymous && globalA !== (b.tenant_id === null)) return globalA;
-  const la = (a.path_prefix as string).length;
-  const lb = (b.path_prefix as string).length;
+  const la = a.path_prefix.length;
+  const lb = b.path_prefix.length;
   if (la !== lb) return la > lb;
   if (a.tenant_id !== b.tenant_id) {
     // with a key: its tenant's own route over a global one; two tenants (anonymous): neither's priority counts
     if (globalA !== (b.tenant_id === null)) return !globalA;
     return a.id < b.id;
   }
-  if (a.priority !== b.priority) return Number(a.priority) > Number(b.priority);
+  if (a.priority !== b.priority) return a.priority > b.priority;
   return a.id < b.id;
 }
 
@@ -77,14 +83,19 @@ interface Backend {
   breaker: BreakerSettings;
 }
 
-function backendOf(snapshot: ConfigSnapshot, route: SnapshotEntry, allow: EgressAllow): Backend {
-  return snapshot.memo('http-backends', () => new Map<string, Backend>()).get(route.id) ?? resolveBackend(snapshot, route, allow);
+/** Backends by route entry (not id: two tenants' routes may share an id), until the next configuration change. */
+const backends = (snapshot: ConfigSnapshot) => snapshot.memo('http-backends', () => new Map<RouteState, Backend>());
+
+function backendOf(snapshot: ConfigSnapshot, route: RouteState, allow: EgressAllow): Backend {
+  return backends(snapshot).get(route) ?? resolveBackend(snapshot, route, allow);
 }
 
-function resolveBackend(snapshot: ConfigSnapshot, route: SnapshotEntry, allow: EgressAllow): Backend {
-  const service = typeof route.service_id === 'string' ? snapshot.get('service', route.service_id) : undefined;
+/** The route's service is looked up in the route's tenant (then global): never another tenant's of the same id. */
+function resolveBackend(snapshot: ConfigSnapshot, route: RouteState, allow: EgressAllow): Backend {
+  const service = route.service_id !== null ? snapshot.get('service', route.service_id, route.tenant_id) : undefined;
   if (route.service_id && !service) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" points at service "${route.service_id}", which no longer exists`);
-  const base = (service?.target_url ?? route.backend_url) as string;
+  const base = service ? service.target_url : route.backend_url;
+  if (base === null) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" has no backend`);
   const { origin, path } = splitUrl(base);
   const backend: Backend = {
     upstream: base,
@@ -94,16 +105,16 @@ function resolveBackend(snapshot: ConfigSnapshot, route: SnapshotEntry, allow: E
     label: service ? `service "${service.id}"` : `backend of route "${route.id}"`,
     origin,
     basePath: path.replace(/\/+$/, ''),
-    timeoutMs: Math.min(Number(route.timeout_ms), service ? Number(service.timeout_ms) : Infinity),
+    timeoutMs: Math.min(route.timeout_ms, service ? service.timeout_ms : Infinity),
     breaker: breakerSettings(route),
   };
-  snapshot.memo('http-backends', () => new Map<string, Backend>()).set(route.id, backend);
+  backends(snapshot).set(route, backend);
   return backend;
 }
 
 /** The backend path: the base's path + (the normalized path, less the prefix when `strip_prefix`) + the query. */
-export function backendPath(basePath: string, route: SnapshotEntry, path: string, query: string): string {
-  let rest = route.strip_prefix ? path.slice((route.path_prefix as string).replace(/\/$/, '').length) : path;
+export function backendPath(basePath: string, route: HttpRoute, path: string, query: string): string {
+  let rest = route.strip_prefix ? path.slice(route.path_prefix.replace(/\/$/, '').length) : path;
   if (rest && !rest.startsWith('/')) rest = `/${rest}`;
   return (basePath + rest || '/') + query;
 }
@@ -129,7 +140,7 @@ export const httpProxy = routePlugin<{ dp: DataPlane }>('portico-http-proxy', []
     const route = matchHttpRoute(gw.snapshot, req.method, path, caller?.tenant.id ?? null);
     if (!route) throw new ApiError('ROUTE_NOT_FOUND', `No route serves ${req.method} ${path}`);
     if (route.auth_required && !caller) throw missingKey();
-    const tenant = caller?.tenant ?? (route.tenant_id ? (gw.snapshot.get('tenant', route.tenant_id) ?? null) : null);
+    const tenant = caller?.tenant ?? (route.tenant_id ? (gw.snapshot.get('tenant', route.tenant_id, null) ?? null) : null);
     if (tenant && tenant.status !== 'ACTIVE') throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);
     const traffic = req[TRAFFIC]!;
     if (tenant) traffic.tenantId = tenant.id;

@@ -1,16 +1,16 @@
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../errors';
 import { hashToken } from '../lib/secrets';
-import { apiKey } from '../resources/api-key';
-import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
+import type { ApiKeyState, TenantState } from '../resources';
+import { API_KEY_PREFIX } from '../resources/api-key';
+import type { ConfigSnapshot } from '../store/snapshot';
 
 export interface KeyCaller {
-  key: SnapshotEntry;
-  tenant: SnapshotEntry;
+  key: ApiKeyState;
+  tenant: TenantState;
 }
 
-/** The prefix of every Portico API key, as the api_key definition generates them. */
-export const API_KEY_PREFIX = (apiKey.secret as { prefix: string }).prefix;
+export { API_KEY_PREFIX };
 
 export const missingKey = () => new ApiError('INVALID_API_KEY', `Missing API key: send Authorization: Bearer ${API_KEY_PREFIX}…`);
 
@@ -55,8 +55,8 @@ export function authenticateKey(snapshot: ConfigSnapshot, request: FastifyReques
   const key = snapshot.lookup('api_key', hashOf(token));
   if (!key) throw new ApiError('INVALID_API_KEY', 'Unknown API key');
   if (key.status !== 'ACTIVE') throw new ApiError('INVALID_API_KEY', 'This API key was revoked');
-  if (typeof key.expires_at === 'string' && Date.parse(key.expires_at) <= Date.now()) throw new ApiError('INVALID_API_KEY', 'This API key has expired');
-  const tenant = snapshot.get('tenant', key.tenant_id!);
+  if (key.expires_at !== null && Date.parse(key.expires_at) <= Date.now()) throw new ApiError('INVALID_API_KEY', 'This API key has expired');
+  const tenant = snapshot.get('tenant', key.tenant_id, null);
   if (!tenant) throw new ApiError('INVALID_API_KEY', 'Unknown API key');
   if (tenant.status !== 'ACTIVE') throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);
   return { key, tenant };

@@ -1,7 +1,7 @@
-import type { SnapshotEntry } from '../store/snapshot';
+import type { ApiKeyState, RateLimitTierState, RouteState, TenantState } from '../resources';
 
 /** A window a counter lives in: a fixed span from its first hit, or a UTC calendar day or month. */
-export type LimitWindow = { kind: 'span'; ms: number } | { kind: 'calendar'; unit: 'day' | 'month' };
+export type LimitWindow = { type: 'span'; ms: number } | { type: 'calendar'; unit: 'day' | 'month' };
 
 /** One limit to enforce: at most `limit` requests per window, counted under `key`. */
 export interface LimitRule {
@@ -18,10 +18,10 @@ export interface LimitRule {
 /** What a request is: enough for a source to decide its rules. */
 export interface LimitContext {
   /** The caller's tenant; null on a global HTTP route called without a key. */
-  tenant: SnapshotEntry | null;
+  tenant: TenantState | null;
   /** The caller's API key, or null on an HTTP route without `auth_required`. */
-  key: SnapshotEntry | null;
-  route: SnapshotEntry;
+  key: ApiKeyState | null;
+  route: RouteState;
   /** Who is counted when there is no key: the client address. */
   clientIp: string;
 }
@@ -49,7 +49,7 @@ const DAY_MS = 86_400_000;
 
 /** When a window that holds `now` ends. */
 function windowEnd(window: LimitWindow, now: number): number {
-  if (window.kind === 'span') return now + window.ms;
+  if (window.type === 'span') return now + window.ms;
   const d = new Date(now);
   if (window.unit === 'day') return Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
@@ -127,23 +127,37 @@ function headersOf(limit: number, remaining: number, resetAt: number, now: numbe
 /** Who a request is counted as: its key, or its client address when the route asks for no key. */
 const subject = (ctx: LimitContext) => (ctx.key ? `key:${ctx.key.id}` : `ip:${ctx.clientIp}`);
 
-/** The route's own `rate_limit` (seed 004's `rateLimitOverride`), per caller on that route. */
+/**
+ * The route's own `rate_limit` (seed 004's `rateLimitOverride`), per caller on that route. The counter names the
+ * route's owner too: two tenants' routes of the same id count apart.
+ */
 export const routeLimits: LimitSource = (ctx) => {
-  const rl = ctx.route.rate_limit as { limit: number; window_secs: number } | null;
+  const { route } = ctx;
+  const rl = route.rate_limit;
   if (!rl) return [];
-  return [{ key: `route:${ctx.route.id}:${subject(ctx)}`, limit: rl.limit, window: { kind: 'span', ms: rl.window_secs * 1000 }, reason: 'rate_limit', source: `route "${ctx.route.id}"` }];
+  const key = `route:${route.tenant_id ?? '*'}/${route.id}:${subject(ctx)}`;
+  return [{ key, limit: rl.limit, window: { type: 'span', ms: rl.window_secs * 1000 }, reason: 'rate_limit', source: `route "${route.id}"` }];
 };
 
 /** The key's `rate_limit_tier`: its rate across every route, and its daily and monthly quotas. */
-export function tierLimits(tierOf: (id: string) => SnapshotEntry | undefined): LimitSource {
+export function tierLimits(tierOf: (id: string) => RateLimitTierState | undefined): LimitSource {
   return (ctx) => {
     const tierId = ctx.key?.rate_limit_tier;
-    const tier = typeof tierId === 'string' ? tierOf(tierId) : undefined;
+    const tier = tierId ? tierOf(tierId) : undefined;
     if (!tier || !ctx.key) return [];
+    const keyId = ctx.key.id;
     const source = `tier "${tier.id}"`;
-    const rules: LimitRule[] = [{ key: `tier:${ctx.key.id}`, limit: Number(tier.limit), window: { kind: 'span', ms: Number(tier.window_secs) * 1000 }, reason: 'rate_limit', source }];
-    if (tier.daily_quota != null) rules.push({ key: `quota-day:${ctx.key.id}`, limit: Number(tier.daily_quota), window: { kind: 'calendar', unit: 'day' }, reason: 'quota', source });
-    if (tier.monthly_quota != null) rules.push({ key: `quota-month:${ctx.key.id}`, limit: Number(tier.monthly_quota), window: { kind: 'calendar', unit: 'month' }, reason: 'quota', source });
+    const span: LimitWindow = { type: 'span', ms: tier.window_secs * 1000 };
+    const rules: LimitRule[] = [{ key: `tier:${keyId}`, limit: tier.limit, window: span, reason: 'rate_limit', source }];
+    if (tier.daily_quota !== null) {
+      rules.push({ key: `quota-day:${keyId}`, limit: tier.daily_quota, window: DAY, reason: 'quota', source });
+    }
+    if (tier.monthly_quota !== null) {
+      rules.push({ key: `quota-month:${keyId}`, limit: tier.monthly_quota, window: MONTH, reason: 'quota', source });
+    }
     return rules;
   };
 }
+
+const DAY: LimitWindow = { type: 'calendar', unit: 'day' };
+const MONTH: LimitWindow = { type: 'calendar', unit: 'month' };

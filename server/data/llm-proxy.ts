@@ -3,26 +3,27 @@ import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
 import { routePlugin } from '../http/route-plugin';
 import { CHAT_INPUT, refuseUnsafeInput } from '../http/input-guard';
-import type { SnapshotEntry } from '../store/snapshot';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import type { KeyCaller } from './key-auth';
 import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
-import { llmRoutes } from './route-match';
+import { llmRoutes, type LlmRoute } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
 import { answered, callUpstream, ClientGone, endToEnd, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
 
-function parseChat(body: unknown): { model: string; stream: boolean } {
-  const b = body as Record<string, unknown> | undefined;
-  if (!b || typeof b !== 'object' || Array.isArray(b)) throw new ApiError('VALIDATION_FAILED', 'The body must be a JSON object', [{ path: '', message: 'must be an object' }]);
+/** A JSON object: not null, not an array. */
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function parseChat(b: unknown): { body: Record<string, unknown>; model: string; stream: boolean } {
+  if (!isRecord(b)) throw new ApiError('VALIDATION_FAILED', 'The body must be a JSON object', [{ path: '', message: 'must be an object' }]);
   // the body is forwarded and `model` is recorded: nothing PostgreSQL refuses, no nesting JSON.stringify cannot take
   refuseUnsafeInput(b, CHAT_INPUT);
   if (typeof b.model !== 'string' || !b.model) throw new ApiError('VALIDATION_FAILED', 'model is required and must be a string', [{ path: 'model', message: 'is required' }]);
   if (!Array.isArray(b.messages) || b.messages.length === 0) throw new ApiError('VALIDATION_FAILED', 'messages must be a non-empty array', [{ path: 'messages', message: 'must be a non-empty array' }]);
-  const bad = b.messages.findIndex((m) => !m || typeof m !== 'object' || typeof (m as { role?: unknown }).role !== 'string');
+  const bad = b.messages.findIndex((m) => !isRecord(m) || typeof m.role !== 'string');
   if (bad >= 0) throw new ApiError('VALIDATION_FAILED', `messages[${bad}].role is required`, [{ path: `messages.${bad}.role`, message: 'is required' }]);
   if (b.stream !== undefined && typeof b.stream !== 'boolean') throw new ApiError('VALIDATION_FAILED', 'stream must be a boolean', [{ path: 'stream', message: 'must be a boolean' }]);
-  return { model: b.model, stream: b.stream === true };
+  return { body: b, model: b.model, stream: b.stream === true };
 }
 
 /** Response headers the proxy sets itself rather than copying from the upstream. */
@@ -33,10 +34,10 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
   const { gw } = dp;
 
   /** Tokens and cost from the pricing table, into token usage and the budgets (with their threshold events). */
-  const record = (caller: KeyCaller, route: SnapshotEntry, p: RouteProvider, model: string, usage: Usage) => {
+  const record = (caller: KeyCaller, route: LlmRoute, p: RouteProvider, model: string, usage: Usage) => {
     const prices = gw.snapshot.memo('pricing-by-model', () => new Map(gw.snapshot.all('pricing').map((x) => [`${x.provider}\u0000${x.model}`, x])));
     const price = prices.get(`${p.provider}\u0000${model}`);
-    const cost = price ? (usage.prompt_tokens * Number(price.input_per_million_usd) + usage.completion_tokens * Number(price.output_per_million_usd)) / 1e6 : 0;
+    const cost = price ? (usage.prompt_tokens * price.input_per_million_usd + usage.completion_tokens * price.output_per_million_usd) / 1e6 : 0;
     dp.usage.add({ tenant_id: caller.tenant.id, api_key_id: caller.key.id, route_id: route.id, provider: p.provider, model, input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cost_usd: cost, created_at: new Date().toISOString() });
     for (const { budget, crossed } of dp.budgets.record(caller.tenant.id, caller.key.id, cost)) {
       const events = crossed.map((pct) => ({ type: 'BUDGET_THRESHOLD_CROSSED', actor: { type: 'system', id: 'data-plane', name: 'portico data plane' }, tenant_id: caller.tenant.id, resource: { kind: 'budget', id: budget.id }, changes: { threshold_percent: pct, limit_usd: budget.limit_usd, enforcement: budget.enforcement } }));
@@ -49,7 +50,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
 
   app.post('/v1/chat/completions', async (req, reply) => {
     const caller = dp.authenticate(req);
-    const { model, stream } = parseChat(req.body);
+    const { body: chat, model, stream } = parseChat(req.body);
     const route = llmRoutes(gw.snapshot, caller.tenant.id, model)[0];
     if (!route) throw new ApiError('NO_ROUTE', `No route serves the model "${model}"`);
     dp.admit(req, reply, caller.tenant, caller.key, route, true);
@@ -62,14 +63,15 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
     for (const [i, p] of order.entries()) {
       const canFailOver = failsOver(route) && i < order.length - 1;
       const upstreamModel = p.model ?? model;
-      const body = { ...(req.body as object), model: upstreamModel, ...(stream ? { stream_options: { ...((req.body as { stream_options?: object }).stream_options ?? {}), include_usage: true } } : {}) };
+      const streamOptions = stream ? { stream_options: { ...(isRecord(chat.stream_options) ? chat.stream_options : {}), include_usage: true } } : {};
+      const body = { ...chat, model: upstreamModel, ...streamOptions };
       let call: UpstreamCall | undefined;
       let res;
       try {
         const key = resolveCredential(gw.snapshot, gw.keys.masterKey, caller.tenant.id, route, p);
         const target = providerTarget(gw.snapshot, gw.config.egressAllow, route, p);
         const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': req.id };
-        call = { ...target, method: 'POST', headers, body: JSON.stringify(body), timeoutMs: p.timeout_ms ?? Number(route.timeout_ms), streaming: stream, breaker: breakerSettings(route) };
+        call = { ...target, method: 'POST', headers, body: JSON.stringify(body), timeoutMs: p.timeout_ms ?? route.timeout_ms, streaming: stream, breaker: breakerSettings(route) };
         res = await callUpstream(dp, traffic, call, gone);
       } catch (err) {
         lastError = err as ApiError;
@@ -114,8 +116,8 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
     const caller = dp.authenticate(req);
     const ids = new Set<string>();
     for (const r of llmRoutes(gw.snapshot, caller.tenant.id)) {
-      ids.add(r.model_pattern as string);
-      for (const p of (r.providers as RouteProvider[]) ?? []) if (p.model) ids.add(p.model);
+      ids.add(r.model_pattern);
+      for (const p of r.providers) if (p.model) ids.add(p.model);
     }
     return { object: 'list', data: [...ids].map((id) => ({ id, object: 'model', created: 0, owned_by: 'portico' })) };
   });
@@ -129,8 +131,7 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-  const isObject = value !== null && typeof value === 'object' && !Array.isArray(value);
-  return isObject ? (value as Record<string, unknown>) : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 /** Server-sent events passed through chunk by chunk, unbuffered; usage is read from the final chunk on the way. */

@@ -1,4 +1,10 @@
-import type { ConfigSnapshot, SnapshotEntry } from '../store/snapshot';
+import type { RouteState } from '../resources';
+import type { ConfigSnapshot } from '../store/snapshot';
+
+/** An LLM route: one with a `model_pattern`. */
+export type LlmRoute = RouteState & { model_pattern: string };
+
+const servesLlm = (r: RouteState): r is LlmRoute => r.enabled && r.model_pattern !== null;
 
 const compiled = new Map<string, RegExp>();
 
@@ -13,12 +19,11 @@ export function globMatch(pattern: string, value: string): boolean {
 }
 
 /** LLM routes a tenant may use for `model`: its own before global ones, then by priority (highest first), then id. */
-export function llmRoutes(snapshot: ConfigSnapshot, tenantId: string, model?: string): readonly SnapshotEntry[] {
+export function llmRoutes(snapshot: ConfigSnapshot, tenantId: string, model?: string): readonly LlmRoute[] {
   const candidates = snapshot.memo(`llm-routes:${tenantId}`, () =>
-    snapshot
-      .all('route')
-      .filter((r) => r.enabled === true && typeof r.model_pattern === 'string' && (r.tenant_id === tenantId || r.tenant_id === null))
-      .sort((a, b) => Number(b.tenant_id !== null) - Number(a.tenant_id !== null) || Number(b.priority) - Number(a.priority) || a.id.localeCompare(b.id)),
+    [...snapshot.ownedBy('route', tenantId), ...snapshot.ownedBy('route', null)]
+      .filter(servesLlm)
+      .sort((a, b) => Number(b.tenant_id !== null) - Number(a.tenant_id !== null) || b.priority - a.priority || a.id.localeCompare(b.id)),
   );
-  return model === undefined ? candidates : candidates.filter((r) => globMatch(r.model_pattern as string, model));
+  return model === undefined ? candidates : candidates.filter((r) => globMatch(r.model_pattern, model));
 }

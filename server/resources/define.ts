@@ -46,6 +46,8 @@ export type SecretRule =
        * lets Terraform's `<field>_wo_version` survive import and show rotation, without the secret ever being read.
        */
       versionField?: string;
+      /** The data plane sends it upstream (a provider key): the configuration snapshot keeps it, still sealed. */
+      inSnapshot?: boolean;
     };
 
 /** A state change on one resource, such as `revoke`: POST …/{id}/{name}. */
@@ -62,16 +64,27 @@ export interface ActionDefinition {
 export interface ResourceDefinition<
   S extends z.ZodObject = z.ZodObject,
   C extends z.ZodObject = z.ZodObject,
+  K extends string = string,
+  Sc extends Scope = Scope,
 > {
   /** Singular snake_case name: `api_key` (Terraform `portico_api_key`, audit `resource.kind`). */
-  kind: string;
+  kind: K;
   /** What people call one: `API key`. */
   title: string;
+  /** What people call several: `API keys` (the OpenAPI tag, messages about the kind). */
+  plural: string;
   /** Collection path under /v1/admin, with `{tenant_id}` when nested under a tenant. */
   path: string;
-  /** Key in the config export document; absent means not exported (it holds nothing reproducible, like tokens). */
+  /** Key in the config export document; absent means not exported, and `notExported` says why. */
   exportKey?: string;
-  scope: Scope;
+  /** Why the kind is left out of the config export (shown as an export warning); required without `exportKey`. */
+  notExported?: string;
+  scope: Sc;
+  /**
+   * False: the data plane never reads this kind, so the in-memory configuration snapshot does not hold it (admin
+   * tokens: only the admin API authenticates with them, from the database). Default true.
+   */
+  snapshot?: boolean;
   /**
    * For `tenant-optional`: what a null `tenant_id` means. `shared` (default): global, visible to every tenant's
    * callers. `platform-only`: belongs to the platform, hidden from tenant callers (platform tokens).
@@ -84,7 +97,7 @@ export interface ResourceDefinition<
   /** Read-only state the server keeps, with its value at creation as the default. */
   computed: C;
   /** A value no two resources of this kind may share (pricing: provider and model); a clash is a 409. */
-  unique?: (fields: z.infer<S>) => string;
+  unique?(fields: z.infer<S>): string;
   /**
    * Top-level fields naming another resource (`{api_key_id: 'api_key'}`): it must exist, in the same tenant or global.
    * The other way round, a resource something still names cannot be deleted (409 saying how many name it).
@@ -112,22 +125,71 @@ export interface ResourceDefinition<
   /** False: no PUT; every change is a replacement. */
   updatable?: boolean;
   /**
+   * Computed fields the server changes on every update (a route's `version`), besides `updated_at`: a plan for an
+   * update cannot know them in advance (Terraform plans them "known after apply").
+   */
+  changesOnUpdate?: (keyof z.infer<C> & string)[];
+  /**
+   * The field holding an admin role that the resource grants (a token's `role`): a caller may only set a role it may
+   * grant itself (server/control/permissions.ts), checked before anything else about the request.
+   */
+  grant?: { field: keyof z.infer<S> & string };
+  /**
    * Keep a version per change (the last 10), with `GET …/{id}/versions` and `POST …/{id}/rollback`; the computed
    * field `version` counts them.
    */
   versioned?: boolean;
+  /**
+   * Audit event types of its changes. `updated` is required unless `updatable` is false, `rolledBack` when
+   * `versioned` (`defineResource` refuses a definition without them: no event name is ever made up).
+   */
   audit: { created: string; updated?: string; deleted: string; rolledBack?: string; fieldEvents?: Record<string, string> };
   actions?: Record<string, ActionDefinition>;
   /** Cross-field rules zod cannot say on its own; each problem names its field path. */
-  check?: (state: z.infer<S> & { tenant_id?: string | null }) => { path: string; message: string }[];
+  check?(state: z.infer<S> & { tenant_id?: string | null }): { path: string; message: string }[];
   /** Human summary for the OpenAPI document and generated docs. */
   description: string;
 }
 
-/** Declares a resource; the identity function, there for types. */
-export function defineResource<S extends z.ZodObject, C extends z.ZodObject>(def: ResourceDefinition<S, C>): ResourceDefinition<S, C> {
+/**
+ * Declares a resource; the identity function, there for types: it keeps the kind, the scope and the field schemas
+ * of the definition, so `StateOf` and the typed snapshot can be derived from it. (`check` and `unique` are declared
+ * as methods so that a specific definition is still a `ResourceDefinition` of any fields.)
+ */
+export function defineResource<S extends z.ZodObject, C extends z.ZodObject, K extends string, Sc extends Scope>(
+  def: ResourceDefinition<S, C, K, Sc>,
+): ResourceDefinition<S, C, K, Sc> {
+  const missing = definitionGaps(def);
+  if (missing.length) throw new Error(`Resource "${def.kind}" must declare ${missing.join(', ')}`);
   return def;
 }
+
+/** Facts a definition must declare because of others it declares. */
+function definitionGaps(def: ResourceDefinition): string[] {
+  const gaps: string[] = [];
+  if (def.updatable !== false && !def.audit.updated) gaps.push('audit.updated (it is updatable)');
+  if (def.versioned && !def.audit.rolledBack) gaps.push('audit.rolledBack (it is versioned)');
+  if (!def.exportKey && !def.notExported) gaps.push('exportKey, or notExported saying why it is not exported');
+  const undescribed = Object.entries(def.fields.shape).filter(([, schema]) => !schema.description);
+  if (undescribed.length) gaps.push(`a description (.describe()) of ${undescribed.map(([f]) => f).join(', ')}`);
+  return gaps;
+}
+
+/** Who owns a resource of scope `Sc`: a tenant id, none (platform and the tenant itself), or either. */
+type TenantIdOf<Sc extends Scope> = Sc extends 'tenant' ? string : Sc extends 'tenant-optional' ? string | null : null;
+
+/**
+ * One resource's state as the server holds it (a snapshot entry, a stored row's data): its fields with defaults
+ * applied, its computed fields, its id and its owner. A field added to a definition shows up here, so the type checker
+ * finds every consumer that must handle it.
+ */
+export type StateOf<D> =
+  D extends ResourceDefinition<infer S, infer C, string, infer Sc>
+    ? OutputOf<S> & OutputOf<C> & { id: string; tenant_id: TenantIdOf<Sc> }
+    : never;
+
+/** What an object schema's fields hold once parsed (an empty shape is `{}`, not zod's `Record<string, never>`). */
+type OutputOf<O extends z.ZodObject> = { [F in keyof O['shape']]: z.output<O['shape'][F]> };
 
 const SLUG = '[a-z0-9][a-z0-9\\-_.]{0,62}';
 const SLUG_RULE = 'lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit';

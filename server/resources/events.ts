@@ -13,11 +13,16 @@ export const SYSTEM_EVENT_TYPES = [
   'WEBHOOK_TEST', // the synthetic event of POST /webhooks/{id}/test
 ] as const;
 
-/** The event an update writes: the definition's, or `<KIND>_UPDATED`. */
-export const updatedEventType = (def: ResourceDefinition) => def.audit.updated ?? `${def.kind.toUpperCase()}_UPDATED`;
+/** A definition that declares no such event (defineResource makes updatable and versioned kinds declare theirs). */
+const undeclared = (def: ResourceDefinition, event: string): never => {
+  throw new Error(`Resource "${def.kind}" declares no audit.${event}`);
+};
 
-/** The event a rollback writes: the definition's, or `<KIND>_ROLLED_BACK`. */
-export const rolledBackEventType = (def: ResourceDefinition) => def.audit.rolledBack ?? `${def.kind.toUpperCase()}_ROLLED_BACK`;
+/** The event an update writes, as the definition declares it. */
+export const updatedEventType = (def: ResourceDefinition) => def.audit.updated ?? undeclared(def, 'updated');
+
+/** The event a rollback writes, as the definition declares it. */
+export const rolledBackEventType = (def: ResourceDefinition) => def.audit.rolledBack ?? undeclared(def, 'rolledBack');
 
 /** The event types one definition makes its changes write. */
 export function eventTypesOf(def: ResourceDefinition): string[] {

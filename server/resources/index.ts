@@ -1,7 +1,8 @@
-import type { ResourceDefinition } from './define';
+import type { ResourceDefinition, StateOf } from './define';
 import { apiKey } from './api-key';
 import { budget } from './budget';
 import { credential } from './credential';
+import { creationOrder } from './order';
 import { pricing } from './pricing';
 import { rateLimitTier } from './rate-limit-tier';
 import { route } from './route';
@@ -10,11 +11,38 @@ import { tenant } from './tenant';
 import { token } from './token';
 import { webhook } from './webhook';
 
-/** Every resource, parents before children (the order creates run in; deletes run in reverse). */
-export const RESOURCES: readonly ResourceDefinition[] = [rateLimitTier, tenant, apiKey, token, credential, pricing, service, route, budget, webhook] as unknown as ResourceDefinition[];
+/**
+ * Every resource, as a tuple that keeps each definition's own types. The order is only the tie-break of
+ * `CREATION_ORDER` (./order.ts), which derives parents-before-children from scope and `references`.
+ */
+export const RESOURCES = [rateLimitTier, tenant, apiKey, token, credential, pricing, service, route, budget, webhook] as const;
+
+/** Any definition of the registry, with its own types. */
+export type RegisteredDefinition = (typeof RESOURCES)[number];
+/** The kinds of the registry: `'route' | 'tenant' | …`. */
+export type Kind = RegisteredDefinition['kind'];
+/** The definition of one kind: `DefinitionOf<'route'>` is `typeof route`. */
+export type DefinitionOf<K extends Kind> = Extract<RegisteredDefinition, { kind: K }>;
+/** The state of one kind (fields, computed, id, tenant_id): `StateOfKind<'route'>` is `RouteState`. */
+export type StateOfKind<K extends Kind> = StateOf<DefinitionOf<K>>;
+
+export type TenantState = StateOf<typeof tenant>;
+export type ApiKeyState = StateOf<typeof apiKey>;
+export type RouteState = StateOf<typeof route>;
+export type ServiceState = StateOf<typeof service>;
+export type CredentialState = StateOf<typeof credential>;
+export type BudgetState = StateOf<typeof budget>;
+export type PricingState = StateOf<typeof pricing>;
+export type RateLimitTierState = StateOf<typeof rateLimitTier>;
+
+/** Parents before children, from scope and `references`: the order creates and imports run in (deletes: reversed). */
+export const CREATION_ORDER = creationOrder(RESOURCES);
+
+/** The registry seen as plain definitions (each is one: the compiler checks it here). */
+const DEFINITIONS: readonly ResourceDefinition[] = RESOURCES;
 
 export function resourceByKind(kind: string): ResourceDefinition | undefined {
-  return RESOURCES.find((r) => r.kind === kind);
+  return DEFINITIONS.find((r) => r.kind === kind);
 }
 
 export { rateLimitTier, tenant, apiKey, token, credential, pricing, service, route, budget, webhook };

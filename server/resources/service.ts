@@ -8,6 +8,7 @@ import { defineResource, name } from './define';
 export const service = defineResource({
   kind: 'service',
   title: 'Service',
+  plural: 'Services',
   description: 'A backend for HTTP routes: its base URL, request timeout and optional health check.',
   path: '/services',
   exportKey: 'services',
@@ -15,11 +16,17 @@ export const service = defineResource({
   area: 'routes',
   id: { source: 'either', prefix: 'svc_' },
   fields: z.strictObject({
-    name: name(),
-    target_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
-    health_check_path: z.string().regex(/^\/[^\s#]*$/, 'must start with "/" and hold no spaces or "#"').max(1024).nullable().default(null),
-    health_check_interval_secs: z.number().int().min(1).max(86_400).default(30),
-    timeout_ms: z.number().int().min(1).max(600_000).default(30_000),
+    name: name().describe('A label.'),
+    target_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).describe('The base URL requests go to.'),
+    health_check_path: z
+      .string()
+      .regex(/^\/[^\s#]*$/, 'must start with "/" and hold no spaces or "#"')
+      .max(1024)
+      .nullable()
+      .default(null)
+      .describe('A path under target_url checked periodically (a 2xx or 3xx is UP); null: no checks.'),
+    health_check_interval_secs: z.number().int().min(1).max(86_400).default(30).describe('Seconds between health checks.'),
+    timeout_ms: z.number().int().min(1).max(600_000).default(30_000).describe('How long a request may take, in ms.'),
   }),
   computed: z.strictObject({}),
   targets: ['target_url'],

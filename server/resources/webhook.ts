@@ -5,6 +5,7 @@ import { knownEventTypes } from './events';
 export const webhook = defineResource({
   kind: 'webhook',
   title: 'Webhook',
+  plural: 'Webhooks',
   description: 'An HTTPS callback for audit events, signed with HMAC-SHA256 (`X-Gateway-Signature: sha256=<hex>`). The secret is shown once.',
   path: '/webhooks',
   exportKey: 'webhooks',
@@ -14,13 +15,14 @@ export const webhook = defineResource({
   area: 'webhooks',
   id: { source: 'either', prefix: 'wh_' },
   fields: z.strictObject({
-    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048),
+    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).describe('Where events are POSTed.'),
     events: z
       .array(z.union([z.literal('*'), z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'must be "*" or an event type such as ROUTE_UPDATED')]))
       .min(1)
-      .max(100),
-    active: z.boolean().default(true),
-    secret_version: z.number().int().min(0).max(1e15).nullable().default(null),
+      .max(100)
+      .describe('Event types to deliver, or "*" for all.'),
+    active: z.boolean().default(true).describe('Inactive webhooks receive nothing.'),
+    secret_version: z.number().int().min(0).max(1e15).nullable().default(null).describe('A label of the current secret: bump it when sending a new one.'),
   }),
   computed: z.strictObject({}),
   targets: ['url'],

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
+import type { Kind, ResourceDefinition, StateOfKind } from '../resources';
 import type { Db } from './schema';
 
-/** One resource as the data plane reads it: identity plus its public state. */
+/** One resource as the data plane reads it: identity plus its public state (typed per kind by the accessors). */
 export type SnapshotEntry = Record<string, unknown> & { id: string; tenant_id: string | null };
 
 /** The channel every committed change is announced on (payload: `{"kind","id"}`). */
@@ -19,22 +20,31 @@ interface Row {
 /** A burst of more notifications than this is one full reload rather than a long list of ids. */
 const FULL_RELOAD_AT = 500;
 
-/** Kinds whose sealed secret the data plane needs in memory (still encrypted; opened per call). */
-const SEALED_KINDS = new Set(['credential']);
+/** The entries of one id in one kind, by owner: a tenant id, or null for a global one (ids are unique per owner). */
+type Owners = Map<string | null, SnapshotEntry>;
+
+/** Whether the data plane needs a kind's sealed secret in memory (still encrypted; opened per call). */
+const keepsSealed = (def: ResourceDefinition) => def.secret?.mode === 'encrypted' && def.secret.inSnapshot === true;
 
 /**
  * An in-memory copy of configuration (tenants, keys by hash, routes, budgets, …) so the data plane never queries the
  * database on its hot path. A full load at start; then the rows of change notifications, a burst read in one query;
  * a full reload after the notification connection was lost. Loads run one at a time, in arrival order, on `db`,
  * which should be a connection of the snapshot's own (see `OpenDatabase.feedDb`).
+ *
+ * A resource is identified by (kind, owner, id): two tenants may each have a service "billing". Accessors are typed
+ * by kind (`all('route')` is `RouteState[]`); the state was validated against its definition when it was written.
  */
 export class ConfigSnapshot extends EventEmitter {
-  private byKind = new Map<string, Map<string, SnapshotEntry>>();
+  private byKind = new Map<string, Map<string, Owners>>();
   private byLookup = new Map<string, SnapshotEntry>();
-  /** `kind:id` → its key in byLookup, so a refresh can drop the old one. */
-  private lookupKeys = new Map<string, string>();
-  /** `kind:id` → the sealed (encrypted) secret, for kinds the data plane must use (provider credentials). */
-  private sealed = new Map<string, string>();
+  /** An entry → its key in byLookup, so a refresh can drop the old one. */
+  private lookupKeys = new WeakMap<SnapshotEntry, string>();
+  /** An entry → its sealed (encrypted) secret, for kinds the data plane must use (provider credentials). */
+  private sealed = new WeakMap<SnapshotEntry, string>();
+  /** Per-kind lists and per-owner lists, built on first use and dropped on every change (like memos). */
+  private lists = new Map<string, readonly SnapshotEntry[]>();
+  private owned = new Map<string, Map<string | null, SnapshotEntry[]>>();
   private memos = new Map<string, unknown>();
   private queue: Promise<void> = Promise.resolve();
   /** Resources notified but not yet reloaded, by kind; read together by the next batch. */
@@ -42,34 +52,79 @@ export class ConfigSnapshot extends EventEmitter {
   private nextBatch: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly kinds: readonly string[];
+  private readonly sealedKinds: ReadonlySet<string>;
   /** Count of full loads, for observability and tests. */
   loads = 0;
 
+  /** `definitions`: the kinds to hold (the registry's with `snapshot` not false). */
   constructor(
     private readonly db: Db,
-    private readonly kinds: readonly string[],
+    definitions: readonly ResourceDefinition[],
     private readonly onError: (err: unknown) => void = () => {},
   ) {
     super();
+    this.kinds = definitions.map((d) => d.kind);
+    this.sealedKinds = new Set(definitions.filter(keepsSealed).map((d) => d.kind));
   }
 
-  get(kind: string, id: string): SnapshotEntry | undefined {
-    return this.byKind.get(kind)?.get(id);
+  /**
+   * A resource by id as `tenantId` sees it: the tenant's own, else the global one (tenant_id null). `null` finds only
+   * a global one. Left out, any owner's: for global kinds (tenants, tiers) and ids no two owners share (server-made
+   * key ids); never to resolve a reference, which is resolved in the tenant of the resource that names it.
+   */
+  get<K extends Kind>(kind: K, id: string, tenantId?: string | null): StateOfKind<K> | undefined;
+  /** A kind known only at run time (tests, generic code): an untyped entry. */
+  get(kind: string, id: string, tenantId?: string | null): SnapshotEntry | undefined;
+  get(kind: string, id: string, tenantId?: string | null): SnapshotEntry | undefined {
+    const owners = this.byKind.get(kind)?.get(id);
+    if (!owners) return undefined;
+    const entry =
+      tenantId === undefined
+        ? owners.values().next().value
+        : ((tenantId !== null ? owners.get(tenantId) : undefined) ?? owners.get(null));
+    return entry;
   }
 
   /** Finds a resource by its lookup value (an API key by the hash of its plaintext). */
-  lookup(kind: string, lookup: string): SnapshotEntry | undefined {
-    return this.byLookup.get(`${kind}:${lookup}`);
+  lookup<K extends Kind>(kind: K, lookup: string): StateOfKind<K> | undefined {
+    return this.byLookup.get(`${kind}:${lookup}`) as StateOfKind<K> | undefined;
   }
 
-  /** The sealed secret of a resource (credentials), to be opened with the master key. */
-  sealedSecret(kind: string, id: string): string | undefined {
-    return this.sealed.get(`${kind}:${id}`);
+  /** The sealed secret of a resource the snapshot holds (a credential), to be opened with the master key. */
+  sealedSecret(entry: { id: string; tenant_id: string | null }): string | undefined {
+    return this.sealed.get(entry as SnapshotEntry);
   }
 
   /** Every resource of a kind. The array is shared until the next change: read it, do not change it. */
+  all<K extends Kind>(kind: K): readonly StateOfKind<K>[];
+  all(kind: string): readonly SnapshotEntry[];
   all(kind: string): readonly SnapshotEntry[] {
-    return this.memo(`all:${kind}`, () => [...(this.byKind.get(kind)?.values() ?? [])]);
+    let list = this.lists.get(kind);
+    if (!list) {
+      const entries: SnapshotEntry[] = [];
+      for (const owners of this.byKind.get(kind)?.values() ?? []) for (const e of owners.values()) entries.push(e);
+      this.lists.set(kind, (list = entries));
+    }
+    return list;
+  }
+
+  /**
+   * The resources of a kind one owner holds: a tenant's (`'acme'`) or the global ones (`null`), not both. Shared
+   * until the next change, like `all`.
+   */
+  ownedBy<K extends Kind>(kind: K, tenantId: string | null): readonly StateOfKind<K>[] {
+    let byOwner = this.owned.get(kind);
+    if (!byOwner) {
+      byOwner = new Map();
+      for (const e of this.all(kind)) {
+        const list = byOwner.get(e.tenant_id);
+        if (list) list.push(e);
+        else byOwner.set(e.tenant_id, [e]);
+      }
+      this.owned.set(kind, byOwner);
+    }
+    return (byOwner.get(tenantId) ?? NONE) as readonly StateOfKind<K>[];
   }
 
   /**
@@ -89,25 +144,17 @@ export class ConfigSnapshot extends EventEmitter {
   }
 
   private async loadAll(): Promise<void> {
-    const rows = (await this.db.selectFrom('resources').select(['kind', 'id', 'tenant_id', 'data', 'lookup', 'secret']).where('kind', 'in', [...this.kinds]).execute()) as Row[];
-    const byKind = new Map<string, Map<string, SnapshotEntry>>(this.kinds.map((k) => [k, new Map()]));
-    const byLookup = new Map<string, SnapshotEntry>();
-    const lookupKeys = new Map<string, string>();
-    const sealed = new Map<string, string>();
-    for (const row of rows) {
-      const entry = toEntry(row);
-      if (row.secret && SEALED_KINDS.has(row.kind)) sealed.set(`${row.kind}:${row.id}`, row.secret);
-      byKind.get(row.kind)!.set(row.id, entry);
-      if (row.lookup) {
-        byLookup.set(`${row.kind}:${row.lookup}`, entry);
-        lookupKeys.set(`${row.kind}:${row.id}`, `${row.kind}:${row.lookup}`);
-      }
-    }
-    this.byKind = byKind;
-    this.byLookup = byLookup;
-    this.lookupKeys = lookupKeys;
-    this.sealed = sealed;
-    this.memos.clear();
+    const rows = (await this.db
+      .selectFrom('resources')
+      .select(['kind', 'id', 'tenant_id', 'data', 'lookup', 'secret'])
+      .where('kind', 'in', [...this.kinds])
+      .execute()) as Row[];
+    this.byKind = new Map(this.kinds.map((k) => [k, new Map()]));
+    this.byLookup = new Map();
+    this.lookupKeys = new WeakMap();
+    this.sealed = new WeakMap();
+    for (const row of rows) this.put(row);
+    this.changed();
     this.loads++;
     this.emit('reload');
   }
@@ -149,9 +196,9 @@ export class ConfigSnapshot extends EventEmitter {
       this.retryLater(dirty);
       throw err;
     }
-    const found = new Map(rows.map((r) => [`${r.kind}:${r.id}`, r]));
-    for (const [kind, ids] of dirty) for (const id of ids) this.apply(kind, id, found.get(`${kind}:${id}`));
-    this.memos.clear();
+    for (const [kind, ids] of dirty) for (const id of ids) this.drop(kind, id);
+    for (const row of rows) this.put(row);
+    this.changed();
     for (const [kind, ids] of dirty) for (const id of ids) this.emit('change', kind, id);
   }
 
@@ -172,25 +219,36 @@ export class ConfigSnapshot extends EventEmitter {
     ids.add(id);
   }
 
-  /** Puts one resource's current row (or its absence) in place of what the snapshot held. */
-  private apply(kind: string, id: string, row: Row | undefined): void {
-    const map = this.byKind.get(kind)!;
-    const self = `${kind}:${id}`;
-    const oldKey = this.lookupKeys.get(self);
-    if (oldKey) this.byLookup.delete(oldKey);
-    this.lookupKeys.delete(self);
-    this.sealed.delete(self);
-    if (row?.secret && SEALED_KINDS.has(kind)) this.sealed.set(self, row.secret);
-    if (row) {
-      const entry = toEntry(row);
-      map.set(id, entry);
-      if (row.lookup) {
-        this.byLookup.set(`${kind}:${row.lookup}`, entry);
-        this.lookupKeys.set(self, `${kind}:${row.lookup}`);
-      }
-    } else {
-      map.delete(id);
+  /** Removes every owner's entry of one id (a refresh then puts back the rows that still exist). */
+  private drop(kind: string, id: string): void {
+    const ids = this.byKind.get(kind)!;
+    for (const old of ids.get(id)?.values() ?? []) {
+      const key = this.lookupKeys.get(old);
+      if (key && this.byLookup.get(key) === old) this.byLookup.delete(key);
     }
+    ids.delete(id);
+  }
+
+  /** Adds one row: by (kind, id, owner), by lookup value, and its sealed secret if the data plane needs it. */
+  private put(row: Row): void {
+    const entry = toEntry(row);
+    const ids = this.byKind.get(row.kind)!;
+    let owners = ids.get(row.id);
+    if (!owners) ids.set(row.id, (owners = new Map()));
+    owners.set(row.tenant_id, entry);
+    if (row.lookup) {
+      const key = `${row.kind}:${row.lookup}`;
+      this.byLookup.set(key, entry);
+      this.lookupKeys.set(entry, key);
+    }
+    if (row.secret && this.sealedKinds.has(row.kind)) this.sealed.set(entry, row.secret);
+  }
+
+  /** Forgets everything derived from the previous state (lists, memos). */
+  private changed(): void {
+    this.lists.clear();
+    this.owned.clear();
+    this.memos.clear();
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {
@@ -202,6 +260,8 @@ export class ConfigSnapshot extends EventEmitter {
     return next;
   }
 }
+
+const NONE: readonly SnapshotEntry[] = [];
 
 function toEntry(row: Row): SnapshotEntry {
   return { ...row.data, id: row.id, tenant_id: row.tenant_id };

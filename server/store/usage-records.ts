@@ -24,7 +24,6 @@ export interface UsageGroup {
 
 /** A budget's period, whose spend {@link spendInWindows} sums: the tenant's usage, or one key's. */
 export interface SpendWindow {
-  id: string;
   tenant_id: string;
   api_key_id: string | null;
   start: Date;
@@ -70,17 +69,20 @@ export async function summarizeUsage(db: Executor, f: UsageFilter): Promise<Usag
   }));
 }
 
-/** Spend (USD) in each window, by window id, in one query however many windows there are. */
-export async function spendInWindows(db: Executor, windows: readonly SpendWindow[]): Promise<Map<string, number>> {
-  if (!windows.length) return new Map();
+/** Spend (USD) in each window, in window order, in one query however many windows there are. */
+export async function spendInWindows(db: Executor, windows: readonly SpendWindow[]): Promise<number[]> {
+  if (!windows.length) return [];
   const column = <K extends keyof SpendWindow>(key: K) => windows.map((w) => w[key]);
-  const { rows } = await sql<{ id: string; spent: number }>`
-    select b.id, coalesce(sum(u.cost_usd), 0) as spent
-    from unnest(${column('id')}::text[], ${column('tenant_id')}::text[], ${column('api_key_id')}::text[],
+  // By position, not id: two tenants' budgets may share an id.
+  const { rows } = await sql<{ n: number; spent: number }>`
+    select b.n, coalesce(sum(u.cost_usd), 0) as spent
+    from unnest(${column('tenant_id')}::text[], ${column('api_key_id')}::text[],
                 ${windows.map((w) => w.start.toISOString())}::timestamptz[], ${windows.map((w) => w.end.toISOString())}::timestamptz[])
-      as b(id, tenant_id, api_key_id, period_start, period_end)
+      with ordinality as b(tenant_id, api_key_id, period_start, period_end, n)
     left join usage_records u on u.tenant_id = b.tenant_id and (b.api_key_id is null or u.api_key_id = b.api_key_id)
       and u.created_at >= b.period_start and u.created_at < b.period_end
-    group by b.id`.execute(db);
-  return new Map(rows.map((r) => [r.id, Number(r.spent)]));
+    group by b.n`.execute(db);
+  const spent = windows.map(() => 0);
+  for (const r of rows) spent[Number(r.n) - 1] = Number(r.spent);
+  return spent;
 }
