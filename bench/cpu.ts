@@ -23,7 +23,9 @@ const TICKS = 100;
 export function treeCpuMicros(root: number): number | undefined {
   let pids: number[];
   try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+    pids = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number);
   } catch {
     return undefined;
   }
@@ -37,7 +39,7 @@ export function treeCpuMicros(root: number): number | undefined {
   }
   if (!cpu.has(root)) return undefined;
   let total = 0;
-  for (const stack = [root]; stack.length; ) {
+  for (const stack = [root]; stack.length;) {
     const pid = stack.pop()!;
     total += cpu.get(pid) ?? 0;
     stack.push(...(children.get(pid) ?? []));

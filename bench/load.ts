@@ -37,7 +37,12 @@ async function run(spec: LoadSpec, seconds: number): Promise<LoadResult> {
     while (Date.now() < end) {
       const t0 = process.hrtime.bigint();
       try {
-        const res = await pool.request({ path: url.pathname + url.search, method: spec.method ?? 'GET', headers: spec.headers, body: spec.body });
+        const res = await pool.request({
+          path: url.pathname + url.search,
+          method: spec.method ?? 'GET',
+          headers: spec.headers,
+          body: spec.body,
+        });
         await res.body.dump();
         if (res.statusCode < 200 || res.statusCode >= 300) non2xx++;
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
@@ -58,11 +63,17 @@ async function run(spec: LoadSpec, seconds: number): Promise<LoadResult> {
  * A warm-up (connections opened, code paths optimized), then the measured run. `meter`, when given, reads the
  * server's CPU time so far (microseconds); its growth over the measured run is reported per request.
  */
-export async function measureLoad(spec: LoadSpec, seconds = 5, warmupSeconds = 2, meter?: () => number | undefined): Promise<LoadResult> {
+export async function measureLoad(
+  spec: LoadSpec,
+  seconds = 5,
+  warmupSeconds = 2,
+  meter?: () => number | undefined,
+): Promise<LoadResult> {
   await run(spec, warmupSeconds);
   const before = meter?.();
   const result = await run(spec, seconds);
   const after = meter?.();
-  if (before !== undefined && after !== undefined && result.requests) result.cpuPerRequest = (after - before) / result.requests;
+  if (before !== undefined && after !== undefined && result.requests)
+    result.cpuPerRequest = (after - before) / result.requests;
   return result;
 }

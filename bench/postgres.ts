@@ -20,7 +20,10 @@ function bindir(): string | undefined {
     // no pg_config: look for the Debian layout below
   }
   const majors = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort() : [];
-  return majors.map((m) => `/usr/lib/postgresql/${m}/bin`).filter((d) => existsSync(join(d, 'initdb'))).pop();
+  return majors
+    .map((m) => `/usr/lib/postgresql/${m}/bin`)
+    .filter((d) => existsSync(join(d, 'initdb')))
+    .pop();
 }
 
 const freePort = () =>
@@ -40,12 +43,29 @@ export async function startPostgres(): Promise<BenchPostgres | undefined> {
   if (!bin) return undefined;
   const root = process.getuid?.() === 0;
   const dir = mkdtempSync(join(tmpdir(), 'portico-bench-pg-'));
-  const as = (cmd: string, args: string[]) => (root ? execFileSync('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { cwd: dir, stdio: 'ignore' }) : execFileSync(join(bin, cmd), args, { cwd: dir, stdio: 'ignore' }));
+  const as = (cmd: string, args: string[]) =>
+    root
+      ? execFileSync('runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args], { cwd: dir, stdio: 'ignore' })
+      : execFileSync(join(bin, cmd), args, { cwd: dir, stdio: 'ignore' });
   try {
-    if (root) chownSync(dir, Number(execFileSync('id', ['-u', 'postgres']).toString()), Number(execFileSync('id', ['-g', 'postgres']).toString()));
+    if (root)
+      chownSync(
+        dir,
+        Number(execFileSync('id', ['-u', 'postgres']).toString()),
+        Number(execFileSync('id', ['-g', 'postgres']).toString()),
+      );
     const port = await freePort();
     as('initdb', ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync']);
-    as('pg_ctl', ['-D', join(dir, 'data'), '-l', join(dir, 'pg.log'), '-w', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`, 'start']);
+    as('pg_ctl', [
+      '-D',
+      join(dir, 'data'),
+      '-l',
+      join(dir, 'pg.log'),
+      '-w',
+      '-o',
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`,
+      'start',
+    ]);
     const stop = () => {
       try {
         as('pg_ctl', ['-D', join(dir, 'data'), '-m', 'immediate', 'stop']);

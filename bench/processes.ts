@@ -16,7 +16,13 @@ export class ProcessGroup {
    * Starts a command and resolves with the first match of `ready` in its output (stdout and stderr) and the process
    * id, or rejects when it exits or `timeoutMs` passes first.
    */
-  start(command: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<RegExpExecArray & { pid: number }> {
+  start(
+    command: string,
+    args: string[],
+    ready: RegExp,
+    env: NodeJS.ProcessEnv = {},
+    timeoutMs = 60_000,
+  ): Promise<RegExpExecArray & { pid: number }> {
     const { child, file } = this.spawn(command, args, env);
     const output = () => readFileSync(file, 'utf8').slice(0, 100_000);
     return new Promise((resolve, reject) => {
@@ -24,9 +30,11 @@ export class ProcessGroup {
       const poll = setInterval(() => {
         const match = ready.exec(output());
         if (match) finish(() => resolve(Object.assign(match, { pid: child.pid! })));
-        else if (Date.now() > end) finish(() => reject(new Error(`${command} was not ready in ${timeoutMs} ms:\n${output().slice(-2000)}`)));
+        else if (Date.now() > end)
+          finish(() => reject(new Error(`${command} was not ready in ${timeoutMs} ms:\n${output().slice(-2000)}`)));
       }, 50);
-      const onExit = (code: number | null) => finish(() => reject(new Error(`${command} exited (${code}) before it was ready:\n${output().slice(-2000)}`)));
+      const onExit = (code: number | null) =>
+        finish(() => reject(new Error(`${command} exited (${code}) before it was ready:\n${output().slice(-2000)}`)));
       const finish = (settle: () => void) => {
         clearInterval(poll);
         child.off('exit', onExit);

@@ -56,38 +56,88 @@ async function waitForHttp(url: string, timeoutMs = 10_000): Promise<void> {
 }
 
 /** Portico as it ships (`node cli/portico.js serve`), configured over its admin API; returns its data URL and a key. */
-async function startPortico(group: ProcessGroup, databaseUrl: string | undefined, mock: string): Promise<{ data: string; key: string; pid: number }> {
-  const env = { PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0', PORTICO_LOG_LEVEL: 'info', ...(databaseUrl ? { DATABASE_URL: databaseUrl, PORTICO_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') } : { PORTICO_DATA_DIR: 'memory://' }) };
-  const m = await group.start('node', [join(ROOT, 'cli/portico.js'), 'serve'], /"admin":"(http:[^"]+)","data":"(http:[^"]+)"/, env);
+async function startPortico(
+  group: ProcessGroup,
+  databaseUrl: string | undefined,
+  mock: string,
+): Promise<{ data: string; key: string; pid: number }> {
+  const env = {
+    PORTICO_ADMIN_TOKEN: TOKEN,
+    PORTICO_ADMIN_PORT: '0',
+    PORTICO_DATA_PORT: '0',
+    PORTICO_LOG_LEVEL: 'info',
+    ...(databaseUrl
+      ? { DATABASE_URL: databaseUrl, PORTICO_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') }
+      : { PORTICO_DATA_DIR: 'memory://' }),
+  };
+  const m = await group.start(
+    'node',
+    [join(ROOT, 'cli/portico.js'), 'serve'],
+    /"admin":"(http:[^"]+)","data":"(http:[^"]+)"/,
+    env,
+  );
   const [admin, data] = [m[1]!, m[2]!];
   const post = async (path: string, body: unknown) => {
-    const res = await fetch(admin + path, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(admin + path, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as Record<string, unknown>;
   };
   await post('/v1/admin/tenants', { id: 'bench', name: 'Bench' });
   const key = (await post('/v1/admin/tenants/bench/keys', { name: 'bench' })).key as string;
   await post('/v1/admin/credentials', { provider: 'openai', api_key: 'sk-bench-0123456789' });
-  await post('/v1/admin/pricing', { provider: 'openai', model: 'gpt-4o-mini', input_per_million_usd: 0.15, output_per_million_usd: 0.6 });
-  await post('/v1/admin/routes', { id: 'llm', model_pattern: 'gpt-*', providers: [{ provider: 'openai', base_url: `${mock}/v1` }] });
-  await post('/v1/admin/routes', { id: 'svc', path_prefix: '/svc', backend_url: mock, strip_prefix: true, rate_limit: { limit: 1_000_000_000, window_secs: 60 } });
+  await post('/v1/admin/pricing', {
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    input_per_million_usd: 0.15,
+    output_per_million_usd: 0.6,
+  });
+  await post('/v1/admin/routes', {
+    id: 'llm',
+    model_pattern: 'gpt-*',
+    providers: [{ provider: 'openai', base_url: `${mock}/v1` }],
+  });
+  await post('/v1/admin/routes', {
+    id: 'svc',
+    path_prefix: '/svc',
+    backend_url: mock,
+    strip_prefix: true,
+    rate_limit: { limit: 1_000_000_000, window_secs: 60 },
+  });
   await new Promise((r) => setTimeout(r, 500)); // the snapshot picks the changes up
   return { data, key, pid: m.pid };
 }
 
 /** nginx with one worker and keep-alive to the mock, or why not. */
-async function startNginx(group: ProcessGroup, mock: string): Promise<{ url: string; pid: number } | { missing: string }> {
-  const bin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync) ?? (() => { try { return execFileSync('which', ['nginx']).toString().trim() || undefined; } catch { return undefined; } })();
+async function startNginx(
+  group: ProcessGroup,
+  mock: string,
+): Promise<{ url: string; pid: number } | { missing: string }> {
+  const bin =
+    ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync) ??
+    (() => {
+      try {
+        return execFileSync('which', ['nginx']).toString().trim() || undefined;
+      } catch {
+        return undefined;
+      }
+    })();
   if (!bin) return { missing: 'nginx is not installed (apt-get install nginx-light)' };
   const dir = mkdtempSync(join(tmpdir(), 'portico-bench-nginx-'));
   const listen = 20_000 + Math.floor(Math.random() * 20_000);
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`).join(' ');
-  writeFileSync(join(dir, 'nginx.conf'), `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 4096; }
 http { access_log off; ${temp}
   upstream mock { server ${new URL(mock).host}; keepalive 128; keepalive_requests 1000000; }
   server { listen 127.0.0.1:${listen}; location /svc/ { proxy_pass http://mock/; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
-`);
+`,
+  );
   const { child } = group.spawn(bin, ['-p', dir, '-c', join(dir, 'nginx.conf')]);
   const url = `http://127.0.0.1:${listen}`;
   await waitForHttp(`${url}/svc/ready`);
@@ -106,16 +156,59 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
     const mockProcess = await group.start('node', [join(ROOT, 'bench/fixtures/mock-upstream.js')], /port=(\d+)/);
     const mock = port(mockProcess);
     const portico = await startPortico(group, pg?.url, mock);
-    const portkey = port(await group.start('node', [join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'), `--port=${19_000 + Math.floor(Math.random() * 1000)}`, '--headless'], /localhost:(\d+)/));
-    const fastifyProcess = await group.start('node', [join(ROOT, 'bench/fixtures/fastify-proxy.js'), mock], /port=(\d+)/);
+    const portkey = port(
+      await group.start(
+        'node',
+        [
+          join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'),
+          `--port=${19_000 + Math.floor(Math.random() * 1000)}`,
+          '--headless',
+        ],
+        /localhost:(\d+)/,
+      ),
+    );
+    const fastifyProcess = await group.start(
+      'node',
+      [join(ROOT, 'bench/fixtures/fastify-proxy.js'), mock],
+      /port=(\d+)/,
+    );
     const fastifyProxy = port(fastifyProcess);
     const nginx = await startNginx(group, mock);
 
     const json = { 'content-type': 'application/json' };
     const llmTargets: [string, Omit<LoadSpec, 'connections'>][] = [
-      ['direct (mock)', { url: `${mock}/v1/chat/completions`, method: 'POST', headers: { ...json, authorization: 'Bearer sk-bench' }, body: CHAT }],
-      ['Portico', { url: `${portico.data}/v1/chat/completions`, method: 'POST', headers: { ...json, authorization: `Bearer ${portico.key}` }, body: CHAT }],
-      ['Portkey gateway', { url: `${portkey}/v1/chat/completions`, method: 'POST', headers: { ...json, authorization: 'Bearer sk-bench', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${mock}/v1` }, body: CHAT }],
+      [
+        'direct (mock)',
+        {
+          url: `${mock}/v1/chat/completions`,
+          method: 'POST',
+          headers: { ...json, authorization: 'Bearer sk-bench' },
+          body: CHAT,
+        },
+      ],
+      [
+        'Portico',
+        {
+          url: `${portico.data}/v1/chat/completions`,
+          method: 'POST',
+          headers: { ...json, authorization: `Bearer ${portico.key}` },
+          body: CHAT,
+        },
+      ],
+      [
+        'Portkey gateway',
+        {
+          url: `${portkey}/v1/chat/completions`,
+          method: 'POST',
+          headers: {
+            ...json,
+            authorization: 'Bearer sk-bench',
+            'x-portkey-provider': 'openai',
+            'x-portkey-custom-host': `${mock}/v1`,
+          },
+          body: CHAT,
+        },
+      ],
     ];
     const llm: Row[] = [];
     for (const connections of LLM_CONCURRENCY) {
@@ -127,20 +220,32 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
 
     // each target's meter reads the CPU time of what serves it: the mock for the direct calls, else the proxy (for
     // Portico, its PostgreSQL too)
-    const cpu = (...pids: number[]) => () => {
-      let sum = 0;
-      for (const pid of pids) {
-        const t = treeCpuMicros(pid);
-        if (t === undefined) return undefined;
-        sum += t;
-      }
-      return sum;
-    };
+    const cpu =
+      (...pids: number[]) =>
+      () => {
+        let sum = 0;
+        for (const pid of pids) {
+          const t = treeCpuMicros(pid);
+          if (t === undefined) return undefined;
+          sum += t;
+        }
+        return sum;
+      };
     const httpTargets: [string, string | { missing: string }, Record<string, string>, () => number | undefined][] = [
       ['direct (mock)', `${mock}/svc/items`, {}, cpu(mockProcess.pid)],
-      ['Portico (key auth + rate limit + logs + metrics)', `${portico.data}/svc/items`, { authorization: `Bearer ${portico.key}` }, cpu(portico.pid, ...(pg ? [pg.pid] : []))],
+      [
+        'Portico (key auth + rate limit + logs + metrics)',
+        `${portico.data}/svc/items`,
+        { authorization: `Bearer ${portico.key}` },
+        cpu(portico.pid, ...(pg ? [pg.pid] : [])),
+      ],
       ['@fastify/http-proxy (no checks)', `${fastifyProxy}/svc/items`, {}, cpu(fastifyProcess.pid)],
-      ['nginx proxy_pass (1 worker)', 'url' in nginx ? `${nginx.url}/svc/items` : nginx, {}, cpu(...('pid' in nginx ? [nginx.pid] : []))],
+      [
+        'nginx proxy_pass (1 worker)',
+        'url' in nginx ? `${nginx.url}/svc/items` : nginx,
+        {},
+        cpu(...('pid' in nginx ? [nginx.pid] : [])),
+      ],
     ];
     // rounds interleave the targets, so a slow spell of the shared machine falls on all of them, and each round starts
     // at the next target, so none always follows the same one (the direct run leaves the most garbage behind it);
@@ -151,13 +256,25 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
         const i = (k + round - 1) % httpTargets.length;
         const [target, url, headers, meter] = httpTargets[i]!;
         if (typeof url !== 'string') continue;
-        rounds[i]!.push({ target, connections: HTTP_CONCURRENCY, ...(await measureLoad({ url, headers, connections: HTTP_CONCURRENCY }, 5, 2, meter)) });
+        rounds[i]!.push({
+          target,
+          connections: HTTP_CONCURRENCY,
+          ...(await measureLoad({ url, headers, connections: HTTP_CONCURRENCY }, 5, 2, meter)),
+        });
         const row = rounds[i]!.at(-1)!;
-        log(`http round ${round} ${target}: ${Math.round(row.rps)} rps, ${row.cpuPerRequest?.toFixed(0) ?? '?'} µs CPU per request`);
+        log(
+          `http round ${round} ${target}: ${Math.round(row.rps)} rps, ${row.cpuPerRequest?.toFixed(0) ?? '?'} µs CPU per request`,
+        );
       }
     }
-    const http = httpTargets.map(([target, url], i) => (typeof url === 'string' ? median(rounds[i]!) : { target, ...url }));
-    return { database: pg ? 'PostgreSQL (a throwaway local cluster)' : 'embedded PGlite (no PostgreSQL binaries found)', llm, http };
+    const http = httpTargets.map(([target, url], i) =>
+      typeof url === 'string' ? median(rounds[i]!) : { target, ...url },
+    );
+    return {
+      database: pg ? 'PostgreSQL (a throwaway local cluster)' : 'embedded PGlite (no PostgreSQL binaries found)',
+      llm,
+      http,
+    };
   } finally {
     await group.stopAll();
     pg?.stop();
@@ -190,11 +307,15 @@ export function renderDataPlane(r: DataPlaneResults): string[] {
     '',
     '| target | req/s | req/s range | p50 (ms) | p99 (ms) | CPU per request (µs) | non-2xx |',
     '|---|---|---|---|---|---|---|',
-    ...r.http.map((x) => ('missing' in x ? `| ${x.target} | — | — | — | — | — | ${x.missing} |` : `| ${x.target} | ${Math.round(x.rps)} | ${x.range ? x.range.map(Math.round).join('–') : '—'} | ${ms(x.p50)} | ${ms(x.p99)} | ${x.cpuPerRequest === undefined ? '—' : Math.round(x.cpuPerRequest)} | ${x.non2xx + x.errors} |`)),
+    ...r.http.map((x) =>
+      'missing' in x
+        ? `| ${x.target} | — | — | — | — | — | ${x.missing} |`
+        : `| ${x.target} | ${Math.round(x.rps)} | ${x.range ? x.range.map(Math.round).join('–') : '—'} | ${ms(x.p50)} | ${ms(x.p99)} | ${x.cpuPerRequest === undefined ? '—' : Math.round(x.cpuPerRequest)} | ${x.non2xx + x.errors} |`,
+    ),
     '',
     verdictHttp(r),
     '',
-    "Where the time goes (measured while building it, with the same per-request CPU time and with profiles, not in this",
+    'Where the time goes (measured while building it, with the same per-request CPU time and with profiles, not in this',
     "run): Portico's own process costs about what @fastify/http-proxy's does, a little less in most runs, though it",
     'checks the key, counts the rate limit, sets four more headers each way and builds a request-log row. About half of',
     "either process's time is the four socket calls per request (two reads, a write to the backend, a writev to the",
@@ -224,7 +345,8 @@ function verdictLlm(r: DataPlaneResults): string {
 
 /** The HTTP targets: at least bare @fastify/http-proxy's throughput; half of nginx's beyond that. */
 function verdictHttp(r: DataPlaneResults): string {
-  const rps = (prefix: string) => (r.http.find((x) => x.target.startsWith(prefix) && !('missing' in x)) as Row | undefined)?.rps;
+  const rps = (prefix: string) =>
+    (r.http.find((x) => x.target.startsWith(prefix) && !('missing' in x)) as Row | undefined)?.rps;
   const [portico, fastify, nginx] = [rps('Portico'), rps('@fastify'), rps('nginx')];
   if (!portico || !fastify) return '';
   const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(1)}%`;

@@ -32,7 +32,10 @@ async function terraformSection(): Promise<string[]> {
     '',
     '| configuration | resources | apply (s) | plan with refresh (s) | destroy (s) |',
     '|---|---|---|---|---|',
-    ...tf.map((r) => `| ${r.label} | ${r.resources} | ${r.applySeconds.toFixed(2)} | ${r.planSeconds.toFixed(2)} | ${r.destroySeconds.toFixed(2)} |`),
+    ...tf.map(
+      (r) =>
+        `| ${r.label} | ${r.resources} | ${r.applySeconds.toFixed(2)} | ${r.planSeconds.toFixed(2)} | ${r.destroySeconds.toFixed(2)} |`,
+    ),
     '',
     `Portico against the floor: apply ${ratio(portico!.applySeconds, floor!.applySeconds)}, plan ${ratio(portico!.planSeconds, floor!.planSeconds)}, destroy ${ratio(portico!.destroySeconds, floor!.destroySeconds)}.`,
   ];
@@ -44,12 +47,16 @@ async function terraformSection(): Promise<string[]> {
  */
 async function main(): Promise<void> {
   const only = process.argv[2];
-  const tfVersion = execFileSync('terraform', ['version'], { env: { ...process.env, CHECKPOINT_DISABLE: '1' } }).toString().split('\n')[0];
+  const tfVersion = execFileSync('terraform', ['version'], { env: { ...process.env, CHECKPOINT_DISABLE: '1' } })
+    .toString()
+    .split('\n')[0];
   const kept = sections();
   const fresh: string[][] = [];
-  if (!only || only === 'proxies') fresh.push(renderDataPlane(await dataPlaneBench((line) => process.stderr.write(`${line}\n`))));
+  if (!only || only === 'proxies')
+    fresh.push(renderDataPlane(await dataPlaneBench((line) => process.stderr.write(`${line}\n`))));
   if (!only || only === 'terraform') fresh.push(await terraformSection());
-  for (const lines of fresh) for (const part of lines.join('\n').split(/\n(?=## )/)) kept.set(part.split('\n')[0]!, part.trimEnd());
+  for (const lines of fresh)
+    for (const part of lines.join('\n').split(/\n(?=## )/)) kept.set(part.split('\n')[0]!, part.trimEnd());
   const order = ['## LLM proxy overhead', '## HTTP API proxy throughput', '## Terraform provider: 200 resources'];
   const body = [...kept.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b)).map((k) => kept.get(k)!);
   const header = [

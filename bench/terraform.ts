@@ -21,7 +21,11 @@ export interface TerraformBenchResult {
 
 async function timed(dir: string, home: string, args: string[]): Promise<number> {
   const start = process.hrtime.bigint();
-  await run('terraform', args, { cwd: dir, env: { ...process.env, HOME: home, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_CLI_CONFIG_FILE: '' }, maxBuffer: 256 * 1024 * 1024 });
+  await run('terraform', args, {
+    cwd: dir,
+    env: { ...process.env, HOME: home, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_CLI_CONFIG_FILE: '' },
+    maxBuffer: 256 * 1024 * 1024,
+  });
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
@@ -40,7 +44,17 @@ async function measure(label: string, count: number, hcl: string, home: string):
  * against the same count of built-in `terraform_data` resources: the floor Terraform itself costs.
  */
 export async function terraformBench(count = 200): Promise<TerraformBenchResult[]> {
-  const server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0', PORTICO_ROLE: 'control' }), pino({ level: 'silent' }), { webhooks: false });
+  const server = await startServer(
+    loadConfig({
+      PORTICO_DATA_DIR: 'memory://',
+      PORTICO_ADMIN_TOKEN: TOKEN,
+      PORTICO_ADMIN_PORT: '0',
+      PORTICO_DATA_PORT: '0',
+      PORTICO_ROLE: 'control',
+    }),
+    pino({ level: 'silent' }),
+    { webhooks: false },
+  );
   try {
     const home = mkdtempSync(join(tmpdir(), 'portico-bench-home-'));
     await installToMirror(home);
@@ -71,7 +85,10 @@ resource "portico_route" "r" {
   input = { id = "d-\${count.index}", name = "Data \${count.index}" }
 }
 `;
-    return [await measure('terraform_data (floor)', count, floor, home), await measure('portico (tenants + routes)', count, portico, home)];
+    return [
+      await measure('terraform_data (floor)', count, floor, home),
+      await measure('portico (tenants + routes)', count, portico, home),
+    ];
   } finally {
     await server.close();
   }

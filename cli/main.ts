@@ -33,7 +33,10 @@ async function serve(): Promise<void> {
   const server = await startServer(loadConfig());
   const { gateway } = server;
   if (gateway.bootstrapTokenShownOnce) {
-    const where = gateway.config.databaseUrl || gateway.config.dataDir === 'memory://' ? '' : ` (also in ${gateway.config.dataDir}/admin-token)`;
+    const where =
+      gateway.config.databaseUrl || gateway.config.dataDir === 'memory://'
+        ? ''
+        : ` (also in ${gateway.config.dataDir}/admin-token)`;
     process.stdout.write(`\nPortico admin token, shown once${where}:\n  ${gateway.bootstrapTokenShownOnce}\n\n`);
   }
   gateway.log.info({ admin: server.adminUrl, data: server.dataUrl, database: gateway.dialect }, 'portico is serving');
@@ -67,8 +70,19 @@ async function tokenCreate(args: string[]): Promise<number> {
   const gw = await openGateway(loadConfig({ ...process.env, PORTICO_LOG_LEVEL: 'silent' }));
   try {
     const service = new ResourceService(gw);
-    const caller = { type: 'cli' as const, id: 'portico-cli', name: 'portico token create', role: 'owner' as const, tenantId: null };
-    const body = { name: f.name, role: f.role, ...(f['tenant-id'] ? { tenant_id: f['tenant-id'] } : {}), ...(f['expires-at'] ? { expires_at: f['expires-at'] } : {}) };
+    const caller = {
+      type: 'cli' as const,
+      id: 'portico-cli',
+      name: 'portico token create',
+      role: 'owner' as const,
+      tenantId: null,
+    };
+    const body = {
+      name: f.name,
+      role: f.role,
+      ...(f['tenant-id'] ? { tenant_id: f['tenant-id'] } : {}),
+      ...(f['expires-at'] ? { expires_at: f['expires-at'] } : {}),
+    };
     const created = await service.create({ caller }, tokenDef, body);
     process.stdout.write(JSON.stringify(created, null, 2) + '\n');
     return 0;
@@ -80,10 +94,14 @@ async function tokenCreate(args: string[]): Promise<number> {
 async function providerInstall(args: string[]): Promise<number> {
   if (args.includes('--dev')) {
     const { dir, config } = await installDev();
-    process.stdout.write(`Built the provider into ${dir}.\nTo use it without \`terraform init\`:\n  export TF_CLI_CONFIG_FILE=${config}\n`);
+    process.stdout.write(
+      `Built the provider into ${dir}.\nTo use it without \`terraform init\`:\n  export TF_CLI_CONFIG_FILE=${config}\n`,
+    );
   } else {
     const dir = await installToMirror();
-    process.stdout.write(`Installed portico/portico ${PROVIDER_VERSION} into ${dir}.\nUse it with:\n  terraform { required_providers { portico = { source = "portico/portico" } } }\nthen \`terraform init\` (no network needed).\n`);
+    process.stdout.write(
+      `Installed portico/portico ${PROVIDER_VERSION} into ${dir}.\nUse it with:\n  terraform { required_providers { portico = { source = "portico/portico" } } }\nthen \`terraform init\` (no network needed).\n`,
+    );
   }
   return 0;
 }
@@ -104,7 +122,10 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof ConfigError) process.stderr.write(`portico: bad setting ${err.message}\n`);
-    else if (err instanceof ApiError) process.stderr.write(`portico: ${err.message}${err.details.map((d) => `\n  ${d.path}: ${d.message}`).join('')}\n`);
+    else if (err instanceof ApiError)
+      process.stderr.write(
+        `portico: ${err.message}${err.details.map((d) => `\n  ${d.path}: ${d.message}`).join('')}\n`,
+      );
     else process.stderr.write(`portico: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   },

@@ -28,7 +28,13 @@ export function toAttributes(props: Record<string, unknown>, spec: AttributeSpec
 
 /** What every generated resource construct shares: the meta-arguments and the property → attribute conversion. */
 export abstract class PorticoResource<C extends TerraformMetaArguments> extends TerraformResource {
-  protected constructor(scope: Construct, id: string, type: string, private readonly props: C, private readonly spec: AttributeSpec) {
+  protected constructor(
+    scope: Construct,
+    id: string,
+    type: string,
+    private readonly props: C,
+    private readonly spec: AttributeSpec,
+  ) {
     super(scope, id, {
       terraformResourceType: type,
       terraformGeneratorMetadata: { providerName: 'portico' },

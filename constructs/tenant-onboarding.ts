@@ -26,10 +26,21 @@ export class TenantOnboarding extends Construct {
     this.tenant = new Tenant(this, 'tenant', { id: config.id, name: config.name, metadata: config.metadata });
     this.keys = (config.keys ?? []).map((name) => new ApiKey(this, `key-${name}`, { tenantId: this.tenant.id, name }));
     if (config.monthlyBudgetUsd !== undefined) {
-      this.budget = new Budget(this, 'budget', { tenantId: this.tenant.id, period: 'MONTHLY', limitUsd: config.monthlyBudgetUsd, enforcement: 'HARD' });
+      this.budget = new Budget(this, 'budget', {
+        tenantId: this.tenant.id,
+        period: 'MONTHLY',
+        limitUsd: config.monthlyBudgetUsd,
+        enforcement: 'HARD',
+      });
     }
     if (config.webhookUrl) {
-      this.webhook = new Webhook(this, 'webhook', { tenantId: this.tenant.id, url: config.webhookUrl, events: ['*'], secretWo: config.webhookSecret, secretWoVersion: config.webhookSecret ? 1 : undefined });
+      this.webhook = new Webhook(this, 'webhook', {
+        tenantId: this.tenant.id,
+        url: config.webhookUrl,
+        events: ['*'],
+        secretWo: config.webhookSecret,
+        secretWoVersion: config.webhookSecret ? 1 : undefined,
+      });
     }
   }
 }

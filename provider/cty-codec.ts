@@ -10,7 +10,8 @@ import type { CtyType } from './schema';
  * arrays, plain objects.
  */
 export const UNKNOWN: unique symbol = Symbol('cty.unknown');
-export type CtyValue = null | typeof UNKNOWN | string | boolean | number | bigint | CtyValue[] | { [k: string]: CtyValue };
+export type CtyValue =
+  null | typeof UNKNOWN | string | boolean | number | bigint | CtyValue[] | { [k: string]: CtyValue };
 
 export const isUnknown = (v: unknown): v is typeof UNKNOWN => v === UNKNOWN;
 
@@ -38,9 +39,13 @@ export function typeToJson(t: CtyType): unknown {
 
 export function typeFromJson(j: unknown): CtyType {
   if (typeof j === 'string' && ['string', 'number', 'bool', 'dynamic'].includes(j)) return { kind: j as 'string' };
-  if (Array.isArray(j) && (j[0] === 'list' || j[0] === 'set' || j[0] === 'map')) return { kind: j[0], element: typeFromJson(j[1]) };
+  if (Array.isArray(j) && (j[0] === 'list' || j[0] === 'set' || j[0] === 'map'))
+    return { kind: j[0], element: typeFromJson(j[1]) };
   if (Array.isArray(j) && j[0] === 'object' && j[1] && typeof j[1] === 'object') {
-    return { kind: 'object', attributes: Object.fromEntries(Object.entries(j[1] as object).map(([k, v]) => [k, typeFromJson(v)])) };
+    return {
+      kind: 'object',
+      attributes: Object.fromEntries(Object.entries(j[1] as object).map(([k, v]) => [k, typeFromJson(v)])),
+    };
   }
   throw new Error(`unsupported cty type ${JSON.stringify(j)}`);
 }
@@ -72,7 +77,9 @@ function toWire(v: CtyValue, t: CtyType, path: string): unknown {
     case 'object': {
       if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`${path || 'value'}: expected object`);
       const o = v as Record<string, CtyValue>;
-      return Object.fromEntries(Object.entries(t.attributes).map(([k, at]) => [k, toWire(o[k] ?? null, at, path ? `${path}.${k}` : k)]));
+      return Object.fromEntries(
+        Object.entries(t.attributes).map(([k, at]) => [k, toWire(o[k] ?? null, at, path ? `${path}.${k}` : k)]),
+      );
     }
     case 'dynamic':
       throw new Error(`${path || 'value'}: dynamic values are not supported`);
@@ -91,7 +98,8 @@ function fromWire(w: unknown, t: CtyType, path: string): CtyValue {
     case 'bool':
       return typeof w === 'boolean' ? w : fail('bool');
     case 'number':
-      if (typeof w === 'bigint') return w >= BigInt(Number.MIN_SAFE_INTEGER) && w <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(w) : w;
+      if (typeof w === 'bigint')
+        return w >= BigInt(Number.MIN_SAFE_INTEGER) && w <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(w) : w;
       if (typeof w === 'number') return w;
       if (typeof w === 'string' && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(w)) return /^-?\d+$/.test(w) ? BigInt(w) : w;
       return fail('number');
@@ -100,11 +108,15 @@ function fromWire(w: unknown, t: CtyType, path: string): CtyValue {
       return Array.isArray(w) ? w.map((e, i) => fromWire(e, t.element, `${path}[${i}]`)) : fail(t.kind);
     case 'map':
       if (typeof w !== 'object' || Array.isArray(w) || w instanceof Uint8Array) return fail('map');
-      return Object.fromEntries(Object.entries(w as object).map(([k, e]) => [k, fromWire(e, t.element, `${path}["${k}"]`)]));
+      return Object.fromEntries(
+        Object.entries(w as object).map(([k, e]) => [k, fromWire(e, t.element, `${path}["${k}"]`)]),
+      );
     case 'object': {
       if (typeof w !== 'object' || Array.isArray(w) || w instanceof Uint8Array) return fail('object');
       const o = w as Record<string, unknown>;
-      return Object.fromEntries(Object.entries(t.attributes).map(([k, at]) => [k, fromWire(o[k], at, path ? `${path}.${k}` : k)]));
+      return Object.fromEntries(
+        Object.entries(t.attributes).map(([k, at]) => [k, fromWire(o[k], at, path ? `${path}.${k}` : k)]),
+      );
     }
     case 'dynamic': {
       if (!Array.isArray(w) || w.length !== 2) return fail('[type, value] for a dynamic value');

@@ -9,11 +9,21 @@ export const DOCS_DIR = join(__dirname, '..', 'docs', 'terraform');
 
 const typeName = (t: CtyType): string => {
   const j = typeToJson(t);
-  return typeof j === 'string' ? j : t.kind === 'object' ? 'object' : `${t.kind}(${typeName((t as { element: CtyType }).element)})`;
+  return typeof j === 'string'
+    ? j
+    : t.kind === 'object'
+      ? 'object'
+      : `${t.kind}(${typeName((t as { element: CtyType }).element)})`;
 };
 
 function row(a: Attribute, indent = ''): string[] {
-  const flags = [a.required ? 'required' : a.optional ? 'optional' : 'computed', a.optional && a.computed ? 'computed' : '', a.sensitive ? 'sensitive' : '', a.writeOnly ? 'write-only' : '', a.requiresReplace ? 'forces replacement' : '']
+  const flags = [
+    a.required ? 'required' : a.optional ? 'optional' : 'computed',
+    a.optional && a.computed ? 'computed' : '',
+    a.sensitive ? 'sensitive' : '',
+    a.writeOnly ? 'write-only' : '',
+    a.requiresReplace ? 'forces replacement' : '',
+  ]
     .filter(Boolean)
     .join(', ');
   const def = a.default !== undefined ? ` Default \`${JSON.stringify(a.default)}\`.` : '';
@@ -22,7 +32,8 @@ function row(a: Attribute, indent = ''): string[] {
   return lines;
 }
 
-const table = (attrs: Attribute[]) => ['| name | type | | description |', '|---|---|---|---|', ...attrs.flatMap((a) => row(a))].join('\n');
+const table = (attrs: Attribute[]) =>
+  ['| name | type | | description |', '|---|---|---|---|', ...attrs.flatMap((a) => row(a))].join('\n');
 
 function page(m: ResourceModel): string {
   const inputs = m.attributes.filter((a) => a.required || a.optional);

@@ -39,7 +39,16 @@ export async function buildProvider(dir: string): Promise<string> {
 
 /** Installs into Terraform's implied local mirror, so `terraform init` finds portico/portico with no network. */
 export async function installToMirror(home = homedir()): Promise<string> {
-  const dir = join(home, '.terraform.d', 'plugins', 'registry.terraform.io', 'portico', 'portico', PROVIDER_VERSION, platform());
+  const dir = join(
+    home,
+    '.terraform.d',
+    'plugins',
+    'registry.terraform.io',
+    'portico',
+    'portico',
+    PROVIDER_VERSION,
+    platform(),
+  );
   await buildProvider(dir);
   return dir;
 }
@@ -49,6 +58,9 @@ export async function installDev(home = homedir()): Promise<{ dir: string; confi
   const dir = join(home, '.terraform.d', 'portico-dev');
   await buildProvider(dir);
   const config = join(dir, 'dev.tfrc');
-  writeFileSync(config, `provider_installation {\n  dev_overrides {\n    "portico/portico" = "${dir}"\n  }\n  direct {}\n}\n`);
+  writeFileSync(
+    config,
+    `provider_installation {\n  dev_overrides {\n    "portico/portico" = "${dir}"\n  }\n  direct {}\n}\n`,
+  );
   return { dir, config };
 }

@@ -15,7 +15,6 @@ export interface Problem {
   path?: string;
 }
 
-
 const same = (a: unknown, b: unknown) => canonicalJson(plain(a)) === canonicalJson(plain(b));
 
 /** A known cty value as JSON (bigints become numbers, unknown never reaches here). */
@@ -33,7 +32,12 @@ function withDefaults(attrs: Attribute[], config: Obj): Obj {
     let v = config[a.name] ?? null;
     if (v === null && a.default !== undefined) v = a.default as CtyValue;
     if (a.nested && v !== null && v !== UNKNOWN) {
-      v = a.nested.nesting === 'list' ? (v as CtyValue[]).map((e) => (e === UNKNOWN || e === null ? e : withDefaults(a.nested!.attributes, e as Obj))) : withDefaults(a.nested.attributes, v as Obj);
+      v =
+        a.nested.nesting === 'list'
+          ? (v as CtyValue[]).map((e) =>
+              e === UNKNOWN || e === null ? e : withDefaults(a.nested!.attributes, e as Obj),
+            )
+          : withDefaults(a.nested.attributes, v as Obj);
     }
     out[a.name] = v;
   }
@@ -55,12 +59,20 @@ export function planChange(model: ResourceModel, prior: Obj | null, config: Obj 
     if (a.role === 'tenant' || a.role === 'secret-version') desired[a.name] = config[a.name] ?? null;
     if (a.role === 'id') desired.id = config.id ?? (prior?.id as CtyValue) ?? UNKNOWN;
     if (a.role === 'secret') desired[a.name] = a.writeOnly ? null : ((prior?.[a.name] as CtyValue) ?? UNKNOWN);
-    if (a.role === 'computed' || a.role === 'timestamp') desired[a.name] = prior ? (prior[a.name] as CtyValue) : UNKNOWN;
+    if (a.role === 'computed' || a.role === 'timestamp')
+      desired[a.name] = prior ? (prior[a.name] as CtyValue) : UNKNOWN;
   }
   if (!prior) return { planned: desired, requiresReplace: [] };
   const inputs = model.attributes.filter((a) => ['field', 'id', 'tenant', 'secret-version'].includes(a.role));
   const changed = inputs.filter((a) => hasUnknown(desired[a.name]) || !same(desired[a.name], prior[a.name]));
-  if (!changed.length) return { planned: { ...prior, ...Object.fromEntries(model.attributes.filter((a) => a.writeOnly).map((a) => [a.name, null])) }, requiresReplace: [] };
+  if (!changed.length)
+    return {
+      planned: {
+        ...prior,
+        ...Object.fromEntries(model.attributes.filter((a) => a.writeOnly).map((a) => [a.name, null])),
+      },
+      requiresReplace: [],
+    };
   // what the server changes on every update is planned unknown: `updated_at`, and what the definition declares
   for (const name of ['updated_at', ...(model.def.changesOnUpdate ?? [])]) if (name in desired) desired[name] = UNKNOWN;
   const replace = changed.filter((a) => a.requiresReplace).map((a) => a.name);
@@ -80,12 +92,17 @@ export function validateConfig(model: ResourceModel, config: Obj): Problem[] {
       continue;
     }
     const parsed = schema.safeParse(v === null ? undefined : stripNulls(plain(v)));
-    if (!parsed.success) for (const d of issuesToDetails(parsed.error, name)) problems.push({ summary: `Invalid ${d.path}`, detail: `${d.path} ${d.message}`, path: d.path });
+    if (!parsed.success)
+      for (const d of issuesToDetails(parsed.error, name))
+        problems.push({ summary: `Invalid ${d.path}`, detail: `${d.path} ${d.message}`, path: d.path });
     else body[name] = parsed.data;
   }
   if (allKnown && !problems.length && model.def.check) {
     const tenant = config.tenant_id;
-    for (const p of model.def.check({ ...body, tenant_id: tenant === UNKNOWN ? 'unknown' : (tenant as string | null) } as never)) {
+    for (const p of model.def.check({
+      ...body,
+      tenant_id: tenant === UNKNOWN ? 'unknown' : (tenant as string | null),
+    } as never)) {
       problems.push({ summary: `Invalid ${p.path}`, detail: `${p.path}: ${p.message}`, path: p.path });
     }
   }
@@ -95,7 +112,12 @@ export function validateConfig(model: ResourceModel, config: Obj): Problem[] {
 /** Nested objects arrive with every attribute, null where unset; the API's schemas want those left out. */
 function stripNulls(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stripNulls);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([, e]) => e !== null).map(([k, e]) => [k, stripNulls(e)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([, e]) => e !== null)
+        .map(([k, e]) => [k, stripNulls(e)]),
+    );
   return v;
 }
 
@@ -118,7 +140,8 @@ function bodyOf(model: ResourceModel, planned: Obj, config: Obj, sendSecret: boo
     if (a.role === 'field') body[a.name] = plain(planned[a.name]);
     if (a.role === 'tenant' && !isNested(model.def)) body.tenant_id = planned.tenant_id ?? null;
     if (a.role === 'id' && planned.id !== UNKNOWN && planned.id !== null) body.id = planned.id;
-    if (a.role === 'secret' && a.writeOnly && sendSecret && config[a.name] !== null && config[a.name] !== undefined) body[model.def.secret!.field] = config[a.name];
+    if (a.role === 'secret' && a.writeOnly && sendSecret && config[a.name] !== null && config[a.name] !== undefined)
+      body[model.def.secret!.field] = config[a.name];
     if (a.role === 'secret-version' && a.apiName) body[a.apiName] = plain(planned[a.name]) ?? null;
   }
   return body;
@@ -129,7 +152,8 @@ export function stateOf(model: ResourceModel, api: Record<string, unknown>, prio
   const state: Obj = {};
   for (const a of model.attributes) {
     if (a.writeOnly) state[a.name] = null;
-    else if (a.role === 'secret-version') state[a.name] = ((a.apiName ? api[a.apiName] : prior?.[a.name]) as CtyValue) ?? null;
+    else if (a.role === 'secret-version')
+      state[a.name] = ((a.apiName ? api[a.apiName] : prior?.[a.name]) as CtyValue) ?? null;
     else if (a.role === 'secret') state[a.name] = ((api[a.name] ?? prior?.[a.name]) as CtyValue) ?? null;
     else state[a.name] = (api[a.name] as CtyValue) ?? null;
   }
@@ -138,21 +162,37 @@ export function stateOf(model: ResourceModel, api: Record<string, unknown>, prio
 
 /** Maps an API failure to diagnostics on the attributes it names. */
 export function problemsOf(model: ResourceModel, err: unknown, action: string): Problem[] {
-  if (!(err instanceof ApiFailure)) return [{ summary: `Portico: ${action} failed`, detail: err instanceof Error ? err.message : String(err) }];
+  if (!(err instanceof ApiFailure))
+    return [{ summary: `Portico: ${action} failed`, detail: err instanceof Error ? err.message : String(err) }];
   const secretField = model.def.secret?.mode === 'encrypted' ? model.def.secret.field : undefined;
   if (!err.details.length) return [{ summary: `Portico: ${action} failed (${err.code})`, detail: err.message }];
   return err.details.map((d) => {
     const path = secretField && d.path.split('.')[0] === secretField ? `${secretField}_wo` : d.path;
-    return { summary: `Portico: ${action} failed (${err.code})`, detail: `${path ? `${path}: ` : ''}${d.message}`, path: path || undefined };
+    return {
+      summary: `Portico: ${action} failed (${err.code})`,
+      detail: `${path ? `${path}: ` : ''}${d.message}`,
+      path: path || undefined,
+    };
   });
 }
 
-export async function createResource(client: AdminClient, model: ResourceModel, planned: Obj, config: Obj): Promise<Obj> {
+export async function createResource(
+  client: AdminClient,
+  model: ResourceModel,
+  planned: Obj,
+  config: Obj,
+): Promise<Obj> {
   const res = await client.request('POST', collection(model, planned), bodyOf(model, planned, config, true));
   return { ...stateOf(model, res.body, null), ...versionOnly(model, planned) };
 }
 
-export async function updateResource(client: AdminClient, model: ResourceModel, prior: Obj, planned: Obj, config: Obj): Promise<Obj> {
+export async function updateResource(
+  client: AdminClient,
+  model: ResourceModel,
+  prior: Obj,
+  planned: Obj,
+  config: Obj,
+): Promise<Obj> {
   const versionAttr = model.attributes.find((a) => a.role === 'secret-version');
   const rotate = versionAttr !== undefined && !same(planned[versionAttr.name], prior[versionAttr.name]);
   const res = await client.request('PUT', itemPath(model, prior), bodyOf(model, planned, config, rotate));
@@ -184,12 +224,22 @@ export function importState(model: ResourceModel, id: string): Obj {
   const state: Obj = Object.fromEntries(model.attributes.map((a) => [a.name, null]));
   if (!isNested(model.def) && hasTenantField(model.def) && id.includes('/')) {
     const [tenant, own, extra] = id.split('/');
-    if (!tenant || !own || extra !== undefined) throw new ApiFailure(400, 'BAD_IMPORT_ID', `Import ID for ${model.typeName} must be "<id>" or "<tenant_id>/<id>", got "${id}"`);
+    if (!tenant || !own || extra !== undefined)
+      throw new ApiFailure(
+        400,
+        'BAD_IMPORT_ID',
+        `Import ID for ${model.typeName} must be "<id>" or "<tenant_id>/<id>", got "${id}"`,
+      );
     state.tenant_id = tenant;
     state.id = own;
   } else if (isNested(model.def)) {
     const [tenant, key, extra] = id.split('/');
-    if (!tenant || !key || extra !== undefined) throw new ApiFailure(400, 'BAD_IMPORT_ID', `Import ID for ${model.typeName} must be "<tenant_id>/<id>", got "${id}"`);
+    if (!tenant || !key || extra !== undefined)
+      throw new ApiFailure(
+        400,
+        'BAD_IMPORT_ID',
+        `Import ID for ${model.typeName} must be "<tenant_id>/<id>", got "${id}"`,
+      );
     state.tenant_id = tenant;
     state.id = key;
   } else {

@@ -15,7 +15,14 @@ export const PROTO_DIR = process.env.PORTICO_PROVIDER_PROTO_DIR ?? join(__dirnam
 
 /** Loads one of our .proto files as a gRPC package definition. */
 export function loadProto(file: string): grpc.GrpcObject {
-  const def = protoLoader.loadSync(join(PROTO_DIR, file), { keepCase: true, longs: Number, enums: Number, defaults: true, oneofs: true, bytes: Buffer });
+  const def = protoLoader.loadSync(join(PROTO_DIR, file), {
+    keepCase: true,
+    longs: Number,
+    enums: Number,
+    defaults: true,
+    oneofs: true,
+    bytes: Buffer,
+  });
   return grpc.loadPackageDefinition(def);
 }
 
@@ -25,12 +32,20 @@ type Impl = grpc.UntypedServiceImplementation;
  * Serves `provider` the way Terraform's go-plugin client expects: a unix socket, TLS with AutoMTLS when the client sent
  * its certificate, the health/controller/stdio services beside the provider, and one handshake line on stdout.
  */
-export async function servePlugin(provider: { service: grpc.ServiceDefinition; implementation: Impl }, onStop: () => void = () => {}): Promise<void> {
+export async function servePlugin(
+  provider: { service: grpc.ServiceDefinition; implementation: Impl },
+  onStop: () => void = () => {},
+): Promise<void> {
   if (process.env[MAGIC_COOKIE_KEY] !== MAGIC_COOKIE_VALUE) {
-    process.stderr.write('This is a Terraform provider plugin: Terraform runs it. Install it with `npx portico provider install`.\n');
+    process.stderr.write(
+      'This is a Terraform provider plugin: Terraform runs it. Install it with `npx portico provider install`.\n',
+    );
     process.exit(1);
   }
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 256 * 1024 * 1024, 'grpc.max_send_message_length': 256 * 1024 * 1024 });
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': 256 * 1024 * 1024,
+    'grpc.max_send_message_length': 256 * 1024 * 1024,
+  });
   server.addService(provider.service, provider.implementation);
 
   const health = loadProto('health.proto') as any;
@@ -59,10 +74,16 @@ export async function servePlugin(provider: { service: grpc.ServiceDefinition; i
   const clientCert = process.env.PLUGIN_CLIENT_CERT;
   if (clientCert) {
     const own = await makePluginCertificate();
-    credentials = grpc.ServerCredentials.createSsl(Buffer.from(clientCert), [{ private_key: Buffer.from(own.keyPem), cert_chain: Buffer.from(own.certPem) }], true);
+    credentials = grpc.ServerCredentials.createSsl(
+      Buffer.from(clientCert),
+      [{ private_key: Buffer.from(own.keyPem), cert_chain: Buffer.from(own.certPem) }],
+      true,
+    );
     cert = own.derBase64;
   }
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, credentials, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix://${socket}`, credentials, (err) => (err ? reject(err) : resolve())),
+  );
   process.stdout.write(`1|${PROTOCOL_VERSION}|unix|${socket}|grpc|${cert}\n`);
   process.once('SIGINT', () => {}); // Terraform forwards Ctrl-C; it stops us through StopProvider and Shutdown
   process.once('SIGTERM', exit);

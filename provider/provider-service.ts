@@ -1,7 +1,17 @@
 import type * as grpc from '@grpc/grpc-js';
 import { AdminClient } from './client';
 import { decodeJson, decodeMsgpack, encodeMsgpack, hasUnknown, typeToJson, type CtyValue } from './cty-codec';
-import { createResource, deleteResource, importState, planChange, problemsOf, readResource, updateResource, validateConfig, type Problem } from './operations';
+import {
+  createResource,
+  deleteResource,
+  importState,
+  planChange,
+  problemsOf,
+  readResource,
+  updateResource,
+  validateConfig,
+  type Problem,
+} from './operations';
 import { loadProto } from './plugin-host';
 import { MODELS, modelByType, PROVIDER_ATTRIBUTES, type Attribute, type CtyType, type ResourceModel } from './schema';
 
@@ -9,14 +19,19 @@ type Obj = Record<string, CtyValue>;
 type Call = grpc.ServerUnaryCall<any, any>;
 type Done = grpc.sendUnaryData<any>;
 
-const PROVIDER_TYPE: CtyType = { kind: 'object', attributes: Object.fromEntries(PROVIDER_ATTRIBUTES.map((a) => [a.name, a.type])) };
+const PROVIDER_TYPE: CtyType = {
+  kind: 'object',
+  attributes: Object.fromEntries(PROVIDER_ATTRIBUTES.map((a) => [a.name, a.type])),
+};
 
 /** Schema.Attribute messages; nested attributes use nested_type (so their own attributes may be optional). */
 function attributeProto(a: Attribute): object {
   return {
     name: a.name,
     type: a.nested ? Buffer.alloc(0) : Buffer.from(JSON.stringify(typeToJson(a.type))),
-    nested_type: a.nested ? { attributes: a.nested.attributes.map(attributeProto), nesting: a.nested.nesting === 'list' ? 2 : 1 } : undefined,
+    nested_type: a.nested
+      ? { attributes: a.nested.attributes.map(attributeProto), nesting: a.nested.nesting === 'list' ? 2 : 1 }
+      : undefined,
     description: a.description,
     required: a.required,
     optional: a.optional,
@@ -25,21 +40,46 @@ function attributeProto(a: Attribute): object {
     write_only: a.writeOnly,
   };
 }
-const schemaProto = (attrs: Attribute[], description: string) => ({ version: 0, block: { version: 0, attributes: attrs.map(attributeProto), description } });
+const schemaProto = (attrs: Attribute[], description: string) => ({
+  version: 0,
+  block: { version: 0, attributes: attrs.map(attributeProto), description },
+});
 
 /** `providers.0.provider` as an AttributePath. */
 function pathProto(path: string) {
-  return { steps: path.split('.').filter(Boolean).map((s) => (/^\d+$/.test(s) ? { element_key_int: Number(s) } : { attribute_name: s })) };
+  return {
+    steps: path
+      .split('.')
+      .filter(Boolean)
+      .map((s) => (/^\d+$/.test(s) ? { element_key_int: Number(s) } : { attribute_name: s })),
+  };
 }
-const diagnostics = (problems: Problem[]) => problems.map((p) => ({ severity: 1, summary: p.summary, detail: p.detail, attribute: p.path ? pathProto(p.path) : undefined }));
-const failure = (summary: string, err: unknown) => [{ severity: 1, summary, detail: err instanceof Error ? err.message : String(err) }];
+const diagnostics = (problems: Problem[]) =>
+  problems.map((p) => ({
+    severity: 1,
+    summary: p.summary,
+    detail: p.detail,
+    attribute: p.path ? pathProto(p.path) : undefined,
+  }));
+const failure = (summary: string, err: unknown) => [
+  { severity: 1, summary, detail: err instanceof Error ? err.message : String(err) },
+];
 
 const decode = (dv: { msgpack?: Buffer; json?: Buffer } | null | undefined, type: CtyType): CtyValue =>
-  !dv ? null : dv.msgpack?.length ? decodeMsgpack(dv.msgpack, type) : dv.json?.length ? decodeJson(dv.json, type) : null;
+  !dv
+    ? null
+    : dv.msgpack?.length
+      ? decodeMsgpack(dv.msgpack, type)
+      : dv.json?.length
+        ? decodeJson(dv.json, type)
+        : null;
 const encode = (v: CtyValue, type: CtyType) => ({ msgpack: Buffer.from(encodeMsgpack(v, type)) });
 
 /** The tfplugin6 Provider service: schema and CRUD, all derived from the resource registry. */
-export function providerService(): { service: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+export function providerService(): {
+  service: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+} {
   const proto = loadProto('tfplugin6.proto') as any;
   let client: AdminClient | undefined;
   const need = (): AdminClient => {
@@ -55,7 +95,10 @@ export function providerService(): { service: grpc.ServiceDefinition; implementa
   const rpc = (name: string, fn: (call: Call) => Promise<object> | object) => (call: Call, done: Done) => {
     Promise.resolve()
       .then(() => fn(call))
-      .then((res) => done(null, res), (err) => done(null, { diagnostics: failure(`Portico provider: ${name} failed`, err) }));
+      .then(
+        (res) => done(null, res),
+        (err) => done(null, { diagnostics: failure(`Portico provider: ${name} failed`, err) }),
+      );
   };
 
   const implementation: grpc.UntypedServiceImplementation = {
@@ -66,7 +109,9 @@ export function providerService(): { service: grpc.ServiceDefinition; implementa
     })),
     GetProviderSchema: rpc('GetProviderSchema', () => ({
       provider: schemaProto(PROVIDER_ATTRIBUTES, 'Portico admin API connection.'),
-      resource_schemas: Object.fromEntries(MODELS.map((m) => [m.typeName, schemaProto(m.attributes, m.def.description)])),
+      resource_schemas: Object.fromEntries(
+        MODELS.map((m) => [m.typeName, schemaProto(m.attributes, m.def.description)]),
+      ),
       data_source_schemas: {},
       server_capabilities: { plan_destroy: false },
     })),
@@ -76,7 +121,17 @@ export function providerService(): { service: grpc.ServiceDefinition; implementa
       const cfg = (decode(call.request.config, PROVIDER_TYPE) ?? {}) as Obj;
       const endpoint = (cfg.endpoint as string | null) ?? process.env.PORTICO_ENDPOINT ?? 'http://127.0.0.1:8090';
       const token = (cfg.token as string | null) ?? process.env.PORTICO_TOKEN;
-      if (!token) return { diagnostics: [{ severity: 1, summary: 'Missing Portico token', detail: 'Set the provider\'s "token" argument or PORTICO_TOKEN.', attribute: pathProto('token') }] };
+      if (!token)
+        return {
+          diagnostics: [
+            {
+              severity: 1,
+              summary: 'Missing Portico token',
+              detail: 'Set the provider\'s "token" argument or PORTICO_TOKEN.',
+              attribute: pathProto('token'),
+            },
+          ],
+        };
       client = new AdminClient(endpoint, token);
       return { diagnostics: [] };
     }),
@@ -94,7 +149,11 @@ export function providerService(): { service: grpc.ServiceDefinition; implementa
       const prior = decode(call.request.current_state, m.type) as Obj | null;
       if (!prior) return { new_state: encode(null, m.type), diagnostics: [] };
       try {
-        return { new_state: encode(await readResource(need(), m, prior), m.type), private: call.request.private, diagnostics: [] };
+        return {
+          new_state: encode(await readResource(need(), m, prior), m.type),
+          private: call.request.private,
+          diagnostics: [],
+        };
       } catch (err) {
         return { new_state: call.request.current_state, diagnostics: diagnostics(problemsOf(m, err, 'read')) };
       }
@@ -105,7 +164,12 @@ export function providerService(): { service: grpc.ServiceDefinition; implementa
       const proposed = decode(call.request.proposed_new_state, m.type) as Obj | null;
       const config = proposed === null ? null : (decode(call.request.config, m.type) as Obj);
       const plan = planChange(m, prior, config);
-      return { planned_state: encode(plan.planned, m.type), requires_replace: plan.requiresReplace.map(pathProto), planned_private: call.request.prior_private, diagnostics: [] };
+      return {
+        planned_state: encode(plan.planned, m.type),
+        requires_replace: plan.requiresReplace.map(pathProto),
+        planned_private: call.request.prior_private,
+        diagnostics: [],
+      };
     }),
     ApplyResourceChange: rpc('ApplyResourceChange', async (call) => {
       const m = model(call);
@@ -117,23 +181,36 @@ export function providerService(): { service: grpc.ServiceDefinition; implementa
           await deleteResource(need(), m, prior!);
           return { new_state: encode(null, m.type), diagnostics: [] };
         }
-        const state = prior === null ? await createResource(need(), m, planned, config) : await updateResource(need(), m, prior, planned, config);
+        const state =
+          prior === null
+            ? await createResource(need(), m, planned, config)
+            : await updateResource(need(), m, prior, planned, config);
         if (hasUnknown(state)) throw new Error('the API left a value unknown');
         return { new_state: encode(state, m.type), private: Buffer.alloc(0), diagnostics: [] };
       } catch (err) {
         const action = planned === null ? 'delete' : prior === null ? 'create' : 'update';
-        return { new_state: call.request.prior_state ?? encode(null, m.type), diagnostics: diagnostics(problemsOf(m, err, action)) };
+        return {
+          new_state: call.request.prior_state ?? encode(null, m.type),
+          diagnostics: diagnostics(problemsOf(m, err, action)),
+        };
       }
     }),
     ImportResourceState: rpc('ImportResourceState', (call) => {
       const m = model(call);
       try {
-        return { imported_resources: [{ type_name: m.typeName, state: encode(importState(m, call.request.id), m.type), private: Buffer.alloc(0) }], diagnostics: [] };
+        return {
+          imported_resources: [
+            { type_name: m.typeName, state: encode(importState(m, call.request.id), m.type), private: Buffer.alloc(0) },
+          ],
+          diagnostics: [],
+        };
       } catch (err) {
         return { imported_resources: [], diagnostics: diagnostics(problemsOf(m, err, 'import')) };
       }
     }),
-    ReadDataSource: rpc('ReadDataSource', () => ({ diagnostics: [{ severity: 1, summary: 'Portico has no data sources', detail: '' }] })),
+    ReadDataSource: rpc('ReadDataSource', () => ({
+      diagnostics: [{ severity: 1, summary: 'Portico has no data sources', detail: '' }],
+    })),
     StopProvider: rpc('StopProvider', () => ({ Error: '' })),
   };
   return { service: proto.tfplugin6.Provider.service, implementation };

@@ -40,12 +40,28 @@ export interface ResourceModel {
   type: CtyType;
 }
 
-const plain = { required: false, optional: false, computed: false, sensitive: false, writeOnly: false, requiresReplace: false, description: '' };
+const plain = {
+  required: false,
+  optional: false,
+  computed: false,
+  sensitive: false,
+  writeOnly: false,
+  requiresReplace: false,
+  description: '',
+};
 
 /** The attribute for one zod field: its cty type, whether it is required, and its default. */
 function fieldAttribute(name: string, schema: z.ZodType, role: Attribute['role']): Attribute {
   const w = walk(schema);
-  const base: Attribute = { ...plain, name, type: { kind: 'string' }, role, required: !w.optional, optional: w.optional, computed: w.optional && w.hasDefault };
+  const base: Attribute = {
+    ...plain,
+    name,
+    type: { kind: 'string' },
+    role,
+    required: !w.optional,
+    optional: w.optional,
+    computed: w.optional && w.hasDefault,
+  };
   // the definition's `.describe()`: the same text in the OpenAPI document, the Terraform schema and the constructs
   base.description = schema.description ?? '';
   if (w.hasDefault) base.default = w.default;
@@ -72,18 +88,37 @@ function fieldAttribute(name: string, schema: z.ZodType, role: Attribute['role']
   return base;
 }
 
-const objectType = (attributes: Attribute[]): CtyType => ({ kind: 'object', attributes: Object.fromEntries(attributes.map((a) => [a.name, a.type])) });
+const objectType = (attributes: Attribute[]): CtyType => ({
+  kind: 'object',
+  attributes: Object.fromEntries(attributes.map((a) => [a.name, a.type])),
+});
 
 /** Derives a resource's Terraform attributes from its definition (CONTRACT.md section 5: the REST field names). */
 export function resourceModel(def: ResourceDefinition): ResourceModel {
   const attrs: Attribute[] = [];
-  const idAttr: Attribute = { ...plain, name: 'id', type: { kind: 'string' }, role: 'id', requiresReplace: true, description: 'Identifier.' };
+  const idAttr: Attribute = {
+    ...plain,
+    name: 'id',
+    type: { kind: 'string' },
+    role: 'id',
+    requiresReplace: true,
+    description: 'Identifier.',
+  };
   if (def.id.source === 'caller') attrs.push({ ...idAttr, required: true });
   else if (def.id.source === 'either') attrs.push({ ...idAttr, optional: true, computed: true });
   else attrs.push({ ...idAttr, computed: true });
   if (hasTenantField(def)) {
     const required = def.scope === 'tenant';
-    attrs.push({ ...plain, name: 'tenant_id', type: { kind: 'string' }, role: 'tenant', required, optional: !required, requiresReplace: true, description: required ? 'The owning tenant.' : 'The owning tenant; null for a global one.' });
+    attrs.push({
+      ...plain,
+      name: 'tenant_id',
+      type: { kind: 'string' },
+      role: 'tenant',
+      required,
+      optional: !required,
+      requiresReplace: true,
+      description: required ? 'The owning tenant.' : 'The owning tenant; null for a global one.',
+    });
   }
   const versionField = def.secret?.mode === 'encrypted' ? def.secret.versionField : undefined;
   for (const [name, schema] of Object.entries(def.fields.shape)) {
@@ -93,18 +128,52 @@ export function resourceModel(def: ResourceDefinition): ResourceModel {
     attrs.push(a);
   }
   for (const [name, schema] of Object.entries(def.computed.shape)) {
-    attrs.push({ ...fieldAttribute(name, schema as z.ZodType, 'computed'), required: false, optional: false, computed: true, default: undefined });
+    attrs.push({
+      ...fieldAttribute(name, schema as z.ZodType, 'computed'),
+      required: false,
+      optional: false,
+      computed: true,
+      default: undefined,
+    });
   }
   const secret = def.secret;
   if (secret?.mode === 'generated') {
-    attrs.push({ ...plain, name: secret.field, type: { kind: 'string' }, role: 'secret', computed: true, sensitive: true, description: 'The plaintext secret, known only at creation.' });
+    attrs.push({
+      ...plain,
+      name: secret.field,
+      type: { kind: 'string' },
+      role: 'secret',
+      computed: true,
+      sensitive: true,
+      description: 'The plaintext secret, known only at creation.',
+    });
   } else if (secret?.mode === 'encrypted') {
-    attrs.push({ ...plain, name: `${secret.field}_wo`, type: { kind: 'string' }, role: 'secret', optional: true, sensitive: true, writeOnly: true, description: 'Write-only secret: sent to the API, never stored in state.' });
-    attrs.push({ ...plain, name: `${secret.field}_wo_version`, type: { kind: 'number' }, role: 'secret-version', optional: true, apiName: secret.versionField, description: `Change it to send ${secret.field}_wo again (rotation).` });
-    if (secret.setField) attrs.push({ ...plain, name: secret.setField, type: { kind: 'bool' }, role: 'computed', computed: true });
-    if (secret.last4Field) attrs.push({ ...plain, name: secret.last4Field, type: { kind: 'string' }, role: 'computed', computed: true });
+    attrs.push({
+      ...plain,
+      name: `${secret.field}_wo`,
+      type: { kind: 'string' },
+      role: 'secret',
+      optional: true,
+      sensitive: true,
+      writeOnly: true,
+      description: 'Write-only secret: sent to the API, never stored in state.',
+    });
+    attrs.push({
+      ...plain,
+      name: `${secret.field}_wo_version`,
+      type: { kind: 'number' },
+      role: 'secret-version',
+      optional: true,
+      apiName: secret.versionField,
+      description: `Change it to send ${secret.field}_wo again (rotation).`,
+    });
+    if (secret.setField)
+      attrs.push({ ...plain, name: secret.setField, type: { kind: 'bool' }, role: 'computed', computed: true });
+    if (secret.last4Field)
+      attrs.push({ ...plain, name: secret.last4Field, type: { kind: 'string' }, role: 'computed', computed: true });
   }
-  for (const name of ['created_at', 'updated_at']) attrs.push({ ...plain, name, type: { kind: 'string' }, role: 'timestamp', computed: true });
+  for (const name of ['created_at', 'updated_at'])
+    attrs.push({ ...plain, name, type: { kind: 'string' }, role: 'timestamp', computed: true });
   return { typeName: `portico_${def.kind}`, def, attributes: attrs, type: objectType(attrs) };
 }
 
@@ -114,6 +183,21 @@ export const modelByType = (typeName: string) => MODELS.find((m) => m.typeName =
 
 /** The provider block: where the admin API is and the token to use. */
 export const PROVIDER_ATTRIBUTES: Attribute[] = [
-  { ...plain, name: 'endpoint', type: { kind: 'string' }, role: 'field', optional: true, description: 'Admin API base URL; defaults to PORTICO_ENDPOINT, then http://127.0.0.1:8090.' },
-  { ...plain, name: 'token', type: { kind: 'string' }, role: 'field', optional: true, sensitive: true, description: 'Admin API token; defaults to PORTICO_TOKEN.' },
+  {
+    ...plain,
+    name: 'endpoint',
+    type: { kind: 'string' },
+    role: 'field',
+    optional: true,
+    description: 'Admin API base URL; defaults to PORTICO_ENDPOINT, then http://127.0.0.1:8090.',
+  },
+  {
+    ...plain,
+    name: 'token',
+    type: { kind: 'string' },
+    role: 'field',
+    optional: true,
+    sensitive: true,
+    description: 'Admin API token; defaults to PORTICO_TOKEN.',
+  },
 ];

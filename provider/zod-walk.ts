@@ -17,7 +17,18 @@ export interface FieldShape {
   values?: string[];
 }
 
-type Def = { type: string; entries?: Record<string, string>; innerType?: z.ZodType; defaultValue?: unknown; element?: z.ZodType; shape?: Record<string, z.ZodType>; valueType?: z.ZodType; in?: z.ZodType; checks?: { _zod: { def: { check: string; format?: string } } }[]; format?: string };
+type Def = {
+  type: string;
+  entries?: Record<string, string>;
+  innerType?: z.ZodType;
+  defaultValue?: unknown;
+  element?: z.ZodType;
+  shape?: Record<string, z.ZodType>;
+  valueType?: z.ZodType;
+  in?: z.ZodType;
+  checks?: { _zod: { def: { check: string; format?: string } } }[];
+  format?: string;
+};
 const defOf = (s: z.ZodType) => (s as unknown as { _zod: { def: Def } })._zod.def;
 
 /** Peels optional / nullable / default wrappers off a schema and reports what they said. */
@@ -32,7 +43,9 @@ export function walk(schema: z.ZodType): FieldShape {
       out.optional = true;
       if (!out.hasDefault) {
         out.hasDefault = true;
-        out.default = structuredClone(typeof d.defaultValue === 'function' ? (d.defaultValue as () => unknown)() : d.defaultValue);
+        out.default = structuredClone(
+          typeof d.defaultValue === 'function' ? (d.defaultValue as () => unknown)() : d.defaultValue,
+        );
       }
     } else if (d.type === 'pipe') {
       s = d.in!;
@@ -43,7 +56,8 @@ export function walk(schema: z.ZodType): FieldShape {
       if (d.type === 'object') out.shape = d.shape;
       if (d.type === 'record') out.element = d.valueType;
       if (d.type === 'enum') out.values = Object.values(d.entries ?? {});
-      if (d.type === 'number') out.integer = d.format === 'safeint' || (d.checks ?? []).some((c) => c._zod.def.format === 'safeint');
+      if (d.type === 'number')
+        out.integer = d.format === 'safeint' || (d.checks ?? []).some((c) => c._zod.def.format === 'safeint');
       return out;
     }
     s = d.innerType!;

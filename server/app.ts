@@ -34,7 +34,10 @@ export interface GatewayOptions {
 export async function openGateway(
   config: Config = loadConfig(),
   // asynchronous stdout: lines written while a write is in flight go out together (pino flushes them at exit)
-  log: Logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }, pino.destination({ dest: 1, sync: false })),
+  log: Logger = pino(
+    { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
+    pino.destination({ dest: 1, sync: false }),
+  ),
   options: GatewayOptions = {},
 ): Promise<OpenGateway> {
   const timeouts = { connectMs: config.dbConnectTimeoutMs, queryMs: config.dbQueryTimeoutMs };
@@ -93,7 +96,11 @@ export interface RunningServer {
 }
 
 /** Starts the planes `config.role` asks for, listening on their ports. */
-export async function startServer(config: Config = loadConfig(), log?: Logger, options?: GatewayOptions): Promise<RunningServer> {
+export async function startServer(
+  config: Config = loadConfig(),
+  log?: Logger,
+  options?: GatewayOptions,
+): Promise<RunningServer> {
   const gateway = await openGateway(config, log, options);
   const server: RunningServer = {
     gateway,
@@ -136,7 +143,8 @@ async function closeWithin(
 ): Promise<void> {
   const cut = setTimeout(() => apps.forEach((app) => app?.server.closeAllConnections()), graceMs / 2).unref();
   try {
-    if ((await within(stop(), graceMs)) === LATE) log.warn({ graceMs }, 'shutdown grace ran out; stopping without waiting further');
+    if ((await within(stop(), graceMs)) === LATE)
+      log.warn({ graceMs }, 'shutdown grace ran out; stopping without waiting further');
   } finally {
     clearTimeout(cut);
   }

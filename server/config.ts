@@ -37,7 +37,10 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super(`${variable}: ${message}`);
     this.name = 'ConfigError';
   }
@@ -49,7 +52,8 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n > 65535) throw new ConfigError(name, `must be a port number from 0 to 65535, got "${raw}"`);
+  if (!/^\d+$/.test(raw) || n > 65535)
+    throw new ConfigError(name, `must be a port number from 0 to 65535, got "${raw}"`);
   return n;
 }
 
@@ -94,7 +98,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const masterKey = env.PORTICO_MASTER_KEY ? parseMasterKey(env.PORTICO_MASTER_KEY) : undefined;
   if (databaseUrl && !masterKey) {
-    throw new ConfigError('PORTICO_MASTER_KEY', 'is required with DATABASE_URL (32 bytes as base64 or hex; try `openssl rand -base64 32`)');
+    throw new ConfigError(
+      'PORTICO_MASTER_KEY',
+      'is required with DATABASE_URL (32 bytes as base64 or hex; try `openssl rand -base64 32`)',
+    );
   }
   const logLevel = env.PORTICO_LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -109,7 +116,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   try {
     egressAllow = parseEgressAllow(env.PORTICO_EGRESS_ALLOW);
   } catch (err) {
-    throw new ConfigError('PORTICO_EGRESS_ALLOW', `${(err as Error).message}; give comma-separated CIDRs or host names`);
+    throw new ConfigError(
+      'PORTICO_EGRESS_ALLOW',
+      `${(err as Error).message}; give comma-separated CIDRs or host names`,
+    );
   }
   const headersTimeoutMs = millis(env, 'PORTICO_HEADERS_TIMEOUT_MS', 10_000);
   const requestTimeoutMs = millis(env, 'PORTICO_REQUEST_TIMEOUT_MS', 60_000);

@@ -56,8 +56,11 @@ export async function loadKeys(config: Config, db: Db): Promise<Keys> {
 export async function loadBootstrapToken(config: Config, db: Db): Promise<{ hash: string; shownOnce?: string }> {
   if (config.adminToken) return { hash: hashToken(config.adminToken) };
   let token: string | undefined;
-  const { value, created } = await getOrCreateSetting(db, 'bootstrap_token_hash', () => hashToken((token = generateToken('ptc_pat_'))));
+  const { value, created } = await getOrCreateSetting(db, 'bootstrap_token_hash', () =>
+    hashToken((token = generateToken('ptc_pat_'))),
+  );
   if (!created || !token) return { hash: value };
-  if (!config.databaseUrl && !isMemory(config.dataDir)) writePrivateFile(join(config.dataDir, 'admin-token'), token + '\n');
+  if (!config.databaseUrl && !isMemory(config.dataDir))
+    writePrivateFile(join(config.dataDir, 'admin-token'), token + '\n');
   return { hash: value, shownOnce: token };
 }

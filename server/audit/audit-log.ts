@@ -132,21 +132,35 @@ export class AuditLog {
 
   private async writeHead(tx: Tx, seq: number, hash: string): Promise<void> {
     const head = { id: 1, ...signHead(this.signingKey, seq, hash) };
-    await tx.insertInto('audit_head').values(head).onConflict((oc) => oc.column('id').doUpdateSet({ seq: head.seq, hash: head.hash, signature: head.signature })).execute();
+    await tx
+      .insertInto('audit_head')
+      .values(head)
+      .onConflict((oc) => oc.column('id').doUpdateSet({ seq: head.seq, hash: head.hash, signature: head.signature }))
+      .execute();
   }
 }
 
 /** The newest event's seq and hash: where the next event links on. */
-const lastLink = (tx: Tx) => tx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+const lastLink = (tx: Tx) =>
+  tx.selectFrom('audit_events').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
 
 /** The chain's signed head, if it has one. */
 export async function readHead(db: Executor): Promise<AuditHead | undefined> {
-  const row = await db.selectFrom('audit_head').select(['seq', 'hash', 'signature']).where('id', '=', 1).executeTakeFirst();
+  const row = await db
+    .selectFrom('audit_head')
+    .select(['seq', 'hash', 'signature'])
+    .where('id', '=', 1)
+    .executeTakeFirst();
   return row && { seq: Number(row.seq), hash: row.hash, signature: row.signature };
 }
 
 /** Events matching `filter`, newest first, after the `before` seq cursor. */
-export async function listAuditEvents(db: Executor, filter: AuditFilter, limit: number, before?: number): Promise<AuditEvent[]> {
+export async function listAuditEvents(
+  db: Executor,
+  filter: AuditFilter,
+  limit: number,
+  before?: number,
+): Promise<AuditEvent[]> {
   let q = db.selectFrom('audit_events').selectAll();
   if (filter.tenant_id) q = q.where('tenant_id', '=', filter.tenant_id);
   if (filter.type) q = q.where('type', '=', filter.type);

@@ -71,15 +71,24 @@ export function verifyChain(events: AuditEvent[], publicKey: KeyObject, contiguo
   const sorted = [...events].sort((a, b) => a.seq - b.seq);
   let prev: AuditEvent | undefined;
   let checked = 0;
-  const fail = (seq: number, reason: string): VerifyResult => ({ valid: false, checked, first_invalid_seq: seq, reason });
+  const fail = (seq: number, reason: string): VerifyResult => ({
+    valid: false,
+    checked,
+    first_invalid_seq: seq,
+    reason,
+  });
   for (const event of sorted) {
     const expectedSeq = prev ? prev.seq + 1 : 1;
-    if (contiguous && event.seq !== expectedSeq) return fail(Math.min(expectedSeq, event.seq), 'sequence gap or duplicate');
+    if (contiguous && event.seq !== expectedSeq)
+      return fail(Math.min(expectedSeq, event.seq), 'sequence gap or duplicate');
     const linked = prev && prev.seq + 1 === event.seq;
     const expectedPrev = linked ? prev!.hash : !prev && event.seq === 1 ? GENESIS_HASH : undefined;
-    if (expectedPrev !== undefined && event.prev_hash !== expectedPrev) return fail(event.seq, 'prev_hash does not match the previous event');
-    if (chainHash(event.prev_hash, bodyOf(event)) !== event.hash) return fail(event.seq, 'hash does not match the event');
-    if (!signedBy(publicKey, Buffer.from(event.hash), event.signature)) return fail(event.seq, 'signature is not valid');
+    if (expectedPrev !== undefined && event.prev_hash !== expectedPrev)
+      return fail(event.seq, 'prev_hash does not match the previous event');
+    if (chainHash(event.prev_hash, bodyOf(event)) !== event.hash)
+      return fail(event.seq, 'hash does not match the event');
+    if (!signedBy(publicKey, Buffer.from(event.hash), event.signature))
+      return fail(event.seq, 'signature is not valid');
     checked++;
     prev = event;
   }
@@ -97,11 +106,18 @@ export function verifyWithHead(events: AuditEvent[], head: AuditHead | undefined
   // a whole chain that verified runs from seq 1 without gaps: its last event has seq = the count
   const lastSeq = chain.checked;
   const last = events.find((e) => e.seq === lastSeq);
-  const fail = (seq: number, reason: string): VerifyResult => ({ valid: false, checked: chain.checked, first_invalid_seq: seq, reason });
+  const fail = (seq: number, reason: string): VerifyResult => ({
+    valid: false,
+    checked: chain.checked,
+    first_invalid_seq: seq,
+    reason,
+  });
   if (!head) return last ? fail(lastSeq + 1, 'the chain has no head') : chain;
   // without a genuine head, what follows the last event cannot be vouched for
-  if (!signedBy(publicKey, headMessage(head.seq, head.hash), head.signature)) return fail(lastSeq + 1, 'the head signature is not valid');
-  if (head.seq > lastSeq) return fail(lastSeq + 1, `events after seq ${lastSeq} are missing (the head is at ${head.seq})`);
+  if (!signedBy(publicKey, headMessage(head.seq, head.hash), head.signature))
+    return fail(lastSeq + 1, 'the head signature is not valid');
+  if (head.seq > lastSeq)
+    return fail(lastSeq + 1, `events after seq ${lastSeq} are missing (the head is at ${head.seq})`);
   if (head.seq < lastSeq) return fail(head.seq + 1, 'events after the head');
   if (head.hash !== last!.hash) return fail(lastSeq, 'the head does not name the last event');
   return chain;

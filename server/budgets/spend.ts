@@ -21,14 +21,26 @@ export interface BudgetUsage {
  * Spend in each budget's current period, summed from usage records (the tenant's, or one key's), in one query
  * however many budgets there are; by budget (two tenants' budgets may share an id).
  */
-export async function budgetSpends<B extends BudgetScope>(db: Executor, budgets: readonly B[], at = new Date()): Promise<Map<B, number>> {
-  const windows = budgets.map((b) => ({ tenant_id: b.tenant_id, api_key_id: b.api_key_id, ...periodBounds(b.period, at) }));
+export async function budgetSpends<B extends BudgetScope>(
+  db: Executor,
+  budgets: readonly B[],
+  at = new Date(),
+): Promise<Map<B, number>> {
+  const windows = budgets.map((b) => ({
+    tenant_id: b.tenant_id,
+    api_key_id: b.api_key_id,
+    ...periodBounds(b.period, at),
+  }));
   const spent = await spendInWindows(db, windows);
   return new Map(budgets.map((b, i) => [b, spent[i]!]));
 }
 
 /** Spend in the budget's current period against its limit. */
-export async function budgetUsage(db: Executor, b: BudgetScope & Pick<BudgetState, 'limit_usd'>, at = new Date()): Promise<BudgetUsage> {
+export async function budgetUsage(
+  db: Executor,
+  b: BudgetScope & Pick<BudgetState, 'limit_usd'>,
+  at = new Date(),
+): Promise<BudgetUsage> {
   const { start, end } = periodBounds(b.period, at);
   const spent = (await budgetSpends(db, [b], at)).get(b) ?? 0;
   const round = (n: number) => Math.round(n * 1e6) / 1e6;

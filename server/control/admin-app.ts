@@ -14,7 +14,13 @@ import { trafficRoutes } from './traffic-routes';
 import { webhookRoutes } from './webhook-routes';
 import { bearerAuth } from './authenticate';
 import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../http/input-guard';
-import { adminErrorBody, clientErrorHandler, frameworkErrors, installErrorHandlers, renderAdminError } from '../http/error-handler';
+import {
+  adminErrorBody,
+  clientErrorHandler,
+  frameworkErrors,
+  installErrorHandlers,
+  renderAdminError,
+} from '../http/error-handler';
 import { openApi } from './openapi';
 import { resourceRoutes } from './resource-routes';
 import { ResourceService } from './resource-service';

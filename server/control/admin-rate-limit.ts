@@ -10,7 +10,10 @@ const MAX_KEYS = 50_000;
 export class CallerBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(private readonly perSecond: number, private readonly burst: number) {}
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+  ) {}
 
   /** Takes a token for `key`: 0 when there was one, else the milliseconds until there is. */
   take(key: string, now = Date.now()): number {

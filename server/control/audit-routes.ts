@@ -19,16 +19,47 @@ const filterQuery = z.strictObject({
   from: when.optional(),
   to: when.optional(),
 });
-const listQuery = filterQuery.extend({ limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().regex(/^\d{1,15}$/, 'is not a cursor this list returned').optional() });
+const listQuery = filterQuery.extend({
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}$/, 'is not a cursor this list returned')
+    .optional(),
+});
 
 const actor = z.object({ type: z.string(), id: z.string(), name: z.string() });
 const eventSchema = z.object({
-  id: z.string(), seq: z.number(), created_at: z.string(), type: z.string(), actor, tenant_id: z.string().nullable(),
-  resource: z.object({ kind: z.string(), id: z.string() }).nullable(), changes: z.unknown(), trace_id: z.string().nullable(),
-  prev_hash: z.string(), hash: z.string(), signature: z.string(),
+  id: z.string(),
+  seq: z.number(),
+  created_at: z.string(),
+  type: z.string(),
+  actor,
+  tenant_id: z.string().nullable(),
+  resource: z.object({ kind: z.string(), id: z.string() }).nullable(),
+  changes: z.unknown(),
+  trace_id: z.string().nullable(),
+  prev_hash: z.string(),
+  hash: z.string(),
+  signature: z.string(),
 });
 const EXPORT_MAX = 100_000;
-const CSV_COLUMNS = ['id', 'seq', 'created_at', 'type', 'actor_type', 'actor_id', 'actor_name', 'tenant_id', 'resource_kind', 'resource_id', 'changes', 'trace_id', 'prev_hash', 'hash', 'signature'];
+const CSV_COLUMNS = [
+  'id',
+  'seq',
+  'created_at',
+  'type',
+  'actor_type',
+  'actor_id',
+  'actor_name',
+  'tenant_id',
+  'resource_kind',
+  'resource_id',
+  'changes',
+  'trace_id',
+  'prev_hash',
+  'hash',
+  'signature',
+];
 
 /** One CSV cell, quoted when it holds a comma, a quote or a line break. */
 const csvCell = (v: unknown) => {
@@ -46,8 +77,21 @@ const csvText = (v: string | null | undefined) => csvCell(v && /^[=+\-@\t\r]/.te
 
 const csvRow = (e: AuditEvent) =>
   [
-    csvCell(e.id), csvCell(e.seq), csvCell(e.created_at), csvCell(e.type), csvCell(e.actor.type), csvText(e.actor.id), csvText(e.actor.name),
-    csvText(e.tenant_id), csvCell(e.resource?.kind), csvText(e.resource?.id), csvCell(e.changes), csvText(e.trace_id), csvCell(e.prev_hash), csvCell(e.hash), csvCell(e.signature),
+    csvCell(e.id),
+    csvCell(e.seq),
+    csvCell(e.created_at),
+    csvCell(e.type),
+    csvCell(e.actor.type),
+    csvText(e.actor.id),
+    csvText(e.actor.name),
+    csvText(e.tenant_id),
+    csvCell(e.resource?.kind),
+    csvText(e.resource?.id),
+    csvCell(e.changes),
+    csvText(e.trace_id),
+    csvCell(e.prev_hash),
+    csvCell(e.hash),
+    csvCell(e.signature),
   ].join(',');
 
 /** Normalizes a date filter to the ISO form events are stored in, so text comparison orders correctly. */
@@ -64,12 +108,16 @@ export const auditRoutes = routePlugin<{ gw: Gateway; service: ResourceService }
   async (app, { gw, service }) => {
     const tags = ['Audit'];
     const scopedFilter = async (ctx: CallContext, q: z.infer<typeof filterQuery>): Promise<AuditFilter> => ({
-      tenant_id: await service.readScope(ctx, 'audit', q.tenant_id, 'read audit events'),
+      tenant_id: await service.scope.readScope(ctx, 'audit', q.tenant_id, 'read audit events'),
       type: q.type,
       from: iso(q.from),
       to: iso(q.to, true),
     });
-    const list = z.object({ object: z.literal('list'), data: z.array(eventSchema), next_cursor: z.string().nullable() });
+    const list = z.object({
+      object: z.literal('list'),
+      data: z.array(eventSchema),
+      next_cursor: z.string().nullable(),
+    });
 
     app.get(
       '/audit/events',
@@ -127,7 +175,11 @@ export const auditRoutes = routePlugin<{ gw: Gateway; service: ResourceService }
           .transaction()
           .setIsolationLevel('repeatable read')
           .execute(async (tx) => [await readChain(tx), await readHead(tx)] as const);
-        const { valid, checked, first_invalid_seq } = verifyWithHead(events, head, publicKeyFromPem(gw.keys.auditPublicKeyPem));
+        const { valid, checked, first_invalid_seq } = verifyWithHead(
+          events,
+          head,
+          publicKeyFromPem(gw.keys.auditPublicKeyPem),
+        );
         return { valid, checked, first_invalid_seq };
       },
     );

@@ -12,7 +12,8 @@ import { CALLER } from './request-state';
 /** Resolves a bearer token to a caller: the bootstrap owner token, or an active, unexpired personal access token. */
 export async function authenticate(gw: Gateway, token: string): Promise<Caller | undefined> {
   const hash = hashToken(token);
-  if (safeEqual(hash, gw.bootstrapTokenHash)) return { type: 'token', id: 'bootstrap', name: 'bootstrap owner token', role: 'owner', tenantId: null };
+  if (safeEqual(hash, gw.bootstrapTokenHash))
+    return { type: 'token', id: 'bootstrap', name: 'bootstrap owner token', role: 'owner', tenantId: null };
   if (!token.startsWith('ptc_pat_')) return undefined;
   const row = await findResourceByLookup(gw.db, 'token', hash);
   if (!row || !row.secret || !safeEqual(row.secret, hash)) return undefined;
@@ -23,7 +24,8 @@ export async function authenticate(gw: Gateway, token: string): Promise<Caller |
 }
 
 /** The token of an `Authorization: Bearer <token>` header, if it is one. */
-export const bearerToken = (header: string | undefined): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+export const bearerToken = (header: string | undefined): string | undefined =>
+  /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
 
 /**
  * Requires `Authorization: Bearer <token>` on every route of the surface it is added to, and limits each caller's
@@ -35,7 +37,11 @@ export function requireBearer(app: FastifyInstance, gw: Gateway): void {
     const token = bearerToken(request.headers.authorization);
     const caller = token ? await authenticate(gw, token) : undefined;
     limit.check(caller ? `token:${caller.id}` : `ip:${request.ip}`);
-    if (!caller) throw new ApiError('UNAUTHORIZED', token ? 'The bearer token is not valid, revoked or expired' : 'Missing Authorization: Bearer <token> header');
+    if (!caller)
+      throw new ApiError(
+        'UNAUTHORIZED',
+        token ? 'The bearer token is not valid, revoked or expired' : 'Missing Authorization: Bearer <token> header',
+      );
     request[CALLER] = caller;
   });
 }

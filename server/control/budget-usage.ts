@@ -10,8 +10,14 @@ import { callContext } from './request-state';
 import { ownerQuery } from './resource-routes';
 
 const usageSchema = z.object({
-  budget_id: z.string(), period_start: z.string(), period_end: z.string(), spent_usd: z.number(), limit_usd: z.number(),
-  remaining_usd: z.number(), percent_used: z.number(), exceeded: z.boolean(),
+  budget_id: z.string(),
+  period_start: z.string(),
+  period_end: z.string(),
+  spent_usd: z.number(),
+  limit_usd: z.number(),
+  remaining_usd: z.number(),
+  percent_used: z.number(),
+  exceeded: z.boolean(),
 });
 
 /** `GET /budgets/{id}/usage`: who may read the budget may read its spend. */

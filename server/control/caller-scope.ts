@@ -32,7 +32,10 @@ export class CallerScope {
       throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not ${verb} ${def.area}`);
     }
     if (need === 'write' && def.scope === 'platform' && ctx.caller.tenantId !== null) {
-      throw new ApiError('FORBIDDEN', `Only platform roles change ${def.plural.toLowerCase()}: they apply to every tenant`);
+      throw new ApiError(
+        'FORBIDDEN',
+        `Only platform roles change ${def.plural.toLowerCase()}: they apply to every tenant`,
+      );
     }
   }
 
@@ -40,10 +43,15 @@ export class CallerScope {
   async assertTenant(ctx: CallContext, tenantId: string | null | undefined, field = 'tenant_id'): Promise<void> {
     const own = ctx.caller.tenantId;
     if (!own || tenantId === undefined || tenantId === own) return;
-    if (tenantId === null) throw new ApiError('FORBIDDEN', 'Only platform roles manage global (tenant_id null) resources');
+    if (tenantId === null)
+      throw new ApiError('FORBIDDEN', 'Only platform roles manage global (tenant_id null) resources');
     const unrecorded = this.refusals.admit(ctx.caller.id);
     if (unrecorded !== undefined) {
-      const changes = { field, requested_tenant_id: tenantId, ...(unrecorded ? { unrecorded_before: unrecorded } : {}) };
+      const changes = {
+        field,
+        requested_tenant_id: tenantId,
+        ...(unrecorded ? { unrecorded_before: unrecorded } : {}),
+      };
       const event = {
         type: 'TENANT_SCOPE_VIOLATION',
         actor: actorOf(ctx.caller),
@@ -62,9 +70,16 @@ export class CallerScope {
    * For reads outside the registry (audit, token usage, config export): a named tenant is checked first (scope before
    * role, as for resources), then the role's read access to `area`. Returns the tenant to narrow to, if any.
    */
-  async readScope(ctx: CallContext, area: Area, named: string | undefined, what: string, field = 'tenant_id'): Promise<string | undefined> {
+  async readScope(
+    ctx: CallContext,
+    area: Area,
+    named: string | undefined,
+    what: string,
+    field = 'tenant_id',
+  ): Promise<string | undefined> {
     await this.assertTenant(ctx, named, field);
-    if (!allows(ctx.caller.role, area, 'read')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not ${what}`);
+    if (!allows(ctx.caller.role, area, 'read'))
+      throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not ${what}`);
     return named ?? ctx.caller.tenantId ?? undefined;
   }
 

@@ -48,7 +48,9 @@ export function exportWarnings(def: ResourceDefinition, item: Item, at: string):
   for (const [field, kind] of unexportedReferences(def)) {
     if (typeof item[field] === 'string') {
       const named = `${kind} "${item[field]}"`;
-      warnings.push(`${at}.${field}: names ${named}, which is not exported; an import where it does not exist skips this entry`);
+      warnings.push(
+        `${at}.${field}: names ${named}, which is not exported; an import where it does not exist skips this entry`,
+      );
     }
   }
   return warnings;
@@ -74,14 +76,20 @@ export interface ParsedDocument {
  */
 export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details: ErrorDetail[] } {
   const details: ErrorDetail[] = [];
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return { details: [{ path: '', message: 'the body must be a config document (a JSON object)' }] };
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    return { details: [{ path: '', message: 'the body must be a config document (a JSON object)' }] };
   const d = doc as Record<string, unknown>;
-  if (d.version !== undefined && d.version !== CONFIG_VERSION) details.push({ path: 'version', message: `must be ${CONFIG_VERSION}` });
+  if (d.version !== undefined && d.version !== CONFIG_VERSION)
+    details.push({ path: 'version', message: `must be ${CONFIG_VERSION}` });
   const known = new Set(['version', 'exported_at', 'warnings', ...EXPORTED.map((r) => r.exportKey!), ...PLANNED_KEYS]);
   for (const key of Object.keys(d)) if (!known.has(key)) details.push({ path: key, message: 'is not a known section' });
   for (const key of PLANNED_KEYS) {
     const list = d[key];
-    if (list !== undefined && (!Array.isArray(list) || list.length > 0)) details.push({ path: key, message: `${key} are not managed by this gateway yet; give an empty list or leave it out` });
+    if (list !== undefined && (!Array.isArray(list) || list.length > 0))
+      details.push({
+        path: key,
+        message: `${key} are not managed by this gateway yet; give an empty list or leave it out`,
+      });
   }
   const items = new Map<ResourceDefinition, Item[]>();
   const redacted = new Set<Item>();
@@ -96,12 +104,14 @@ export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details:
     const parsedItems: Item[] = [];
     list.forEach((raw, i) => {
       const at = `${key}.${i}`;
-      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return details.push({ path: at, message: 'must be an object' });
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+        return details.push({ path: at, message: 'must be an object' });
       const entry = { ...(raw as Record<string, unknown>) };
       const keepSecret = def.secret && entry[def.secret.field] === REDACTED;
       if (keepSecret) delete entry[def.secret!.field];
       for (const f of schemasFor(def).readOnly) delete entry[f];
-      if (typeof entry.id !== 'string') return details.push({ path: `${at}.id`, message: 'is required (items are matched by id)' });
+      if (typeof entry.id !== 'string')
+        return details.push({ path: `${at}.id`, message: 'is required (items are matched by id)' });
       // Ids are unique per owner: two tenants' items may share one.
       const ownedId = `${typeof entry.tenant_id === 'string' ? entry.tenant_id : ''} ${entry.id}`;
       if (seen.has(ownedId)) return details.push({ path: `${at}.id`, message: `"${entry.id}" appears twice` });
@@ -112,7 +122,8 @@ export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details:
       if (!result.success) return details.push(...issuesToDetails(result.error, at));
       const value = result.data as Item;
       const problems = def.check?.(value as never) ?? [];
-      if (problems.length) return details.push(...problems.map((p) => ({ path: `${at}.${p.path}`, message: p.message })));
+      if (problems.length)
+        return details.push(...problems.map((p) => ({ path: `${at}.${p.path}`, message: p.message })));
       const item: Item = { id: value.id };
       if (hasTenantField(def)) item.tenant_id = value.tenant_id ?? null;
       for (const f of Object.keys(def.fields.shape)) item[f] = value[f];

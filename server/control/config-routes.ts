@@ -7,8 +7,14 @@ import { ConfigSync } from './config-sync';
 import type { ResourceService } from './resource-service';
 import { callContext } from './request-state';
 
-const exportQuery = z.strictObject({ tenant_id: z.string().max(63).optional(), download: z.enum(['true', 'false']).optional() });
-const importQuery = z.strictObject({ mode: z.enum(['merge', 'replace']).optional(), dry_run: z.enum(['true', 'false']).optional() });
+const exportQuery = z.strictObject({
+  tenant_id: z.string().max(63).optional(),
+  download: z.enum(['true', 'false']).optional(),
+});
+const importQuery = z.strictObject({
+  mode: z.enum(['merge', 'replace']).optional(),
+  dry_run: z.enum(['true', 'false']).optional(),
+});
 const ref = z.object({ kind: z.string(), id: z.string() });
 const importResult = z.object({
   mode: z.enum(['merge', 'replace']),
@@ -43,7 +49,8 @@ export const configRoutes = routePlugin<{ gw: Gateway; service: ResourceService 
         const q = req.query;
         const doc = await sync.export(callContext(req), q.tenant_id);
         const day = String(doc.exported_at).slice(0, 10);
-        if (q.download === 'true') reply.header('content-disposition', `attachment; filename="portico-config-${day}.json"`);
+        if (q.download === 'true')
+          reply.header('content-disposition', `attachment; filename="portico-config-${day}.json"`);
         return doc;
       },
     );
@@ -53,7 +60,8 @@ export const configRoutes = routePlugin<{ gw: Gateway; service: ResourceService 
         // a whole fleet's configuration can be larger than ordinary admin bodies
         bodyLimit: 32 * 1024 * 1024,
         schema: {
-          summary: 'Import a configuration document: merge (upsert) or replace (full sync), optionally as a dry run; atomic',
+          summary:
+            'Import a configuration document: merge (upsert) or replace (full sync), optionally as a dry run; atomic',
           tags,
           querystring: importQuery,
           // the import checks the role first, then the whole document (every error at its path)

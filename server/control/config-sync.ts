@@ -5,8 +5,17 @@ import { allResources, ownerOf, resolveInTenant, type StoredResource } from '../
 import type { Tx } from '../store/schema';
 import { actorOf, type CallContext } from './caller';
 import {
-  CONFIG_VERSION, EXPORTED, PLANNED_KEYS, REDACTED, desiredKey, exportWarnings, parseDocument, toItem, unexportedReferences,
-  type Item, type ParsedDocument,
+  CONFIG_VERSION,
+  EXPORTED,
+  PLANNED_KEYS,
+  REDACTED,
+  desiredKey,
+  exportWarnings,
+  parseDocument,
+  toItem,
+  unexportedReferences,
+  type Item,
+  type ParsedDocument,
 } from './config-document';
 import { lockClaims } from './path-claims';
 import { allows } from './permissions';
@@ -49,16 +58,20 @@ class DryRun extends Error {}
  * A dry run is the same path rolled back at the end, so it catches what a real run would.
  */
 export class ConfigSync {
-  constructor(private readonly gw: Gateway, private readonly service: ResourceService) {}
+  constructor(
+    private readonly gw: Gateway,
+    private readonly service: ResourceService,
+  ) {}
 
   async export(ctx: CallContext, tenantId?: string): Promise<Record<string, unknown>> {
-    const scope = await this.service.readScope(ctx, 'config', tenantId, 'export configuration');
+    const scope = await this.service.scope.readScope(ctx, 'config', tenantId, 'export configuration');
     const warnings: string[] = [];
     const doc: Record<string, unknown> = { version: CONFIG_VERSION, exported_at: new Date().toISOString() };
     const lists = await Promise.all(EXPORTED.map((def) => allResources(this.gw.db, def.kind)));
     EXPORTED.forEach((def, i) => {
       let rows = lists[i]!;
-      if (scope !== undefined) rows = rows.filter((r) => (def.scope === 'tenant-self' ? r.id === scope : r.tenant_id === scope));
+      if (scope !== undefined)
+        rows = rows.filter((r) => (def.scope === 'tenant-self' ? r.id === scope : r.tenant_id === scope));
       const items = rows.map((r) => toItem(def, r));
       items.forEach((item, n) => warnings.push(...exportWarnings(def, item, `${def.exportKey}.${n}`)));
       doc[def.exportKey!] = items;
@@ -67,14 +80,17 @@ export class ConfigSync {
       doc[key] = [];
       warnings.push(`${key}: not managed by this gateway yet; exported as an empty list`);
     }
-    for (const def of RESOURCES) if (def.notExported) warnings.push(`${def.plural} are not exported: ${def.notExported}`);
-    if (scope !== undefined) warnings.push(`scoped to tenant "${scope}": global resources (tenant_id null) are left out`);
+    for (const def of RESOURCES)
+      if (def.notExported) warnings.push(`${def.plural} are not exported: ${def.notExported}`);
+    if (scope !== undefined)
+      warnings.push(`scoped to tenant "${scope}": global resources (tenant_id null) are left out`);
     doc.warnings = warnings;
     return doc;
   }
 
   async import(ctx: CallContext, doc: unknown, mode: 'merge' | 'replace', dryRun: boolean): Promise<ImportResult> {
-    if (!allows(ctx.caller.role, 'config', 'write')) throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not import configuration`);
+    if (!allows(ctx.caller.role, 'config', 'write'))
+      throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not import configuration`);
     const { parsed, details } = parseDocument(doc);
     if (!parsed) throw validationError(details, 'The config document is not valid; nothing was written');
     let result: ImportResult | undefined;
@@ -101,9 +117,22 @@ export class ConfigSync {
         }
         if (dryRun) throw new DryRun();
         const { created, updated, deleted, skipped, unchanged } = result;
-        const counts = { created: created.length, updated: updated.length, deleted: deleted.length, unchanged, skipped: skipped.length };
+        const counts = {
+          created: created.length,
+          updated: updated.length,
+          deleted: deleted.length,
+          unchanged,
+          skipped: skipped.length,
+        };
         await this.gw.audit.append(tx, [
-          { type: 'CONFIG_IMPORTED', actor: actorOf(ctx.caller), tenant_id: null, resource: null, changes: { mode, ...counts, changes: { created, updated, deleted, skipped } }, trace_id: ctx.traceId },
+          {
+            type: 'CONFIG_IMPORTED',
+            actor: actorOf(ctx.caller),
+            tenant_id: null,
+            resource: null,
+            changes: { mode, ...counts, changes: { created, updated, deleted, skipped } },
+            trace_id: ctx.traceId,
+          },
         ]);
       });
     } catch (err) {
@@ -138,7 +167,9 @@ export class ConfigSync {
           if (missing) {
             skipped.push(op);
             const named = `${missing.kind} "${item[missing.field]}"`;
-            warnings.push(`${at}.${missing.field}: no ${named} exists here (it is not exported); ${def.kind} "${item.id}" was skipped`);
+            warnings.push(
+              `${at}.${missing.field}: no ${named} exists here (it is not exported); ${def.kind} "${item.id}" was skipped`,
+            );
             continue;
           }
           if (doc.redacted.has(item)) op.makesSecret = this.redactedOnCreate(def, op, dryRun, warnings);
@@ -154,14 +185,26 @@ export class ConfigSync {
         for (const [key, before] of current) {
           if (wantedKeys.has(key)) continue;
           const { id } = before;
-          deletes.push({ op: 'delete', def, id, owner: before.tenant_id ?? undefined, at: `${def.exportKey}[${id}]`, before });
+          deletes.push({
+            op: 'delete',
+            def,
+            id,
+            owner: before.tenant_id ?? undefined,
+            at: `${def.exportKey}[${id}]`,
+            before,
+          });
         }
       }
     }
     const doomed = new Set(deletes.filter((d) => d.def.scope === 'tenant-self').map((d) => d.id));
     for (const op of [...creates, ...updates]) {
       if (typeof op.item?.tenant_id === 'string' && doomed.has(op.item.tenant_id)) {
-        throw validationError([{ path: `${op.at}.tenant_id`, message: `tenant "${op.item.tenant_id}" is not in the document, so replace would delete it` }]);
+        throw validationError([
+          {
+            path: `${op.at}.tenant_id`,
+            message: `tenant "${op.item.tenant_id}" is not in the document, so replace would delete it`,
+          },
+        ]);
       }
     }
     deletes.reverse(); // children before their parents
@@ -169,11 +212,16 @@ export class ConfigSync {
   }
 
   /** The first field naming a kind the document does not carry whose resource is not here (same tenant or global). */
-  private async missingUnexported(tx: Tx, def: ResourceDefinition, item: Item): Promise<{ field: string; kind: string } | void> {
+  private async missingUnexported(
+    tx: Tx,
+    def: ResourceDefinition,
+    item: Item,
+  ): Promise<{ field: string; kind: string } | void> {
     for (const [field, kind] of unexportedReferences(def)) {
       const id = item[field];
       if (typeof id !== 'string') continue;
-      if (!(await resolveInTenant(tx, kind, id, (item.tenant_id as string | null | undefined) ?? null))) return { field, kind };
+      if (!(await resolveInTenant(tx, kind, id, (item.tenant_id as string | null | undefined) ?? null)))
+        return { field, kind };
     }
     return undefined;
   }
@@ -197,20 +245,29 @@ export class ConfigSync {
   }
 
   /** Applies one step; for a create that generated a secret, returns it (it is shown only here). */
-  private async apply(tx: Tx, ctx: CallContext, op: Op): Promise<ImportResult['generated_secrets'][number] | undefined> {
+  private async apply(
+    tx: Tx,
+    ctx: CallContext,
+    op: Op,
+  ): Promise<ImportResult['generated_secrets'][number] | undefined> {
     try {
       if (op.op === 'create') {
         const created = await this.service.create(ctx, op.def, op.item, { tx });
         const field = op.def.secret?.field;
         const value = field && op.makesSecret ? created[field] : undefined;
         if (typeof value === 'string') return { kind: op.def.kind, id: op.id, field: field!, value };
-      } else if (op.op === 'update') await this.service.update(ctx, op.def, { id: op.id, owner: op.owner }, op.item, { tx });
+      } else if (op.op === 'update')
+        await this.service.update(ctx, op.def, { id: op.id, owner: op.owner }, op.item, { tx });
       else await this.service.remove(ctx, op.def, { id: op.id, owner: op.owner }, { cascade: true, tx });
       return undefined;
     } catch (err) {
       if (err instanceof ApiError && err.status < 500) {
         const details = err.details.length ? err.details : [{ path: '', message: err.message }];
-        throw new ApiError(err.code, `${op.op} ${op.def.kind} "${op.id}" failed: ${err.message}; nothing was written`, details.map((d) => ({ path: d.path ? `${op.at}.${d.path}` : op.at, message: d.message })));
+        throw new ApiError(
+          err.code,
+          `${op.op} ${op.def.kind} "${op.id}" failed: ${err.message}; nothing was written`,
+          details.map((d) => ({ path: d.path ? `${op.at}.${d.path}` : op.at, message: d.message })),
+        );
       }
       throw err;
     }

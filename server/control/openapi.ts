@@ -14,7 +14,8 @@ interface ApiInfo {
   version: string;
 }
 
-const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
+  z.toJSONSchema(schema, { io, unrepresentable: 'any' });
 
 /** A schema inside a parameter or a text response, where the document has always shown it bare (no `$schema`). */
 const bareSchema = (schema: z.ZodType, io: 'input' | 'output') => {
@@ -82,7 +83,10 @@ function operation(path: string, schema: FastifySchema): object {
   const error = { schema: { $ref: '#/components/schemas/Error' } };
   responses.default = { description: 'Error', content: { 'application/json': error } };
   const body = schema.body as z.ZodType | undefined;
-  const requestBody = body && { required: true, content: { 'application/json': { schema: jsonSchema(body, 'input') } } };
+  const requestBody = body && {
+    required: true,
+    content: { 'application/json': { schema: jsonSchema(body, 'input') } },
+  };
   return {
     summary: schema.summary,
     tags: schema.tags,
@@ -126,21 +130,32 @@ function build(routes: DocumentedRoute[], info: ApiInfo): object {
   };
 }
 
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const escape = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** A self-contained HTML page listing every operation of the document, with its schemas (no external assets). */
 export function renderDocsPage(doc: any): string {
   const sections: Record<string, string[]> = {};
   for (const [path, ops] of Object.entries<any>(doc.paths)) {
     for (const [method, op] of Object.entries<any>(ops)) {
-      const body = op.requestBody ? `<details><summary>Request body</summary><pre>${escape(JSON.stringify(op.requestBody.content['application/json'].schema, null, 2))}</pre></details>` : '';
+      const body = op.requestBody
+        ? `<details><summary>Request body</summary><pre>${escape(JSON.stringify(op.requestBody.content['application/json'].schema, null, 2))}</pre></details>`
+        : '';
       const ok = Object.entries<any>(op.responses).find(([s]) => s.startsWith('2'));
-      const res = ok?.[1]?.content?.['application/json'] ? `<details><summary>Response ${ok[0]}</summary><pre>${escape(JSON.stringify(ok[1].content['application/json'].schema, null, 2))}</pre></details>` : '';
-      (sections[op.tags[0]] ??= []).push(`<div class="op"><span class="m ${method}">${method.toUpperCase()}</span> <code>${escape(path)}</code> — ${escape(op.summary)}${body}${res}</div>`);
+      const res = ok?.[1]?.content?.['application/json']
+        ? `<details><summary>Response ${ok[0]}</summary><pre>${escape(JSON.stringify(ok[1].content['application/json'].schema, null, 2))}</pre></details>`
+        : '';
+      (sections[op.tags[0]] ??= []).push(
+        `<div class="op"><span class="m ${method}">${method.toUpperCase()}</span> <code>${escape(path)}</code> — ${escape(op.summary)}${body}${res}</div>`,
+      );
     }
   }
-  const toc = Object.keys(sections).map((t) => `<a href="#${escape(t)}">${escape(t)}</a>`).join(' · ');
-  const body = Object.entries(sections).map(([t, ops]) => `<h2 id="${escape(t)}">${escape(t)}</h2>${ops.join('\n')}`).join('\n');
+  const toc = Object.keys(sections)
+    .map((t) => `<a href="#${escape(t)}">${escape(t)}</a>`)
+    .join(' · ');
+  const body = Object.entries(sections)
+    .map(([t, ops]) => `<h2 id="${escape(t)}">${escape(t)}</h2>${ops.join('\n')}`)
+    .join('\n');
   return `<!doctype html><html><head><meta charset="utf-8"><title>${escape(doc.info.title)}</title>
 <style>body{font:14px system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em}code{font-size:13px}.op{padding:.4em 0;border-bottom:1px solid #eee}
 .m{display:inline-block;width:4.5em;font-weight:600}.get{color:#0a6}.post{color:#06c}.put{color:#c70}.delete{color:#c22}pre{background:#f6f6f6;padding:.6em;overflow:auto}</style></head>

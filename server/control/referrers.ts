@@ -19,20 +19,33 @@ function pointersTo(kind: string): { def: ResourceDefinition; field: string }[] 
  * caller may see (its tenant's and global resources); a tenant caller only deletes its own resources, which only its
  * own resources can name, so in practice it sees them all.
  */
-export async function assertUnreferenced(t: Tx, def: ResourceDefinition, target: ResourceKey, callerTenant: string | null) {
+export async function assertUnreferenced(
+  t: Tx,
+  def: ResourceDefinition,
+  target: ResourceKey,
+  callerTenant: string | null,
+) {
   const found: ResourceRef[] = [];
-  for (const { def: from, field } of pointersTo(def.kind)) found.push(...(await referencing(t, from.kind, field, target)));
+  for (const { def: from, field } of pointersTo(def.kind))
+    found.push(...(await referencing(t, from.kind, field, target)));
   if (!found.length) return;
   const visible = found.filter((r) => callerTenant === null || r.tenant_id === null || r.tenant_id === callerTenant);
   const counted = (kind: string, n: number) => `${n} ${kind}${n === 1 ? '' : 's'}`;
-  const kinds = [...new Set(visible.map((r) => r.kind))].map((k) => counted(k, visible.filter((r) => r.kind === k).length));
+  const kinds = [...new Set(visible.map((r) => r.kind))].map((k) =>
+    counted(k, visible.filter((r) => r.kind === k).length),
+  );
   const what = kinds.length ? `is still named by ${kinds.join(', ')}` : 'is still in use';
   const message = `${def.title} "${target.id}" ${what}; change or delete those first`;
   throw new ApiError('CONFLICT', message, [{ path: '', message: what }]);
 }
 
 /** Top-level fields that name another resource must name one that exists, in the same tenant or global. */
-export async function assertReferencesExist(t: Tx, def: ResourceDefinition, fields: Record<string, unknown>, tenantId: string | null) {
+export async function assertReferencesExist(
+  t: Tx,
+  def: ResourceDefinition,
+  fields: Record<string, unknown>,
+  tenantId: string | null,
+) {
   for (const [field, kind] of Object.entries(def.references ?? {})) {
     const id = fields[field];
     if (typeof id !== 'string') continue;

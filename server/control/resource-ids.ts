@@ -7,7 +7,8 @@ import { lockTextUntilTransactionEnds } from '../store/transaction-lock';
 import type { Tx } from '../store/schema';
 
 /** A server-made id: the kind's prefix and 24 lower-case hex digits (96 random bits), a slug every surface accepts. */
-export const newId = (def: ResourceDefinition) => ('prefix' in def.id ? def.id.prefix : '') + randomBytes(12).toString('hex');
+export const newId = (def: ResourceDefinition) =>
+  ('prefix' in def.id ? def.id.prefix : '') + randomBytes(12).toString('hex');
 
 /**
  * Ids are unique per owner, so a tenant can take any id without learning whether another tenant has it. A global
@@ -18,7 +19,9 @@ export const newId = (def: ResourceDefinition) => ('prefix' in def.id ? def.id.p
 export async function assertIdFree(t: Tx, def: ResourceDefinition, id: string, tenantId: string | null): Promise<void> {
   if (!hasTenantField(def) || def.nullTenant === 'platform-only') return;
   await lockTextUntilTransactionEnds(t, `id:${def.kind}:${id}`);
-  const clash = (await store.resourcesWithId(t, def.kind, id)).find((r) => (tenantId === null) !== (r.tenant_id === null));
+  const clash = (await store.resourcesWithId(t, def.kind, id)).find(
+    (r) => (tenantId === null) !== (r.tenant_id === null),
+  );
   if (!clash) return;
   const holder = clash.tenant_id === null ? 'A global' : `Tenant "${clash.tenant_id}" has a`;
   const message = `${holder} ${def.title.toLowerCase()} "${id}" exists, and both would be in one tenant's view; choose another id`;

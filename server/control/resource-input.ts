@@ -2,6 +2,7 @@ import { validationError, type ErrorDetail } from '../errors';
 import { issuesToDetails } from '../http/zod-errors';
 import type { ResourceDefinition } from '../resources/define';
 import { schemasFor } from '../resources/schemas';
+import type { CallContext } from './caller';
 
 /** A create setting a `futureOnCreate` field to a moment already past. */
 const pastDates = (def: ResourceDefinition, data: Record<string, unknown>): ErrorDetail[] =>
@@ -37,4 +38,17 @@ export function fieldsOf(def: ResourceDefinition, parsed: Record<string, unknown
 export function checkState(def: ResourceDefinition, state: Record<string, unknown>): void {
   const problems = def.check?.(state as never) ?? [];
   if (problems.length) throw validationError(problems);
+}
+
+/** The owner of a new resource: the nested path's tenant, the body's `tenant_id`, or (left out) the caller's. */
+export function ownerOfNew(
+  ctx: CallContext,
+  def: ResourceDefinition,
+  parsed: Record<string, unknown>,
+  pathTenant?: string,
+) {
+  if (def.scope === 'tenant') return (pathTenant ?? parsed.tenant_id) as string;
+  if (def.scope === 'tenant-optional')
+    return parsed.tenant_id === undefined ? ctx.caller.tenantId : (parsed.tenant_id as string | null);
+  return null;
 }

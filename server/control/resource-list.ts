@@ -35,12 +35,12 @@ export function toPublic(def: ResourceDefinition, row: StoredResource): PublicRe
 
 /** A page of the resources of one kind the caller may see, in (id, owner) order. */
 export async function listVisible(
-db: Executor,
-scope: CallerScope,
-ctx: CallContext,
-def: ResourceDefinition,
-params: ListParams,
-pathTenant?: string,
+  db: Executor,
+  scope: CallerScope,
+  ctx: CallContext,
+  def: ResourceDefinition,
+  params: ListParams,
+  pathTenant?: string,
 ): Promise<Page> {
   // Both a path tenant and `?tenant_id=` may name a tenant: each is checked, and they must agree.
   await scope.assertTenant(ctx, pathTenant);
@@ -66,6 +66,7 @@ pathTenant?: string,
   const rows = await store.listResources(db, def.kind, { tenants, ids, after, limit: limit + 1 });
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
-  const next_cursor = rows.length > limit && last ? encodeIdCursor({ id: last.id, owner: store.ownerOf(last.tenant_id) }) : null;
+  const next_cursor =
+    rows.length > limit && last ? encodeIdCursor({ id: last.id, owner: store.ownerOf(last.tenant_id) }) : null;
   return { object: 'list', data: page.map((r) => toPublic(def, r)), next_cursor };
 }

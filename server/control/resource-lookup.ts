@@ -1,4 +1,4 @@
-import { ApiError, notFound } from '../errors';
+import { ApiError, notFound, validationError } from '../errors';
 import type { ResourceDefinition } from '../resources/define';
 import { hasTenantField } from '../resources/schemas';
 import * as store from '../store/resource-store';
@@ -46,4 +46,11 @@ export async function loadVisible(
     throw new ApiError('FORBIDDEN', 'Only platform roles manage global (tenant_id null) resources');
   }
   return row;
+}
+
+/** A new resource's tenant must exist: 404 when a nested path names it, else 400 at `tenant_id`. */
+export async function requireTenant(db: Executor, tenantId: string, nested: boolean): Promise<void> {
+  if (await store.getResource(db, { kind: 'tenant', id: tenantId, tenant_id: null })) return;
+  if (nested) throw notFound(`Tenant "${tenantId}"`);
+  throw validationError([{ path: 'tenant_id', message: `no tenant "${tenantId}" exists` }]);
 }

@@ -79,7 +79,15 @@ export const resourceRoutes = routePlugin<{ service: ResourceService; def: Resou
 
     app.get(
       one,
-      { schema: { summary: `Get ${title}`, tags, params: oneParams, querystring: ownerQuery, response: { 200: schemas.output } } },
+      {
+        schema: {
+          summary: `Get ${title}`,
+          tags,
+          params: oneParams,
+          querystring: ownerQuery,
+          response: { 200: schemas.output },
+        },
+      },
       async (req) => service.get(callContext(req), def, targetOf(req)),
     );
 

@@ -1,9 +1,8 @@
-import { ApiError, validationError, notFound } from '../errors';
+import { ApiError, validationError } from '../errors';
 import type { Gateway } from '../gateway';
 import { canonicalJson } from '../lib/canonical-json';
-import { diffFields, type FieldChanges } from '../lib/diff';
+import { diffFields } from '../lib/diff';
 import { issuesToDetails } from '../http/zod-errors';
-import { RESOURCES } from '../resources';
 import type { ResourceDefinition } from '../resources/define';
 import { rolledBackEventType, updatedEventType } from '../resources/events';
 import { hasTenantField, rollbackBody, secretActionBody } from '../resources/schemas';
@@ -18,9 +17,11 @@ import { assertClaimFree, lockClaims } from './path-claims';
 import { grantableRoles } from './permissions';
 import { assertReferencesExist, assertUnreferenced } from './referrers';
 import { assertIdFree, newId, uniqueValues } from './resource-ids';
-import { checkState, fieldsOf, parseBody } from './resource-input';
+import { resourceEvent } from './resource-events';
+import { checkState, fieldsOf, ownerOfNew, parseBody } from './resource-input';
+import { removeOwned } from './tenant-cascade';
 import { listVisible, toPublic, type ListParams, type Page, type PublicResource } from './resource-list';
-import { loadVisible, type Target } from './resource-lookup';
+import { loadVisible, requireTenant, type Target } from './resource-lookup';
 import { sealSecret, withSecretChange, type Sealed } from './secret-seal';
 
 export type { Target } from './resource-lookup';
@@ -43,18 +44,18 @@ export class ResourceService {
     this.scope = new CallerScope(gw);
   }
 
-  /** For reads outside the registry (audit, usage, export): see {@link CallerScope.readScope}. */
-  readScope(...args: Parameters<CallerScope['readScope']>) {
-    return this.scope.readScope(...args);
-  }
-
   /** Runs `work` in the given transaction, or in a new one. */
   private inTransaction<T>(tx: Tx | undefined, work: (t: Tx) => Promise<T>): Promise<T> {
     return tx ? work(tx) : this.gw.db.transaction().execute(work);
   }
 
   /** Checks the tenants a request names and the caller's role, in that order (a foreign tenant is always a 403). */
-  private async admit(ctx: CallContext, def: ResourceDefinition, need: 'read' | 'write', named: { pathTenant?: string; id?: string; body?: unknown }) {
+  private async admit(
+    ctx: CallContext,
+    def: ResourceDefinition,
+    need: 'read' | 'write',
+    named: { pathTenant?: string; id?: string; body?: unknown },
+  ) {
     await this.scope.checkNamedTenants(ctx, def, named);
     this.scope.authorize(ctx, def, need);
   }
@@ -67,15 +68,14 @@ export class ResourceService {
    * The resource a sub-resource or action hangs off (versions, deliveries, a webhook test), checked exactly as a
    * read or a write of that resource itself: what the caller may not see is a 404, what it may not change a 403.
    */
-  async loadParent(ctx: CallContext, def: ResourceDefinition, target: Target, need: 'read' | 'write'): Promise<StoredResource> {
+  async loadParent(
+    ctx: CallContext,
+    def: ResourceDefinition,
+    target: Target,
+    need: 'read' | 'write',
+  ): Promise<StoredResource> {
     await this.admit(ctx, def, need, { pathTenant: target.owner, id: target.id });
     return this.load(this.gw.db, ctx, def, target, need === 'write');
-  }
-
-  private async requireTenant(db: Executor, tenantId: string, nested: boolean): Promise<void> {
-    if (await store.getResource(db, { kind: 'tenant', id: tenantId, tenant_id: null })) return;
-    if (nested) throw notFound(`Tenant "${tenantId}"`);
-    throw validationError([{ path: 'tenant_id', message: `no tenant "${tenantId}" exists` }]);
   }
 
   // ---- reads ---------------------------------------------------------------------------------------------------
@@ -95,21 +95,19 @@ export class ResourceService {
     return sealSecret(def, given, this.gw.keys.masterKey);
   }
 
-  /** The owner of a new resource: the nested path's tenant, the body's `tenant_id`, or (left out) the caller's. */
-  private ownerOfNew(ctx: CallContext, def: ResourceDefinition, parsed: Record<string, unknown>, pathTenant?: string) {
-    if (def.scope === 'tenant') return (pathTenant ?? parsed.tenant_id) as string;
-    if (def.scope === 'tenant-optional') return parsed.tenant_id === undefined ? ctx.caller.tenantId : (parsed.tenant_id as string | null);
-    return null;
-  }
-
-  async create(ctx: CallContext, def: ResourceDefinition, body: unknown, options: WriteOptions = {}): Promise<PublicResource> {
+  async create(
+    ctx: CallContext,
+    def: ResourceDefinition,
+    body: unknown,
+    options: WriteOptions = {},
+  ): Promise<PublicResource> {
     const { pathTenant } = options;
     await this.admit(ctx, def, 'write', { pathTenant, body });
     const parsed = parseBody(def, body, 'create');
     if (pathTenant !== undefined && parsed.tenant_id !== undefined && parsed.tenant_id !== pathTenant) {
       throw validationError([{ path: 'tenant_id', message: 'must match the tenant in the path' }]);
     }
-    const tenantId = this.ownerOfNew(ctx, def, parsed, pathTenant);
+    const tenantId = ownerOfNew(ctx, def, parsed, pathTenant);
     if (hasTenantField(def)) await this.scope.assertTenant(ctx, tenantId);
     if (def.scope === 'tenant-self') await this.scope.assertTenant(ctx, parsed.id as string, 'id');
     const fields = fieldsOf(def, parsed);
@@ -118,7 +116,11 @@ export class ResourceService {
     const granted = def.grant && fields[def.grant.field];
     if (def.grant && !grantableRoles(ctx.caller.role).includes(granted as AdminRole)) {
       const details = [{ path: def.grant.field, message: 'is above what the caller may grant' }];
-      throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not create a ${def.kind} with the role "${granted}"`, details);
+      throw new ApiError(
+        'FORBIDDEN',
+        `The role "${ctx.caller.role}" may not create a ${def.kind} with the role "${granted}"`,
+        details,
+      );
     }
     checkState(def, { ...fields, tenant_id: tenantId });
     const id = (parsed.id as string | undefined) ?? newId(def);
@@ -129,21 +131,30 @@ export class ResourceService {
     const out = await this.inTransaction(options.tx, async (t) => {
       await lockClaims(t, def);
       await assertIdFree(t, def, id, tenantId);
-      if (tenantId !== null) await this.requireTenant(t, tenantId, pathTenant !== undefined);
+      if (tenantId !== null) await requireTenant(t, tenantId, pathTenant !== undefined);
       await assertReferencesExist(t, def, fields, tenantId);
       await assertClaimFree(t, def, tenantId, fields);
       const row = await uniqueValues(def, () =>
         store.insertResource(t, { kind: def.kind, id, tenant_id: tenantId, data, secret: sealed?.secret, lookup }),
       );
-      if (!row) throw new ApiError('ALREADY_EXISTS', `${def.title} "${id}" already exists`, [{ path: 'id', message: 'is taken' }]);
+      if (!row)
+        throw new ApiError('ALREADY_EXISTS', `${def.title} "${id}" already exists`, [
+          { path: 'id', message: 'is taken' },
+        ]);
       if (def.versioned) await versions.recordVersion(t, row, 1, fields, actorOf(ctx.caller));
-      await this.gw.audit.append(t, [this.event(ctx, def, def.audit.created, row, diffFields({}, data))]);
+      await this.gw.audit.append(t, [resourceEvent(ctx, def, def.audit.created, row, diffFields({}, data))]);
       return toPublic(def, row);
     });
     return { ...out, ...sealed?.shown };
   }
 
-  async update(ctx: CallContext, def: ResourceDefinition, target: Target, body: unknown, options: WriteOptions = {}): Promise<PublicResource> {
+  async update(
+    ctx: CallContext,
+    def: ResourceDefinition,
+    target: Target,
+    body: unknown,
+    options: WriteOptions = {},
+  ): Promise<PublicResource> {
     await this.admit(ctx, def, 'write', { pathTenant: target.owner, id: target.id, body });
     const parsed = parseBody(def, body, 'update');
     if (parsed.id !== undefined && parsed.id !== target.id) {
@@ -158,7 +169,9 @@ export class ResourceService {
       const fields = fieldsOf(def, parsed);
       const immutable = (def.immutable ?? []).filter((f) => canonicalJson(fields[f]) !== canonicalJson(row.data[f]));
       if (immutable.length) {
-        throw validationError(immutable.map((f) => ({ path: f, message: 'cannot change; create a new resource instead' })));
+        throw validationError(
+          immutable.map((f) => ({ path: f, message: 'cannot change; create a new resource instead' })),
+        );
       }
       checkState(def, { ...fields, tenant_id: row.tenant_id });
       await assertReferencesExist(t, def, fields, row.tenant_id);
@@ -170,49 +183,43 @@ export class ResourceService {
       const changes = diffFields(row.data, data);
       if (!Object.keys(changes).length && !sealed) return toPublic(def, row);
       const updated = await this.write(t, ctx, def, row, data, sealed?.secret);
-      const events = [this.event(ctx, def, updatedEventType(def), updated, withSecretChange(def, changes, !!sealed))];
+      const events = [
+        resourceEvent(ctx, def, updatedEventType(def), updated, withSecretChange(def, changes, !!sealed)),
+      ];
       for (const [field, type] of Object.entries(def.audit.fieldEvents ?? {})) {
-        if (field in changes) events.push(this.event(ctx, def, type, updated, { [field]: changes[field] }));
+        if (field in changes) events.push(resourceEvent(ctx, def, type, updated, { [field]: changes[field] }));
       }
       await this.gw.audit.append(t, events);
       return toPublic(def, updated);
     });
   }
 
-  async remove(ctx: CallContext, def: ResourceDefinition, target: Target, options: WriteOptions & { cascade?: boolean } = {}): Promise<void> {
+  async remove(
+    ctx: CallContext,
+    def: ResourceDefinition,
+    target: Target,
+    options: WriteOptions & { cascade?: boolean } = {},
+  ): Promise<void> {
     await this.admit(ctx, def, 'write', { pathTenant: target.owner, id: target.id });
     await this.inTransaction(options.tx, async (t) => {
       const row = await this.load(t, ctx, def, target, true);
       const events = [];
-      if (def.scope === 'tenant-self') events.push(...(await this.removeOwned(t, ctx, row.id, options.cascade === true)));
+      if (def.scope === 'tenant-self') events.push(...(await removeOwned(t, ctx, row.id, options.cascade === true)));
       else await assertUnreferenced(t, def, row, ctx.caller.tenantId);
       await store.deleteResource(t, row);
       if (def.versioned) await versions.deleteVersions(t, row);
-      events.push(this.event(ctx, def, def.audit.deleted, row, diffFields(row.data, {})));
+      events.push(resourceEvent(ctx, def, def.audit.deleted, row, diffFields(row.data, {})));
       await this.gw.audit.append(t, events);
     });
   }
 
-  /** A tenant's resources, deleted with it (`cascade`) or refused (409); returns their audit events. */
-  private async removeOwned(t: Tx, ctx: CallContext, tenantId: string, cascade: boolean) {
-    const owned = await store.ownedResources(t, tenantId);
-    if (owned.length && !cascade) {
-      const counts = [...new Set(owned.map((o) => o.kind))].map((k) => `${owned.filter((o) => o.kind === k).length} ${k}`);
-      const message = `Tenant "${tenantId}" still owns ${counts.join(', ')}; delete them first or pass ?cascade=true`;
-      throw new ApiError('TENANT_HAS_RESOURCES', message);
-    }
-    // What a tenant owns only its own resources can name, and they all go with it: no reference check for them.
-    const events = [];
-    for (const child of [...owned].reverse()) {
-      const childDef = RESOURCES.find((r) => r.kind === child.kind);
-      await store.deleteResource(t, child);
-      if (childDef?.versioned) await versions.deleteVersions(t, child);
-      if (childDef) events.push(this.event(ctx, childDef, childDef.audit.deleted, child, diffFields(child.data, {})));
-    }
-    return events;
-  }
-
-  async action(ctx: CallContext, def: ResourceDefinition, target: Target, name: string, body?: unknown): Promise<PublicResource> {
+  async action(
+    ctx: CallContext,
+    def: ResourceDefinition,
+    target: Target,
+    name: string,
+    body?: unknown,
+  ): Promise<PublicResource> {
     const action = def.actions?.[name];
     if (!action) throw new ApiError('ROUTE_NOT_FOUND', `${def.title} has no action "${name}"`);
     await this.admit(ctx, def, 'write', { pathTenant: target.owner, id: target.id });
@@ -230,17 +237,26 @@ export class ResourceService {
         const needs = `${action.when.field} ${action.when.in.join(' or ')}`;
         throw new ApiError('CONFLICT', `${def.title} "${row.id}" is ${now}; "${name}" needs ${needs}`);
       }
-      const set = Object.fromEntries(Object.entries(action.set).map(([k, v]) => [k, v === 'now' ? new Date().toISOString() : v]));
+      const set = Object.fromEntries(
+        Object.entries(action.set).map(([k, v]) => [k, v === 'now' ? new Date().toISOString() : v]),
+      );
       const data = { ...row.data, ...set, ...sealed?.data };
       const updated = await store.updateResource(t, row, { data, secret: sealed?.secret });
       const changes = withSecretChange(def, diffFields(row.data, data), !!sealed);
-      await this.gw.audit.append(t, [this.event(ctx, def, action.audit, updated, changes)]);
+      await this.gw.audit.append(t, [resourceEvent(ctx, def, action.audit, updated, changes)]);
       return toPublic(def, updated);
     });
   }
 
   /** Writes a new state; a versioned resource gets the next version number and a stored copy of its fields. */
-  private async write(t: Tx, ctx: CallContext, def: ResourceDefinition, row: StoredResource, data: Record<string, unknown>, secret?: string) {
+  private async write(
+    t: Tx,
+    ctx: CallContext,
+    def: ResourceDefinition,
+    row: StoredResource,
+    data: Record<string, unknown>,
+    secret?: string,
+  ) {
     const lookup = def.unique ? def.unique(fieldsOf(def, data) as never) : undefined;
     if (!def.versioned) return uniqueValues(def, () => store.updateResource(t, row, { data, secret, lookup }));
     const version = Number(row.data.version ?? 1) + 1;
@@ -276,14 +292,8 @@ export class ResourceService {
       const data = { ...row.data, ...restored };
       const updated = await this.write(t, ctx, def, row, data);
       const changes = { ...diffFields(row.data, data), restored_version: { from: null, to: wanted } };
-      await this.gw.audit.append(t, [this.event(ctx, def, rolledBackEventType(def), updated, changes)]);
+      await this.gw.audit.append(t, [resourceEvent(ctx, def, rolledBackEventType(def), updated, changes)]);
       return toPublic(def, updated);
     });
-  }
-
-  private event(ctx: CallContext, def: ResourceDefinition, type: string, row: StoredResource, changes: FieldChanges) {
-    const tenantId = def.scope === 'tenant-self' ? row.id : row.tenant_id;
-    const resource = { kind: def.kind, id: row.id };
-    return { type, actor: actorOf(ctx.caller), tenant_id: tenantId, resource, changes, trace_id: ctx.traceId ?? null };
   }
 }

@@ -17,7 +17,8 @@ export interface IdPosition {
 }
 
 /** The cursor of a list ordered by (id, owner): `id` or `id owner`, base64url. */
-export const encodeIdCursor = (at: IdPosition) => Buffer.from(at.owner ? `${at.id} ${at.owner}` : at.id).toString('base64url');
+export const encodeIdCursor = (at: IdPosition) =>
+  Buffer.from(at.owner ? `${at.id} ${at.owner}` : at.id).toString('base64url');
 
 /**
  * The position an id cursor names; a 400 naming `cursor` for anything this list could not have returned (garbage would
@@ -41,7 +42,8 @@ function decodeTimeCursor(cursor: string): TimePosition {
   }
   if (!Array.isArray(parsed) || parsed.length !== 2) throw notOurCursor();
   const [at, id] = parsed as unknown[];
-  if (typeof at !== 'string' || typeof id !== 'string' || !CURSOR_TIME.test(at) || !ROW_ID.test(id)) throw notOurCursor();
+  if (typeof at !== 'string' || typeof id !== 'string' || !CURSOR_TIME.test(at) || !ROW_ID.test(id))
+    throw notOurCursor();
   const time = new Date(at);
   // round trip: 2026-02-30 or 24:00 would silently become another time
   if (Number.isNaN(time.getTime()) || time.toISOString() !== at || at.startsWith('0000')) throw notOurCursor();
@@ -49,7 +51,10 @@ function decodeTimeCursor(cursor: string): TimePosition {
 }
 
 /** `?limit=&cursor=` of a newest-first list. */
-export const pageQuery = { limit: z.coerce.number().int().min(1).max(500).optional(), cursor: z.string().max(200).optional() };
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  cursor: z.string().max(200).optional(),
+};
 
 /** The page a newest-first list's `?limit=&cursor=` asks for (50 rows by default). */
 export const timePage = (page: { limit?: number; cursor?: string }): TimePage => ({

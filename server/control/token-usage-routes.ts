@@ -12,11 +12,35 @@ import { iso, pageQuery, timeCursor, timePage } from './time-page';
 
 const when = isoDateParam();
 /** The seed's parameter names (tenantId, apiKey), as CONTRACT.md section 3 keeps them. */
-const filters = z.strictObject({ tenantId: z.string().max(63).optional(), apiKey: z.string().max(100).optional(), model: z.string().max(200).optional(), from: when.optional(), to: when.optional() });
+const filters = z.strictObject({
+  tenantId: z.string().max(63).optional(),
+  apiKey: z.string().max(100).optional(),
+  model: z.string().max(200).optional(),
+  from: when.optional(),
+  to: when.optional(),
+});
 const listQuery = filters.extend(pageQuery);
 
-const record = z.object({ id: z.string(), tenant_id: z.string(), api_key_id: z.string().nullable(), route_id: z.string().nullable(), provider: z.string().nullable(), model: z.string().nullable(), input_tokens: z.number(), output_tokens: z.number(), cost_usd: z.number(), created_at: z.string() });
-const group = z.object({ provider: z.string().nullable(), model: z.string().nullable(), calls: z.number(), input_tokens: z.number(), output_tokens: z.number(), cost_usd: z.number() });
+const record = z.object({
+  id: z.string(),
+  tenant_id: z.string(),
+  api_key_id: z.string().nullable(),
+  route_id: z.string().nullable(),
+  provider: z.string().nullable(),
+  model: z.string().nullable(),
+  input_tokens: z.number(),
+  output_tokens: z.number(),
+  cost_usd: z.number(),
+  created_at: z.string(),
+});
+const group = z.object({
+  provider: z.string().nullable(),
+  model: z.string().nullable(),
+  calls: z.number(),
+  input_tokens: z.number(),
+  output_tokens: z.number(),
+  cost_usd: z.number(),
+});
 
 const totals = group.omit({ provider: true, model: true });
 const summarySchema = z.object({ object: z.literal('token_usage_summary'), data: z.array(group), totals });
@@ -29,14 +53,21 @@ export const tokenUsageRoutes = routePlugin<{ gw: Gateway; service: ResourceServ
     const tags = ['Token usage'];
     /** The store's filter for a query: the tenant the caller may read, the key, the model and the time range. */
     const scoped = async (ctx: CallContext, q: z.infer<typeof filters>): Promise<UsageFilter> => {
-      const tenant = await service.readScope(ctx, 'budgets', q.tenantId, 'read token usage', 'tenantId');
+      const tenant = await service.scope.readScope(ctx, 'budgets', q.tenantId, 'read token usage', 'tenantId');
       return { tenant_id: tenant, api_key_id: q.apiKey, model: q.model, from: q.from, to: q.to };
     };
     const list = z.object({ object: z.literal('list'), data: z.array(record), next_cursor: z.string().nullable() });
 
     app.get(
       '/token-usage',
-      { schema: { summary: 'Per-request token records, newest first', tags, querystring: listQuery, response: { 200: list } } },
+      {
+        schema: {
+          summary: 'Per-request token records, newest first',
+          tags,
+          querystring: listQuery,
+          response: { 200: list },
+        },
+      },
       async (req) => {
         const q = req.query;
         const { rows, next } = await listUsageRecords(gw.db, await scoped(callContext(req), q), timePage(q));

@@ -17,18 +17,78 @@ import { iso, pageQuery, timeCursor, timePage } from './time-page';
 const when = isoDateParam();
 const range = { from: when.optional(), to: when.optional() };
 
-const logQuery = z.strictObject({ tenant_id: z.string().max(63).optional(), api_key_id: z.string().max(100).optional(), route_id: z.string().max(100).optional(), kind: z.enum(['llm', 'http']).optional(), status: z.coerce.number().int().min(100).max(599).optional(), path: z.string().max(1024).optional(), ...range, ...pageQuery });
-const errorQuery = z.strictObject({ tenant_id: z.string().max(63).optional(), route_id: z.string().max(100).optional(), resolved: z.enum(['true', 'false']).optional(), ...range, ...pageQuery });
-const healthQuery = z.strictObject({ tenant_id: z.string().max(63).optional(), service_id: z.string().max(100).optional(), ...range, ...pageQuery });
+const logQuery = z.strictObject({
+  tenant_id: z.string().max(63).optional(),
+  api_key_id: z.string().max(100).optional(),
+  route_id: z.string().max(100).optional(),
+  kind: z.enum(['llm', 'http']).optional(),
+  status: z.coerce.number().int().min(100).max(599).optional(),
+  path: z.string().max(1024).optional(),
+  ...range,
+  ...pageQuery,
+});
+const errorQuery = z.strictObject({
+  tenant_id: z.string().max(63).optional(),
+  route_id: z.string().max(100).optional(),
+  resolved: z.enum(['true', 'false']).optional(),
+  ...range,
+  ...pageQuery,
+});
+const healthQuery = z.strictObject({
+  tenant_id: z.string().max(63).optional(),
+  service_id: z.string().max(100).optional(),
+  ...range,
+  ...pageQuery,
+});
 
-const requestLog = z.object({ id: z.string(), tenant_id: z.string().nullable(), api_key_id: z.string().nullable(), route_id: z.string().nullable(), kind: z.string(), method: z.string(), path: z.string(), status: z.number(), latency_ms: z.number(), request_id: z.string(), error_code: z.string().nullable(), client_ip: z.string().nullable(), created_at: z.string() });
-const errorEvent = z.object({ id: z.string(), tenant_id: z.string().nullable(), route_id: z.string().nullable(), request_id: z.string(), status: z.number(), code: z.string(), message: z.string(), upstream: z.string().nullable(), resolved: z.boolean(), resolved_at: z.string().nullable(), created_at: z.string() });
-const healthSnapshot = z.object({ id: z.string(), tenant_id: z.string().nullable(), service_id: z.string(), status: z.enum(['UP', 'DOWN']), status_code: z.number().nullable(), latency_ms: z.number(), error: z.string().nullable(), checked_at: z.string() });
-const list = (item: z.ZodType) => z.object({ object: z.literal('list'), data: z.array(item), next_cursor: z.string().nullable() });
+const requestLog = z.object({
+  id: z.string(),
+  tenant_id: z.string().nullable(),
+  api_key_id: z.string().nullable(),
+  route_id: z.string().nullable(),
+  kind: z.string(),
+  method: z.string(),
+  path: z.string(),
+  status: z.number(),
+  latency_ms: z.number(),
+  request_id: z.string(),
+  error_code: z.string().nullable(),
+  client_ip: z.string().nullable(),
+  created_at: z.string(),
+});
+const errorEvent = z.object({
+  id: z.string(),
+  tenant_id: z.string().nullable(),
+  route_id: z.string().nullable(),
+  request_id: z.string(),
+  status: z.number(),
+  code: z.string(),
+  message: z.string(),
+  upstream: z.string().nullable(),
+  resolved: z.boolean(),
+  resolved_at: z.string().nullable(),
+  created_at: z.string(),
+});
+const healthSnapshot = z.object({
+  id: z.string(),
+  tenant_id: z.string().nullable(),
+  service_id: z.string(),
+  status: z.enum(['UP', 'DOWN']),
+  status_code: z.number().nullable(),
+  latency_ms: z.number(),
+  error: z.string().nullable(),
+  checked_at: z.string(),
+});
+const list = (item: z.ZodType) =>
+  z.object({ object: z.literal('list'), data: z.array(item), next_cursor: z.string().nullable() });
 
 const latestQuery = z.strictObject({ tenant_id: z.string().max(63).optional() });
 
-const toErrorEvent = (r: Record<string, unknown>) => ({ ...r, resolved_at: r.resolved_at ? iso(r.resolved_at) : null, created_at: iso(r.created_at) });
+const toErrorEvent = (r: Record<string, unknown>) => ({
+  ...r,
+  resolved_at: r.resolved_at ? iso(r.resolved_at) : null,
+  created_at: iso(r.created_at),
+});
 
 /**
  * What the data plane recorded: request logs, error events (and resolving them), and service health snapshots.
@@ -52,10 +112,14 @@ export const trafficRoutes = routePlugin<{ gw: Gateway; service: ResourceService
       },
       async (req) => {
         const q = req.query;
-        const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read request logs');
+        const tenant = await service.scope.readScope(callContext(req), 'routes', q.tenant_id, 'read request logs');
         // a key's requests are its tenant's: that narrows the scan to the tenant's index range
         const owner = q.api_key_id === undefined ? undefined : gw.snapshot.get('api_key', q.api_key_id)?.tenant_id;
-        const filter = { ...q, tenant_id: tenant || (typeof owner === 'string' ? owner : undefined), path_prefix: q.path };
+        const filter = {
+          ...q,
+          tenant_id: tenant || (typeof owner === 'string' ? owner : undefined),
+          path_prefix: q.path,
+        };
         const { rows, next } = await listRequestLogs(gw.db, filter, timePage(q));
         const data = rows.map((r) => ({ ...r, created_at: iso(r.created_at) }));
         return { object: 'list', data, next_cursor: timeCursor(next) };
@@ -74,7 +138,7 @@ export const trafficRoutes = routePlugin<{ gw: Gateway; service: ResourceService
       },
       async (req) => {
         const q = req.query;
-        const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read error events');
+        const tenant = await service.scope.readScope(callContext(req), 'routes', q.tenant_id, 'read error events');
         const resolved = q.resolved === undefined ? undefined : q.resolved === 'true';
         const { rows, next } = await listErrorEvents(gw.db, { ...q, tenant_id: tenant, resolved }, timePage(q));
         return { object: 'list', data: rows.map(toErrorEvent), next_cursor: timeCursor(next) };
@@ -99,14 +163,19 @@ export const trafficRoutes = routePlugin<{ gw: Gateway; service: ResourceService
           if (!event || (ctx.caller.tenantId && event.tenant_id !== ctx.caller.tenantId)) {
             throw new ApiError('NOT_FOUND', `Error event "${id}" not found`);
           }
-          await service.readScope(ctx, 'routes', event.tenant_id ?? undefined, 'resolve error events');
+          await service.scope.readScope(ctx, 'routes', event.tenant_id ?? undefined, 'resolve error events');
           if (!allows(ctx.caller.role, 'routes', 'write')) {
             throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not resolve error events`);
           }
           if (event.resolved) return toErrorEvent(event);
           const updated = await markErrorEventResolved(tx, id);
           const resource = { kind: 'error_event', id };
-          const audit = { type: 'ERROR_EVENT_RESOLVED', actor: actorOf(ctx.caller), tenant_id: event.tenant_id, resource };
+          const audit = {
+            type: 'ERROR_EVENT_RESOLVED',
+            actor: actorOf(ctx.caller),
+            tenant_id: event.tenant_id,
+            resource,
+          };
           await gw.audit.append(tx, [{ ...audit, changes: { code: event.code }, trace_id: ctx.traceId ?? null }]);
           return toErrorEvent(updated);
         });
@@ -125,7 +194,7 @@ export const trafficRoutes = routePlugin<{ gw: Gateway; service: ResourceService
       },
       async (req) => {
         const q = req.query;
-        const tenant = await service.readScope(callContext(req), 'routes', q.tenant_id, 'read service health');
+        const tenant = await service.scope.readScope(callContext(req), 'routes', q.tenant_id, 'read service health');
         const { rows, next } = await listHealthSnapshots(gw.db, { ...q, visible_to: tenant }, timePage(q));
         const data = rows.map((r) => ({ ...r, checked_at: iso(r.checked_at) }));
         return { object: 'list', data, next_cursor: timeCursor(next) };
@@ -143,7 +212,12 @@ export const trafficRoutes = routePlugin<{ gw: Gateway; service: ResourceService
         },
       },
       async (req) => {
-        const tenant = await service.readScope(callContext(req), 'routes', req.query.tenant_id, 'read service health');
+        const tenant = await service.scope.readScope(
+          callContext(req),
+          'routes',
+          req.query.tenant_id,
+          'read service health',
+        );
         const rows = await latestHealthSnapshots(gw.db, tenant);
         const data = rows.map((r) => ({ ...r, checked_at: iso(r.checked_at) }));
         return { object: 'list', data, next_cursor: null };

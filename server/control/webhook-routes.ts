@@ -14,11 +14,27 @@ import { BEARER_AUTH } from './authenticate';
 import { ownerQuery } from './resource-routes';
 import { callContext } from './request-state';
 
-const resultSchema = z.object({ delivered: z.boolean(), status_code: z.number().nullable(), duration_ms: z.number(), error: z.string().nullable() });
-const attemptSchema = z.object({ attempt: z.number(), status_code: z.number().nullable(), error: z.string().nullable(), duration_ms: z.number(), created_at: z.string() });
+const resultSchema = z.object({
+  delivered: z.boolean(),
+  status_code: z.number().nullable(),
+  duration_ms: z.number(),
+  error: z.string().nullable(),
+});
+const attemptSchema = z.object({
+  attempt: z.number(),
+  status_code: z.number().nullable(),
+  error: z.string().nullable(),
+  duration_ms: z.number(),
+  created_at: z.string(),
+});
 const deliverySchema = z.object({
-  id: z.string(), event_id: z.string(), event_type: z.string(), status: z.enum(['PENDING', 'DELIVERED', 'FAILED']), attempts: z.array(attemptSchema),
-  next_attempt_at: z.string().nullable(), created_at: z.string(),
+  id: z.string(),
+  event_id: z.string(),
+  event_type: z.string(),
+  status: z.enum(['PENDING', 'DELIVERED', 'FAILED']),
+  attempts: z.array(attemptSchema),
+  next_attempt_at: z.string().nullable(),
+  created_at: z.string(),
 });
 
 const deliveryList = z.object({ object: z.literal('list'), data: z.array(deliverySchema), next_cursor: z.null() });
@@ -44,10 +60,23 @@ export const webhookRoutes = routePlugin<{ gw: Gateway; service: ResourceService
       },
       async (req) => {
         // Sending acts on the webhook: the caller needs write access to it, as for a PUT.
-        const hook = await service.loadParent(callContext(req), webhookDef, { id: req.params.id, owner: req.query.tenant_id }, 'write');
+        const hook = await service.loadParent(
+          callContext(req),
+          webhookDef,
+          { id: req.params.id, owner: req.query.tenant_id },
+          'write',
+        );
         const created_at = new Date().toISOString();
-        const event = { id: `evt_test_${newDeliveryId().slice(4)}`, type: 'WEBHOOK_TEST', created_at, tenant_id: hook.tenant_id };
-        const body = deliveryBody({ ...event, data: { webhook_id: hook.id, message: 'This is a test event from Portico.' } });
+        const event = {
+          id: `evt_test_${newDeliveryId().slice(4)}`,
+          type: 'WEBHOOK_TEST',
+          created_at,
+          tenant_id: hook.tenant_id,
+        };
+        const body = deliveryBody({
+          ...event,
+          data: { webhook_id: hook.id, message: 'This is a test event from Portico.' },
+        });
         const id = newDeliveryId();
         const secret = decryptSecret(gw.keys.masterKey, hook.secret!);
         const egress = egressOf(gw.config.egressAllow, hook);
@@ -57,7 +86,16 @@ export const webhookRoutes = routePlugin<{ gw: Gateway; service: ResourceService
         const { status_code, error, duration_ms } = result;
         await recordSentDelivery(
           gw.db,
-          { id, webhook_id: hook.id, webhook_owner, event_id: event.id, event_type: event.type, body, status, attempts: 1 },
+          {
+            id,
+            webhook_id: hook.id,
+            webhook_owner,
+            event_id: event.id,
+            event_type: event.type,
+            body,
+            status,
+            attempts: 1,
+          },
           { delivery_id: id, attempt: 1, status_code, error, duration_ms },
         );
         return result;
@@ -76,17 +114,32 @@ export const webhookRoutes = routePlugin<{ gw: Gateway; service: ResourceService
         },
       },
       async (req) => {
-        const hook = await service.loadParent(callContext(req), webhookDef, { id: req.params.id, owner: req.query.tenant_id }, 'read');
+        const hook = await service.loadParent(
+          callContext(req),
+          webhookDef,
+          { id: req.params.id, owner: req.query.tenant_id },
+          'read',
+        );
         const { deliveries, attempts } = await recentDeliveries(gw.db, hook, 50);
         const iso = (d: Date | string) => new Date(d).toISOString();
         return {
           object: 'list',
           data: deliveries.map((d) => ({
-            id: d.id, event_id: d.event_id, event_type: d.event_type, status: d.status, created_at: iso(d.created_at),
+            id: d.id,
+            event_id: d.event_id,
+            event_type: d.event_type,
+            status: d.status,
+            created_at: iso(d.created_at),
             next_attempt_at: d.status === 'PENDING' ? iso(d.next_attempt_at) : null,
             attempts: attempts
               .filter((a) => a.delivery_id === d.id)
-              .map((a) => ({ attempt: a.attempt, status_code: a.status_code, error: a.error, duration_ms: a.duration_ms, created_at: iso(a.created_at) })),
+              .map((a) => ({
+                attempt: a.attempt,
+                status_code: a.status_code,
+                error: a.error,
+                duration_ms: a.duration_ms,
+                created_at: iso(a.created_at),
+              })),
           })),
           next_cursor: null,
         };

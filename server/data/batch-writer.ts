@@ -117,7 +117,10 @@ export class BatchWriter<T extends BatchTable> {
       this.log.warn({ table: this.table, rows: left.length }, 'records spooled at stop; the next start writes them');
     } else {
       this.dropped.overflow += left.length;
-      this.log.error({ table: this.table, rows: left.length }, 'records could not be written or spooled at stop; dropped');
+      this.log.error(
+        { table: this.table, rows: left.length },
+        'records could not be written or spooled at stop; dropped',
+      );
     }
   }
 
@@ -185,7 +188,8 @@ export class BatchWriter<T extends BatchTable> {
       } catch (err) {
         if (!isDataError(err)) {
           const rows = part.length;
-          if (!this.retryMs) this.log.warn({ err, table: this.table, rows }, 'database unavailable; records kept to retry');
+          if (!this.retryMs)
+            this.log.warn({ err, table: this.table, rows }, 'database unavailable; records kept to retry');
           return [part, ...parts].flat();
         }
         if (part.length > 1) {
@@ -234,7 +238,12 @@ function columnsOf(rows: readonly Row[]): string[] {
 }
 
 /** A writer for one of the gateway's record tables, with its memory bound and spool from the settings. */
-export function recordWriter<T extends BatchTable>(gw: Gateway, table: T, prefix: string, intervalMs?: number): BatchWriter<T> {
+export function recordWriter<T extends BatchTable>(
+  gw: Gateway,
+  table: T,
+  prefix: string,
+  intervalMs?: number,
+): BatchWriter<T> {
   const options = { intervalMs, maxRows: gw.config.bufferMaxRows, spool: gw.spool };
   return new BatchWriter(gw.append, gw.log, table, prefix, options);
 }

@@ -16,10 +16,17 @@ export class BudgetTracker {
   private spent = new Map<string, { periodStart: number; usd: number }>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly db: Db, private readonly snapshot: ConfigSnapshot, private readonly refreshMs = 5000) {}
+  constructor(
+    private readonly db: Db,
+    private readonly snapshot: ConfigSnapshot,
+    private readonly refreshMs = 5000,
+  ) {}
 
   async start(): Promise<void> {
-    this.snapshot.on('change', (kind: string, id: string) => kind === budgetDef.kind && void this.refreshOne(id).catch(() => {}));
+    this.snapshot.on(
+      'change',
+      (kind: string, id: string) => kind === budgetDef.kind && void this.refreshOne(id).catch(() => {}),
+    );
     this.snapshot.on('reload', () => void this.refresh().catch(() => {}));
     await this.refresh();
     this.timer = setInterval(() => void this.refresh().catch(() => {}), this.refreshMs);
@@ -53,7 +60,10 @@ export class BudgetTracker {
       const periodStart = periodBounds(b.period, at).start.getTime();
       const known = this.spent.get(keyOf(b));
       // Within a period spend only grows; what this instance recorded may not be flushed to the database yet.
-      this.spent.set(keyOf(b), { periodStart, usd: known && known.periodStart === periodStart ? Math.max(known.usd, stored) : stored });
+      this.spent.set(keyOf(b), {
+        periodStart,
+        usd: known && known.periodStart === periodStart ? Math.max(known.usd, stored) : stored,
+      });
     }
   }
 
@@ -69,7 +79,12 @@ export class BudgetTracker {
   }
 
   /** Adds a call's cost; returns the percentages it crossed, per budget (for BUDGET_THRESHOLD_CROSSED). */
-  record(tenantId: string, keyId: string, costUsd: number, now = new Date()): { budget: BudgetState; crossed: number[] }[] {
+  record(
+    tenantId: string,
+    keyId: string,
+    costUsd: number,
+    now = new Date(),
+  ): { budget: BudgetState; crossed: number[] }[] {
     const crossings: { budget: BudgetState; crossed: number[] }[] = [];
     for (const b of this.budgetsFor(tenantId, keyId)) {
       const start = periodBounds(b.period, now).start.getTime();

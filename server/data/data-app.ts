@@ -6,7 +6,13 @@ import { healthRoutes } from '../health';
 import { zodRouteSchemas } from '../http/route-schemas';
 import { metricsRoute } from '../metrics-route';
 import { LazyChildLogger } from '../lib/lazy-logger';
-import { clientError, frameworkErrors, installErrorHandlers, type ErrorBody, type ErrorRenderer } from '../http/error-handler';
+import {
+  clientError,
+  frameworkErrors,
+  installErrorHandlers,
+  type ErrorBody,
+  type ErrorRenderer,
+} from '../http/error-handler';
 import { requestIdOf } from '../http/input-guard';
 import { receiveTimeouts } from '../http/receive-timeouts';
 import { DataPlane, TRAFFIC, Traffic } from './data-plane';
@@ -72,7 +78,19 @@ const PROBES = /^\/health\//;
  */
 export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   // a client's x-request-id lands in request logs and error events: only a sane token is kept (requestIdOf)
-  const app = Fastify({ ...receiveTimeouts(gw.config), clientErrorHandler: answerClientError, bodyLimit: 10 * 1024 * 1024, forceCloseConnections: true, logController: new LogController({ disableRequestLogging: true }), requestIdHeader: false, genReqId: requestIdOf, frameworkErrors: frameworkErrors(renderOpenAiError), loggerInstance: gw.log, childLoggerFactory: (logger, bindings, options) => new LazyChildLogger(logger, bindings, options) as unknown as typeof logger }) as unknown as FastifyInstance;
+  const app = Fastify({
+    ...receiveTimeouts(gw.config),
+    clientErrorHandler: answerClientError,
+    bodyLimit: 10 * 1024 * 1024,
+    forceCloseConnections: true,
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    frameworkErrors: frameworkErrors(renderOpenAiError),
+    loggerInstance: gw.log,
+    childLoggerFactory: (logger, bindings, options) =>
+      new LazyChildLogger(logger, bindings, options) as unknown as typeof logger,
+  }) as unknown as FastifyInstance;
   installErrorHandlers(app, renderOpenAiError);
   const dp = new DataPlane(gw);
   const health = new HealthChecker(gw);

@@ -76,11 +76,17 @@ export class DataPlane {
     this.writers = [this.usage, this.requestLogs, this.errorEvents];
     this.budgets = new BudgetTracker(gw.db, gw.snapshot);
     this.limiter = new RateLimiter([routeLimits, tierLimits((id) => gw.snapshot.get('rate_limit_tier', id, null))]);
-    this.breakers = new CircuitBreakers((upstream, state) => gw.log.warn({ upstream, state }, 'circuit breaker changed state'));
+    this.breakers = new CircuitBreakers((upstream, state) =>
+      gw.log.warn({ upstream, state }, 'circuit breaker changed state'),
+    );
     this.keyUsage = new KeyUsage(gw.db, gw.log);
     // a circuit is a route's (`owner/route`, and `#index:provider` on an LLM route), not an upstream URL's
     const circuitHelp = 'Circuit breaker per route (and LLM provider): 0 closed, 1 half-open, 2 open.';
-    this.metrics.addGauge(new Gauge('portico_circuit_state', circuitHelp, ['circuit'], () => this.breakers.entries().map(([c, s]) => [[c], CIRCUIT_VALUE[s]])));
+    this.metrics.addGauge(
+      new Gauge('portico_circuit_state', circuitHelp, ['circuit'], () =>
+        this.breakers.entries().map(([c, s]) => [[c], CIRCUIT_VALUE[s]]),
+      ),
+    );
     const droppedHelp = 'Records dropped by table: refused by the database, or beyond the memory buffer and the spool.';
     const dropped = () => this.droppedRecords().map(([table, n]): [string[], number] => [[table], n]);
     this.metrics.addGauge(new Gauge('portico_records_dropped_total', droppedHelp, ['table'], dropped, 'counter'));
@@ -116,7 +122,12 @@ export class DataPlane {
   async stop(deadline = this.stopBy ?? Date.now() + this.gw.config.shutdownGraceMs): Promise<void> {
     this.budgets.stop();
     this.limiter.stop();
-    await Promise.all([this.usage.stop(deadline), this.requestLogs.stop(deadline), this.errorEvents.stop(deadline), this.keyUsage.stop()]);
+    await Promise.all([
+      this.usage.stop(deadline),
+      this.requestLogs.stop(deadline),
+      this.errorEvents.stop(deadline),
+      this.keyUsage.stop(),
+    ]);
   }
 
   /** Every record writer of this data plane (others, such as the health checker's, add theirs), for metrics. */
@@ -140,7 +151,14 @@ export class DataPlane {
   }
 
   /** Rate limits and quotas, then HARD budgets (LLM calls spend money; HTTP calls do not), before any upstream call. */
-  admit(request: FastifyRequest, reply: FastifyReply, tenant: TenantState | null, key: ApiKeyState | null, route: RouteState, budgets: boolean): void {
+  admit(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    tenant: TenantState | null,
+    key: ApiKeyState | null,
+    route: RouteState,
+    budgets: boolean,
+  ): void {
     const traffic = request[TRAFFIC];
     if (traffic) traffic.routeId = route.id;
     const decision = this.limiter.take({ tenant, key, route, clientIp: request.ip });
@@ -151,7 +169,10 @@ export class DataPlane {
       const error =
         rule.reason === 'quota'
           ? new ApiError('QUOTA_EXCEEDED', `The ${period} request quota of ${rule.source} (${rule.limit}) is used up`)
-          : new ApiError('RATE_LIMITED', `Rate limit of ${rule.source} reached: ${rule.limit} requests per window; retry in ${decision.headers['retry-after']} s`);
+          : new ApiError(
+              'RATE_LIMITED',
+              `Rate limit of ${rule.source} reached: ${rule.limit} requests per window; retry in ${decision.headers['retry-after']} s`,
+            );
       throw error.withHeaders(decision.headers);
     }
     reply.headers(decision.headers);
@@ -159,7 +180,10 @@ export class DataPlane {
     for (const b of this.budgets.budgetsFor(tenant.id, key.id)) {
       if (b.enforcement === 'HARD' && this.budgets.spentOn(b) >= b.limit_usd) {
         this.metrics.throttled.inc([tenant.id, 'budget']);
-        throw new ApiError('BUDGET_EXCEEDED', `Budget "${b.id}" (${b.limit_usd} USD per ${b.period.toLowerCase()} period) is exhausted`);
+        throw new ApiError(
+          'BUDGET_EXCEEDED',
+          `Budget "${b.id}" (${b.limit_usd} USD per ${b.period.toLowerCase()} period) is exhausted`,
+        );
       }
     }
   }
@@ -177,13 +201,48 @@ export class DataPlane {
     // every request is a request-log row; the log stream gets a line for each failed one at info and for each
     // successful one at debug (a full access log is PORTICO_LOG_LEVEL=debug), from the parent logger, with reqId
     const level = status >= 400 ? 'info' : 'debug';
-    if (levelEnabled(this.gw.log, level)) this.gw.log[level]({ reqId: request.id, status, ms: Math.round(seconds * 1e4) / 10, tenant: t.tenantId, route: t.routeId, code: t.error?.code }, 'request completed');
-    this.requestLogs.add({ tenant_id: t.tenantId ?? null, api_key_id: t.keyId ?? null, route_id: t.routeId ?? null, kind: t.kind, method: request.method, path, status, latency_ms: seconds * 1000, request_id: request.id, error_code: t.error?.code ?? null, client_ip: request.ip, created_at: now });
+    if (levelEnabled(this.gw.log, level))
+      this.gw.log[level](
+        {
+          reqId: request.id,
+          status,
+          ms: Math.round(seconds * 1e4) / 10,
+          tenant: t.tenantId,
+          route: t.routeId,
+          code: t.error?.code,
+        },
+        'request completed',
+      );
+    this.requestLogs.add({
+      tenant_id: t.tenantId ?? null,
+      api_key_id: t.keyId ?? null,
+      route_id: t.routeId ?? null,
+      kind: t.kind,
+      method: request.method,
+      path,
+      status,
+      latency_ms: seconds * 1000,
+      request_id: request.id,
+      error_code: t.error?.code ?? null,
+      client_ip: request.ip,
+      created_at: now,
+    });
     if (status >= 500) {
       // our own failures carry their error; an upstream's 5xx passed through as it was is recorded as such
       const code = t.error?.code ?? 'UPSTREAM_ERROR';
-      const message = t.error?.message ?? (t.upstream ? `The upstream ${t.upstream} answered ${status}` : `The upstream answered ${status}`);
-      this.errorEvents.add({ tenant_id: t.tenantId ?? null, route_id: t.routeId ?? null, request_id: request.id, status, code, message, upstream: t.upstream ?? null, created_at: now });
+      const message =
+        t.error?.message ??
+        (t.upstream ? `The upstream ${t.upstream} answered ${status}` : `The upstream answered ${status}`);
+      this.errorEvents.add({
+        tenant_id: t.tenantId ?? null,
+        route_id: t.routeId ?? null,
+        request_id: request.id,
+        status,
+        code,
+        message,
+        upstream: t.upstream ?? null,
+        created_at: now,
+      });
     }
   }
 }

@@ -23,7 +23,10 @@ export class HealthChecker {
   private timer: NodeJS.Timeout | undefined;
   readonly snapshots: BatchWriter<'health_snapshots'>;
 
-  constructor(private readonly gw: Gateway, private readonly tickMs = 250) {
+  constructor(
+    private readonly gw: Gateway,
+    private readonly tickMs = 250,
+  ) {
     this.snapshots = recordWriter(gw, 'health_snapshots', 'hs_', 100);
   }
 
@@ -59,18 +62,32 @@ export class HealthChecker {
     const egress = egressOf(this.gw.config.egressAllow, s);
     try {
       const signal = AbortSignal.timeout(Math.min(s.timeout_ms, MAX_CHECK_MS));
-      const res = await request(url, { dispatcher: egress.dispatcher, method: 'GET', signal, headers: { 'user-agent': 'portico-health-check' } });
+      const res = await request(url, {
+        dispatcher: egress.dispatcher,
+        method: 'GET',
+        signal,
+        headers: { 'user-agent': 'portico-health-check' },
+      });
       status_code = res.statusCode;
       await res.body.dump();
       if (status_code >= 400) error = `answered ${status_code}`;
     } catch (err) {
       // tenants read the snapshots of their services and of global ones: the text names no address or port
       error = neutralFailure(err);
-      if (!this.down.has(key)) this.gw.log.warn({ err, service: s.id, tenant: s.tenant_id }, 'health check could not reach the service');
+      if (!this.down.has(key))
+        this.gw.log.warn({ err, service: s.id, tenant: s.tenant_id }, 'health check could not reach the service');
     }
     if (error) this.down.add(key);
     else this.down.delete(key);
     const latency_ms = performance.now() - started;
-    this.snapshots.add({ tenant_id: s.tenant_id, service_id: s.id, status: error ? 'DOWN' : 'UP', status_code, latency_ms, error, checked_at: new Date().toISOString() });
+    this.snapshots.add({
+      tenant_id: s.tenant_id,
+      service_id: s.id,
+      status: error ? 'DOWN' : 'UP',
+      status_code,
+      latency_ms,
+      error,
+      checked_at: new Date().toISOString(),
+    });
   }
 }

@@ -10,7 +10,8 @@ import { breakerSettings, type BreakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { API_KEY_PREFIX, bearerOf, missingKey, presentedKey } from './key-auth';
 import { normalizePath } from './request-path';
-import { circuitKey, connectionNamed, isHopByHop, relayUpstream, splitUrl, type UpstreamCall } from './upstream';
+import { connectionNamed, isHopByHop } from './hop-headers';
+import { circuitKey, relayUpstream, splitUrl, type UpstreamCall } from './upstream';
 
 const SMALL_BODY = 64 * 1024;
 
@@ -25,7 +26,8 @@ const NOT_FORWARDED = new Set([
 const RESPONSE_OWN = new Set(['date', 'server']);
 
 /** Whether `path` falls under `prefix` at a segment boundary (`/api` serves `/api` and `/api/x`, not `/apix`). */
-const under = (path: string, prefix: string) => path === prefix || (path.startsWith(prefix) && (prefix.endsWith('/') || path[prefix.length] === '/'));
+const under = (path: string, prefix: string) =>
+  path === prefix || (path.startsWith(prefix) && (prefix.endsWith('/') || path[prefix.length] === '/'));
 
 /**
  * The HTTP route for a request: enabled, path under its `path_prefix`, method listed (an empty list allows all).
@@ -35,7 +37,12 @@ const under = (path: string, prefix: string) => path === prefix || (path.startsW
  * routes the longest prefix wins, and between two tenants at the same prefix (data from before paths were owned,
  * see issue 11) the smaller id, never the higher priority, which the squatter would set.
  */
-export function matchHttpRoute(snapshot: ConfigSnapshot, method: string, path: string, tenantId: string | null): HttpRoute | undefined {
+export function matchHttpRoute(
+  snapshot: ConfigSnapshot,
+  method: string,
+  path: string,
+  tenantId: string | null,
+): HttpRoute | undefined {
   let best: HttpRoute | undefined;
   for (const r of snapshot.memo('http-routes', () => snapshot.all('route').filter(servesHttp))) {
     if (!under(path, r.path_prefix)) continue;
@@ -93,7 +100,11 @@ function backendOf(snapshot: ConfigSnapshot, route: RouteState, allow: EgressAll
 /** The route's service is looked up in the route's tenant (then global): never another tenant's of the same id. */
 function resolveBackend(snapshot: ConfigSnapshot, route: RouteState, allow: EgressAllow): Backend {
   const service = route.service_id !== null ? snapshot.get('service', route.service_id, route.tenant_id) : undefined;
-  if (route.service_id && !service) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" points at service "${route.service_id}", which no longer exists`);
+  if (route.service_id && !service)
+    throw new ApiError(
+      'UPSTREAM_UNAVAILABLE',
+      `Route "${route.id}" points at service "${route.service_id}", which no longer exists`,
+    );
   const base = service ? service.target_url : route.backend_url;
   if (base === null) throw new ApiError('UPSTREAM_UNAVAILABLE', `Route "${route.id}" has no backend`);
   const { origin, path } = splitUrl(base);
@@ -140,20 +151,37 @@ export const httpProxy = routePlugin<{ dp: DataPlane }>('portico-http-proxy', []
     const route = matchHttpRoute(gw.snapshot, req.method, path, caller?.tenant.id ?? null);
     if (!route) throw new ApiError('ROUTE_NOT_FOUND', `No route serves ${req.method} ${path}`);
     if (route.auth_required && !caller) throw missingKey();
-    const tenant = caller?.tenant ?? (route.tenant_id ? (gw.snapshot.get('tenant', route.tenant_id, null) ?? null) : null);
-    if (tenant && tenant.status !== 'ACTIVE') throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);
+    const tenant =
+      caller?.tenant ?? (route.tenant_id ? (gw.snapshot.get('tenant', route.tenant_id, null) ?? null) : null);
+    if (tenant && tenant.status !== 'ACTIVE')
+      throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);
     const traffic = req[TRAFFIC]!;
     if (tenant) traffic.tenantId = tenant.id;
     dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
 
     const b = backendOf(gw.snapshot, route, gw.config.egressAllow);
-    const call: UpstreamCall = { upstream: b.upstream, circuit: b.circuit, egress: b.egress, label: b.label, origin: b.origin, path: backendPath(b.basePath, route, path, q < 0 ? '' : url.slice(q)), method: req.method as Dispatcher.HttpMethod, headers: forwardHeaders(req), timeoutMs: b.timeoutMs, breaker: b.breaker };
+    const call: UpstreamCall = {
+      upstream: b.upstream,
+      circuit: b.circuit,
+      egress: b.egress,
+      label: b.label,
+      origin: b.origin,
+      path: backendPath(b.basePath, route, path, q < 0 ? '' : url.slice(q)),
+      method: req.method as Dispatcher.HttpMethod,
+      headers: forwardHeaders(req),
+      timeoutMs: b.timeoutMs,
+      breaker: b.breaker,
+    };
     const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-    if (length === undefined ? req.headers['transfer-encoding'] === undefined : length === 0) return relayUpstream(dp, traffic, call, reply, RESPONSE_OWN);
+    if (length === undefined ? req.headers['transfer-encoding'] === undefined : length === 0)
+      return relayUpstream(dp, traffic, call, reply, RESPONSE_OWN);
     // a small body of known length is read whole first (undici sends a buffer much faster than a stream); others stream
-    if (length === undefined || length > SMALL_BODY) return relayUpstream(dp, traffic, { ...call, body: req.raw }, reply, RESPONSE_OWN);
+    if (length === undefined || length > SMALL_BODY)
+      return relayUpstream(dp, traffic, { ...call, body: req.raw }, reply, RESPONSE_OWN);
     // (not returned: fastify would take a promise that resolves before the answer for an empty reply)
-    buffer(req.raw).then((body) => relayUpstream(dp, traffic, { ...call, body }, reply, RESPONSE_OWN)).catch((err: Error) => reply.send(err));
+    buffer(req.raw)
+      .then((body) => relayUpstream(dp, traffic, { ...call, body }, reply, RESPONSE_OWN))
+      .catch((err: Error) => reply.send(err));
   });
 });
 
@@ -169,7 +197,12 @@ function forwardHeaders(req: FastifyRequest): string[] {
     const k = raw[i]!.toLowerCase();
     const v = raw[i + 1]!;
     if (isHopByHop(k, named) || NOT_FORWARDED.has(k)) continue;
-    if (k === 'authorization' ? bearerOf(v)?.startsWith(API_KEY_PREFIX) : k === 'x-api-key' && v.startsWith(API_KEY_PREFIX)) continue;
+    if (
+      k === 'authorization'
+        ? bearerOf(v)?.startsWith(API_KEY_PREFIX)
+        : k === 'x-api-key' && v.startsWith(API_KEY_PREFIX)
+    )
+      continue;
     out.push(raw[i]!, v);
   }
   const prior = req.headers['x-forwarded-for'];

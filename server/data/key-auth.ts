@@ -12,10 +12,12 @@ export interface KeyCaller {
 
 export { API_KEY_PREFIX };
 
-export const missingKey = () => new ApiError('INVALID_API_KEY', `Missing API key: send Authorization: Bearer ${API_KEY_PREFIX}…`);
+export const missingKey = () =>
+  new ApiError('INVALID_API_KEY', `Missing API key: send Authorization: Bearer ${API_KEY_PREFIX}…`);
 
 /** The token of an `Authorization: Bearer …` header. */
-export const bearerOf = (header: string | undefined): string | undefined => (header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined);
+export const bearerOf = (header: string | undefined): string | undefined =>
+  header ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
 
 /**
  * The API key a request presents, looked up in this order: `x-api-key`, then `Authorization: Bearer`. A header holding
@@ -55,7 +57,8 @@ export function authenticateKey(snapshot: ConfigSnapshot, request: FastifyReques
   const key = snapshot.lookup('api_key', hashOf(token));
   if (!key) throw new ApiError('INVALID_API_KEY', 'Unknown API key');
   if (key.status !== 'ACTIVE') throw new ApiError('INVALID_API_KEY', 'This API key was revoked');
-  if (key.expires_at !== null && Date.parse(key.expires_at) <= Date.now()) throw new ApiError('INVALID_API_KEY', 'This API key has expired');
+  if (key.expires_at !== null && Date.parse(key.expires_at) <= Date.now())
+    throw new ApiError('INVALID_API_KEY', 'This API key has expired');
   const tenant = snapshot.get('tenant', key.tenant_id, null);
   if (!tenant) throw new ApiError('INVALID_API_KEY', 'Unknown API key');
   if (tenant.status !== 'ACTIVE') throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);

@@ -10,7 +10,11 @@ export class KeyUsage {
   private pending = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly db: Db, private readonly log: FastifyBaseLogger, intervalMs = 1000) {
+  constructor(
+    private readonly db: Db,
+    private readonly log: FastifyBaseLogger,
+    intervalMs = 1000,
+  ) {
     this.timer = setInterval(() => void this.flush(), intervalMs).unref();
   }
 

@@ -66,7 +66,10 @@ export class RateLimiter {
   private readonly counters = new Map<string, Counter>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly sources: LimitSource[] = [], sweepMs = 60_000) {
+  constructor(
+    private readonly sources: LimitSource[] = [],
+    sweepMs = 60_000,
+  ) {
     this.sweeper = setInterval(() => this.sweep(), sweepMs).unref();
   }
 
@@ -92,7 +95,15 @@ export class RateLimiter {
       let c = this.counters.get(rule.key);
       if (!c || c.resetAt <= now) c = { count: 0, resetAt: windowEnd(rule.window, now) };
       live.push(c);
-      if (c.count >= rule.limit) return { allowed: false, denied: rule, headers: { ...headersOf(rule.limit, 0, c.resetAt, now), 'retry-after': String(Math.max(1, Math.ceil((c.resetAt - now) / 1000))) } };
+      if (c.count >= rule.limit)
+        return {
+          allowed: false,
+          denied: rule,
+          headers: {
+            ...headersOf(rule.limit, 0, c.resetAt, now),
+            'retry-after': String(Math.max(1, Math.ceil((c.resetAt - now) / 1000))),
+          },
+        };
       const remaining = rule.limit - c.count - 1;
       if (remaining < tightestRemaining) [tightest, tightestRemaining] = [i, remaining];
     }
@@ -101,7 +112,10 @@ export class RateLimiter {
       c.count++;
       this.counters.set(rules[i]!.key, c);
     }
-    return { allowed: true, headers: headersOf(rules[tightest]!.limit, tightestRemaining, live[tightest]!.resetAt, now) };
+    return {
+      allowed: true,
+      headers: headersOf(rules[tightest]!.limit, tightestRemaining, live[tightest]!.resetAt, now),
+    };
   }
 
   /** Starts a counter at `count` (quotas already spent, read back from request logs at start-up). */
@@ -121,7 +135,11 @@ export class RateLimiter {
 }
 
 function headersOf(limit: number, remaining: number, resetAt: number, now: number): Record<string, string> {
-  return { 'x-ratelimit-limit': String(limit), 'x-ratelimit-remaining': String(remaining), 'x-ratelimit-reset': String(Math.max(0, Math.ceil((resetAt - now) / 1000))) };
+  return {
+    'x-ratelimit-limit': String(limit),
+    'x-ratelimit-remaining': String(remaining),
+    'x-ratelimit-reset': String(Math.max(0, Math.ceil((resetAt - now) / 1000))),
+  };
 }
 
 /** Who a request is counted as: its key, or its client address when the route asks for no key. */
@@ -136,7 +154,15 @@ export const routeLimits: LimitSource = (ctx) => {
   const rl = route.rate_limit;
   if (!rl) return [];
   const key = `route:${route.tenant_id ?? '*'}/${route.id}:${subject(ctx)}`;
-  return [{ key, limit: rl.limit, window: { type: 'span', ms: rl.window_secs * 1000 }, reason: 'rate_limit', source: `route "${route.id}"` }];
+  return [
+    {
+      key,
+      limit: rl.limit,
+      window: { type: 'span', ms: rl.window_secs * 1000 },
+      reason: 'rate_limit',
+      source: `route "${route.id}"`,
+    },
+  ];
 };
 
 /** The key's `rate_limit_tier`: its rate across every route, and its daily and monthly quotas. */
@@ -148,7 +174,9 @@ export function tierLimits(tierOf: (id: string) => RateLimitTierState | undefine
     const keyId = ctx.key.id;
     const source = `tier "${tier.id}"`;
     const span: LimitWindow = { type: 'span', ms: tier.window_secs * 1000 };
-    const rules: LimitRule[] = [{ key: `tier:${keyId}`, limit: tier.limit, window: span, reason: 'rate_limit', source }];
+    const rules: LimitRule[] = [
+      { key: `tier:${keyId}`, limit: tier.limit, window: span, reason: 'rate_limit', source },
+    ];
     if (tier.daily_quota !== null) {
       rules.push({ key: `quota-day:${keyId}`, limit: tier.daily_quota, window: DAY, reason: 'quota', source });
     }

@@ -7,22 +7,38 @@ import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import type { KeyCaller } from './key-auth';
 import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
+import { endToEnd } from './hop-headers';
 import { llmRoutes, type LlmRoute } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
-import { answered, callUpstream, ClientGone, endToEnd, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
+import { answered, callUpstream, ClientGone, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
 
 /** A JSON object: not null, not an array. */
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function parseChat(b: unknown): { body: Record<string, unknown>; model: string; stream: boolean } {
-  if (!isRecord(b)) throw new ApiError('VALIDATION_FAILED', 'The body must be a JSON object', [{ path: '', message: 'must be an object' }]);
+  if (!isRecord(b))
+    throw new ApiError('VALIDATION_FAILED', 'The body must be a JSON object', [
+      { path: '', message: 'must be an object' },
+    ]);
   // the body is forwarded and `model` is recorded: nothing PostgreSQL refuses, no nesting JSON.stringify cannot take
   refuseUnsafeInput(b, CHAT_INPUT);
-  if (typeof b.model !== 'string' || !b.model) throw new ApiError('VALIDATION_FAILED', 'model is required and must be a string', [{ path: 'model', message: 'is required' }]);
-  if (!Array.isArray(b.messages) || b.messages.length === 0) throw new ApiError('VALIDATION_FAILED', 'messages must be a non-empty array', [{ path: 'messages', message: 'must be a non-empty array' }]);
+  if (typeof b.model !== 'string' || !b.model)
+    throw new ApiError('VALIDATION_FAILED', 'model is required and must be a string', [
+      { path: 'model', message: 'is required' },
+    ]);
+  if (!Array.isArray(b.messages) || b.messages.length === 0)
+    throw new ApiError('VALIDATION_FAILED', 'messages must be a non-empty array', [
+      { path: 'messages', message: 'must be a non-empty array' },
+    ]);
   const bad = b.messages.findIndex((m) => !isRecord(m) || typeof m.role !== 'string');
-  if (bad >= 0) throw new ApiError('VALIDATION_FAILED', `messages[${bad}].role is required`, [{ path: `messages.${bad}.role`, message: 'is required' }]);
-  if (b.stream !== undefined && typeof b.stream !== 'boolean') throw new ApiError('VALIDATION_FAILED', 'stream must be a boolean', [{ path: 'stream', message: 'must be a boolean' }]);
+  if (bad >= 0)
+    throw new ApiError('VALIDATION_FAILED', `messages[${bad}].role is required`, [
+      { path: `messages.${bad}.role`, message: 'is required' },
+    ]);
+  if (b.stream !== undefined && typeof b.stream !== 'boolean')
+    throw new ApiError('VALIDATION_FAILED', 'stream must be a boolean', [
+      { path: 'stream', message: 'must be a boolean' },
+    ]);
   return { body: b, model: b.model, stream: b.stream === true };
 }
 
@@ -35,12 +51,34 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
 
   /** Tokens and cost from the pricing table, into token usage and the budgets (with their threshold events). */
   const record = (caller: KeyCaller, route: LlmRoute, p: RouteProvider, model: string, usage: Usage) => {
-    const prices = gw.snapshot.memo('pricing-by-model', () => new Map(gw.snapshot.all('pricing').map((x) => [`${x.provider}\u0000${x.model}`, x])));
+    const prices = gw.snapshot.memo(
+      'pricing-by-model',
+      () => new Map(gw.snapshot.all('pricing').map((x) => [`${x.provider}\u0000${x.model}`, x])),
+    );
     const price = prices.get(`${p.provider}\u0000${model}`);
-    const cost = price ? (usage.prompt_tokens * price.input_per_million_usd + usage.completion_tokens * price.output_per_million_usd) / 1e6 : 0;
-    dp.usage.add({ tenant_id: caller.tenant.id, api_key_id: caller.key.id, route_id: route.id, provider: p.provider, model, input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cost_usd: cost, created_at: new Date().toISOString() });
+    const cost = price
+      ? (usage.prompt_tokens * price.input_per_million_usd + usage.completion_tokens * price.output_per_million_usd) /
+        1e6
+      : 0;
+    dp.usage.add({
+      tenant_id: caller.tenant.id,
+      api_key_id: caller.key.id,
+      route_id: route.id,
+      provider: p.provider,
+      model,
+      input_tokens: usage.prompt_tokens,
+      output_tokens: usage.completion_tokens,
+      cost_usd: cost,
+      created_at: new Date().toISOString(),
+    });
     for (const { budget, crossed } of dp.budgets.record(caller.tenant.id, caller.key.id, cost)) {
-      const events = crossed.map((pct) => ({ type: 'BUDGET_THRESHOLD_CROSSED', actor: { type: 'system', id: 'data-plane', name: 'portico data plane' }, tenant_id: caller.tenant.id, resource: { kind: 'budget', id: budget.id }, changes: { threshold_percent: pct, limit_usd: budget.limit_usd, enforcement: budget.enforcement } }));
+      const events = crossed.map((pct) => ({
+        type: 'BUDGET_THRESHOLD_CROSSED',
+        actor: { type: 'system', id: 'data-plane', name: 'portico data plane' },
+        tenant_id: caller.tenant.id,
+        resource: { kind: 'budget', id: budget.id },
+        changes: { threshold_percent: pct, limit_usd: budget.limit_usd, enforcement: budget.enforcement },
+      }));
       void gw.db
         .transaction()
         .execute((tx) => gw.audit.append(tx, events))
@@ -63,7 +101,9 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
     for (const [i, p] of order.entries()) {
       const canFailOver = failsOver(route) && i < order.length - 1;
       const upstreamModel = p.model ?? model;
-      const streamOptions = stream ? { stream_options: { ...(isRecord(chat.stream_options) ? chat.stream_options : {}), include_usage: true } } : {};
+      const streamOptions = stream
+        ? { stream_options: { ...(isRecord(chat.stream_options) ? chat.stream_options : {}), include_usage: true } }
+        : {};
       const body = { ...chat, model: upstreamModel, ...streamOptions };
       let call: UpstreamCall | undefined;
       let res;
@@ -71,12 +111,21 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
         const key = resolveCredential(gw.snapshot, gw.keys.masterKey, caller.tenant.id, route, p);
         const target = providerTarget(gw.snapshot, gw.config.egressAllow, route, p);
         const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': req.id };
-        call = { ...target, method: 'POST', headers, body: JSON.stringify(body), timeoutMs: p.timeout_ms ?? route.timeout_ms, streaming: stream, breaker: breakerSettings(route) };
+        call = {
+          ...target,
+          method: 'POST',
+          headers,
+          body: JSON.stringify(body),
+          timeoutMs: p.timeout_ms ?? route.timeout_ms,
+          streaming: stream,
+          breaker: breakerSettings(route),
+        };
         res = await callUpstream(dp, traffic, call, gone);
       } catch (err) {
         lastError = err as ApiError;
         // a timeout is not retried elsewhere: the caller has already waited the route's whole timeout
-        if (canFailOver && lastError instanceof ApiError && lastError.code !== 'UPSTREAM_TIMEOUT' && !gone.left) continue;
+        if (canFailOver && lastError instanceof ApiError && lastError.code !== 'UPSTREAM_TIMEOUT' && !gone.left)
+          continue;
         throw err;
       }
       if (res.statusCode >= 500 && canFailOver) {
@@ -105,11 +154,20 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
           if (usage) record(caller, route, p, upstreamModel, usage);
         }
         if (!stream && res.statusCode < 500) answered(dp, traffic, call, res.statusCode); // (a 5xx was judged already)
-        return reply.status(res.statusCode).headers(endToEnd(res.headers, OWN_HEADERS)).header('content-type', contentType).send(text);
+        return reply
+          .status(res.statusCode)
+          .headers(endToEnd(res.headers, OWN_HEADERS))
+          .header('content-type', contentType)
+          .send(text);
       }
-      return pipeStream(reply, res.statusCode, endToEnd(res.headers, OWN_HEADERS), res.body, (usage) => record(caller, route, p, upstreamModel, usage));
+      return pipeStream(reply, res.statusCode, endToEnd(res.headers, OWN_HEADERS), res.body, (usage) =>
+        record(caller, route, p, upstreamModel, usage),
+      );
     }
-    throw new ApiError('UPSTREAM_UNAVAILABLE', `Every provider of route "${route.id}" failed: ${lastError?.message ?? 'no providers'}`).withHeaders(lastError?.headers ?? {});
+    throw new ApiError(
+      'UPSTREAM_UNAVAILABLE',
+      `Every provider of route "${route.id}" failed: ${lastError?.message ?? 'no providers'}`,
+    ).withHeaders(lastError?.headers ?? {});
   });
 
   app.get('/v1/models', async (req) => {
@@ -135,9 +193,21 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
 }
 
 /** Server-sent events passed through chunk by chunk, unbuffered; usage is read from the final chunk on the way. */
-async function pipeStream(reply: FastifyReply, status: number, upstreamHeaders: Record<string, string | string[]>, body: Readable, onUsage: (u: Usage) => void): Promise<void> {
+async function pipeStream(
+  reply: FastifyReply,
+  status: number,
+  upstreamHeaders: Record<string, string | string[]>,
+  body: Readable,
+  onUsage: (u: Usage) => void,
+): Promise<void> {
   reply.hijack();
-  reply.raw.writeHead(status, { ...upstreamHeaders, 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', ...(reply.getHeaders() as Record<string, string>) });
+  reply.raw.writeHead(status, {
+    ...upstreamHeaders,
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+    ...(reply.getHeaders() as Record<string, string>),
+  });
   const scanner = new SseUsageScanner();
   try {
     for await (const chunk of body) {

@@ -10,7 +10,11 @@ function labelText(names: readonly string[], values: readonly (string | number)[
 export class Counter {
   /** Keyed by the label values joined (cheap on the hot path); formatted only when scraped. */
   private readonly series = new Map<string, { values: readonly (string | number)[]; n: number }>();
-  constructor(readonly name: string, readonly help: string, readonly labels: readonly string[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labels: readonly string[],
+  ) {}
 
   inc(values: readonly (string | number)[], by = 1): void {
     const key = values.join('\u0000');
@@ -20,14 +24,26 @@ export class Counter {
   }
 
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...[...this.series.values()].map((s) => `${this.name}${labelText(this.labels, s.values)} ${s.n}`)];
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} counter`,
+      ...[...this.series.values()].map((s) => `${this.name}${labelText(this.labels, s.values)} ${s.n}`),
+    ];
   }
 }
 
 /** Observations counted into cumulative buckets, with their sum and count, per label set. */
 export class Histogram {
-  private readonly series = new Map<string, { counts: number[]; sum: number; count: number; values: readonly (string | number)[] }>();
-  constructor(readonly name: string, readonly help: string, readonly labels: readonly string[], readonly buckets: readonly number[]) {}
+  private readonly series = new Map<
+    string,
+    { counts: number[]; sum: number; count: number; values: readonly (string | number)[] }
+  >();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labels: readonly string[],
+    readonly buckets: readonly number[],
+  ) {}
 
   observe(values: readonly (string | number)[], v: number): void {
     const key = values.join('\u0000');
@@ -46,7 +62,11 @@ export class Histogram {
     for (const s of this.series.values()) {
       const key = labelText(this.labels, s.values);
       let cumulative = 0;
-      this.buckets.forEach((b, i) => lines.push(`${this.name}_bucket${labelText([...this.labels, 'le'], [...s.values, b])} ${(cumulative += s.counts[i]!)}`));
+      this.buckets.forEach((b, i) =>
+        lines.push(
+          `${this.name}_bucket${labelText([...this.labels, 'le'], [...s.values, b])} ${(cumulative += s.counts[i]!)}`,
+        ),
+      );
       lines.push(`${this.name}_bucket${labelText([...this.labels, 'le'], [...s.values, '+Inf'])} ${s.count}`);
       lines.push(`${this.name}_sum${key} ${s.sum}`, `${this.name}_count${key} ${s.count}`);
     }
@@ -87,10 +107,27 @@ export function metricSources(gw: Gateway): Set<MetricSource> {
 
 /** The data plane's metrics, in the Prometheus text format at `GET /metrics`. */
 export class DataPlaneMetrics {
-  readonly requests = new Counter('portico_requests_total', 'Data-plane requests by kind (llm, http), tenant and status code.', ['kind', 'tenant', 'status']);
-  readonly latency = new Histogram('portico_request_duration_seconds', 'Data-plane request latency, end to end, in seconds.', ['kind'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
-  readonly upstreamErrors = new Counter('portico_upstream_errors_total', 'Failed upstream calls (connect error, timeout, 5xx) by upstream and reason.', ['upstream', 'reason']);
-  readonly throttled = new Counter('portico_throttled_total', 'Requests refused by a rate limit, quota or budget, by tenant and reason.', ['tenant', 'reason']);
+  readonly requests = new Counter(
+    'portico_requests_total',
+    'Data-plane requests by kind (llm, http), tenant and status code.',
+    ['kind', 'tenant', 'status'],
+  );
+  readonly latency = new Histogram(
+    'portico_request_duration_seconds',
+    'Data-plane request latency, end to end, in seconds.',
+    ['kind'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  );
+  readonly upstreamErrors = new Counter(
+    'portico_upstream_errors_total',
+    'Failed upstream calls (connect error, timeout, 5xx) by upstream and reason.',
+    ['upstream', 'reason'],
+  );
+  readonly throttled = new Counter(
+    'portico_throttled_total',
+    'Requests refused by a rate limit, quota or budget, by tenant and reason.',
+    ['tenant', 'reason'],
+  );
   private readonly gauges: Gauge[] = [];
 
   addGauge(gauge: Gauge): void {
@@ -98,6 +135,13 @@ export class DataPlaneMetrics {
   }
 
   render(): string {
-    return [...this.requests.render(), ...this.latency.render(), ...this.upstreamErrors.render(), ...this.throttled.render(), ...this.gauges.flatMap((g) => g.render()), ''].join('\n');
+    return [
+      ...this.requests.render(),
+      ...this.latency.render(),
+      ...this.upstreamErrors.render(),
+      ...this.throttled.render(),
+      ...this.gauges.flatMap((g) => g.render()),
+      '',
+    ].join('\n');
   }
 }

@@ -12,7 +12,12 @@ const compiled = new Map<string, RegExp>();
 export function globMatch(pattern: string, value: string): boolean {
   let re = compiled.get(pattern);
   if (!re) {
-    re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+    re = new RegExp(
+      `^${pattern
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    );
     compiled.set(pattern, re);
   }
   return re.test(value);
@@ -23,7 +28,12 @@ export function llmRoutes(snapshot: ConfigSnapshot, tenantId: string, model?: st
   const candidates = snapshot.memo(`llm-routes:${tenantId}`, () =>
     [...snapshot.ownedBy('route', tenantId), ...snapshot.ownedBy('route', null)]
       .filter(servesLlm)
-      .sort((a, b) => Number(b.tenant_id !== null) - Number(a.tenant_id !== null) || b.priority - a.priority || a.id.localeCompare(b.id)),
+      .sort(
+        (a, b) =>
+          Number(b.tenant_id !== null) - Number(a.tenant_id !== null) ||
+          b.priority - a.priority ||
+          a.id.localeCompare(b.id),
+      ),
   );
   return model === undefined ? candidates : candidates.filter((r) => globMatch(r.model_pattern, model));
 }

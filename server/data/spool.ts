@@ -19,7 +19,10 @@ export class Spool {
   private readonly segments = new Map<string, string[]>();
   private readonly sizes = new Map<string, number>();
 
-  private constructor(readonly dir: string, readonly maxBytes: number) {}
+  private constructor(
+    readonly dir: string,
+    readonly maxBytes: number,
+  ) {}
 
   /** Opens (creating) the spool directory and indexes the segments a previous run left. */
   static async open(dir: string, maxBytes: number): Promise<Spool> {

@@ -1,38 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { FastifyReply } from 'fastify';
-import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { ApiError } from '../errors';
 import { isEgressDenied, neutralFailure, type Egress } from '../net/egress';
 import type { BreakerSettings } from './circuit-breaker';
 import type { DataPlane, Stoppable, Traffic } from './data-plane';
-
-/** Headers of one hop only (RFC 9110 section 7.6.1), never forwarded in either direction. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-
-/** The header names a `Connection` value lists, which are hop-by-hop too (beyond `keep-alive` and `close`). */
-export function connectionNamed(connection: string | undefined): string[] | undefined {
-  if (connection === undefined) return undefined;
-  const v = connection.toLowerCase();
-  return v !== 'keep-alive' && v !== 'close' ? v.split(',').map((s) => s.trim()) : undefined;
-}
-
-/** Whether a header (its name in lower case) belongs to one hop only. */
-export const isHopByHop = (name: string, named: string[] | undefined) => HOP_BY_HOP.has(name) || (named !== undefined && named.includes(name));
-
-/** Headers minus hop-by-hop ones (and those the `connection` header names) and any in `drop`. */
-export function endToEnd(headers: IncomingHttpHeaders, drop: ReadonlySet<string> = NONE): Record<string, string | string[]> {
-  const named = connectionNamed(typeof headers.connection === 'string' ? headers.connection : undefined);
-  const out: Record<string, string | string[]> = {};
-  for (const k in headers) {
-    const v = headers[k];
-    if (v === undefined || isHopByHop(k, named) || drop.has(k)) continue;
-    out[k] = v;
-  }
-  return out;
-}
-
-const NONE: ReadonlySet<string> = new Set();
+import { responseHeaders } from './hop-headers';
 
 /**
  * Raised when the client goes away, so an upstream call in flight stops. An EventEmitter rather than an
@@ -78,7 +51,8 @@ export function upstreamError(call: Pick<UpstreamCall, 'label' | 'timeoutMs'>, e
   if (err instanceof ApiError) return err;
   if (isEgressDenied(err)) return new ApiError('EGRESS_DENIED', `${capital(call.label)} is not at a public address`);
   const e = err as Error & { code?: string; cause?: Error };
-  if (e.code && TIMEOUTS.has(e.code)) return new ApiError('UPSTREAM_TIMEOUT', `${capital(call.label)} did not answer within ${call.timeoutMs} ms`);
+  if (e.code && TIMEOUTS.has(e.code))
+    return new ApiError('UPSTREAM_TIMEOUT', `${capital(call.label)} did not answer within ${call.timeoutMs} ms`);
   // callers are tenants or anonymous: the text names no address or port (it would map the network behind the
   // gateway); the operator's log line has the cause
   return new ApiError('UPSTREAM_ERROR', `${capital(call.label)} could not be reached: ${neutralFailure(err)}`);
@@ -108,8 +82,10 @@ function clientSide(call: UpstreamCall, left: boolean, err: unknown): boolean {
 }
 
 /** A route's circuit: its owner and id, and on an LLM route the provider's place and name. */
-export const circuitKey = (route: { id: string; tenant_id: string | null }, provider?: { index: number; name: string }) =>
-  `${route.tenant_id ?? '*'}/${route.id}${provider ? `#${provider.index}:${provider.name}` : ''}`;
+export const circuitKey = (
+  route: { id: string; tenant_id: string | null },
+  provider?: { index: number; name: string },
+) => `${route.tenant_id ?? '*'}/${route.id}${provider ? `#${provider.index}:${provider.name}` : ''}`;
 
 /**
  * The upstream as error events name it, which the caller's tenant reads: the URL a tenant set itself, or the label
@@ -122,14 +98,23 @@ function enter(dp: DataPlane, call: UpstreamCall): void {
   const permit = dp.breakers.acquire(call.circuit, call.breaker);
   if (permit.ok) return;
   const retry = String(Math.max(1, Math.ceil(permit.retryAfterMs / 1000)));
-  throw new ApiError('CIRCUIT_OPEN', `The circuit for ${call.label} is open after repeated failures; retry in ${retry} s`).withHeaders({ 'retry-after': retry });
+  throw new ApiError(
+    'CIRCUIT_OPEN',
+    `The circuit for ${call.label} is open after repeated failures; retry in ${retry} s`,
+  ).withHeaders({ 'retry-after': retry });
 }
 
 /**
  * A call that got no (complete) answer: a breaker failure and the error to answer with, unless the failure was the
  * client's (then the breaker only frees a half-open trial slot).
  */
-export function unanswered(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, left: boolean, err: unknown): ApiError {
+export function unanswered(
+  dp: DataPlane,
+  traffic: Traffic | undefined,
+  call: UpstreamCall,
+  left: boolean,
+  err: unknown,
+): ApiError {
   if (clientSide(call, left, err)) {
     dp.breakers.release(call.circuit);
     if (left) return new ApiError('UPSTREAM_ERROR', 'The client went away');
@@ -166,7 +151,12 @@ export function answered(dp: DataPlane, traffic: Traffic | undefined, call: Upst
 }
 
 /** A 2xx whose body is unusable (not JSON where JSON was due): an upstream failure, with a neutral 502. */
-export function unusableAnswer(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, status: number): ApiError {
+export function unusableAnswer(
+  dp: DataPlane,
+  traffic: Traffic | undefined,
+  call: UpstreamCall,
+  status: number,
+): ApiError {
   failed(dp, traffic, call, 'invalid_body');
   return new ApiError('UPSTREAM_ERROR', `${capital(call.label)} answered ${status} with a body that is not valid JSON`);
 }
@@ -178,11 +168,25 @@ export function unusableAnswer(dp: DataPlane, traffic: Traffic | undefined, call
  * non-streamed one is judged by the caller once it has read the body (`answered`, `unusableAnswer`, `unanswered`).
  * `gone` aborts the call, and its body later, when the client goes away.
  */
-export async function callUpstream(dp: DataPlane, traffic: Traffic | undefined, call: UpstreamCall, gone: ClientGone): Promise<Dispatcher.ResponseData> {
+export async function callUpstream(
+  dp: DataPlane,
+  traffic: Traffic | undefined,
+  call: UpstreamCall,
+  gone: ClientGone,
+): Promise<Dispatcher.ResponseData> {
   enter(dp, call);
   let res: Dispatcher.ResponseData;
   try {
-    res = await call.egress.dispatcher.request({ origin: call.origin, path: call.path, method: call.method, headers: call.headers, body: call.body, signal: gone, headersTimeout: call.timeoutMs, bodyTimeout: call.streaming ? 0 : call.timeoutMs });
+    res = await call.egress.dispatcher.request({
+      origin: call.origin,
+      path: call.path,
+      method: call.method,
+      headers: call.headers,
+      body: call.body,
+      signal: gone,
+      headersTimeout: call.timeoutMs,
+      bodyTimeout: call.streaming ? 0 : call.timeoutMs,
+    });
   } catch (err) {
     throw unanswered(dp, traffic, call, gone.left, err);
   }
@@ -197,11 +201,28 @@ export async function callUpstream(dp: DataPlane, traffic: Traffic | undefined, 
  * `UPSTREAM_TIMEOUT`) nothing has been sent, and the error goes to `reply.send` for the error handler to render. A
  * body that breaks off midway cuts the client's response short too. The client leaving aborts the call.
  */
-export function relayUpstream(dp: DataPlane, traffic: Traffic, call: UpstreamCall, reply: FastifyReply, drop: ReadonlySet<string>): void {
+export function relayUpstream(
+  dp: DataPlane,
+  traffic: Traffic,
+  call: UpstreamCall,
+  reply: FastifyReply,
+  drop: ReadonlySet<string>,
+): void {
   enter(dp, call);
   const relay = new Relay(dp, traffic, call, reply, drop);
   traffic.whileHere(relay);
-  call.egress.dispatcher.dispatch({ origin: call.origin, path: call.path, method: call.method, headers: call.headers, body: call.body ?? null, headersTimeout: call.timeoutMs, bodyTimeout: call.timeoutMs }, relay);
+  call.egress.dispatcher.dispatch(
+    {
+      origin: call.origin,
+      path: call.path,
+      method: call.method,
+      headers: call.headers,
+      body: call.body ?? null,
+      headersTimeout: call.timeoutMs,
+      bodyTimeout: call.timeoutMs,
+    },
+    relay,
+  );
 }
 
 /** undici's handler for one relayed call: a class, so a request allocates one object and no closures. */
@@ -251,28 +272,6 @@ class Relay implements Dispatcher.DispatchHandler, Stoppable {
     if (this.started) this.reply.raw.destroy(upstreamError(this.call, err));
     else this.reply.send(unanswered(this.dp, this.traffic, this.call, this.traffic.left, err));
   }
-}
-
-/** The reply's own headers (request id, rate-limit headers), then the upstream's end-to-end ones, as raw pairs. */
-function responseHeaders(reply: FastifyReply, raw: Buffer[], drop: ReadonlySet<string>): string[] {
-  const out: string[] = [];
-  const own = reply.getHeaders();
-  for (const k in own) {
-    const v = own[k];
-    if (Array.isArray(v)) for (const x of v) out.push(k, x);
-    else if (v !== undefined) out.push(k, String(v));
-  }
-  let named: string[] | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.length === 10 && raw[i]!.toString('latin1').toLowerCase() === 'connection') named = connectionNamed(raw[i + 1]!.toString('latin1'));
-  }
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const k = name.toLowerCase();
-    if (isHopByHop(k, named) || drop.has(k) || own[k] !== undefined) continue;
-    out.push(name, raw[i + 1]!.toString('latin1'));
-  }
-  return out;
 }
 
 const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

@@ -11,7 +11,9 @@ export type ErrorRenderer = (reply: FastifyReply, error: ApiError) => unknown;
 export type ErrorBody = (error: ApiError) => unknown;
 
 /** The admin API's shape: `{"error":{"code","message","details"}}` (CONTRACT.md section 3). */
-export const adminErrorBody: ErrorBody = (error) => ({ error: { code: error.code, message: error.message, details: error.details } });
+export const adminErrorBody: ErrorBody = (error) => ({
+  error: { code: error.code, message: error.message, details: error.details },
+});
 
 export const renderAdminError: ErrorRenderer = (reply, error) => reply.status(error.status).send(adminErrorBody(error));
 
@@ -38,11 +40,18 @@ export function toApiError(error: unknown, request: FastifyRequest): ApiError {
     return new ApiError('INVALID_JSON', `The request body is not valid JSON: ${fe.message}`);
   }
   if (fe?.validation) {
-    const details: ErrorDetail[] = fe.validation.map((v) => ({ path: String(v.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.'), message: v.message ?? 'is not valid' }));
+    const details: ErrorDetail[] = fe.validation.map((v) => ({
+      path: String(v.instancePath ?? '')
+        .replace(/^\//, '')
+        .replace(/\//g, '.'),
+      message: v.message ?? 'is not valid',
+    }));
     return new ApiError('VALIDATION_FAILED', 'The request is not valid', details);
   }
   if (fe?.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
-    const code = (Object.keys(ERROR_CODES) as ErrorCode[]).find((c) => ERROR_CODES[c].status === fe.statusCode) ?? 'VALIDATION_FAILED';
+    const code =
+      (Object.keys(ERROR_CODES) as ErrorCode[]).find((c) => ERROR_CODES[c].status === fe.statusCode) ??
+      'VALIDATION_FAILED';
     return new ApiError(code, fe.message);
   }
   const unavailable = databaseUnavailable(error);
@@ -69,7 +78,9 @@ export function installErrorHandlers(app: FastifyInstance, render: ErrorRenderer
     const apiError = toApiError(error, request);
     return render(reply.headers(apiError.headers), apiError);
   });
-  app.setNotFoundHandler((request, reply) => render(reply, new ApiError('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler((request, reply) =>
+    render(reply, new ApiError('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`)),
+  );
 }
 
 /**
@@ -77,11 +88,15 @@ export function installErrorHandlers(app: FastifyInstance, render: ErrorRenderer
  * `maxParamLength` is a 414, malformed percent-encoding a 400), in the surface's shape rather than fastify's.
  */
 export function frameworkErrors(render: ErrorRenderer) {
-  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => render(reply, toApiError(error, request));
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) =>
+    render(reply, toApiError(error, request));
 }
 
 /** Node's parser errors by code; any other is a malformed request (400). */
-const CLIENT_ERRORS: Record<string, ErrorCode> = { HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE', ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT' };
+const CLIENT_ERRORS: Record<string, ErrorCode> = {
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+};
 
 /** What node's HTTP parser refused, as our error. */
 export const clientError = (err: NodeJS.ErrnoException) => new ApiError(CLIENT_ERRORS[err.code ?? ''] ?? 'BAD_REQUEST');
@@ -98,7 +113,8 @@ export function clientErrorHandler(body: ErrorBody) {
     const head = `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\ncontent-type: application/json; charset=utf-8\r\n`;
     // the response in progress on this connection, if any: once its head went out, another answer would garble it
     const res = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-    if (socket.writable && !res?.headersSent) socket.end(`${head}content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    if (socket.writable && !res?.headersSent)
+      socket.end(`${head}content-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
     else socket.destroy();
   };
 }

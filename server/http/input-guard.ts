@@ -10,7 +10,9 @@ const UNSAFE_ALL = new RegExp(UNSAFE.source, 'g');
 /** Why a string is refused, or undefined when it is safe. */
 export function unsafeText(s: string): string | undefined {
   if (!UNSAFE.test(s)) return undefined;
-  return s.includes('\u0000') ? 'must not contain NUL (\\u0000) characters' : 'must not contain unpaired UTF-16 surrogates';
+  return s.includes('\u0000')
+    ? 'must not contain NUL (\\u0000) characters'
+    : 'must not contain unpaired UTF-16 surrogates';
 }
 
 export interface InputLimits {
@@ -66,7 +68,8 @@ export function findUnsafeInput(value: unknown, limits: InputLimits, root = ''):
     const problem = checkLeaf(child, limits);
     if (problem) return { path: join(top.path, key), message: problem };
     if (child !== null && typeof child === 'object') {
-      if (stack.length >= limits.maxDepth) return { path: join(top.path, key), message: `nests deeper than ${limits.maxDepth} levels` };
+      if (stack.length >= limits.maxDepth)
+        return { path: join(top.path, key), message: `nests deeper than ${limits.maxDepth} levels` };
       stack.push(frame(child, join(top.path, key)));
     }
   }
@@ -91,7 +94,10 @@ function checkLeaf(v: unknown, limits: InputLimits): string | undefined {
 /** Throws a 400 VALIDATION_FAILED naming the field when `value` holds something unsafe (see findUnsafeInput). */
 export function refuseUnsafeInput(value: unknown, limits: InputLimits, root = '', what = 'The request'): void {
   const problem = findUnsafeInput(value, limits, root);
-  if (problem) throw new ApiError('VALIDATION_FAILED', `${what} is not valid: ${problem.path || 'the body'} ${problem.message}`, [problem]);
+  if (problem)
+    throw new ApiError('VALIDATION_FAILED', `${what} is not valid: ${problem.path || 'the body'} ${problem.message}`, [
+      problem,
+    ]);
 }
 
 /** A client's `x-request-id` worth keeping: a short token of safe characters (it lands in logs, rows and headers). */

@@ -34,7 +34,8 @@ export const isoDateParam = () =>
 export const isDateOnly = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s);
 
 /** A `to` filter as a comparison on a timestamp column: a bare date includes that whole day. */
-export const upperBound = (to: string): [op: '<' | '<=', at: Date] => (isDateOnly(to) ? ['<', new Date(Date.parse(to) + 86_400_000)] : ['<=', new Date(to)]);
+export const upperBound = (to: string): [op: '<' | '<=', at: Date] =>
+  isDateOnly(to) ? ['<', new Date(Date.parse(to) + 86_400_000)] : ['<=', new Date(to)];
 
 let lastMs = -1;
 let lastIso = '';

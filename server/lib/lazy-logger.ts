@@ -4,7 +4,8 @@ import type { Bindings, ChildLoggerOptions, Level } from 'pino';
 type Log = (obj: unknown, msg?: string, ...args: unknown[]) => void;
 
 /** Whether `log` writes at `level` (pino knows; a logger that cannot say is taken to write everything). */
-export const levelEnabled = (log: FastifyBaseLogger, level: Level): boolean => (log as FastifyBaseLogger & { isLevelEnabled?: (l: string) => boolean }).isLevelEnabled?.(level) ?? true;
+export const levelEnabled = (log: FastifyBaseLogger, level: Level): boolean =>
+  (log as FastifyBaseLogger & { isLevelEnabled?: (l: string) => boolean }).isLevelEnabled?.(level) ?? true;
 
 /**
  * A request's logger that becomes a pino child (with the request id bound) only when something is logged through

@@ -37,7 +37,10 @@ const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9
 export function parseEgressAllow(raw: string | undefined): EgressAllow {
   const cidrs: Cidr[] = [];
   const hosts = new Set<string>();
-  for (const item of (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [addr, bitsText, extra] = item.split('/');
     const bytes = parseIp(addr!.replace(/^\[|\]$/g, ''));
     if (bytes) {

@@ -16,8 +16,19 @@ export type Scope = 'platform' | 'tenant-self' | 'tenant' | 'tenant-optional';
 
 /** Areas of the permission matrix (server/control/permissions.ts). */
 export type Area =
-  | 'tenants' | 'keys' | 'tokens' | 'routes' | 'policies' | 'budgets' | 'pricing' | 'credentials'
-  | 'webhooks' | 'mcp' | 'schemas' | 'audit' | 'config';
+  | 'tenants'
+  | 'keys'
+  | 'tokens'
+  | 'routes'
+  | 'policies'
+  | 'budgets'
+  | 'pricing'
+  | 'credentials'
+  | 'webhooks'
+  | 'mcp'
+  | 'schemas'
+  | 'audit'
+  | 'config';
 
 export type IdRule =
   /** The caller names it (a slug); required. */
@@ -143,7 +154,13 @@ export interface ResourceDefinition<
    * Audit event types of its changes. `updated` is required unless `updatable` is false, `rolledBack` when
    * `versioned` (`defineResource` refuses a definition without them: no event name is ever made up).
    */
-  audit: { created: string; updated?: string; deleted: string; rolledBack?: string; fieldEvents?: Record<string, string> };
+  audit: {
+    created: string;
+    updated?: string;
+    deleted: string;
+    rolledBack?: string;
+    fieldEvents?: Record<string, string>;
+  };
   actions?: Record<string, ActionDefinition>;
   /** Cross-field rules zod cannot say on its own; each problem names its field path. */
   check?(state: z.infer<S> & { tenant_id?: string | null }): { path: string; message: string }[];

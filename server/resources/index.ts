@@ -15,7 +15,18 @@ import { webhook } from './webhook';
  * Every resource, as a tuple that keeps each definition's own types. The order is only the tie-break of
  * `CREATION_ORDER` (./order.ts), which derives parents-before-children from scope and `references`.
  */
-export const RESOURCES = [rateLimitTier, tenant, apiKey, token, credential, pricing, service, route, budget, webhook] as const;
+export const RESOURCES = [
+  rateLimitTier,
+  tenant,
+  apiKey,
+  token,
+  credential,
+  pricing,
+  service,
+  route,
+  budget,
+  webhook,
+] as const;
 
 /** Any definition of the registry, with its own types. */
 export type RegisteredDefinition = (typeof RESOURCES)[number];

@@ -8,7 +8,8 @@ export const pricing = defineResource({
   kind: 'pricing',
   title: 'Pricing entry',
   plural: 'Pricing entries',
-  description: 'The price of one provider model per million input and output tokens (USD). One entry per provider and model.',
+  description:
+    'The price of one provider model per million input and output tokens (USD). One entry per provider and model.',
   path: '/pricing',
   exportKey: 'pricing',
   scope: 'platform',

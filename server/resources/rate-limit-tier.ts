@@ -11,7 +11,8 @@ export const rateLimitTier = defineResource({
   kind: 'rate_limit_tier',
   title: 'Rate-limit tier',
   plural: 'Rate-limit tiers',
-  description: 'Requests per window for the API keys on this tier, with optional daily and monthly request quotas (UTC).',
+  description:
+    'Requests per window for the API keys on this tier, with optional daily and monthly request quotas (UTC).',
   path: '/rate-limit-tiers',
   exportKey: 'rate_limit_tiers',
   scope: 'platform',
@@ -27,4 +28,3 @@ export const rateLimitTier = defineResource({
   computed: z.strictObject({}),
   audit: { created: 'RATE_LIMIT_TIER_CREATED', updated: 'RATE_LIMIT_TIER_UPDATED', deleted: 'RATE_LIMIT_TIER_DELETED' },
 });
-

@@ -38,7 +38,11 @@ export function schemasFor(def: ResourceDefinition): ResourceSchemas {
 
   const create = def.fields.extend({ ...idShape, ...tenantShape, ...secretInput(def, false) }).strict();
   const update = def.fields
-    .extend({ id: z.string().optional(), ...(hasTenantField(def) ? { tenant_id: z.string().nullable().optional() } : {}), ...secretInput(def, true) })
+    .extend({
+      id: z.string().optional(),
+      ...(hasTenantField(def) ? { tenant_id: z.string().nullable().optional() } : {}),
+      ...secretInput(def, true),
+    })
     .strict();
 
   const outSecret: Record<string, z.ZodType> = {};

@@ -17,7 +17,10 @@ export const service = defineResource({
   id: { source: 'either', prefix: 'svc_' },
   fields: z.strictObject({
     name: name().describe('A label.'),
-    target_url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).describe('The base URL requests go to.'),
+    target_url: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .max(2048)
+      .describe('The base URL requests go to.'),
     health_check_path: z
       .string()
       .regex(/^\/[^\s#]*$/, 'must start with "/" and hold no spaces or "#"')
@@ -25,7 +28,13 @@ export const service = defineResource({
       .nullable()
       .default(null)
       .describe('A path under target_url checked periodically (a 2xx or 3xx is UP); null: no checks.'),
-    health_check_interval_secs: z.number().int().min(1).max(86_400).default(30).describe('Seconds between health checks.'),
+    health_check_interval_secs: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(30)
+      .describe('Seconds between health checks.'),
     timeout_ms: z.number().int().min(1).max(600_000).default(30_000).describe('How long a request may take, in ms.'),
   }),
   computed: z.strictObject({}),

@@ -10,7 +10,8 @@ export const token = defineResource({
   kind: 'token',
   title: 'Personal access token',
   plural: 'Personal access tokens',
-  description: 'An admin API credential with a role; tenant roles need `tenant_id`. The plaintext `token` is shown once.',
+  description:
+    'An admin API credential with a role; tenant roles need `tenant_id`. The plaintext `token` is shown once.',
   path: '/tokens',
   notExported: 'its secret exists only as a hash and cannot be re-created',
   scope: 'tenant-optional',
@@ -22,7 +23,10 @@ export const token = defineResource({
   fields: z.strictObject({
     name: name().describe('What the token is for.'),
     role: z.enum(ROLES).describe('Its role: a platform role, or a tenant role with tenant_id.'),
-    expires_at: isoDateTime().nullable().default(null).describe('When it stops working (in the future at creation); null: never.'),
+    expires_at: isoDateTime()
+      .nullable()
+      .default(null)
+      .describe('When it stops working (in the future at creation); null: never.'),
   }),
   computed: z.strictObject({
     prefix: z.string().default('').describe('The first characters of the token, to recognise it.'),
@@ -37,12 +41,18 @@ export const token = defineResource({
   secret: { mode: 'generated', field: 'token', prefix: 'ptc_pat_', prefixField: 'prefix' },
   audit: { created: 'TOKEN_CREATED', deleted: 'TOKEN_DELETED' },
   actions: {
-    revoke: { set: { status: 'REVOKED', revoked_at: 'now' }, audit: 'TOKEN_REVOKED', when: { field: 'status', in: ['ACTIVE'] } },
+    revoke: {
+      set: { status: 'REVOKED', revoked_at: 'now' },
+      audit: 'TOKEN_REVOKED',
+      when: { field: 'status', in: ['ACTIVE'] },
+    },
   },
   check: (s) => {
     const tenantRole = (TENANT_ROLES as readonly string[]).includes(s.role);
-    if (tenantRole && !s.tenant_id) return [{ path: 'tenant_id', message: `is required for the tenant role "${s.role}"` }];
-    if (!tenantRole && s.tenant_id) return [{ path: 'tenant_id', message: `must be null for the platform role "${s.role}"` }];
+    if (tenantRole && !s.tenant_id)
+      return [{ path: 'tenant_id', message: `is required for the tenant role "${s.role}"` }];
+    if (!tenantRole && s.tenant_id)
+      return [{ path: 'tenant_id', message: `must be null for the platform role "${s.role}"` }];
     return [];
   },
 });

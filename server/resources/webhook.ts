@@ -6,7 +6,8 @@ export const webhook = defineResource({
   kind: 'webhook',
   title: 'Webhook',
   plural: 'Webhooks',
-  description: 'An HTTPS callback for audit events, signed with HMAC-SHA256 (`X-Gateway-Signature: sha256=<hex>`). The secret is shown once.',
+  description:
+    'An HTTPS callback for audit events, signed with HMAC-SHA256 (`X-Gateway-Signature: sha256=<hex>`). The secret is shown once.',
   path: '/webhooks',
   exportKey: 'webhooks',
   scope: 'tenant-optional',
@@ -15,22 +16,46 @@ export const webhook = defineResource({
   area: 'webhooks',
   id: { source: 'either', prefix: 'wh_' },
   fields: z.strictObject({
-    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048).describe('Where events are POSTed.'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .max(2048)
+      .describe('Where events are POSTed.'),
     events: z
-      .array(z.union([z.literal('*'), z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'must be "*" or an event type such as ROUTE_UPDATED')]))
+      .array(
+        z.union([
+          z.literal('*'),
+          z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/, 'must be "*" or an event type such as ROUTE_UPDATED'),
+        ]),
+      )
       .min(1)
       .max(100)
       .describe('Event types to deliver, or "*" for all.'),
     active: z.boolean().default(true).describe('Inactive webhooks receive nothing.'),
-    secret_version: z.number().int().min(0).max(1e15).nullable().default(null).describe('A label of the current secret: bump it when sending a new one.'),
+    secret_version: z
+      .number()
+      .int()
+      .min(0)
+      .max(1e15)
+      .nullable()
+      .default(null)
+      .describe('A label of the current secret: bump it when sending a new one.'),
   }),
   computed: z.strictObject({}),
   targets: ['url'],
-  secret: { mode: 'encrypted', field: 'secret', generatePrefix: 'whsec_', setField: 'secret_set', showOnCreate: true, versionField: 'secret_version' },
+  secret: {
+    mode: 'encrypted',
+    field: 'secret',
+    generatePrefix: 'whsec_',
+    setField: 'secret_set',
+    showOnCreate: true,
+    versionField: 'secret_version',
+  },
   audit: { created: 'WEBHOOK_CREATED', updated: 'WEBHOOK_UPDATED', deleted: 'WEBHOOK_DELETED' },
   check: (w) => {
     const known = knownEventTypes();
     const message = `is not a known event type: "*" or one of ${known.join(', ')}`;
-    return w.events.flatMap((type, i) => (type === '*' || known.includes(type) ? [] : [{ path: `events.${i}`, message }]));
+    return w.events.flatMap((type, i) =>
+      type === '*' || known.includes(type) ? [] : [{ path: `events.${i}`, message }],
+    );
   },
 });

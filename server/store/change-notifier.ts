@@ -10,12 +10,18 @@ export const notifyChanges: AppendHook = async (tx, events) => {
   for (const e of events) {
     if (!e.resource || seen.has(`${e.resource.kind}:${e.resource.id}`)) continue;
     seen.add(`${e.resource.kind}:${e.resource.id}`);
-    await sql`select pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify({ kind: e.resource.kind, id: e.resource.id })})`.execute(tx);
+    await sql`select pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify({ kind: e.resource.kind, id: e.resource.id })})`.execute(
+      tx,
+    );
   }
 };
 
 /** Keeps `snapshot` current from the database's change notifications; resolves once listening. */
-export function followChanges(database: OpenDatabase, snapshot: ConfigSnapshot, onError: (err: unknown) => void): Promise<Unlisten> {
+export function followChanges(
+  database: OpenDatabase,
+  snapshot: ConfigSnapshot,
+  onError: (err: unknown) => void,
+): Promise<Unlisten> {
   return database.listen(CHANGE_CHANNEL, {
     onMessage: (payload) => {
       try {

@@ -1,6 +1,13 @@
 /** Socket errors that mean the database server cannot be reached (or went away mid-query). */
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
 ]);
 
 /**
@@ -12,9 +19,14 @@ const UNAVAILABLE_STATE = /^(08...|57P0[123]|57014|53300)$/;
 /** What `pg`, `pg-pool` and kysely say when the server is gone, hung or the pool was closed. */
 const UNAVAILABLE_MESSAGE = new RegExp(
   [
-    'timeout exceeded when trying to connect', 'Query read timeout', 'Connection terminated',
-    'Client has encountered a connection error', 'Cannot use a pool after calling end',
-    'driver has already been destroyed', 'Client was closed', 'not queryable',
+    'timeout exceeded when trying to connect',
+    'Query read timeout',
+    'Connection terminated',
+    'Client has encountered a connection error',
+    'Cannot use a pool after calling end',
+    'driver has already been destroyed',
+    'Client was closed',
+    'not queryable',
   ].join('|'),
   'i',
 );

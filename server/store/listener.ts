@@ -35,7 +35,10 @@ export async function listenPostgres(
       connectionTimeoutMillis: timeouts.connectMs,
       keepAlive: true,
     });
-    c.on('notification', (msg) => msg.channel === channel && msg.payload !== undefined && handlers.onMessage(msg.payload));
+    c.on(
+      'notification',
+      (msg) => msg.channel === channel && msg.payload !== undefined && handlers.onMessage(msg.payload),
+    );
     c.on('error', (err) => handlers.onError?.(err));
     c.on('end', () => {
       if (client === c) client = undefined;
@@ -68,7 +71,11 @@ export async function listenPostgres(
     const c = client;
     client = undefined;
     // a hung server never answers the goodbye: give it a moment, then drop the socket
-    if (c) await within(c.end().catch(() => {}), 500);
+    if (c)
+      await within(
+        c.end().catch(() => {}),
+        500,
+      );
     (c as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy();
   };
 }

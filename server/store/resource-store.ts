@@ -71,7 +71,11 @@ export async function insertResource(db: Executor, r: NewResource): Promise<Stor
 }
 
 /** The resource of exactly this owner. */
-export async function getResource(db: Executor, key: ResourceKey, forUpdate = false): Promise<StoredResource | undefined> {
+export async function getResource(
+  db: Executor,
+  key: ResourceKey,
+  forUpdate = false,
+): Promise<StoredResource | undefined> {
   let q = db
     .selectFrom('resources')
     .selectAll()
@@ -84,7 +88,12 @@ export async function getResource(db: Executor, key: ResourceKey, forUpdate = fa
 }
 
 /** Every owner's resource of this kind and id (global first), for resolving an id in a caller's view. */
-export async function resourcesWithId(db: Executor, kind: string, id: string, forUpdate = false): Promise<StoredResource[]> {
+export async function resourcesWithId(
+  db: Executor,
+  kind: string,
+  id: string,
+  forUpdate = false,
+): Promise<StoredResource[]> {
   let q = db.selectFrom('resources').selectAll().where('kind', '=', kind).where('id', '=', id).orderBy('owner');
   if (forUpdate) q = q.forUpdate();
   return (await q.execute()).map(fromRow);
@@ -94,13 +103,28 @@ export async function resourcesWithId(db: Executor, kind: string, id: string, fo
  * What `id` names for a resource of `tenantId`: that tenant's own resource, else a global one. (A tenant id and a
  * global id of a kind tenants can see never coexist, so there is no choosing between the two.)
  */
-export async function resolveInTenant(db: Executor, kind: string, id: string, tenantId: string | null, forUpdate = false) {
+export async function resolveInTenant(
+  db: Executor,
+  kind: string,
+  id: string,
+  tenantId: string | null,
+  forUpdate = false,
+) {
   const own = tenantId === null ? undefined : await getResource(db, { kind, id, tenant_id: tenantId }, forUpdate);
   return own ?? getResource(db, { kind, id, tenant_id: null }, forUpdate);
 }
 
-export async function findResourceByLookup(db: Executor, kind: string, lookup: string): Promise<StoredResource | undefined> {
-  const row = await db.selectFrom('resources').selectAll().where('kind', '=', kind).where('lookup', '=', lookup).executeTakeFirst();
+export async function findResourceByLookup(
+  db: Executor,
+  kind: string,
+  lookup: string,
+): Promise<StoredResource | undefined> {
+  const row = await db
+    .selectFrom('resources')
+    .selectAll()
+    .where('kind', '=', kind)
+    .where('lookup', '=', lookup)
+    .executeTakeFirst();
   return row && fromRow(row);
 }
 
@@ -131,7 +155,13 @@ export async function listResources(db: Executor, kind: string, q: ListQuery): P
 
 /** Every row of one kind (export, snapshots). */
 export async function allResources(db: Executor, kind: string): Promise<StoredResource[]> {
-  const rows = await db.selectFrom('resources').selectAll().where('kind', '=', kind).orderBy('id').orderBy('owner').execute();
+  const rows = await db
+    .selectFrom('resources')
+    .selectAll()
+    .where('kind', '=', kind)
+    .orderBy('id')
+    .orderBy('owner')
+    .execute();
   return rows.map(fromRow);
 }
 
@@ -169,7 +199,13 @@ export async function deleteResource(db: Executor, key: ResourceKey): Promise<bo
 
 /** Resources a tenant owns (everything with its tenant_id), for delete checks and cascades. */
 export async function ownedResources(db: Executor, tenantId: string): Promise<StoredResource[]> {
-  const rows = await db.selectFrom('resources').selectAll().where('tenant_id', '=', tenantId).orderBy('kind').orderBy('id').execute();
+  const rows = await db
+    .selectFrom('resources')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .orderBy('kind')
+    .orderBy('id')
+    .execute();
   return rows.map(fromRow);
 }
 
@@ -188,7 +224,12 @@ export interface ResourceRef {
  * Resources of `kind` whose top-level `field` names `target` (who still points at a resource about to be deleted): a
  * tenant's resource is named only by that tenant's resources; a global one by anyone's.
  */
-export async function referencing(db: Executor, kind: string, field: string, target: ResourceKey): Promise<ResourceRef[]> {
+export async function referencing(
+  db: Executor,
+  kind: string,
+  field: string,
+  target: ResourceKey,
+): Promise<ResourceRef[]> {
   let q = db
     .selectFrom('resources')
     .select(['kind', 'id', 'tenant_id'])
@@ -205,8 +246,9 @@ export async function valuesOfOthers(db: Executor, kind: string, field: string, 
     .select(['kind', 'id', 'tenant_id', sql<string>`data->>${field}`.as('value')])
     .where('kind', '=', kind)
     .where(sql<string | null>`data->>${field}`, 'is not', null);
-  q = owner === null
-    ? q.where('tenant_id', 'is not', null)
-    : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '<>', owner)]));
+  q =
+    owner === null
+      ? q.where('tenant_id', 'is not', null)
+      : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '<>', owner)]));
   return q.execute();
 }

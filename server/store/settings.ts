@@ -1,7 +1,11 @@
 import type { Executor } from './schema';
 
 /** Reads a setting, writing `create()` first if there is none. Concurrent first starts agree on one value. */
-export async function getOrCreateSetting(db: Executor, key: string, create: () => string): Promise<{ value: string; created: boolean }> {
+export async function getOrCreateSetting(
+  db: Executor,
+  key: string,
+  create: () => string,
+): Promise<{ value: string; created: boolean }> {
   const existing = await db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
   if (existing) return { value: existing.value, created: false };
   const value = create();

@@ -190,7 +190,9 @@ export class ConfigSnapshot extends EventEmitter {
       rows = (await this.db
         .selectFrom('resources')
         .select(['kind', 'id', 'tenant_id', 'data', 'lookup', 'secret'])
-        .where((eb) => eb.or([...dirty].map(([kind, ids]) => eb.and([eb('kind', '=', kind), eb('id', 'in', [...ids])]))))
+        .where((eb) =>
+          eb.or([...dirty].map(([kind, ids]) => eb.and([eb('kind', '=', kind), eb('id', 'in', [...ids])]))),
+        )
         .execute()) as Row[];
     } catch (err) {
       this.retryLater(dirty);

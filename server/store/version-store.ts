@@ -31,7 +31,10 @@ export async function recordVersion(
   const { kind, id } = key;
   const owner = ownerOf(key.tenant_id);
   const created_at = new Date().toISOString();
-  await db.insertInto('resource_versions').values({ kind, owner, id, version, config: json(config), actor: json(actor), created_at }).execute();
+  await db
+    .insertInto('resource_versions')
+    .values({ kind, owner, id, version, config: json(config), actor: json(actor), created_at })
+    .execute();
   await db
     .deleteFrom('resource_versions')
     .where('kind', '=', kind)
@@ -43,7 +46,12 @@ export async function recordVersion(
 
 export async function listVersions(db: Executor, key: ResourceKey): Promise<StoredVersion[]> {
   const rows = await versionsOf(db, key).selectAll().orderBy('version', 'desc').limit(KEPT_VERSIONS).execute();
-  return rows.map((r) => ({ version: r.version, config: r.config, actor: r.actor, created_at: new Date(r.created_at).toISOString() }));
+  return rows.map((r) => ({
+    version: r.version,
+    config: r.config,
+    actor: r.actor,
+    created_at: new Date(r.created_at).toISOString(),
+  }));
 }
 
 export async function getVersion(db: Executor, key: ResourceKey, version: number): Promise<StoredVersion | undefined> {

@@ -13,7 +13,10 @@ export type NewDelivery = Insertable<WebhookDeliveryTable>;
 export type NewAttempt = Insertable<WebhookAttemptTable>;
 
 /** A delivery as the dispatcher sends it. */
-export type ClaimedDelivery = Pick<Delivery, 'id' | 'webhook_id' | 'webhook_owner' | 'event_type' | 'body' | 'attempts'>;
+export type ClaimedDelivery = Pick<
+  Delivery,
+  'id' | 'webhook_id' | 'webhook_owner' | 'event_type' | 'body' | 'attempts'
+>;
 
 /** One webhook among all owners' (ids are unique per owner): the same text as the claim query's key. */
 export const webhookKey = (d: Pick<Delivery, 'webhook_id' | 'webhook_owner'>) => `${d.webhook_owner} ${d.webhook_id}`;

@@ -29,7 +29,8 @@ export interface SendResult {
 }
 
 /** `sha256=<hex HMAC-SHA256(secret, body)>`. */
-export const signature = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+export const signature = (secret: string, body: string) =>
+  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 /**
  * POSTs one signed body through `egress` (redirects are not followed); never throws. A restricted target's failure
@@ -50,7 +51,13 @@ export async function sendSigned(
       dispatcher: egress.dispatcher,
       method: 'POST',
       body,
-      headers: { 'content-type': 'application/json', 'x-gateway-signature': signature(secret, body), 'x-gateway-event': type, 'x-gateway-delivery': deliveryId, 'user-agent': 'portico-webhooks' },
+      headers: {
+        'content-type': 'application/json',
+        'x-gateway-signature': signature(secret, body),
+        'x-gateway-event': type,
+        'x-gateway-delivery': deliveryId,
+        'user-agent': 'portico-webhooks',
+      },
       signal: AbortSignal.timeout(timeoutMs),
     });
     await res.body.dump().catch(() => undefined);
@@ -83,8 +90,21 @@ export class WebhookDispatcher {
   private readonly busy = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
 
-  constructor(private readonly db: Db, private readonly masterKey: Buffer, private readonly log: FastifyBaseLogger, options: DispatcherOptions = {}) {
-    this.opts = { maxAttempts: 5, backoffMs: 1000, pollMs: 1000, timeoutMs: 10_000, maxInFlight: 32, egressAllow: NO_ALLOWANCE, ...options };
+  constructor(
+    private readonly db: Db,
+    private readonly masterKey: Buffer,
+    private readonly log: FastifyBaseLogger,
+    options: DispatcherOptions = {},
+  ) {
+    this.opts = {
+      maxAttempts: 5,
+      backoffMs: 1000,
+      pollMs: 1000,
+      timeoutMs: 10_000,
+      maxInFlight: 32,
+      egressAllow: NO_ALLOWANCE,
+      ...options,
+    };
   }
 
   start(): void {
@@ -154,7 +174,12 @@ export class WebhookDispatcher {
     const attempt = d.attempts + 1;
     let result: SendResult;
     if (!hook || hook.data.active !== true || !hook.secret) {
-      result = { delivered: false, status_code: null, duration_ms: 0, error: hook ? 'webhook is inactive' : 'webhook was deleted' };
+      result = {
+        delivered: false,
+        status_code: null,
+        duration_ms: 0,
+        error: hook ? 'webhook is inactive' : 'webhook was deleted',
+      };
     } else {
       const egress = egressOf(this.opts.egressAllow, hook);
       const secret = decryptSecret(this.masterKey, hook.secret);
@@ -163,12 +188,15 @@ export class WebhookDispatcher {
     const final = result.delivered || !hook || hook.data.active !== true || attempt >= this.opts.maxAttempts;
     const wait = this.opts.backoffMs * 2 ** (attempt - 1) + Math.random() * this.opts.backoffMs;
     const { status_code, error, duration_ms } = result;
-    await recordAttempt(this.db, { delivery_id: d.id, attempt, status_code, error, duration_ms }, {
-      status: result.delivered ? 'DELIVERED' : final ? 'FAILED' : 'PENDING',
-      next_attempt_at: new Date(Date.now() + (final ? 0 : wait)),
-    });
+    await recordAttempt(
+      this.db,
+      { delivery_id: d.id, attempt, status_code, error, duration_ms },
+      {
+        status: result.delivered ? 'DELIVERED' : final ? 'FAILED' : 'PENDING',
+        next_attempt_at: new Date(Date.now() + (final ? 0 : wait)),
+      },
+    );
   }
 }
 
 export const newDeliveryId = () => `dlv_${randomUUID()}`;
-

@@ -7,11 +7,20 @@ import { queueDeliveries } from '../store/webhook-deliveries';
 import { webhooksSeeing } from '../store/webhook-resources';
 
 /** The body every delivery carries: `{id, type, created_at, tenant_id, data}` (CONTRACT.md, Webhook). */
-export function deliveryBody(event: Pick<AuditEvent, 'id' | 'type' | 'created_at' | 'tenant_id'> & { data: unknown }): string {
-  return JSON.stringify({ id: event.id, type: event.type, created_at: event.created_at, tenant_id: event.tenant_id, data: event.data });
+export function deliveryBody(
+  event: Pick<AuditEvent, 'id' | 'type' | 'created_at' | 'tenant_id'> & { data: unknown },
+): string {
+  return JSON.stringify({
+    id: event.id,
+    type: event.type,
+    created_at: event.created_at,
+    tenant_id: event.tenant_id,
+    data: event.data,
+  });
 }
 
-const subscribes = (events: unknown, type: string) => Array.isArray(events) && (events.includes('*') || events.includes(type));
+const subscribes = (events: unknown, type: string) =>
+  Array.isArray(events) && (events.includes('*') || events.includes(type));
 
 /** Active webhooks that want `type` for `tenantId`: the tenant's own and the global ones. */
 async function subscribers(db: Executor, tenantId: string | null, type: string) {

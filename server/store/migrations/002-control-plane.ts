@@ -26,8 +26,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('cost_usd', 'double precision', (c) => c.notNull().defaultTo(0))
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('usage_records_tenant_time').on('usage_records').columns(['tenant_id', 'created_at']).execute();
-  await db.schema.createIndex('usage_records_key_time').on('usage_records').columns(['api_key_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('usage_records_tenant_time')
+    .on('usage_records')
+    .columns(['tenant_id', 'created_at'])
+    .execute();
+  await db.schema
+    .createIndex('usage_records_key_time')
+    .on('usage_records')
+    .columns(['api_key_id', 'created_at'])
+    .execute();
 
   await db.schema
     .createTable('webhook_deliveries')
@@ -42,8 +50,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['status', 'next_attempt_at']).execute();
-  await db.schema.createIndex('webhook_deliveries_hook').on('webhook_deliveries').columns(['webhook_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('webhook_deliveries_due')
+    .on('webhook_deliveries')
+    .columns(['status', 'next_attempt_at'])
+    .execute();
+  await db.schema
+    .createIndex('webhook_deliveries_hook')
+    .on('webhook_deliveries')
+    .columns(['webhook_id', 'created_at'])
+    .execute();
 
   await db.schema
     .createTable('webhook_attempts')
@@ -58,5 +74,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const t of ['webhook_attempts', 'webhook_deliveries', 'usage_records', 'resource_versions']) await db.schema.dropTable(t).execute();
+  for (const t of ['webhook_attempts', 'webhook_deliveries', 'usage_records', 'resource_versions'])
+    await db.schema.dropTable(t).execute();
 }

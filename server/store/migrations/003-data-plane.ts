@@ -18,8 +18,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('client_ip', 'text')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('request_logs_tenant_time').on('request_logs').columns(['tenant_id', 'created_at']).execute();
-  await db.schema.createIndex('request_logs_key_time').on('request_logs').columns(['api_key_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('request_logs_tenant_time')
+    .on('request_logs')
+    .columns(['tenant_id', 'created_at'])
+    .execute();
+  await db.schema
+    .createIndex('request_logs_key_time')
+    .on('request_logs')
+    .columns(['api_key_id', 'created_at'])
+    .execute();
 
   await db.schema
     .createTable('error_events')
@@ -35,7 +43,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('resolved_at', 'timestamptz')
     .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('error_events_tenant_time').on('error_events').columns(['tenant_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('error_events_tenant_time')
+    .on('error_events')
+    .columns(['tenant_id', 'created_at'])
+    .execute();
 
   await db.schema
     .createTable('health_snapshots')
@@ -48,5 +60,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('error', 'text')
     .addColumn('checked_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await db.schema.createIndex('health_snapshots_service_time').on('health_snapshots').columns(['service_id', 'checked_at']).execute();
+  await db.schema
+    .createIndex('health_snapshots_service_time')
+    .on('health_snapshots')
+    .columns(['service_id', 'checked_at'])
+    .execute();
 }
