@@ -8,7 +8,7 @@ import * as m005 from './migrations/005-audit-head';
 import * as m006 from './migrations/006-tenant-namespaces';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
-const MIGRATIONS: Record<string, Migration> = {
+export const MIGRATIONS: Record<string, Migration> = {
   '001-foundation': m001,
   '002-control-plane': m002,
   '003-data-plane': m003,
