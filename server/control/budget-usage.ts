@@ -7,7 +7,7 @@ import { budgetUsage } from '../budgets/spend';
 import type { ResourceService } from './resource-service';
 import { BEARER_AUTH } from './authenticate';
 import { callContext } from './request-state';
-import { ownerQuery } from './resource-routes';
+import { ownerQuery, targetOf } from './resource-routes';
 
 const usageSchema = z.object({
   budget_id: z.string(),
@@ -38,8 +38,7 @@ export const budgetUsageRoutes = routePlugin<{ gw: Gateway; service: ResourceSer
       },
       async (req) => {
         // the service returns the definition's output, untyped at its generic boundary
-        const target = { id: req.params.id, owner: req.query.tenant_id };
-        const b = (await service.get(callContext(req), budgetDef, target)) as unknown as BudgetState;
+        const b = (await service.get(callContext(req), budgetDef, targetOf(req))) as unknown as BudgetState;
         return budgetUsage(gw.db, b);
       },
     );

@@ -24,7 +24,7 @@ const collectionParams = z.object({ tenant_id: z.string().optional() });
 const oneParams = collectionParams.extend({ id: z.string() });
 
 /** The resource a request names: its id, and its owner (a nested path's tenant, else `?tenant_id=`). */
-const targetOf = (req: { params: { id: string; tenant_id?: string }; query: { tenant_id?: string } }) => ({
+export const targetOf = (req: { params: { id: string; tenant_id?: string }; query: { tenant_id?: string } }) => ({
   id: req.params.id,
   owner: req.params.tenant_id ?? req.query.tenant_id,
 });

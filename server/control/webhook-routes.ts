@@ -11,7 +11,7 @@ import { recentDeliveries, recordSentDelivery } from '../store/webhook-deliverie
 import type { ResourceService } from './resource-service';
 import { ownerOf } from '../store/resource-store';
 import { BEARER_AUTH } from './authenticate';
-import { ownerQuery } from './resource-routes';
+import { ownerQuery, targetOf } from './resource-routes';
 import { callContext } from './request-state';
 
 const resultSchema = z.object({
@@ -60,12 +60,7 @@ export const webhookRoutes = routePlugin<{ gw: Gateway; service: ResourceService
       },
       async (req) => {
         // Sending acts on the webhook: the caller needs write access to it, as for a PUT.
-        const hook = await service.loadParent(
-          callContext(req),
-          webhookDef,
-          { id: req.params.id, owner: req.query.tenant_id },
-          'write',
-        );
+        const hook = await service.loadParent(callContext(req), webhookDef, targetOf(req), 'write');
         const created_at = new Date().toISOString();
         const event = {
           id: `evt_test_${newDeliveryId().slice(4)}`,
@@ -114,12 +109,7 @@ export const webhookRoutes = routePlugin<{ gw: Gateway; service: ResourceService
         },
       },
       async (req) => {
-        const hook = await service.loadParent(
-          callContext(req),
-          webhookDef,
-          { id: req.params.id, owner: req.query.tenant_id },
-          'read',
-        );
+        const hook = await service.loadParent(callContext(req), webhookDef, targetOf(req), 'read');
         const { deliveries, attempts } = await recentDeliveries(gw.db, hook, 50);
         const iso = (d: Date | string) => new Date(d).toISOString();
         return {
