@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineResource } from './define';
+import { defineResource, secretVersion } from './define';
 
 /**
  * A provider API key (BYOK), encrypted at rest with AES-256-GCM and never returned. Resolution for a call: the route
@@ -22,14 +22,7 @@ export const credential = defineResource({
       .min(1)
       .max(64)
       .describe('The LLM provider the key is for (`openai`), as route providers name it.'),
-    key_version: z
-      .number()
-      .int()
-      .min(0)
-      .max(1e15)
-      .nullable()
-      .default(null)
-      .describe('A label of the current key: bump it when sending a new one.'),
+    key_version: secretVersion('key'),
   }),
   computed: z.strictObject({
     status: z.enum(['ACTIVE', 'REVOKED']).default('ACTIVE').describe('REVOKED credentials are not used.'),

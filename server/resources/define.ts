@@ -235,3 +235,14 @@ export const metadata = () =>
 export const isoDateTime = () => z.iso.datetime({ offset: true });
 
 export const name = () => z.string().min(1).max(200);
+
+/** The version label of a write-only secret (`what`: key, secret): Terraform sends a new secret when it changes. */
+export const secretVersion = (what: string) =>
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(1e15)
+    .nullable()
+    .default(null)
+    .describe(`A label of the current ${what}: bump it when sending a new one.`);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineResource } from './define';
+import { defineResource, secretVersion } from './define';
 import { knownEventTypes } from './events';
 
 export const webhook = defineResource({
@@ -31,14 +31,7 @@ export const webhook = defineResource({
       .max(100)
       .describe('Event types to deliver, or "*" for all.'),
     active: z.boolean().default(true).describe('Inactive webhooks receive nothing.'),
-    secret_version: z
-      .number()
-      .int()
-      .min(0)
-      .max(1e15)
-      .nullable()
-      .default(null)
-      .describe('A label of the current secret: bump it when sending a new one.'),
+    secret_version: secretVersion('secret'),
   }),
   computed: z.strictObject({}),
   targets: ['url'],
