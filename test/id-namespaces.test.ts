@@ -82,6 +82,22 @@ describe.each(testDialects())('ids are unique per tenant (%s)', (dialect) => {
     expect((await t.api('GET', `${base(def)}/${id}`)).body.tenant_id).toBe('tb');
   });
 
+  test('a bad owner or cursor is a 400 naming it, and changes nothing', async () => {
+    const before = await t.gateway.db.selectFrom('resources').select(['kind', 'id', 'owner']).execute();
+    const cases: [string, string][] = [
+      ['GET', '/v1/admin/routes/any?tenant_id=%00'],
+      ['DELETE', `/v1/admin/routes/any?tenant_id=${'t'.repeat(64)}`],
+      ['GET', `/v1/admin/services?cursor=${Buffer.from('paged ta extra').toString('base64url')}`],
+      ['GET', `/v1/admin/services?cursor=${Buffer.from('paged \u0000').toString('base64url')}`],
+    ];
+    for (const [method, url] of cases) {
+      const res = await t.api(method, url);
+      expect([url, res.status]).toEqual([url, 400]);
+      expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual([url.includes('cursor') ? 'cursor' : 'tenant_id']);
+    }
+    expect(await t.gateway.db.selectFrom('resources').select(['kind', 'id', 'owner']).execute()).toEqual(before);
+  });
+
   test('a platform list pages through every owner of a shared id, each once', async () => {
     const def = NAMED.find((d) => d.kind === 'service')!;
     for (const tenant of ['ta', 'tb']) expect((await createAs(tenant, def, 'paged')).status).toBe(201);
