@@ -146,7 +146,7 @@ export class DataPlane {
       traffic.tenantId = caller.tenant.id;
       traffic.keyId = caller.key.id;
     }
-    this.keyUsage.used(caller.key.id);
+    this.keyUsage.used(caller.tenant.id, caller.key.id);
     return caller;
   }
 

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { sql } from 'kysely';
+import { writeKeysLastUsed, type KeyUse } from '../store/key-last-used';
 import type { Db } from '../store/schema';
 
 /**
@@ -7,7 +7,8 @@ import type { Db } from '../store/schema';
  * in one statement. It is usage, not configuration: no audit event, no version, no change notification.
  */
 export class KeyUsage {
-  private pending = new Map<string, number>();
+  /** Latest use per key, by `tenant/id` (key ids are unique per tenant). */
+  private pending = new Map<string, KeyUse>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -18,22 +19,18 @@ export class KeyUsage {
     this.timer = setInterval(() => void this.flush(), intervalMs).unref();
   }
 
-  used(keyId: string, at = Date.now()): void {
-    this.pending.set(keyId, at);
+  used(tenantId: string, keyId: string, at = new Date()): void {
+    this.pending.set(`${tenantId}/${keyId}`, { tenant_id: tenantId, id: keyId, at });
   }
 
   async flush(): Promise<void> {
     if (!this.pending.size) return;
     const batch = this.pending;
     this.pending = new Map();
-    const ids = [...batch.keys()];
-    const times = ids.map((id) => new Date(batch.get(id)!).toISOString());
     try {
-      await sql`update resources r set data = jsonb_set(r.data, '{last_used_at}', to_jsonb(u.t))
-        from unnest(${ids}::text[], ${times}::text[]) as u(id, t)
-        where r.kind = 'api_key' and r.id = u.id`.execute(this.db);
+      await writeKeysLastUsed(this.db, [...batch.values()]);
     } catch (err) {
-      this.log.warn({ err, keys: ids.length }, 'last_used_at not written');
+      this.log.warn({ err, keys: batch.size }, 'last_used_at not written');
     }
   }
 
