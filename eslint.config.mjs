@@ -65,8 +65,8 @@ export default tseslint.config(
     },
   },
   {
-    // SQL lives in store modules (one per table); the admin API and the webhook dispatcher call them.
-    files: ['server/control/**/*.ts', 'server/webhooks/**/*.ts'],
+    // SQL lives in store modules (one per table); the admin API, the data plane, the audit log and webhooks call them.
+    files: ['server/control/**/*.ts', 'server/webhooks/**/*.ts', 'server/audit/**/*.ts', 'server/data/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -78,6 +78,18 @@ const CASES: [what: string, file: string, source: string, rules: string[]][] = [
     ['no-restricted-syntax'],
   ],
   [
+    'the data plane builds a query',
+    'server/data/x.ts',
+    "export const q = (db: any) => db.updateTable('resources');\n",
+    ['no-restricted-syntax'],
+  ],
+  [
+    'the audit log runs raw SQL',
+    'server/audit/x.ts',
+    "import { sql } from 'kysely';\nexport const q = sql`select 1`;\n",
+    ['no-restricted-imports'],
+  ],
+  [
     'control/ imports kysely types',
     'server/control/x.ts',
     "import type { Kysely } from 'kysely';\nexport type K = Kysely<object>;\n",

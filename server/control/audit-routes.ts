@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ApiError } from '../errors';
 import { isDateOnly, isoDateParam } from '../lib/iso-date';
 import type { Gateway } from '../gateway';
-import { listAuditEvents, readChain, readHead, type AuditFilter } from '../audit/audit-log';
+import { listAuditEvents, readChain, readHead, type AuditFilter } from '../store/audit-events';
 import { routePlugin } from '../http/route-plugin';
 import { textResponse, ZOD_SCHEMAS } from '../http/route-schemas';
 import { publicKeyFromPem, verifyWithHead, type AuditEvent } from '../audit/chain';

@@ -1,0 +1,128 @@
+import { sql } from 'kysely';
+import type { AuditEvent, AuditHead } from '../audit/chain';
+import type { AuditActor, Executor, Tx } from './schema';
+import { json } from './schema';
+
+/** The audit chain's two tables: `audit_events` (append-only) and `audit_head` (its signed newest link). */
+
+export interface AuditFilter {
+  tenant_id?: string;
+  type?: string;
+  from?: string;
+  to?: string;
+}
+
+/** Writers of the chain serialize on this advisory lock, held until their transaction ends. */
+const CHAIN_LOCK = 7_351_220_914;
+
+export async function lockChain(tx: Tx): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`.execute(tx);
+}
+
+type Row = {
+  seq: number | string;
+  id: string;
+  created_at: string;
+  type: string;
+  actor: AuditActor;
+  tenant_id: string | null;
+  resource_kind: string | null;
+  resource_id: string | null;
+  changes: unknown;
+  trace_id: string | null;
+  prev_hash: string;
+  hash: string;
+  signature: string;
+};
+
+function rowToEvent(row: Row): AuditEvent {
+  return {
+    id: row.id,
+    seq: Number(row.seq),
+    created_at: row.created_at,
+    type: row.type,
+    actor: row.actor,
+    tenant_id: row.tenant_id,
+    resource: row.resource_kind ? { kind: row.resource_kind, id: row.resource_id ?? '' } : null,
+    changes: row.changes ?? null,
+    trace_id: row.trace_id,
+    prev_hash: row.prev_hash,
+    hash: row.hash,
+    signature: row.signature,
+  };
+}
+
+export async function insertAuditEvents(tx: Tx, events: readonly AuditEvent[]): Promise<void> {
+  await tx
+    .insertInto('audit_events')
+    .values(
+      events.map((e) => ({
+        seq: e.seq,
+        id: e.id,
+        created_at: e.created_at,
+        type: e.type,
+        actor: json(e.actor),
+        tenant_id: e.tenant_id,
+        resource_kind: e.resource?.kind ?? null,
+        resource_id: e.resource?.id ?? null,
+        changes: json(e.changes),
+        trace_id: e.trace_id,
+        prev_hash: e.prev_hash,
+        hash: e.hash,
+        signature: e.signature,
+      })),
+    )
+    .execute();
+}
+
+/** The newest event's seq and hash: where the next event links on. */
+export async function lastLink(tx: Tx): Promise<{ seq: number; hash: string } | undefined> {
+  const row = await tx
+    .selectFrom('audit_events')
+    .select(['seq', 'hash'])
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row && { seq: Number(row.seq), hash: row.hash };
+}
+
+/** The chain's signed head, if it has one. */
+export async function readHead(db: Executor): Promise<AuditHead | undefined> {
+  const row = await db
+    .selectFrom('audit_head')
+    .select(['seq', 'hash', 'signature'])
+    .where('id', '=', 1)
+    .executeTakeFirst();
+  return row && { seq: Number(row.seq), hash: row.hash, signature: row.signature };
+}
+
+export async function writeHead(tx: Tx, head: AuditHead): Promise<void> {
+  await tx
+    .insertInto('audit_head')
+    .values({ id: 1, ...head })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ seq: head.seq, hash: head.hash, signature: head.signature }))
+    .execute();
+}
+
+/** Events matching `filter`, newest first, after the `before` seq cursor. */
+export async function listAuditEvents(
+  db: Executor,
+  filter: AuditFilter,
+  limit: number,
+  before?: number,
+): Promise<AuditEvent[]> {
+  let q = db.selectFrom('audit_events').selectAll();
+  if (filter.tenant_id) q = q.where('tenant_id', '=', filter.tenant_id);
+  if (filter.type) q = q.where('type', '=', filter.type);
+  if (filter.from) q = q.where('created_at', '>=', filter.from);
+  if (filter.to) q = q.where('created_at', '<=', filter.to);
+  if (before !== undefined) q = q.where('seq', '<', before as never);
+  const rows = await q.orderBy('seq', 'desc').limit(limit).execute();
+  return rows.map((r) => rowToEvent(r as Row));
+}
+
+/** The whole chain in ascending order, for verification. */
+export async function readChain(db: Executor): Promise<AuditEvent[]> {
+  const rows = await db.selectFrom('audit_events').selectAll().orderBy('seq', 'asc').execute();
+  return rows.map((r) => rowToEvent(r as Row));
+}
