@@ -179,6 +179,10 @@ export async function updateResource(
   config: Obj,
 ): Promise<Obj> {
   const secret = secretToSend(model, prior, planned, config);
+  const sent = (a: Attribute) => ['field', 'id', 'tenant', 'secret-version'].includes(a.role);
+  // only an option of the provider changed (force_destroy): nothing to tell the API
+  if (secret === null && model.attributes.filter(sent).every((a) => same(planned[a.name], prior[a.name])))
+    return { ...prior, ...terraformOnly(model, planned) };
   const res = await client.request('PUT', itemPath(model, prior), bodyOf(model, planned, secret));
   const state = { ...stateOf(model, res.body, prior), ...terraformOnly(model, planned) };
   for (const a of model.attributes) if (a.role === 'server-secret' && secret !== null) state[a.name] = null;

@@ -157,7 +157,7 @@ export function providerService(): {
         return { new_state: call.request.current_state, diagnostics: diagnostics(problemsOf(m, err, 'read')) };
       }
     }),
-    PlanResourceChange: rpc('PlanResourceChange', (call) => {
+    PlanResourceChange: rpc('PlanResourceChange', async (call) => {
       const m = model(call);
       const prior = decode(call.request.prior_state, m.type) as Obj | null;
       const proposed = decode(call.request.proposed_new_state, m.type) as Obj | null;
@@ -167,7 +167,7 @@ export function providerService(): {
         planned_state: encode(plan.planned, m.type),
         requires_replace: plan.requiresReplace.map(pathProto),
         planned_private: call.request.prior_private,
-        diagnostics: diagnostics(unsentSecretWarning(m, prior, config, call.request.prior_private)),
+        diagnostics: diagnostics(await unsentSecretWarning(m, prior, config, call.request.prior_private)),
       };
     }),
     ApplyResourceChange: rpc('ApplyResourceChange', async (call) => {
@@ -187,7 +187,7 @@ export function providerService(): {
         if (hasUnknown(state)) throw new Error('the API left a value unknown');
         return {
           new_state: encode(state, m.type),
-          private: privateAfterWrite(m, prior, planned, config, call.request.planned_private),
+          private: await privateAfterWrite(m, prior, planned, config, call.request.planned_private),
           diagnostics: [],
         };
       } catch (err) {

@@ -7,6 +7,17 @@ import { PROVIDER_CONFIG, type Attribute, type ResourceModel } from './schema';
 type Obj = Record<string, CtyValue>;
 type Issue = z.core.$ZodIssue;
 
+/** zod's type names as Terraform users know the types. */
+const TYPE_WORDS: Record<string, string> = {
+  int: 'a whole number',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'an object',
+  record: 'a map',
+};
+
 /** What a zod issue says, in words for someone reading a plan: "must be one of ACTIVE, SUSPENDED". */
 export function issueMessage(issue: Issue): string {
   const custom = !/^(Invalid|Too (small|big)|Unrecognized)/.test(issue.message);
@@ -17,14 +28,16 @@ export function issueMessage(issue: Issue): string {
         : `must be one of ${issue.values.map(String).join(', ')}`;
     case 'invalid_type':
       if (/received undefined$/.test(issue.message)) return 'is required';
-      return issue.expected === 'int' ? 'must be a whole number' : `must be a ${issue.expected}`;
+      return `must be ${TYPE_WORDS[issue.expected] ?? `a ${issue.expected}`}`;
     case 'too_small':
     case 'too_big': {
       const bound = issue.code === 'too_small' ? issue.minimum : issue.maximum;
       const word = issue.code === 'too_small' ? 'at least' : 'at most';
       const strict = issue.inclusive === false ? (issue.code === 'too_small' ? 'more than' : 'less than') : word;
-      if (issue.origin === 'string') return `must be ${strict} ${String(bound)} characters long`;
-      if (issue.origin === 'array' || issue.origin === 'set') return `must have ${strict} ${String(bound)} items`;
+      const plural = Number(bound) === 1 ? '' : 's';
+      if (issue.origin === 'string') return `must be ${strict} ${String(bound)} character${plural} long`;
+      if (issue.origin === 'array' || issue.origin === 'set')
+        return `must have ${strict} ${String(bound)} item${plural}`;
       return `must be ${strict} ${String(bound)}`;
     }
     case 'invalid_format':

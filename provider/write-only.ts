@@ -1,4 +1,4 @@
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { isUnknown, type CtyValue } from './cty-codec';
 import { secretToSend } from './operations';
 import type { Problem } from './problems';
@@ -20,14 +20,18 @@ interface SecretRecord {
 }
 
 const SCRYPT = { N: 16384, r: 8, p: 1 };
-const hashOf = (secret: string, salt: Buffer) => scryptSync(secret, salt, 32, SCRYPT);
+/** Asynchronous, off the event loop: Terraform plans many resources at once. */
+const hashOf = (secret: string, salt: Buffer) =>
+  new Promise<Buffer>((resolve, reject) =>
+    scrypt(secret, salt, 32, SCRYPT, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 
 /** The private state to keep after a write that sent `secret` (null: sent none). */
-function secretRecord(secret: string | null): Buffer {
+async function secretRecord(secret: string | null): Promise<Buffer> {
   if (secret === null) return Buffer.from(JSON.stringify({ sent: null } satisfies SecretRecord));
   const salt = randomBytes(16);
   const record: SecretRecord = {
-    sent: { salt: salt.toString('base64'), scrypt: hashOf(secret, salt).toString('base64') },
+    sent: { salt: salt.toString('base64'), scrypt: (await hashOf(secret, salt)).toString('base64') },
   };
   return Buffer.from(JSON.stringify(record));
 }
@@ -43,19 +47,19 @@ function readRecord(bytes: Uint8Array | undefined): SecretRecord | undefined {
 }
 
 /** True when `secret` is not what the record says was sent. */
-function differs(record: SecretRecord, secret: string): boolean {
+async function differs(record: SecretRecord, secret: string): Promise<boolean> {
   if (record.sent === null) return true;
   const expected = Buffer.from(record.sent.scrypt, 'base64');
-  return !timingSafeEqual(hashOf(secret, Buffer.from(record.sent.salt, 'base64')), expected);
+  return !timingSafeEqual(await hashOf(secret, Buffer.from(record.sent.salt, 'base64')), expected);
 }
 
 /** PlanResourceChange: a warning when the configured write-only secret changed but its version did not. */
-export function unsentSecretWarning(
+export async function unsentSecretWarning(
   model: ResourceModel,
   prior: Obj | null,
   config: Obj | null,
   priorPrivate: Uint8Array | undefined,
-): Problem[] {
+): Promise<Problem[]> {
   const secretAttr = model.attributes.find((a) => a.writeOnly);
   const versionAttr = model.attributes.find((a) => a.role === 'secret-version');
   if (!prior || !config || !secretAttr || !versionAttr) return [];
@@ -63,7 +67,7 @@ export function unsentSecretWarning(
   if (typeof secret !== 'string' || isUnknown(config[versionAttr.name])) return [];
   if ((config[versionAttr.name] ?? null) !== (prior[versionAttr.name] ?? null)) return []; // a rotation sends it
   const record = readRecord(priorPrivate);
-  if (!record || !differs(record, secret)) return [];
+  if (!record || !(await differs(record, secret))) return [];
   return [
     {
       warning: true,
@@ -77,13 +81,13 @@ export function unsentSecretWarning(
 }
 
 /** ApplyResourceChange: the private state to keep, a record of the secret sent, or the planned one when none was. */
-export function privateAfterWrite(
+export async function privateAfterWrite(
   model: ResourceModel,
   prior: Obj | null,
   planned: Obj,
   config: Obj,
   plannedPrivate: Uint8Array | undefined,
-): Buffer {
+): Promise<Buffer> {
   if (!model.attributes.some((a) => a.writeOnly)) return Buffer.alloc(0);
   const sent = secretToSend(model, prior, planned, config);
   if (sent !== null || prior === null) return secretRecord(sent);

@@ -123,29 +123,30 @@ describe('issue 13: names, revocation, server-made secrets, options, validation 
   test('validation words come from the zod definitions: allowed values, slug rule, bounds, float64 precision', () => {
     const details = (m: typeof route, config: object) => validateConfig(m, { ...nulls(m), ...config } as never).map((p) => p.detail);
     expect(details(tenant, { id: 'acme', name: 'A', status: 'PAUSED' })).toEqual(['status must be one of ACTIVE, SUSPENDED']);
+    expect(details(budget, { tenant_id: 'acme', limit_usd: -1, period: 'MONTHLY' })).toEqual(['limit_usd must be more than 0']);
     expect(details(tenant, { id: 'Bad Id', name: 'A' })[0]).toMatch(/^id must be a slug: lower-case letters/);
-    expect(details(tenant, { id: 'acme', name: '' })).toEqual(['name must be at least 1 characters long']);
+    expect(details(tenant, { id: 'acme', name: '' })).toEqual(['name must be at least 1 character long']);
     expect(details(budget, { tenant_id: 'acme', limit_usd: '3.333333333333333333333333', period: 'MONTHLY' })[0]).toMatch(/^limit_usd has more digits than Portico keeps/);
     expect(details(budget, { tenant_id: 'acme', limit_usd: 19.99, period: 'MONTHLY' })).toEqual([]);
-    expect(details(credential, { provider_name: '' })).toEqual(['provider_name must be at least 1 characters long']);
+    expect(details(credential, { provider_name: '' })).toEqual(['provider_name must be at least 1 character long']);
     expect(details(webhook, { url: 'https://x.example', events: ['NOPE_NOPE'] })[0]).toMatch(/^events\.0 is not a known event type/);
     expect(validateProviderConfig({ endpoint: 'localhost:8090' }).map((p) => p.detail)).toEqual(['endpoint must be an http(s) URL such as http://127.0.0.1:8090']);
     expect(validateProviderConfig({ endpoint: 'https://portico.internal:8090' })).toEqual([]);
   });
 
-  test('a changed write-only secret without a new version warns, from a salted hash in private state', () => {
+  test('a changed write-only secret without a new version warns, from a salted hash in private state', async () => {
     const config = { ...nulls(webhook), url: 'https://x.example', events: ['*'], secret_wo: 'first', secret_wo_version: 1 };
     const created = { ...(planChange(webhook, null, config).planned as object), id: 'wh_1', active: true, secret_set: true, created_at: 'c', updated_at: 'u' } as any;
-    const record = privateAfterWrite(webhook, null, created, config, undefined);
+    const record = await privateAfterWrite(webhook, null, created, config, undefined);
     expect(record.toString()).not.toContain('first');
-    expect(unsentSecretWarning(webhook, created, config, record)).toEqual([]);
-    const [warning] = unsentSecretWarning(webhook, created, { ...config, secret_wo: 'second' }, record);
+    expect(await unsentSecretWarning(webhook, created, config, record)).toEqual([]);
+    const [warning] = await unsentSecretWarning(webhook, created, { ...config, secret_wo: 'second' }, record);
     expect(warning).toMatchObject({ warning: true, path: 'secret_wo', summary: 'secret_wo changed but secret_wo_version did not' });
-    expect(unsentSecretWarning(webhook, created, { ...config, secret_wo: 'second', secret_wo_version: 2 }, record)).toEqual([]);
-    expect(unsentSecretWarning(webhook, created, { ...config, secret_wo: 'second' }, Buffer.alloc(0))).toEqual([]); // imported: cannot know
+    expect(await unsentSecretWarning(webhook, created, { ...config, secret_wo: 'second', secret_wo_version: 2 }, record)).toEqual([]);
+    expect(await unsentSecretWarning(webhook, created, { ...config, secret_wo: 'second' }, Buffer.alloc(0))).toEqual([]); // imported: cannot know
     // an update that sends nothing keeps the record; one that rotates records the new secret
-    expect(privateAfterWrite(webhook, created, created, config, record)).toEqual(record);
-    const rotated = privateAfterWrite(webhook, created, { ...created, secret_wo_version: 2 }, { ...config, secret_wo: 'second', secret_wo_version: 2 }, record);
-    expect(unsentSecretWarning(webhook, { ...created, secret_wo_version: 2 }, { ...config, secret_wo: 'second', secret_wo_version: 2 }, rotated)).toEqual([]);
+    expect(await privateAfterWrite(webhook, created, created, config, record)).toEqual(record);
+    const rotated = await privateAfterWrite(webhook, created, { ...created, secret_wo_version: 2 }, { ...config, secret_wo: 'second', secret_wo_version: 2 }, record);
+    expect(await unsentSecretWarning(webhook, { ...created, secret_wo_version: 2 }, { ...config, secret_wo: 'second', secret_wo_version: 2 }, rotated)).toEqual([]);
   });
 });

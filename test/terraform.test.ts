@@ -398,6 +398,7 @@ resource "portico_webhook" "bad" {
   });
 
   test('destroying a tenant that owns resources made outside Terraform: a diagnostic, then force_destroy', async () => {
+    const updatedAt = (await api('GET', '/v1/admin/tenants/team-13')).body.updated_at;
     const byHand = await api('POST', '/v1/admin/tenants/team-13/keys', { name: 'made-by-hand' });
     expect(byHand.status).toBe(201);
     const refused = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
@@ -407,6 +408,7 @@ resource "portico_webhook" "bad" {
     tf.write('main.tf', main('force_destroy = true').replace('default = 1', 'default = 2'));
     expect((await apply()).code).toBe(0);
     expect(state('portico_tenant.team').force_destroy).toBe(true);
+    expect((await api('GET', '/v1/admin/tenants/team-13')).body.updated_at).toBe(updatedAt); // an option: no API write
     const destroyed = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
     expect([destroyed.code, destroyed.stderr]).toEqual([0, '']);
     expect((await api('GET', '/v1/admin/tenants/team-13')).status).toBe(404);
