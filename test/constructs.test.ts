@@ -139,3 +139,20 @@ describe('issue 13 in the constructs', () => {
     expect(doc.resource.portico_tenant.team.force_destroy).toBe(true);
   });
 });
+
+describe('issue 13: TenantOnboarding without a webhook secret', () => {
+  test('the server-made secret is readable as webhook.secret (a sensitive output can hand it on); no secret_wo is sent', async () => {
+    const { App, TerraformStack, TerraformOutput, TenantOnboarding, PorticoProvider } = await import('../constructs');
+    const outdir = new TerraformDir().dir;
+    const app = new App({ outdir });
+    const stack = new TerraformStack(app, 'onboarding');
+    new PorticoProvider(stack, 'portico', {});
+    const team = new TenantOnboarding(stack, 'team', { id: 'team', name: 'Team', webhookUrl: 'https://hooks.example.com/team' });
+    new TerraformOutput(stack, 'webhook_secret', { value: team.webhook!.secret, sensitive: true });
+    app.synth();
+    const doc = JSON.parse(readFileSync(join(outdir, 'stacks', 'onboarding', 'cdk.tf.json'), 'utf8'));
+    const [hookName, hook] = Object.entries(doc.resource.portico_webhook)[0] as [string, Record<string, unknown>];
+    expect(hook.secret_wo).toBeUndefined();
+    expect(doc.output.webhook_secret).toEqual({ value: `\${portico_webhook.${hookName}.secret}`, sensitive: true });
+  });
+});
