@@ -112,6 +112,20 @@ export function planChange(model: ResourceModel, prior: Obj | null, config: Obj 
   return { planned: desired, requiresReplace: replace };
 }
 
+/**
+ * UpgradeResourceState: a raw JSON state from before a field was renamed for Terraform keeps its value under the new
+ * name (`provider` → `provider_name`), so the upgrade is not planned as a replacement.
+ */
+export function upgradeRawState(model: ResourceModel, raw: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...raw };
+  for (const a of model.attributes)
+    if (a.apiName && a.role !== 'secret-version' && !(a.name in out) && a.apiName in out) {
+      out[a.name] = out[a.apiName];
+      delete out[a.apiName];
+    }
+  return out;
+}
+
 // ---- talking to the API ------------------------------------------------------------------------------------------
 
 function collection(model: ResourceModel, state: Obj): string {

@@ -1,7 +1,15 @@
 import type * as grpc from '@grpc/grpc-js';
 import { AdminClient } from './client';
 import { decodeJson, decodeMsgpack, encodeMsgpack, hasUnknown, typeToJson, type CtyValue } from './cty-codec';
-import { createResource, deleteResource, importState, planChange, readResource, updateResource } from './operations';
+import {
+  createResource,
+  deleteResource,
+  importState,
+  planChange,
+  readResource,
+  updateResource,
+  upgradeRawState,
+} from './operations';
 import { loadProto } from './plugin-host';
 import { problemsOf, type Problem } from './problems';
 import { MODELS, modelByType, PROVIDER_ATTRIBUTES, type Attribute, type CtyType, type ResourceModel } from './schema';
@@ -141,7 +149,10 @@ export function providerService(): {
     UpgradeResourceState: rpc('UpgradeResourceState', (call) => {
       const m = model(call);
       const raw = call.request.raw_state?.json;
-      return { upgraded_state: encode(raw?.length ? decodeJson(raw, m.type) : null, m.type), diagnostics: [] };
+      const upgraded = raw?.length
+        ? decodeJson(JSON.stringify(upgradeRawState(m, JSON.parse(Buffer.from(raw).toString('utf8')))), m.type)
+        : null;
+      return { upgraded_state: encode(upgraded, m.type), diagnostics: [] };
     }),
     ReadResource: rpc('ReadResource', async (call) => {
       const m = model(call);

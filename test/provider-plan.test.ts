@@ -1,5 +1,5 @@
 import { UNKNOWN } from '../provider/cty-codec';
-import { importState, planChange, stateOf } from '../provider/operations';
+import { importState, planChange, stateOf, upgradeRawState } from '../provider/operations';
 import { validateConfig, validateProviderConfig } from '../provider/validation';
 import { privateAfterWrite, unsentSecretWarning } from '../provider/write-only';
 import { MODELS, modelByType } from '../provider/schema';
@@ -148,5 +148,14 @@ describe('issue 13: names, revocation, server-made secrets, options, validation 
     expect(await privateAfterWrite(webhook, created, created, config, record)).toEqual(record);
     const rotated = await privateAfterWrite(webhook, created, { ...created, secret_wo_version: 2 }, { ...config, secret_wo: 'second', secret_wo_version: 2 }, record);
     expect(await unsentSecretWarning(webhook, { ...created, secret_wo_version: 2 }, { ...config, secret_wo: 'second', secret_wo_version: 2 }, rotated)).toEqual([]);
+  });
+});
+
+describe('issue 13: states from before the rename', () => {
+  test('a raw state holding `provider` upgrades to provider_name; nothing else moves', () => {
+    const pricing = modelByType('portico_pricing')!;
+    expect(upgradeRawState(pricing, { id: 'p', provider: 'openai', model: 'm' })).toEqual({ id: 'p', provider_name: 'openai', model: 'm' });
+    expect(upgradeRawState(pricing, { id: 'p', provider_name: 'openai' })).toEqual({ id: 'p', provider_name: 'openai' });
+    expect(upgradeRawState(webhook, { id: 'w', secret_wo_version: 2 })).toEqual({ id: 'w', secret_wo_version: 2 });
   });
 });
