@@ -9,7 +9,11 @@ import { MODELS, PROVIDER_ATTRIBUTES, type Attribute, type CtyType, type Resourc
  * test/constructs.test.ts fails when the committed files are stale.
  */
 const toCamel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-/** Names TerraformResource and its meta-arguments already use: such an attribute becomes `<name>Attribute`. */
+/**
+ * Names a construct class already uses (its members, and the meta-argument properties of TerraformMetaArguments): such
+ * a property becomes `<name>Attribute`. Terraform's meta-argument names never get here: provider/schema.ts has already
+ * renamed them (`provider` → `provider_name` → `providerName`), for HCL and constructs alike.
+ */
 const RESERVED = new Set([
   'provider',
   'dependsOn',

@@ -9,7 +9,10 @@ export interface TenantOnboardingConfig {
   keys?: string[];
   /** A monthly HARD budget, in USD. */
   monthlyBudgetUsd?: number;
-  /** Where the tenant's events go, signed with `webhookSecret`. */
+  /**
+   * Where the tenant's events go, signed with `webhookSecret`; without one the server makes the secret, kept in state
+   * (sensitive) and readable as `webhook.secret`, so the receiver can verify deliveries.
+   */
   webhookUrl?: string;
   webhookSecret?: string;
 }

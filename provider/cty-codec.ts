@@ -6,8 +6,9 @@ import type { CtyType } from './schema';
  * objects are maps holding every attribute; lists, sets and tuples are arrays; numbers are ints, float64s, or a decimal
  * string when neither holds them exactly; an unknown value is any msgpack extension (type 0, or 12 for a refined unknown).
  *
- * JS model: `null`, {@link UNKNOWN}, string, boolean, number | bigint | string (a decimal too large for the others),
- * arrays, plain objects.
+ * JS model: `null`, {@link UNKNOWN}, string, boolean, number | bigint | string (a decimal no float64 or int64 holds),
+ * arrays, plain objects. A decimal string that is the shortest form of a float64 (`19.99`) decodes to that number, and
+ * a non-integer number encodes as its shortest decimal string, so a value read and written back is the one configured.
  */
 export const UNKNOWN: unique symbol = Symbol('cty.unknown');
 export type CtyValue =
@@ -63,7 +64,7 @@ function toWire(v: CtyValue, t: CtyType, path: string): unknown {
       if (typeof v !== 'boolean') throw new Error(`${path || 'value'}: expected bool`);
       return v;
     case 'number':
-      if (typeof v === 'number') return v;
+      if (typeof v === 'number') return Number.isSafeInteger(v) ? v : decimalText(v);
       if (typeof v === 'bigint') return v >= -(2n ** 63n) && v < 2n ** 64n ? v : v.toString();
       if (typeof v === 'string' && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(v)) return v;
       throw new Error(`${path || 'value'}: expected number`);
@@ -86,6 +87,27 @@ function toWire(v: CtyValue, t: CtyType, path: string): unknown {
   }
 }
 
+/**
+ * A float64 as the shortest decimal that names it (`19.99`, `1e-7`). Terraform reads a number sent as text with 512
+ * bits of precision, so `19.99` comes back equal to the configuration's 19.99, where the float64 itself would not.
+ */
+function decimalText(n: number): string {
+  if (!Number.isFinite(n)) throw new Error(`${n} is not a cty number`);
+  return String(n);
+}
+
+/** `[sign, significant digits, exponent]` of a decimal text, so `1.50`, `15e-1` and `1.5` compare equal. */
+function decimalParts(text: string): [string, string, number] {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([-+]?\d+))?$/.exec(text)!;
+  const digits = m[2] + (m[3] ?? '');
+  const exponent = Number(m[4] ?? 0) - (m[3]?.length ?? 0);
+  const lead = digits.replace(/^0+/, '');
+  const trimmed = lead.replace(/0+$/, '');
+  if (!trimmed) return ['', '0', 0];
+  return [m[1], trimmed, exponent + (lead.length - trimmed.length)];
+}
+const sameDecimal = (a: string, b: string) => decimalParts(a).join() === decimalParts(b).join();
+
 function fromWire(w: unknown, t: CtyType, path: string): CtyValue {
   if (w === null || w === undefined) return null;
   if (w instanceof ExtData) return UNKNOWN;
@@ -101,7 +123,12 @@ function fromWire(w: unknown, t: CtyType, path: string): CtyValue {
       if (typeof w === 'bigint')
         return w >= BigInt(Number.MIN_SAFE_INTEGER) && w <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(w) : w;
       if (typeof w === 'number') return w;
-      if (typeof w === 'string' && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(w)) return /^-?\d+$/.test(w) ? BigInt(w) : w;
+      if (typeof w === 'string' && /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(w)) {
+        if (/^-?\d+$/.test(w)) return BigInt(w);
+        // `19.99`: Terraform sends a decimal no float64 holds exactly as text; it is the number its shortest form names
+        const n = Number(w);
+        return Number.isFinite(n) && sameDecimal(decimalText(n), w) ? n : w;
+      }
       return fail('number');
     case 'list':
     case 'set':

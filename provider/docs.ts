@@ -27,13 +27,24 @@ function row(a: Attribute, indent = ''): string[] {
     .filter(Boolean)
     .join(', ');
   const def = a.default !== undefined ? ` Default \`${JSON.stringify(a.default)}\`.` : '';
-  const lines = [`| ${indent}\`${a.name}\` | ${typeName(a.type)} | ${flags} | ${a.description}${def} |`];
+  const rest = !a.apiName
+    ? ''
+    : a.role === 'secret-version'
+      ? ` REST field \`${a.apiName}\`.`
+      : ` REST field \`${a.apiName}\` (a Terraform meta-argument, so the attribute is \`${a.name}\`).`;
+  const lines = [`| ${indent}\`${a.name}\` | ${typeName(a.type)} | ${flags} | ${a.description}${def}${rest} |`];
   for (const n of a.nested?.attributes ?? []) lines.push(...row(n, `${indent}${a.name}.`));
   return lines;
 }
 
 const table = (attrs: Attribute[]) =>
   ['| name | type | | description |', '|---|---|---|---|', ...attrs.flatMap((a) => row(a))].join('\n');
+
+/** The fields whose REST name is a Terraform meta-argument, as the page's note on names. */
+function renamed(m: ResourceModel): string {
+  const r = m.attributes.filter((a) => a.apiName && a.role !== 'secret-version');
+  return r.length ? `, except ${r.map((a) => `\`${a.name}\` (REST \`${a.apiName}\`)`).join(', ')}` : '';
+}
 
 function page(m: ResourceModel): string {
   const inputs = m.attributes.filter((a) => a.required || a.optional);
@@ -44,7 +55,7 @@ function page(m: ResourceModel): string {
 
 ${m.def.description}
 
-Managed through \`${apiPath}\` (${m.def.title}); attribute names are the REST field names.
+Managed through \`${apiPath}\` (${m.def.title}); attribute names are the REST field names${renamed(m)}.
 
 ## Arguments
 

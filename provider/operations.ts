@@ -1,29 +1,13 @@
-import type { z } from 'zod';
 import { canonicalJson } from '../server/lib/canonical-json';
-import { issuesToDetails } from '../server/http/zod-errors';
 import { hasTenantField, isNested } from '../server/resources/schemas';
 import { ApiFailure, type AdminClient } from './client';
 import { hasUnknown, UNKNOWN, type CtyValue } from './cty-codec';
-import type { Attribute, ResourceModel } from './schema';
+import { plain } from './problems';
+import { restName, type Attribute, type ResourceModel } from './schema';
 
 type Obj = Record<string, CtyValue>;
 
-/** A diagnostic with the attribute path it is about (`providers.0.provider`). */
-export interface Problem {
-  summary: string;
-  detail: string;
-  path?: string;
-}
-
 const same = (a: unknown, b: unknown) => canonicalJson(plain(a)) === canonicalJson(plain(b));
-
-/** A known cty value as JSON (bigints become numbers, unknown never reaches here). */
-export function plain(v: unknown): unknown {
-  if (typeof v === 'bigint') return Number(v);
-  if (Array.isArray(v)) return v.map(plain);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, e]) => [k, plain(e)]));
-  return v;
-}
 
 /** Config with the server's defaults filled in where it leaves optional attributes out (nested too). */
 function withDefaults(attrs: Attribute[], config: Obj): Obj {
@@ -49,76 +33,97 @@ export interface Plan {
   requiresReplace: string[];
 }
 
+const writeOnlyAttr = (model: ResourceModel) => model.attributes.find((a) => a.writeOnly);
+const versionAttr = (model: ResourceModel) => model.attributes.find((a) => a.role === 'secret-version');
+
+/** An update sends the write-only secret again only when its version changes. */
+function rotates(model: ResourceModel, prior: Obj, planned: Obj): boolean {
+  const v = versionAttr(model);
+  return v !== undefined && !same(planned[v.name], prior[v.name]);
+}
+
+/** The write-only secret a create or update sends (null: none), from the configuration it is only in. */
+export function secretToSend(model: ResourceModel, prior: Obj | null, planned: Obj, config: Obj): string | null {
+  const wo = writeOnlyAttr(model);
+  const value = wo ? config[wo.name] : null;
+  if (typeof value !== 'string') return null;
+  return prior === null || rotates(model, prior, planned) ? value : null;
+}
+
+/** The server-made secret (`secret`) as planned: made on a create without `secret_wo`, gone once one is sent. */
+function plannedServerSecret(model: ResourceModel, a: Attribute, prior: Obj | null, desired: Obj, config: Obj) {
+  const wo = writeOnlyAttr(model);
+  const given = wo !== undefined && config[wo.name] !== null && config[wo.name] !== undefined;
+  if (prior === null) return given ? null : UNKNOWN;
+  return given && rotates(model, prior, desired) ? null : ((prior[a.name] as CtyValue) ?? null);
+}
+
+/**
+ * Computed attributes an action moved away from what a new resource has (an API key's `status` REVOKED after
+ * `revoke`, outside Terraform): no update undoes that, so the plan replaces the resource, showing the value it gets back.
+ */
+export function revokedAttributes(model: ResourceModel, prior: Obj): { name: string; fresh: CtyValue }[] {
+  const fresh = model.def.computed.parse({}) as Record<string, CtyValue>;
+  const found = new Map<string, CtyValue>();
+  for (const action of Object.values(model.def.actions ?? {}))
+    for (const [field, value] of Object.entries(action.set)) {
+      const a = model.attributes.find((x) => x.role === 'computed' && restName(x) === field);
+      if (a && value !== 'now' && value !== fresh[field] && prior[a.name] === value) found.set(a.name, fresh[field]);
+    }
+  return [...found].map(([name, value]) => ({ name, fresh: value }));
+}
+
 /** PlanResourceChange: the config with defaults, computed values kept from state unless an update will change them. */
 export function planChange(model: ResourceModel, prior: Obj | null, config: Obj | null): Plan {
   if (config === null) return { planned: null, requiresReplace: [] };
-  const desired: Obj = {};
-  const byRole = (role: Attribute['role']) => model.attributes.filter((a) => a.role === role);
-  Object.assign(desired, withDefaults(byRole('field'), config));
+  const desired: Obj = withDefaults(
+    model.attributes.filter((a) => a.role === 'field'),
+    config,
+  );
   for (const a of model.attributes) {
     if (a.role === 'tenant' || a.role === 'secret-version') desired[a.name] = config[a.name] ?? null;
+    if (a.role === 'option') desired[a.name] = config[a.name] ?? (a.default as CtyValue) ?? null;
     if (a.role === 'id') desired.id = config.id ?? (prior?.id as CtyValue) ?? UNKNOWN;
     if (a.role === 'secret') desired[a.name] = a.writeOnly ? null : ((prior?.[a.name] as CtyValue) ?? UNKNOWN);
     if (a.role === 'computed' || a.role === 'timestamp')
       desired[a.name] = prior ? (prior[a.name] as CtyValue) : UNKNOWN;
   }
+  for (const a of model.attributes)
+    if (a.role === 'server-secret') desired[a.name] = plannedServerSecret(model, a, prior, desired, config);
   if (!prior) return { planned: desired, requiresReplace: [] };
-  const inputs = model.attributes.filter((a) => ['field', 'id', 'tenant', 'secret-version'].includes(a.role));
+  const revoked = revokedAttributes(model, prior);
+  const inputs = model.attributes.filter((a) => ['field', 'id', 'tenant', 'secret-version', 'option'].includes(a.role));
   const changed = inputs.filter((a) => hasUnknown(desired[a.name]) || !same(desired[a.name], prior[a.name]));
-  if (!changed.length)
+  const unchanged = {
+    ...prior,
+    ...Object.fromEntries(model.attributes.filter((a) => a.writeOnly).map((a) => [a.name, null])),
+  };
+  if (!changed.length && !revoked.length) return { planned: unchanged, requiresReplace: [] };
+  // an option of the provider alone (force_destroy) changes the state, not the resource
+  if (!revoked.length && changed.every((a) => a.role === 'option'))
     return {
-      planned: {
-        ...prior,
-        ...Object.fromEntries(model.attributes.filter((a) => a.writeOnly).map((a) => [a.name, null])),
-      },
+      planned: { ...unchanged, ...Object.fromEntries(changed.map((a) => [a.name, desired[a.name]])) },
       requiresReplace: [],
     };
   // what the server changes on every update is planned unknown: `updated_at`, and what the definition declares
   for (const name of ['updated_at', ...(model.def.changesOnUpdate ?? [])]) if (name in desired) desired[name] = UNKNOWN;
-  const replace = changed.filter((a) => a.requiresReplace).map((a) => a.name);
+  for (const r of revoked) desired[r.name] = r.fresh;
+  const replace = [...changed.filter((a) => a.requiresReplace).map((a) => a.name), ...revoked.map((r) => r.name)];
   return { planned: desired, requiresReplace: replace };
 }
 
-/** ValidateResourceConfig: each known field against its schema, and the cross-field rules once everything is known. */
-export function validateConfig(model: ResourceModel, config: Obj): Problem[] {
-  const problems: Problem[] = [];
-  const fields = model.def.fields.shape as Record<string, z.ZodType>;
-  const body: Record<string, unknown> = {};
-  let allKnown = true;
-  for (const [name, schema] of Object.entries(fields)) {
-    const v = config[name] ?? null;
-    if (hasUnknown(v)) {
-      allKnown = false;
-      continue;
+/**
+ * UpgradeResourceState: a raw JSON state from before a field was renamed for Terraform keeps its value under the new
+ * name (`provider` → `provider_name`), so the upgrade is not planned as a replacement.
+ */
+export function upgradeRawState(model: ResourceModel, raw: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...raw };
+  for (const a of model.attributes)
+    if (a.apiName && a.role !== 'secret-version' && !(a.name in out) && a.apiName in out) {
+      out[a.name] = out[a.apiName];
+      delete out[a.apiName];
     }
-    const parsed = schema.safeParse(v === null ? undefined : stripNulls(plain(v)));
-    if (!parsed.success)
-      for (const d of issuesToDetails(parsed.error, name))
-        problems.push({ summary: `Invalid ${d.path}`, detail: `${d.path} ${d.message}`, path: d.path });
-    else body[name] = parsed.data;
-  }
-  if (allKnown && !problems.length && model.def.check) {
-    const tenant = config.tenant_id;
-    for (const p of model.def.check({
-      ...body,
-      tenant_id: tenant === UNKNOWN ? 'unknown' : (tenant as string | null),
-    } as never)) {
-      problems.push({ summary: `Invalid ${p.path}`, detail: `${p.path}: ${p.message}`, path: p.path });
-    }
-  }
-  return problems;
-}
-
-/** Nested objects arrive with every attribute, null where unset; the API's schemas want those left out. */
-function stripNulls(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(stripNulls);
-  if (v && typeof v === 'object')
-    return Object.fromEntries(
-      Object.entries(v)
-        .filter(([, e]) => e !== null)
-        .map(([k, e]) => [k, stripNulls(e)]),
-    );
-  return v;
+  return out;
 }
 
 // ---- talking to the API ------------------------------------------------------------------------------------------
@@ -133,21 +138,23 @@ function itemPath(model: ResourceModel, state: Obj): string {
   return owned ? `${path}?tenant_id=${encodeURIComponent(state.tenant_id as string)}` : path;
 }
 
-/** The request body for a create or update: the desired fields, the ids, and a write-only secret when it is to be sent. */
-function bodyOf(model: ResourceModel, planned: Obj, config: Obj, sendSecret: boolean): Record<string, unknown> {
+/** The request body for a create or update: the desired fields, the ids, and the write-only secret to send, if any. */
+function bodyOf(model: ResourceModel, planned: Obj, secret: string | null): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const a of model.attributes) {
-    if (a.role === 'field') body[a.name] = plain(planned[a.name]);
+    if (a.role === 'field') body[restName(a)] = plain(planned[a.name]);
     if (a.role === 'tenant' && !isNested(model.def)) body.tenant_id = planned.tenant_id ?? null;
     if (a.role === 'id' && planned.id !== UNKNOWN && planned.id !== null) body.id = planned.id;
-    if (a.role === 'secret' && a.writeOnly && sendSecret && config[a.name] !== null && config[a.name] !== undefined)
-      body[model.def.secret!.field] = config[a.name];
     if (a.role === 'secret-version' && a.apiName) body[a.apiName] = plain(planned[a.name]) ?? null;
   }
+  if (secret !== null) body[model.def.secret!.field] = secret;
   return body;
 }
 
-/** An API object as state; values the API never returns (a key shown once, write-only versions) come from `prior`. */
+/**
+ * An API object as state. Values the API never returns come from `prior`: a key shown once, a server-made webhook
+ * secret, write-only versions, the provider's own options.
+ */
 export function stateOf(model: ResourceModel, api: Record<string, unknown>, prior: Obj | null): Obj {
   const state: Obj = {};
   for (const a of model.attributes) {
@@ -155,25 +162,11 @@ export function stateOf(model: ResourceModel, api: Record<string, unknown>, prio
     else if (a.role === 'secret-version')
       state[a.name] = ((a.apiName ? api[a.apiName] : prior?.[a.name]) as CtyValue) ?? null;
     else if (a.role === 'secret') state[a.name] = ((api[a.name] ?? prior?.[a.name]) as CtyValue) ?? null;
-    else state[a.name] = (api[a.name] as CtyValue) ?? null;
+    else if (a.role === 'server-secret') state[a.name] = (prior?.[a.name] as CtyValue) ?? null;
+    else if (a.role === 'option') state[a.name] = (prior?.[a.name] as CtyValue) ?? (a.default as CtyValue) ?? null;
+    else state[a.name] = (api[restName(a)] as CtyValue) ?? null;
   }
   return state;
-}
-
-/** Maps an API failure to diagnostics on the attributes it names. */
-export function problemsOf(model: ResourceModel, err: unknown, action: string): Problem[] {
-  if (!(err instanceof ApiFailure))
-    return [{ summary: `Portico: ${action} failed`, detail: err instanceof Error ? err.message : String(err) }];
-  const secretField = model.def.secret?.mode === 'encrypted' ? model.def.secret.field : undefined;
-  if (!err.details.length) return [{ summary: `Portico: ${action} failed (${err.code})`, detail: err.message }];
-  return err.details.map((d) => {
-    const path = secretField && d.path.split('.')[0] === secretField ? `${secretField}_wo` : d.path;
-    return {
-      summary: `Portico: ${action} failed (${err.code})`,
-      detail: `${path ? `${path}: ` : ''}${d.message}`,
-      path: path || undefined,
-    };
-  });
 }
 
 export async function createResource(
@@ -182,8 +175,14 @@ export async function createResource(
   planned: Obj,
   config: Obj,
 ): Promise<Obj> {
-  const res = await client.request('POST', collection(model, planned), bodyOf(model, planned, config, true));
-  return { ...stateOf(model, res.body, null), ...versionOnly(model, planned) };
+  const secret = secretToSend(model, null, planned, config);
+  const res = await client.request('POST', collection(model, planned), bodyOf(model, planned, secret));
+  const state = { ...stateOf(model, res.body, null), ...terraformOnly(model, planned) };
+  // the secret the server made when none was given is shown once: kept, or nobody could verify deliveries
+  for (const a of model.attributes)
+    if (a.role === 'server-secret')
+      state[a.name] = secret === null ? ((res.body[restName(a)] as CtyValue) ?? null) : null;
+  return state;
 }
 
 export async function updateResource(
@@ -193,20 +192,28 @@ export async function updateResource(
   planned: Obj,
   config: Obj,
 ): Promise<Obj> {
-  const versionAttr = model.attributes.find((a) => a.role === 'secret-version');
-  const rotate = versionAttr !== undefined && !same(planned[versionAttr.name], prior[versionAttr.name]);
-  const res = await client.request('PUT', itemPath(model, prior), bodyOf(model, planned, config, rotate));
-  return { ...stateOf(model, res.body, prior), ...versionOnly(model, planned) };
+  const secret = secretToSend(model, prior, planned, config);
+  const sent = (a: Attribute) => ['field', 'id', 'tenant', 'secret-version'].includes(a.role);
+  // only an option of the provider changed (force_destroy): nothing to tell the API
+  if (secret === null && model.attributes.filter(sent).every((a) => same(planned[a.name], prior[a.name])))
+    return { ...prior, ...terraformOnly(model, planned) };
+  const res = await client.request('PUT', itemPath(model, prior), bodyOf(model, planned, secret));
+  const state = { ...stateOf(model, res.body, prior), ...terraformOnly(model, planned) };
+  for (const a of model.attributes) if (a.role === 'server-secret' && secret !== null) state[a.name] = null;
+  return state;
 }
 
-/** The planned write-only version, which the API does not know about. */
-function versionOnly(model: ResourceModel, planned: Obj): Obj {
-  const v = model.attributes.find((a) => a.role === 'secret-version');
-  return v ? { [v.name]: planned[v.name] ?? null } : {};
+/** What the API does not know about: the planned write-only version and the provider's options. */
+function terraformOnly(model: ResourceModel, planned: Obj): Obj {
+  const own = model.attributes.filter((a) => a.role === 'secret-version' || a.role === 'option');
+  return Object.fromEntries(own.map((a) => [a.name, planned[a.name] ?? null]));
 }
 
+/** DELETE; with `force_destroy` a tenant goes with everything it owns (`?cascade=true`). */
 export async function deleteResource(client: AdminClient, model: ResourceModel, prior: Obj): Promise<void> {
-  await client.request('DELETE', itemPath(model, prior));
+  const path = itemPath(model, prior);
+  const cascade = prior.force_destroy === true ? `${path.includes('?') ? '&' : '?'}cascade=true` : '';
+  await client.request('DELETE', path + cascade);
 }
 
 /** ReadResource: the API's current object, or null when it is gone (Terraform then plans to create it again). */

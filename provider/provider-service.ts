@@ -6,14 +6,15 @@ import {
   deleteResource,
   importState,
   planChange,
-  problemsOf,
   readResource,
   updateResource,
-  validateConfig,
-  type Problem,
+  upgradeRawState,
 } from './operations';
 import { loadProto } from './plugin-host';
+import { problemsOf, type Problem } from './problems';
 import { MODELS, modelByType, PROVIDER_ATTRIBUTES, type Attribute, type CtyType, type ResourceModel } from './schema';
+import { validateConfig, validateProviderConfig } from './validation';
+import { privateAfterWrite, unsentSecretWarning } from './write-only';
 
 type Obj = Record<string, CtyValue>;
 type Call = grpc.ServerUnaryCall<any, any>;
@@ -56,7 +57,7 @@ function pathProto(path: string) {
 }
 const diagnostics = (problems: Problem[]) =>
   problems.map((p) => ({
-    severity: 1,
+    severity: p.warning ? 2 : 1,
     summary: p.summary,
     detail: p.detail,
     attribute: p.path ? pathProto(p.path) : undefined,
@@ -115,7 +116,9 @@ export function providerService(): {
       data_source_schemas: {},
       server_capabilities: { plan_destroy: false },
     })),
-    ValidateProviderConfig: rpc('ValidateProviderConfig', () => ({ diagnostics: [] })),
+    ValidateProviderConfig: rpc('ValidateProviderConfig', (call) => ({
+      diagnostics: diagnostics(validateProviderConfig((decode(call.request.config, PROVIDER_TYPE) ?? {}) as Obj)),
+    })),
     ValidateDataResourceConfig: rpc('ValidateDataResourceConfig', () => ({ diagnostics: [] })),
     ConfigureProvider: rpc('ConfigureProvider', (call) => {
       const cfg = (decode(call.request.config, PROVIDER_TYPE) ?? {}) as Obj;
@@ -132,6 +135,10 @@ export function providerService(): {
             },
           ],
         };
+      // PORTICO_ENDPOINT is only seen here, so the endpoint is checked again once its default is known
+      const bad = validateProviderConfig({ endpoint });
+      const from = cfg.endpoint ? '' : ' (from PORTICO_ENDPOINT)';
+      if (bad.length) return { diagnostics: diagnostics(bad.map((p) => ({ ...p, detail: p.detail + from }))) };
       client = new AdminClient(endpoint, token);
       return { diagnostics: [] };
     }),
@@ -142,7 +149,10 @@ export function providerService(): {
     UpgradeResourceState: rpc('UpgradeResourceState', (call) => {
       const m = model(call);
       const raw = call.request.raw_state?.json;
-      return { upgraded_state: encode(raw?.length ? decodeJson(raw, m.type) : null, m.type), diagnostics: [] };
+      const upgraded = raw?.length
+        ? decodeJson(JSON.stringify(upgradeRawState(m, JSON.parse(Buffer.from(raw).toString('utf8')))), m.type)
+        : null;
+      return { upgraded_state: encode(upgraded, m.type), diagnostics: [] };
     }),
     ReadResource: rpc('ReadResource', async (call) => {
       const m = model(call);
@@ -158,7 +168,7 @@ export function providerService(): {
         return { new_state: call.request.current_state, diagnostics: diagnostics(problemsOf(m, err, 'read')) };
       }
     }),
-    PlanResourceChange: rpc('PlanResourceChange', (call) => {
+    PlanResourceChange: rpc('PlanResourceChange', async (call) => {
       const m = model(call);
       const prior = decode(call.request.prior_state, m.type) as Obj | null;
       const proposed = decode(call.request.proposed_new_state, m.type) as Obj | null;
@@ -168,7 +178,7 @@ export function providerService(): {
         planned_state: encode(plan.planned, m.type),
         requires_replace: plan.requiresReplace.map(pathProto),
         planned_private: call.request.prior_private,
-        diagnostics: [],
+        diagnostics: diagnostics(await unsentSecretWarning(m, prior, config, call.request.prior_private)),
       };
     }),
     ApplyResourceChange: rpc('ApplyResourceChange', async (call) => {
@@ -186,7 +196,11 @@ export function providerService(): {
             ? await createResource(need(), m, planned, config)
             : await updateResource(need(), m, prior, planned, config);
         if (hasUnknown(state)) throw new Error('the API left a value unknown');
-        return { new_state: encode(state, m.type), private: Buffer.alloc(0), diagnostics: [] };
+        return {
+          new_state: encode(state, m.type),
+          private: await privateAfterWrite(m, prior, planned, config, call.request.planned_private),
+          diagnostics: [],
+        };
       } catch (err) {
         const action = planned === null ? 'delete' : prior === null ? 'create' : 'update';
         return {

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { RESOURCES, type ResourceDefinition } from '../server/resources';
 import { hasTenantField } from '../server/resources/schemas';
 import { walk } from './zod-walk';
@@ -27,10 +27,33 @@ export interface Attribute {
   enum?: string[];
   /** Nested attributes (objects, lists of objects) carry their own flags. */
   nested?: { nesting: 'single' | 'list'; attributes: Attribute[] };
-  /** The REST field it maps to, when the name differs (`secret_wo_version` ↔ `secret_version`). */
+  /** The REST field it maps to, when the name differs (`secret_wo_version` ↔ `secret_version`, `provider_name`). */
   apiName?: string;
-  /** Where the attribute comes from: a desired-state field, the mechanism (id, tenant), the server, or a secret. */
-  role: 'field' | 'id' | 'tenant' | 'computed' | 'secret' | 'secret-version' | 'timestamp';
+  /**
+   * Where the attribute comes from: a desired-state field, the mechanism (id, tenant), the server, a secret (a
+   * generated one shown once, or a write-only one), a secret the server made because none was given
+   * (`server-secret`), or an `option` of the provider alone that the API never sees (`force_destroy`).
+   */
+  role: 'field' | 'id' | 'tenant' | 'computed' | 'secret' | 'server-secret' | 'secret-version' | 'timestamp' | 'option';
+}
+
+/**
+ * Terraform's meta-arguments: a resource attribute cannot have these names (`provider = "openai"` would name a
+ * Terraform provider). A top-level REST field so named is the attribute `<name>_name` (CONTRACT.md section 5).
+ */
+const META_ARGUMENTS = ['provider', 'count', 'for_each', 'depends_on', 'lifecycle', 'connection', 'provisioner'];
+
+/** The Terraform attribute name of a top-level REST field; nested attributes keep theirs. */
+export const attributeName = (field: string) => (META_ARGUMENTS.includes(field) ? `${field}_name` : field);
+
+/** The REST field an attribute maps to. */
+export const restName = (a: Attribute) => a.apiName ?? a.name;
+
+/** A top-level attribute for a REST field, renamed when its name is a meta-argument. */
+function topLevel(field: string, schema: z.ZodType, role: Attribute['role']): Attribute {
+  const a = fieldAttribute(attributeName(field), schema, role);
+  if (a.name !== field) a.apiName = field;
+  return a;
 }
 
 export interface ResourceModel {
@@ -123,13 +146,13 @@ export function resourceModel(def: ResourceDefinition): ResourceModel {
   const versionField = def.secret?.mode === 'encrypted' ? def.secret.versionField : undefined;
   for (const [name, schema] of Object.entries(def.fields.shape)) {
     if (name === versionField) continue; // surfaces as <secret>_wo_version below
-    const a = fieldAttribute(name, schema as z.ZodType, 'field');
+    const a = topLevel(name, schema as z.ZodType, 'field');
     if (def.updatable === false || (def.immutable as string[] | undefined)?.includes(name)) a.requiresReplace = true;
     attrs.push(a);
   }
   for (const [name, schema] of Object.entries(def.computed.shape)) {
     attrs.push({
-      ...fieldAttribute(name, schema as z.ZodType, 'computed'),
+      ...topLevel(name, schema as z.ZodType, 'computed'),
       required: false,
       optional: false,
       computed: true,
@@ -165,13 +188,35 @@ export function resourceModel(def: ResourceDefinition): ResourceModel {
       role: 'secret-version',
       optional: true,
       apiName: secret.versionField,
-      description: `Change it to send ${secret.field}_wo again (rotation).`,
+      description: `Change it to send ${secret.field}_wo again (rotation); a changed ${secret.field}_wo alone is not sent (the plan warns).`,
     });
+    if (secret.generatePrefix && secret.showOnCreate)
+      attrs.push({
+        ...plain,
+        name: secret.field,
+        type: { kind: 'string' },
+        role: 'server-secret',
+        computed: true,
+        sensitive: true,
+        description: `The secret the server made when \`${secret.field}_wo\` was not given, kept so what receives its deliveries can verify them; null when \`${secret.field}_wo\` is given.`,
+      });
     if (secret.setField)
       attrs.push({ ...plain, name: secret.setField, type: { kind: 'bool' }, role: 'computed', computed: true });
     if (secret.last4Field)
       attrs.push({ ...plain, name: secret.last4Field, type: { kind: 'string' }, role: 'computed', computed: true });
   }
+  if (def.scope === 'tenant-self')
+    attrs.push({
+      ...plain,
+      name: 'force_destroy',
+      type: { kind: 'bool' },
+      role: 'option',
+      optional: true,
+      computed: true,
+      default: false,
+      description:
+        "Destroying it also deletes what it still owns, even resources made outside Terraform (the API's `?cascade=true`). Apply it as true before the destroy.",
+    });
   for (const name of ['created_at', 'updated_at'])
     attrs.push({ ...plain, name, type: { kind: 'string' }, role: 'timestamp', computed: true });
   return { typeName: `portico_${def.kind}`, def, attributes: attrs, type: objectType(attrs) };
@@ -181,23 +226,16 @@ export function resourceModel(def: ResourceDefinition): ResourceModel {
 export const MODELS: ResourceModel[] = RESOURCES.map(resourceModel);
 export const modelByType = (typeName: string) => MODELS.find((m) => m.typeName === typeName);
 
-/** The provider block: where the admin API is and the token to use. */
-export const PROVIDER_ATTRIBUTES: Attribute[] = [
-  {
-    ...plain,
-    name: 'endpoint',
-    type: { kind: 'string' },
-    role: 'field',
-    optional: true,
-    description: 'Admin API base URL; defaults to PORTICO_ENDPOINT, then http://127.0.0.1:8090.',
-  },
-  {
-    ...plain,
-    name: 'token',
-    type: { kind: 'string' },
-    role: 'field',
-    optional: true,
-    sensitive: true,
-    description: 'Admin API token; defaults to PORTICO_TOKEN.',
-  },
-];
+/** The provider block: where the admin API is and the token to use (validated at plan and configure). */
+export const PROVIDER_CONFIG = z.strictObject({
+  endpoint: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:8090' })
+    .optional()
+    .describe('Admin API base URL; defaults to PORTICO_ENDPOINT, then http://127.0.0.1:8090.'),
+  token: z.string().min(1).optional().describe('Admin API token; defaults to PORTICO_TOKEN.'),
+});
+
+export const PROVIDER_ATTRIBUTES: Attribute[] = Object.entries(PROVIDER_CONFIG.shape).map(([name, schema]) => ({
+  ...fieldAttribute(name, schema, 'field'),
+  sensitive: name === 'token',
+}));

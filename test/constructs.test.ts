@@ -119,3 +119,40 @@ app.synth();
     expect((await api('/v1/admin/tenants')).data).toEqual([]);
   }, 300_000);
 });
+
+describe('issue 13 in the constructs', () => {
+  test('providerName synthesizes as provider_name (never the provider meta-argument); forceDestroy as force_destroy', async () => {
+    const { App, TerraformStack, Pricing, Credential, Tenant, PorticoProvider } = await import('../constructs');
+    const outdir = new TerraformDir().dir;
+    const app = new App({ outdir });
+    const stack = new TerraformStack(app, 'names');
+    new PorticoProvider(stack, 'portico', {});
+    new Pricing(stack, 'price', { providerName: 'openai', model: 'gpt-4o', inputPerMillionUsd: 0.1, outputPerMillionUsd: 99.99 });
+    new Credential(stack, 'cred', { providerName: 'openai', apiKeyWo: 'sk-x', apiKeyWoVersion: 1 });
+    new Tenant(stack, 'team', { id: 'team', name: 'Team', forceDestroy: true });
+    app.synth();
+    const doc = JSON.parse(readFileSync(join(outdir, 'stacks', 'names', 'cdk.tf.json'), 'utf8'));
+    expect(doc.resource.portico_pricing.price).toMatchObject({ provider_name: 'openai', input_per_million_usd: 0.1, output_per_million_usd: 99.99 });
+    expect(doc.resource.portico_pricing.price.provider).toBeUndefined();
+    expect(doc.resource.portico_credential.cred).toMatchObject({ provider_name: 'openai', api_key_wo: 'sk-x' });
+    expect(doc.resource.portico_credential.cred.provider).toBeUndefined();
+    expect(doc.resource.portico_tenant.team.force_destroy).toBe(true);
+  });
+});
+
+describe('issue 13: TenantOnboarding without a webhook secret', () => {
+  test('the server-made secret is readable as webhook.secret (a sensitive output can hand it on); no secret_wo is sent', async () => {
+    const { App, TerraformStack, TerraformOutput, TenantOnboarding, PorticoProvider } = await import('../constructs');
+    const outdir = new TerraformDir().dir;
+    const app = new App({ outdir });
+    const stack = new TerraformStack(app, 'onboarding');
+    new PorticoProvider(stack, 'portico', {});
+    const team = new TenantOnboarding(stack, 'team', { id: 'team', name: 'Team', webhookUrl: 'https://hooks.example.com/team' });
+    new TerraformOutput(stack, 'webhook_secret', { value: team.webhook!.secret, sensitive: true });
+    app.synth();
+    const doc = JSON.parse(readFileSync(join(outdir, 'stacks', 'onboarding', 'cdk.tf.json'), 'utf8'));
+    const [hookName, hook] = Object.entries(doc.resource.portico_webhook)[0] as [string, Record<string, unknown>];
+    expect(hook.secret_wo).toBeUndefined();
+    expect(doc.output.webhook_secret).toEqual({ value: `\${portico_webhook.${hookName}.secret}`, sensitive: true });
+  });
+});

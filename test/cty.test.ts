@@ -90,3 +90,23 @@ describe('cty msgpack codec', () => {
     expect(decodeJson('{"id":"r","providers":[{"provider":"x","weight":2}]}', route)).toMatchObject({ id: 'r', providers: [{ provider: 'x', weight: 2 }], rate_limit: null, enabled: null });
   });
 });
+
+describe('decimals Terraform sends as text (issue 13)', () => {
+  test('a decimal that is the shortest form of a float64 decodes to that number and encodes back as the same text', () => {
+    for (const text of ['19.99', '0.1', '99.99', '-0.3', '1e-7', '0.0000001', '123456.789']) {
+      const n = decodeMsgpack(encode(text), num);
+      expect(n).toBe(Number(text));
+      const wire = decode(encodeMsgpack(n, num));
+      expect(typeof wire).toBe('string');
+      expect(Number(wire)).toBe(Number(text)); // Terraform reads it with 512 bits: the configured decimal, no drift
+    }
+    expect(decode(encodeMsgpack(19.99, num))).toBe('19.99');
+    expect(decode(encodeMsgpack(42, num))).toBe(42); // integers stay ints
+  });
+
+  test('a decimal with more digits than a float64 keeps its text (validation refuses it in words)', () => {
+    const third = '3.333333333333333333333333333333';
+    expect(decodeMsgpack(encode(third), num)).toBe(third);
+    expect(decode(encodeMsgpack(third, num))).toBe(third);
+  });
+});

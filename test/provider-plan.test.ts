@@ -1,6 +1,8 @@
 import { UNKNOWN } from '../provider/cty-codec';
-import { importState, planChange, stateOf, validateConfig } from '../provider/operations';
-import { modelByType } from '../provider/schema';
+import { importState, planChange, stateOf, upgradeRawState } from '../provider/operations';
+import { validateConfig, validateProviderConfig } from '../provider/validation';
+import { privateAfterWrite, unsentSecretWarning } from '../provider/write-only';
+import { MODELS, modelByType } from '../provider/schema';
 
 const route = modelByType('portico_route')!;
 const key = modelByType('portico_api_key')!;
@@ -77,5 +79,83 @@ describe('validation and import ids', () => {
     expect(importState(key, 'acme/key_1')).toMatchObject({ tenant_id: 'acme', id: 'key_1' });
     expect(() => importState(key, 'key_1')).toThrow('"<tenant_id>/<id>"');
     expect(importState(route, 'gpt')).toMatchObject({ id: 'gpt' });
+  });
+});
+
+describe('issue 13: names, revocation, server-made secrets, options, validation words, unsent secrets', () => {
+  const tenant = modelByType('portico_tenant')!;
+  const credential = modelByType('portico_credential')!;
+  const budget = modelByType('portico_budget')!;
+  const META = ['provider', 'count', 'for_each', 'depends_on', 'lifecycle', 'connection', 'provisioner'];
+
+  test('no top-level attribute is a Terraform meta-argument: provider is provider_name, nested names stay', () => {
+    for (const m of MODELS) expect(m.attributes.map((a) => a.name).filter((n) => META.includes(n))).toEqual([]);
+    for (const type of ['portico_credential', 'portico_pricing'])
+      expect(modelByType(type)!.attributes.find((a) => a.apiName === 'provider')).toMatchObject({ name: 'provider_name', required: true });
+    expect(route.attributes.find((a) => a.name === 'providers')!.nested!.attributes.map((a) => a.name)).toContain('provider');
+    expect(stateOf(credential, { id: 'c', provider: 'openai', status: 'ACTIVE' }, null)).toMatchObject({ provider_name: 'openai' });
+  });
+
+  test('a revoked key is replaced; the plan shows the status it gets back', () => {
+    const prior = { ...stateOf(key, { id: 'key_1', tenant_id: 't', name: 'k', status: 'REVOKED', revoked_at: 'r', created_at: 'c', updated_at: 'u' }, null), key: 'ptc_key_x' };
+    const config = { ...nulls(key), tenant_id: 't', name: 'k' };
+    expect(planChange(key, prior, config)).toMatchObject({ planned: { status: 'ACTIVE' }, requiresReplace: ['status'] });
+    expect(planChange(key, { ...prior, status: 'ACTIVE' }, config).requiresReplace).toEqual([]);
+  });
+
+  test('force_destroy alone changes the state, not the tenant (no update_at unknown, no API call planned)', () => {
+    const config = { ...nulls(tenant), id: 'acme', name: 'Acme' };
+    const created = { ...(planChange(tenant, null, config).planned as object), created_at: 'c', updated_at: 'u' } as any;
+    expect(created.force_destroy).toBe(false);
+    const { planned } = planChange(tenant, created, { ...config, force_destroy: true });
+    expect(planned).toEqual({ ...created, force_destroy: true });
+  });
+
+  test("a webhook's server-made secret is planned on a create without secret_wo, and dropped once one is sent", () => {
+    const base = { ...nulls(webhook), url: 'https://x.example', events: ['*'] };
+    expect(planChange(webhook, null, base).planned!.secret).toBe(UNKNOWN);
+    expect(planChange(webhook, null, { ...base, secret_wo: 's' }).planned!.secret).toBeNull();
+    const prior = { ...(planChange(webhook, null, base).planned as object), id: 'wh_1', secret: 'whsec_made', active: true, secret_set: true, created_at: 'c', updated_at: 'u' } as any;
+    expect(planChange(webhook, prior, { ...base, secret_wo: 's' }).planned!.secret).toBe('whsec_made'); // not sent yet
+    expect(planChange(webhook, prior, { ...base, secret_wo: 's', secret_wo_version: 1 }).planned!.secret).toBeNull();
+  });
+
+  test('validation words come from the zod definitions: allowed values, slug rule, bounds, float64 precision', () => {
+    const details = (m: typeof route, config: object) => validateConfig(m, { ...nulls(m), ...config } as never).map((p) => p.detail);
+    expect(details(tenant, { id: 'acme', name: 'A', status: 'PAUSED' })).toEqual(['status must be one of ACTIVE, SUSPENDED']);
+    expect(details(budget, { tenant_id: 'acme', limit_usd: -1, period: 'MONTHLY' })).toEqual(['limit_usd must be more than 0']);
+    expect(details(tenant, { id: 'Bad Id', name: 'A' })[0]).toMatch(/^id must be a slug: lower-case letters/);
+    expect(details(tenant, { id: 'acme', name: '' })).toEqual(['name must be at least 1 character long']);
+    expect(details(budget, { tenant_id: 'acme', limit_usd: '3.333333333333333333333333', period: 'MONTHLY' })[0]).toMatch(/^limit_usd has more digits than Portico keeps/);
+    expect(details(budget, { tenant_id: 'acme', limit_usd: 19.99, period: 'MONTHLY' })).toEqual([]);
+    expect(details(credential, { provider_name: '' })).toEqual(['provider_name must be at least 1 character long']);
+    expect(details(webhook, { url: 'https://x.example', events: ['NOPE_NOPE'] })[0]).toMatch(/^events\.0 is not a known event type/);
+    expect(validateProviderConfig({ endpoint: 'localhost:8090' }).map((p) => p.detail)).toEqual(['endpoint must be an http(s) URL such as http://127.0.0.1:8090']);
+    expect(validateProviderConfig({ endpoint: 'https://portico.internal:8090' })).toEqual([]);
+  });
+
+  test('a changed write-only secret without a new version warns, from a salted hash in private state', async () => {
+    const config = { ...nulls(webhook), url: 'https://x.example', events: ['*'], secret_wo: 'first', secret_wo_version: 1 };
+    const created = { ...(planChange(webhook, null, config).planned as object), id: 'wh_1', active: true, secret_set: true, created_at: 'c', updated_at: 'u' } as any;
+    const record = await privateAfterWrite(webhook, null, created, config, undefined);
+    expect(record.toString()).not.toContain('first');
+    expect(await unsentSecretWarning(webhook, created, config, record)).toEqual([]);
+    const [warning] = await unsentSecretWarning(webhook, created, { ...config, secret_wo: 'second' }, record);
+    expect(warning).toMatchObject({ warning: true, path: 'secret_wo', summary: 'secret_wo changed but secret_wo_version did not' });
+    expect(await unsentSecretWarning(webhook, created, { ...config, secret_wo: 'second', secret_wo_version: 2 }, record)).toEqual([]);
+    expect(await unsentSecretWarning(webhook, created, { ...config, secret_wo: 'second' }, Buffer.alloc(0))).toEqual([]); // imported: cannot know
+    // an update that sends nothing keeps the record; one that rotates records the new secret
+    expect(await privateAfterWrite(webhook, created, created, config, record)).toEqual(record);
+    const rotated = await privateAfterWrite(webhook, created, { ...created, secret_wo_version: 2 }, { ...config, secret_wo: 'second', secret_wo_version: 2 }, record);
+    expect(await unsentSecretWarning(webhook, { ...created, secret_wo_version: 2 }, { ...config, secret_wo: 'second', secret_wo_version: 2 }, rotated)).toEqual([]);
+  });
+});
+
+describe('issue 13: states from before the rename', () => {
+  test('a raw state holding `provider` upgrades to provider_name; nothing else moves', () => {
+    const pricing = modelByType('portico_pricing')!;
+    expect(upgradeRawState(pricing, { id: 'p', provider: 'openai', model: 'm' })).toEqual({ id: 'p', provider_name: 'openai', model: 'm' });
+    expect(upgradeRawState(pricing, { id: 'p', provider_name: 'openai' })).toEqual({ id: 'p', provider_name: 'openai' });
+    expect(upgradeRawState(webhook, { id: 'w', secret_wo_version: 2 })).toEqual({ id: 'w', secret_wo_version: 2 });
   });
 });

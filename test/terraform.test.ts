@@ -1,8 +1,10 @@
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { startServer, type RunningServer } from '../server/app';
 import { loadConfig } from '../server/config';
+import { Receiver } from './support/receiver';
 import { TerraformDir, terraformAvailable } from './support/terraform';
 
 const TOKEN = 'terraform-e2e-token-0123456789';
@@ -201,5 +203,215 @@ resource "portico_budget" "bad" {
     expect(validate.code).toBe(1); // without the override and without init, terraform cannot find the provider
     expect([ok.code, ok.stdout]).toEqual([0, expect.stringContaining('The configuration is valid')]);
     expect(ok.stdout + ok.stderr).toContain('Provider development overrides are in effect');
+  });
+});
+
+/** Issue 13: reserved names, decimal numbers, revocation drift, server-made secrets, force_destroy, validation, rotation. */
+(haveTerraform ? describe : describe.skip)('terraform: issue 13 (real terraform)', () => {
+  jest.setTimeout(180_000);
+  const HOOK_SECRET = 'whsec_issue13_first_secret_value';
+  const NEW_SECRET = 'whsec_issue13_second_secret_value';
+  let server: RunningServer;
+  let tf: TerraformDir;
+  let admin: string;
+  let receiver: Receiver;
+  let hookUrl: string;
+  const api = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(admin + path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as any) };
+  };
+  const state = (address: string) => {
+    const doc = JSON.parse(readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8'));
+    const [type, name] = address.split('.');
+    return doc.resources.find((r: any) => r.type === type && r.name === name)?.instances[0].attributes;
+  };
+  const main = (forceDestroy = '') => `
+terraform {
+  required_providers {
+    portico = { source = "portico/portico" }
+  }
+}
+variable "secret" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+variable "secret_version" {
+  type    = number
+  default = 1
+}
+provider "portico" {
+  endpoint = "${admin}"
+  token    = "${TOKEN}"
+}
+resource "portico_tenant" "team" {
+  id   = "team-13"
+  name = "Team 13"
+  ${forceDestroy}
+}
+resource "portico_credential" "openai" {
+  provider_name      = "openai"
+  api_key_wo         = "sk-issue13-credential-0001"
+  api_key_wo_version = 1
+}
+resource "portico_pricing" "gpt" {
+  provider_name          = "openai"
+  model                  = "gpt-4o"
+  input_per_million_usd  = 0.1
+  output_per_million_usd = 99.99
+}
+resource "portico_budget" "team" {
+  tenant_id   = portico_tenant.team.id
+  period      = "MONTHLY"
+  limit_usd   = 19.99
+  enforcement = "HARD"
+}
+resource "portico_api_key" "k" {
+  tenant_id = portico_tenant.team.id
+  name      = "k"
+}
+resource "portico_token" "t" {
+  name      = "t"
+  role      = "viewer"
+  tenant_id = portico_tenant.team.id
+}
+resource "portico_webhook" "made" {
+  url    = "${hookUrl}"
+  events = ["*"]
+}
+resource "portico_webhook" "given" {
+  url               = "https://hooks.example.com/issue13"
+  events            = ["*"]
+  secret_wo         = var.secret
+  secret_wo_version = var.secret_version
+}
+`;
+  const plan = (...args: string[]) => tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color', ...args);
+  const apply = (...args: string[]) => tf.tf('apply', '-auto-approve', '-input=false', '-no-color', ...args);
+
+  beforeAll(async () => {
+    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false });
+    admin = server.adminUrl!;
+    receiver = new Receiver();
+    hookUrl = await receiver.start();
+    tf = new TerraformDir({ TF_VAR_secret: HOOK_SECRET });
+    await tf.installProvider();
+    tf.write('main.tf', main());
+    expect((await tf.tf('init', '-input=false', '-no-color')).code).toBe(0);
+  }, 120_000);
+  afterAll(async () => {
+    await receiver?.stop();
+    await server?.close();
+  });
+
+  test('provider_name (REST provider), and decimals no float64 holds (19.99, 0.1, 99.99), apply and re-plan empty', async () => {
+    const applied = await apply();
+    expect([applied.code, applied.stderr]).toEqual([0, '']);
+    expect(applied.stdout).toContain('Apply complete! Resources: 8 added');
+    expect((await api('GET', `/v1/admin/credentials/${state('portico_credential.openai').id}`)).body).toMatchObject({ provider: 'openai', key_last4: '0001' });
+    expect((await api('GET', `/v1/admin/pricing/${state('portico_pricing.gpt').id}`)).body).toMatchObject({ provider: 'openai', input_per_million_usd: 0.1, output_per_million_usd: 99.99 });
+    expect((await api('GET', `/v1/admin/budgets/${state('portico_budget.team').id}`)).body.limit_usd).toBe(19.99);
+    expect(state('portico_pricing.gpt')).toMatchObject({ provider_name: 'openai', output_per_million_usd: 99.99 });
+    const again = await plan();
+    expect([again.code, again.stdout]).toEqual([0, expect.stringContaining('No changes')]);
+  });
+
+  test('a webhook without secret_wo keeps the secret the server made, and it verifies a delivery', async () => {
+    const made = state('portico_webhook.made');
+    expect(made.secret).toMatch(/^whsec_/);
+    expect(state('portico_webhook.given').secret).toBeNull(); // the given secret is never echoed into state
+    expect(readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8')).not.toContain(HOOK_SECRET);
+    expect((await api('POST', `/v1/admin/webhooks/${made.id}/test`)).body.delivered).toBe(true);
+    const [got] = await receiver.waitFor(1);
+    const expected = createHmac('sha256', made.secret).update(got.body).digest('hex');
+    expect(got.headers['x-gateway-signature']).toBe(`sha256=${expected}`);
+  });
+
+  test('a key, token or credential revoked through REST is drift: the plan replaces it', async () => {
+    const key = state('portico_api_key.k');
+    const token = state('portico_token.t');
+    const cred = state('portico_credential.openai');
+    expect((await api('POST', `/v1/admin/tenants/team-13/keys/${key.id}/revoke`)).status).toBe(200);
+    expect((await api('POST', `/v1/admin/tokens/${token.id}/revoke`)).status).toBe(200);
+    expect((await api('POST', `/v1/admin/credentials/${cred.id}/revoke`)).status).toBe(200);
+    expect(await tf.planActions()).toEqual({
+      'portico_api_key.k': ['delete', 'create'],
+      'portico_token.t': ['delete', 'create'],
+      'portico_credential.openai': ['delete', 'create'],
+    });
+    const shown = await plan();
+    expect(shown.stdout.match(/~ status\s+= "REVOKED" -> \(known after apply\) # forces replacement/g)).toHaveLength(3);
+    expect((await apply()).code).toBe(0);
+    expect(state('portico_api_key.k')).toMatchObject({ status: 'ACTIVE', key: expect.stringMatching(/^ptc_key_/) });
+    expect(state('portico_api_key.k').id).not.toBe(key.id);
+    expect((await api('GET', `/v1/admin/tenants/team-13/keys/${key.id}`)).status).toBe(404);
+    expect((await plan()).code).toBe(0);
+  });
+
+  test('a changed secret_wo without a new secret_wo_version is a plan warning; bumping the version sends it', async () => {
+    const warned = await plan('-var', `secret=${NEW_SECRET}`);
+    expect(warned.code).toBe(0); // nothing would change
+    expect(warned.stdout + warned.stderr).toMatch(/Warning: secret_wo changed but secret_wo_version did not[\s\S]*Change\s+secret_wo_version\s+to\s+send\s+the\s+new\s+value/);
+    const same = await plan();
+    expect(same.stdout + same.stderr).not.toContain('Warning');
+    const rotated = await apply('-var', `secret=${NEW_SECRET}`, '-var', 'secret_version=2');
+    expect([rotated.code, rotated.stdout + rotated.stderr]).toEqual([0, expect.not.stringContaining('Warning')]);
+    expect(rotated.stdout).toContain('1 changed');
+    const after = await plan('-var', `secret=${NEW_SECRET}`, '-var', 'secret_version=2');
+    expect([after.code, after.stdout + after.stderr]).toEqual([0, expect.not.stringContaining('Warning')]);
+    const old = await plan('-var', 'secret_version=2'); // the first secret is now the one not sent
+    expect(old.stdout + old.stderr).toContain('Warning: secret_wo changed but secret_wo_version did not');
+    const raw = readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8');
+    expect([raw.includes(NEW_SECRET), raw.includes(HOOK_SECRET)]).toEqual([false, false]);
+    tf.write('main.tf', main().replace('default = 1', 'default = 2'));
+  });
+
+  test('what the server would refuse fails at plan, in plain words with the allowed values', async () => {
+    tf.write('bad.tf', `
+provider "portico" {
+  alias    = "elsewhere"
+  endpoint = "not a url"
+  token    = "x"
+}
+resource "portico_tenant" "bad" {
+  id     = "Bad Id"
+  name   = "Bad"
+  status = "PAUSED"
+}
+resource "portico_tenant" "elsewhere" {
+  provider = portico.elsewhere
+  id       = "elsewhere"
+  name     = "Elsewhere"
+}
+resource "portico_webhook" "bad" {
+  url    = "https://hooks.example.com/bad"
+  events = ["NOT_AN_EVENT_TYPE"]
+}`);
+    const bad = await tf.tf('plan', '-input=false', '-no-color');
+    tf.write('bad.tf', '');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/Error: Invalid id[\s\S]*id\s+= "Bad Id"[\s\S]*id must be a slug: lower-case letters/);
+    expect(bad.stderr).toMatch(/Error: Invalid status[\s\S]*status must be one of ACTIVE, SUSPENDED/);
+    expect(bad.stderr).toMatch(/Error: Invalid events\.0[\s\S]*events\.0 is not a known event type/);
+    expect(bad.stderr).toMatch(/Error: Invalid endpoint[\s\S]*endpoint must be an http\(s\) URL such as http:\/\/127\.0\.0\.1:8090/);
+    expect(bad.stderr).not.toMatch(/Invalid option|expected one of|received string/);
+  });
+
+  test('destroying a tenant that owns resources made outside Terraform: a diagnostic, then force_destroy', async () => {
+    const updatedAt = (await api('GET', '/v1/admin/tenants/team-13')).body.updated_at;
+    const byHand = await api('POST', '/v1/admin/tenants/team-13/keys', { name: 'made-by-hand' });
+    expect(byHand.status).toBe(201);
+    const refused = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/still owns 1 api_key, made outside this configuration[\s\S]*set force_destroy = true/);
+    expect(refused.stderr).not.toContain('cascade=true');
+    tf.write('main.tf', main('force_destroy = true').replace('default = 1', 'default = 2'));
+    expect((await apply()).code).toBe(0);
+    expect(state('portico_tenant.team').force_destroy).toBe(true);
+    expect((await api('GET', '/v1/admin/tenants/team-13')).body.updated_at).toBe(updatedAt); // an option: no API write
+    const destroyed = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
+    expect([destroyed.code, destroyed.stderr]).toEqual([0, '']);
+    expect((await api('GET', '/v1/admin/tenants/team-13')).status).toBe(404);
+    expect((await api('GET', `/v1/admin/tenants/team-13/keys/${byHand.body.id}`)).status).toBe(404);
   });
 });

@@ -11,10 +11,10 @@ export interface CredentialConfig extends TerraformMetaArguments {
   /** A label. Default: `""`. */
   readonly name?: string | null;
   /** The LLM provider the key is for (`openai`), as route providers name it. */
-  readonly providerAttribute: string;
+  readonly providerName: string;
   /** Write-only secret: sent to the API, never stored in state. Write-only: never stored in state. */
   readonly apiKeyWo?: string | null;
-  /** Change it to send api_key_wo again (rotation). */
+  /** Change it to send api_key_wo again (rotation); a changed api_key_wo alone is not sent (the plan warns). */
   readonly apiKeyWoVersion?: number | null;
 }
 
@@ -23,7 +23,7 @@ export class Credential extends PorticoResource<CredentialConfig> {
   static readonly tfResourceType = 'portico_credential';
 
   constructor(scope: Construct, id: string, config: CredentialConfig) {
-    super(scope, id, 'portico_credential', config, { id: 'id', tenantId: 'tenant_id', name: 'name', providerAttribute: 'provider', apiKeyWo: 'api_key_wo', apiKeyWoVersion: 'api_key_wo_version' });
+    super(scope, id, 'portico_credential', config, { id: 'id', tenantId: 'tenant_id', name: 'name', providerName: 'provider_name', apiKeyWo: 'api_key_wo', apiKeyWoVersion: 'api_key_wo_version' });
   }
 
   get id(): string {
@@ -38,8 +38,8 @@ export class Credential extends PorticoResource<CredentialConfig> {
     return this.getStringAttribute('name');
   }
 
-  get providerAttribute(): string {
-    return this.getStringAttribute('provider');
+  get providerName(): string {
+    return this.getStringAttribute('provider_name');
   }
 
   get status(): string {

@@ -7,7 +7,7 @@ export interface PricingConfig extends TerraformMetaArguments {
   /** Identifier. */
   readonly id?: string | null;
   /** The LLM provider (`openai`). */
-  readonly providerAttribute: string;
+  readonly providerName: string;
   /** The model name as the provider is called with it. */
   readonly model: string;
   /** USD per million prompt tokens. */
@@ -21,15 +21,15 @@ export class Pricing extends PorticoResource<PricingConfig> {
   static readonly tfResourceType = 'portico_pricing';
 
   constructor(scope: Construct, id: string, config: PricingConfig) {
-    super(scope, id, 'portico_pricing', config, { id: 'id', providerAttribute: 'provider', model: 'model', inputPerMillionUsd: 'input_per_million_usd', outputPerMillionUsd: 'output_per_million_usd' });
+    super(scope, id, 'portico_pricing', config, { id: 'id', providerName: 'provider_name', model: 'model', inputPerMillionUsd: 'input_per_million_usd', outputPerMillionUsd: 'output_per_million_usd' });
   }
 
   get id(): string {
     return this.getStringAttribute('id');
   }
 
-  get providerAttribute(): string {
-    return this.getStringAttribute('provider');
+  get providerName(): string {
+    return this.getStringAttribute('provider_name');
   }
 
   get model(): string {

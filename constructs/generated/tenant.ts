@@ -14,6 +14,8 @@ export interface TenantConfig extends TerraformMetaArguments {
   readonly region?: string | null;
   /** Free-form string labels. Default: `{}`. */
   readonly metadata?: { [key: string]: string } | null;
+  /** Destroying it also deletes what it still owns, even resources made outside Terraform (the API's `?cascade=true`). Apply it as true before the destroy. Default: `false`. */
+  readonly forceDestroy?: boolean | IResolvable | null;
 }
 
 /** A team or customer: the unit of isolation for keys, routes, budgets and usage. */
@@ -21,7 +23,7 @@ export class Tenant extends PorticoResource<TenantConfig> {
   static readonly tfResourceType = 'portico_tenant';
 
   constructor(scope: Construct, id: string, config: TenantConfig) {
-    super(scope, id, 'portico_tenant', config, { id: 'id', name: 'name', status: 'status', region: 'region', metadata: 'metadata' });
+    super(scope, id, 'portico_tenant', config, { id: 'id', name: 'name', status: 'status', region: 'region', metadata: 'metadata', forceDestroy: 'force_destroy' });
   }
 
   get id(): string {
@@ -42,6 +44,10 @@ export class Tenant extends PorticoResource<TenantConfig> {
 
   get metadata(): { [key: string]: string } {
     return this.getStringMapAttribute('metadata');
+  }
+
+  get forceDestroy(): IResolvable {
+    return this.getBooleanAttribute('force_destroy');
   }
 
   get createdAt(): string {

@@ -16,7 +16,7 @@ export interface WebhookConfig extends TerraformMetaArguments {
   readonly active?: boolean | IResolvable | null;
   /** Write-only secret: sent to the API, never stored in state. Write-only: never stored in state. */
   readonly secretWo?: string | null;
-  /** Change it to send secret_wo again (rotation). */
+  /** Change it to send secret_wo again (rotation); a changed secret_wo alone is not sent (the plan warns). */
   readonly secretWoVersion?: number | null;
 }
 
@@ -50,6 +50,10 @@ export class Webhook extends PorticoResource<WebhookConfig> {
 
   get secretWoVersion(): number {
     return this.getNumberAttribute('secret_wo_version');
+  }
+
+  get secret(): string {
+    return this.getStringAttribute('secret');
   }
 
   get secretSet(): IResolvable {
