@@ -12,7 +12,6 @@ import {
   validateConfig,
   type Problem,
 } from './operations';
-import { loadProto } from './plugin-host';
 import { MODELS, modelByType, PROVIDER_ATTRIBUTES, type Attribute, type CtyType, type ResourceModel } from './schema';
 
 type Obj = Record<string, CtyValue>;
@@ -75,12 +74,8 @@ const decode = (dv: { msgpack?: Buffer; json?: Buffer } | null | undefined, type
         : null;
 const encode = (v: CtyValue, type: CtyType) => ({ msgpack: Buffer.from(encodeMsgpack(v, type)) });
 
-/** The tfplugin6 Provider service: schema and CRUD, all derived from the resource registry. */
-export function providerService(): {
-  service: grpc.ServiceDefinition;
-  implementation: grpc.UntypedServiceImplementation;
-} {
-  const proto = loadProto('tfplugin6.proto') as any;
+/** The tfplugin6 Provider service's handlers: schema and CRUD, all derived from the resource registry. */
+export function providerService(): grpc.UntypedServiceImplementation {
   let client: AdminClient | undefined;
   const need = (): AdminClient => {
     if (!client) throw new Error('the provider is not configured');
@@ -213,5 +208,5 @@ export function providerService(): {
     })),
     StopProvider: rpc('StopProvider', () => ({ Error: '' })),
   };
-  return { service: proto.tfplugin6.Provider.service, implementation };
+  return implementation;
 }
