@@ -26,12 +26,14 @@ function cpuOf(pid: number): number | undefined {
 
 /**
  * Execs the provider the way Terraform's go-plugin client does (protocol 6, the magic cookie, AutoMTLS with a client
- * certificate in PLUGIN_CLIENT_CERT), waits for the handshake line and stops it with SIGTERM.
+ * certificate in PLUGIN_CLIENT_CERT), waits for the handshake line, runs `whileUp` (if given) and stops it with
+ * SIGTERM.
  */
 export async function startOnce(
   binary: string,
   clientCertPem: string,
   env: NodeJS.ProcessEnv = {},
+  whileUp?: (sample: StartSample) => Promise<void>,
 ): Promise<StartSample> {
   const start = process.hrtime.bigint();
   const child = spawn(binary, [], {
@@ -48,7 +50,7 @@ export async function startOnce(
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   try {
-    return await new Promise<StartSample>((resolve, reject) => {
+    const sample = await new Promise<StartSample>((resolve, reject) => {
       child.on('error', reject);
       child.on('exit', (code) => reject(new Error(`provider exited (${code}) before the handshake: ${err}${out}`)));
       child.stdout.on('data', (d) => {
@@ -59,6 +61,9 @@ export async function startOnce(
         resolve({ ms, cpuMs: cpuOf(child.pid!), line: out.slice(0, nl) });
       });
     });
+    child.removeAllListeners('exit');
+    await whileUp?.(sample);
+    return sample;
   } finally {
     if (child.exitCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
