@@ -1,9 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import Module from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Script } from 'node:vm';
 import { startOnce } from '../bench/provider-start';
 import { makePluginCertificate } from '../provider/certificate';
 import { grpcServices } from '../provider/grpc-services';
@@ -58,8 +60,23 @@ describe('installed provider start-up', () => {
     binary = await buildProvider(dir);
   });
 
-  test('the install holds the launcher and its bundles, no .proto files to read at start', () => {
-    expect(readdirSync(dir).sort()).toEqual(['provider-service.cjs', 'provider.cjs', 'terraform-provider-portico']);
+  test('the install: launcher, entry, two bundles and their V8 code caches (accepted by this Node), no .proto files', () => {
+    expect(readdirSync(dir).sort()).toEqual([
+      'provider-service.cjs',
+      'provider-service.cjs.v8cache',
+      'provider.cjs',
+      'provider.cjs.v8cache',
+      'start.cjs',
+      'terraform-provider-portico',
+    ]);
+    for (const bundle of ['provider.cjs', 'provider-service.cjs']) {
+      const filename = join(dir, bundle);
+      const script = new Script(Module.wrap(readFileSync(filename, 'utf8')), {
+        filename,
+        cachedData: readFileSync(`${filename}.v8cache`),
+      });
+      expect(script.cachedDataRejected).toBe(false);
+    }
   });
 
   test('the handshake line, then gRPC over AutoMTLS with the certificate it carries', async () => {
@@ -87,6 +104,19 @@ describe('installed provider start-up', () => {
       await expect(call(socket, pem, other, 'grpc.health.v1.Health', 'Check', {})).rejects.toThrow();
     });
     expect(existsSync(socket)).toBe(false); // SIGTERM removes the socket
+  });
+
+  test('code caches V8 refuses (written by another Node.js) cost time, not the start', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'portico-provider-stale-'));
+    cpSync(dir, copy, { recursive: true });
+    for (const bundle of ['provider.cjs', 'provider-service.cjs'])
+      writeFileSync(join(copy, `${bundle}.v8cache`), Buffer.alloc(4096, 7));
+    const client = makePluginCertificate();
+    await startOnce(join(copy, 'terraform-provider-portico'), client.certPem, {}, async ({ line }) => {
+      const [, socket, der] = line.match(HANDSHAKE) ?? [];
+      const meta = await call(socket!, derToPem(der!), client, 'tfplugin6.Provider', 'GetMetadata', {});
+      expect(meta.resources.length).toBeGreaterThan(0);
+    });
   });
 
   test('without PLUGIN_CLIENT_CERT it serves plain gRPC and the line carries no certificate', async () => {
