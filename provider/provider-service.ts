@@ -97,8 +97,10 @@ export function providerService(): grpc.UntypedServiceImplementation {
   };
 
   const implementation: grpc.UntypedServiceImplementation = {
+    // get_provider_schema_optional: the handlers need no GetProviderSchema call first, so Terraform serves later
+    // starts in the same command from its schema cache instead of asking (and us encoding) the schema each time.
     GetMetadata: rpc('GetMetadata', () => ({
-      server_capabilities: { plan_destroy: false, get_provider_schema_optional: false },
+      server_capabilities: { plan_destroy: false, get_provider_schema_optional: true },
       resources: MODELS.map((m) => ({ type_name: m.typeName })),
       data_sources: [],
     })),
@@ -108,7 +110,7 @@ export function providerService(): grpc.UntypedServiceImplementation {
         MODELS.map((m) => [m.typeName, schemaProto(m.attributes, m.def.description)]),
       ),
       data_source_schemas: {},
-      server_capabilities: { plan_destroy: false },
+      server_capabilities: { plan_destroy: false, get_provider_schema_optional: true },
     })),
     ValidateProviderConfig: rpc('ValidateProviderConfig', () => ({ diagnostics: [] })),
     ValidateDataResourceConfig: rpc('ValidateDataResourceConfig', () => ({ diagnostics: [] })),
