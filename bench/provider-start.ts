@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { makePluginCertificate } from '../provider/certificate';
+import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } from '../provider/handshake';
 
-/** go-plugin's handshake cookie, as Terraform sets it for providers. */
-const COOKIE = 'd602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2';
 const CLOCK_TICKS_PER_SECOND = 100; // Linux's USER_HZ, what /proc/<pid>/stat counts in
 
 export interface StartSample {
@@ -40,7 +39,7 @@ export async function startOnce(
     env: {
       ...process.env,
       PLUGIN_PROTOCOL_VERSIONS: '6',
-      TF_PLUGIN_MAGIC_COOKIE: COOKIE,
+      [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE,
       PLUGIN_CLIENT_CERT: clientCertPem,
       ...env,
     },

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } from './handshake';
 
 const ROOT = join(__dirname, '..');
 export const PROVIDER_VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
@@ -99,7 +100,7 @@ async function writeCodeCaches(launcherPath: string): Promise<void> {
     env: {
       ...process.env,
       PORTICO_WRITE_CODE_CACHE: '1',
-      TF_PLUGIN_MAGIC_COOKIE: 'd602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2',
+      [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE,
       PLUGIN_PROTOCOL_VERSIONS: '6',
       PLUGIN_CLIENT_CERT: makePluginCertificate().certPem,
     },
@@ -129,7 +130,7 @@ if [ -x ${shQuote(node)} ]; then exec ${shQuote(node)} "$here/${ENTRY}" "$@"; fi
 if command -v node >/dev/null 2>&1; then exec node "$here/${ENTRY}" "$@"; fi
 message=${shQuote(message)}
 echo "$message" >&2
-if [ -n "$TF_PLUGIN_MAGIC_COOKIE" ]; then echo "$message"; fi
+if [ -n "$${MAGIC_COOKIE_KEY}" ]; then echo "$message"; fi
 exit 127
 `;
 }

@@ -5,11 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makePluginCertificate } from './certificate';
 import { grpcServices } from './grpc-services';
+import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } from './handshake';
 import { protoDescriptor } from './proto-descriptor';
 
-/** go-plugin's handshake cookie for Terraform providers. */
-const MAGIC_COOKIE_KEY = 'TF_PLUGIN_MAGIC_COOKIE';
-const MAGIC_COOKIE_VALUE = 'd602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2';
 const PROTOCOL_VERSION = 6;
 
 type Impl = grpc.UntypedServiceImplementation;

@@ -9,11 +9,11 @@ import { Script } from 'node:vm';
 import { startOnce } from '../bench/provider-start';
 import { makePluginCertificate } from '../provider/certificate';
 import { grpcServices } from '../provider/grpc-services';
+import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } from '../provider/handshake';
 import { buildProvider, platform, PROVIDER_VERSION } from '../provider/install';
 import { protoDescriptor } from '../provider/proto-descriptor';
 import { TerraformDir, terraformAvailable } from './support/terraform';
 
-const COOKIE = 'd602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2';
 const HANDSHAKE = /^1\|6\|unix\|(\/[^|]+)\|grpc\|([A-Za-z0-9+/]+)$/;
 const services = grpcServices(protoDescriptor());
 
@@ -157,7 +157,7 @@ describe('installed provider start-up', () => {
 
     test('run by Terraform, the message also goes to stdout, where go-plugin shows it', () => {
       const run = spawnSync(join(gone, 'terraform-provider-portico'), [], {
-        env: { PATH: emptyPath, TF_PLUGIN_MAGIC_COOKIE: COOKIE },
+        env: { PATH: emptyPath, [MAGIC_COOKIE_KEY]: MAGIC_COOKIE_VALUE },
         encoding: 'utf8',
       });
       expect(run.status).toBe(127);
