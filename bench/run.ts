@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { dataPlaneBench, renderDataPlane } from './proxies';
-import { terraformBench } from './terraform';
+import { renderStartup, startupBench, terraformBench } from './terraform';
 
 const RESULTS = join(__dirname, 'RESULTS.md');
 
@@ -42,7 +42,7 @@ async function terraformSection(): Promise<string[]> {
 }
 
 /**
- * `npm run bench [-- terraform|proxies]`: runs the benchmarks (all by default) and rewrites their sections of
+ * `npm run bench [-- terraform|proxies|startup]`: runs the benchmarks (all by default) and rewrites their sections of
  * bench/RESULTS.md with the figures and their peers.
  */
 async function main(): Promise<void> {
@@ -55,9 +55,15 @@ async function main(): Promise<void> {
   if (!only || only === 'proxies')
     fresh.push(renderDataPlane(await dataPlaneBench((line) => process.stderr.write(`${line}\n`))));
   if (!only || only === 'terraform') fresh.push(await terraformSection());
+  if (!only || only === 'terraform' || only === 'startup') fresh.push(renderStartup(await startupBench()));
   for (const lines of fresh)
     for (const part of lines.join('\n').split(/\n(?=## )/)) kept.set(part.split('\n')[0]!, part.trimEnd());
-  const order = ['## LLM proxy overhead', '## HTTP API proxy throughput', '## Terraform provider: 200 resources'];
+  const order = [
+    '## LLM proxy overhead',
+    '## HTTP API proxy throughput',
+    '## Terraform provider: 200 resources',
+    '## Terraform provider: start-up',
+  ];
   const body = [...kept.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b)).map((k) => kept.get(k)!);
   const header = [
     '# Benchmark results',

@@ -1,79 +1,80 @@
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makePluginCertificate } from './certificate';
+import { grpcServices } from './grpc-services';
+import { MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE } from './handshake';
+import { protoDescriptor } from './proto-descriptor';
 
-/** go-plugin's handshake cookie for Terraform providers. */
-const MAGIC_COOKIE_KEY = 'TF_PLUGIN_MAGIC_COOKIE';
-const MAGIC_COOKIE_VALUE = 'd602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2';
 const PROTOCOL_VERSION = 6;
-
-export const PROTO_DIR = process.env.PORTICO_PROVIDER_PROTO_DIR ?? join(__dirname, 'proto');
-
-/** Loads one of our .proto files as a gRPC package definition. */
-export function loadProto(file: string): grpc.GrpcObject {
-  const def = protoLoader.loadSync(join(PROTO_DIR, file), {
-    keepCase: true,
-    longs: Number,
-    enums: Number,
-    defaults: true,
-    oneofs: true,
-    bytes: Buffer,
-  });
-  return grpc.loadPackageDefinition(def);
-}
 
 type Impl = grpc.UntypedServiceImplementation;
 
 /**
- * Serves `provider` the way Terraform's go-plugin client expects: a unix socket, TLS with AutoMTLS when the client sent
- * its certificate, the health/controller/stdio services beside the provider, and one handshake line on stdout.
+ * Unary handlers that wait for `load` (started right after the handshake line) and hand each call to the loaded
+ * implementation: the provider's schema and operations, with zod and the resource registry, load while Terraform
+ * connects instead of before the handshake.
  */
-export async function servePlugin(
-  provider: { service: grpc.ServiceDefinition; implementation: Impl },
-  onStop: () => void = () => {},
-): Promise<void> {
+function deferredUnary(service: grpc.ServiceDefinition, load: () => Promise<Impl>): Impl {
+  const handlers: Impl = {};
+  for (const name of Object.keys(service))
+    handlers[name] = (call: grpc.ServerUnaryCall<unknown, unknown>, done: grpc.sendUnaryData<unknown>) => {
+      load().then(
+        (impl) => (impl[name] as grpc.handleUnaryCall<unknown, unknown>)(call, done),
+        (err: Error) => done({ code: grpc.status.INTERNAL, details: `the provider failed to load: ${err.message}` }),
+      );
+    };
+  return handlers;
+}
+
+/**
+ * Serves the tfplugin6 Provider the way Terraform's go-plugin client expects: a unix socket, TLS with AutoMTLS when
+ * the client sent its certificate, the health/controller/stdio services beside the provider, and one handshake line
+ * on stdout. `loadProvider` gives the Provider's handlers; it is called once, just after the handshake line.
+ */
+export async function servePlugin(loadProvider: () => Promise<Impl>, onStop: () => void = () => {}): Promise<void> {
   if (process.env[MAGIC_COOKIE_KEY] !== MAGIC_COOKIE_VALUE) {
     process.stderr.write(
       'This is a Terraform provider plugin: Terraform runs it. Install it with `npx portico provider install`.\n',
     );
     process.exit(1);
   }
+  const services = grpcServices(protoDescriptor());
   const server = new grpc.Server({
     'grpc.max_receive_message_length': 256 * 1024 * 1024,
     'grpc.max_send_message_length': 256 * 1024 * 1024,
   });
-  server.addService(provider.service, provider.implementation);
+  let loading: Promise<Impl> | undefined;
+  const provider = () => (loading ??= loadProvider());
+  const providerService = services('tfplugin6.Provider');
+  server.addService(providerService, deferredUnary(providerService, provider));
 
-  const health = loadProto('health.proto') as any;
-  server.addService(health.grpc.health.v1.Health.service, {
+  server.addService(services('grpc.health.v1.Health'), {
     Check: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { status: 1 }),
   });
-  const plugin = loadProto('go-plugin.proto') as any;
   const socket = join(tmpdir(), `plugin${randomBytes(6).toString('hex')}`);
   const exit = () => {
     onStop();
     rmSync(socket, { force: true });
     process.exit(0);
   };
-  server.addService(plugin.plugin.GRPCController.service, {
+  server.addService(services('plugin.GRPCController'), {
     Shutdown: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => {
       cb(null, {});
       setImmediate(exit);
     },
   });
   // We never write to stdout after the handshake, so the stdio stream stays open and empty until shutdown.
-  server.addService(plugin.plugin.GRPCStdio.service, { StreamStdio: () => {} });
-  server.addService(plugin.plugin.GRPCBroker.service, { StartStream: () => {} });
+  server.addService(services('plugin.GRPCStdio'), { StreamStdio: () => {} });
+  server.addService(services('plugin.GRPCBroker'), { StartStream: () => {} });
 
   let credentials = grpc.ServerCredentials.createInsecure();
   let cert = '';
   const clientCert = process.env.PLUGIN_CLIENT_CERT;
   if (clientCert) {
-    const own = await makePluginCertificate();
+    const own = makePluginCertificate();
     credentials = grpc.ServerCredentials.createSsl(
       Buffer.from(clientCert),
       [{ private_key: Buffer.from(own.keyPem), cert_chain: Buffer.from(own.certPem) }],
@@ -87,4 +88,6 @@ export async function servePlugin(
   process.stdout.write(`1|${PROTOCOL_VERSION}|unix|${socket}|grpc|${cert}\n`);
   process.once('SIGINT', () => {}); // Terraform forwards Ctrl-C; it stops us through StopProvider and Shutdown
   process.once('SIGTERM', exit);
+  // Terraform's first call (GetMetadata or GetProviderSchema) needs the provider: load it while Terraform connects.
+  setImmediate(() => provider().catch(() => {}));
 }

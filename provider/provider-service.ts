@@ -10,7 +10,6 @@ import {
   updateResource,
   upgradeRawState,
 } from './operations';
-import { loadProto } from './plugin-host';
 import { problemsOf, type Problem } from './problems';
 import { MODELS, modelByType, PROVIDER_ATTRIBUTES, type Attribute, type CtyType, type ResourceModel } from './schema';
 import { validateConfig, validateProviderConfig } from './validation';
@@ -76,12 +75,8 @@ const decode = (dv: { msgpack?: Buffer; json?: Buffer } | null | undefined, type
         : null;
 const encode = (v: CtyValue, type: CtyType) => ({ msgpack: Buffer.from(encodeMsgpack(v, type)) });
 
-/** The tfplugin6 Provider service: schema and CRUD, all derived from the resource registry. */
-export function providerService(): {
-  service: grpc.ServiceDefinition;
-  implementation: grpc.UntypedServiceImplementation;
-} {
-  const proto = loadProto('tfplugin6.proto') as any;
+/** The tfplugin6 Provider service's handlers: schema and CRUD, all derived from the resource registry. */
+export function providerService(): grpc.UntypedServiceImplementation {
   let client: AdminClient | undefined;
   const need = (): AdminClient => {
     if (!client) throw new Error('the provider is not configured');
@@ -103,8 +98,10 @@ export function providerService(): {
   };
 
   const implementation: grpc.UntypedServiceImplementation = {
+    // get_provider_schema_optional: the handlers need no GetProviderSchema call first, so Terraform serves later
+    // starts in the same command from its schema cache instead of asking (and us encoding) the schema each time.
     GetMetadata: rpc('GetMetadata', () => ({
-      server_capabilities: { plan_destroy: false, get_provider_schema_optional: false },
+      server_capabilities: { plan_destroy: false, get_provider_schema_optional: true },
       resources: MODELS.map((m) => ({ type_name: m.typeName })),
       data_sources: [],
     })),
@@ -114,7 +111,7 @@ export function providerService(): {
         MODELS.map((m) => [m.typeName, schemaProto(m.attributes, m.def.description)]),
       ),
       data_source_schemas: {},
-      server_capabilities: { plan_destroy: false },
+      server_capabilities: { plan_destroy: false, get_provider_schema_optional: true },
     })),
     ValidateProviderConfig: rpc('ValidateProviderConfig', (call) => ({
       diagnostics: diagnostics(validateProviderConfig((decode(call.request.config, PROVIDER_TYPE) ?? {}) as Obj)),
@@ -227,5 +224,5 @@ export function providerService(): {
     })),
     StopProvider: rpc('StopProvider', () => ({ Error: '' })),
   };
-  return { service: proto.tfplugin6.Provider.service, implementation };
+  return implementation;
 }
