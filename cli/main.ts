@@ -6,10 +6,22 @@ import { ResourceService } from '../server/control/resource-service';
 import { token as tokenDef } from '../server/resources';
 import { ApiError } from '../server/errors';
 import { installDev, installToMirror, PROVIDER_VERSION } from '../provider/install';
+import { applyCommand, exportCommand, importCommand, planCommand } from './config-commands';
 
 const USAGE = `Usage: portico <command>
 
   serve                          run the gateway (what npm start does)
+  plan <input> [--mode merge|replace] [--tenant T] [--json]
+                                 show what applying <input> would change: a config document (JSON or YAML), a
+                                 directory of them, or a synthesized CDKTF stack (cdktf.out/stacks/<name>/cdk.tf.json).
+                                 Exit 0 no changes, 2 changes, 1 error
+  apply <input> [--mode merge|replace] [--tenant T] [--yes]
+                                 show the plan, ask (unless --yes), then apply it in one transaction
+  export [--tenant T] [--format json|yaml] [-o file]
+                                 write the configuration document
+  import <file> [--mode merge|replace] [--dry-run]
+                                 the import endpoint as is; prints its JSON answer
+                                 (plan, apply, export, import: --endpoint / PORTICO_ENDPOINT, --token / PORTICO_TOKEN)
   audit verify --file F --public-key K [--full]
                                  verify an exported audit JSON file offline (--full: the file is the whole
                                  chain, so a missing event is an error, not a filtered-out one)
@@ -109,6 +121,8 @@ async function providerInstall(args: string[]): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   if (command === 'serve') return serve().then(() => -1);
+  const config = { plan: planCommand, apply: applyCommand, export: exportCommand, import: importCommand };
+  if (command && command in config) return config[command as keyof typeof config](argv.slice(1));
   if (command === 'audit' && sub === 'verify') return auditVerify(rest);
   if (command === 'token' && sub === 'create') return tokenCreate(rest);
   if (command === 'provider' && sub === 'install') return providerInstall(rest);
