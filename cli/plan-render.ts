@@ -52,16 +52,17 @@ export const hasChanges = (result: ImportResult) => {
 export function renderPlan(result: ImportResult, paint: Paint): string {
   const color = { create: paint.green, update: paint.yellow, delete: paint.red };
   const lines: string[] = [];
-  let kind = '';
-  for (const change of result.changes ?? []) {
-    if (change.kind !== kind) {
-      kind = change.kind;
-      lines.push('', paint.bold(`${kind}:`));
+  // grouped by kind, kinds in apply order (a kind's deletes come last in the apply, but show with its kind)
+  const byKind = new Map<string, Change[]>();
+  for (const change of result.changes ?? []) byKind.set(change.kind, [...(byKind.get(change.kind) ?? []), change]);
+  for (const [kind, changes] of byKind) {
+    lines.push('', paint.bold(`${kind}:`));
+    for (const change of changes) {
+      const owner = change.tenant_id ? `${change.tenant_id}/` : '';
+      lines.push(color[change.op](`  ${SIGN[change.op]} ${change.kind} ${owner}${change.id}`));
+      if (change.op === 'delete') continue;
+      for (const field of change.changes) lines.push(color[change.op](`      ${fieldLine(change.op, field)}`));
     }
-    const owner = change.tenant_id ? `${change.tenant_id}/` : '';
-    lines.push(color[change.op](`  ${SIGN[change.op]} ${change.kind} ${owner}${change.id}`));
-    if (change.op === 'delete') continue;
-    for (const field of change.changes) lines.push(color[change.op](`      ${fieldLine(change.op, field)}`));
   }
   for (const skipped of result.skipped) lines.push(paint.dim(`  skipped: ${skipped.kind} ${skipped.id}`));
   if (result.warnings.length) lines.push('', ...result.warnings.map((w) => paint.dim(`warning: ${w}`)));
