@@ -37,6 +37,8 @@ function synth(outdir: string): Promise<void> {
 }
 
 describe.each(testDialects())('portico plan / apply (%s)', (dialect) => {
+  // every step is a real `portico` process (tsx start-up included): slow on a shared machine
+  jest.setTimeout(240_000);
   let t: TestGateway;
   let env: Record<string, string>;
   let dir: string;
