@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { loadConfig, ConfigError } from '../server/config';
-import { startServer, openGateway } from '../server/app';
-import { publicKeyFromPem, verifyChain, type AuditEvent } from '../server/audit/chain';
-import { ResourceService } from '../server/control/resource-service';
-import { token as tokenDef } from '../server/resources';
 import { ApiError } from '../server/errors';
-import { installDev, installToMirror, PROVIDER_VERSION } from '../provider/install';
-import { applyCommand, exportCommand, importCommand, planCommand } from './config-commands';
+import type { AuditEvent } from '../server/audit/chain';
 
+// Commands load what they need when they run, so `portico plan` does not start by loading the whole server. (`require`:
+// this file runs as CommonJS under tsx, where a dynamic import() would go through Node's own ESM resolver.)
+const lazy = <T>(load: () => T) => Promise.resolve().then(load);
+const serverApp = () => lazy(() => require('../server/app') as typeof import('../server/app'));
+const serverConfig = () => lazy(() => require('../server/config') as typeof import('../server/config'));
 const USAGE = `Usage: portico <command>
 
   serve                          run the gateway (what npm start does)
@@ -42,6 +41,8 @@ export function flags(args: string[]): Record<string, string> {
 }
 
 async function serve(): Promise<void> {
+  const { startServer } = await serverApp();
+  const { loadConfig } = await serverConfig();
   const server = await startServer(loadConfig());
   const { gateway } = server;
   if (gateway.bootstrapTokenShownOnce) {
@@ -66,7 +67,10 @@ async function serve(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-function auditVerify(args: string[]): number {
+async function auditVerify(args: string[]): Promise<number> {
+  const { publicKeyFromPem, verifyChain } = await lazy(
+    () => require('../server/audit/chain') as typeof import('../server/audit/chain'),
+  );
   const full = args.includes('--full');
   const f = flags(args.filter((a) => a !== '--full'));
   if (!f.file || !f['public-key']) throw new Error('audit verify needs --file and --public-key');
@@ -79,6 +83,12 @@ function auditVerify(args: string[]): number {
 
 async function tokenCreate(args: string[]): Promise<number> {
   const f = flags(args);
+  const { openGateway } = await serverApp();
+  const { loadConfig } = await serverConfig();
+  const { ResourceService } = await lazy(
+    () => require('../server/control/resource-service') as typeof import('../server/control/resource-service'),
+  );
+  const { token: tokenDef } = await lazy(() => require('../server/resources') as typeof import('../server/resources'));
   const gw = await openGateway(loadConfig({ ...process.env, PORTICO_LOG_LEVEL: 'silent' }));
   try {
     const service = new ResourceService(gw);
@@ -104,6 +114,9 @@ async function tokenCreate(args: string[]): Promise<number> {
 }
 
 async function providerInstall(args: string[]): Promise<number> {
+  const { installDev, installToMirror, PROVIDER_VERSION } = await lazy(
+    () => require('../provider/install') as typeof import('../provider/install'),
+  );
   if (args.includes('--dev')) {
     const { dir, config } = await installDev();
     process.stdout.write(
@@ -121,8 +134,10 @@ async function providerInstall(args: string[]): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   if (command === 'serve') return serve().then(() => -1);
-  const config = { plan: planCommand, apply: applyCommand, export: exportCommand, import: importCommand };
-  if (command && command in config) return config[command as keyof typeof config](argv.slice(1));
+  if (command === 'plan' || command === 'apply' || command === 'export' || command === 'import') {
+    const commands = await lazy(() => require('./config-commands') as typeof import('./config-commands'));
+    return commands[`${command}Command`](argv.slice(1));
+  }
   if (command === 'audit' && sub === 'verify') return auditVerify(rest);
   if (command === 'token' && sub === 'create') return tokenCreate(rest);
   if (command === 'provider' && sub === 'install') return providerInstall(rest);
@@ -134,7 +149,8 @@ main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exit(code);
   },
-  (err: unknown) => {
+  async (err: unknown) => {
+    const { ConfigError } = await serverConfig();
     if (err instanceof ConfigError) process.stderr.write(`portico: bad setting ${err.message}\n`);
     else if (err instanceof ApiError)
       process.stderr.write(
