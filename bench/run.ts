@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { importBench, renderImport } from './import';
 import { dataPlaneBench, renderDataPlane } from './proxies';
 import { terraformBench } from './terraform';
 
@@ -55,6 +56,8 @@ async function main(): Promise<void> {
   if (!only || only === 'proxies')
     fresh.push(renderDataPlane(await dataPlaneBench((line) => process.stderr.write(`${line}\n`))));
   if (!only || only === 'terraform') fresh.push(await terraformSection());
+  if (!only || only === 'import')
+    fresh.push(renderImport(await importBench(10_000, (l) => process.stderr.write(`${l}\n`))));
   for (const lines of fresh)
     for (const part of lines.join('\n').split(/\n(?=## )/)) kept.set(part.split('\n')[0]!, part.trimEnd());
   const order = ['## LLM proxy overhead', '## HTTP API proxy throughput', '## Terraform provider: 200 resources'];
