@@ -1,4 +1,3 @@
-import { canonicalJson } from '../lib/canonical-json';
 import type { ResourceDefinition } from '../resources';
 import { creationOrder } from '../resources/order';
 import type { ErrorDetail } from '../errors';
@@ -90,6 +89,9 @@ export function diff(
         writes.push({ ...base, op: 'create', item, changes: fieldChanges(def, undefined, item, options.redacted) });
         return;
       }
+      // the common case, an unchanged item, in one comparison (a secret given in the file is looked at below)
+      const secretGiven = def.secret !== undefined && item[def.secret.field] !== undefined;
+      if (!secretGiven && sameValue(withoutSecret(def, before), item)) return void unchanged++;
       const changes = fieldChanges(def, before, item, options.redacted);
       if (changes.length === 0) return void unchanged++;
       const rotates = changes.some((c) => c.sensitive);
@@ -158,6 +160,21 @@ function fieldChanges(
   return out;
 }
 
+/** Deep equality as canonical JSON sees it (key order aside, an undefined member is absent), without building it. */
+function sameValue(x: unknown, y: unknown): boolean {
+  const a = x ?? null;
+  const b = y ?? null;
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((v, i) => sameValue(v, b[i]));
+  }
+  if (!isObject(a) || !isObject(b)) return false;
+  const keys = (o: Record<string, unknown>) => Object.keys(o).filter((k) => o[k] !== undefined);
+  const ka = keys(a);
+  return ka.length === keys(b).length && ka.every((k) => b[k] !== undefined && sameValue(a[k], b[k]));
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Appends the leaf differences of two values; `whole` (a create or delete) lists every set field as it is. */
@@ -166,7 +183,7 @@ function compare(path: string, before: unknown, after: unknown, out: FieldChange
     if ((before ?? null) !== null || (after ?? null) !== null) out.push(strip({ path, before, after }));
     return;
   }
-  if (canonicalJson(before) === canonicalJson(after)) return;
+  if (sameValue(before, after)) return;
   if (isObject(before) && isObject(after)) {
     for (const key of [...new Set([...Object.keys(before), ...Object.keys(after)])].sort())
       compare(`${path}.${key}`, before[key], after[key], out, false);
