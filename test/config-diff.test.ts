@@ -26,6 +26,13 @@ describe('diff (pure)', () => {
     expect(d).toEqual({ steps: [], unchanged: 4, problems: [] });
   });
 
+  test('a field the stored state lacks equals a null in the file; key order never matters', () => {
+    const stored = current({ tenants: [acme] });
+    for (const item of stored.get(def('tenant'))!) delete item.region;
+    const file = desired({ tenants: [{ metadata: {}, region: null, name: 'Acme', id: 'acme' }] });
+    expect(diff(file.items, stored, { mode: 'replace' })).toEqual({ steps: [], unchanged: 1, problems: [] });
+  });
+
   test('field-level changes, nested paths, and list length changes as one value', () => {
     const before = current({ tenants: [{ ...acme, metadata: { team: 'ml', cost: '1' } }], routes: [route('r1', 'acme', { methods: ['GET'] })] });
     const after = desired({ tenants: [{ ...acme, name: 'Acme Corp', metadata: { team: 'ai', cost: '1' } }], routes: [route('r1', 'acme', { methods: ['GET', 'POST'] })] });
