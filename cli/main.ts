@@ -1,15 +1,26 @@
 import { readFileSync } from 'node:fs';
-import { loadConfig, ConfigError } from '../server/config';
-import { startServer, openGateway } from '../server/app';
-import { publicKeyFromPem, verifyChain, type AuditEvent } from '../server/audit/chain';
-import { ResourceService } from '../server/control/resource-service';
-import { token as tokenDef } from '../server/resources';
 import { ApiError } from '../server/errors';
-import { installDev, installToMirror, PROVIDER_VERSION } from '../provider/install';
+import type { AuditEvent } from '../server/audit/chain';
 
+// Commands load what they need when they run, so `portico plan` does not start by loading the whole server. (`require`:
+// this file runs as CommonJS under tsx, where a dynamic import() would go through Node's own ESM resolver.)
+const lazy = <T>(load: () => T) => Promise.resolve().then(load);
+const serverApp = () => lazy(() => require('../server/app') as typeof import('../server/app'));
+const serverConfig = () => lazy(() => require('../server/config') as typeof import('../server/config'));
 const USAGE = `Usage: portico <command>
 
   serve                          run the gateway (what npm start does)
+  plan <input> [--mode merge|replace] [--tenant T] [--json]
+                                 show what applying <input> would change: a config document (JSON or YAML), a
+                                 directory of them, or a synthesized CDKTF stack (cdktf.out/stacks/<name>/cdk.tf.json).
+                                 Exit 0 no changes, 2 changes, 1 error
+  apply <input> [--mode merge|replace] [--tenant T] [--yes]
+                                 show the plan, ask (unless --yes), then apply it in one transaction
+  export [--tenant T] [--format json|yaml] [-o file]
+                                 write the configuration document
+  import <file> [--mode merge|replace] [--dry-run]
+                                 the import endpoint as is; prints its JSON answer
+                                 (plan, apply, export, import: --endpoint / PORTICO_ENDPOINT, --token / PORTICO_TOKEN)
   audit verify --file F --public-key K [--full]
                                  verify an exported audit JSON file offline (--full: the file is the whole
                                  chain, so a missing event is an error, not a filtered-out one)
@@ -30,6 +41,8 @@ export function flags(args: string[]): Record<string, string> {
 }
 
 async function serve(): Promise<void> {
+  const { startServer } = await serverApp();
+  const { loadConfig } = await serverConfig();
   const server = await startServer(loadConfig());
   const { gateway } = server;
   if (gateway.bootstrapTokenShownOnce) {
@@ -54,7 +67,10 @@ async function serve(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-function auditVerify(args: string[]): number {
+async function auditVerify(args: string[]): Promise<number> {
+  const { publicKeyFromPem, verifyChain } = await lazy(
+    () => require('../server/audit/chain') as typeof import('../server/audit/chain'),
+  );
   const full = args.includes('--full');
   const f = flags(args.filter((a) => a !== '--full'));
   if (!f.file || !f['public-key']) throw new Error('audit verify needs --file and --public-key');
@@ -67,6 +83,12 @@ function auditVerify(args: string[]): number {
 
 async function tokenCreate(args: string[]): Promise<number> {
   const f = flags(args);
+  const { openGateway } = await serverApp();
+  const { loadConfig } = await serverConfig();
+  const { ResourceService } = await lazy(
+    () => require('../server/control/resource-service') as typeof import('../server/control/resource-service'),
+  );
+  const { token: tokenDef } = await lazy(() => require('../server/resources') as typeof import('../server/resources'));
   const gw = await openGateway(loadConfig({ ...process.env, PORTICO_LOG_LEVEL: 'silent' }));
   try {
     const service = new ResourceService(gw);
@@ -92,6 +114,9 @@ async function tokenCreate(args: string[]): Promise<number> {
 }
 
 async function providerInstall(args: string[]): Promise<number> {
+  const { installDev, installToMirror, PROVIDER_VERSION } = await lazy(
+    () => require('../provider/install') as typeof import('../provider/install'),
+  );
   if (args.includes('--dev')) {
     const { dir, config } = await installDev();
     process.stdout.write(
@@ -109,6 +134,10 @@ async function providerInstall(args: string[]): Promise<number> {
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   if (command === 'serve') return serve().then(() => -1);
+  if (command === 'plan' || command === 'apply' || command === 'export' || command === 'import') {
+    const commands = await lazy(() => require('./config-commands') as typeof import('./config-commands'));
+    return commands[`${command}Command`](argv.slice(1));
+  }
   if (command === 'audit' && sub === 'verify') return auditVerify(rest);
   if (command === 'token' && sub === 'create') return tokenCreate(rest);
   if (command === 'provider' && sub === 'install') return providerInstall(rest);
@@ -120,7 +149,8 @@ main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exit(code);
   },
-  (err: unknown) => {
+  async (err: unknown) => {
+    const { ConfigError } = await serverConfig();
     if (err instanceof ConfigError) process.stderr.write(`portico: bad setting ${err.message}\n`);
     else if (err instanceof ApiError)
       process.stderr.write(

@@ -42,7 +42,7 @@ describe.each(testDialects())('config export / import (%s)', (dialect) => {
     for (const mode of ['merge', 'replace']) {
       const res = await importDoc(await exportDoc(), `mode=${mode}`);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ mode, dry_run: false, created: [], updated: [], deleted: [], unchanged: 6, ...nothingElse });
+      expect(res.body).toEqual({ mode, dry_run: false, created: [], updated: [], deleted: [], unchanged: 6, ...nothingElse, audit_event_id: expect.stringMatching(/^evt_/) });
     }
     const after = await dump();
     expect(after.resources).toEqual(before.resources);
@@ -55,14 +55,21 @@ describe.each(testDialects())('config export / import (%s)', (dialect) => {
     doc.routes.push({ id: 'canary-gpt-4o', model_pattern: 'gpt-4o*', strategy: 'weighted', providers: [{ provider: 'openai', weight: 90 }, { provider: 'azure', weight: 10 }] });
     const before = await dump();
     const dry = await importDoc(doc, 'mode=merge&dry_run=true');
-    expect(dry.body).toEqual({ mode: 'merge', dry_run: true, created: [{ kind: 'route', id: 'canary-gpt-4o' }], updated: [{ kind: 'tenant', id: 'beta' }], deleted: [], unchanged: 5, ...nothingElse });
+    const { changes, ...counts } = dry.body;
+    expect(counts).toEqual({ mode: 'merge', dry_run: true, created: [{ kind: 'route', id: 'canary-gpt-4o' }], updated: [{ kind: 'tenant', id: 'beta' }], deleted: [], unchanged: 5, ...nothingElse });
+    expect(changes).toEqual([
+      { op: 'update', kind: 'tenant', id: 'beta', tenant_id: null, changes: [{ path: 'name', before: 'Beta', after: 'Beta Renamed' }] },
+      { op: 'create', kind: 'route', id: 'canary-gpt-4o', tenant_id: null, changes: expect.arrayContaining([{ path: 'model_pattern', after: 'gpt-4o*' }, { path: 'strategy', after: 'weighted' }]) },
+    ]);
     expect(await dump()).toEqual(before);
 
     const applied = await importDoc(doc);
-    expect({ ...applied.body, dry_run: true }).toEqual(dry.body);
+    const { audit_event_id, ...appliedCounts } = applied.body;
+    expect({ ...appliedCounts, dry_run: true }).toEqual(counts);
     expect((await t.api('GET', '/v1/admin/tenants/beta')).body.name).toBe('Beta Renamed');
     expect((await t.api('GET', '/v1/admin/routes/canary-gpt-4o')).body.providers[1]).toMatchObject({ provider: 'azure', weight: 10 });
     const event = (await t.api('GET', '/v1/admin/audit/events?type=CONFIG_IMPORTED&limit=1')).body.data[0];
+    expect(event.id).toBe(audit_event_id);
     expect(event.changes).toMatchObject({ mode: 'merge', created: 1, updated: 1, deleted: 0, changes: { created: [{ kind: 'route', id: 'canary-gpt-4o' }], updated: [{ kind: 'tenant', id: 'beta' }] } });
     expect((await t.api('GET', '/v1/admin/audit/events?type=ROUTE_CREATED&limit=1')).body.data[0].resource.id).toBe('canary-gpt-4o');
   });

@@ -1,4 +1,3 @@
-import { canonicalJson } from '../lib/canonical-json';
 import { issuesToDetails } from '../http/zod-errors';
 import { CREATION_ORDER, resourceByKind, type ResourceDefinition } from '../resources';
 import { hasTenantField, schemasFor } from '../resources/schemas';
@@ -56,18 +55,13 @@ export function exportWarnings(def: ResourceDefinition, item: Item, at: string):
   return warnings;
 }
 
-/** The comparable part of an item: everything but a secret. */
-export function desiredKey(def: ResourceDefinition, item: Record<string, unknown>): string {
-  const copy = { ...item };
-  if (def.secret) delete copy[def.secret.field];
-  return canonicalJson(copy);
-}
-
 export interface ParsedDocument {
   /** exportKey → validated items, defaults filled in, "***" secrets removed. */
   items: Map<ResourceDefinition, Item[]>;
   /** The items that carried "***": keep the stored secret (or, for a new resource, there is none to keep). */
   redacted: Set<Item>;
+  /** A tenant-scoped document (a scoped export) names its tenant. */
+  tenantId?: string;
 }
 
 /**
@@ -81,7 +75,16 @@ export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details:
   const d = doc as Record<string, unknown>;
   if (d.version !== undefined && d.version !== CONFIG_VERSION)
     details.push({ path: 'version', message: `must be ${CONFIG_VERSION}` });
-  const known = new Set(['version', 'exported_at', 'warnings', ...EXPORTED.map((r) => r.exportKey!), ...PLANNED_KEYS]);
+  if (d.tenant_id !== undefined && (typeof d.tenant_id !== 'string' || !d.tenant_id))
+    details.push({ path: 'tenant_id', message: 'must be a tenant id (the scope of the document)' });
+  const known = new Set([
+    'version',
+    'exported_at',
+    'warnings',
+    'tenant_id',
+    ...EXPORTED.map((r) => r.exportKey!),
+    ...PLANNED_KEYS,
+  ]);
   for (const key of Object.keys(d)) if (!known.has(key)) details.push({ path: key, message: 'is not a known section' });
   for (const key of PLANNED_KEYS) {
     const list = d[key];
@@ -133,5 +136,7 @@ export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details:
     });
     items.set(def, parsedItems);
   }
-  return details.length ? { details } : { parsed: { items, redacted }, details };
+  if (details.length) return { details };
+  const tenantId = typeof d.tenant_id === 'string' ? d.tenant_id : undefined;
+  return { parsed: { items, redacted, ...(tenantId ? { tenantId } : {}) }, details };
 }

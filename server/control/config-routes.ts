@@ -12,6 +12,7 @@ const exportQuery = z.strictObject({
   download: z.enum(['true', 'false']).optional(),
 });
 const importQuery = z.strictObject({
+  tenant_id: z.string().max(63).optional(),
   mode: z.enum(['merge', 'replace']).optional(),
   dry_run: z.enum(['true', 'false']).optional(),
 });
@@ -26,6 +27,24 @@ const importResult = z.object({
   skipped: z.array(ref),
   warnings: z.array(z.string()),
   generated_secrets: z.array(ref.extend({ field: z.string(), value: z.string() })),
+  changes: z
+    .array(
+      ref.extend({
+        op: z.enum(['create', 'update', 'delete']),
+        tenant_id: z.string().nullable(),
+        changes: z.array(
+          z.object({
+            path: z.string(),
+            before: z.unknown().optional(),
+            after: z.unknown().optional(),
+            sensitive: z.literal(true).optional(),
+          }),
+        ),
+      }),
+    )
+    .optional()
+    .describe('Dry runs: every change field by field, in apply order; secrets appear as "***".'),
+  audit_event_id: z.string().optional().describe('Real runs: the CONFIG_IMPORTED audit event.'),
 });
 
 /** `GET /config/export` and `POST /config/import` (seed 002). */
@@ -71,7 +90,7 @@ export const configRoutes = routePlugin<{ gw: Gateway; service: ResourceService 
       },
       async (req) => {
         const q = req.query;
-        return sync.import(callContext(req), req.body, q.mode ?? 'merge', q.dry_run === 'true');
+        return sync.import(callContext(req), req.body, q.mode ?? 'merge', q.dry_run === 'true', q.tenant_id);
       },
     );
   },

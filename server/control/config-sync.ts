@@ -1,7 +1,7 @@
 import { ApiError, validationError } from '../errors';
 import type { Gateway } from '../gateway';
 import { RESOURCES, type ResourceDefinition } from '../resources';
-import { allResources, ownerOf, resolveInTenant, type StoredResource } from '../store/resource-store';
+import { allResources, resolveInTenant } from '../store/resource-store';
 import type { Tx } from '../store/schema';
 import { actorOf, type CallContext } from './caller';
 import {
@@ -9,7 +9,6 @@ import {
   EXPORTED,
   PLANNED_KEYS,
   REDACTED,
-  desiredKey,
   exportWarnings,
   parseDocument,
   toItem,
@@ -17,6 +16,7 @@ import {
   type Item,
   type ParsedDocument,
 } from './config-document';
+import { diff, inScope, type Change, type Step } from './config-diff';
 import { lockClaims } from './path-claims';
 import { allows } from './permissions';
 import type { ResourceService } from './resource-service';
@@ -33,29 +33,22 @@ export interface ImportResult {
   warnings: string[];
   /** Secrets made for new resources imported with "***" (real runs only): shown here once, like at creation. */
   generated_secrets: { kind: string; id: string; field: string; value: string }[];
+  /** Dry runs: every change, field by field, in apply order (secrets as "***"). */
+  changes?: Change[];
+  /** Real runs: the id of the CONFIG_IMPORTED audit event. */
+  audit_event_id?: string;
 }
 
-/** One step of the diff; `at` is the item's path in the document (or its kind and id, for a delete). */
-type Op = {
-  op: 'create' | 'update' | 'delete';
-  def: ResourceDefinition;
-  id: string;
-  /** The tenant that owns the resource (ids are unique per owner); undefined for a global one. */
-  owner?: string;
-  at: string;
-  item?: Item;
-  before?: StoredResource;
-  /** A create given "***": the server makes the secret (see redactedOnCreate). */
-  makesSecret?: boolean;
-};
+/** One step to apply; a create given "***" may have the server make its secret (see redactedOnCreate). */
+type Op = Step & { makesSecret?: boolean };
 
 /** Thrown to roll a dry run back after it ran every check a real import runs. */
 class DryRun extends Error {}
 
 /**
- * Config export/import (seed 002) in decK's shape: file → desired state, database → current state, a pure diff, then
- * the diff applied in dependency order (creates and updates parents first, deletes children first) in ONE transaction.
- * A dry run is the same path rolled back at the end, so it catches what a real run would.
+ * Config export/import (seed 002) in decK's shape: file → desired state, database → current state, a pure diff
+ * (config-diff.ts), then the diff applied in dependency order in ONE transaction. A dry run is the same path rolled
+ * back at the end, so it catches what a real run would.
  */
 export class ConfigSync {
   constructor(
@@ -67,12 +60,12 @@ export class ConfigSync {
     const scope = await this.service.scope.readScope(ctx, 'config', tenantId, 'export configuration');
     const warnings: string[] = [];
     const doc: Record<string, unknown> = { version: CONFIG_VERSION, exported_at: new Date().toISOString() };
+    // a scoped document says so, and an import of it in replace mode deletes only inside that tenant
+    if (scope !== undefined) doc.tenant_id = scope;
     const lists = await Promise.all(EXPORTED.map((def) => allResources(this.gw.db, def.kind)));
     EXPORTED.forEach((def, i) => {
-      let rows = lists[i]!;
-      if (scope !== undefined)
-        rows = rows.filter((r) => (def.scope === 'tenant-self' ? r.id === scope : r.tenant_id === scope));
-      const items = rows.map((r) => toItem(def, r));
+      let items = lists[i]!.map((r) => toItem(def, r));
+      if (scope !== undefined) items = items.filter((item) => inScope(def, item, scope));
       items.forEach((item, n) => warnings.push(...exportWarnings(def, item, `${def.exportKey}.${n}`)));
       doc[def.exportKey!] = items;
     });
@@ -88,30 +81,51 @@ export class ConfigSync {
     return doc;
   }
 
-  async import(ctx: CallContext, doc: unknown, mode: 'merge' | 'replace', dryRun: boolean): Promise<ImportResult> {
+  /** `tenantId` (the query's) or the document's own `tenant_id` scopes the import to one tenant. */
+  async import(
+    ctx: CallContext,
+    doc: unknown,
+    mode: 'merge' | 'replace',
+    dryRun: boolean,
+    tenantId?: string,
+  ): Promise<ImportResult> {
+    const { parsed, details } = parseDocument(doc);
+    const named = parsed?.tenantId ?? tenantId;
+    if (parsed?.tenantId !== undefined && tenantId !== undefined && parsed.tenantId !== tenantId)
+      details.push({ path: 'tenant_id', message: `is "${parsed.tenantId}", but the request names "${tenantId}"` });
+    const scope = await this.service.scope.readScope(ctx, 'config', named, 'import configuration');
     if (!allows(ctx.caller.role, 'config', 'write'))
       throw new ApiError('FORBIDDEN', `The role "${ctx.caller.role}" may not import configuration`);
-    const { parsed, details } = parseDocument(doc);
-    if (!parsed) throw validationError(details, 'The config document is not valid; nothing was written');
+    if (!parsed || details.length)
+      throw validationError(details, 'The config document is not valid; nothing was written');
     let result: ImportResult | undefined;
     try {
       await this.gw.db.transaction().execute(async (tx) => {
         // Claim locks first, as every route write takes them, so the import and a concurrent write never deadlock.
         for (const def of EXPORTED) await lockClaims(tx, def);
-        const ops = await this.plan(tx, ctx, parsed, mode, dryRun);
-        const refs = (list: Op[]) => list.map(({ def, id }) => ({ kind: def.kind, id }));
+        const ops = await this.plan(tx, parsed, mode, scope, dryRun);
+        const refs = (list: Op[]) => list.map(({ kind, id }) => ({ kind, id }));
+        const of = (op: Op['op']) => refs(ops.steps.filter((s) => s.op === op));
         result = {
           mode,
           dry_run: dryRun,
-          created: refs(ops.creates),
-          updated: refs(ops.updates),
-          deleted: refs(ops.deletes),
+          created: of('create'),
+          updated: of('update'),
+          deleted: of('delete'),
           unchanged: ops.unchanged,
           skipped: refs(ops.skipped),
           warnings: ops.warnings,
           generated_secrets: [],
         };
-        for (const op of [...ops.creates, ...ops.updates, ...ops.deletes]) {
+        if (dryRun)
+          result.changes = ops.steps.map(({ op, kind, id, tenant_id, changes }) => ({
+            op,
+            kind,
+            id,
+            tenant_id,
+            changes,
+          }));
+        for (const op of ops.steps) {
           const made = await this.apply(tx, ctx, op);
           if (made && !dryRun) result.generated_secrets.push(made); // a dry run's secret is rolled back with it
         }
@@ -124,16 +138,17 @@ export class ConfigSync {
           unchanged,
           skipped: skipped.length,
         };
-        await this.gw.audit.append(tx, [
+        const [event] = await this.gw.audit.append(tx, [
           {
             type: 'CONFIG_IMPORTED',
             actor: actorOf(ctx.caller),
-            tenant_id: null,
+            tenant_id: scope ?? null,
             resource: null,
             changes: { mode, ...counts, changes: { created, updated, deleted, skipped } },
             trace_id: ctx.traceId,
           },
         ]);
+        result.audit_event_id = event!.id;
       });
     } catch (err) {
       if (!(err instanceof DryRun)) throw err;
@@ -141,74 +156,40 @@ export class ConfigSync {
     return result!;
   }
 
-  /** The diff between the document and the database. */
-  private async plan(tx: Tx, ctx: CallContext, doc: ParsedDocument, mode: 'merge' | 'replace', dryRun: boolean) {
-    const creates: Op[] = [];
-    const updates: Op[] = [];
-    const deletes: Op[] = [];
+  /** The diff between the document and the database, with the entries that cannot be written here set aside. */
+  private async plan(
+    tx: Tx,
+    doc: ParsedDocument,
+    mode: 'merge' | 'replace',
+    scope: string | undefined,
+    dryRun: boolean,
+  ) {
+    const rows = await Promise.all(EXPORTED.map((def) => allResources(tx, def.kind)));
+    const current = new Map(EXPORTED.map((def, i) => [def, rows[i]!.map((r) => toItem(def, r))]));
+    const { steps, unchanged, problems } = diff(doc.items, current, { mode, scope, redacted: doc.redacted });
+    if (problems.length) throw validationError(problems, 'The config document cannot be applied; nothing was written');
+    const kept: Op[] = [];
     const skipped: Op[] = [];
     const warnings: string[] = [];
-    let unchanged = 0;
-    for (const def of EXPORTED) {
-      // Ids are unique per owner: an item is the resource of its tenant (or global) with its id.
-      const keyOf = (id: string, tenantId: string | null) => `${ownerOf(tenantId)} ${id}`;
-      const current = new Map((await allResources(tx, def.kind)).map((r) => [keyOf(r.id, r.tenant_id), r]));
-      const wanted = doc.items.get(def) ?? [];
-      const wantedKeys = new Set<string>();
-      for (const [i, item] of wanted.entries()) {
-        const tenantId = itemTenant(def, item, ctx);
-        const owner = tenantId ?? undefined;
-        wantedKeys.add(keyOf(item.id, tenantId));
-        const before = current.get(keyOf(item.id, tenantId));
-        const at = `${def.exportKey}.${i}`;
-        if (!before) {
-          const op: Op = { op: 'create', def, id: item.id, owner, at, item };
-          const missing = await this.missingUnexported(tx, def, item);
-          if (missing) {
-            skipped.push(op);
-            const named = `${missing.kind} "${item[missing.field]}"`;
-            warnings.push(
-              `${at}.${missing.field}: no ${named} exists here (it is not exported); ${def.kind} "${item.id}" was skipped`,
-            );
-            continue;
-          }
-          if (doc.redacted.has(item)) op.makesSecret = this.redactedOnCreate(def, op, dryRun, warnings);
-          creates.push(op);
-          continue;
-        }
-        const rotates = def.secret !== undefined && item[def.secret.field] !== undefined;
-        const changed = rotates || desiredKey(def, item) !== desiredKey(def, toItem(def, before));
-        if (changed) updates.push({ op: 'update', def, id: item.id, owner, at, item, before });
-        else unchanged++;
+    for (const step of steps) {
+      if (step.op !== 'create') {
+        kept.push(step);
+        continue;
       }
-      if (mode === 'replace') {
-        for (const [key, before] of current) {
-          if (wantedKeys.has(key)) continue;
-          const { id } = before;
-          deletes.push({
-            op: 'delete',
-            def,
-            id,
-            owner: before.tenant_id ?? undefined,
-            at: `${def.exportKey}[${id}]`,
-            before,
-          });
-        }
+      const missing = await this.missingUnexported(tx, step.def, step.item!);
+      if (missing) {
+        skipped.push(step);
+        const named = `${missing.kind} "${step.item![missing.field]}"`;
+        warnings.push(
+          `${step.at}.${missing.field}: no ${named} exists here (it is not exported); ${step.kind} "${step.id}" was skipped`,
+        );
+        continue;
       }
+      const op: Op = step;
+      if (doc.redacted.has(step.item!)) op.makesSecret = this.redactedOnCreate(op, dryRun, warnings);
+      kept.push(op);
     }
-    const doomed = new Set(deletes.filter((d) => d.def.scope === 'tenant-self').map((d) => d.id));
-    for (const op of [...creates, ...updates]) {
-      if (typeof op.item?.tenant_id === 'string' && doomed.has(op.item.tenant_id)) {
-        throw validationError([
-          {
-            path: `${op.at}.tenant_id`,
-            message: `tenant "${op.item.tenant_id}" is not in the document, so replace would delete it`,
-          },
-        ]);
-      }
-    }
-    deletes.reverse(); // children before their parents
-    return { creates, updates, deletes, unchanged, skipped, warnings };
+    return { steps: kept, unchanged, skipped, warnings };
   }
 
   /** The first field naming a kind the document does not carry whose resource is not here (same tenant or global). */
@@ -230,7 +211,8 @@ export class ConfigSync {
    * A new resource imported with "***" has no stored secret to keep. A kind that makes its own secret gets a new one,
    * returned once in `generated_secrets`; any other kind is a 400 at the field, since nobody could know its secret.
    */
-  private redactedOnCreate(def: ResourceDefinition, op: Op, dryRun: boolean, warnings: string[]): boolean {
+  private redactedOnCreate(op: Op, dryRun: boolean, warnings: string[]): boolean {
+    const { def } = op;
     const rule = def.secret!;
     const at = `${op.at}.${rule.field}`;
     if (rule.mode !== 'encrypted' || !rule.generatePrefix) {
@@ -256,9 +238,11 @@ export class ConfigSync {
         const field = op.def.secret?.field;
         const value = field && op.makesSecret ? created[field] : undefined;
         if (typeof value === 'string') return { kind: op.def.kind, id: op.id, field: field!, value };
-      } else if (op.op === 'update')
-        await this.service.update(ctx, op.def, { id: op.id, owner: op.owner }, op.item, { tx });
-      else await this.service.remove(ctx, op.def, { id: op.id, owner: op.owner }, { cascade: true, tx });
+        return undefined;
+      }
+      const key = { id: op.id, owner: op.tenant_id ?? undefined };
+      if (op.op === 'update') await this.service.update(ctx, op.def, key, op.item, { tx });
+      else await this.service.remove(ctx, op.def, key, { cascade: true, tx });
       return undefined;
     } catch (err) {
       if (err instanceof ApiError && err.status < 500) {
@@ -272,10 +256,4 @@ export class ConfigSync {
       throw err;
     }
   }
-}
-
-/** The tenant an imported item belongs to: its `tenant_id`, or (left out) the importing caller's, as a create does. */
-function itemTenant(def: ResourceDefinition, item: Item, ctx: CallContext): string | null {
-  if (def.scope === 'tenant-self' || def.scope === 'platform') return null;
-  return item.tenant_id === undefined ? ctx.caller.tenantId : ((item.tenant_id as string | null) ?? null);
 }
