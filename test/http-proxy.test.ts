@@ -151,7 +151,7 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
       expect((await call(`${prefix}/1`, { key, method: 'DELETE' })).status).toBe(404);
     });
 
-    test('a path no route serves (the prefix plus more than a segment boundary) is a 404 route_not_found', async () => {
+    test('a path no route serves (the prefix with letters added, not at a segment boundary) is a 404 route_not_found', async () => {
       const { key, prefix } = await httpTenant();
       const none = await call(`${prefix}x`, { key });
       expect(none.status).toBe(404);
