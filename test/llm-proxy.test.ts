@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { testDialects } from './support/databases';
-import { createKey, createRoute, setupTenant, uniqueId, type TenantSetup } from './support/fixtures';
+import { created, createKey, createRoute, inSnapshot, setupTenant, uniqueId, type TenantSetup } from './support/fixtures';
 import { GatedUpstream, textReader } from './support/gated-upstream';
 import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
 import { MockLlm } from './support/mock-llm';
@@ -24,7 +24,8 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
   /** A model name of its own with a price: 10 input and 20 output tokens of the mock cost 0.05 USD. */
   const pricedModel = async () => {
     const model = uniqueId('gpt-priced');
-    expect((await t.api('POST', '/v1/admin/pricing', { provider: 'openai', model, input_per_million_usd: 1000, output_per_million_usd: 2000 })).status).toBe(201);
+    const price = await created(t, '/v1/admin/pricing', { provider: 'openai', model, input_per_million_usd: 1000, output_per_million_usd: 2000 });
+    await inSnapshot(t, 'pricing', price.id); // a call before the price arrives would cost nothing
     return model;
   };
 
