@@ -1,5 +1,6 @@
 import { testDialects } from './support/databases';
-import { OWNER_TOKEN, startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
+import { createKey, inSnapshot, setupTenant, uniqueId } from './support/fixtures';
+import { OWNER_TOKEN, startDataPlane, startTestGateway, type TestGateway } from './support/gateway';
 import { MockLlm } from './support/mock-llm';
 
 const chat = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
@@ -11,24 +12,18 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
   let upstream: string;
   const post = (key: string, body: unknown = chat) =>
     fetch(`${data.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const inSnapshot = (kind: string, id: string) => until(() => !!t.gateway.snapshot.get(kind, id));
-  const newKey = async (body: Record<string, unknown> = {}) => {
-    const created = (await t.api('POST', '/v1/admin/tenants/acme/keys', { name: 'k', ...body })).body;
-    await inSnapshot('api_key', created.id);
-    return created;
-  };
   // metrics name tenants and upstreams: they are on the admin port, for platform tokens (test/metrics.test.ts)
   const metrics = async () => (await t.admin.inject({ url: '/metrics', headers: { authorization: `Bearer ${OWNER_TOKEN}` } })).body;
+  /** A tenant with its own openai credential, a key, and an LLM route (`gpt*` to the mock unless `route` says otherwise). */
+  const llmTenant = (route: Record<string, unknown> = {}, key: Record<string, unknown> = {}) =>
+    setupTenant(t, { credential: 'openai', key, route: { model_pattern: 'gpt*', providers: [{ provider: 'openai', base_url: upstream }], ...route } });
+  const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
   beforeAll(async () => {
     t = await startTestGateway(dialect, {}, { webhooks: false });
     mock = new MockLlm();
     upstream = await mock.start();
     data = await startDataPlane(t);
-    await t.api('POST', '/v1/admin/tenants', { id: 'acme', name: 'Acme' });
-    await t.api('POST', '/v1/admin/credentials', { provider: 'openai', api_key: 'sk-upstream-global' });
-    await t.api('POST', '/v1/admin/routes', { id: 'gpt', model_pattern: 'gpt*', providers: [{ provider: 'openai', base_url: upstream }], rate_limit: { limit: 50, window_secs: 60 } });
-    await inSnapshot('route', 'gpt');
   });
   afterAll(async () => {
     await data?.close();
@@ -37,7 +32,7 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
   });
 
   test("a route's rate limit admits exactly its limit out of 200 concurrent requests, with x-ratelimit-* headers", async () => {
-    const { key } = await newKey();
+    const { key, tenantId, routeId } = await llmTenant({ rate_limit: { limit: 50, window_secs: 60 } });
     const before = mock.calls.length;
     const answers = await Promise.all(Array.from({ length: 200 }, () => post(key)));
     const ok = answers.filter((r) => r.status === 200);
@@ -49,13 +44,13 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     for (const r of [...ok, ...refused]) expect(r.headers.get('x-ratelimit-limit')).toBe('50');
     const body = (await refused[0]!.json()) as any;
     expect(body.error).toMatchObject({ code: 'rate_limited', type: 'rate_limit_error' });
-    expect(body.error.message).toContain('route "gpt"');
+    expect(body.error.message).toContain(`route "${routeId}"`);
     expect(refused[0]!.headers.get('x-ratelimit-remaining')).toBe('0');
     expect(Number(refused[0]!.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(Number(refused[0]!.headers.get('x-ratelimit-reset'))).toBeLessThanOrEqual(60);
     // the count is per key: another key of the same tenant has its own 50
-    expect((await post((await newKey()).key)).status).toBe(200);
-    expect(await metrics()).toMatch(/portico_throttled_total\{tenant="acme",reason="rate_limit"\} 150/);
+    expect((await post((await createKey(t, tenantId)).key)).status).toBe(200);
+    expect(await metrics()).toMatch(new RegExp(`portico_throttled_total\\{tenant="${escaped(tenantId)}",reason="rate_limit"\\} 150`));
   });
 
   test('a bad tier is a 400 naming the field, and nothing is stored', async () => {
@@ -73,46 +68,61 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     expect((await t.api('GET', '/v1/admin/rate-limit-tiers')).body.data.map((x: { id: string }) => x.id)).not.toContain('bad');
   });
 
-  test("a key's tier limits its rate across routes, and its daily quota counts admitted requests only", async () => {
-    expect((await t.api('POST', '/v1/admin/tenants/acme/keys', { name: 'x', rate_limit_tier: 'nope' })).body.error.details).toEqual([{ path: 'rate_limit_tier', message: 'no rate_limit_tier "nope" exists' }]);
-    await t.api('POST', '/v1/admin/rate-limit-tiers', { id: 'bronze', limit: 2, window_secs: 1 });
-    await t.api('POST', '/v1/admin/rate-limit-tiers', { id: 'trial', limit: 100, window_secs: 60, daily_quota: 3, monthly_quota: 100 });
-    await inSnapshot('rate_limit_tier', 'trial');
-    const bronze = await newKey({ rate_limit_tier: 'bronze' });
+  describe("a key's rate-limit tier", () => {
     const statuses = async (key: string, n: number) => Promise.all(Array.from({ length: n }, () => post(key).then((r) => r.status)));
-    expect((await statuses(bronze.key, 5)).sort()).toEqual([200, 200, 429, 429, 429]);
-    await new Promise((r) => setTimeout(r, 1100)); // a new one-second window
-    expect(await statuses(bronze.key, 1)).toEqual([200]);
+    /** A tier under a fresh id, once the data plane has it. */
+    const tier = async (body: Record<string, unknown>) => {
+      const created = (await t.api('POST', '/v1/admin/rate-limit-tiers', { id: uniqueId('tier'), ...body })).body;
+      await inSnapshot(t, 'rate_limit_tier', created.id);
+      return created.id as string;
+    };
 
-    const trial = await newKey({ rate_limit_tier: 'trial' });
-    const first = await post(trial.key);
-    expect(first.headers.get('x-ratelimit-limit')).toBe('3'); // the tightest rule is reported: 2 left of the daily 3
-    expect(first.headers.get('x-ratelimit-remaining')).toBe('2');
-    expect(await statuses(trial.key, 4)).toEqual([200, 200, 429, 429]);
-    const refused = await post(trial.key);
-    expect(((await refused.json()) as any).error).toMatchObject({ code: 'quota_exceeded', message: 'The daily request quota of tier "trial" (3) is used up' });
-    const resetSecs = Number(refused.headers.get('retry-after'));
-    expect(resetSecs).toBeGreaterThan(0);
-    expect(resetSecs).toBeLessThanOrEqual(86_400);
+    test('naming a tier that does not exist is a 400', async () => {
+      const { tenantId } = await setupTenant(t);
+      expect((await t.api('POST', `/v1/admin/tenants/${tenantId}/keys`, { name: 'x', rate_limit_tier: 'nope' })).body.error.details).toEqual([{ path: 'rate_limit_tier', message: 'no rate_limit_tier "nope" exists' }]);
+    });
 
-    // a restarted data plane reads the spent quota back from the request logs
-    await data.app.dataPlane.requestLogs.flush();
-    const restarted = await startDataPlane(t);
-    try {
-      const again = await fetch(`${restarted.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${trial.key}`, 'content-type': 'application/json' }, body: JSON.stringify(chat) });
-      expect(((await again.json()) as any).error.code).toBe('quota_exceeded');
-    } finally {
-      await restarted.close();
-    }
+    test('limits the rate of its keys, window by window', async () => {
+      const bronze = await llmTenant({}, { rate_limit_tier: await tier({ limit: 2, window_secs: 1 }) });
+      expect((await statuses(bronze.key, 5)).sort()).toEqual([200, 200, 429, 429, 429]);
+      await new Promise((r) => setTimeout(r, 1100)); // a new one-second window
+      expect(await statuses(bronze.key, 1)).toEqual([200]);
+    });
+
+    test('its daily quota counts admitted requests only', async () => {
+      const trialTier = await tier({ limit: 100, window_secs: 60, daily_quota: 3, monthly_quota: 100 });
+      const trial = await llmTenant({}, { rate_limit_tier: trialTier });
+      const first = await post(trial.key);
+      expect(first.headers.get('x-ratelimit-limit')).toBe('3'); // the tightest rule is reported: 2 left of the daily 3
+      expect(first.headers.get('x-ratelimit-remaining')).toBe('2');
+      expect(await statuses(trial.key, 4)).toEqual([200, 200, 429, 429]);
+      const refused = await post(trial.key);
+      expect(((await refused.json()) as any).error).toMatchObject({ code: 'quota_exceeded', message: `The daily request quota of tier "${trialTier}" (3) is used up` });
+      const resetSecs = Number(refused.headers.get('retry-after'));
+      expect(resetSecs).toBeGreaterThan(0);
+      expect(resetSecs).toBeLessThanOrEqual(86_400);
+    });
+
+    test('a restarted data plane reads the spent quota back from the request logs', async () => {
+      const trial = await llmTenant({}, { rate_limit_tier: await tier({ limit: 100, window_secs: 60, daily_quota: 3 }) });
+      expect(await statuses(trial.key, 3)).toEqual([200, 200, 200]);
+      await data.app.dataPlane.requestLogs.flush();
+      const restarted = await startDataPlane(t);
+      try {
+        const again = await fetch(`${restarted.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${trial.key}`, 'content-type': 'application/json' }, body: JSON.stringify(chat) });
+        expect(((await again.json()) as any).error.code).toBe('quota_exceeded');
+      } finally {
+        await restarted.close();
+      }
+    });
   });
 
   test('a circuit opens after failures in a row, refuses without calling, and closes after a half-open success', async () => {
     const failing = new MockLlm();
     const failingUrl = await failing.start();
     failing.mode = 'fail';
-    await t.api('POST', '/v1/admin/routes', { id: 'cb', model_pattern: 'cb-*', providers: [{ provider: 'openai', base_url: failingUrl }], circuit_breaker: { failure_threshold: 2, cooldown_ms: 300 } });
-    await inSnapshot('route', 'cb');
-    const { key } = await newKey();
+    const { key, tenantId, routeId } = await llmTenant({ model_pattern: 'cb-*', providers: [{ provider: 'openai', base_url: failingUrl }], circuit_breaker: { failure_threshold: 2, cooldown_ms: 300 } });
+    const circuit = `${tenantId}/${routeId}#0:openai`;
     const body = { ...chat, model: 'cb-model' };
     expect((await post(key, body)).status).toBe(500); // the upstream's own 5xx is passed through
     expect((await post(key, body)).status).toBe(500);
@@ -122,12 +132,12 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     expect(((await open.json()) as any).error.code).toBe('circuit_open');
     expect(Number(open.headers.get('retry-after'))).toBe(1);
     expect(failing.calls.length).toBe(calls);
-    expect(await metrics()).toContain('portico_circuit_state{circuit="*/cb#0:openai"} 2');
+    expect(await metrics()).toContain(`portico_circuit_state{circuit="${circuit}"} 2`);
 
     await new Promise((r) => setTimeout(r, 350));
     failing.mode = 'ok';
     expect((await post(key, body)).status).toBe(200); // the half-open trial
-    expect(await metrics()).toContain('portico_circuit_state{circuit="*/cb#0:openai"} 0');
+    expect(await metrics()).toContain(`portico_circuit_state{circuit="${circuit}"} 0`);
     expect((await post(key, body)).status).toBe(200);
 
     failing.mode = 'fail';
@@ -141,20 +151,20 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
   });
 
   test('with fallback, an open circuit sends calls straight to the next provider', async () => {
-    await t.api('POST', '/v1/admin/routes', { id: 'fb', model_pattern: 'fb-*', strategy: 'fallback', providers: [{ provider: 'openai', base_url: 'http://127.0.0.1:9/v1' }, { provider: 'openai', base_url: upstream }], circuit_breaker: { failure_threshold: 1, cooldown_ms: 60_000 } });
-    await inSnapshot('route', 'fb');
-    const { key } = await newKey();
+    const { key, tenantId, routeId } = await llmTenant({ model_pattern: 'fb-*', strategy: 'fallback', providers: [{ provider: 'openai', base_url: 'http://127.0.0.1:9/v1' }, { provider: 'openai', base_url: upstream }], circuit_breaker: { failure_threshold: 1, cooldown_ms: 60_000 } });
     const body = { ...chat, model: 'fb-model' };
     for (let i = 0; i < 3; i++) expect((await post(key, body)).status).toBe(200);
-    expect(await metrics()).toContain('portico_circuit_state{circuit="*/fb#0:openai"} 2');
+    expect(await metrics()).toContain(`portico_circuit_state{circuit="${tenantId}/${routeId}#0:openai"} 2`);
     expect(await metrics()).toMatch(/portico_upstream_errors_total\{upstream="http:\/\/127\.0\.0\.1:9\/v1",reason="connect"\} 1\n/);
   });
 
   test('metrics count requests by kind, tenant and status, with a latency histogram', async () => {
+    const { key, tenantId } = await llmTenant({ rate_limit: { limit: 1, window_secs: 60 } });
+    expect([(await post(key)).status, (await post(key)).status]).toEqual([200, 429]);
     const text = await metrics();
     expect(text).toMatch(/# TYPE portico_requests_total counter/);
-    expect(text).toMatch(/portico_requests_total\{kind="llm",tenant="acme",status="200"\} \d+/);
-    expect(text).toMatch(/portico_requests_total\{kind="llm",tenant="acme",status="429"\} \d+/);
+    expect(text).toMatch(new RegExp(`portico_requests_total\\{kind="llm",tenant="${escaped(tenantId)}",status="200"\\} 1\n`));
+    expect(text).toMatch(new RegExp(`portico_requests_total\\{kind="llm",tenant="${escaped(tenantId)}",status="429"\\} 1\n`));
     expect(text).toMatch(/portico_request_duration_seconds_bucket\{kind="llm",le="\+Inf"\} \d+/);
     expect(text).toMatch(/portico_request_duration_seconds_count\{kind="llm"\} \d+/);
   });
