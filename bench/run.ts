@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { BASELINE_HEADING } from './baseline';
 import { dataPlaneBench, renderDataPlane } from './proxies';
 import { terraformBench } from './terraform';
 
@@ -43,7 +44,8 @@ async function terraformSection(): Promise<string[]> {
 
 /**
  * `npm run bench [-- terraform|proxies]`: runs the benchmarks (all by default) and rewrites their sections of
- * bench/RESULTS.md with the figures and their peers.
+ * bench/RESULTS.md with the figures and their peers. `PORTICO_BENCH_BASELINE=<checkout>` runs an older build beside
+ * today's in the proxies benchmark and adds a before-and-after section.
  */
 async function main(): Promise<void> {
   const only = process.argv[2];
@@ -57,7 +59,12 @@ async function main(): Promise<void> {
   if (!only || only === 'terraform') fresh.push(await terraformSection());
   for (const lines of fresh)
     for (const part of lines.join('\n').split(/\n(?=## )/)) kept.set(part.split('\n')[0]!, part.trimEnd());
-  const order = ['## LLM proxy overhead', '## HTTP API proxy throughput', '## Terraform provider: 200 resources'];
+  const order = [
+    '## LLM proxy overhead',
+    '## HTTP API proxy throughput',
+    BASELINE_HEADING,
+    '## Terraform provider: 200 resources',
+  ];
   const body = [...kept.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b)).map((k) => kept.get(k)!);
   const header = [
     '# Benchmark results',
