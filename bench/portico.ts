@@ -43,12 +43,14 @@ export function baselineCheckout(env: NodeJS.ProcessEnv = process.env): Checkout
  * Portico as it ships (`node <checkout>/cli/portico.js serve`), configured over its admin API with one tenant and
  * key, an OpenAI credential and price, an LLM route and an HTTP route; returns its data URL and the key. The calls
  * are the admin API of every build since 7816f88 at least, so an older checkout gets the same configuration.
+ * `nodeArgs` go to node before the script (`--cpu-prof`, which NODE_OPTIONS does not take).
  */
 export async function startPortico(
   group: ProcessGroup,
   checkout: Checkout,
   databaseUrl: string | undefined,
   mock: string,
+  nodeArgs: string[] = [],
 ): Promise<RunningPortico> {
   const env = {
     PORTICO_ADMIN_TOKEN: TOKEN,
@@ -61,7 +63,7 @@ export async function startPortico(
   };
   const m = await group.start(
     'node',
-    [join(checkout.dir, 'cli/portico.js'), 'serve'],
+    [...nodeArgs, join(checkout.dir, 'cli/portico.js'), 'serve'],
     /"admin":"(http:[^"]+)","data":"(http:[^"]+)"/,
     env,
   );
