@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HTTP_BEFORE, HTTP_NOW, LLM_BEFORE, LLM_NOW, renderBaseline, type BaselineRun } from './baseline';
 import { treeCpuMicros } from './cpu';
-import { measureLoad, type LoadResult, type LoadSpec } from './load';
+import { measureLoad, warmUp, type LoadResult, type LoadSpec } from './load';
 import { baselineCheckout, currentCheckout, startPortico, type Checkout, type RunningPortico } from './portico';
 import { startPostgres, type BenchPostgres } from './postgres';
 import { ProcessGroup } from './processes';
@@ -236,10 +236,13 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
         meter: tree(portkeyProcess.pid),
       },
     ];
+    // every server freshly started: without a first pass, whichever meets load first pays for compiling its paths
+    // inside a measured round (at concurrency 1 the per-cell warm-up is too few requests for that)
+    for (const { load } of llmTargets) if (!('missing' in load)) await warmUp({ ...load, connections: 16 }, 5);
     const llm: Row[] = [];
     for (const connections of LLM_CONCURRENCY) {
-      // as many rounds as targets: each takes each place in the order once
-      const rows = await interleave(llmTargets, llmTargets.length, connections, (row, round) =>
+      // twice as many rounds as targets: each takes each place in the order twice
+      const rows = await interleave(llmTargets, 2 * llmTargets.length, connections, (row, round) =>
         log(`llm c=${connections} round ${round} ${row.target}: ${describe(row)}`),
       );
       llm.push(...(rows as Row[]));
@@ -296,14 +299,14 @@ export function renderDataPlane(r: DataPlaneResults): string[] {
   // the older build has its own section below, beside today's
   const llm = r.llm.filter((x) => x.target !== LLM_BEFORE);
   const http = r.http.filter((x) => x.target !== HTTP_BEFORE);
-  const llmRounds = r.llm.filter((x) => x.connections === LLM_CONCURRENCY[0]).length;
+  const llmRounds = 2 * r.llm.filter((x) => x.connections === LLM_CONCURRENCY[0]).length;
   const httpRounds = 2 * r.http.length;
   const range = (x: Row) => (x.range ? x.range.map(Math.round).join('–') : '—');
   const cpu = (x: Row) => (x.cpuPerRequest === undefined ? '—' : String(Math.round(x.cpuPerRequest)));
   const lines = [
     '## LLM proxy overhead',
     '',
-    `\`POST /v1/chat/completions\` (non-streaming) against a mock OpenAI upstream that answers at once; 2 s warm-up, then 5 s measured per cell by a closed-loop undici client in the benchmark's own process, in ${llmRounds} rounds per concurrency that take the targets in turn, each round starting one target later; each row is the target's median round, with the range over the rounds and the median CPU per request (measured as for the HTTP proxy below). Portico: key auth, route match, credential, usage and cost recorded, request log, metrics; database: ${r.database}. Overhead = the proxy's latency minus the direct call's at the same concurrency. On this 2-core machine, where the load generator, the mock, the proxy and PostgreSQL share the cores, figures move by up to about 25% from run to run: compare rows within one run.`,
+    `\`POST /v1/chat/completions\` (non-streaming) against a mock OpenAI upstream that answers at once; 2 s warm-up, then 5 s measured per cell by a closed-loop undici client in the benchmark's own process, after a 5 s first pass through each target at concurrency 16, in ${llmRounds} rounds per concurrency that take the targets in turn, each round starting one target later, so each takes each place in the order twice; each row is the target's median round, with the range over the rounds and the median CPU per request (measured as for the HTTP proxy below). Portico: key auth, route match, credential, usage and cost recorded, request log, metrics; database: ${r.database}. Overhead = the proxy's latency minus the direct call's at the same concurrency. On this 2-core machine, where the load generator, the mock, the proxy and PostgreSQL share the cores, figures move by up to about 25% from run to run: compare rows within one run.`,
     '',
     '| concurrency | target | req/s | req/s range | p50 (ms) | p99 (ms) | p50 overhead (ms) | p99 overhead (ms) | CPU per request (µs) | non-2xx |',
     '|---|---|---|---|---|---|---|---|---|---|',
