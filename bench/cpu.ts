@@ -15,12 +15,22 @@ function stat(pid: number): { cpu: number; parent: number } | undefined {
 /** Clock ticks per second for /proc times: 100 on every Linux build that matters here. */
 const TICKS = 100;
 
+/** A process's command line as `ps` shows it: PostgreSQL rewrites it to name a backend's user and database. */
+function title(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+  } catch {
+    return '';
+  }
+}
+
 /**
  * CPU time used so far by a process and all its descendants (PostgreSQL's backends are its postmaster's children),
  * in microseconds; undefined where /proc is missing. Descendants that exited in between are not counted, so
- * measure over a span in which the tree is stable.
+ * measure over a span in which the tree is stable. Descendants whose title `skip` matches are left out with their
+ * own descendants (the backends of another database in the same cluster).
  */
-export function treeCpuMicros(root: number): number | undefined {
+export function treeCpuMicros(root: number, skip?: (title: string) => boolean): number | undefined {
   let pids: number[];
   try {
     pids = readdirSync('/proc')
@@ -41,6 +51,7 @@ export function treeCpuMicros(root: number): number | undefined {
   let total = 0;
   for (const stack = [root]; stack.length;) {
     const pid = stack.pop()!;
+    if (skip && pid !== root && skip(title(pid))) continue;
     total += cpu.get(pid) ?? 0;
     stack.push(...(children.get(pid) ?? []));
   }

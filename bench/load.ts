@@ -77,3 +77,8 @@ export async function measureLoad(
     result.cpuPerRequest = (after - before) / result.requests;
   return result;
 }
+
+/** Load that is not measured: a freshly started server's first requests compile its code paths. */
+export async function warmUp(spec: LoadSpec, seconds: number): Promise<void> {
+  await run(spec, seconds);
+}

@@ -3,12 +3,15 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client, escapeIdentifier } from 'pg';
 
 /** A throwaway PostgreSQL cluster for a benchmark run, or undefined where the server binaries are missing. */
 export interface BenchPostgres {
   url: string;
   /** The postmaster's process id: the root of the cluster's process tree. */
   pid: number;
+  /** Creates an empty database in the cluster and returns its URL: one per Portico, so each has its own tables. */
+  database(name: string): Promise<string>;
   stop(): void;
 }
 
@@ -74,7 +77,18 @@ export async function startPostgres(): Promise<BenchPostgres | undefined> {
       }
     };
     const pid = Number(readFileSync(join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, pid, stop };
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    const database = async (name: string) => {
+      const client = new Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${escapeIdentifier(name)}`);
+      } finally {
+        await client.end();
+      }
+      return `postgres://postgres@127.0.0.1:${port}/${name}`;
+    };
+    return { url, pid, database, stop };
   } catch {
     rmSync(dir, { recursive: true, force: true });
     return undefined;

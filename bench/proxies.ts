@@ -2,26 +2,32 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HTTP_BEFORE, HTTP_NOW, LLM_BEFORE, LLM_NOW, renderBaseline, type BaselineRun } from './baseline';
 import { treeCpuMicros } from './cpu';
-import { measureLoad, type LoadResult, type LoadSpec } from './load';
-import { startPostgres } from './postgres';
+import { measureLoad, warmUp, type LoadResult, type LoadSpec } from './load';
+import { baselineCheckout, currentCheckout, startPortico, type Checkout, type RunningPortico } from './portico';
+import { startPostgres, type BenchPostgres } from './postgres';
 import { ProcessGroup } from './processes';
 
 const ROOT = join(__dirname, '..');
-const TOKEN = 'bench-owner-token-0123456789abcdef';
 const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
 const LLM_CONCURRENCY = [1, 16, 64];
 const HTTP_CONCURRENCY = 64;
-/** Twice as many rounds as targets, so that with the rotation below each target takes each place in the order twice. */
-const HTTP_ROUNDS = 8;
 
 /** The middle of a list of numbers (of an even count, the upper of the middle two). */
 const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** A target's rounds as one row: the round with the median throughput, the median CPU per request, and the range. */
+/**
+ * A target's rounds as one row: the round with the median throughput, the median CPU per request, the range, and
+ * each round's throughput in order (to pair it with another target's same round).
+ */
 function median(rows: Row[]): Row {
   const rps = rows.map((r) => r.rps);
-  const row: Row = { ...rows.find((r) => r.rps === middle(rps))!, range: [Math.min(...rps), Math.max(...rps)] };
+  const row: Row = {
+    ...rows.find((r) => r.rps === middle(rps))!,
+    range: [Math.min(...rps), Math.max(...rps)],
+    roundRps: rps,
+  };
   const cpu = rows.flatMap((r) => (r.cpuPerRequest === undefined ? [] : [r.cpuPerRequest]));
   if (cpu.length) row.cpuPerRequest = middle(cpu);
   return row;
@@ -32,12 +38,88 @@ export interface Row extends LoadResult {
   connections: number;
   /** The lowest and highest throughput over the rounds. */
   range?: [number, number];
+  /** The throughput of each round, in round order. */
+  roundRps?: number[];
 }
 
 export interface DataPlaneResults {
   database: string;
   llm: Row[];
   http: (Row | { target: string; missing: string })[];
+  /** Set when an older build ran beside this one (`PORTICO_BENCH_BASELINE`). */
+  baseline?: BaselineRun;
+}
+
+/** One target of a phase: its name, its load (or why it is missing), and a meter of the CPU time of what serves it. */
+interface Target {
+  name: string;
+  load: Omit<LoadSpec, 'connections'> | { missing: string };
+  meter: () => number | undefined;
+}
+
+/**
+ * Rounds that interleave the targets, so a slow spell of the shared machine falls on all of them, each round
+ * starting at the next target, so none always follows the same one (the direct run leaves the most garbage behind
+ * it); each target reports its median round.
+ */
+async function interleave(
+  targets: Target[],
+  rounds: number,
+  connections: number,
+  log: (row: Row, round: number) => void,
+): Promise<(Row | { target: string; missing: string })[]> {
+  const measured: Row[][] = targets.map(() => []);
+  for (let round = 1; round <= rounds; round++) {
+    for (let k = 0; k < targets.length; k++) {
+      const i = (k + round - 1) % targets.length;
+      const { name, load, meter } = targets[i]!;
+      if ('missing' in load) continue;
+      const result = await measureLoad({ ...load, connections }, 5, 2, meter);
+      measured[i]!.push({ target: name, connections, ...result });
+      log(measured[i]!.at(-1)!, round);
+    }
+  }
+  return targets.map(({ name, load }, i) => ('missing' in load ? { target: name, ...load } : median(measured[i]!)));
+}
+
+/** The CPU time of some process trees, summed; undefined once one has gone. */
+const cpuOf =
+  (...trees: (() => number | undefined)[]) =>
+  () => {
+    let sum = 0;
+    for (const tree of trees) {
+      const t = tree();
+      if (t === undefined) return undefined;
+      sum += t;
+    }
+    return sum;
+  };
+const tree = (pid: number) => () => treeCpuMicros(pid);
+
+/** A Portico with its own database when PostgreSQL runs, and the meter of its process and its share of PostgreSQL. */
+interface Build {
+  portico: RunningPortico;
+  meter: () => number | undefined;
+}
+
+/**
+ * Starts each build on its own database of the cluster (named in `databases`), and meters each one's process with
+ * PostgreSQL less the backends of the other builds' databases (their titles name their database).
+ */
+async function startBuilds(
+  group: ProcessGroup,
+  pg: BenchPostgres | undefined,
+  mock: string,
+  builds: { checkout: Checkout; database: string }[],
+): Promise<Build[]> {
+  const started: Build[] = [];
+  for (const { checkout, database } of builds) {
+    const portico = await startPortico(group, checkout, pg && (await pg.database(database)), mock);
+    const others = builds.filter((b) => b.database !== database).map((b) => new RegExp(` ${b.database}( |$)`));
+    const postgres = pg ? [() => treeCpuMicros(pg.pid, (title) => others.some((o) => o.test(title)))] : [];
+    started.push({ portico, meter: cpuOf(tree(portico.pid), ...postgres) });
+  }
+  return started;
 }
 
 const port = (m: RegExpExecArray) => `http://127.0.0.1:${m[1]}`;
@@ -53,62 +135,6 @@ async function waitForHttp(url: string, timeoutMs = 10_000): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-}
-
-/** Portico as it ships (`node cli/portico.js serve`), configured over its admin API; returns its data URL and a key. */
-async function startPortico(
-  group: ProcessGroup,
-  databaseUrl: string | undefined,
-  mock: string,
-): Promise<{ data: string; key: string; pid: number }> {
-  const env = {
-    PORTICO_ADMIN_TOKEN: TOKEN,
-    PORTICO_ADMIN_PORT: '0',
-    PORTICO_DATA_PORT: '0',
-    PORTICO_LOG_LEVEL: 'info',
-    ...(databaseUrl
-      ? { DATABASE_URL: databaseUrl, PORTICO_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') }
-      : { PORTICO_DATA_DIR: 'memory://' }),
-  };
-  const m = await group.start(
-    'node',
-    [join(ROOT, 'cli/portico.js'), 'serve'],
-    /"admin":"(http:[^"]+)","data":"(http:[^"]+)"/,
-    env,
-  );
-  const [admin, data] = [m[1]!, m[2]!];
-  const post = async (path: string, body: unknown) => {
-    const res = await fetch(admin + path, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (res.status !== 201) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as Record<string, unknown>;
-  };
-  await post('/v1/admin/tenants', { id: 'bench', name: 'Bench' });
-  const key = (await post('/v1/admin/tenants/bench/keys', { name: 'bench' })).key as string;
-  await post('/v1/admin/credentials', { provider: 'openai', api_key: 'sk-bench-0123456789' });
-  await post('/v1/admin/pricing', {
-    provider: 'openai',
-    model: 'gpt-4o-mini',
-    input_per_million_usd: 0.15,
-    output_per_million_usd: 0.6,
-  });
-  await post('/v1/admin/routes', {
-    id: 'llm',
-    model_pattern: 'gpt-*',
-    providers: [{ provider: 'openai', base_url: `${mock}/v1` }],
-  });
-  await post('/v1/admin/routes', {
-    id: 'svc',
-    path_prefix: '/svc',
-    backend_url: mock,
-    strip_prefix: true,
-    rate_limit: { limit: 1_000_000_000, window_secs: 60 },
-  });
-  await new Promise((r) => setTimeout(r, 500)); // the snapshot picks the changes up
-  return { data, key, pid: m.pid };
 }
 
 /** nginx with one worker and keep-alive to the mock, or why not. */
@@ -147,26 +173,31 @@ http { access_log off; ${temp}
 /**
  * (a) LLM proxy overhead at concurrency 1, 16 and 64: the mock called directly, through Portico, and through
  * Portkey's gateway. (b) HTTP proxy throughput at concurrency 64: direct, through Portico with key auth and a rate
- * limit, through @fastify/http-proxy with no checks, and through nginx. Every server is its own process.
+ * limit, through @fastify/http-proxy with no checks, and through nginx. Every server is its own process. With
+ * `PORTICO_BENCH_BASELINE=<checkout>`, an older Portico runs beside today's in the same rounds of both.
  */
 export async function dataPlaneBench(log: (line: string) => void = () => {}): Promise<DataPlaneResults> {
+  const before = baselineCheckout();
+  const now = currentCheckout();
   const group = new ProcessGroup();
   const pg = await startPostgres();
   try {
     const mockProcess = await group.start('node', [join(ROOT, 'bench/fixtures/mock-upstream.js')], /port=(\d+)/);
     const mock = port(mockProcess);
-    const portico = await startPortico(group, pg?.url, mock);
-    const portkey = port(
-      await group.start(
-        'node',
-        [
-          join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'),
-          `--port=${19_000 + Math.floor(Math.random() * 1000)}`,
-          '--headless',
-        ],
-        /localhost:(\d+)/,
-      ),
+    const [portico, baseline] = await startBuilds(group, pg, mock, [
+      { checkout: now, database: 'portico' },
+      ...(before ? [{ checkout: before, database: 'portico_baseline' }] : []),
+    ]);
+    const portkeyProcess = await group.start(
+      'node',
+      [
+        join(ROOT, 'node_modules/@portkey-ai/gateway/build/start-server.js'),
+        `--port=${19_000 + Math.floor(Math.random() * 1000)}`,
+        '--headless',
+      ],
+      /localhost:(\d+)/,
     );
+    const portkey = port(portkeyProcess);
     const fastifyProcess = await group.start(
       'node',
       [join(ROOT, 'bench/fixtures/fastify-proxy.js'), mock],
@@ -175,105 +206,80 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
     const fastifyProxy = port(fastifyProcess);
     const nginx = await startNginx(group, mock);
 
+    // each target's meter reads the CPU time of what serves it: the mock for the direct calls, else the proxy (for
+    // Portico, its share of PostgreSQL too)
     const json = { 'content-type': 'application/json' };
-    const llmTargets: [string, Omit<LoadSpec, 'connections'>][] = [
-      [
-        'direct (mock)',
-        {
-          url: `${mock}/v1/chat/completions`,
-          method: 'POST',
-          headers: { ...json, authorization: 'Bearer sk-bench' },
-          body: CHAT,
-        },
-      ],
-      [
-        'Portico',
-        {
-          url: `${portico.data}/v1/chat/completions`,
-          method: 'POST',
-          headers: { ...json, authorization: `Bearer ${portico.key}` },
-          body: CHAT,
-        },
-      ],
-      [
-        'Portkey gateway',
-        {
-          url: `${portkey}/v1/chat/completions`,
-          method: 'POST',
-          headers: {
-            ...json,
-            authorization: 'Bearer sk-bench',
-            'x-portkey-provider': 'openai',
-            'x-portkey-custom-host': `${mock}/v1`,
-          },
-          body: CHAT,
-        },
-      ],
+    const chat = (url: string, authorization: string, headers: Record<string, string> = {}) => ({
+      url: `${url}/v1/chat/completions`,
+      method: 'POST' as const,
+      headers: { ...json, authorization, ...headers },
+      body: CHAT,
+    });
+    const llmTargets: Target[] = [
+      { name: 'direct (mock)', load: chat(mock, 'Bearer sk-bench'), meter: tree(mockProcess.pid) },
+      { name: LLM_NOW, load: chat(portico!.portico.data, `Bearer ${portico!.portico.key}`), meter: portico!.meter },
+      ...(baseline
+        ? [
+            {
+              name: LLM_BEFORE,
+              load: chat(baseline.portico.data, `Bearer ${baseline.portico.key}`),
+              meter: baseline.meter,
+            },
+          ]
+        : []),
+      {
+        name: 'Portkey gateway',
+        load: chat(portkey, 'Bearer sk-bench', {
+          'x-portkey-provider': 'openai',
+          'x-portkey-custom-host': `${mock}/v1`,
+        }),
+        meter: tree(portkeyProcess.pid),
+      },
     ];
+    // every server freshly started: without a first pass, whichever meets load first pays for compiling its paths
+    // inside a measured round (at concurrency 1 the per-cell warm-up is too few requests for that)
+    for (const { load } of llmTargets) if (!('missing' in load)) await warmUp({ ...load, connections: 16 }, 5);
     const llm: Row[] = [];
     for (const connections of LLM_CONCURRENCY) {
-      for (const [target, spec] of llmTargets) {
-        llm.push({ target, connections, ...(await measureLoad({ ...spec, connections })) });
-        log(`llm c=${connections} ${target}: p50 ${llm.at(-1)!.p50} ms, p99 ${llm.at(-1)!.p99} ms`);
-      }
+      // twice as many rounds as targets: each takes each place in the order twice
+      const rows = await interleave(llmTargets, 2 * llmTargets.length, connections, (row, round) =>
+        log(`llm c=${connections} round ${round} ${row.target}: ${describe(row)}`),
+      );
+      llm.push(...(rows as Row[]));
     }
 
-    // each target's meter reads the CPU time of what serves it: the mock for the direct calls, else the proxy (for
-    // Portico, its PostgreSQL too)
-    const cpu =
-      (...pids: number[]) =>
-      () => {
-        let sum = 0;
-        for (const pid of pids) {
-          const t = treeCpuMicros(pid);
-          if (t === undefined) return undefined;
-          sum += t;
-        }
-        return sum;
-      };
-    const httpTargets: [string, string | { missing: string }, Record<string, string>, () => number | undefined][] = [
-      ['direct (mock)', `${mock}/svc/items`, {}, cpu(mockProcess.pid)],
-      [
-        'Portico (key auth + rate limit + logs + metrics)',
-        `${portico.data}/svc/items`,
-        { authorization: `Bearer ${portico.key}` },
-        cpu(portico.pid, ...(pg ? [pg.pid] : [])),
-      ],
-      ['@fastify/http-proxy (no checks)', `${fastifyProxy}/svc/items`, {}, cpu(fastifyProcess.pid)],
-      [
-        'nginx proxy_pass (1 worker)',
-        'url' in nginx ? `${nginx.url}/svc/items` : nginx,
-        {},
-        cpu(...('pid' in nginx ? [nginx.pid] : [])),
-      ],
+    const svc = (url: string, authorization?: string): Omit<LoadSpec, 'connections'> => ({
+      url: `${url}/svc/items`,
+      headers: authorization ? { authorization } : {},
+    });
+    const httpTargets: Target[] = [
+      { name: 'direct (mock)', load: svc(mock), meter: tree(mockProcess.pid) },
+      { name: HTTP_NOW, load: svc(portico!.portico.data, `Bearer ${portico!.portico.key}`), meter: portico!.meter },
+      ...(baseline
+        ? [
+            {
+              name: HTTP_BEFORE,
+              load: svc(baseline.portico.data, `Bearer ${baseline.portico.key}`),
+              meter: baseline.meter,
+            },
+          ]
+        : []),
+      { name: '@fastify/http-proxy (no checks)', load: svc(fastifyProxy), meter: tree(fastifyProcess.pid) },
+      {
+        name: 'nginx proxy_pass (1 worker)',
+        load: 'url' in nginx ? svc(nginx.url) : nginx,
+        meter: cpuOf(...('pid' in nginx ? [tree(nginx.pid)] : [])),
+      },
     ];
-    // rounds interleave the targets, so a slow spell of the shared machine falls on all of them, and each round starts
-    // at the next target, so none always follows the same one (the direct run leaves the most garbage behind it);
-    // each target reports its median round
-    const rounds: Row[][] = httpTargets.map(() => []);
-    for (let round = 1; round <= HTTP_ROUNDS; round++) {
-      for (let k = 0; k < httpTargets.length; k++) {
-        const i = (k + round - 1) % httpTargets.length;
-        const [target, url, headers, meter] = httpTargets[i]!;
-        if (typeof url !== 'string') continue;
-        rounds[i]!.push({
-          target,
-          connections: HTTP_CONCURRENCY,
-          ...(await measureLoad({ url, headers, connections: HTTP_CONCURRENCY }, 5, 2, meter)),
-        });
-        const row = rounds[i]!.at(-1)!;
-        log(
-          `http round ${round} ${target}: ${Math.round(row.rps)} rps, ${row.cpuPerRequest?.toFixed(0) ?? '?'} µs CPU per request`,
-        );
-      }
-    }
-    const http = httpTargets.map(([target, url], i) =>
-      typeof url === 'string' ? median(rounds[i]!) : { target, ...url },
+    // twice as many rounds as targets: each takes each place in the order twice
+    const http = await interleave(httpTargets, 2 * httpTargets.length, HTTP_CONCURRENCY, (row, round) =>
+      log(`http round ${round} ${row.target}: ${describe(row)}`),
     );
     return {
       database: pg ? 'PostgreSQL (a throwaway local cluster)' : 'embedded PGlite (no PostgreSQL binaries found)',
       llm,
       http,
+      ...(before ? { baseline: { now, before } } : {}),
     };
   } finally {
     await group.stopAll();
@@ -281,36 +287,47 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
   }
 }
 
+/** A measured round in the progress log. */
+const describe = (row: Row) =>
+  `${Math.round(row.rps)} rps, p99 ${row.p99.toFixed(2)} ms, ${row.cpuPerRequest?.toFixed(0) ?? '?'} µs CPU per request`;
+
 const ms = (v: number) => v.toFixed(v < 10 ? 2 : 1);
 
 /** The results as markdown, each figure beside its peers. */
 export function renderDataPlane(r: DataPlaneResults): string[] {
   const direct = (c: number) => r.llm.find((x) => x.target === 'direct (mock)' && x.connections === c)!;
+  // the older build has its own section below, beside today's
+  const llm = r.llm.filter((x) => x.target !== LLM_BEFORE);
+  const http = r.http.filter((x) => x.target !== HTTP_BEFORE);
+  const llmRounds = 2 * r.llm.filter((x) => x.connections === LLM_CONCURRENCY[0]).length;
+  const httpRounds = 2 * r.http.length;
+  const range = (x: Row) => (x.range ? x.range.map(Math.round).join('–') : '—');
+  const cpu = (x: Row) => (x.cpuPerRequest === undefined ? '—' : String(Math.round(x.cpuPerRequest)));
   const lines = [
     '## LLM proxy overhead',
     '',
-    `\`POST /v1/chat/completions\` (non-streaming) against a mock OpenAI upstream that answers at once; 2 s warm-up, then 5 s measured per cell by a closed-loop undici client in the benchmark's own process. Portico: key auth, route match, credential, usage and cost recorded, request log, metrics; database: ${r.database}. Overhead = the proxy's latency minus the direct call's at the same concurrency. On this 2-core machine, where the load generator, the mock, the proxy and PostgreSQL share the cores, figures move by up to about 25% from run to run: compare rows within one run.`,
+    `\`POST /v1/chat/completions\` (non-streaming) against a mock OpenAI upstream that answers at once; 2 s warm-up, then 5 s measured per cell by a closed-loop undici client in the benchmark's own process, after a 5 s first pass through each target at concurrency 16, in ${llmRounds} rounds per concurrency that take the targets in turn, each round starting one target later, so each takes each place in the order twice; each row is the target's median round, with the range over the rounds and the median CPU per request (measured as for the HTTP proxy below). Portico: key auth, route match, credential, usage and cost recorded, request log, metrics; database: ${r.database}. Overhead = the proxy's latency minus the direct call's at the same concurrency. On this 2-core machine, where the load generator, the mock, the proxy and PostgreSQL share the cores, figures move by up to about 25% from run to run: compare rows within one run.`,
     '',
-    '| concurrency | target | req/s | p50 (ms) | p99 (ms) | p50 overhead (ms) | p99 overhead (ms) | non-2xx |',
-    '|---|---|---|---|---|---|---|---|',
-    ...r.llm.map((x) => {
+    '| concurrency | target | req/s | req/s range | p50 (ms) | p99 (ms) | p50 overhead (ms) | p99 overhead (ms) | CPU per request (µs) | non-2xx |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...llm.map((x) => {
       const d = direct(x.connections);
       const own = x.target === 'direct (mock)';
-      return `| ${x.connections} | ${x.target} | ${Math.round(x.rps)} | ${ms(x.p50)} | ${ms(x.p99)} | ${own ? '—' : ms(x.p50 - d.p50)} | ${own ? '—' : ms(x.p99 - d.p99)} | ${x.non2xx + x.errors} |`;
+      return `| ${x.connections} | ${x.target} | ${Math.round(x.rps)} | ${range(x)} | ${ms(x.p50)} | ${ms(x.p99)} | ${own ? '—' : ms(x.p50 - d.p50)} | ${own ? '—' : ms(x.p99 - d.p99)} | ${cpu(x)} | ${x.non2xx + x.errors} |`;
     }),
     '',
     verdictLlm(r),
     '',
     '## HTTP API proxy throughput',
     '',
-    `\`GET /svc/items\` at concurrency ${HTTP_CONCURRENCY} against a mock backend that answers at once (same warm-up and duration), in ${HTTP_ROUNDS} rounds that take the targets in turn, each round starting one target later, so each takes each place in the order twice; each row is the target's median round, with the range over all rounds. CPU per request is the CPU time of what serves the target (its process and children; for Portico, PostgreSQL's as well; for the direct calls, the mock's) over a measured run, divided by the requests served, the median over the rounds: it moves far less than throughput when the shared machine slows down. Portico checks the API key, applies the route's rate limit, sets x-forwarded-* and the request id, and records a request log and metrics for every request.`,
+    `\`GET /svc/items\` at concurrency ${HTTP_CONCURRENCY} against a mock backend that answers at once (same warm-up and duration), in ${httpRounds} rounds that take the targets in turn, each round starting one target later, so each takes each place in the order twice; each row is the target's median round, with the range over all rounds. CPU per request is the CPU time of what serves the target (its process and children; for Portico, PostgreSQL's as well; for the direct calls, the mock's) over a measured run, divided by the requests served, the median over the rounds: it moves far less than throughput when the shared machine slows down. Portico checks the API key, applies the route's rate limit, sets x-forwarded-* and the request id, and records a request log and metrics for every request.`,
     '',
     '| target | req/s | req/s range | p50 (ms) | p99 (ms) | CPU per request (µs) | non-2xx |',
     '|---|---|---|---|---|---|---|',
-    ...r.http.map((x) =>
+    ...http.map((x) =>
       'missing' in x
         ? `| ${x.target} | — | — | — | — | — | ${x.missing} |`
-        : `| ${x.target} | ${Math.round(x.rps)} | ${x.range ? x.range.map(Math.round).join('–') : '—'} | ${ms(x.p50)} | ${ms(x.p99)} | ${x.cpuPerRequest === undefined ? '—' : Math.round(x.cpuPerRequest)} | ${x.non2xx + x.errors} |`,
+        : `| ${x.target} | ${Math.round(x.rps)} | ${range(x)} | ${ms(x.p50)} | ${ms(x.p99)} | ${cpu(x)} | ${x.non2xx + x.errors} |`,
     ),
     '',
     verdictHttp(r),
@@ -329,7 +346,7 @@ export function renderDataPlane(r: DataPlaneResults): string[] {
     'ones log at debug; every request is a request-log row either way).',
     '',
   ];
-  return lines;
+  return r.baseline ? [...lines, ...renderBaseline(r, r.baseline)] : lines;
 }
 
 /** The LLM target: Portico's p99 overhead below Portkey's at every concurrency. */
@@ -337,7 +354,7 @@ function verdictLlm(r: DataPlaneResults): string {
   const at = (target: string, c: number) => r.llm.find((x) => x.target === target && x.connections === c)!;
   const parts = LLM_CONCURRENCY.map((c) => {
     const d = at('direct (mock)', c).p99;
-    const [p, k] = [at('Portico', c).p99 - d, at('Portkey gateway', c).p99 - d];
+    const [p, k] = [at(LLM_NOW, c).p99 - d, at('Portkey gateway', c).p99 - d];
     return `c=${c}: ${ms(p)} ms against ${ms(k)} ms (${p < k ? 'met' : 'missed'})`;
   });
   return `Target, Portico's p99 overhead below Portkey's at every concurrency: ${parts.join('; ')}.`;
@@ -347,7 +364,7 @@ function verdictLlm(r: DataPlaneResults): string {
 function verdictHttp(r: DataPlaneResults): string {
   const rps = (prefix: string) =>
     (r.http.find((x) => x.target.startsWith(prefix) && !('missing' in x)) as Row | undefined)?.rps;
-  const [portico, fastify, nginx] = [rps('Portico'), rps('@fastify'), rps('nginx')];
+  const [portico, fastify, nginx] = [rps(HTTP_NOW), rps('@fastify'), rps('nginx')];
   if (!portico || !fastify) return '';
   const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(1)}%`;
   const verdict = (met: boolean) => (met ? 'met' : 'missed');

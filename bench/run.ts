@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { BASELINE_HEADING } from './baseline';
 import { importBench, renderImport } from './import';
 import { dataPlaneBench, renderDataPlane } from './proxies';
 import { renderStartup, startupBench, terraformBench } from './terraform';
@@ -43,8 +44,9 @@ async function terraformSection(): Promise<string[]> {
 }
 
 /**
- * `npm run bench [-- terraform|proxies|startup]`: runs the benchmarks (all by default) and rewrites their sections of
- * bench/RESULTS.md with the figures and their peers.
+ * `npm run bench [-- terraform|proxies|startup|import]`: runs the benchmarks (all by default) and rewrites their
+ * sections of bench/RESULTS.md with the figures and their peers. `PORTICO_BENCH_BASELINE=<checkout>` runs an older
+ * build beside today's in the proxies benchmark and adds a before-and-after section.
  */
 async function main(): Promise<void> {
   const only = process.argv[2];
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
   const order = [
     '## LLM proxy overhead',
     '## HTTP API proxy throughput',
+    BASELINE_HEADING,
     '## Terraform provider: 200 resources',
     '## Terraform provider: start-up',
     '## Config import',
