@@ -1,3 +1,6 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Kysely } from 'kysely';
 import { copyInto, copyRows } from '../copy-text';
 import type { ListenHandlers, Unlisten } from '../listener';
@@ -8,9 +11,10 @@ export interface PGliteOptions {
   /** A data directory (created if missing), or `memory://` to keep nothing. */
   dataDir: string;
   /**
-   * A test/tooling aid: a data directory dumped by PGlite's `dumpDataDir` (a tarball, or the path of its file) that an
-   * in-memory database starts from instead of running initdb, which costs a start about a second and a half of CPU.
-   * Ignored with a data directory on disk (it keeps its own) and when the file is absent (initdb runs as usual).
+   * A test/tooling aid: a data directory dumped by PGlite's `dumpDataDir` (a tarball, or the path of its file) that a
+   * new database starts from instead of running initdb, which costs a start about a second and a half of CPU.
+   * Ignored where a database exists already (a data directory on disk keeps its own) and when the file is absent
+   * (initdb runs as usual).
    */
   image?: Blob | string;
 }
@@ -19,9 +23,12 @@ export interface PGliteOptions {
 export async function openPGlite({ dataDir, image }: PGliteOptions): Promise<OpenDatabase> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { PGliteDialect } = await import('kysely-pglite-dialect');
-  if (dataDir !== 'memory://') (await import('node:fs')).mkdirSync(dataDir, { recursive: true });
-  const loadDataDir = dataDir === 'memory://' ? await readImage(image) : undefined;
-  const client = await PGlite.create(dataDir === 'memory://' ? { loadDataDir } : { dataDir });
+  const inMemory = dataDir === 'memory://';
+  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  // PGlite loads an image only where no database is yet (it refuses to overwrite one)
+  const fresh = inMemory || !existsSync(join(dataDir, 'PG_VERSION'));
+  const loadDataDir = fresh ? await readImage(image) : undefined;
+  const client = await PGlite.create({ ...(inMemory ? {} : { dataDir }), loadDataDir });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
   const listen = async (channel: string, handlers: ListenHandlers): Promise<Unlisten> => {
     const stop = await client.listen(channel, handlers.onMessage);
@@ -41,7 +48,7 @@ export async function openPGlite({ dataDir, image }: PGliteOptions): Promise<Ope
 async function readImage(image: Blob | string | undefined): Promise<Blob | undefined> {
   if (typeof image !== 'string') return image;
   try {
-    return new Blob([await (await import('node:fs/promises')).readFile(image)]);
+    return new Blob([await readFile(image)]);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
