@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { startServer, type RunningServer } from '../server/app';
 import { loadConfig } from '../server/config';
+import { testPgliteImage } from './support/pglite-image';
 import { TerraformDir, terraformAvailable } from './support/terraform';
 
 const TOKEN = 'terraform-e2e-token-0123456789';
@@ -98,7 +99,7 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
   };
 
   beforeAll(async () => {
-    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false });
+    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false, pgliteImage: testPgliteImage() });
     admin = server.adminUrl!;
     tf = new TerraformDir({ TF_VAR_secret: SECRET });
     await tf.installProvider();
