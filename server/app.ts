@@ -29,7 +29,7 @@ export interface OpenGateway extends Gateway {
 export interface GatewayOptions {
   /** Webhook delivery tuning; `false` runs no dispatcher here (data-only nodes). */
   webhooks?: DispatcherOptions | false;
-  /** Test/tooling aid: a migrated PGlite image an in-memory database starts from (see PGliteOptions.image). */
+  /** Test/tooling aid: a migrated PGlite image a new embedded database starts from (see PGliteOptions.image). */
   pgliteImage?: Blob | string;
 }
 

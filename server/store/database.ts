@@ -15,7 +15,7 @@ export interface OpenDatabaseOptions {
   databaseUrl?: string;
   /** PGlite data directory, or `memory://`. */
   dataDir?: string;
-  /** A migrated PGlite image an in-memory database starts from (a test/tooling aid; see PGliteOptions.image). */
+  /** A migrated PGlite image a new database starts from (a test/tooling aid; see PGliteOptions.image). */
   pgliteImage?: Blob | string;
   /** Size of the pg pool. */
   poolSize?: number;
