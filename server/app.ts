@@ -29,6 +29,8 @@ export interface OpenGateway extends Gateway {
 export interface GatewayOptions {
   /** Webhook delivery tuning; `false` runs no dispatcher here (data-only nodes). */
   webhooks?: DispatcherOptions | false;
+  /** Test/tooling aid: a migrated PGlite image a new embedded database starts from (see PGliteOptions.image). */
+  pgliteImage?: Blob | string;
 }
 
 export async function openGateway(
@@ -41,7 +43,8 @@ export async function openGateway(
   options: GatewayOptions = {},
 ): Promise<OpenGateway> {
   const timeouts = { connectMs: config.dbConnectTimeoutMs, queryMs: config.dbQueryTimeoutMs };
-  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, timeouts });
+  const { databaseUrl, dataDir } = config;
+  const database = await openDatabase({ databaseUrl, dataDir, timeouts, pgliteImage: options.pgliteImage });
   try {
     // with PostgreSQL the data dir holds nothing else, but it is still where records wait out an outage
     const spoolDir = config.dataDir === 'memory://' ? undefined : join(config.dataDir, 'spool');

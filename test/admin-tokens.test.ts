@@ -106,5 +106,5 @@ describe('portico token create', () => {
     const bad = await run('node', [join(__dirname, '..', 'cli', 'portico.js'), 'token', 'create', '--name', 'x', '--role', 'god'], { env: { ...process.env, ...env } }).catch((e) => e);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('role:');
-  });
+  }, 120_000); // two CLI processes, each opening a PGlite data directory on disk (the first runs initdb there)
 });

@@ -7,6 +7,7 @@ import { generateConstructs, GENERATED_DIR } from '../constructs/generate';
 import { DOCS_DIR, generateDocs } from '../provider/docs';
 import { startServer, type RunningServer } from '../server/app';
 import { loadConfig } from '../server/config';
+import { testPgliteImage } from './support/pglite-image';
 import { TerraformDir, terraformAvailable } from './support/terraform';
 
 const run = promisify(execFile);
@@ -49,7 +50,7 @@ const haveTerraform = terraformAvailable();
   };
 
   beforeAll(async () => {
-    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false });
+    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false, pgliteImage: testPgliteImage() });
     const tf = new TerraformDir();
     await tf.installProvider();
     home = tf.home;

@@ -141,8 +141,7 @@ describe.each(testDialects())('egress rules (%s)', (dialect) => {
   beforeAll(async () => {
     mock = new MockHttp();
     port = new URL(await mock.start()).port;
-    strict = await openEnv(dialect, '');
-    widened = await openEnv(dialect, '127.0.0.0/8,localhost');
+    [strict, widened] = await Promise.all([openEnv(dialect, ''), openEnv(dialect, '127.0.0.0/8,localhost')]);
   }, 180_000); // two gateways: slow on a loaded machine
   afterAll(async () => {
     for (const env of [strict, widened]) {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { startServer, type RunningServer } from '../server/app';
 import { loadConfig } from '../server/config';
+import { testPgliteImage } from './support/pglite-image';
 import { Receiver } from './support/receiver';
 import { TerraformDir, terraformAvailable } from './support/terraform';
 
@@ -100,7 +101,7 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
   };
 
   beforeAll(async () => {
-    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false });
+    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false, pgliteImage: testPgliteImage() });
     admin = server.adminUrl!;
     tf = new TerraformDir({ TF_VAR_secret: SECRET });
     await tf.installProvider();
@@ -290,7 +291,7 @@ resource "portico_webhook" "given" {
   const apply = (...args: string[]) => tf.tf('apply', '-auto-approve', '-input=false', '-no-color', ...args);
 
   beforeAll(async () => {
-    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false });
+    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false, pgliteImage: testPgliteImage() });
     admin = server.adminUrl!;
     receiver = new Receiver();
     hookUrl = await receiver.start();

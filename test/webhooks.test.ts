@@ -174,7 +174,7 @@ describe.each(testDialects())('webhooks (%s)', (dialect) => {
 
 describe.each(testDialects())('webhook outbox across a restart (%s)', (dialect) => {
   test('a delivery queued before a restart is sent after it', async () => {
-    const pg = dialect === 'postgres' ? await createPostgresDatabase() : undefined;
+    const pg = dialect === 'postgres' ? await createPostgresDatabase('migrated') : undefined;
     const env = { PORTICO_MASTER_KEY: randomBytes(32).toString('base64'), ...(pg ? { DATABASE_URL: pg.url } : { PORTICO_DATA_DIR: mkdtempSync(join(tmpdir(), 'portico-outbox-')) }) };
     const start = (webhooks: false | { backoffMs: number; pollMs: number }) => startTestGateway(dialect, env, { webhooks });
     const rx = new Receiver();

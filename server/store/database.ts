@@ -15,19 +15,24 @@ export interface OpenDatabaseOptions {
   databaseUrl?: string;
   /** PGlite data directory, or `memory://`. */
   dataDir?: string;
+  /** A migrated PGlite image a new database starts from (a test/tooling aid; see PGliteOptions.image). */
+  pgliteImage?: Blob | string;
   /** Size of the pg pool. */
   poolSize?: number;
   /** Bounds on waiting for PostgreSQL, so a hung server gives errors rather than requests that never end. */
   timeouts?: DatabaseTimeouts;
 }
 
-/** Opens the database of the dialect `options` ask for, runs pending migrations and returns it ready. */
+/**
+ * Opens the database of the dialect `options` ask for, runs pending migrations and returns it ready. Migrations run
+ * from a PGlite image too: they find nothing pending there unless the image predates one.
+ */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDatabase> {
   const timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
   const url = options.databaseUrl;
   const opened = url
     ? await openPostgres({ url, poolSize: options.poolSize ?? 10, timeouts })
-    : await openPGlite({ dataDir: options.dataDir ?? 'memory://' });
+    : await openPGlite({ dataDir: options.dataDir ?? 'memory://', image: options.pgliteImage });
   // migrations may wait on another instance's lock, and build indexes: no query timeout for them
   const migrator = url ? await postgresKysely(url, 1, { ...timeouts, queryMs: 0 }) : undefined;
   try {

@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 export type TestDialect = 'pglite' | 'postgres';
 
 const pgUrl = process.env.TEST_DATABASE_URL;
+/** Where jest's global setup leaves the name of the run's migrated template database (workers inherit it). */
+const TEMPLATE_ENV = 'PORTICO_TEST_PG_TEMPLATE';
 let noticePrinted = false;
 
 /** PGlite always; PostgreSQL when TEST_DATABASE_URL is set. REQUIRE_POSTGRES=1 makes its absence a failure. */
@@ -17,24 +19,50 @@ export function testDialects(): TestDialect[] {
   return ['pglite'];
 }
 
-/** A fresh, empty PostgreSQL database on the test server, and a function that drops it. */
-export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+/**
+ * A fresh PostgreSQL database on the test server, and a function that drops it: empty, or with `'migrated'` a copy of
+ * the run's migrated template when global setup made one (a gateway's migrations then find nothing to do; without
+ * the template it is empty and they run). Suites about migrating itself ask for an empty one.
+ */
+export async function createPostgresDatabase(
+  from: 'empty' | 'migrated' = 'empty',
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const template = from === 'migrated' ? process.env[TEMPLATE_ENV] : undefined;
+  return createDatabase(`portico_test_${randomBytes(6).toString('hex')}`, template ? ` template ${template}` : '');
+}
+
+/** Global setup: a database migrated as a gateway start would, for createPostgresDatabase to copy (none without TEST_DATABASE_URL). */
+export async function createPostgresTemplate(): Promise<void> {
+  if (!pgUrl) return;
+  const name = `portico_tmpl_${randomBytes(6).toString('hex')}`;
+  const { url } = await createDatabase(name, '');
+  const { openDatabase } = await import('../../server/store/database');
+  await (await openDatabase({ databaseUrl: url })).close();
+  process.env[TEMPLATE_ENV] = name;
+}
+
+/** Global teardown: drops the template. */
+export async function dropPostgresTemplate(): Promise<void> {
+  const name = process.env[TEMPLATE_ENV];
+  if (pgUrl && name) await adminQuery(`drop database if exists ${name} with (force)`);
+}
+
+async function createDatabase(name: string, clause: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  await adminQuery(`create database ${name}${clause}`);
+  const url = new URL(pgUrl!);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => adminQuery(`drop database if exists ${name} with (force)`) };
+}
+
+/** One statement on the test server's maintenance database (CREATE/DROP DATABASE cannot run in a database it names). */
+async function adminQuery(text: string): Promise<void> {
   if (!pgUrl) throw new Error('TEST_DATABASE_URL is not set');
   const { Client } = await import('pg');
-  const name = `portico_test_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: pgUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(pgUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new Client({ connectionString: pgUrl });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
+  const client = new Client({ connectionString: pgUrl });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
 }

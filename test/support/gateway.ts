@@ -5,6 +5,7 @@ import { openGateway, type GatewayOptions, type OpenGateway } from '../../server
 import { loadConfig } from '../../server/config';
 import { buildAdminApp } from '../../server/control/admin-app';
 import { createPostgresDatabase, type TestDialect } from './databases';
+import { testPgliteImage } from './pglite-image';
 
 export const OWNER_TOKEN = 'test-owner-token-0123456789';
 
@@ -21,12 +22,13 @@ export interface TestGateway {
 export const LOOPBACK_EGRESS = '127.0.0.0/8,::1';
 
 /**
- * Starts a gateway on a new, empty database of the given dialect (or on the one `env.DATABASE_URL` names). Tenants'
+ * Starts a gateway on a new database of the given dialect (or on the one `env.DATABASE_URL` names), holding nothing but
+ * the schema: it starts from the run's migrated image or template (test/support/global-setup.ts). Tenants'
  * targets may reach loopback unless `env.PORTICO_EGRESS_ALLOW` says otherwise, and the admin rate limit is off (a
  * suite fires hundreds of calls a second; test/admin-rate-limit.test.ts sets its own) unless `env` sets one.
  */
 export async function startTestGateway(dialect: TestDialect, env: Record<string, string> = {}, options: GatewayOptions & { log?: pino.Logger } = {}): Promise<TestGateway> {
-  const pg = dialect === 'postgres' && !env.DATABASE_URL ? await createPostgresDatabase() : undefined;
+  const pg = dialect === 'postgres' && !env.DATABASE_URL ? await createPostgresDatabase('migrated') : undefined;
   const config = loadConfig({
     PORTICO_DATA_DIR: 'memory://',
     PORTICO_ADMIN_TOKEN: OWNER_TOKEN,
@@ -36,7 +38,7 @@ export async function startTestGateway(dialect: TestDialect, env: Record<string,
     ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...env,
   });
-  const gateway = await openGateway(config, options.log ?? pino({ level: 'silent' }), options);
+  const gateway = await openGateway(config, options.log ?? pino({ level: 'silent' }), { pgliteImage: testPgliteImage(), ...options });
   const admin = buildAdminApp(gateway);
   await admin.ready();
   return {
