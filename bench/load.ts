@@ -21,42 +21,55 @@ export interface LoadSpec {
 }
 
 /**
- * Closed-loop load: `connections` keep-alive connections, each sending its next request as soon as the last
- * answer is read, for `seconds`. Latency per request from hrtime, so sub-millisecond figures are real (autocannon
- * rounds to whole milliseconds). Bounded by its duration.
+ * A client for one load: a keep-alive pool of `connections`, a `send` that times one request from hrtime (so
+ * sub-millisecond figures are real; autocannon rounds to whole milliseconds) and counts its failures, and the
+ * result over the time elapsed since `started`, once the pool is closed.
  */
-async function run(spec: LoadSpec, seconds: number): Promise<LoadResult> {
+function client(spec: LoadSpec) {
   const url = new URL(spec.url);
   const pool = new Pool(url.origin, { connections: spec.connections, pipelining: 1, keepAliveTimeout: 60_000 });
   const latencies: number[] = [];
   let non2xx = 0;
   let errors = 0;
   const started = process.hrtime.bigint();
-  const end = Date.now() + seconds * 1000;
-  const worker = async () => {
-    while (Date.now() < end) {
-      const t0 = process.hrtime.bigint();
-      try {
-        const res = await pool.request({
-          path: url.pathname + url.search,
-          method: spec.method ?? 'GET',
-          headers: spec.headers,
-          body: spec.body,
-        });
-        await res.body.dump();
-        if (res.statusCode < 200 || res.statusCode >= 300) non2xx++;
-        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      } catch {
-        errors++;
-      }
+  const send = async () => {
+    const t0 = process.hrtime.bigint();
+    try {
+      const res = await pool.request({
+        path: url.pathname + url.search,
+        method: spec.method ?? 'GET',
+        headers: spec.headers,
+        body: spec.body,
+      });
+      await res.body.dump();
+      if (res.statusCode < 200 || res.statusCode >= 300) non2xx++;
+      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    } catch {
+      errors++;
     }
   };
+  const finish = async (): Promise<LoadResult> => {
+    const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+    await pool.close();
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+    return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), requests: latencies.length, non2xx, errors };
+  };
+  return { send, started, finish };
+}
+
+/**
+ * Closed-loop load: `connections` keep-alive connections, each sending its next request as soon as the last
+ * answer is read, for `seconds`. Bounded by its duration.
+ */
+async function run(spec: LoadSpec, seconds: number): Promise<LoadResult> {
+  const { send, finish } = client(spec);
+  const end = Date.now() + seconds * 1000;
+  const worker = async () => {
+    while (Date.now() < end) await send();
+  };
   await Promise.all(Array.from({ length: spec.connections }, worker));
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), requests: latencies.length, non2xx, errors };
+  return finish();
 }
 
 /**
@@ -96,29 +109,8 @@ export async function openLoop(
   seconds: number,
   meter?: () => number | undefined,
 ): Promise<LoadResult & { sent: number }> {
-  const url = new URL(spec.url);
-  const pool = new Pool(url.origin, { connections: spec.connections, pipelining: 1, keepAliveTimeout: 60_000 });
-  const latencies: number[] = [];
-  let non2xx = 0;
-  let errors = 0;
-  const send = async () => {
-    const t0 = process.hrtime.bigint();
-    try {
-      const res = await pool.request({
-        path: url.pathname + url.search,
-        method: spec.method ?? 'GET',
-        headers: spec.headers,
-        body: spec.body,
-      });
-      await res.body.dump();
-      if (res.statusCode < 200 || res.statusCode >= 300) non2xx++;
-      latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    } catch {
-      errors++;
-    }
-  };
   const cpuBefore = meter?.();
-  const started = process.hrtime.bigint();
+  const { send, started, finish } = client(spec);
   const total = Math.round(rate * seconds);
   const inFlight: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
@@ -128,20 +120,8 @@ export async function openLoop(
     inFlight.push(send());
   }
   await Promise.all(inFlight);
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   const cpuAfter = meter?.();
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  const result = {
-    rps: latencies.length / elapsed,
-    p50: at(0.5),
-    p99: at(0.99),
-    requests: latencies.length,
-    non2xx,
-    errors,
-    sent: total,
-  };
+  const result = { ...(await finish()), sent: total };
   return cpuBefore !== undefined && cpuAfter !== undefined && result.requests
     ? { ...result, cpuPerRequest: (cpuAfter - cpuBefore) / result.requests }
     : result;
