@@ -1,3 +1,4 @@
+import { type FixedRatePath, type FixedRateRound } from './fixedrate';
 import { type Checkout } from './portico';
 import { type DataPlaneResults, type Row } from './proxies';
 
@@ -12,6 +13,8 @@ export const BASELINE_HEADING = "## Before and after: today's build against an o
 
 /** The acceptance line of issues 11 and 12: today's build serves at least 95% of the older build's throughput. */
 const GOAL = 0.95;
+/** The same goal read as cost: at one request rate, today's build spends at most 5% more CPU per request. */
+const CPU_GOAL = 1.05;
 
 export interface BaselineRun {
   now: Checkout;
@@ -82,5 +85,58 @@ export function renderBaseline(r: DataPlaneResults, run: BaselineRun): string[] 
     ]),
     '',
     ...found.map(verdict),
+    ...(r.fixedRate ? ['', ...renderFixedRate(r.fixedRate, run)] : []),
+  ];
+}
+
+/** A build's rounds at the fixed rate: the medians, and the range of CPU per request. */
+function summary(rounds: FixedRateRound[]) {
+  const cpu = rounds.flatMap((x) => (x.cpuPerRequest === undefined ? [] : [x.cpuPerRequest]));
+  return {
+    cpu: cpu.length ? middle(cpu) : undefined,
+    cpuRange: cpu.length ? `${µs(Math.min(...cpu))}–${µs(Math.max(...cpu))}` : '—',
+    p50: middle(rounds.map((x) => x.p50)),
+    p99: middle(rounds.map((x) => x.p99)),
+    rps: middle(rounds.map((x) => x.rps)),
+    failed: rounds.reduce((n, x) => n + x.failed, 0),
+    sent: rounds.reduce((n, x) => n + x.sent, 0),
+  };
+}
+
+/**
+ * The fixed-rate pass: at one request rate both builds do the same work per second, so CPU per request compares
+ * like with like; closed-loop throughput instead moves with how the two shared cores happen to be split.
+ */
+function renderFixedRate(paths: FixedRatePath[], run: BaselineRun): string[] {
+  const first = paths[0];
+  const rounds = first ? first.now.length : 0;
+  const row = (p: FixedRatePath, build: string, s: ReturnType<typeof summary>) =>
+    `| ${p.path} | ${p.rate} | ${build} | ${µs(s.cpu)} | ${s.cpuRange} | ${Math.round(s.rps)} | ${ms(s.p50)} | ${ms(s.p99)} | ${s.failed} of ${s.sent} |`;
+  const verdictAt = (p: FixedRatePath) => {
+    const [now, before] = [summary(p.now), summary(p.before)];
+    if (now.cpu === undefined || before.cpu === undefined)
+      return `- ${p.path}: CPU/req at ${p.rate} req/s now/before = — (no /proc)`;
+    const ratio = now.cpu / before.cpu;
+    const perRound = p.now.flatMap((x, i) => {
+      const other = p.before[i]?.cpuPerRequest;
+      return x.cpuPerRequest !== undefined && other ? [x.cpuPerRequest / other] : [];
+    });
+    // a rate one build could not keep up with would read its cost at another load than the other's
+    const comfortable = (s: typeof now, saturatedP50 = Infinity) =>
+      s.rps >= 0.95 * p.rate && s.failed === 0 && s.p50 < saturatedP50;
+    const kept = comfortable(now, p.saturatedP50?.now) && comfortable(before, p.saturatedP50?.before);
+    return `- ${p.path}: CPU/req at ${p.rate} req/s now/before = ${pct(ratio)} (goal ≤ 105%, ${ratio <= CPU_GOAL ? 'met' : 'missed'}; ${µs(now.cpu)} vs ${µs(before.cpu)} µs${perRound.length ? `; per round ${pct(Math.min(...perRound))}–${pct(Math.max(...perRound))}` : ''})${kept ? '' : '; NOT comfortable for both builds (fewer answers than the rate, failures, or a median p50 above the closed-loop p50 at 64 connections): requests queued, read with care, or set a lower rate'}.`;
+  };
+  return [
+    `At a fixed request rate: both builds driven open-loop at the same rate per hot path (${paths.map((p) => `${p.path} ${p.rate} req/s`).join(', ')}; a rate both sustain comfortably, 60% of the slower build's closed-loop throughput above unless set by \`PORTICO_BENCH_FIXED_RATE_LLM\` / \`_HTTP\`), 64 connections, in ${rounds} rounds that alternate which build goes first (now, before, before, now, …), each measurement ${first?.seconds ?? 0} s after ${first?.warmupSeconds ?? 0} s unmeasured at the same rate. CPU per request is counted as above (the build's process and PostgreSQL less the other build's backends); the row gives its median and range over the rounds, the medians over the rounds of answers per second and latency, and the failed requests over all rounds. A verdict is marked not comfortable when a build answered under 95% of the rate, failed requests, or had a median p50 above its own closed-loop p50 at 64 connections (requests queued as at saturation). Doing the same work per second, the builds' CPU per request is steady from run to run where closed-loop throughput is not.`,
+    '',
+    '| hot path | rate (req/s) | build | CPU per request (µs), median | CPU per request range | answered req/s | p50 (ms) | p99 (ms) | failed |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...paths.flatMap((p) => [
+      row(p, `now (${run.now.commit})`, summary(p.now)),
+      row(p, `before (${run.before.commit})`, summary(p.before)),
+    ]),
+    '',
+    ...paths.map(verdictAt),
   ];
 }

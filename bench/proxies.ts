@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HTTP_BEFORE, HTTP_NOW, LLM_BEFORE, LLM_NOW, renderBaseline, type BaselineRun } from './baseline';
 import { treeCpuMicros } from './cpu';
+import { chooseRate, fixedRatePass, fixedRateSettings, type FixedRatePath } from './fixedrate';
 import { measureLoad, warmUp, type LoadResult, type LoadSpec } from './load';
 import { baselineCheckout, currentCheckout, startPortico, type Checkout, type RunningPortico } from './portico';
 import { startPostgres, type BenchPostgres } from './postgres';
@@ -13,6 +14,11 @@ const ROOT = join(__dirname, '..');
 const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
 const LLM_CONCURRENCY = [1, 16, 64];
 const HTTP_CONCURRENCY = 64;
+/** `PORTICO_BENCH_SMOKE=1`: one short round of everything, to try the code (RESULTS.md is left alone). */
+const SMOKE = process.env.PORTICO_BENCH_SMOKE === '1';
+const [SECONDS, WARMUP_SECONDS, FIRST_PASS_SECONDS] = SMOKE ? [1, 0.5, 1] : [5, 2, 5];
+/** Twice as many rounds as targets (each takes each place in the order twice); one in a smoke run. */
+const roundsFor = (targets: number) => (SMOKE ? 1 : 2 * targets);
 
 /** The middle of a list of numbers (of an even count, the upper of the middle two). */
 const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -48,6 +54,8 @@ export interface DataPlaneResults {
   http: (Row | { target: string; missing: string })[];
   /** Set when an older build ran beside this one (`PORTICO_BENCH_BASELINE`). */
   baseline?: BaselineRun;
+  /** Both builds at one fixed request rate per hot path, when an older build ran beside this one. */
+  fixedRate?: FixedRatePath[];
 }
 
 /** One target of a phase: its name, its load (or why it is missing), and a meter of the CPU time of what serves it. */
@@ -74,7 +82,7 @@ async function interleave(
       const i = (k + round - 1) % targets.length;
       const { name, load, meter } = targets[i]!;
       if ('missing' in load) continue;
-      const result = await measureLoad({ ...load, connections }, 5, 2, meter);
+      const result = await measureLoad({ ...load, connections }, SECONDS, WARMUP_SECONDS, meter);
       measured[i]!.push({ target: name, connections, ...result });
       log(measured[i]!.at(-1)!, round);
     }
@@ -238,11 +246,11 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
     ];
     // every server freshly started: without a first pass, whichever meets load first pays for compiling its paths
     // inside a measured round (at concurrency 1 the per-cell warm-up is too few requests for that)
-    for (const { load } of llmTargets) if (!('missing' in load)) await warmUp({ ...load, connections: 16 }, 5);
+    for (const { load } of llmTargets)
+      if (!('missing' in load)) await warmUp({ ...load, connections: 16 }, FIRST_PASS_SECONDS);
     const llm: Row[] = [];
     for (const connections of LLM_CONCURRENCY) {
-      // twice as many rounds as targets: each takes each place in the order twice
-      const rows = await interleave(llmTargets, 2 * llmTargets.length, connections, (row, round) =>
+      const rows = await interleave(llmTargets, roundsFor(llmTargets.length), connections, (row, round) =>
         log(`llm c=${connections} round ${round} ${row.target}: ${describe(row)}`),
       );
       llm.push(...(rows as Row[]));
@@ -271,11 +279,13 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
         meter: cpuOf(...('pid' in nginx ? [tree(nginx.pid)] : [])),
       },
     ];
-    // twice as many rounds as targets: each takes each place in the order twice
-    const http = await interleave(httpTargets, 2 * httpTargets.length, HTTP_CONCURRENCY, (row, round) =>
+    const http = await interleave(httpTargets, roundsFor(httpTargets.length), HTTP_CONCURRENCY, (row, round) =>
       log(`http round ${round} ${row.target}: ${describe(row)}`),
     );
+    const fixedRate =
+      baseline && (await fixedRateOfBuilds(llm, http, portico!, baseline, llmTargets, httpTargets, log));
     return {
+      fixedRate,
       database: pg ? 'PostgreSQL (a throwaway local cluster)' : 'embedded PGlite (no PostgreSQL binaries found)',
       llm,
       http,
@@ -285,6 +295,61 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
     await group.stopAll();
     pg?.stop();
   }
+}
+
+/**
+ * The fixed-rate pass of the two builds: each hot path at a rate both sustain comfortably, a share of the slower
+ * build's closed-loop throughput just measured (on the LLM path, at its best concurrency) unless set by hand.
+ */
+async function fixedRateOfBuilds(
+  llm: Row[],
+  http: DataPlaneResults['http'],
+  now: Build,
+  before: Build,
+  llmTargets: Target[],
+  httpTargets: Target[],
+  log: (line: string) => void,
+): Promise<FixedRatePath[]> {
+  const settings = fixedRateSettings();
+  const rps = (rows: DataPlaneResults['http'], target: string, c?: number) =>
+    rows.find((x): x is Row => x.target === target && !('missing' in x) && (c === undefined || x.connections === c))
+      ?.rps ?? 0;
+  const slowerLlm = Math.max(...LLM_CONCURRENCY.map((c) => Math.min(rps(llm, LLM_NOW, c), rps(llm, LLM_BEFORE, c))));
+  const p50 = (rows: DataPlaneResults['http'], target: string, c: number) =>
+    rows.find((x): x is Row => x.target === target && !('missing' in x) && x.connections === c)?.p50 ?? Infinity;
+  const saturated = (rows: DataPlaneResults['http'], names: [string, string], c: number) => ({
+    now: p50(rows, names[0], c),
+    before: p50(rows, names[1], c),
+  });
+  const slowerHttp = Math.min(rps(http, HTTP_NOW), rps(http, HTTP_BEFORE));
+  const load = (targets: Target[], name: string, connections: number): LoadSpec => {
+    const spec = targets.find((t) => t.name === name)!.load;
+    if ('missing' in spec) throw new Error(`${name}: ${spec.missing}`);
+    return { ...spec, connections };
+  };
+  const started = Date.now();
+  const paths = await fixedRatePass(
+    [
+      {
+        path: 'LLM proxy',
+        rate: chooseRate(settings.llmRate, settings.share, slowerLlm),
+        saturatedP50: saturated(llm, [LLM_NOW, LLM_BEFORE], 64),
+        now: { load: load(llmTargets, LLM_NOW, 64), meter: now.meter },
+        before: { load: load(llmTargets, LLM_BEFORE, 64), meter: before.meter },
+      },
+      {
+        path: 'HTTP API proxy',
+        rate: chooseRate(settings.httpRate, settings.share, slowerHttp),
+        saturatedP50: saturated(http, [HTTP_NOW, HTTP_BEFORE], HTTP_CONCURRENCY),
+        now: { load: load(httpTargets, HTTP_NOW, HTTP_CONCURRENCY), meter: now.meter },
+        before: { load: load(httpTargets, HTTP_BEFORE, HTTP_CONCURRENCY), meter: before.meter },
+      },
+    ],
+    settings,
+    log,
+  );
+  log(`fixed-rate pass took ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return paths;
 }
 
 /** A measured round in the progress log. */
