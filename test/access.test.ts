@@ -26,17 +26,86 @@ interface Fixture {
 }
 
 const OPS: Op[] = [
-  { name: 'create tenant', area: 'tenants', need: 'write', ok: 201, foreignOnly: true, call: (t, k, tenant, f) => t.api('POST', '/v1/admin/tenants', { id: `${tenant}-new-${f.n++}`, name: 'x' }, k) },
-  { name: 'get tenant', area: 'tenants', need: 'read', ok: 200, call: (t, k, tenant) => t.api('GET', `/v1/admin/tenants/${tenant}`, undefined, k) },
-  { name: 'list tenants by tenant_id', area: 'tenants', need: 'read', ok: 200, call: (t, k, tenant) => t.api('GET', `/v1/admin/tenants?tenant_id=${tenant}`, undefined, k) },
-  { name: 'replace tenant', area: 'tenants', need: 'write', ok: 200, call: (t, k, tenant) => t.api('PUT', `/v1/admin/tenants/${tenant}`, { name: `Renamed ${tenant}` }, k) },
-  { name: 'delete tenant', area: 'tenants', need: 'write', ok: 204, foreignOnly: true, call: (t, k, tenant) => t.api('DELETE', `/v1/admin/tenants/${tenant}-spare`, undefined, k) },
-  { name: 'create key', area: 'keys', need: 'write', ok: 201, call: (t, k, tenant) => t.api('POST', `/v1/admin/tenants/${tenant}/keys`, { name: 'k' }, k) },
-  { name: 'list keys', area: 'keys', need: 'read', ok: 200, call: (t, k, tenant) => t.api('GET', `/v1/admin/tenants/${tenant}/keys`, undefined, k) },
-  { name: 'get key', area: 'keys', need: 'read', ok: 200, call: (t, k, tenant, f) => t.api('GET', `/v1/admin/tenants/${tenant}/keys/${f.keys[tenant]}`, undefined, k) },
-  { name: 'replace key', area: 'keys', need: 'write', ok: 200, call: (t, k, tenant, f) => t.api('PUT', `/v1/admin/tenants/${tenant}/keys/${f.keys[tenant]}`, { name: 'renamed' }, k) },
-  { name: 'revoke key', area: 'keys', need: 'write', ok: 200, call: (t, k, tenant, f) => t.api('POST', `/v1/admin/tenants/${tenant}/keys/${f.keys[tenant]}/revoke`, undefined, k) },
-  { name: 'delete key', area: 'keys', need: 'write', ok: 204, call: (t, k, tenant, f) => t.api('DELETE', `/v1/admin/tenants/${tenant}/keys/${f.keys[tenant]}`, undefined, k) },
+  {
+    name: 'create tenant',
+    area: 'tenants',
+    need: 'write',
+    ok: 201,
+    foreignOnly: true,
+    call: (t, k, tenant, f) => t.api('POST', '/v1/admin/tenants', { id: `${tenant}-new-${f.n++}`, name: 'x' }, k),
+  },
+  {
+    name: 'get tenant',
+    area: 'tenants',
+    need: 'read',
+    ok: 200,
+    call: (t, k, tenant) => t.api('GET', `/v1/admin/tenants/${tenant}`, undefined, k),
+  },
+  {
+    name: 'list tenants by tenant_id',
+    area: 'tenants',
+    need: 'read',
+    ok: 200,
+    call: (t, k, tenant) => t.api('GET', `/v1/admin/tenants?tenant_id=${tenant}`, undefined, k),
+  },
+  {
+    name: 'replace tenant',
+    area: 'tenants',
+    need: 'write',
+    ok: 200,
+    call: (t, k, tenant) => t.api('PUT', `/v1/admin/tenants/${tenant}`, { name: `Renamed ${tenant}` }, k),
+  },
+  {
+    name: 'delete tenant',
+    area: 'tenants',
+    need: 'write',
+    ok: 204,
+    foreignOnly: true,
+    call: (t, k, tenant) => t.api('DELETE', `/v1/admin/tenants/${tenant}-spare`, undefined, k),
+  },
+  {
+    name: 'create key',
+    area: 'keys',
+    need: 'write',
+    ok: 201,
+    call: (t, k, tenant) => t.api('POST', `/v1/admin/tenants/${tenant}/keys`, { name: 'k' }, k),
+  },
+  {
+    name: 'list keys',
+    area: 'keys',
+    need: 'read',
+    ok: 200,
+    call: (t, k, tenant) => t.api('GET', `/v1/admin/tenants/${tenant}/keys`, undefined, k),
+  },
+  {
+    name: 'get key',
+    area: 'keys',
+    need: 'read',
+    ok: 200,
+    call: (t, k, tenant, f) => t.api('GET', `/v1/admin/tenants/${tenant}/keys/${f.keys[tenant]}`, undefined, k),
+  },
+  {
+    name: 'replace key',
+    area: 'keys',
+    need: 'write',
+    ok: 200,
+    call: (t, k, tenant, f) =>
+      t.api('PUT', `/v1/admin/tenants/${tenant}/keys/${f.keys[tenant]}`, { name: 'renamed' }, k),
+  },
+  {
+    name: 'revoke key',
+    area: 'keys',
+    need: 'write',
+    ok: 200,
+    call: (t, k, tenant, f) => t.api('POST', `/v1/admin/tenants/${tenant}/keys/${f.keys[tenant]}/revoke`, undefined, k),
+  },
+  {
+    name: 'delete key',
+    area: 'keys',
+    need: 'write',
+    ok: 204,
+    call: (t, k, tenant, f) => t.api('DELETE', `/v1/admin/tenants/${tenant}/keys/${f.keys[tenant]}`, undefined, k),
+  },
 ];
 
 const isPlatform = (role: AdminRole) => (PLATFORM_ROLES as readonly string[]).includes(role);
@@ -50,7 +119,9 @@ describe.each(testDialects())('roles and tenant scope (%s)', (dialect) => {
     t = await startTestGateway(dialect, {}, { webhooks: false });
     await t.api('POST', '/v1/admin/tenants', { id: 'own', name: 'Own' });
     for (const role of ROLES) {
-      tokens[role] = (await t.api('POST', '/v1/admin/tokens', { name: role, role, ...(isPlatform(role) ? {} : { tenant_id: 'own' }) })).body.token;
+      tokens[role] = (
+        await t.api('POST', '/v1/admin/tokens', { name: role, role, ...(isPlatform(role) ? {} : { tenant_id: 'own' }) })
+      ).body.token;
     }
   });
   afterAll(() => t?.close());
@@ -59,18 +130,34 @@ describe.each(testDialects())('roles and tenant scope (%s)', (dialect) => {
   const setUp = async (): Promise<Fixture> => {
     const keys: Record<string, string> = {};
     for (const tenant of ['own', 'other']) {
-      if ((await t.api('PUT', `/v1/admin/tenants/${tenant}`, { name: tenant })).status === 404) await t.api('POST', '/v1/admin/tenants', { id: tenant, name: tenant });
+      if ((await t.api('PUT', `/v1/admin/tenants/${tenant}`, { name: tenant })).status === 404)
+        await t.api('POST', '/v1/admin/tenants', { id: tenant, name: tenant });
       await t.api('POST', '/v1/admin/tenants', { id: `${tenant}-spare`, name: 'spare' });
       keys[tenant] = (await t.api('POST', `/v1/admin/tenants/${tenant}/keys`, { name: 'fixture' })).body.id;
     }
     return { keys, n: Math.floor(Math.random() * 1e9) };
   };
   const counts = async () => ({
-    resources: (await t.gateway.db.selectFrom('resources').select(['kind', 'id', 'data']).orderBy('kind').orderBy('id').execute()),
-    audit: (await t.gateway.db.selectFrom('audit_events').select(['type', 'tenant_id', 'actor']).orderBy('seq').execute()),
+    resources: await t.gateway.db
+      .selectFrom('resources')
+      .select(['kind', 'id', 'data'])
+      .orderBy('kind')
+      .orderBy('id')
+      .execute(),
+    audit: await t.gateway.db
+      .selectFrom('audit_events')
+      .select(['type', 'tenant_id', 'actor'])
+      .orderBy('seq')
+      .execute(),
   });
 
-  const cases = ROLES.flatMap((role) => OPS.flatMap((op) => (op.foreignOnly ? [false] : [true, false]).map((own) => [role, op.name, own ? 'own' : 'foreign', own, op] as const)));
+  const cases = ROLES.flatMap((role) =>
+    OPS.flatMap((op) =>
+      (op.foreignOnly ? [false] : [true, false]).map(
+        (own) => [role, op.name, own ? 'own' : 'foreign', own, op] as const,
+      ),
+    ),
+  );
   test.each(cases)('%s: %s, %s tenant', async (role, _name, _label, own, op) => {
     const fixture = await setUp();
     const before = await counts();
@@ -86,18 +173,29 @@ describe.each(testDialects())('roles and tenant scope (%s)', (dialect) => {
     expect(after.resources).toEqual(before.resources);
     const added = after.audit.slice(before.audit.length);
     if (want === 'FORBIDDEN') expect(added).toEqual([]);
-    else expect(added).toEqual([{ type: 'TENANT_SCOPE_VIOLATION', tenant_id: 'own', actor: { type: 'token', id: expect.stringMatching(/^pat_/), name: role } }]);
+    else
+      expect(added).toEqual([
+        {
+          type: 'TENANT_SCOPE_VIOLATION',
+          tenant_id: 'own',
+          actor: { type: 'token', id: expect.stringMatching(/^pat_/), name: role },
+        },
+      ]);
   });
 
-  test("tenant roles may neither delete nor re-create their own tenant", async () => {
+  test('tenant roles may neither delete nor re-create their own tenant', async () => {
     await setUp();
     for (const role of ['admin', 'developer', 'viewer'] as const) {
-      expect((await t.api('DELETE', '/v1/admin/tenants/own', undefined, tokens[role])).body.error.code).toBe('FORBIDDEN');
-      expect((await t.api('POST', '/v1/admin/tenants', { id: 'own', name: 'again' }, tokens[role])).body.error.code).toBe('FORBIDDEN');
+      expect((await t.api('DELETE', '/v1/admin/tenants/own', undefined, tokens[role])).body.error.code).toBe(
+        'FORBIDDEN',
+      );
+      expect(
+        (await t.api('POST', '/v1/admin/tenants', { id: 'own', name: 'again' }, tokens[role])).body.error.code,
+      ).toBe('FORBIDDEN');
     }
   });
 
-  test('an omitted tenant parameter is narrowed to the caller\'s tenant', async () => {
+  test("an omitted tenant parameter is narrowed to the caller's tenant", async () => {
     await setUp();
     for (const role of ['admin', 'developer', 'viewer'] as const) {
       const tenants = (await t.api('GET', '/v1/admin/tenants', undefined, tokens[role])).body.data;
@@ -106,7 +204,9 @@ describe.each(testDialects())('roles and tenant scope (%s)', (dialect) => {
     const audit = (await t.api('GET', '/v1/admin/audit/events?limit=500', undefined, tokens.viewer)).body.data;
     expect(audit.length).toBeGreaterThan(0);
     expect(audit.every((e: any) => e.tenant_id === 'own')).toBe(true);
-    const all = (await t.api('GET', '/v1/admin/tenants?limit=500', undefined, tokens['billing-admin'])).body.data.map((x: any) => x.id);
+    const all = (await t.api('GET', '/v1/admin/tenants?limit=500', undefined, tokens['billing-admin'])).body.data.map(
+      (x: any) => x.id,
+    );
     expect(all).toEqual(expect.arrayContaining(['own', 'other']));
   });
 
@@ -120,7 +220,11 @@ describe.each(testDialects())('roles and tenant scope (%s)', (dialect) => {
 
   test('a tenant role reading a foreign resource by id gets 404, revealing nothing', async () => {
     const { keys } = await setUp();
-    const route = await t.api('POST', '/v1/admin/routes', { tenant_id: 'other', path_prefix: '/o', backend_url: 'http://o.example' });
+    const route = await t.api('POST', '/v1/admin/routes', {
+      tenant_id: 'other',
+      path_prefix: '/o',
+      backend_url: 'http://o.example',
+    });
     expect((await t.api('GET', `/v1/admin/routes/${route.body.id}`, undefined, tokens.admin)).status).toBe(404);
     expect((await t.api('GET', `/v1/admin/tenants/own/keys/${keys.other}`, undefined, tokens.admin)).status).toBe(404);
   });

@@ -14,14 +14,21 @@ describe.each(testDialects())('admin API rate limit per caller (%s)', (dialect) 
     t = await startTestGateway(dialect, { PORTICO_ADMIN_RATE_LIMIT: '1' }, { webhooks: false });
     const system = { caller: SYSTEM_CALLER };
     await t.admin.resources.create(system, tenantDef, { id: 'acme', name: 'Acme' });
-    for (const name of ['first', 'second']) tokens[name] = (await t.admin.resources.create(system, tokenDef, { name, role: 'viewer', tenant_id: 'acme' })).token as string;
+    for (const name of ['first', 'second'])
+      tokens[name] = (await t.admin.resources.create(system, tokenDef, { name, role: 'viewer', tenant_id: 'acme' }))
+        .token as string;
   });
   afterAll(() => t?.close());
 
   const burst = (token: string | undefined, remoteAddress = '127.0.0.1') =>
     Promise.all(
       Array.from({ length: 10 }, () =>
-        t.admin.inject({ method: 'GET', url: '/v1/admin/tenants', remoteAddress, headers: token ? { authorization: `Bearer ${token}` } : {} }),
+        t.admin.inject({
+          method: 'GET',
+          url: '/v1/admin/tenants',
+          remoteAddress,
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+        }),
       ),
     );
 
@@ -31,12 +38,22 @@ describe.each(testDialects())('admin API rate limit per caller (%s)', (dialect) 
     const refused = results.filter((r) => r.statusCode === 429);
     expect(refused.length).toBeGreaterThan(0);
     for (const r of refused) {
-      expect(r.json()).toEqual({ error: { code: 'RATE_LIMITED', message: expect.stringContaining('retry in'), details: [] } });
+      expect(r.json()).toEqual({
+        error: { code: 'RATE_LIMITED', message: expect.stringContaining('retry in'), details: [] },
+      });
       expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     }
-    const other = await t.admin.inject({ method: 'GET', url: '/v1/admin/tenants', headers: { authorization: `Bearer ${tokens.second}` } });
+    const other = await t.admin.inject({
+      method: 'GET',
+      url: '/v1/admin/tenants',
+      headers: { authorization: `Bearer ${tokens.second}` },
+    });
     expect(other.statusCode).toBe(200);
-    const owner = await t.admin.inject({ method: 'GET', url: '/v1/admin/tenants', headers: { authorization: `Bearer ${OWNER_TOKEN}` } });
+    const owner = await t.admin.inject({
+      method: 'GET',
+      url: '/v1/admin/tenants',
+      headers: { authorization: `Bearer ${OWNER_TOKEN}` },
+    });
     expect(owner.statusCode).toBe(200);
   });
 
@@ -46,7 +63,12 @@ describe.each(testDialects())('admin API rate limit per caller (%s)', (dialect) 
     expect(statuses(guesses)).toContain(429);
     const elsewhere = await t.admin.inject({ method: 'GET', url: '/v1/admin/tenants', remoteAddress: '203.0.113.8' });
     expect(elsewhere.statusCode).toBe(401);
-    const valid = await t.admin.inject({ method: 'GET', url: '/v1/admin/tenants', remoteAddress: '203.0.113.7', headers: { authorization: `Bearer ${OWNER_TOKEN}` } });
+    const valid = await t.admin.inject({
+      method: 'GET',
+      url: '/v1/admin/tenants',
+      remoteAddress: '203.0.113.7',
+      headers: { authorization: `Bearer ${OWNER_TOKEN}` },
+    });
     expect(valid.statusCode).toBe(200);
   });
 
@@ -65,12 +87,20 @@ describe.each(testDialects())('refusals in the audit chain (%s)', (dialect) => {
     t = await startTestGateway(dialect, { PORTICO_ADMIN_RATE_LIMIT: '0' }, { webhooks: false });
     await t.api('POST', '/v1/admin/tenants', { id: 'acme', name: 'Acme' });
     await t.api('POST', '/v1/admin/tenants', { id: 'other', name: 'Other' });
-    for (const name of ['looper', 'bystander']) tokens[name] = (await t.api('POST', '/v1/admin/tokens', { name, role: 'viewer', tenant_id: 'acme' })).body.token;
+    for (const name of ['looper', 'bystander'])
+      tokens[name] = (await t.api('POST', '/v1/admin/tokens', { name, role: 'viewer', tenant_id: 'acme' })).body.token;
   });
   afterAll(() => t?.close());
 
   const violations = async (actor: string) =>
-    (await t.gateway.db.selectFrom('audit_events').select(['actor', 'changes']).where('type', '=', 'TENANT_SCOPE_VIOLATION').orderBy('seq').execute())
+    (
+      await t.gateway.db
+        .selectFrom('audit_events')
+        .select(['actor', 'changes'])
+        .where('type', '=', 'TENANT_SCOPE_VIOLATION')
+        .orderBy('seq')
+        .execute()
+    )
       .filter((e) => (e.actor as { name: string }).name === actor)
       .map((e) => e.changes as Record<string, unknown>);
 
@@ -94,7 +124,11 @@ describe.each(testDialects())('refusals in the audit chain (%s)', (dialect) => {
     await t.api('GET', '/v1/admin/tenants/other', undefined, tokens.looper);
     const after = await violations('looper');
     expect(after).toHaveLength(written.length + 1);
-    expect(after[after.length - 1]).toEqual({ field: 'id', requested_tenant_id: 'other', unrecorded_before: expect.any(Number) });
+    expect(after[after.length - 1]).toEqual({
+      field: 'id',
+      requested_tenant_id: 'other',
+      unrecorded_before: expect.any(Number),
+    });
     // every refusal is accounted for: written, or counted by the next written event
     expect(after.reduce((sum, e) => sum + 1 + Number(e.unrecorded_before ?? 0), 0)).toBe(61);
   });

@@ -9,7 +9,8 @@ describe.each(testDialects())('audit log for tenant-scoped readers (%s)', (diale
   beforeAll(async () => {
     t = await startTestGateway(dialect, {}, { webhooks: false });
     await seedAuditLog(t);
-    viewer = (await t.api('POST', '/v1/admin/tokens', { name: 'beta-viewer', role: 'viewer', tenant_id: 'beta' })).body.token;
+    viewer = (await t.api('POST', '/v1/admin/tokens', { name: 'beta-viewer', role: 'viewer', tenant_id: 'beta' })).body
+      .token;
   });
   afterAll(() => t?.close());
 

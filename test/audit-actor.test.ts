@@ -11,12 +11,22 @@ describe.each(testDialects())('audit event actor and trace id (%s)', (dialect) =
   afterAll(() => t?.close());
 
   const post = (id: string, headers: Record<string, string>, token = OWNER_TOKEN) =>
-    t.admin.inject({ method: 'POST', url: '/v1/admin/tenants', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers }, payload: { id, name: id } });
+    t.admin.inject({
+      method: 'POST',
+      url: '/v1/admin/tenants',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
+      payload: { id, name: id },
+    });
   const latest = async () => (await t.api('GET', '/v1/admin/audit/events?limit=1')).body.data[0];
 
   test('trace_id is the x-request-id, actor the bootstrap token that called', async () => {
     expect((await post('traced', { 'x-request-id': 'my-trace-1' })).statusCode).toBe(201);
-    expect(await latest()).toMatchObject({ type: 'TENANT_CREATED', resource: { kind: 'tenant', id: 'traced' }, trace_id: 'my-trace-1', actor: { type: 'token', id: 'bootstrap', name: 'bootstrap owner token' } });
+    expect(await latest()).toMatchObject({
+      type: 'TENANT_CREATED',
+      resource: { kind: 'tenant', id: 'traced' },
+      trace_id: 'my-trace-1',
+      actor: { type: 'token', id: 'bootstrap', name: 'bootstrap owner token' },
+    });
     await expectOneChain(t);
   });
 

@@ -26,10 +26,16 @@ describe.each(testDialects())('audit export verified offline by the CLI (%s)', (
     t = await startTestGateway(dialect, {}, { webhooks: false });
     await seedAuditLog(t);
     const dir = mkdtempSync(join(tmpdir(), 'portico-audit-'));
-    const write = (name: string, content: unknown) => (writeFileSync(join(dir, name), typeof content === 'string' ? content : JSON.stringify(content)), join(dir, name));
+    const write = (name: string, content: unknown) => (
+      writeFileSync(join(dir, name), typeof content === 'string' ? content : JSON.stringify(content)),
+      join(dir, name)
+    );
     const cli = (file: string, key: string, ...more: string[]): CliRun =>
       run('node', ['cli/portico.js', 'audit', 'verify', '--file', file, '--public-key', key, ...more], { cwd: MAIN })
-        .then((r) => ({ code: 0, stdout: r.stdout }), (e) => ({ code: e.code as number, stdout: e.stdout as string }))
+        .then(
+          (r) => ({ code: 0, stdout: r.stdout }),
+          (e) => ({ code: e.code as number, stdout: e.stdout as string }),
+        )
         .then((out) => ({ code: out.code, result: JSON.parse(out.stdout) }));
     all = await exportAll(t);
     target = all[Math.floor(all.length / 3)];
@@ -37,14 +43,29 @@ describe.each(testDialects())('audit export verified offline by the CLI (%s)', (
     const pem = write('key.pem', (await t.api('GET', '/v1/admin/audit/public-key')).text);
     const other = write('other.pem', foreignKeys().publicKey.export({ type: 'spki', format: 'pem' }) as string);
     const whole = write('all.json', all);
-    const gap = write('gap.json', all.filter((e) => e.seq !== target.seq));
+    const gap = write(
+      'gap.json',
+      all.filter((e) => e.seq !== target.seq),
+    );
     Object.assign(runs, {
       ok: cli(whole, pem),
       fullOk: cli(whole, pem, '--full'),
-      tamperedType: cli(write('tampered.json', all.map((e) => (e.seq === target.seq ? { ...e, type: 'TENANT_DELETED' } : e))), pem),
+      tamperedType: cli(
+        write(
+          'tampered.json',
+          all.map((e) => (e.seq === target.seq ? { ...e, type: 'TENANT_DELETED' } : e)),
+        ),
+        pem,
+      ),
       wrongKey: cli(whole, other),
       partial: cli(write('beta.json', beta), pem),
-      partialTampered: cli(write('beta-tampered.json', beta.map((e: any) => (e.seq === 5 ? { ...e, changes: { name: { from: 'Beta', to: 'Mallory' } } } : e))), pem),
+      partialTampered: cli(
+        write(
+          'beta-tampered.json',
+          beta.map((e: any) => (e.seq === 5 ? { ...e, changes: { name: { from: 'Beta', to: 'Mallory' } } } : e)),
+        ),
+        pem,
+      ),
       fullGap: cli(gap, pem, '--full'),
       looseGap: cli(gap, pem),
     });
@@ -54,7 +75,10 @@ describe.each(testDialects())('audit export verified offline by the CLI (%s)', (
 
   test('a whole export verifies, with and without --full', async () => {
     expect(await runs.ok).toEqual({ code: 0, result: { valid: true, checked: all.length, first_invalid_seq: null } });
-    expect(await runs.fullOk).toEqual({ code: 0, result: { valid: true, checked: all.length, first_invalid_seq: null } });
+    expect(await runs.fullOk).toEqual({
+      code: 0,
+      result: { valid: true, checked: all.length, first_invalid_seq: null },
+    });
   });
 
   test('a tampered event fails at its seq', async () => {

@@ -12,11 +12,18 @@ describe.each(testDialects())('audit log under concurrent mutations (%s)', (dial
   afterAll(() => t?.close());
 
   /** 50 mixed mutations, 5 of them racing for one tenant id: each 201 leaves exactly one event, each 409 none. */
-  const concurrentWrites = async (prefix: string, post: (path: string, body: object) => Promise<{ status: number; body: any }>) => {
+  const concurrentWrites = async (
+    prefix: string,
+    post: (path: string, body: object) => Promise<{ status: number; body: any }>,
+  ) => {
     const before = await expectOneChain(t);
     const results = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        i < 5 ? post('/v1/admin/tenants', { id: `${prefix}-dup`, name: 'race' }) : i % 2 ? post('/v1/admin/tenants/alpha/keys', { name: `${prefix}-${i}` }) : post('/v1/admin/tenants', { id: `${prefix}-${i}`, name: `T ${i}` }),
+        i < 5
+          ? post('/v1/admin/tenants', { id: `${prefix}-dup`, name: 'race' })
+          : i % 2
+            ? post('/v1/admin/tenants/alpha/keys', { name: `${prefix}-${i}` })
+            : post('/v1/admin/tenants', { id: `${prefix}-${i}`, name: `T ${i}` }),
       ),
     );
     const statuses = results.map((r) => r.status);
@@ -34,7 +41,11 @@ describe.each(testDialects())('audit log under concurrent mutations (%s)', (dial
     await t.admin.listen({ host: '127.0.0.1', port: 0 });
     const base = `http://127.0.0.1:${(t.admin.server.address() as AddressInfo).port}`;
     await concurrentWrites('sock', async (path, body) => {
-      const res = await fetch(base + path, { method: 'POST', headers: { authorization: `Bearer ${OWNER_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await fetch(base + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${OWNER_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return { status: res.status, body: await res.json() };
     });
   });

@@ -14,19 +14,53 @@ describe.each(testDialects())('audit exports (%s)', (dialect) => {
   });
   afterAll(() => t?.close());
 
-  test('CSV: a header and one row per event, each cell the event\'s own, as an attachment', async () => {
+  test("CSV: a header and one row per event, each cell the event's own, as an attachment", async () => {
     const res = await t.api('GET', '/v1/admin/audit/events/export');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/csv/);
     expect(res.headers['content-disposition']).toContain('attachment');
     const [header, ...rows] = parseCsv(res.text);
-    expect(header).toEqual(['id', 'seq', 'created_at', 'type', 'actor_type', 'actor_id', 'actor_name', 'tenant_id', 'resource_kind', 'resource_id', 'changes', 'trace_id', 'prev_hash', 'hash', 'signature']);
+    expect(header).toEqual([
+      'id',
+      'seq',
+      'created_at',
+      'type',
+      'actor_type',
+      'actor_id',
+      'actor_name',
+      'tenant_id',
+      'resource_kind',
+      'resource_id',
+      'changes',
+      'trace_id',
+      'prev_hash',
+      'hash',
+      'signature',
+    ]);
     const all = await exportAll(t);
     expect(rows).toHaveLength(all.length);
     rows.forEach((cells, i) => {
       const e = all[i];
-      const text = [e.id, String(e.seq), e.created_at, e.type, e.actor.type, e.actor.id, e.actor.name, e.tenant_id ?? '', e.resource?.kind ?? '', e.resource?.id ?? ''];
-      expect(cells).toEqual([...text.map(asCell), e.changes === null ? '' : expect.any(String), e.trace_id ?? '', e.prev_hash, e.hash, e.signature]);
+      const text = [
+        e.id,
+        String(e.seq),
+        e.created_at,
+        e.type,
+        e.actor.type,
+        e.actor.id,
+        e.actor.name,
+        e.tenant_id ?? '',
+        e.resource?.kind ?? '',
+        e.resource?.id ?? '',
+      ];
+      expect(cells).toEqual([
+        ...text.map(asCell),
+        e.changes === null ? '' : expect.any(String),
+        e.trace_id ?? '',
+        e.prev_hash,
+        e.hash,
+        e.signature,
+      ]);
       if (e.changes !== null) expect(JSON.parse(cells[10]!)).toEqual(e.changes);
     });
     const alphaRow = rows.find((r) => r[1] === '1')!;
@@ -47,8 +81,12 @@ describe.each(testDialects())('audit exports (%s)', (dialect) => {
     expect(res.text).toContain(',"line1\nline2",');
   });
 
-  test('CSV: a tenant filter exports that tenant\'s events only', async () => {
-    expect(parseCsv((await t.api('GET', '/v1/admin/audit/events/export?tenant_id=beta')).text).slice(1).map((r) => r[1])).toEqual(['6', '5', '2']);
+  test("CSV: a tenant filter exports that tenant's events only", async () => {
+    expect(
+      parseCsv((await t.api('GET', '/v1/admin/audit/events/export?tenant_id=beta')).text)
+        .slice(1)
+        .map((r) => r[1]),
+    ).toEqual(['6', '5', '2']);
   });
 
   test('CSV: a cell a spreadsheet would run as a formula starts with an apostrophe; the JSON export keeps it as it was', async () => {
@@ -71,11 +109,26 @@ describe.each(testDialects())('audit exports (%s)', (dialect) => {
     expect(all).toEqual((await t.api('GET', '/v1/admin/audit/events?limit=500')).body.data);
     const key = createPublicKey((await t.api('GET', '/v1/admin/audit/public-key')).text);
     [...all].reverse().forEach((e, i, asc) => {
-      expect(Object.keys(e).sort()).toEqual(['actor', 'changes', 'created_at', 'hash', 'id', 'prev_hash', 'resource', 'seq', 'signature', 'tenant_id', 'trace_id', 'type']);
+      expect(Object.keys(e).sort()).toEqual([
+        'actor',
+        'changes',
+        'created_at',
+        'hash',
+        'id',
+        'prev_hash',
+        'resource',
+        'seq',
+        'signature',
+        'tenant_id',
+        'trace_id',
+        'type',
+      ]);
       expect(e.prev_hash).toBe(i ? asc[i - 1].hash : '0'.repeat(64));
       expect(hashOf(e.prev_hash, e)).toBe(e.hash);
       expect(verify(null, Buffer.from(e.hash), key, Buffer.from(e.signature, 'base64'))).toBe(true);
     });
-    expect((await t.api('GET', '/v1/admin/audit/events/export/json?type=TENANT_UPDATED')).body).toEqual([all.find((e) => e.seq === 5)]);
+    expect((await t.api('GET', '/v1/admin/audit/events/export/json?type=TENANT_UPDATED')).body).toEqual([
+      all.find((e) => e.seq === 5),
+    ]);
   });
 });

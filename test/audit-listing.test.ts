@@ -23,7 +23,9 @@ describe.each(testDialects())('audit event listing (%s)', (dialect) => {
     expect(await list('tenant_id=beta')).toEqual(seqsWhere(all, (e) => e.tenant_id === 'beta'));
     expect(await list('tenant_id=beta')).toEqual([6, 5, 2]);
     expect(await list('type=TENANT_UPDATED')).toEqual([5]);
-    expect(await list('type=API_KEY_CREATED&tenant_id=alpha')).toEqual(seqsWhere(all, (e) => e.type === 'API_KEY_CREATED' && e.tenant_id === 'alpha'));
+    expect(await list('type=API_KEY_CREATED&tenant_id=alpha')).toEqual(
+      seqsWhere(all, (e) => e.type === 'API_KEY_CREATED' && e.tenant_id === 'alpha'),
+    );
     expect(await list('tenant_id=nobody')).toEqual([]);
   });
 
@@ -51,7 +53,9 @@ describe.each(testDialects())('audit event listing (%s)', (dialect) => {
       const seen: number[] = [];
       let cursor: string | null = null;
       do {
-        const page: any = (await t.api('GET', `/v1/admin/audit/events?limit=7&${query}${cursor ? `&cursor=${cursor}` : ''}`)).body;
+        const page: any = (
+          await t.api('GET', `/v1/admin/audit/events?limit=7&${query}${cursor ? `&cursor=${cursor}` : ''}`)
+        ).body;
         expect(page.data.length).toBeLessThanOrEqual(7);
         seen.push(...page.data.map((e: any) => e.seq));
         cursor = page.next_cursor;
@@ -59,15 +63,25 @@ describe.each(testDialects())('audit event listing (%s)', (dialect) => {
       return seen;
     };
     expect(await walk('')).toEqual(all);
-    expect(await walk('tenant_id=alpha&type=API_KEY_CREATED')).toEqual(await list('tenant_id=alpha&type=API_KEY_CREATED'));
+    expect(await walk('tenant_id=alpha&type=API_KEY_CREATED')).toEqual(
+      await list('tenant_id=alpha&type=API_KEY_CREATED'),
+    );
     expect((await t.api('GET', `/v1/admin/audit/events?limit=${all.length}`)).body.next_cursor).toBeNull();
   });
 
   test.each([
-    ['limit=0', 'limit'], ['limit=501', 'limit'], ['limit=abc', 'limit'], ['limit=2.5', 'limit'],
-    ['from=yesterday', 'from'], ['from=2024-13-45', 'from'], ['to=soon', 'to'], ['cursor=abc', 'cursor'],
+    ['limit=0', 'limit'],
+    ['limit=501', 'limit'],
+    ['limit=abc', 'limit'],
+    ['limit=2.5', 'limit'],
+    ['from=yesterday', 'from'],
+    ['from=2024-13-45', 'from'],
+    ['to=soon', 'to'],
+    ['cursor=abc', 'cursor'],
     // not ISO-8601, though Date.parse takes them (as 2001-01-01 and year 20000, which as text sorts before "2…")
-    ['from=1', 'from'], ['from=20000', 'from'], ['to=Tue%20Jan%2002%202024', 'to'],
+    ['from=1', 'from'],
+    ['from=20000', 'from'],
+    ['to=Tue%20Jan%2002%202024', 'to'],
   ])('%s is a 400 naming the parameter', async (query, path) => {
     const res = await t.api('GET', `/v1/admin/audit/events?${query}`);
     expect(res.status).toBe(400);

@@ -13,9 +13,29 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
   afterAll(() => t?.close());
 
   const db = () => t.gateway.db;
-  const rowAt = (seq: number) => db().selectFrom('audit_events').selectAll().where('seq', '=', seq as never).executeTakeFirstOrThrow();
-  const toRow = (e: any) => ({ seq: e.seq, id: e.id, created_at: e.created_at, type: e.type, actor: JSON.stringify(e.actor), tenant_id: e.tenant_id, resource_kind: e.resource?.kind ?? null, resource_id: e.resource?.id ?? null, changes: JSON.stringify(e.changes), trace_id: e.trace_id, prev_hash: e.prev_hash, hash: e.hash, signature: e.signature });
-  const setSeq = (from: number, delta: number) => sql`update audit_events set seq = seq + ${delta} where seq >= ${from}`.execute(db());
+  const rowAt = (seq: number) =>
+    db()
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('seq', '=', seq as never)
+      .executeTakeFirstOrThrow();
+  const toRow = (e: any) => ({
+    seq: e.seq,
+    id: e.id,
+    created_at: e.created_at,
+    type: e.type,
+    actor: JSON.stringify(e.actor),
+    tenant_id: e.tenant_id,
+    resource_kind: e.resource?.kind ?? null,
+    resource_id: e.resource?.id ?? null,
+    changes: JSON.stringify(e.changes),
+    trace_id: e.trace_id,
+    prev_hash: e.prev_hash,
+    hash: e.hash,
+    signature: e.signature,
+  });
+  const setSeq = (from: number, delta: number) =>
+    sql`update audit_events set seq = seq + ${delta} where seq >= ${from}`.execute(db());
 
   /** Runs `tamper` on the table, returns what verify says, then restores every row and checks the chain is whole again. */
   const tampered = async (tamper: () => Promise<unknown>) => {
@@ -24,7 +44,10 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
     await tamper();
     const result = await verifyApi(t);
     await db().deleteFrom('audit_events').execute();
-    await db().insertInto('audit_events').values(saved.map(toRow) as never).execute();
+    await db()
+      .insertInto('audit_events')
+      .values(saved.map(toRow) as never)
+      .execute();
     await db().deleteFrom('audit_head').execute();
     await db().insertInto('audit_head').values(head).execute();
     expect(await verifyApi(t)).toEqual({ valid: true, checked: 6, first_invalid_seq: null });
@@ -50,7 +73,13 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
   ];
   test.each(edits)('a changed %s in seq 3', async (_field, edit) => {
     const [s2, s3] = [await rowAt(2), await rowAt(3)];
-    const result = await tampered(() => db().updateTable('audit_events').set(edit(s2, s3) as never).where('seq', '=', 3 as never).execute());
+    const result = await tampered(() =>
+      db()
+        .updateTable('audit_events')
+        .set(edit(s2, s3) as never)
+        .where('seq', '=', 3 as never)
+        .execute(),
+    );
     expect(result).toEqual({ valid: false, checked: 2, first_invalid_seq: 3 });
   });
 
@@ -58,39 +87,68 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
     ['in the middle', 3, { checked: 2, first_invalid_seq: 3 }],
     ['first', 1, { checked: 0, first_invalid_seq: 1 }],
   ])('a row deleted %s is found at the missing seq', async (_where, seq, found) => {
-    expect(await tampered(() => db().deleteFrom('audit_events').where('seq', '=', seq as never).execute())).toEqual({ valid: false, ...found });
+    expect(
+      await tampered(() =>
+        db()
+          .deleteFrom('audit_events')
+          .where('seq', '=', seq as never)
+          .execute(),
+      ),
+    ).toEqual({ valid: false, ...found });
   });
 
   test.each([
     ['the newest rows', 5, { checked: 4, first_invalid_seq: 5 }],
     ['every row', 1, { checked: 0, first_invalid_seq: 1 }],
   ])('%s deleted are found at the first missing seq, by the signed head', async (_what, from, found) => {
-    expect(await tampered(() => db().deleteFrom('audit_events').where('seq', '>=', from as never).execute())).toEqual({ valid: false, ...found });
+    expect(
+      await tampered(() =>
+        db()
+          .deleteFrom('audit_events')
+          .where('seq', '>=', from as never)
+          .execute(),
+      ),
+    ).toEqual({ valid: false, ...found });
   });
 
   test('a head moved back without the key leaves the end of the chain unvouched for', async () => {
     const s5 = await rowAt(5);
     const rewound = async () => {
-      await db().deleteFrom('audit_events').where('seq', '=', 6 as never).execute();
+      await db()
+        .deleteFrom('audit_events')
+        .where('seq', '=', 6 as never)
+        .execute();
       await db().updateTable('audit_head').set({ seq: 5, hash: s5.hash, signature: s5.signature }).execute(); // an event's signature is not a head's
     };
     expect(await tampered(rewound)).toEqual({ valid: false, checked: 5, first_invalid_seq: 6 });
   });
 
   test('a deleted head leaves the end of the chain unvouched for', async () => {
-    expect(await tampered(() => db().deleteFrom('audit_head').execute())).toEqual({ valid: false, checked: 6, first_invalid_seq: 7 });
+    expect(await tampered(() => db().deleteFrom('audit_head').execute())).toEqual({
+      valid: false,
+      checked: 6,
+      first_invalid_seq: 7,
+    });
   });
 
   test('a chain from before the head gets one signed at start-up; an existing head is never rewritten', async () => {
     const head = await db().selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
     await db().deleteFrom('audit_head').execute();
     await t.gateway.audit.ensureHead(db());
-    expect(await db().selectFrom('audit_head').select(['seq', 'hash']).executeTakeFirstOrThrow()).toEqual({ seq: head.seq, hash: head.hash });
+    expect(await db().selectFrom('audit_head').select(['seq', 'hash']).executeTakeFirstOrThrow()).toEqual({
+      seq: head.seq,
+      hash: head.hash,
+    });
     expect(await verifyApi(t)).toEqual({ valid: true, checked: 6, first_invalid_seq: null });
-    expect(await tampered(async () => {
-      await db().deleteFrom('audit_events').where('seq', '=', 6 as never).execute();
-      await t.gateway.audit.ensureHead(db()); // the head still names seq 6
-    })).toEqual({ valid: false, checked: 5, first_invalid_seq: 6 });
+    expect(
+      await tampered(async () => {
+        await db()
+          .deleteFrom('audit_events')
+          .where('seq', '=', 6 as never)
+          .execute();
+        await t.gateway.audit.ensureHead(db()); // the head still names seq 6
+      }),
+    ).toEqual({ valid: false, checked: 5, first_invalid_seq: 6 });
   });
 
   test('a row inserted in the middle (later seqs renumbered) is found at its seq, though correctly chained', async () => {
@@ -98,9 +156,23 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
       const s2 = await rowAt(2);
       await setSeq(3, 1000); // two steps, so the primary key never clashes mid-update
       await setSeq(1003, -999);
-      const forged = { id: 'evt_forged', seq: 3, created_at: new Date().toISOString(), type: 'TENANT_DELETED', actor: s2.actor, tenant_id: 'alpha', resource: { kind: 'tenant', id: 'alpha' }, changes: null, trace_id: null, prev_hash: s2.hash };
+      const forged = {
+        id: 'evt_forged',
+        seq: 3,
+        created_at: new Date().toISOString(),
+        type: 'TENANT_DELETED',
+        actor: s2.actor,
+        tenant_id: 'alpha',
+        resource: { kind: 'tenant', id: 'alpha' },
+        changes: null,
+        trace_id: null,
+        prev_hash: s2.hash,
+      };
       const hash = hashOf(s2.hash, forged);
-      await db().insertInto('audit_events').values(toRow({ ...forged, hash, signature: signWith(foreignKeys().privateKey, hash) }) as never).execute();
+      await db()
+        .insertInto('audit_events')
+        .values(toRow({ ...forged, hash, signature: signWith(foreignKeys().privateKey, hash) }) as never)
+        .execute();
     });
     expect(result).toEqual({ valid: false, checked: 2, first_invalid_seq: 3 });
   });
@@ -108,9 +180,18 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
   test('a row appended after the end is found at its seq', async () => {
     const result = await tampered(async () => {
       const s6 = await rowAt(6);
-      const forged = { ...(await exportAll(t))[0], id: 'evt_forged', seq: 7, type: 'TENANT_DELETED', prev_hash: s6.hash };
+      const forged = {
+        ...(await exportAll(t))[0],
+        id: 'evt_forged',
+        seq: 7,
+        type: 'TENANT_DELETED',
+        prev_hash: s6.hash,
+      };
       forged.hash = hashOf(s6.hash, forged);
-      await db().insertInto('audit_events').values(toRow({ ...forged, signature: s6.signature }) as never).execute();
+      await db()
+        .insertInto('audit_events')
+        .values(toRow({ ...forged, signature: s6.signature }) as never)
+        .execute();
     });
     expect(result).toEqual({ valid: false, checked: 6, first_invalid_seq: 7 });
   });
@@ -122,14 +203,22 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
       for (let i = 2; i < events.length; i++) {
         events[i].prev_hash = events[i - 1].hash;
         events[i].hash = hashOf(events[i].prev_hash, events[i]);
-        await db().updateTable('audit_events').set({ type: events[i].type, prev_hash: events[i].prev_hash, hash: events[i].hash }).where('seq', '=', events[i].seq).execute();
+        await db()
+          .updateTable('audit_events')
+          .set({ type: events[i].type, prev_hash: events[i].prev_hash, hash: events[i].hash })
+          .where('seq', '=', events[i].seq)
+          .execute();
       }
     });
     expect(result).toEqual({ valid: false, checked: 2, first_invalid_seq: 3 });
   });
 
   test('two rows swapped are found at the lower seq', async () => {
-    const swap = [[3, 100], [4, 3], [100, 4]].map(([from, to]) => sql`update audit_events set seq = ${to} where seq = ${from}`);
+    const swap = [
+      [3, 100],
+      [4, 3],
+      [100, 4],
+    ].map(([from, to]) => sql`update audit_events set seq = ${to} where seq = ${from}`);
     const result = await tampered(async () => {
       for (const q of swap) await q.execute(db());
     });

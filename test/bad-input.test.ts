@@ -22,9 +22,27 @@ const VALID: Record<string, (n: string) => Record<string, unknown>> = {
   tenant: (n) => ({ id: `t-${n}`, name: 'T', region: 'eu', metadata: { k: 'v' } }),
   api_key: () => ({ tenant_id: 'acme', name: 'k', rate_limit_tier: 'gold', expires_at: null, metadata: { k: 'v' } }),
   token: () => ({ tenant_id: 'acme', name: 'ci', role: 'viewer', expires_at: null }),
-  credential: (n) => ({ id: `cred-${n}`, tenant_id: 'acme', name: 'c', provider: 'openai', api_key: 'sk-test-0123456789' }),
-  pricing: (n) => ({ id: `price-${n}`, provider: 'openai', model: `m-${n}`, input_per_million_usd: 1, output_per_million_usd: 2 }),
-  service: (n) => ({ id: `svc-${n}`, tenant_id: 'acme', name: 's', target_url: 'https://svc.example.com', health_check_path: null }),
+  credential: (n) => ({
+    id: `cred-${n}`,
+    tenant_id: 'acme',
+    name: 'c',
+    provider: 'openai',
+    api_key: 'sk-test-0123456789',
+  }),
+  pricing: (n) => ({
+    id: `price-${n}`,
+    provider: 'openai',
+    model: `m-${n}`,
+    input_per_million_usd: 1,
+    output_per_million_usd: 2,
+  }),
+  service: (n) => ({
+    id: `svc-${n}`,
+    tenant_id: 'acme',
+    name: 's',
+    target_url: 'https://svc.example.com',
+    health_check_path: null,
+  }),
   route: (n) => ({
     id: `rt-${n}`,
     tenant_id: 'acme',
@@ -78,7 +96,11 @@ function stringFields(schema: z.ZodType, path: FieldPath = []): FieldPath[] {
 }
 
 /** `body` with the string at `path` replaced by `bad` (containers created as needed); the error path expected. */
-function poisoned(body: Record<string, unknown>, path: FieldPath, bad: string): { body: Record<string, unknown>; expected: string } {
+function poisoned(
+  body: Record<string, unknown>,
+  path: FieldPath,
+  bad: string,
+): { body: Record<string, unknown>; expected: string } {
   const copy = structuredClone(body);
   let at: any = copy;
   for (const [i, seg] of path.entries()) {
@@ -90,7 +112,8 @@ function poisoned(body: Record<string, unknown>, path: FieldPath, bad: string): 
     if (last) at[seg] = bad;
     else {
       const nextIsIndex = /^\d+$/.test(path[i + 1]!);
-      if (at[seg] === undefined || at[seg] === null || (nextIsIndex && at[seg].length === 0)) at[seg] = nextIsIndex ? [{}] : {};
+      if (at[seg] === undefined || at[seg] === null || (nextIsIndex && at[seg].length === 0))
+        at[seg] = nextIsIndex ? [{}] : {};
       at = at[seg];
     }
   }
@@ -120,11 +143,19 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
 
   beforeAll(async () => {
     t = await startTestGateway(dialect, {}, { webhooks: false });
-    expect((await t.api('POST', '/v1/admin/rate-limit-tiers', { id: 'gold', limit: 100, window_secs: 60 })).status).toBe(201);
+    expect(
+      (await t.api('POST', '/v1/admin/rate-limit-tiers', { id: 'gold', limit: 100, window_secs: 60 })).status,
+    ).toBe(201);
     expect((await t.api('POST', '/v1/admin/tenants', { id: 'acme', name: 'Acme' })).status).toBe(201);
     expect(
-      (await t.api('POST', '/v1/admin/credentials', { id: 'cred-base', tenant_id: 'acme', provider: 'openai', api_key: 'sk-0123456789' }))
-        .status
+      (
+        await t.api('POST', '/v1/admin/credentials', {
+          id: 'cred-base',
+          tenant_id: 'acme',
+          provider: 'openai',
+          api_key: 'sk-0123456789',
+        })
+      ).status,
     ).toBe(201);
   });
   afterAll(async () => {
@@ -150,16 +181,23 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
       expect(fields.length).toBeGreaterThan(0);
     });
 
-    test.each(Object.entries(POISONS))('a %s in any string field of a create is refused, and nothing is written', async (_name, bad) => {
-      const before = await counts();
-      for (const field of fields) {
-        const { body, expected } = poisoned(VALID[def.kind]!(`p-${field.join('-')}`.replace(/[^a-z0-9-]/g, '')), field, bad);
-        const res = await t.api('POST', collection(def), body);
-        expect({ field: expected, status: res.status }).toEqual({ field: expected, status: 400 });
-        refused(res, expected);
-      }
-      expect(await counts()).toEqual(before);
-    });
+    test.each(Object.entries(POISONS))(
+      'a %s in any string field of a create is refused, and nothing is written',
+      async (_name, bad) => {
+        const before = await counts();
+        for (const field of fields) {
+          const { body, expected } = poisoned(
+            VALID[def.kind]!(`p-${field.join('-')}`.replace(/[^a-z0-9-]/g, '')),
+            field,
+            bad,
+          );
+          const res = await t.api('POST', collection(def), body);
+          expect({ field: expected, status: res.status }).toEqual({ field: expected, status: 400 });
+          refused(res, expected);
+        }
+        expect(await counts()).toEqual(before);
+      },
+    );
 
     test('a NUL in a path id (GET, PUT, DELETE, actions) or a list filter is refused; a bad cursor or limit too', async () => {
       const before = await counts();
@@ -172,7 +210,10 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
       refused(await t.api('GET', `${collection(def)}?tenant_id=${NUL_Q}`), 'tenant_id');
       refused(await t.api('GET', `${collection(def)}?cursor=${NUL_Q}`), 'cursor');
       refused(await t.api('GET', `${collection(def)}?cursor=garbage!!`), 'cursor');
-      refused(await t.api('GET', `${collection(def)}?cursor=${Buffer.from('a\u0000b').toString('base64url')}`), 'cursor');
+      refused(
+        await t.api('GET', `${collection(def)}?cursor=${Buffer.from('a\u0000b').toString('base64url')}`),
+        'cursor',
+      );
       refused(await t.api('GET', `${collection(def)}?limit=1e309`), 'limit');
       expect(await counts()).toEqual(before);
     });
@@ -188,7 +229,12 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
 
   /** The lists outside the registry, each with its string filters and the kind of cursor it takes. */
   const LISTS: { path: string; filters: string[]; cursor: 'time' | 'seq' | null; dates: boolean }[] = [
-    { path: '/request-logs', filters: ['tenant_id', 'api_key_id', 'route_id', 'path', 'kind'], cursor: 'time', dates: true },
+    {
+      path: '/request-logs',
+      filters: ['tenant_id', 'api_key_id', 'route_id', 'path', 'kind'],
+      cursor: 'time',
+      dates: true,
+    },
     { path: '/error-events', filters: ['tenant_id', 'route_id', 'resolved'], cursor: 'time', dates: true },
     { path: '/health-snapshots', filters: ['tenant_id', 'service_id'], cursor: 'time', dates: true },
     { path: '/health-snapshots/latest', filters: ['tenant_id'], cursor: null, dates: false },
@@ -200,35 +246,38 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
   ];
   const timeCursor = (at: string, id = 'x') => Buffer.from(JSON.stringify([at, id])).toString('base64url');
 
-  test.each(LISTS)('$path: a NUL in a filter, a date that does not exist, an out-of-range cursor are 400s', async (list) => {
-    const url = (q: string) => `/v1/admin${list.path}?${q}`;
-    for (const f of list.filters) refused(await t.api('GET', url(`${f}=${NUL_Q}`)), f);
-    if (list.dates) {
-      for (const p of ['from', 'to']) {
-        for (const day of ['2026-02-30', '2025-02-29', '2026-04-31', '2026-04-30T24:00:00Z', '0000-01-01'])
-          refused(await t.api('GET', url(`${p}=${day}`)), p);
-        expect((await t.api('GET', url(`${p}=2024-02-29`))).status).toBe(200);
+  test.each(LISTS)(
+    '$path: a NUL in a filter, a date that does not exist, an out-of-range cursor are 400s',
+    async (list) => {
+      const url = (q: string) => `/v1/admin${list.path}?${q}`;
+      for (const f of list.filters) refused(await t.api('GET', url(`${f}=${NUL_Q}`)), f);
+      if (list.dates) {
+        for (const p of ['from', 'to']) {
+          for (const day of ['2026-02-30', '2025-02-29', '2026-04-31', '2026-04-30T24:00:00Z', '0000-01-01'])
+            refused(await t.api('GET', url(`${p}=${day}`)), p);
+          expect((await t.api('GET', url(`${p}=2024-02-29`))).status).toBe(200);
+        }
       }
-    }
-    if (list.cursor) {
-      refused(await t.api('GET', url('limit=1e309')), 'limit');
-      refused(await t.api('GET', url('cursor=garbage!!')), 'cursor');
-      refused(await t.api('GET', url(`cursor=${NUL_Q}`)), 'cursor');
-      refused(await t.api('GET', url('cursor=99999999999999999999')), 'cursor');
-    }
-    if (list.cursor === 'time') {
-      for (const c of [
-        timeCursor('-100000-01-01T00:00:00.000Z'),
-        timeCursor('+275760-09-13T00:00:00.000Z'),
-        timeCursor('2026-02-30T00:00:00.000Z'),
-        timeCursor('2026-01-01T00:00:00.000Z', 'a\u0000'),
-        timeCursor('2026-01-01T00:00:00.000Z', 'a\ud800'),
-      ]) {
-        refused(await t.api('GET', url(`cursor=${c}`)), 'cursor');
+      if (list.cursor) {
+        refused(await t.api('GET', url('limit=1e309')), 'limit');
+        refused(await t.api('GET', url('cursor=garbage!!')), 'cursor');
+        refused(await t.api('GET', url(`cursor=${NUL_Q}`)), 'cursor');
+        refused(await t.api('GET', url('cursor=99999999999999999999')), 'cursor');
       }
-      expect((await t.api('GET', url(`cursor=${timeCursor('2026-01-01T00:00:00.000Z', 'log_1')}`))).status).toBe(200);
-    }
-  });
+      if (list.cursor === 'time') {
+        for (const c of [
+          timeCursor('-100000-01-01T00:00:00.000Z'),
+          timeCursor('+275760-09-13T00:00:00.000Z'),
+          timeCursor('2026-02-30T00:00:00.000Z'),
+          timeCursor('2026-01-01T00:00:00.000Z', 'a\u0000'),
+          timeCursor('2026-01-01T00:00:00.000Z', 'a\ud800'),
+        ]) {
+          refused(await t.api('GET', url(`cursor=${c}`)), 'cursor');
+        }
+        expect((await t.api('GET', url(`cursor=${timeCursor('2026-01-01T00:00:00.000Z', 'log_1')}`))).status).toBe(200);
+      }
+    },
+  );
 
   test('a NUL in the id of an error event to resolve is refused', async () => {
     refused(await t.api('POST', `/v1/admin/error-events/${NUL_Q}/resolve`), 'id');
@@ -247,8 +296,12 @@ describe.each(testDialects())('bad input is a 400 naming the field (%s)', (diale
     }
     refused(await t.api('POST', '/v1/admin/budgets', '{"tenant_id":"acme","limit_usd":1e309}'), 'limit_usd');
     refused(
-      await t.api('POST', '/v1/admin/budgets', '{"tenant_id":"acme","limit_usd":10,"alert_thresholds":[50,9007199254740993]}'),
-      'alert_thresholds.1'
+      await t.api(
+        'POST',
+        '/v1/admin/budgets',
+        '{"tenant_id":"acme","limit_usd":10,"alert_thresholds":[50,9007199254740993]}',
+      ),
+      'alert_thresholds.1',
     );
     expect(await counts()).toEqual(before);
   });
@@ -276,8 +329,16 @@ describe.each(testDialects())('the data plane refuses poisonous chat bodies at t
     base = `http://127.0.0.1:${(data.server.address() as AddressInfo).port}`;
     await t.api('POST', '/v1/admin/tenants', { id: 'acme', name: 'Acme' });
     key = (await t.api('POST', '/v1/admin/tenants/acme/keys', { name: 'prod' })).body.key;
-    await t.api('POST', '/v1/admin/credentials', { id: 'openai-global', provider: 'openai', api_key: 'sk-upstream-global' });
-    await t.api('POST', '/v1/admin/routes', { id: 'gpt', model_pattern: 'gpt*', providers: [{ provider: 'openai', base_url: upstream }] });
+    await t.api('POST', '/v1/admin/credentials', {
+      id: 'openai-global',
+      provider: 'openai',
+      api_key: 'sk-upstream-global',
+    });
+    await t.api('POST', '/v1/admin/routes', {
+      id: 'gpt',
+      model_pattern: 'gpt*',
+      providers: [{ provider: 'openai', base_url: upstream }],
+    });
     await until(() => !!t.gateway.snapshot.get('route', 'gpt'));
   });
   afterAll(async () => {
@@ -372,16 +433,24 @@ describe.each(testDialects())('errors before routing come in the contract shape 
     const badUrl = await t.api('GET', '/v1/admin/tenants/%ED%A0%80');
     expect({ status: badUrl.status, code: badUrl.body.error.code }).toEqual({ status: 400, code: 'BAD_REQUEST' });
     const big = await raw(admin, `GET /v1/admin/tenants?x=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
-    expect(big).toEqual({ status: 431, body: { error: { code: 'HEADERS_TOO_LARGE', message: expect.any(String), details: [] } } });
+    expect(big).toEqual({
+      status: 431,
+      body: { error: { code: 'HEADERS_TOO_LARGE', message: expect.any(String), details: [] } },
+    });
     const junk = await raw(admin, 'NOT HTTP AT ALL\r\n\r\n');
-    expect(junk).toEqual({ status: 400, body: { error: { code: 'BAD_REQUEST', message: expect.any(String), details: [] } } });
+    expect(junk).toEqual({
+      status: 400,
+      body: { error: { code: 'BAD_REQUEST', message: expect.any(String), details: [] } },
+    });
   });
 
   test("data plane: the same refusals in OpenAI's shape", async () => {
     const big = await raw(dataUrl, `GET /v1/models?x=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
     expect(big).toEqual({
       status: 431,
-      body: { error: { code: 'headers_too_large', type: 'invalid_request_error', message: expect.any(String), param: null } },
+      body: {
+        error: { code: 'headers_too_large', type: 'invalid_request_error', message: expect.any(String), param: null },
+      },
     });
     const junk = await raw(dataUrl, 'NOT HTTP AT ALL\r\n\r\n');
     expect(junk).toEqual({

@@ -25,7 +25,12 @@ describe.each(testDialects())('batch writer (%s)', (dialect) => {
   });
 
   const row = (path: string) => ({
-    kind: 'http' as const, method: 'GET', path, status: 200, latency_ms: 1, request_id: `req_${path}`,
+    kind: 'http' as const,
+    method: 'GET',
+    path,
+    status: 200,
+    latency_ms: 1,
+    request_id: `req_${path}`,
     created_at: new Date().toISOString(),
   });
 
@@ -37,7 +42,11 @@ describe.each(testDialects())('batch writer (%s)', (dialect) => {
     for (const p of paths) writer.add(row(p));
     await writer.flush();
 
-    const stored = await database.db.selectFrom('request_logs').select('path').where('path', 'like', '/good/%').execute();
+    const stored = await database.db
+      .selectFrom('request_logs')
+      .select('path')
+      .where('path', 'like', '/good/%')
+      .execute();
     expect(stored.map((r) => r.path).sort()).toEqual(paths.filter((p) => p.startsWith('/good/')).sort());
     expect(writer.dropped).toEqual({ refused: 1, overflow: 0 });
     const refused = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === 'record refused by the database; dropped');
@@ -61,7 +70,9 @@ describe.each(testDialects())('batch writer (%s)', (dialect) => {
     }
     const intervals = Math.ceil((Date.now() - started) / 200);
     await writer.flush();
-    expect(await database.db.selectFrom('request_logs').select('path').where('path', 'like', '/trickle/%').execute()).toHaveLength(500);
+    expect(
+      await database.db.selectFrom('request_logs').select('path').where('path', 'like', '/trickle/%').execute(),
+    ).toHaveLength(500);
     // writing each arrival at once would take a COPY every few rows; one per interval (and the final flush) is the rule.
     // (PGlite's COPY runs in-process and blocks arrivals meanwhile, so the PostgreSQL run is the one that tells.)
     expect(appends).toBeLessThanOrEqual(intervals + 2);
@@ -73,7 +84,9 @@ describe.each(testDialects())('batch writer (%s)', (dialect) => {
     await writer.flush();
     for (let i = 0; i < 5; i++) writer.add(row(`/after/${i}`));
     await writer.flush();
-    expect(await database.db.selectFrom('request_logs').select('path').where('path', 'like', '/after/%').execute()).toHaveLength(5);
+    expect(
+      await database.db.selectFrom('request_logs').select('path').where('path', 'like', '/after/%').execute(),
+    ).toHaveLength(5);
     expect(writer.dropped.refused).toBe(1);
   });
 });

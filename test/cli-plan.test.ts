@@ -11,10 +11,16 @@ import { OWNER_TOKEN, startTestGateway, type TestGateway } from './support/gatew
 const ROOT = join(__dirname, '..');
 
 /** Runs the real `portico` command (a child process, no TTY) against the test gateway; never throws. */
-function portico(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; out: string; err: string }> {
+function portico(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile('node', [join(ROOT, 'cli/portico.js'), ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '', ...env }, timeout: 60000 }, (error, out, err) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out, err }),
+    execFile(
+      'node',
+      [join(ROOT, 'cli/portico.js'), ...args],
+      { cwd: ROOT, env: { ...process.env, NO_COLOR: '', ...env }, timeout: 60000 },
+      (error, out, err) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, out, err }),
     );
   });
 }
@@ -32,7 +38,12 @@ function closedPort(): Promise<number> {
 /** Synthesizes the repository's CDKTF app (stacks/main.ts) into `outdir`, as `cdktf synth` does. */
 function synth(outdir: string): Promise<void> {
   return new Promise((resolve, reject) =>
-    execFile('node', [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'stacks/main.ts'], { cwd: ROOT, env: { ...process.env, CDKTF_OUTDIR: outdir }, timeout: 120000 }, (error, _o, err) => (error ? reject(new Error(err)) : resolve())),
+    execFile(
+      'node',
+      [join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'stacks/main.ts'],
+      { cwd: ROOT, env: { ...process.env, CDKTF_OUTDIR: outdir }, timeout: 120000 },
+      (error, _o, err) => (error ? reject(new Error(err)) : resolve()),
+    ),
   );
 }
 
@@ -52,7 +63,15 @@ describe.each(testDialects())('portico plan / apply (%s)', (dialect) => {
     await t?.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const ids = async () => (await t.gateway.db.selectFrom('resources').select(['kind', 'tenant_id', 'id']).orderBy('kind').orderBy('id').execute()).map((r) => `${r.kind}:${r.tenant_id ?? '-'}/${r.id}`);
+  const ids = async () =>
+    (
+      await t.gateway.db
+        .selectFrom('resources')
+        .select(['kind', 'tenant_id', 'id'])
+        .orderBy('kind')
+        .orderBy('id')
+        .execute()
+    ).map((r) => `${r.kind}:${r.tenant_id ?? '-'}/${r.id}`);
   const write = (name: string, text: string) => {
     const path = join(dir, name);
     mkdirSync(join(path, '..'), { recursive: true });
@@ -61,7 +80,22 @@ describe.each(testDialects())('portico plan / apply (%s)', (dialect) => {
   };
 
   test('YAML: plan shows the per-field diff (exit 2), apply --yes writes it with an audit event, a second plan is exit 0', async () => {
-    const file = write('fleet.yaml', toYaml({ tenants: [{ id: 'acme', name: 'Acme' }], routes: [{ id: 'pay', tenant_id: 'acme', path_prefix: '/pay', backend_url: 'https://pay.example.com' }], webhooks: [{ id: 'ops', url: 'https://hooks.example.com/x', events: ['*'], secret: 'whsec_from_the_file_123', secret_version: 1 }] }));
+    const file = write(
+      'fleet.yaml',
+      toYaml({
+        tenants: [{ id: 'acme', name: 'Acme' }],
+        routes: [{ id: 'pay', tenant_id: 'acme', path_prefix: '/pay', backend_url: 'https://pay.example.com' }],
+        webhooks: [
+          {
+            id: 'ops',
+            url: 'https://hooks.example.com/x',
+            events: ['*'],
+            secret: 'whsec_from_the_file_123',
+            secret_version: 1,
+          },
+        ],
+      }),
+    );
     const plan = await portico(['plan', file], env);
     expect([plan.code, plan.err]).toEqual([2, '']);
     expect(plan.out).toContain('tenant:\n  + tenant acme\n');
@@ -86,20 +120,34 @@ describe.each(testDialects())('portico plan / apply (%s)', (dialect) => {
     writeFileSync(file, readFileSync(file, 'utf8').replace('name: Acme', 'name: Acme Corp'));
     const changed = await portico(['plan', file, '--json'], env);
     expect(changed.code).toBe(2);
-    expect(JSON.parse(changed.out).changes).toEqual([{ op: 'update', kind: 'tenant', id: 'acme', tenant_id: null, changes: [{ path: 'name', before: 'Acme', after: 'Acme Corp' }] }]);
+    expect(JSON.parse(changed.out).changes).toEqual([
+      {
+        op: 'update',
+        kind: 'tenant',
+        id: 'acme',
+        tenant_id: null,
+        changes: [{ path: 'name', before: 'Acme', after: 'Acme Corp' }],
+      },
+    ]);
     expect((await portico(['plan', file], env)).out).toContain('  ~ tenant acme\n      name: "Acme" → "Acme Corp"\n');
   });
 
   test('a directory of documents is merged; the same item in two files names both', async () => {
     write('dir/tenants.json', JSON.stringify({ tenants: [{ id: 'beta', name: 'Beta' }] }));
-    write('dir/routes.yml', toYaml({ routes: [{ id: 'b1', tenant_id: 'beta', path_prefix: '/b1', backend_url: 'https://b.example.com' }] }));
+    write(
+      'dir/routes.yml',
+      toYaml({ routes: [{ id: 'b1', tenant_id: 'beta', path_prefix: '/b1', backend_url: 'https://b.example.com' }] }),
+    );
     write('dir/notes.txt', 'not a document');
     expect((await portico(['apply', join(dir, 'dir'), '--yes'], env)).code).toBe(0);
     expect(await ids()).toEqual(expect.arrayContaining(['route:beta/b1', 'tenant:-/beta']));
     expect((await portico(['plan', join(dir, 'dir')], env)).code).toBe(0);
     write('dir/more.yaml', toYaml({ tenants: [{ id: 'beta', name: 'Beta again' }] }));
     const dup = await portico(['plan', join(dir, 'dir')], env);
-    expect([dup.code, dup.err.trim()]).toEqual([1, `portico: tenants item "/beta" appears in both ${join(dir, 'dir/more.yaml')} and ${join(dir, 'dir/tenants.json')}`]);
+    expect([dup.code, dup.err.trim()]).toEqual([
+      1,
+      `portico: tenants item "/beta" appears in both ${join(dir, 'dir/more.yaml')} and ${join(dir, 'dir/tenants.json')}`,
+    ]);
   });
 
   test('replace of a tenant export deletes what the file lacks inside that tenant, and nothing outside it', async () => {
@@ -108,7 +156,12 @@ describe.each(testDialects())('portico plan / apply (%s)', (dialect) => {
     const doc = parseYaml(readFileSync(file, 'utf8'));
     expect(doc.tenant_id).toBe('acme');
     expect((await portico(['plan', file, '--mode', 'replace'], env)).code).toBe(0);
-    await t.api('POST', '/v1/admin/routes', { id: 'extra', tenant_id: 'acme', path_prefix: '/extra', backend_url: 'https://e.example.com' });
+    await t.api('POST', '/v1/admin/routes', {
+      id: 'extra',
+      tenant_id: 'acme',
+      path_prefix: '/extra',
+      backend_url: 'https://e.example.com',
+    });
     const before = await ids();
     const plan = await portico(['plan', file, '--mode', 'replace'], env);
     expect(plan.code).toBe(2);
@@ -120,7 +173,13 @@ describe.each(testDialects())('portico plan / apply (%s)', (dialect) => {
 
   test('an invalid document fails before anything is written, naming the entry', async () => {
     const before = await ids();
-    const file = write('bad.yaml', toYaml({ tenants: [{ id: 'gamma', name: 'Gamma' }], routes: [{ id: 'r', model_pattern: 'x*', providers: [{ model: 'm' }] }] }));
+    const file = write(
+      'bad.yaml',
+      toYaml({
+        tenants: [{ id: 'gamma', name: 'Gamma' }],
+        routes: [{ id: 'r', model_pattern: 'x*', providers: [{ model: 'm' }] }],
+      }),
+    );
     for (const command of ['plan', 'apply']) {
       const res = await portico([command, file, '--yes'].slice(0, command === 'plan' ? 2 : 3), env);
       expect([command, res.code, res.out]).toEqual([command, 1, '']);
@@ -135,7 +194,11 @@ describe.each(testDialects())('portico plan / apply (%s)', (dialect) => {
     const cases: [string[], Record<string, string | undefined>, RegExp][] = [
       [['plan', file], { PORTICO_TOKEN: '' }, /^portico: no admin token: set PORTICO_TOKEN/],
       [['plan', file], { PORTICO_TOKEN: 'not-the-token-0000000' }, /refused the token \(401\): check PORTICO_TOKEN$/],
-      [['export'], { PORTICO_ENDPOINT: `http://127.0.0.1:${closed}` }, new RegExp(`^portico: cannot reach the admin API at http://127\\.0\\.0\\.1:${closed} \\(ECONNREFUSED\\)`)],
+      [
+        ['export'],
+        { PORTICO_ENDPOINT: `http://127.0.0.1:${closed}` },
+        new RegExp(`^portico: cannot reach the admin API at http://127\\.0\\.0\\.1:${closed} \\(ECONNREFUSED\\)`),
+      ],
       [['plan', write('broken.yaml', 'tenants: [\n')], {}, /broken\.yaml: not valid YAML: /],
       [['plan', write('broken.json', '{"tenants": ')], {}, /broken\.json: not valid JSON: /],
       [['plan', join(dir, 'missing.json')], {}, /missing\.json: no such file or directory$/],
@@ -151,7 +214,10 @@ describe.each(testDialects())('portico plan / apply (%s)', (dialect) => {
     expect((await portico(['import', file, '--dry-run'], env)).code).toBe(0);
     expect(await ids()).not.toContain('tenant:-/delta');
     const imported = await portico(['import', file], env);
-    expect(JSON.parse(imported.out)).toMatchObject({ created: [{ kind: 'tenant', id: 'delta' }], audit_event_id: expect.stringMatching(/^evt_/) });
+    expect(JSON.parse(imported.out)).toMatchObject({
+      created: [{ kind: 'tenant', id: 'delta' }],
+      audit_event_id: expect.stringMatching(/^evt_/),
+    });
   });
 
   test('a synthesized CDKTF stack (stacks/main.ts): plan, apply, then no changes; what it cannot resolve is named', async () => {
@@ -159,16 +225,30 @@ describe.each(testDialects())('portico plan / apply (%s)', (dialect) => {
     await synth(out);
     const tenantStack = join(out, 'stacks/tenant-acme2/cdk.tf.json');
     // stacks/main.ts makes tenant "acme", which an earlier test holds with other routes: rename it in a copy
-    const acme = readFileSync(join(out, 'stacks/tenant-acme/cdk.tf.json'), 'utf8').replace(/"acme"/g, '"acme2"').replace(/\/apis\/acme\//g, '/apis/acme2/');
+    const acme = readFileSync(join(out, 'stacks/tenant-acme/cdk.tf.json'), 'utf8')
+      .replace(/"acme"/g, '"acme2"')
+      .replace(/\/apis\/acme\//g, '/apis/acme2/');
     write('cdktf.out/stacks/tenant-acme2/cdk.tf.json', acme);
     rmSync(join(out, 'stacks/tenant-acme'), { recursive: true });
     const plan = await portico(['plan', tenantStack], env);
     expect(plan.code).toBe(2);
-    expect(plan.err).toContain('note: portico_api_key.onboarding_key-production_0BF9CF6E: left out: API keys are not part of a config document');
-    expect(plan.out).toContain('  + route acme2/acme-payments\n      auth_required: true\n      backend_url: "https://payments.example.com"\n');
+    expect(plan.err).toContain(
+      'note: portico_api_key.onboarding_key-production_0BF9CF6E: left out: API keys are not part of a config document',
+    );
+    expect(plan.out).toContain(
+      '  + route acme2/acme-payments\n      auth_required: true\n      backend_url: "https://payments.example.com"\n',
+    );
     expect(plan.out).toContain('  + budget acme2/onboarding_budget_a3bae714\n');
     expect((await portico(['apply', out, '--yes'], env)).code).toBe(0);
-    expect(await ids()).toEqual(expect.arrayContaining(['tenant:-/acme2', 'route:acme2/acme-payments', 'route:-/global-gpt', 'webhook:-/platform-audit', 'budget:acme2/onboarding_budget_a3bae714']));
+    expect(await ids()).toEqual(
+      expect.arrayContaining([
+        'tenant:-/acme2',
+        'route:acme2/acme-payments',
+        'route:-/global-gpt',
+        'webhook:-/platform-audit',
+        'budget:acme2/onboarding_budget_a3bae714',
+      ]),
+    );
     expect((await portico(['plan', out], env)).code).toBe(0);
 
     const stack = JSON.parse(acme);
@@ -180,7 +260,9 @@ describe.each(testDialects())('portico plan / apply (%s)', (dialect) => {
     expect(bad.code).toBe(1);
     expect(bad.err).toContain('portico_route.payments.backend_url: refers to aws_lb.front, which is not in this stack');
     expect(bad.err).toContain('portico_budget.onboarding_budget_A3BAE714.limit_usd: variable "budget" has no default');
-    expect(bad.err).toContain('portico_tenant.onboarding_tenant_89E1A4F8.name: uses the Terraform expression ${upper("acme")}');
+    expect(bad.err).toContain(
+      'portico_tenant.onboarding_tenant_89E1A4F8.name: uses the Terraform expression ${upper("acme")}',
+    );
   });
 });
 

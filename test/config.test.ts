@@ -9,11 +9,25 @@ const cli = join(__dirname, '..', 'cli', 'portico.js');
 describe('settings', () => {
   test('defaults match the contract', () => {
     expect(loadConfig({})).toEqual({
-      host: '127.0.0.1', adminPort: 8090, dataPort: 8080, role: 'all', databaseUrl: undefined, dataDir: './.data',
-      adminToken: undefined, masterKey: undefined, logLevel: 'info', adminRateLimit: 100,
-      dbConnectTimeoutMs: 5000, dbQueryTimeoutMs: 5000, shutdownGraceMs: 10_000, bufferMaxRows: 50_000, spoolMaxBytes: 100 * 1024 * 1024,
+      host: '127.0.0.1',
+      adminPort: 8090,
+      dataPort: 8080,
+      role: 'all',
+      databaseUrl: undefined,
+      dataDir: './.data',
+      adminToken: undefined,
+      masterKey: undefined,
+      logLevel: 'info',
+      adminRateLimit: 100,
+      dbConnectTimeoutMs: 5000,
+      dbQueryTimeoutMs: 5000,
+      shutdownGraceMs: 10_000,
+      bufferMaxRows: 50_000,
+      spoolMaxBytes: 100 * 1024 * 1024,
       egressAllow: expect.objectContaining({ text: '', cidrs: [] }),
-      headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, metricsToken: undefined,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 60_000,
+      metricsToken: undefined,
     });
   });
 
@@ -56,9 +70,13 @@ describe('settings', () => {
   });
 
   test('a bad setting stops `portico serve` with one clear line and no stack trace', async () => {
-    const failure = await run('node', [cli, 'serve'], { env: { ...process.env, PORTICO_ADMIN_PORT: 'eighty' } }).catch((e) => e);
+    const failure = await run('node', [cli, 'serve'], { env: { ...process.env, PORTICO_ADMIN_PORT: 'eighty' } }).catch(
+      (e) => e,
+    );
     expect(failure.code).toBe(1);
-    expect(failure.stderr.trim()).toBe('portico: bad setting PORTICO_ADMIN_PORT: must be a port number from 0 to 65535, got "eighty"');
+    expect(failure.stderr.trim()).toBe(
+      'portico: bad setting PORTICO_ADMIN_PORT: must be a port number from 0 to 65535, got "eighty"',
+    );
     expect(failure.stdout).toBe('');
   });
 });

@@ -35,11 +35,22 @@ const haveTerraform = terraformAvailable();
 (haveTerraform ? describe : describe.skip)('cdktf synth / deploy / diff / destroy against a live gateway', () => {
   let server: RunningServer;
   let home: string;
-  const api = async (path: string) => (await (await fetch(server.adminUrl + path, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+  const api = async (path: string) =>
+    (await (await fetch(server.adminUrl + path, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
 
   /** Runs the cdktf CLI in `dir`; returns its output without colours. */
   const cdktf = async (dir: string, args: string[], extraEnv: Record<string, string> = {}) => {
-    const env = { ...process.env, HOME: home, CHECKPOINT_DISABLE: '1', CI: '1', FORCE_COLOR: '0', TF_CLI_CONFIG_FILE: '', PORTICO_ENDPOINT: server.adminUrl!, PORTICO_TOKEN: TOKEN, ...extraEnv };
+    const env = {
+      ...process.env,
+      HOME: home,
+      CHECKPOINT_DISABLE: '1',
+      CI: '1',
+      FORCE_COLOR: '0',
+      TF_CLI_CONFIG_FILE: '',
+      PORTICO_ENDPOINT: server.adminUrl!,
+      PORTICO_TOKEN: TOKEN,
+      ...extraEnv,
+    };
     try {
       const { stdout, stderr } = await run(CDKTF, args, { cwd: dir, env, maxBuffer: 64 * 1024 * 1024 });
       return { code: 0, out: (stdout + stderr).replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') };
@@ -50,7 +61,16 @@ const haveTerraform = terraformAvailable();
   };
 
   beforeAll(async () => {
-    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false, pgliteImage: testPgliteImage() });
+    server = await startServer(
+      loadConfig({
+        PORTICO_DATA_DIR: 'memory://',
+        PORTICO_ADMIN_TOKEN: TOKEN,
+        PORTICO_ADMIN_PORT: '0',
+        PORTICO_DATA_PORT: '0',
+      }),
+      pino({ level: 'silent' }),
+      { webhooks: false, pgliteImage: testPgliteImage() },
+    );
     const tf = new TerraformDir();
     await tf.installProvider();
     home = tf.home;
@@ -59,7 +79,15 @@ const haveTerraform = terraformAvailable();
 
   test('the example stacks synthesize, deploy, deploy again with no change, and destroy', async () => {
     const dir = new TerraformDir().dir;
-    writeFileSync(join(dir, 'cdktf.json'), JSON.stringify({ language: 'typescript', app: `node ${TSX} ${join(ROOT, 'stacks', 'main.ts')}`, sendCrashReports: 'false', terraformProviders: [] }));
+    writeFileSync(
+      join(dir, 'cdktf.json'),
+      JSON.stringify({
+        language: 'typescript',
+        app: `node ${TSX} ${join(ROOT, 'stacks', 'main.ts')}`,
+        sendCrashReports: 'false',
+        terraformProviders: [],
+      }),
+    );
     const synth = await cdktf(dir, ['synth']);
     expect(synth.out).toContain('Generated Terraform code for the stacks: platform, tenant-acme');
     const stack = JSON.parse(readFileSync(join(dir, 'cdktf.out', 'stacks', 'tenant-acme', 'cdk.tf.json'), 'utf8'));
@@ -70,7 +98,10 @@ const haveTerraform = terraformAvailable();
     expect(deploy.out).toMatch(/Apply complete! Resources: 3 added/);
     expect(deploy.out).toMatch(/Apply complete! Resources: 5 added/);
     expect((await api('/v1/admin/routes/global-gpt')).strategy).toBe('fallback');
-    expect((await api('/v1/admin/tenants/acme/keys')).data.map((k: any) => k.name).sort()).toEqual(['production', 'staging']);
+    expect((await api('/v1/admin/tenants/acme/keys')).data.map((k: any) => k.name).sort()).toEqual([
+      'production',
+      'staging',
+    ]);
 
     const again = await cdktf(dir, ['deploy', '*', '--auto-approve', '--skip-provider-lock']);
     expect(again.code).toBe(0);
@@ -86,7 +117,15 @@ const haveTerraform = terraformAvailable();
     mkdirSync(join(dir, 'node_modules'));
     symlinkSync(ROOT, join(dir, 'node_modules', 'portico'));
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true }));
-    writeFileSync(join(dir, 'cdktf.json'), JSON.stringify({ language: 'typescript', app: `node ${TSX} main.ts`, sendCrashReports: 'false', terraformProviders: [] }));
+    writeFileSync(
+      join(dir, 'cdktf.json'),
+      JSON.stringify({
+        language: 'typescript',
+        app: `node ${TSX} main.ts`,
+        sendCrashReports: 'false',
+        terraformProviders: [],
+      }),
+    );
     writeFileSync(
       join(dir, 'main.ts'),
       `import { App, TerraformStack, PorticoProvider, Tenant, ApiKey } from "portico/constructs";
@@ -111,11 +150,15 @@ app.synth();
     const renamed = await cdktf(dir, ['diff', 'team', '--skip-provider-lock'], { TENANT_NAME: 'Acme Corporation' });
     expect(renamed.out).toMatch(/portico_tenant\.acme.*will be updated in-place/);
     expect(renamed.out).not.toMatch(/must be replaced/);
-    const apply = await cdktf(dir, ['deploy', 'team', '--auto-approve', '--skip-provider-lock'], { TENANT_NAME: 'Acme Corporation' });
+    const apply = await cdktf(dir, ['deploy', 'team', '--auto-approve', '--skip-provider-lock'], {
+      TENANT_NAME: 'Acme Corporation',
+    });
     expect(apply.out).toContain('Apply complete! Resources: 0 added, 1 changed, 0 destroyed');
     expect((await api('/v1/admin/tenants/acme-corp')).name).toBe('Acme Corporation');
 
-    const destroy = await cdktf(dir, ['destroy', 'team', '--auto-approve', '--skip-provider-lock'], { TENANT_NAME: 'Acme Corporation' });
+    const destroy = await cdktf(dir, ['destroy', 'team', '--auto-approve', '--skip-provider-lock'], {
+      TENANT_NAME: 'Acme Corporation',
+    });
     expect(destroy.code).toBe(0);
     expect((await api('/v1/admin/tenants')).data).toEqual([]);
   }, 300_000);
@@ -128,12 +171,21 @@ describe('issue 13 in the constructs', () => {
     const app = new App({ outdir });
     const stack = new TerraformStack(app, 'names');
     new PorticoProvider(stack, 'portico', {});
-    new Pricing(stack, 'price', { providerName: 'openai', model: 'gpt-4o', inputPerMillionUsd: 0.1, outputPerMillionUsd: 99.99 });
+    new Pricing(stack, 'price', {
+      providerName: 'openai',
+      model: 'gpt-4o',
+      inputPerMillionUsd: 0.1,
+      outputPerMillionUsd: 99.99,
+    });
     new Credential(stack, 'cred', { providerName: 'openai', apiKeyWo: 'sk-x', apiKeyWoVersion: 1 });
     new Tenant(stack, 'team', { id: 'team', name: 'Team', forceDestroy: true });
     app.synth();
     const doc = JSON.parse(readFileSync(join(outdir, 'stacks', 'names', 'cdk.tf.json'), 'utf8'));
-    expect(doc.resource.portico_pricing.price).toMatchObject({ provider_name: 'openai', input_per_million_usd: 0.1, output_per_million_usd: 99.99 });
+    expect(doc.resource.portico_pricing.price).toMatchObject({
+      provider_name: 'openai',
+      input_per_million_usd: 0.1,
+      output_per_million_usd: 99.99,
+    });
     expect(doc.resource.portico_pricing.price.provider).toBeUndefined();
     expect(doc.resource.portico_credential.cred).toMatchObject({ provider_name: 'openai', api_key_wo: 'sk-x' });
     expect(doc.resource.portico_credential.cred.provider).toBeUndefined();
@@ -148,7 +200,11 @@ describe('issue 13: TenantOnboarding without a webhook secret', () => {
     const app = new App({ outdir });
     const stack = new TerraformStack(app, 'onboarding');
     new PorticoProvider(stack, 'portico', {});
-    const team = new TenantOnboarding(stack, 'team', { id: 'team', name: 'Team', webhookUrl: 'https://hooks.example.com/team' });
+    const team = new TenantOnboarding(stack, 'team', {
+      id: 'team',
+      name: 'Team',
+      webhookUrl: 'https://hooks.example.com/team',
+    });
     new TerraformOutput(stack, 'webhook_secret', { value: team.webhook!.secret, sensitive: true });
     app.synth();
     const doc = JSON.parse(readFileSync(join(outdir, 'stacks', 'onboarding', 'cdk.tf.json'), 'utf8'));

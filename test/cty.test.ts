@@ -1,5 +1,13 @@
 import { decode, encode, ExtData } from '@msgpack/msgpack';
-import { decodeJson, decodeMsgpack, encodeMsgpack, typeFromJson, typeToJson, UNKNOWN, type CtyValue } from '../provider/cty-codec';
+import {
+  decodeJson,
+  decodeMsgpack,
+  encodeMsgpack,
+  typeFromJson,
+  typeToJson,
+  UNKNOWN,
+  type CtyValue,
+} from '../provider/cty-codec';
 import type { CtyType } from '../provider/schema';
 
 const str: CtyType = { kind: 'string' };
@@ -10,7 +18,16 @@ const set = (element: CtyType): CtyType => ({ kind: 'set', element });
 const map = (element: CtyType): CtyType => ({ kind: 'map', element });
 const object = (attributes: Record<string, CtyType>): CtyType => ({ kind: 'object', attributes });
 
-const route = object({ id: str, priority: num, enabled: bool, methods: list(str), tags: set(str), metadata: map(str), providers: list(object({ provider: str, weight: num })), rate_limit: object({ limit: num, window_secs: num }) });
+const route = object({
+  id: str,
+  priority: num,
+  enabled: bool,
+  methods: list(str),
+  tags: set(str),
+  metadata: map(str),
+  providers: list(object({ provider: str, weight: num })),
+  rate_limit: object({ limit: num, window_secs: num }),
+});
 const roundTrip = (v: CtyValue, t: CtyType) => decodeMsgpack(encodeMsgpack(v, t), t);
 
 describe('cty msgpack codec', () => {
@@ -29,14 +46,34 @@ describe('cty msgpack codec', () => {
   });
 
   test('nested objects, with nulls at every depth and missing attributes decoded as null', () => {
-    const v = { id: 'r', priority: 0, enabled: false, methods: ['GET'], tags: [], metadata: { a: 'b' }, providers: [{ provider: 'openai', weight: null }], rate_limit: null };
+    const v = {
+      id: 'r',
+      priority: 0,
+      enabled: false,
+      methods: ['GET'],
+      tags: [],
+      metadata: { a: 'b' },
+      providers: [{ provider: 'openai', weight: null }],
+      rate_limit: null,
+    };
     expect(roundTrip(v, route)).toEqual(v);
     expect(roundTrip(null, route)).toBeNull();
-    expect(decodeMsgpack(encode({ id: 'only' }), route)).toEqual({ id: 'only', priority: null, enabled: null, methods: null, tags: null, metadata: null, providers: null, rate_limit: null });
+    expect(decodeMsgpack(encode({ id: 'only' }), route)).toEqual({
+      id: 'only',
+      priority: null,
+      enabled: null,
+      methods: null,
+      tags: null,
+      metadata: null,
+      providers: null,
+      rate_limit: null,
+    });
   });
 
   test('an object is a msgpack map holding every attribute', () => {
-    expect(Buffer.from(encodeMsgpack({ a: 'x' }, object({ a: str })))).toEqual(Buffer.from([0x81, 0xa1, 0x61, 0xa1, 0x78]));
+    expect(Buffer.from(encodeMsgpack({ a: 'x' }, object({ a: str })))).toEqual(
+      Buffer.from([0x81, 0xa1, 0x61, 0xa1, 0x78]),
+    );
     expect(decode(encodeMsgpack({}, object({ a: str, b: num })))).toEqual({ a: null, b: null });
   });
 
@@ -45,7 +82,12 @@ describe('cty msgpack codec', () => {
     const ext12 = new ExtData(12, new Uint8Array([0x81, 0x01, 0xc3])); // a refinement payload: {1: true}
     expect(decodeMsgpack(encode(ext0), str)).toBe(UNKNOWN);
     expect(decodeMsgpack(encode(ext12), route)).toBe(UNKNOWN);
-    const wire = encode({ id: ext12, providers: [{ provider: ext0, weight: 1 }], metadata: { k: ext12 }, methods: ext0 });
+    const wire = encode({
+      id: ext12,
+      providers: [{ provider: ext0, weight: 1 }],
+      metadata: { k: ext12 },
+      methods: ext0,
+    });
     const v = decodeMsgpack(wire, route) as Record<string, any>;
     expect(v.id).toBe(UNKNOWN);
     expect(v.providers[0].provider).toBe(UNKNOWN);
@@ -75,19 +117,45 @@ describe('cty msgpack codec', () => {
   });
 
   test('type errors name the attribute path', () => {
-    expect(() => decodeMsgpack(encode({ providers: [{ provider: 'x', weight: 'heavy' }] }), route)).toThrow('providers[0].weight: expected number');
+    expect(() => decodeMsgpack(encode({ providers: [{ provider: 'x', weight: 'heavy' }] }), route)).toThrow(
+      'providers[0].weight: expected number',
+    );
     expect(() => encodeMsgpack({ metadata: { a: 1 } } as never, route)).toThrow('metadata["a"]: expected string');
   });
 
   test('type JSON round-trips for every kind', () => {
-    const t = object({ s: str, n: num, b: bool, l: list(num), st: set(str), m: map(list(bool)), o: object({ x: str }) });
-    expect(typeToJson(t)).toEqual(['object', { s: 'string', n: 'number', b: 'bool', l: ['list', 'number'], st: ['set', 'string'], m: ['map', ['list', 'bool']], o: ['object', { x: 'string' }] }]);
+    const t = object({
+      s: str,
+      n: num,
+      b: bool,
+      l: list(num),
+      st: set(str),
+      m: map(list(bool)),
+      o: object({ x: str }),
+    });
+    expect(typeToJson(t)).toEqual([
+      'object',
+      {
+        s: 'string',
+        n: 'number',
+        b: 'bool',
+        l: ['list', 'number'],
+        st: ['set', 'string'],
+        m: ['map', ['list', 'bool']],
+        o: ['object', { x: 'string' }],
+      },
+    ]);
     expect(typeFromJson(JSON.parse(JSON.stringify(typeToJson(t))))).toEqual(t);
     expect(() => typeFromJson(['tuple', []])).toThrow('unsupported cty type');
   });
 
   test('JSON state decodes against the type, older states missing attributes get nulls', () => {
-    expect(decodeJson('{"id":"r","providers":[{"provider":"x","weight":2}]}', route)).toMatchObject({ id: 'r', providers: [{ provider: 'x', weight: 2 }], rate_limit: null, enabled: null });
+    expect(decodeJson('{"id":"r","providers":[{"provider":"x","weight":2}]}', route)).toMatchObject({
+      id: 'r',
+      providers: [{ provider: 'x', weight: 2 }],
+      rate_limit: null,
+      enabled: null,
+    });
   });
 });
 

@@ -29,10 +29,15 @@ describe.each(testDialects())('data-plane protocol (%s)', (dialect) => {
   /** A request through node:http, which sends the path exactly as given (fetch would resolve dot segments first). */
   const raw = (path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
     new Promise<Answer>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: port(), path, method: init.method ?? 'GET', headers: init.headers }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-      });
+      const req = httpRequest(
+        { host: '127.0.0.1', port: port(), path, method: init.method ?? 'GET', headers: init.headers },
+        (res) => {
+          let body = '';
+          res
+            .on('data', (c) => (body += c))
+            .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+        },
+      );
       req.on('error', reject).end(init.body);
     });
 
@@ -40,10 +45,16 @@ describe.each(testDialects())('data-plane protocol (%s)', (dialect) => {
   const expectContinue = (path: string, body: Buffer) =>
     new Promise<Answer & { continued: boolean }>((resolve, reject) => {
       let continued = false;
-      const headers = { expect: '100-continue', 'content-type': 'application/octet-stream', 'content-length': String(body.length) };
+      const headers = {
+        expect: '100-continue',
+        'content-type': 'application/octet-stream',
+        'content-length': String(body.length),
+      };
       const req = httpRequest({ host: '127.0.0.1', port: port(), path, method: 'POST', headers }, (res) => {
         let text = '';
-        res.on('data', (c) => (text += c)).on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text, continued }));
+        res
+          .on('data', (c) => (text += c))
+          .on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: text, continued }));
       });
       req.on('continue', () => {
         continued = true;
@@ -57,10 +68,15 @@ describe.each(testDialects())('data-plane protocol (%s)', (dialect) => {
 
   const requestLog = async (requestId: string) => {
     await data.app.dataPlane.requestLogs.flush();
-    const rows = await t.gateway.db.selectFrom('request_logs').selectAll().where('request_id', '=', requestId).execute();
+    const rows = await t.gateway.db
+      .selectFrom('request_logs')
+      .selectAll()
+      .where('request_id', '=', requestId)
+      .execute();
     return rows[0];
   };
-  const metrics = async () => (await t.admin.inject({ url: '/metrics', headers: { authorization: `Bearer ${OWNER_TOKEN}` } })).body;
+  const metrics = async () =>
+    (await t.admin.inject({ url: '/metrics', headers: { authorization: `Bearer ${OWNER_TOKEN}` } })).body;
   const route = async (body: Record<string, unknown>) => {
     const res = await t.api('POST', '/v1/admin/routes', body);
     expect(res.status).toBe(201);
@@ -68,7 +84,14 @@ describe.each(testDialects())('data-plane protocol (%s)', (dialect) => {
   };
 
   beforeAll(async () => {
-    t = await startTestGateway(dialect, { PORTICO_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS), PORTICO_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS) }, { webhooks: false });
+    t = await startTestGateway(
+      dialect,
+      {
+        PORTICO_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
+        PORTICO_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+      },
+      { webhooks: false },
+    );
     backend = new MockHttp();
     backendUrl = await backend.start();
     llm = new MockLlm();
@@ -81,13 +104,34 @@ describe.each(testDialects())('data-plane protocol (%s)', (dialect) => {
     await until(() => !!t.gateway.snapshot.get('api_key', keyId));
     await t.api('POST', '/v1/admin/credentials', { provider: 'openai', api_key: 'sk-upstream-global' });
     // global routes (set by the platform, which may point them anywhere)
-    await route({ id: 'docs', path_prefix: '/docs', backend_url: `${backendUrl}/tenants/ta`, strip_prefix: true, auth_required: false });
+    await route({
+      id: 'docs',
+      path_prefix: '/docs',
+      backend_url: `${backendUrl}/tenants/ta`,
+      strip_prefix: true,
+      auth_required: false,
+    });
     const breaker = { failure_threshold: 1, cooldown_ms: 60_000 };
-    await route({ id: 'upload', path_prefix: '/upload', backend_url: backendUrl, auth_required: false, circuit_breaker: breaker });
+    await route({
+      id: 'upload',
+      path_prefix: '/upload',
+      backend_url: backendUrl,
+      auth_required: false,
+      circuit_breaker: breaker,
+    });
     await route({ id: 'keyed', path_prefix: '/keyed', backend_url: backendUrl });
     await route({ id: 'gpt', model_pattern: 'gpt*', providers: [{ provider: 'openai', base_url: llmUrl }] });
-    await route({ id: 'junk', model_pattern: 'junk-*', providers: [{ provider: 'openai', base_url: llmUrl }], circuit_breaker: { failure_threshold: 2, cooldown_ms: 60_000 } });
-    await route({ id: 'dead', model_pattern: 'dead-*', providers: [{ provider: 'openai', base_url: 'http://127.0.0.1:9/v1' }] });
+    await route({
+      id: 'junk',
+      model_pattern: 'junk-*',
+      providers: [{ provider: 'openai', base_url: llmUrl }],
+      circuit_breaker: { failure_threshold: 2, cooldown_ms: 60_000 },
+    });
+    await route({
+      id: 'dead',
+      model_pattern: 'dead-*',
+      providers: [{ provider: 'openai', base_url: 'http://127.0.0.1:9/v1' }],
+    });
   });
   afterAll(async () => {
     await data?.close();
@@ -171,22 +215,32 @@ describe.each(testDialects())('data-plane protocol (%s)', (dialect) => {
   test('headers that never finish are cut with a 408 and the connection closed', async () => {
     const answer = await slowClient('GET /docs/a HTTP/1.1\r\nHost: gateway\r\n', 'x-slow: 1\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
-    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error).toMatchObject({ code: 'request_timeout', type: 'invalid_request_error' });
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error).toMatchObject({
+      code: 'request_timeout',
+      type: 'invalid_request_error',
+    });
   });
 
   test.each([
     ['a small body (read whole first)', 100],
     ['a large body (streamed to the backend)', 1_000_000],
-  ])('%s sent a byte at a time is cut with a 408, logged as such, and counts against no breaker', async (_name, length) => {
-    const requestId = `req-trickle-${length}`;
-    const head = `POST /upload/slow HTTP/1.1\r\nHost: gateway\r\nContent-Length: ${length}\r\nX-Request-Id: ${requestId}\r\n\r\n`;
-    const answer = await slowClient(head, 'z');
-    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
-    expect(answer.toLowerCase()).toContain(`x-request-id: ${requestId}`);
-    await until(async () => (await requestLog(requestId)) !== undefined);
-    expect(await requestLog(requestId)).toMatchObject({ status: 408, error_code: 'REQUEST_TIMEOUT', route_id: 'upload' });
-    expect((await raw('/upload/after')).status).toBe(200);
-  });
+  ])(
+    '%s sent a byte at a time is cut with a 408, logged as such, and counts against no breaker',
+    async (_name, length) => {
+      const requestId = `req-trickle-${length}`;
+      const head = `POST /upload/slow HTTP/1.1\r\nHost: gateway\r\nContent-Length: ${length}\r\nX-Request-Id: ${requestId}\r\n\r\n`;
+      const answer = await slowClient(head, 'z');
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(answer.toLowerCase()).toContain(`x-request-id: ${requestId}`);
+      await until(async () => (await requestLog(requestId)) !== undefined);
+      expect(await requestLog(requestId)).toMatchObject({
+        status: 408,
+        error_code: 'REQUEST_TIMEOUT',
+        route_id: 'upload',
+      });
+      expect((await raw('/upload/after')).status).toBe(200);
+    },
+  );
 
   test('a streamed LLM answer runs well past the request timeout: only receiving the request is bounded', async () => {
     const controller = new AbortController();
@@ -222,30 +276,44 @@ describe.each(testDialects())('data-plane protocol (%s)', (dialect) => {
     expect(res.body).not.toContain(key);
 
     // the other way round: the backend's own x-api-key beside the Portico key as a bearer token
-    const swapped = await raw('/keyed/b', { headers: { 'x-api-key': 'backend-key-0001', authorization: `Bearer ${key}` } });
+    const swapped = await raw('/keyed/b', {
+      headers: { 'x-api-key': 'backend-key-0001', authorization: `Bearer ${key}` },
+    });
     expect(swapped.status).toBe(200);
     const seenSwapped = JSON.parse(swapped.body) as SeenRequest;
     expect(seenSwapped.headers['x-api-key']).toBe('backend-key-0001');
     expect(seenSwapped.headers.authorization).toBeUndefined();
 
     // two Portico keys: x-api-key decides, and neither is forwarded
-    const unknown = await raw('/keyed/c', { headers: { 'x-api-key': 'ptc_key_not-a-real-key', authorization: `Bearer ${key}` } });
+    const unknown = await raw('/keyed/c', {
+      headers: { 'x-api-key': 'ptc_key_not-a-real-key', authorization: `Bearer ${key}` },
+    });
     expect([unknown.status, JSON.parse(unknown.body).error.message]).toEqual([401, 'Unknown API key']);
-    const both = await raw('/keyed/d', { headers: { 'x-api-key': key, authorization: 'Bearer ptc_key_not-a-real-key', 'x-request-id': 'req-two-keys' } });
+    const both = await raw('/keyed/d', {
+      headers: { 'x-api-key': key, authorization: 'Bearer ptc_key_not-a-real-key', 'x-request-id': 'req-two-keys' },
+    });
     expect(both.status).toBe(200);
     expect(both.body).not.toContain('ptc_key_');
     expect(await requestLog('req-two-keys')).toMatchObject({ api_key_id: keyId, tenant_id: 'acme', status: 200 });
 
     // the LLM proxy reads the key the same way
     const chat = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
-    const llmRes = await raw('/v1/chat/completions', { method: 'POST', headers: { 'x-api-key': key, authorization: 'Bearer something-else', 'content-type': 'application/json' }, body: JSON.stringify(chat) });
+    const llmRes = await raw('/v1/chat/completions', {
+      method: 'POST',
+      headers: { 'x-api-key': key, authorization: 'Bearer something-else', 'content-type': 'application/json' },
+      body: JSON.stringify(chat),
+    });
     expect(llmRes.status).toBe(200);
     expect(llm.calls.at(-1)!.headers.authorization).toBe('Bearer sk-upstream-global');
   });
 
   test('an upstream 200 that is not a JSON object is a 502 repeating nothing of it, and a breaker failure', async () => {
     const post = (model: string) =>
-      raw('/v1/chat/completions', { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) });
+      raw('/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+      });
     llm.rawAnswer = '<html>Bad gateway at 10.1.2.3</html>';
     try {
       for (const answer of ['<html>Bad gateway at 10.1.2.3</html>', '["10.1.2.3"]']) {
@@ -253,7 +321,11 @@ describe.each(testDialects())('data-plane protocol (%s)', (dialect) => {
         const res = await post('junk-model');
         expect(res.status).toBe(502);
         const error = JSON.parse(res.body).error;
-        expect(error).toMatchObject({ code: 'upstream_error', type: 'api_error', message: 'Provider "openai" answered 200 with a body that is not valid JSON' });
+        expect(error).toMatchObject({
+          code: 'upstream_error',
+          type: 'api_error',
+          message: 'Provider "openai" answered 200 with a body that is not valid JSON',
+        });
         expect(res.body).not.toContain('10.1.2.3');
         expect(res.body).not.toContain(llmUrl);
       }
@@ -263,7 +335,12 @@ describe.each(testDialects())('data-plane protocol (%s)', (dialect) => {
       expect(await metrics()).toMatch(/portico_upstream_errors_total\{[^}]*reason="invalid_body"\} 2\n/);
       // the error events (which the caller's tenant reads) name the platform's provider by its label, not its URL
       await data.app.dataPlane.errorEvents.flush();
-      const events = await t.gateway.db.selectFrom('error_events').select('upstream').where('route_id', '=', 'junk').where('code', '=', 'UPSTREAM_ERROR').execute();
+      const events = await t.gateway.db
+        .selectFrom('error_events')
+        .select('upstream')
+        .where('route_id', '=', 'junk')
+        .where('code', '=', 'UPSTREAM_ERROR')
+        .execute();
       expect(events.map((e) => e.upstream)).toEqual(['provider "openai"', 'provider "openai"']);
     } finally {
       llm.rawAnswer = undefined;

@@ -26,12 +26,17 @@ const FAST = {
 /** `promise`, or a failure when it has not settled within `ms`: the gateway must answer, not hang. */
 function within<T>(ms: number, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)));
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)),
+  );
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 const countLogs = async (db: Db, path: string) =>
-  Number((await sql<{ n: number }>`select count(*) as n from request_logs where path like ${path + '%'}`.execute(db)).rows[0]!.n);
+  Number(
+    (await sql<{ n: number }>`select count(*) as n from request_logs where path like ${path + '%'}`.execute(db))
+      .rows[0]!.n,
+  );
 
 /** `n` data-plane requests that no route serves: each is a request-log row all the same. */
 async function traffic(url: string, path: string, n: number): Promise<void> {
@@ -73,7 +78,10 @@ postgres('database faults (postgres behind a proxy)', () => {
       expect(list.status).toBe(503);
       expect(list.body.error).toMatchObject({ code: 'DATABASE_UNAVAILABLE' });
       expect(list.headers['retry-after']).toBe('5');
-      const write = await within(5000, t.api('POST', '/v1/admin/tenants', { id: 'while-down', name: 'x', status: 'ACTIVE' }));
+      const write = await within(
+        5000,
+        t.api('POST', '/v1/admin/tenants', { id: 'while-down', name: 'x', status: 'ACTIVE' }),
+      );
       expect([write.status, write.body.error.code]).toEqual([503, 'DATABASE_UNAVAILABLE']);
       expect((await within(5000, t.api('GET', '/health/ready', undefined, null))).status).toBe(503);
       await recover(t);
@@ -97,7 +105,11 @@ postgres('database faults (postgres behind a proxy)', () => {
           t.api('GET', '/health/ready', undefined, null),
         ]),
       );
-      expect([list.status, list.body.error.code, list.headers['retry-after']]).toEqual([503, 'DATABASE_UNAVAILABLE', '5']);
+      expect([list.status, list.body.error.code, list.headers['retry-after']]).toEqual([
+        503,
+        'DATABASE_UNAVAILABLE',
+        '5',
+      ]);
       expect([write.status, write.body.error.code]).toEqual([503, 'DATABASE_UNAVAILABLE']);
       expect(ready.status).toBe(503);
       await recover(t);
@@ -136,7 +148,9 @@ postgres('database faults (postgres behind a proxy)', () => {
       await traffic(data.url, '/outage-spool', 23);
       await dp.requestLogs.flush();
       expect(dp.requestLogs.buffered).toBeLessThanOrEqual(10); // 5, plus a batch that was being tried
-      expect((await readdir(join(dir, 'spool'))).filter((f) => f.startsWith('request_logs.')).length).toBeGreaterThan(0);
+      expect((await readdir(join(dir, 'spool'))).filter((f) => f.startsWith('request_logs.')).length).toBeGreaterThan(
+        0,
+      );
       await recover(t);
       await until(async () => (await countLogs(t.gateway.db, '/outage-spool/')) >= 23, 15_000);
       await until(async () => !(await readdir(join(dir, 'spool'))).some((f) => f.startsWith('request_logs.')), 10_000);
@@ -189,7 +203,10 @@ postgres('database faults (postgres behind a proxy)', () => {
       await within(3000 + 1500, first.close());
       const spooled = (await readdir(join(dir, 'spool'))).filter((f) => f.startsWith('request_logs.'));
       const text = (await Promise.all(spooled.map((f) => readFile(join(dir, 'spool', f), 'utf8')))).join('');
-      const paths = text.split('\n').filter(Boolean).map((line) => JSON.parse(line).path);
+      const paths = text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line).path);
       expect(paths.sort()).toEqual(Array.from({ length: 15 }, (_, i) => `/outage-stop/${i}`).sort());
 
       await proxy.down(); // ends the connections the stopped gateway left hanging
@@ -213,8 +230,14 @@ describe.each(testDialects())('spool left by a previous run (%s)', (dialect) => 
     try {
       const left = await Spool.open(join(dir, 'spool'), 1024 * 1024);
       const rows = Array.from({ length: 7 }, (_, i) => ({
-        id: `log_left_${i}`, kind: 'http', method: 'GET', path: `/left/${i}`, status: 200, latency_ms: 1,
-        request_id: `req_left_${i}`, created_at: new Date().toISOString(),
+        id: `log_left_${i}`,
+        kind: 'http',
+        method: 'GET',
+        path: `/left/${i}`,
+        status: 200,
+        latency_ms: 1,
+        request_id: `req_left_${i}`,
+        created_at: new Date().toISOString(),
       }));
       expect(await left.write('request_logs', rows, 3)).toBe(true);
       const t = await startTestGateway(dialect);

@@ -32,17 +32,24 @@ describe('facts the definitions declare', () => {
     expect(() => creationOrder(cyclic)).toThrow(/cycle/);
   });
 
-  test.each(definitions.map((d) => [d.kind, d] as const))('%s: every field is described in its JSON schema', (_kind, def) => {
-    const schema = z.toJSONSchema(schemasFor(def).create, { io: 'input', unrepresentable: 'any' }) as {
-      properties: Record<string, { description?: string }>;
-    };
-    for (const field of Object.keys(def.fields.shape)) expect([field, schema.properties[field]?.description]).toEqual([field, expect.any(String)]);
-  });
+  test.each(definitions.map((d) => [d.kind, d] as const))(
+    '%s: every field is described in its JSON schema',
+    (_kind, def) => {
+      const schema = z.toJSONSchema(schemasFor(def).create, { io: 'input', unrepresentable: 'any' }) as {
+        properties: Record<string, { description?: string }>;
+      };
+      for (const field of Object.keys(def.fields.shape))
+        expect([field, schema.properties[field]?.description]).toEqual([field, expect.any(String)]);
+    },
+  );
 
-  test.each(definitions.map((d) => [d.kind, d] as const))('%s: exported, or says why not; declares its events', (_kind, def) => {
-    expect(!!def.exportKey).not.toBe(!!def.notExported);
-    if (def.updatable !== false) expect(def.audit.updated).toEqual(expect.any(String));
-    if (def.versioned) expect(def.audit.rolledBack).toEqual(expect.any(String));
-    expect(def.plural).toEqual(expect.any(String));
-  });
+  test.each(definitions.map((d) => [d.kind, d] as const))(
+    '%s: exported, or says why not; declares its events',
+    (_kind, def) => {
+      expect(!!def.exportKey).not.toBe(!!def.notExported);
+      if (def.updatable !== false) expect(def.audit.updated).toEqual(expect.any(String));
+      if (def.versioned) expect(def.audit.rolledBack).toEqual(expect.any(String));
+      expect(def.plural).toEqual(expect.any(String));
+    },
+  );
 });

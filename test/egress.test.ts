@@ -51,20 +51,37 @@ interface Env {
 }
 
 async function openEnv(dialect: Parameters<typeof startTestGateway>[0], allow: string): Promise<Env> {
-  const t = await startTestGateway(dialect, { PORTICO_EGRESS_ALLOW: allow }, { webhooks: { backoffMs: 50, pollMs: 50 } });
+  const t = await startTestGateway(
+    dialect,
+    { PORTICO_EGRESS_ALLOW: allow },
+    { webhooks: { backoffMs: 50, pollMs: 50 } },
+  );
   const data = await startDataPlane(t);
   await t.api('POST', '/v1/admin/tenants', { id: 'acme', name: 'Acme' });
   const k = (await t.api('POST', '/v1/admin/tenants/acme/keys', { name: 'prod' })).body;
-  await t.api('POST', '/v1/admin/credentials', { id: 'acme-openai', tenant_id: 'acme', provider: 'openai', api_key: 'sk-acme-0000' });
+  await t.api('POST', '/v1/admin/credentials', {
+    id: 'acme-openai',
+    tenant_id: 'acme',
+    provider: 'openai',
+    api_key: 'sk-acme-0000',
+  });
   await t.api('POST', '/v1/admin/credentials', { id: 'global-openai', provider: 'openai', api_key: 'sk-global-0000' });
-  await until(() => !!t.gateway.snapshot.get('api_key', k.id) && !!t.gateway.snapshot.get('credential', 'global-openai'));
+  await until(
+    () => !!t.gateway.snapshot.get('api_key', k.id) && !!t.gateway.snapshot.get('credential', 'global-openai'),
+  );
   return { t, data, key: k.key };
 }
 
 let n = 0;
 
 /** Creates a resource (tenant-owned when `owner` is set) and waits for the snapshot to hold it. */
-async function create(env: Env, kind: string, path: string, owner: string | null, body: (id: string) => Record<string, unknown>): Promise<string> {
+async function create(
+  env: Env,
+  kind: string,
+  path: string,
+  owner: string | null,
+  body: (id: string) => Record<string, unknown>,
+): Promise<string> {
   const id = `eg-${kind}-${++n}`;
   const res = await env.t.api('POST', path, { id, ...(owner ? { tenant_id: owner } : {}), ...body(id) });
   expect([res.status, res.text]).toEqual([201, expect.any(String)]);
@@ -80,16 +97,35 @@ const answer = async (res: Response): Promise<Outcome> => {
 /** Every kind of outbound call, each made once to `url` from a resource `owner` owns (null: global). */
 const OUTBOUND: Record<string, (env: Env, owner: string | null, url: string) => Promise<Outcome>> = {
   'route backend': async (env, owner, url) => {
-    const id = await create(env, 'route', '/v1/admin/routes', owner, (id) => ({ path_prefix: `/${id}`, backend_url: url, timeout_ms: 2000 }));
+    const id = await create(env, 'route', '/v1/admin/routes', owner, (id) => ({
+      path_prefix: `/${id}`,
+      backend_url: url,
+      timeout_ms: 2000,
+    }));
     return answer(await fetch(`${env.data.url}/${id}/x`, { headers: { authorization: `Bearer ${env.key}` } }));
   },
   'LLM base_url': async (env, owner, url) => {
-    const id = await create(env, 'route', '/v1/admin/routes', owner, (id) => ({ model_pattern: id, providers: [{ provider: 'openai', base_url: url }], timeout_ms: 2000 }));
+    const id = await create(env, 'route', '/v1/admin/routes', owner, (id) => ({
+      model_pattern: id,
+      providers: [{ provider: 'openai', base_url: url }],
+      timeout_ms: 2000,
+    }));
     const body = JSON.stringify({ model: id, messages: [{ role: 'user', content: 'hi' }] });
-    return answer(await fetch(`${env.data.url}/v1/chat/completions`, { method: 'POST', body, headers: { authorization: `Bearer ${env.key}`, 'content-type': 'application/json' } }));
+    return answer(
+      await fetch(`${env.data.url}/v1/chat/completions`, {
+        method: 'POST',
+        body,
+        headers: { authorization: `Bearer ${env.key}`, 'content-type': 'application/json' },
+      }),
+    );
   },
   'health check': async (env, owner, url) => {
-    const id = await create(env, 'service', '/v1/admin/services', owner, () => ({ name: 'svc', target_url: url, health_check_path: '/health', timeout_ms: 2000 }));
+    const id = await create(env, 'service', '/v1/admin/services', owner, () => ({
+      name: 'svc',
+      target_url: url,
+      health_check_path: '/health',
+      timeout_ms: 2000,
+    }));
     const checker = new HealthChecker(env.t.gateway);
     await checker.check(env.t.gateway.snapshot.get('service', id)!);
     await checker.stop();
@@ -101,18 +137,29 @@ const OUTBOUND: Record<string, (env: Env, owner: string | null, url: string) => 
     const id = await create(env, 'webhook', '/v1/admin/webhooks', owner, () => ({ url, events: ['*'] }));
     let attempt: { status_code: number | null; error: string | null } | undefined;
     await until(async () => {
-      const deliveries = (await env.t.api('GET', `/v1/admin/webhooks/${id}/deliveries`)).body.data as { event_type: string; attempts: (typeof attempt)[] }[];
+      const deliveries = (await env.t.api('GET', `/v1/admin/webhooks/${id}/deliveries`)).body.data as {
+        event_type: string;
+        attempts: (typeof attempt)[];
+      }[];
       attempt = deliveries.find((d) => d.event_type === 'WEBHOOK_CREATED')?.attempts[0];
       return attempt !== undefined;
     }, 5000);
     await env.t.api('DELETE', `/v1/admin/webhooks/${id}`);
-    return { ok: attempt!.status_code === 200, code: null, text: JSON.stringify([attempt!.status_code, attempt!.error]) };
+    return {
+      ok: attempt!.status_code === 200,
+      code: null,
+      text: JSON.stringify([attempt!.status_code, attempt!.error]),
+    };
   },
   'webhook test': async (env, owner, url) => {
     const id = await create(env, 'webhook', '/v1/admin/webhooks', owner, () => ({ url, events: ['TENANT_DELETED'] }));
     const res = await env.t.api('POST', `/v1/admin/webhooks/${id}/test`);
     await env.t.api('DELETE', `/v1/admin/webhooks/${id}`);
-    return { ok: res.body.delivered === true, code: null, text: JSON.stringify([res.body.status_code, res.body.error]) };
+    return {
+      ok: res.body.delivered === true,
+      code: null,
+      text: JSON.stringify([res.body.status_code, res.body.error]),
+    };
   },
 };
 const KINDS = Object.keys(OUTBOUND);
@@ -151,30 +198,44 @@ describe.each(testDialects())('egress rules (%s)', (dialect) => {
     await mock?.stop();
   });
 
-  test.each(REFUSED)('%s (%s): a tenant-owned target is refused by every kind of outbound call, and no text names it', async (_what, host) => {
-    for (const kind of KINDS) {
-      const before = mock.seen.length;
-      const out = await OUTBOUND[kind]!(strict, 'acme', urlOf(host));
-      expect({ kind, ok: out.ok, code: out.code }).toEqual({ kind, ok: false, code: out.code === null ? null : 'egress_denied' });
-      expect({ kind, denied: /not (at )?a public address/.test(out.text) }).toEqual({ kind, denied: true });
-      for (const leak of [port, '127.0.0.1', 'ECONNREFUSED', host.replace(/[[\]]/g, '')]) expect({ kind, text: out.text }).not.toEqual({ kind, text: expect.stringContaining(leak) });
-      expect({ kind, reached: mock.seen.length - before }).toEqual({ kind, reached: 0 });
-    }
-  });
+  test.each(REFUSED)(
+    '%s (%s): a tenant-owned target is refused by every kind of outbound call, and no text names it',
+    async (_what, host) => {
+      for (const kind of KINDS) {
+        const before = mock.seen.length;
+        const out = await OUTBOUND[kind]!(strict, 'acme', urlOf(host));
+        expect({ kind, ok: out.ok, code: out.code }).toEqual({
+          kind,
+          ok: false,
+          code: out.code === null ? null : 'egress_denied',
+        });
+        expect({ kind, denied: /not (at )?a public address/.test(out.text) }).toEqual({ kind, denied: true });
+        for (const leak of [port, '127.0.0.1', 'ECONNREFUSED', host.replace(/[[\]]/g, '')])
+          expect({ kind, text: out.text }).not.toEqual({ kind, text: expect.stringContaining(leak) });
+        expect({ kind, reached: mock.seen.length - before }).toEqual({ kind, reached: 0 });
+      }
+    },
+  );
 
-  test.each(REACHABLE)('%s: a global target (set by platform roles) reaches it, by every kind of outbound call', async (host) => {
-    for (const kind of KINDS) {
-      const out = await OUTBOUND[kind]!(strict, null, urlOf(host));
-      expect({ kind, ok: out.ok, text: out.text }).toEqual({ kind, ok: true, text: expect.any(String) });
-    }
-  });
+  test.each(REACHABLE)(
+    '%s: a global target (set by platform roles) reaches it, by every kind of outbound call',
+    async (host) => {
+      for (const kind of KINDS) {
+        const out = await OUTBOUND[kind]!(strict, null, urlOf(host));
+        expect({ kind, ok: out.ok, text: out.text }).toEqual({ kind, ok: true, text: expect.any(String) });
+      }
+    },
+  );
 
-  test.each(['127.0.0.1', '2130706433', '[::ffff:127.0.0.1]', 'localhost'])('%s: PORTICO_EGRESS_ALLOW (a CIDR and a host name) lets a tenant-owned target through, for every kind', async (host) => {
-    for (const kind of KINDS) {
-      const out = await OUTBOUND[kind]!(widened, 'acme', urlOf(host));
-      expect({ kind, ok: out.ok, text: out.text }).toEqual({ kind, ok: true, text: expect.any(String) });
-    }
-  });
+  test.each(['127.0.0.1', '2130706433', '[::ffff:127.0.0.1]', 'localhost'])(
+    '%s: PORTICO_EGRESS_ALLOW (a CIDR and a host name) lets a tenant-owned target through, for every kind',
+    async (host) => {
+      for (const kind of KINDS) {
+        const out = await OUTBOUND[kind]!(widened, 'acme', urlOf(host));
+        expect({ kind, ok: out.ok, text: out.text }).toEqual({ kind, ok: true, text: expect.any(String) });
+      }
+    },
+  );
 
   test('what the allow-list does not name stays refused: [::1] with 127.0.0.0/8 allowed', async () => {
     const out = await OUTBOUND['route backend']!(widened, 'acme', urlOf('[::1]'));
@@ -182,10 +243,22 @@ describe.each(testDialects())('egress rules (%s)', (dialect) => {
   });
 
   test("a tenant route to a global service uses the platform's target, unrestricted; to the tenant's own service, restricted", async () => {
-    const platform = await create(strict, 'service', '/v1/admin/services', null, () => ({ name: 'platform', target_url: urlOf('127.0.0.1') }));
-    const own = await create(strict, 'service', '/v1/admin/services', 'acme', () => ({ name: 'own', target_url: urlOf('127.0.0.1') }));
-    for (const [service, status] of [[platform, 200], [own, 502]] as const) {
-      const id = await create(strict, 'route', '/v1/admin/routes', 'acme', (id) => ({ path_prefix: `/${id}`, service_id: service }));
+    const platform = await create(strict, 'service', '/v1/admin/services', null, () => ({
+      name: 'platform',
+      target_url: urlOf('127.0.0.1'),
+    }));
+    const own = await create(strict, 'service', '/v1/admin/services', 'acme', () => ({
+      name: 'own',
+      target_url: urlOf('127.0.0.1'),
+    }));
+    for (const [service, status] of [
+      [platform, 200],
+      [own, 502],
+    ] as const) {
+      const id = await create(strict, 'route', '/v1/admin/routes', 'acme', (id) => ({
+        path_prefix: `/${id}`,
+        service_id: service,
+      }));
       const res = await fetch(`${strict.data.url}/${id}`, { headers: { authorization: `Bearer ${strict.key}` } });
       expect([service, res.status]).toEqual([service, status]);
     }
@@ -214,8 +287,14 @@ describe.each(testDialects())('egress rules (%s)', (dialect) => {
     const address = await admin.listen({ host: '127.0.0.1', port: 0 });
     try {
       const adminPort = (admin.server.address() as AddressInfo).port;
-      const id = await create(strict, 'route', '/v1/admin/routes', 'acme', () => ({ path_prefix: '/own-admin', backend_url: `${address}/v1/admin`, strip_prefix: true }));
-      const res = await fetch(`${strict.data.url}/own-admin/tenants`, { headers: { authorization: `Bearer ${strict.key}` } });
+      const id = await create(strict, 'route', '/v1/admin/routes', 'acme', () => ({
+        path_prefix: '/own-admin',
+        backend_url: `${address}/v1/admin`,
+        strip_prefix: true,
+      }));
+      const res = await fetch(`${strict.data.url}/own-admin/tenants`, {
+        headers: { authorization: `Bearer ${strict.key}` },
+      });
       const body = await res.text();
       expect([res.status, JSON.parse(body).error.code]).toEqual([502, 'egress_denied']);
       expect(JSON.parse(body).error.message).toBe('Backend of route "' + id + '" is not at a public address');
@@ -226,12 +305,20 @@ describe.each(testDialects())('egress rules (%s)', (dialect) => {
   });
 
   test('a refused target opens no circuit, and a connection error to an allowed tenant target names no address', async () => {
-    const id = await create(widened, 'route', '/v1/admin/routes', 'acme', () => ({ path_prefix: '/gone', backend_url: 'http://127.0.0.1:1/', circuit_breaker: { failure_threshold: 1 } }));
+    const id = await create(widened, 'route', '/v1/admin/routes', 'acme', () => ({
+      path_prefix: '/gone',
+      backend_url: 'http://127.0.0.1:1/',
+      circuit_breaker: { failure_threshold: 1 },
+    }));
     const res = await fetch(`${widened.data.url}/gone`, { headers: { authorization: `Bearer ${widened.key}` } });
     const body = (await res.json()) as { error: { code: string; message: string } };
     expect([res.status, body.error.code]).toEqual([502, 'upstream_error']);
     expect(body.error.message).toBe(`Backend of route "${id}" could not be reached: the target could not be reached`);
-    const denied = await create(strict, 'route', '/v1/admin/routes', 'acme', () => ({ path_prefix: '/denied', backend_url: 'http://10.0.0.5/', circuit_breaker: { failure_threshold: 1 } }));
+    const denied = await create(strict, 'route', '/v1/admin/routes', 'acme', () => ({
+      path_prefix: '/denied',
+      backend_url: 'http://10.0.0.5/',
+      circuit_breaker: { failure_threshold: 1 },
+    }));
     for (let i = 0; i < 2; i++) {
       const again = await fetch(`${strict.data.url}/denied`, { headers: { authorization: `Bearer ${strict.key}` } });
       expect([again.status, ((await again.json()) as any).error.code]).toEqual([502, 'egress_denied']);
@@ -242,12 +329,34 @@ describe.each(testDialects())('egress rules (%s)', (dialect) => {
 
 describe('egress address rules', () => {
   test.each([
-    ['127.0.0.1', false], ['0.0.0.0', false], ['10.1.2.3', false], ['172.31.255.255', false], ['172.32.0.1', true],
-    ['192.168.0.1', false], ['100.64.0.1', false], ['100.128.0.1', true], ['169.254.169.254', false], ['224.0.0.1', false],
-    ['255.255.255.255', false], ['198.18.0.1', false], ['8.8.8.8', true], ['::1', false], ['::', false],
-    ['::ffff:127.0.0.1', false], ['::ffff:7f00:1', false], ['::ffff:8.8.8.8', true], ['::127.0.0.1', false],
-    ['64:ff9b::a00:1', false], ['64:ff9b::808:808', true], ['2002:7f00:1::', false], ['fd12::1', false], ['fe80::1', false],
-    ['ff02::1', false], ['2001:db8::1', false], ['2606:4700::1111', true], ['not-an-ip', false],
+    ['127.0.0.1', false],
+    ['0.0.0.0', false],
+    ['10.1.2.3', false],
+    ['172.31.255.255', false],
+    ['172.32.0.1', true],
+    ['192.168.0.1', false],
+    ['100.64.0.1', false],
+    ['100.128.0.1', true],
+    ['169.254.169.254', false],
+    ['224.0.0.1', false],
+    ['255.255.255.255', false],
+    ['198.18.0.1', false],
+    ['8.8.8.8', true],
+    ['::1', false],
+    ['::', false],
+    ['::ffff:127.0.0.1', false],
+    ['::ffff:7f00:1', false],
+    ['::ffff:8.8.8.8', true],
+    ['::127.0.0.1', false],
+    ['64:ff9b::a00:1', false],
+    ['64:ff9b::808:808', true],
+    ['2002:7f00:1::', false],
+    ['fd12::1', false],
+    ['fe80::1', false],
+    ['ff02::1', false],
+    ['2001:db8::1', false],
+    ['2606:4700::1111', true],
+    ['not-an-ip', false],
   ])('%s is public: %s', (address, expected) => {
     expect(isPublicAddress(address)).toBe(expected);
   });
@@ -263,7 +372,10 @@ describe('egress address rules', () => {
     expect(egressPermits(allow, 'x', '127.0.0.1')).toBe(false);
   });
 
-  test.each(['10.0.0.0/33', 'fd00::/129', '10.0.0.0/8/1', 'not a host', 'http://x', '10.0.0.0/'])('PORTICO_EGRESS_ALLOW=%s stops start-up with an error naming the variable', (raw) => {
-    expect(() => loadConfig({ PORTICO_EGRESS_ALLOW: raw })).toThrow(/^PORTICO_EGRESS_ALLOW: /);
-  });
+  test.each(['10.0.0.0/33', 'fd00::/129', '10.0.0.0/8/1', 'not a host', 'http://x', '10.0.0.0/'])(
+    'PORTICO_EGRESS_ALLOW=%s stops start-up with an error naming the variable',
+    (raw) => {
+      expect(() => loadConfig({ PORTICO_EGRESS_ALLOW: raw })).toThrow(/^PORTICO_EGRESS_ALLOW: /);
+    },
+  );
 });

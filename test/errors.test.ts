@@ -7,7 +7,9 @@ describe('error codes', () => {
   const rows = [...doc.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])] as const);
 
   test('docs/errors.md documents every code with its status, and nothing else', () => {
-    expect(Object.fromEntries(rows)).toEqual(Object.fromEntries(Object.entries(ERROR_CODES).map(([code, e]) => [code, e.status])));
+    expect(Object.fromEntries(rows)).toEqual(
+      Object.fromEntries(Object.entries(ERROR_CODES).map(([code, e]) => [code, e.status])),
+    );
     expect(rows).toHaveLength(Object.keys(ERROR_CODES).length);
   });
 });

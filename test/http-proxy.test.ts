@@ -14,12 +14,24 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
   let backendUrl: string;
   const call = (path: string, init: RequestInit & { key?: string | null } = {}) => {
     const { key = null, ...rest } = init;
-    return fetch(`${data.url}${path}`, { ...rest, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(rest.headers as Record<string, string>) } });
+    return fetch(`${data.url}${path}`, {
+      ...rest,
+      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(rest.headers as Record<string, string>) },
+    });
   };
   /** A tenant with a key and an HTTP route of its own at a fresh prefix to the mock backend's /v2 (300 ms timeout). */
   const httpTenant = async (route: Record<string, unknown> = {}) => {
     const prefix = `/${uniqueId('orders')}`;
-    const setup = await setupTenant(t, { route: { path_prefix: prefix, methods: ['GET', 'POST'], backend_url: `${backendUrl}/v2`, strip_prefix: true, timeout_ms: 300, ...route } });
+    const setup = await setupTenant(t, {
+      route: {
+        path_prefix: prefix,
+        methods: ['GET', 'POST'],
+        backend_url: `${backendUrl}/v2`,
+        strip_prefix: true,
+        timeout_ms: 300,
+        ...route,
+      },
+    });
     return { ...setup, prefix, routeId: setup.routeId! };
   };
   const flushRecords = async () => {
@@ -46,22 +58,39 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
   test('a matching request goes to the backend: prefix stripped, query kept, x-forwarded-* and request id set, the Portico key and hop-by-hop headers not forwarded', async () => {
     const { key, prefix } = await httpTenant();
     // node:http, since fetch may not set Connection
-    const res = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-      const headers = { authorization: `Bearer ${key}`, 'x-request-id': 'req-from-client', connection: 'keep-alive, x-secret-hop', 'x-secret-hop': 'no', 'x-custom': 'yes', te: 'trailers' };
-      httpRequest(`${data.url}${prefix}/42/items?expand=true`, { headers }, (r) => {
-        let body = '';
-        r.on('data', (c) => (body += c)).on('end', () => resolve({ status: r.statusCode!, headers: r.headers, body }));
-      })
-        .on('error', reject)
-        .end();
-    });
+    const res = await new Promise<{ status: number; headers: Record<string, unknown>; body: string }>(
+      (resolve, reject) => {
+        const headers = {
+          authorization: `Bearer ${key}`,
+          'x-request-id': 'req-from-client',
+          connection: 'keep-alive, x-secret-hop',
+          'x-secret-hop': 'no',
+          'x-custom': 'yes',
+          te: 'trailers',
+        };
+        httpRequest(`${data.url}${prefix}/42/items?expand=true`, { headers }, (r) => {
+          let body = '';
+          r.on('data', (c) => (body += c)).on('end', () =>
+            resolve({ status: r.statusCode!, headers: r.headers, body }),
+          );
+        })
+          .on('error', reject)
+          .end();
+      },
+    );
     expect(res.status).toBe(200);
     expect(res.headers['x-backend']).toBe('mock');
     expect(res.headers['x-drop-me']).toBeUndefined(); // named by the backend's Connection header: one hop only
     expect(res.headers['x-request-id']).toBe('req-from-client');
     const seen = JSON.parse(res.body) as SeenRequest;
     expect(seen.url).toBe('/v2/42/items?expand=true');
-    expect(seen.headers).toMatchObject({ 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http', 'x-forwarded-host': new URL(data.url).host, 'x-request-id': 'req-from-client', 'x-custom': 'yes' });
+    expect(seen.headers).toMatchObject({
+      'x-forwarded-for': '127.0.0.1',
+      'x-forwarded-proto': 'http',
+      'x-forwarded-host': new URL(data.url).host,
+      'x-request-id': 'req-from-client',
+      'x-custom': 'yes',
+    });
     expect(seen.headers.authorization).toBeUndefined();
     expect(seen.headers['x-secret-hop']).toBeUndefined();
     expect(seen.headers.te).toBeUndefined();
@@ -112,12 +141,26 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       try {
-        const { key, prefix } = await httpTenant({ backend_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, timeout_ms: 30_000 });
+        const { key, prefix } = await httpTenant({
+          backend_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          timeout_ms: 30_000,
+        });
         const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
-          const req = httpRequest(`${data.url}${prefix}/upload`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream', 'transfer-encoding': 'chunked' } }, (r) => {
-            let body = '';
-            r.on('data', (c) => (body += c)).on('end', () => resolve({ status: r.statusCode!, body }));
-          });
+          const req = httpRequest(
+            `${data.url}${prefix}/upload`,
+            {
+              method: 'POST',
+              headers: {
+                authorization: `Bearer ${key}`,
+                'content-type': 'application/octet-stream',
+                'transfer-encoding': 'chunked',
+              },
+            },
+            (r) => {
+              let body = '';
+              r.on('data', (c) => (body += c)).on('end', () => resolve({ status: r.statusCode!, body }));
+            },
+          );
           req.on('error', reject);
           req.write('first-part;');
           // a buffering gateway would pass nothing on before the end: end anyway after 5 s, so it fails, not hangs
@@ -226,13 +269,25 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
   describe('services', () => {
     test('a route naming a service that does not exist in its tenant is a 400', async () => {
       const { tenantId } = await setupTenant(t);
-      const res = await t.api('POST', '/v1/admin/routes', { tenant_id: tenantId, path_prefix: `/${uniqueId('x')}`, service_id: 'nope' });
-      expect(res.body.error.details[0]).toEqual({ path: 'service_id', message: `no service "nope" exists in tenant "${tenantId}"` });
+      const res = await t.api('POST', '/v1/admin/routes', {
+        tenant_id: tenantId,
+        path_prefix: `/${uniqueId('x')}`,
+        service_id: 'nope',
+      });
+      expect(res.body.error.details[0]).toEqual({
+        path: 'service_id',
+        message: `no service "nope" exists in tenant "${tenantId}"`,
+      });
     });
 
     test('a service is a backend with its own timeout, tighter than the route default', async () => {
       const { tenantId, key } = await setupTenant(t);
-      const service = await t.api('POST', '/v1/admin/services', { tenant_id: tenantId, name: 'Billing', target_url: `${backendUrl}/billing`, timeout_ms: 200 });
+      const service = await t.api('POST', '/v1/admin/services', {
+        tenant_id: tenantId,
+        name: 'Billing',
+        target_url: `${backendUrl}/billing`,
+        timeout_ms: 200,
+      });
       expect(service.status).toBe(201);
       const prefix = `/${uniqueId('billing')}`;
       await createRoute(t, tenantId, { path_prefix: prefix, service_id: service.body.id });
@@ -243,16 +298,37 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
 
     test("a service's health is checked and recorded as snapshots", async () => {
       const { tenantId } = await setupTenant(t);
-      const up = await t.api('POST', '/v1/admin/services', { id: uniqueId('billing'), tenant_id: tenantId, name: 'Billing', target_url: `${backendUrl}/billing`, health_check_path: '/healthz', health_check_interval_secs: 1 });
+      const up = await t.api('POST', '/v1/admin/services', {
+        id: uniqueId('billing'),
+        tenant_id: tenantId,
+        name: 'Billing',
+        target_url: `${backendUrl}/billing`,
+        health_check_path: '/healthz',
+        health_check_interval_secs: 1,
+      });
       expect(up.status).toBe(201);
-      const down = await t.api('POST', '/v1/admin/services', { id: uniqueId('ledger'), tenant_id: tenantId, name: 'Ledger', target_url: backendUrl, health_check_path: '/down' });
+      const down = await t.api('POST', '/v1/admin/services', {
+        id: uniqueId('ledger'),
+        tenant_id: tenantId,
+        name: 'Ledger',
+        target_url: backendUrl,
+        health_check_path: '/down',
+      });
       expect(down.status).toBe(201);
-      await until(async () => (await t.api('GET', `/v1/admin/health-snapshots?service_id=${up.body.id}`)).body.data.length >= 2, 5000);
+      await until(
+        async () => (await t.api('GET', `/v1/admin/health-snapshots?service_id=${up.body.id}`)).body.data.length >= 2,
+        5000,
+      );
       const latest = (await t.api('GET', `/v1/admin/health-snapshots/latest?tenant_id=${tenantId}`)).body.data;
       const byService = Object.fromEntries(latest.map((s: { service_id: string }) => [s.service_id, s]));
       expect(Object.keys(byService).sort()).toEqual([up.body.id, down.body.id].sort());
       expect(byService[up.body.id]).toMatchObject({ status: 'UP' });
-      expect(byService[down.body.id]).toMatchObject({ status: 'DOWN', status_code: 503, error: 'answered 503', tenant_id: tenantId });
+      expect(byService[down.body.id]).toMatchObject({
+        status: 'DOWN',
+        status_code: 503,
+        error: 'answered 503',
+        tenant_id: tenantId,
+      });
       expect(backend.seen.filter((r) => r.url === '/billing/healthz').length).toBeGreaterThanOrEqual(2);
     });
   });
@@ -266,7 +342,15 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
       await flushRecords();
       const logs = (await t.api('GET', `/v1/admin/request-logs?tenant_id=${tenantId}&kind=http&limit=500`)).body.data;
       expect(logs).toHaveLength(2);
-      expect(logs.find((l: { path: string }) => l.path === `${prefix}/42/items`)).toMatchObject({ tenant_id: tenantId, api_key_id: keyId, route_id: routeId, method: 'GET', status: 200, request_id: requestId, error_code: null });
+      expect(logs.find((l: { path: string }) => l.path === `${prefix}/42/items`)).toMatchObject({
+        tenant_id: tenantId,
+        api_key_id: keyId,
+        route_id: routeId,
+        method: 'GET',
+        status: 200,
+        request_id: requestId,
+        error_code: null,
+      });
     });
 
     test('a refused request is logged with its error code', async () => {
@@ -294,10 +378,15 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
       await flushRecords();
       const byKey = (await t.api('GET', `/v1/admin/request-logs?api_key_id=${keyId}&limit=500`)).body.data;
       expect(byKey).toHaveLength(5);
-      expect(new Set(byKey.map((l: { api_key_id: string; tenant_id: string }) => `${l.api_key_id} ${l.tenant_id}`))).toEqual(new Set([`${keyId} ${tenantId}`]));
+      expect(
+        new Set(byKey.map((l: { api_key_id: string; tenant_id: string }) => `${l.api_key_id} ${l.tenant_id}`)),
+      ).toEqual(new Set([`${keyId} ${tenantId}`]));
       const page = (await t.api('GET', `/v1/admin/request-logs?api_key_id=${keyId}&limit=2`)).body;
-      const next = (await t.api('GET', `/v1/admin/request-logs?api_key_id=${keyId}&limit=2&cursor=${page.next_cursor}`)).body.data;
-      expect([...page.data, ...next].map((l: { id: string }) => l.id)).toEqual(byKey.slice(0, 4).map((l: { id: string }) => l.id));
+      const next = (await t.api('GET', `/v1/admin/request-logs?api_key_id=${keyId}&limit=2&cursor=${page.next_cursor}`))
+        .body.data;
+      expect([...page.data, ...next].map((l: { id: string }) => l.id)).toEqual(
+        byKey.slice(0, 4).map((l: { id: string }) => l.id),
+      );
     });
 
     test('a 5xx leaves an error event, which can be resolved with an audit event', async () => {
@@ -308,11 +397,22 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
       const events = (await t.api('GET', `/v1/admin/error-events?tenant_id=${tenantId}&resolved=false`)).body.data;
       const timeout = events.find((e: { code: string }) => e.code === 'UPSTREAM_TIMEOUT');
       expect(timeout).toMatchObject({ status: 504, route_id: routeId, upstream: `${backendUrl}/v2`, resolved: false });
-      expect(events.find((e: { status: number }) => e.status === 500)).toMatchObject({ code: 'UPSTREAM_ERROR', route_id: routeId, upstream: `${backendUrl}/v2`, message: `The upstream ${backendUrl}/v2 answered 500` });
+      expect(events.find((e: { status: number }) => e.status === 500)).toMatchObject({
+        code: 'UPSTREAM_ERROR',
+        route_id: routeId,
+        upstream: `${backendUrl}/v2`,
+        message: `The upstream ${backendUrl}/v2 answered 500`,
+      });
       const resolved = await t.api('POST', `/v1/admin/error-events/${timeout.id}/resolve`);
       expect(resolved.body).toMatchObject({ id: timeout.id, resolved: true });
-      expect((await t.api('GET', `/v1/admin/error-events?tenant_id=${tenantId}&resolved=false`)).body.data.map((e: { id: string }) => e.id)).not.toContain(timeout.id);
-      expect((await t.api('GET', `/v1/admin/audit/events?type=ERROR_EVENT_RESOLVED&tenant_id=${tenantId}`)).body.data).toHaveLength(1);
+      expect(
+        (await t.api('GET', `/v1/admin/error-events?tenant_id=${tenantId}&resolved=false`)).body.data.map(
+          (e: { id: string }) => e.id,
+        ),
+      ).not.toContain(timeout.id);
+      expect(
+        (await t.api('GET', `/v1/admin/audit/events?type=ERROR_EVENT_RESOLVED&tenant_id=${tenantId}`)).body.data,
+      ).toHaveLength(1);
     });
 
     test('a failed request leaves a log line at info; a successful one only at debug; never the key', async () => {
@@ -321,17 +421,31 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
       expect((await call(`${prefix}/1`, { key, headers: { 'x-request-id': okId } })).status).toBe(200);
       expect((await call(`${prefix}/1`, { key, headers: { 'x-request-id': refusedId } })).status).toBe(429);
       await until(() => logLines.some((l) => l.reqId === refusedId));
-      expect(logLines.find((l) => l.reqId === refusedId)).toMatchObject({ msg: 'request completed', status: 429, tenant: tenantId, route: routeId, code: 'RATE_LIMITED' });
+      expect(logLines.find((l) => l.reqId === refusedId)).toMatchObject({
+        msg: 'request completed',
+        status: 429,
+        tenant: tenantId,
+        route: routeId,
+        code: 'RATE_LIMITED',
+      });
       expect(logLines.find((l) => l.reqId === okId)).toBeUndefined();
       const debugRoute = await httpTenant();
       log.level = 'debug';
       try {
-        expect((await call(`${debugRoute.prefix}/1`, { key: debugRoute.key, headers: { 'x-request-id': debugId } })).status).toBe(200);
+        expect(
+          (await call(`${debugRoute.prefix}/1`, { key: debugRoute.key, headers: { 'x-request-id': debugId } })).status,
+        ).toBe(200);
         await until(() => logLines.some((l) => l.reqId === debugId));
       } finally {
         log.level = 'info';
       }
-      expect(logLines.find((l) => l.reqId === debugId)).toMatchObject({ msg: 'request completed', level: 20, status: 200, tenant: debugRoute.tenantId, route: debugRoute.routeId });
+      expect(logLines.find((l) => l.reqId === debugId)).toMatchObject({
+        msg: 'request completed',
+        level: 20,
+        status: 200,
+        tenant: debugRoute.tenantId,
+        route: debugRoute.routeId,
+      });
       expect(JSON.stringify(logLines)).not.toContain(key);
       expect(JSON.stringify(logLines)).not.toContain(debugRoute.key);
     });
@@ -350,7 +464,9 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
       const before = backend.seen.length;
       const requestId = uniqueId('req-leaver');
       await new Promise<void>((resolve) => {
-        const req = httpRequest(`${data.url}${prefix}/hang`, { headers: { authorization: `Bearer ${key}`, 'x-request-id': requestId } });
+        const req = httpRequest(`${data.url}${prefix}/hang`, {
+          headers: { authorization: `Bearer ${key}`, 'x-request-id': requestId },
+        });
         req.on('error', () => resolve());
         req.end();
         setTimeout(() => {

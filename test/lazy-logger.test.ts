@@ -4,7 +4,17 @@ import { LazyChildLogger } from '../server/lib/lazy-logger';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({ write: (chunk, _enc, done) => (lines.push(...String(chunk).trim().split('\n').map((l) => JSON.parse(l))), done()) });
+  const stream = new Writable({
+    write: (chunk, _enc, done) => (
+      lines.push(
+        ...String(chunk)
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+      ),
+      done()
+    ),
+  });
   return { lines, parent: pino({ level: 'info' }, stream) };
 }
 
@@ -21,7 +31,10 @@ describe('LazyChildLogger', () => {
     log.warn({ upstream: 'x' }, 'slow');
     log.info('done');
     expect(childOf).toHaveBeenCalledTimes(1);
-    expect(lines).toEqual([expect.objectContaining({ reqId: 'req_1', upstream: 'x', msg: 'slow', level: 40 }), expect.objectContaining({ reqId: 'req_1', msg: 'done', level: 30 })]);
+    expect(lines).toEqual([
+      expect.objectContaining({ reqId: 'req_1', upstream: 'x', msg: 'slow', level: 40 }),
+      expect.objectContaining({ reqId: 'req_1', msg: 'done', level: 30 }),
+    ]);
   });
 
   test("its children carry both bindings, and a level set on it is the child's own", () => {
@@ -31,6 +44,9 @@ describe('LazyChildLogger', () => {
     log.level = 'debug';
     log.debug('now shown');
     expect(parent.level).toBe('info');
-    expect(lines).toEqual([expect.objectContaining({ reqId: 'req_2', step: 'auth', msg: 'checked' }), expect.objectContaining({ reqId: 'req_2', msg: 'now shown', level: 20 })]);
+    expect(lines).toEqual([
+      expect.objectContaining({ reqId: 'req_2', step: 'auth', msg: 'checked' }),
+      expect.objectContaining({ reqId: 'req_2', msg: 'now shown', level: 20 }),
+    ]);
   });
 });

@@ -111,7 +111,12 @@ const CASES: [what: string, file: string, source: string, rules: string[]][] = [
     ['@typescript-eslint/consistent-type-imports'],
   ],
   ['301 lines in server/', 'server/lib/x.ts', lines(301), ['max-lines']],
-  ['300 lines in server/, every line counted (a blank and a comment line make 302)', 'server/lib/x.ts', lines(300, '\n// why\n'), ['max-lines']],
+  [
+    '300 lines in server/, every line counted (a blank and a comment line make 302)',
+    'server/lib/x.ts',
+    lines(300, '\n// why\n'),
+    ['max-lines'],
+  ],
   ['exactly 300 lines in server/', 'server/lib/x.ts', lines(300), []],
   ['301 lines outside server/', 'test/x.ts', lines(301), []],
 ];

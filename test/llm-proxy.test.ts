@@ -1,6 +1,14 @@
 import OpenAI from 'openai';
 import { testDialects } from './support/databases';
-import { created, createKey, createRoute, inSnapshot, setupTenant, uniqueId, type TenantSetup } from './support/fixtures';
+import {
+  created,
+  createKey,
+  createRoute,
+  inSnapshot,
+  setupTenant,
+  uniqueId,
+  type TenantSetup,
+} from './support/fixtures';
 import { GatedUpstream, textReader } from './support/gated-upstream';
 import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
 import { MockLlm } from './support/mock-llm';
@@ -14,17 +22,35 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
   let upstream: string;
   const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${data.url}/v1`, maxRetries: 0 });
   const post = (body: unknown, auth: string) =>
-    fetch(`${data.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${data.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
   const usageRows = async (tenantId: string) => {
     await data.app.dataPlane.usage.flush();
-    return t.gateway.db.selectFrom('usage_records').selectAll().where('tenant_id', '=', tenantId).orderBy('created_at').execute();
+    return t.gateway.db
+      .selectFrom('usage_records')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .orderBy('created_at')
+      .execute();
   };
   /** A tenant with its own openai credential and an LLM route to the mock for models `gpt*`. */
-  const llmTenant = (route: Record<string, unknown> = {}) => setupTenant(t, { credential: 'openai', route: { model_pattern: 'gpt*', providers: [{ provider: 'openai', base_url: upstream }], ...route } });
+  const llmTenant = (route: Record<string, unknown> = {}) =>
+    setupTenant(t, {
+      credential: 'openai',
+      route: { model_pattern: 'gpt*', providers: [{ provider: 'openai', base_url: upstream }], ...route },
+    });
   /** A model name of its own with a price: 10 input and 20 output tokens of the mock cost 0.05 USD. */
   const pricedModel = async () => {
     const model = uniqueId('gpt-priced');
-    const price = await created(t, '/v1/admin/pricing', { provider: 'openai', model, input_per_million_usd: 1000, output_per_million_usd: 2000 });
+    const price = await created(t, '/v1/admin/pricing', {
+      provider: 'openai',
+      model,
+      input_per_million_usd: 1000,
+      output_per_million_usd: 2000,
+    });
     await inSnapshot(t, 'pricing', price.id); // a call before the price arrives would cost nothing
     return model;
   };
@@ -50,7 +76,15 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
     expect(call.headers.authorization).toBe(`Bearer ${acme.credentialSecret}`);
     expect(JSON.stringify(call)).not.toContain(acme.key);
     const [row] = await usageRows(acme.tenantId);
-    expect(row).toMatchObject({ tenant_id: acme.tenantId, api_key_id: acme.keyId, route_id: acme.routeId, provider: 'openai', model, input_tokens: 10, output_tokens: 20 });
+    expect(row).toMatchObject({
+      tenant_id: acme.tenantId,
+      api_key_id: acme.keyId,
+      route_id: acme.routeId,
+      provider: 'openai',
+      model,
+      input_tokens: 10,
+      output_tokens: 20,
+    });
     expect(row!.cost_usd).toBeCloseTo(0.05, 10); // 10 × 1000/1e6 + 20 × 2000/1e6
   });
 
@@ -67,15 +101,22 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
   });
 
   test('a streamed answer reaches the client while the upstream is still sending it', async () => {
-    const sse = (payload: object) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', ...payload })}\n\n`;
+    const sse = (payload: object) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', ...payload })}\n\n`;
     const gated = new GatedUpstream({
       contentType: 'text/event-stream',
       first: sse({ choices: [{ index: 0, delta: { role: 'assistant', content: 'first-part' }, finish_reason: null }] }),
-      rest: sse({ choices: [{ index: 0, delta: { content: ' second-part' }, finish_reason: 'stop' }] }) + sse({ choices: [], usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } }) + 'data: [DONE]\n\n',
+      rest:
+        sse({ choices: [{ index: 0, delta: { content: ' second-part' }, finish_reason: 'stop' }] }) +
+        sse({ choices: [], usage: { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 } }) +
+        'data: [DONE]\n\n',
     });
     const gatedUrl = await gated.start();
     try {
-      const acme = await setupTenant(t, { credential: 'openai', route: { model_pattern: 'gpt*', providers: [{ provider: 'openai', base_url: gatedUrl }] } });
+      const acme = await setupTenant(t, {
+        credential: 'openai',
+        route: { model_pattern: 'gpt*', providers: [{ provider: 'openai', base_url: gatedUrl }] },
+      });
       const res = await post({ model: 'gpt-4o', stream: true, messages: hi }, `Bearer ${acme.key}`);
       expect(res.status).toBe(200);
       const body = textReader(res.body!);
@@ -97,19 +138,24 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
     const model = await pricedModel();
     for (let i = 0; i < 2; i++) await client(acme.key).chat.completions.create({ model, messages: hi }); // 0.1 spent
     await data.app.dataPlane.usage.flush();
-    const budget = (await t.api('POST', '/v1/admin/budgets', { tenant_id: acme.tenantId, limit_usd: 0.12, enforcement: 'HARD' })).body;
+    const budget = (
+      await t.api('POST', '/v1/admin/budgets', { tenant_id: acme.tenantId, limit_usd: 0.12, enforcement: 'HARD' })
+    ).body;
     expect((await t.api('GET', `/v1/admin/budgets/${budget.id}/usage`)).body.spent_usd).toBeCloseTo(0.1, 10);
     await until(() => !!t.gateway.snapshot.get('budget', budget.id));
     await new Promise((r) => setTimeout(r, 100));
     await client(acme.key).chat.completions.create({ model, messages: hi }); // 0.15 now
     const calls = mock.calls.length;
-    const refused = await client(acme.key).chat.completions.create({ model, messages: hi }).catch((e) => e);
+    const refused = await client(acme.key)
+      .chat.completions.create({ model, messages: hi })
+      .catch((e) => e);
     expect(refused.status).toBe(429);
     expect(refused.error).toMatchObject({ code: 'budget_exceeded', type: 'rate_limit_error' });
     expect(mock.calls.length).toBe(calls);
     let alerts: any[] = [];
     for (let i = 0; i < 100 && !alerts.length; i++) {
-      alerts = (await t.api('GET', `/v1/admin/audit/events?type=BUDGET_THRESHOLD_CROSSED&tenant_id=${acme.tenantId}`)).body.data; // written off the request path
+      alerts = (await t.api('GET', `/v1/admin/audit/events?type=BUDGET_THRESHOLD_CROSSED&tenant_id=${acme.tenantId}`))
+        .body.data; // written off the request path
       if (!alerts.length) await new Promise((r) => setTimeout(r, 10));
     }
     expect(alerts.map((e: any) => e.changes.threshold_percent)).toEqual([100]); // 50 and 80 were passed before the budget existed
@@ -117,7 +163,8 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
 
   describe('refusals', () => {
     let acme: TenantSetup;
-    const chatAs = (key: string, body: unknown = { model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }) => post(body, `Bearer ${key}`);
+    const chatAs = (key: string, body: unknown = { model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }) =>
+      post(body, `Bearer ${key}`);
     beforeEach(async () => {
       acme = await llmTenant();
     });
@@ -129,7 +176,10 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
 
     test('a bad body is a 400 naming the parameter', async () => {
       const noModel = await chatAs(acme.key, { messages: [{ role: 'user', content: 'x' }] });
-      expect([noModel.status, ((await noModel.json()) as any).error]).toEqual([400, expect.objectContaining({ type: 'invalid_request_error', param: 'model' })]);
+      expect([noModel.status, ((await noModel.json()) as any).error]).toEqual([
+        400,
+        expect.objectContaining({ type: 'invalid_request_error', param: 'model' }),
+      ]);
       const badMessages = await chatAs(acme.key, { model: 'gpt-4o', messages: [{ content: 'x' }] });
       expect(((await badMessages.json()) as any).error.param).toBe('messages.0.role');
     });
@@ -150,11 +200,17 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
     });
 
     test('an expired key is a 401 saying so', async () => {
-      const soon = await createKey(t, acme.tenantId, { name: 'brief', expires_at: new Date(Date.now() + 1500).toISOString() });
+      const soon = await createKey(t, acme.tenantId, {
+        name: 'brief',
+        expires_at: new Date(Date.now() + 1500).toISOString(),
+      });
       expect((await chatAs(soon.key)).status).toBe(200);
       await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(soon.expires_at) - Date.now() + 50)));
       const expired = await chatAs(soon.key);
-      expect([expired.status, ((await expired.json()) as any).error]).toEqual([401, expect.objectContaining({ code: 'invalid_api_key', message: 'This API key has expired' })]);
+      expect([expired.status, ((await expired.json()) as any).error]).toEqual([
+        401,
+        expect.objectContaining({ code: 'invalid_api_key', message: 'This API key has expired' }),
+      ]);
     });
 
     test('a suspended tenant is a 403 tenant_suspended', async () => {
@@ -166,21 +222,38 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
   });
 
   test('fallback moves to the next provider when the first is down', async () => {
-    const acme = await llmTenant({ model_pattern: 'fb-*', strategy: 'fallback', providers: [{ provider: 'openai', base_url: 'http://127.0.0.1:9/v1' }, { provider: 'openai', base_url: upstream, model: 'gpt-4o' }] });
+    const acme = await llmTenant({
+      model_pattern: 'fb-*',
+      strategy: 'fallback',
+      providers: [
+        { provider: 'openai', base_url: 'http://127.0.0.1:9/v1' },
+        { provider: 'openai', base_url: upstream, model: 'gpt-4o' },
+      ],
+    });
     const res = await client(acme.key).chat.completions.create({ model: 'fb-model', messages: hi });
     expect(res.choices[0]!.message.content).toBe('Hello from mock');
     expect(mock.calls.at(-1)!.body.model).toBe('gpt-4o');
   });
 
   test('model-prefix does not move on: its one provider down is a 502', async () => {
-    const acme = await llmTenant({ model_pattern: 'solo-*', providers: [{ provider: 'openai', base_url: 'http://127.0.0.1:9/v1' }] });
-    const down = await client(acme.key).chat.completions.create({ model: 'solo-x', messages: hi }).catch((e) => e);
+    const acme = await llmTenant({
+      model_pattern: 'solo-*',
+      providers: [{ provider: 'openai', base_url: 'http://127.0.0.1:9/v1' }],
+    });
+    const down = await client(acme.key)
+      .chat.completions.create({ model: 'solo-x', messages: hi })
+      .catch((e) => e);
     expect([down.status, down.error.code]).toEqual([502, 'upstream_error']);
   });
 
   test('no usable credential is a 502 naming the provider', async () => {
-    const acme = await llmTenant({ model_pattern: 'claude*', providers: [{ provider: 'anthropic', base_url: upstream }] });
-    const res = await client(acme.key).chat.completions.create({ model: 'claude-3', messages: hi }).catch((e) => e);
+    const acme = await llmTenant({
+      model_pattern: 'claude*',
+      providers: [{ provider: 'anthropic', base_url: upstream }],
+    });
+    const res = await client(acme.key)
+      .chat.completions.create({ model: 'claude-3', messages: hi })
+      .catch((e) => e);
     expect([res.status, res.error.code]).toEqual([502, 'no_credential']);
     expect(res.error.message).toContain('"anthropic"');
   });
@@ -190,8 +263,14 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
     hanging.mode = 'hang';
     const hangingUrl = await hanging.start();
     try {
-      const acme = await llmTenant({ model_pattern: 'slow-*', timeout_ms: 300, providers: [{ provider: 'openai', base_url: hangingUrl }] });
-      const res = await client(acme.key).chat.completions.create({ model: 'slow-1', messages: hi }).catch((e) => e);
+      const acme = await llmTenant({
+        model_pattern: 'slow-*',
+        timeout_ms: 300,
+        providers: [{ provider: 'openai', base_url: hangingUrl }],
+      });
+      const res = await client(acme.key)
+        .chat.completions.create({ model: 'slow-1', messages: hi })
+        .catch((e) => e);
       expect([res.status, res.error.code]).toEqual([504, 'upstream_timeout']);
     } finally {
       await hanging.stop();
@@ -204,7 +283,12 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
     try {
       const acme = await llmTenant({ providers: [{ provider: 'openai', base_url: slowUrl }] });
       const controller = new AbortController();
-      const res = await fetch(`${data.url}/v1/chat/completions`, { method: 'POST', signal: controller.signal, headers: { authorization: `Bearer ${acme.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'slow' }] }) });
+      const res = await fetch(`${data.url}/v1/chat/completions`, {
+        method: 'POST',
+        signal: controller.signal,
+        headers: { authorization: `Bearer ${acme.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'slow' }] }),
+      });
       const reader = res.body!.getReader();
       await reader.read();
       await reader.read();
@@ -225,7 +309,11 @@ describe.each(testDialects())('LLM proxy (%s)', (dialect) => {
 describe.each(testDialects())('GET /v1/models (%s)', (dialect) => {
   let t: TestGateway;
   let data: Awaited<ReturnType<typeof startDataPlane>>;
-  const provider = (model?: string) => ({ provider: 'openai', base_url: 'http://127.0.0.1:9/v1', ...(model ? { model } : {}) });
+  const provider = (model?: string) => ({
+    provider: 'openai',
+    base_url: 'http://127.0.0.1:9/v1',
+    ...(model ? { model } : {}),
+  });
   const models = async (key: string) => {
     const res = await fetch(`${data.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(200);
@@ -245,10 +333,14 @@ describe.each(testDialects())('GET /v1/models (%s)', (dialect) => {
     await createRoute(t, null, { model_pattern: 'shared-*', providers: [provider('shared-model')] });
     await createRoute(t, null, { model_pattern: 'global-off', enabled: false, providers: [provider()] });
     await createRoute(t, null, { path_prefix: '/global-http', backend_url: 'http://127.0.0.1:9' });
-    const acme = await setupTenant(t, { route: { model_pattern: 'acme-*', providers: [provider('acme-base'), provider('acme-big')] } });
+    const acme = await setupTenant(t, {
+      route: { model_pattern: 'acme-*', providers: [provider('acme-base'), provider('acme-big')] },
+    });
     await createRoute(t, acme.tenantId, { model_pattern: 'acme-off', enabled: false, providers: [provider()] });
     await createRoute(t, acme.tenantId, { path_prefix: '/acme-http', backend_url: 'http://127.0.0.1:9' });
-    const beta = await setupTenant(t, { route: { model_pattern: 'beta-*', providers: [provider('beta-secret-model')] } });
+    const beta = await setupTenant(t, {
+      route: { model_pattern: 'beta-*', providers: [provider('beta-secret-model')] },
+    });
     const bare = await setupTenant(t);
 
     expect(await models(acme.key)).toEqual(['acme-*', 'acme-base', 'acme-big', 'shared-*', 'shared-model']);

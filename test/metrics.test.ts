@@ -34,9 +34,15 @@ describe.each(testDialects())('/metrics (%s)', (dialect) => {
     await t.api('POST', '/v1/admin/tenants', { id: 'acme', name: 'Acme' });
     const k = (await t.api('POST', '/v1/admin/tenants/acme/keys', { name: 'prod' })).body;
     key = k.key;
-    tenantToken = (await t.api('POST', '/v1/admin/tokens', { name: 'acme admin', role: 'admin', tenant_id: 'acme' })).body.token;
+    tenantToken = (await t.api('POST', '/v1/admin/tokens', { name: 'acme admin', role: 'admin', tenant_id: 'acme' }))
+      .body.token;
     await t.api('POST', '/v1/admin/routes', { id: 'orders', path_prefix: '/orders', backend_url: backendUrl });
-    await t.api('POST', '/v1/admin/routes', { id: 'down', path_prefix: '/down', backend_url: DOWN_URL, circuit_breaker: { failure_threshold: 1, cooldown_ms: 60_000 } });
+    await t.api('POST', '/v1/admin/routes', {
+      id: 'down',
+      path_prefix: '/down',
+      backend_url: DOWN_URL,
+      circuit_breaker: { failure_threshold: 1, cooldown_ms: 60_000 },
+    });
     await until(() => !!t.gateway.snapshot.get('api_key', k.id) && !!t.gateway.snapshot.get('route', 'down'));
     // traffic that leaves tenant, status, upstream-error and circuit series behind
     expect((await dataGet(data.url, '/orders/1', key)).status).toBe(200);
@@ -65,7 +71,9 @@ describe.each(testDialects())('/metrics (%s)', (dialect) => {
     const policyAdmin = (await t.api('POST', '/v1/admin/tokens', { name: 'ops', role: 'policy-admin' })).body.token;
     expect((await adminGet('/metrics', policyAdmin)).status).toBe(200);
     // the scrape is not data-plane traffic: it leaves no request of its own in the counts
-    expect((await adminGet('/metrics', OWNER_TOKEN)).body).toMatch(/portico_request_duration_seconds_count\{kind="http"\} 3\n/);
+    expect((await adminGet('/metrics', OWNER_TOKEN)).body).toMatch(
+      /portico_request_duration_seconds_count\{kind="http"\} 3\n/,
+    );
   });
 
   test('nothing an unauthenticated caller, a tenant or the metrics token can read names a tenant or an upstream', async () => {

@@ -48,7 +48,12 @@ describe.each(testDialects())('ids per owner on the data plane (%s)', (dialect) 
 
   test("the snapshot finds a tenant's own resource, else a global one, and never another tenant's", async () => {
     await create('/v1/admin/services', { id: 'ns-global', name: 'shared', target_url: backendUrls.acme });
-    await create('/v1/admin/services', { id: 'ns-acme-only', tenant_id: 'acme', name: 'own', target_url: backendUrls.acme });
+    await create('/v1/admin/services', {
+      id: 'ns-acme-only',
+      tenant_id: 'acme',
+      name: 'own',
+      target_url: backendUrls.acme,
+    });
     await inSnapshot('service', 'ns-global', null);
     await inSnapshot('service', 'ns-acme-only', 'acme');
     const { snapshot } = t.gateway;
@@ -64,18 +69,41 @@ describe.each(testDialects())('ids per owner on the data plane (%s)', (dialect) 
   // needs per-tenant ids in the admin API (the lead's migration): until then the second create is a 409
   test('two tenants each own a service and a credential of the same id: each route reaches its own', async () => {
     for (const tenant of tenants) {
-      await create('/v1/admin/services', { id: 'svc1', tenant_id: tenant, name: tenant, target_url: backendUrls[tenant] });
-      await create('/v1/admin/credentials', { id: 'cred1', tenant_id: tenant, provider: 'openai', api_key: `sk-${tenant}-own` });
-      await create('/v1/admin/routes', { id: 'rt1', tenant_id: tenant, path_prefix: `/ns-${tenant}`, service_id: 'svc1', strip_prefix: true });
+      await create('/v1/admin/services', {
+        id: 'svc1',
+        tenant_id: tenant,
+        name: tenant,
+        target_url: backendUrls[tenant],
+      });
+      await create('/v1/admin/credentials', {
+        id: 'cred1',
+        tenant_id: tenant,
+        provider: 'openai',
+        api_key: `sk-${tenant}-own`,
+      });
+      await create('/v1/admin/routes', {
+        id: 'rt1',
+        tenant_id: tenant,
+        path_prefix: `/ns-${tenant}`,
+        service_id: 'svc1',
+        strip_prefix: true,
+      });
       const providers = [{ provider: 'openai', base_url: llmUrl, credential_id: 'cred1' }];
       await create('/v1/admin/routes', { id: 'llm1', tenant_id: tenant, model_pattern: 'ns-model', providers });
-      for (const [kind, id] of [['service', 'svc1'], ['credential', 'cred1'], ['route', 'rt1'], ['route', 'llm1']]) {
+      for (const [kind, id] of [
+        ['service', 'svc1'],
+        ['credential', 'cred1'],
+        ['route', 'rt1'],
+        ['route', 'llm1'],
+      ]) {
         await inSnapshot(kind!, id!, tenant);
       }
     }
     for (const tenant of tenants) {
       const before = backends[tenant]!.seen.length;
-      const res = await fetch(`${data.url}/ns-${tenant}/hello`, { headers: { authorization: `Bearer ${keys[tenant]}` } });
+      const res = await fetch(`${data.url}/ns-${tenant}/hello`, {
+        headers: { authorization: `Bearer ${keys[tenant]}` },
+      });
       expect(res.status).toBe(200);
       expect(((await res.json()) as SeenRequest).url).toBe('/hello');
       expect(backends[tenant]!.seen.length).toBe(before + 1);

@@ -46,7 +46,8 @@ describe.each(testDialects())('platform resources and tenant callers (%s)', (dia
     hookUrl = await rx.start();
     t = await startTestGateway(dialect, {}, { webhooks: false });
     await t.api('POST', '/v1/admin/tenants', { id: 'own', name: 'Own' });
-    for (const role of TENANT_ROLES) tokens[role] = (await t.api('POST', '/v1/admin/tokens', { name: role, role, tenant_id: 'own' })).body.token;
+    for (const role of TENANT_ROLES)
+      tokens[role] = (await t.api('POST', '/v1/admin/tokens', { name: role, role, tenant_id: 'own' })).body.token;
     paths = (await t.api('GET', '/v1/admin/openapi.json', undefined, null)).body.paths;
   });
   afterAll(async () => {
@@ -56,10 +57,28 @@ describe.each(testDialects())('platform resources and tenant callers (%s)', (dia
 
   /** Everything a refused call must leave as it was. */
   const state = async () => ({
-    resources: await t.gateway.db.selectFrom('resources').select(['kind', 'id', 'tenant_id', 'data', 'secret', 'version']).orderBy('kind').orderBy('id').execute(),
-    versions: await t.gateway.db.selectFrom('resource_versions').select(['kind', 'id', 'version']).orderBy('kind').orderBy('id').orderBy('version').execute(),
+    resources: await t.gateway.db
+      .selectFrom('resources')
+      .select(['kind', 'id', 'tenant_id', 'data', 'secret', 'version'])
+      .orderBy('kind')
+      .orderBy('id')
+      .execute(),
+    versions: await t.gateway.db
+      .selectFrom('resource_versions')
+      .select(['kind', 'id', 'version'])
+      .orderBy('kind')
+      .orderBy('id')
+      .orderBy('version')
+      .execute(),
     deliveries: await t.gateway.db.selectFrom('webhook_deliveries').select(['id', 'status']).orderBy('id').execute(),
-    audit: Number((await t.gateway.db.selectFrom('audit_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
+    audit: Number(
+      (
+        await t.gateway.db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    ),
   });
   const create = async (def: ResourceDefinition, extra: Record<string, unknown> = {}) => {
     const res = await t.api('POST', base(def), { ...SAMPLES[def.kind]!(++n, hookUrl), ...extra });
@@ -69,7 +88,8 @@ describe.each(testDialects())('platform resources and tenant callers (%s)', (dia
 
   test('every platform-scoped and global-capable kind has a sample here', () => {
     expect(PLATFORM.length).toBeGreaterThan(0);
-    for (const def of [...PLATFORM, ...GLOBAL_CAPABLE]) expect([def.kind, typeof SAMPLES[def.kind]]).toEqual([def.kind, 'function']);
+    for (const def of [...PLATFORM, ...GLOBAL_CAPABLE])
+      expect([def.kind, typeof SAMPLES[def.kind]]).toEqual([def.kind, 'function']);
   });
 
   /** Every write a kind offers: create, replace, delete, each action, rollback. */
@@ -80,7 +100,9 @@ describe.each(testDialects())('platform resources and tenant callers (%s)', (dia
     ...Object.keys(def.actions ?? {}).map((a) => `POST ${a}`),
     ...(def.versioned ? ['POST rollback'] : []),
   ];
-  const platformCases = PLATFORM.flatMap((def) => TENANT_ROLES.flatMap((role) => writes(def).map((verb) => [def.kind, role, verb, def] as const)));
+  const platformCases = PLATFORM.flatMap((def) =>
+    TENANT_ROLES.flatMap((role) => writes(def).map((verb) => [def.kind, role, verb, def] as const)),
+  );
 
   test.each(platformCases)('%s: a tenant %s may not %s (403, nothing written)', async (_kind, role, verb, def) => {
     const existing = await create(def);
@@ -89,10 +111,13 @@ describe.each(testDialects())('platform resources and tenant callers (%s)', (dia
     const fresh = SAMPLES[def.kind]!(++n, hookUrl);
     const { id: _id, ...replacement } = fresh;
     const res =
-      method === 'POST' && !sub ? await t.api('POST', base(def), fresh, tokens[role])
-      : method === 'PUT' ? await t.api('PUT', `${base(def)}/${existing.id}`, replacement, tokens[role])
-      : method === 'DELETE' ? await t.api('DELETE', `${base(def)}/${existing.id}`, undefined, tokens[role])
-      : await t.api('POST', `${base(def)}/${existing.id}/${sub}`, subBody(def, sub!), tokens[role]);
+      method === 'POST' && !sub
+        ? await t.api('POST', base(def), fresh, tokens[role])
+        : method === 'PUT'
+          ? await t.api('PUT', `${base(def)}/${existing.id}`, replacement, tokens[role])
+          : method === 'DELETE'
+            ? await t.api('DELETE', `${base(def)}/${existing.id}`, undefined, tokens[role])
+            : await t.api('POST', `${base(def)}/${existing.id}/${sub}`, subBody(def, sub!), tokens[role]);
     expect([res.status, res.body.error.code]).toEqual([403, 'FORBIDDEN']);
     expect(await state()).toEqual(before);
   });
@@ -122,31 +147,44 @@ describe.each(testDialects())('platform resources and tenant callers (%s)', (dia
   const routesOf = (def: ResourceDefinition): [string, string][] =>
     Object.entries(paths)
       .filter(([p]) => p === `${base(def)}/{id}` || p.startsWith(`${base(def)}/{id}/`))
-      .flatMap(([p, ops]) => Object.keys(ops).map((m) => [m.toUpperCase(), p.slice(`${base(def)}/{id}`.length)] as [string, string]));
+      .flatMap(([p, ops]) =>
+        Object.keys(ops).map((m) => [m.toUpperCase(), p.slice(`${base(def)}/{id}`.length)] as [string, string]),
+      );
 
-  const globalCases = GLOBAL_CAPABLE.flatMap((def) => TENANT_ROLES.map((role) => [def.kind, def.nullTenant ?? 'shared', role, def] as const));
+  const globalCases = GLOBAL_CAPABLE.flatMap((def) =>
+    TENANT_ROLES.map((role) => [def.kind, def.nullTenant ?? 'shared', role, def] as const),
+  );
 
-  test.each(globalCases)('a global %s (%s): a tenant %s reaches its sub-resources and actions only as the parent allows', async (_kind, visibility, role, def) => {
-    const hidden = visibility === 'platform-only';
-    const global = await create(def, { tenant_id: null });
-    const list = await t.api('GET', `${base(def)}?limit=500`, undefined, tokens[role]);
-    if (allows(role, def.area, 'read')) expect(list.body.data.some((r: { id: string }) => r.id === global.id)).toBe(!hidden);
+  test.each(globalCases)(
+    'a global %s (%s): a tenant %s reaches its sub-resources and actions only as the parent allows',
+    async (_kind, visibility, role, def) => {
+      const hidden = visibility === 'platform-only';
+      const global = await create(def, { tenant_id: null });
+      const list = await t.api('GET', `${base(def)}?limit=500`, undefined, tokens[role]);
+      if (allows(role, def.area, 'read'))
+        expect(list.body.data.some((r: { id: string }) => r.id === global.id)).toBe(!hidden);
 
-    const routes = routesOf(def);
-    expect(routes.length).toBeGreaterThanOrEqual(2);
-    for (const [method, sub] of routes) {
-      const need = method === 'GET' ? 'read' : 'write';
-      const before = await state();
-      const url = `${base(def)}/${global.id}${sub}`;
-      const body = method === 'PUT' ? (({ id: _id, ...rest }) => rest)(SAMPLES[def.kind]!(++n, hookUrl)) : method === 'POST' ? subBody(def, sub.slice(1)) : undefined;
-      const res = await t.api(method, url, body, tokens[role]);
-      // Role first (it reveals nothing), then visibility (a hidden parent is a 404), then "global is the platform's".
-      const want = !allows(role, def.area, need) ? 403 : hidden ? 404 : need === 'write' ? 403 : 200;
-      expect([method, sub, res.status]).toEqual([method, sub, want]);
-      if (need === 'write') expect(await state()).toEqual(before);
-    }
-    expect(rx.received).toEqual([]);
-  });
+      const routes = routesOf(def);
+      expect(routes.length).toBeGreaterThanOrEqual(2);
+      for (const [method, sub] of routes) {
+        const need = method === 'GET' ? 'read' : 'write';
+        const before = await state();
+        const url = `${base(def)}/${global.id}${sub}`;
+        const body =
+          method === 'PUT'
+            ? (({ id: _id, ...rest }) => rest)(SAMPLES[def.kind]!(++n, hookUrl))
+            : method === 'POST'
+              ? subBody(def, sub.slice(1))
+              : undefined;
+        const res = await t.api(method, url, body, tokens[role]);
+        // Role first (it reveals nothing), then visibility (a hidden parent is a 404), then "global is the platform's".
+        const want = !allows(role, def.area, need) ? 403 : hidden ? 404 : need === 'write' ? 403 : 200;
+        expect([method, sub, res.status]).toEqual([method, sub, want]);
+        if (need === 'write') expect(await state()).toEqual(before);
+      }
+      expect(rx.received).toEqual([]);
+    },
+  );
 
   test("a global webhook's deliveries (every tenant's events) stay the platform's", async () => {
     const webhook = RESOURCES.find((d) => d.kind === 'webhook')!;
@@ -177,9 +215,19 @@ describe.each(testDialects())('lists narrow before they page (%s)', (dialect) =>
     for (let i = 0; i < 60; i++) {
       const id = `aa-${String(i).padStart(2, '0')}`;
       await t.api('POST', '/v1/admin/tenants', { id, name: id });
-      await t.api('POST', '/v1/admin/routes', { id: `aa-route-${i}`, tenant_id: id, model_pattern: 'x*', providers: [{ provider: 'openai' }] });
+      await t.api('POST', '/v1/admin/routes', {
+        id: `aa-route-${i}`,
+        tenant_id: id,
+        model_pattern: 'x*',
+        providers: [{ provider: 'openai' }],
+      });
     }
-    await t.api('POST', '/v1/admin/routes', { id: 'zz-route', tenant_id: 'zz-own', model_pattern: 'y*', providers: [{ provider: 'openai' }] });
+    await t.api('POST', '/v1/admin/routes', {
+      id: 'zz-route',
+      tenant_id: 'zz-own',
+      model_pattern: 'y*',
+      providers: [{ provider: 'openai' }],
+    });
     viewer = (await t.api('POST', '/v1/admin/tokens', { name: 'v', role: 'viewer', tenant_id: 'zz-own' })).body.token;
   });
   afterAll(() => t?.close());
@@ -187,7 +235,12 @@ describe.each(testDialects())('lists narrow before they page (%s)', (dialect) =>
   test('a tenant caller sees its own tenant behind 60 others, on the first page and with a small limit', async () => {
     for (const url of ['/v1/admin/tenants', '/v1/admin/tenants?limit=1', '/v1/admin/tenants?tenant_id=zz-own']) {
       const res = await t.api('GET', url, undefined, viewer);
-      expect([url, res.status, res.body.data.map((x: { id: string }) => x.id), res.body.next_cursor]).toEqual([url, 200, ['zz-own'], null]);
+      expect([url, res.status, res.body.data.map((x: { id: string }) => x.id), res.body.next_cursor]).toEqual([
+        url,
+        200,
+        ['zz-own'],
+        null,
+      ]);
     }
     const owner = await t.api('GET', '/v1/admin/tenants?tenant_id=zz-own');
     expect(owner.body.data.map((x: { id: string }) => x.id)).toEqual(['zz-own']);
@@ -199,7 +252,9 @@ describe.each(testDialects())('lists narrow before they page (%s)', (dialect) =>
     const keys = await t.api('GET', '/v1/admin/tenants/zz-own/keys', undefined, viewer);
     expect(keys.status).toBe(200);
     const audit = await t.api('GET', '/v1/admin/audit/events', undefined, viewer);
-    expect(audit.body.data.map((e: { type: string }) => e.type)).toEqual(expect.arrayContaining(['TENANT_CREATED', 'ROUTE_CREATED']));
+    expect(audit.body.data.map((e: { type: string }) => e.type)).toEqual(
+      expect.arrayContaining(['TENANT_CREATED', 'ROUTE_CREATED']),
+    );
     expect(audit.body.data.every((e: { tenant_id: string }) => e.tenant_id === 'zz-own')).toBe(true);
   });
 });

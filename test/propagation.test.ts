@@ -63,7 +63,11 @@ postgres('two instances on one PostgreSQL', () => {
     const pg = await createPostgresDatabase();
     drop = pg.drop;
     url = pg.url;
-    const env = { DATABASE_URL: pg.url, PORTICO_MASTER_KEY: randomBytes(32).toString('base64'), PORTICO_ADMIN_TOKEN: 'x'.repeat(20) };
+    const env = {
+      DATABASE_URL: pg.url,
+      PORTICO_MASTER_KEY: randomBytes(32).toString('base64'),
+      PORTICO_ADMIN_TOKEN: 'x'.repeat(20),
+    };
     a = await openGateway(loadConfig(env), silent);
     b = await openGateway(loadConfig(env), silent);
   });
@@ -92,7 +96,9 @@ postgres('two instances on one PostgreSQL', () => {
     const loads = b.snapshot.loads;
     const admin = new Client({ connectionString: url });
     await admin.connect();
-    const killed = await admin.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'portico-listener' and datname = current_database()");
+    const killed = await admin.query(
+      "select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'portico-listener' and datname = current_database()",
+    );
     expect(killed.rowCount).toBe(2);
     await admin.end();
     await createTenant(a, 'during-outage'); // its notification may be lost: the reload must catch it

@@ -9,11 +9,17 @@ describe('README', () => {
     const lines = readme.split('\n');
     const header = lines.findIndex((l) => l.startsWith('| role | tenants |'));
     expect(header).toBeGreaterThan(0);
-    const areas = lines[header]!.split('|').map((c) => c.trim()).filter(Boolean).slice(1);
+    const areas = lines[header]!.split('|')
+      .map((c) => c.trim())
+      .filter(Boolean)
+      .slice(1);
     const table: Record<string, Record<string, string>> = {};
     for (const line of lines.slice(header + 2)) {
       if (!line.startsWith('| `')) break;
-      const [role, ...cells] = line.split('|').map((c) => c.trim()).filter(Boolean);
+      const [role, ...cells] = line
+        .split('|')
+        .map((c) => c.trim())
+        .filter(Boolean);
       table[role!.replace(/`/g, '')] = Object.fromEntries(areas.map((a, i) => [a, cells[i]!]));
     }
     expect(table).toEqual(PERMISSIONS);

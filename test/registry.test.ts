@@ -5,15 +5,30 @@ import { startTestGateway, type TestGateway } from './support/gateway';
 
 /** A minimal valid create body for each resource, and the path to post it to. */
 const SAMPLES: Record<string, { path: string; body: Record<string, unknown> }> = {
-  rate_limit_tier: { path: '/v1/admin/rate-limit-tiers', body: { id: 'gold', limit: 1000, window_secs: 60, daily_quota: 100000 } },
+  rate_limit_tier: {
+    path: '/v1/admin/rate-limit-tiers',
+    body: { id: 'gold', limit: 1000, window_secs: 60, daily_quota: 100000 },
+  },
   tenant: { path: '/v1/admin/tenants', body: { id: 'reg-tenant', name: 'Registry' } },
   api_key: { path: '/v1/admin/tenants/reg-tenant/keys', body: { name: 'k' } },
   token: { path: '/v1/admin/tokens', body: { name: 't', role: 'viewer', tenant_id: 'reg-tenant' } },
   credential: { path: '/v1/admin/credentials', body: { provider: 'openai', api_key: 'sk-test-1234567890' } },
-  pricing: { path: '/v1/admin/pricing', body: { provider: 'openai', model: 'gpt-4o', input_per_million_usd: 2.5, output_per_million_usd: 10 } },
-  service: { path: '/v1/admin/services', body: { name: 'billing', target_url: 'http://127.0.0.1:9/billing', health_check_path: '/healthz' } },
-  route: { path: '/v1/admin/routes', body: { id: 'gpt-route', model_pattern: 'gpt*', strategy: 'model-prefix', providers: [{ provider: 'openai' }] } },
-  budget: { path: '/v1/admin/budgets', body: { tenant_id: 'reg-tenant', period: 'MONTHLY', limit_usd: 100, enforcement: 'HARD' } },
+  pricing: {
+    path: '/v1/admin/pricing',
+    body: { provider: 'openai', model: 'gpt-4o', input_per_million_usd: 2.5, output_per_million_usd: 10 },
+  },
+  service: {
+    path: '/v1/admin/services',
+    body: { name: 'billing', target_url: 'http://127.0.0.1:9/billing', health_check_path: '/healthz' },
+  },
+  route: {
+    path: '/v1/admin/routes',
+    body: { id: 'gpt-route', model_pattern: 'gpt*', strategy: 'model-prefix', providers: [{ provider: 'openai' }] },
+  },
+  budget: {
+    path: '/v1/admin/budgets',
+    body: { tenant_id: 'reg-tenant', period: 'MONTHLY', limit_usd: 100, enforcement: 'HARD' },
+  },
   webhook: { path: '/v1/admin/webhooks', body: { url: 'https://hooks.example.com/portico', events: ['*'] } },
 };
 
@@ -38,7 +53,10 @@ describe.each(testDialects())('resource registry (%s)', (dialect) => {
       const parsed = schemasFor(def).output.safeParse(read.body);
       expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
       for (const field of Object.keys(def.fields.shape)) expect(read.body).toHaveProperty(field);
-      for (const [field, value] of Object.entries(sample.body).filter(([f]) => f !== def.secret?.field)) expect(read.body[field]).toEqual(field === 'providers' ? [expect.objectContaining((value as object[])[0])] : value);
+      for (const [field, value] of Object.entries(sample.body).filter(([f]) => f !== def.secret?.field))
+        expect(read.body[field]).toEqual(
+          field === 'providers' ? [expect.objectContaining((value as object[])[0])] : value,
+        );
     }
   });
 
@@ -50,7 +68,8 @@ describe.each(testDialects())('resource registry (%s)', (dialect) => {
       expect(Object.keys(doc.paths[base]).sort()).toEqual(['get', 'post']);
       const one = Object.keys(doc.paths[`${base}/{id}`]).sort();
       expect(one).toEqual(def.updatable === false ? ['delete', 'get'] : ['delete', 'get', 'put']);
-      for (const action of Object.keys(def.actions ?? {})) expect(doc.paths[`${base}/{id}/${action}`].post).toBeDefined();
+      for (const action of Object.keys(def.actions ?? {}))
+        expect(doc.paths[`${base}/{id}/${action}`].post).toBeDefined();
       const body = doc.paths[base].post.requestBody.content['application/json'].schema;
       expect(body.additionalProperties).toBe(false);
       expect(Object.keys(body.properties)).toEqual(expect.arrayContaining(Object.keys(def.fields.shape)));

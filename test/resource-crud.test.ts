@@ -21,17 +21,38 @@ const SAMPLES: Record<Kind, Sample> = {
   tenant: { create: () => ({ name: 'CRUD tenant' }), update: { name: 'Renamed tenant' } },
   api_key: { create: () => ({ name: 'crud key' }), update: { name: 'renamed key' } },
   token: { create: () => ({ name: 'crud token', role: 'policy-admin' }), update: {} },
-  credential: { create: () => ({ provider: 'openai', api_key: 'sk-crud-test-0123456789' }), update: { name: 'renamed credential' } },
-  pricing: { create: () => ({ provider: 'openai', model: uniqueId('model'), input_per_million_usd: 1, output_per_million_usd: 2 }), update: { input_per_million_usd: 3 } },
-  service: { create: () => ({ name: 'crud service', target_url: 'http://127.0.0.1:9/svc' }), update: { name: 'renamed service' } },
-  route: { create: () => ({ model_pattern: `${uniqueId('crud')}*`, providers: [{ provider: 'openai' }] }), update: { description: 'changed' } },
+  credential: {
+    create: () => ({ provider: 'openai', api_key: 'sk-crud-test-0123456789' }),
+    update: { name: 'renamed credential' },
+  },
+  pricing: {
+    create: () => ({
+      provider: 'openai',
+      model: uniqueId('model'),
+      input_per_million_usd: 1,
+      output_per_million_usd: 2,
+    }),
+    update: { input_per_million_usd: 3 },
+  },
+  service: {
+    create: () => ({ name: 'crud service', target_url: 'http://127.0.0.1:9/svc' }),
+    update: { name: 'renamed service' },
+  },
+  route: {
+    create: () => ({ model_pattern: `${uniqueId('crud')}*`, providers: [{ provider: 'openai' }] }),
+    update: { description: 'changed' },
+  },
   budget: { create: () => ({ limit_usd: 10 }), update: { limit_usd: 20 } },
-  webhook: { create: () => ({ url: 'https://hooks.example.com/crud', events: ['*'] }), update: { events: ['TENANT_CREATED'] } },
+  webhook: {
+    create: () => ({ url: 'https://hooks.example.com/crud', events: ['*'] }),
+    update: { events: ['TENANT_CREATED'] },
+  },
 };
 
 function sampleFor(def: ResourceDefinition): Sample {
   const sample = (SAMPLES as Record<string, Sample | undefined>)[def.kind];
-  if (!sample) throw new Error(`No sample body for the kind "${def.kind}": add one to SAMPLES in test/resource-crud.test.ts`);
+  if (!sample)
+    throw new Error(`No sample body for the kind "${def.kind}": add one to SAMPLES in test/resource-crud.test.ts`);
   return sample;
 }
 
@@ -44,7 +65,8 @@ function wrongValueFor(def: ResourceDefinition, field: string): unknown {
   return wrong;
 }
 
-const without = (body: Record<string, unknown>, ...fields: (string | undefined)[]) => Object.fromEntries(Object.entries(body).filter(([k]) => !fields.includes(k)));
+const without = (body: Record<string, unknown>, ...fields: (string | undefined)[]) =>
+  Object.fromEntries(Object.entries(body).filter(([k]) => !fields.includes(k)));
 
 describe.each(testDialects())('resource CRUD through the REST API (%s)', (dialect) => {
   let t: TestGateway;
@@ -54,7 +76,9 @@ describe.each(testDialects())('resource CRUD through the REST API (%s)', (dialec
   afterAll(() => t?.close());
 
   test('every kind of the registry has a sample body', () => {
-    expect(RESOURCES.filter((def) => !(SAMPLES as Record<string, Sample | undefined>)[def.kind]).map((def) => def.kind)).toEqual([]);
+    expect(
+      RESOURCES.filter((def) => !(SAMPLES as Record<string, Sample | undefined>)[def.kind]).map((def) => def.kind),
+    ).toEqual([]);
   });
 
   /** A fresh tenant (for tenant-owned kinds), the collection path, and a valid create body. */
@@ -69,86 +93,120 @@ describe.each(testDialects())('resource CRUD through the REST API (%s)', (dialec
     return { collection, body };
   };
   const latestEvent = async () => (await t.api('GET', '/v1/admin/audit/events?limit=1')).body.data[0];
-  const listIds = async (collection: string) => (await t.api('GET', `${collection}?limit=500`)).body.data.map((r: { id: string }) => r.id);
+  const listIds = async (collection: string) =>
+    (await t.api('GET', `${collection}?limit=500`)).body.data.map((r: { id: string }) => r.id);
 
   /** Everything a refused write must leave as it was. */
   const stored = async () => ({
-    resources: await t.gateway.db.selectFrom('resources').select(['kind', 'id', 'tenant_id', 'data', 'secret', 'version']).orderBy('kind').orderBy('id').execute(),
-    versions: await t.gateway.db.selectFrom('resource_versions').select(['kind', 'id', 'version']).orderBy('kind').orderBy('id').orderBy('version').execute(),
-    audit: Number((await t.gateway.db.selectFrom('audit_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n),
+    resources: await t.gateway.db
+      .selectFrom('resources')
+      .select(['kind', 'id', 'tenant_id', 'data', 'secret', 'version'])
+      .orderBy('kind')
+      .orderBy('id')
+      .execute(),
+    versions: await t.gateway.db
+      .selectFrom('resource_versions')
+      .select(['kind', 'id', 'version'])
+      .orderBy('kind')
+      .orderBy('id')
+      .orderBy('version')
+      .execute(),
+    audit: Number(
+      (
+        await t.gateway.db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    ),
   });
 
-  test.each(RESOURCES.map((def) => [def.kind, def] as const))('%s: create, get, list, update, delete, each audited', async (_kind, def: ResourceDefinition) => {
-    const { collection, body } = await prepare(def);
-    const secretField = def.secret?.field;
+  test.each(RESOURCES.map((def) => [def.kind, def] as const))(
+    '%s: create, get, list, update, delete, each audited',
+    async (_kind, def: ResourceDefinition) => {
+      const { collection, body } = await prepare(def);
+      const secretField = def.secret?.field;
 
-    const create = await t.api('POST', collection, body);
-    expect([create.status, create.text]).toEqual([201, expect.any(String)]);
-    const id = create.body.id as string;
-    expect(create.body).toMatchObject(without(body, secretField));
-    expect(await latestEvent()).toMatchObject({ type: def.audit.created, resource: { kind: def.kind, id } });
+      const create = await t.api('POST', collection, body);
+      expect([create.status, create.text]).toEqual([201, expect.any(String)]);
+      const id = create.body.id as string;
+      expect(create.body).toMatchObject(without(body, secretField));
+      expect(await latestEvent()).toMatchObject({ type: def.audit.created, resource: { kind: def.kind, id } });
 
-    const read = await t.api('GET', `${collection}/${id}`);
-    expect(read.status).toBe(200);
-    expect(read.body).toEqual(without(create.body, secretField));
-    expect((await t.api('GET', `${collection}?limit=500`)).body.data).toContainEqual(read.body);
+      const read = await t.api('GET', `${collection}/${id}`);
+      expect(read.status).toBe(200);
+      expect(read.body).toEqual(without(create.body, secretField));
+      expect((await t.api('GET', `${collection}?limit=500`)).body.data).toContainEqual(read.body);
 
-    const replacement = { ...without(body, 'id', 'tenant_id', secretField), ...sampleFor(def).update };
-    const put = await t.api('PUT', `${collection}/${id}`, replacement);
-    if (def.updatable === false) {
-      expect(put.status).toBe(404); // no PUT at all: every change is a replacement
-      expect((await t.api('GET', `${collection}/${id}`)).body).toEqual(read.body);
-    } else {
-      expect(put.status).toBe(200);
-      expect(put.body).toMatchObject({ ...sampleFor(def).update, id });
-      expect((await t.api('GET', `${collection}/${id}`)).body).toEqual(put.body);
-      expect(await latestEvent()).toMatchObject({ type: def.audit.updated, resource: { kind: def.kind, id } });
-      if (def.versioned) {
-        expect(put.body.version).toBe(read.body.version + 1);
-        expect((await t.api('GET', `${collection}/${id}/versions`)).body.data).toHaveLength(2);
+      const replacement = { ...without(body, 'id', 'tenant_id', secretField), ...sampleFor(def).update };
+      const put = await t.api('PUT', `${collection}/${id}`, replacement);
+      if (def.updatable === false) {
+        expect(put.status).toBe(404); // no PUT at all: every change is a replacement
+        expect((await t.api('GET', `${collection}/${id}`)).body).toEqual(read.body);
+      } else {
+        expect(put.status).toBe(200);
+        expect(put.body).toMatchObject({ ...sampleFor(def).update, id });
+        expect((await t.api('GET', `${collection}/${id}`)).body).toEqual(put.body);
+        expect(await latestEvent()).toMatchObject({ type: def.audit.updated, resource: { kind: def.kind, id } });
+        if (def.versioned) {
+          expect(put.body.version).toBe(read.body.version + 1);
+          expect((await t.api('GET', `${collection}/${id}/versions`)).body.data).toHaveLength(2);
+        }
       }
-    }
 
-    expect((await t.api('DELETE', `${collection}/${id}`)).status).toBe(204);
-    expect((await t.api('GET', `${collection}/${id}`)).status).toBe(404);
-    expect(await listIds(collection)).not.toContain(id);
-    expect(await latestEvent()).toMatchObject({ type: def.audit.deleted, resource: { kind: def.kind, id } });
-  });
+      expect((await t.api('DELETE', `${collection}/${id}`)).status).toBe(204);
+      expect((await t.api('GET', `${collection}/${id}`)).status).toBe(404);
+      expect(await listIds(collection)).not.toContain(id);
+      expect(await latestEvent()).toMatchObject({ type: def.audit.deleted, resource: { kind: def.kind, id } });
+    },
+  );
 
-  test.each(RESOURCES.map((def) => [def.kind, def] as const))('%s: a bad create body is a 400 naming the field, and nothing is written', async (_kind, def: ResourceDefinition) => {
-    const { collection, body } = await prepare(def);
-    const before = await stored();
-    const listed = await listIds(collection);
-    const cases: [Record<string, unknown>, string][] = [
-      [{ ...body, not_a_field: 1 }, 'not_a_field'],
-      ...Object.keys(def.fields.shape).map((field): [Record<string, unknown>, string] => [{ ...body, [field]: wrongValueFor(def, field) }, field]),
-    ];
-    for (const [bad, field] of cases) {
-      const res = await t.api('POST', collection, bad);
-      expect([field, res.status, res.body.error.code]).toEqual([field, 400, 'VALIDATION_FAILED']);
-      expect(res.body.error.details.map((d: { path: string }) => d.path.split('.')[0])).toContain(field);
-    }
-    expect(await listIds(collection)).toEqual(listed);
-    expect(await stored()).toEqual(before);
-  });
+  test.each(RESOURCES.map((def) => [def.kind, def] as const))(
+    '%s: a bad create body is a 400 naming the field, and nothing is written',
+    async (_kind, def: ResourceDefinition) => {
+      const { collection, body } = await prepare(def);
+      const before = await stored();
+      const listed = await listIds(collection);
+      const cases: [Record<string, unknown>, string][] = [
+        [{ ...body, not_a_field: 1 }, 'not_a_field'],
+        ...Object.keys(def.fields.shape).map((field): [Record<string, unknown>, string] => [
+          { ...body, [field]: wrongValueFor(def, field) },
+          field,
+        ]),
+      ];
+      for (const [bad, field] of cases) {
+        const res = await t.api('POST', collection, bad);
+        expect([field, res.status, res.body.error.code]).toEqual([field, 400, 'VALIDATION_FAILED']);
+        expect(res.body.error.details.map((d: { path: string }) => d.path.split('.')[0])).toContain(field);
+      }
+      expect(await listIds(collection)).toEqual(listed);
+      expect(await stored()).toEqual(before);
+    },
+  );
 
-  test.each(RESOURCES.filter((def) => def.updatable !== false).map((def) => [def.kind, def] as const))('%s: a bad update body is a 400 naming the field, and nothing is written (no audit event, no version)', async (_kind, def: ResourceDefinition) => {
-    const { collection, body } = await prepare(def);
-    const id = (await created(t, collection, body)).id as string;
-    const replacement = without(body, 'id', 'tenant_id', def.secret?.field);
-    const before = await stored();
-    const read = (await t.api('GET', `${collection}/${id}`)).body;
-    const mutable = Object.keys(def.fields.shape).filter((f) => !def.immutable?.includes(f as never));
-    const cases: [Record<string, unknown>, string][] = [
-      [{ ...replacement, not_a_field: 1 }, 'not_a_field'],
-      ...mutable.map((field): [Record<string, unknown>, string] => [{ ...replacement, [field]: wrongValueFor(def, field) }, field]),
-    ];
-    for (const [bad, field] of cases) {
-      const res = await t.api('PUT', `${collection}/${id}`, bad);
-      expect([field, res.status, res.body.error.code]).toEqual([field, 400, 'VALIDATION_FAILED']);
-      expect(res.body.error.details.map((d: { path: string }) => d.path.split('.')[0])).toContain(field);
-    }
-    expect((await t.api('GET', `${collection}/${id}`)).body).toEqual(read);
-    expect(await stored()).toEqual(before);
-  });
+  test.each(RESOURCES.filter((def) => def.updatable !== false).map((def) => [def.kind, def] as const))(
+    '%s: a bad update body is a 400 naming the field, and nothing is written (no audit event, no version)',
+    async (_kind, def: ResourceDefinition) => {
+      const { collection, body } = await prepare(def);
+      const id = (await created(t, collection, body)).id as string;
+      const replacement = without(body, 'id', 'tenant_id', def.secret?.field);
+      const before = await stored();
+      const read = (await t.api('GET', `${collection}/${id}`)).body;
+      const mutable = Object.keys(def.fields.shape).filter((f) => !def.immutable?.includes(f as never));
+      const cases: [Record<string, unknown>, string][] = [
+        [{ ...replacement, not_a_field: 1 }, 'not_a_field'],
+        ...mutable.map((field): [Record<string, unknown>, string] => [
+          { ...replacement, [field]: wrongValueFor(def, field) },
+          field,
+        ]),
+      ];
+      for (const [bad, field] of cases) {
+        const res = await t.api('PUT', `${collection}/${id}`, bad);
+        expect([field, res.status, res.body.error.code]).toEqual([field, 400, 'VALIDATION_FAILED']);
+        expect(res.body.error.details.map((d: { path: string }) => d.path.split('.')[0])).toContain(field);
+      }
+      expect((await t.api('GET', `${collection}/${id}`)).body).toEqual(read);
+      expect(await stored()).toEqual(before);
+    },
+  );
 });

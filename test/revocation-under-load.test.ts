@@ -39,7 +39,8 @@ describe.each(testDialects())('revocation while the admin API is loaded (%s)', (
   test('each revoked key is refused by every node within 1 s while 16 writers create keys', async () => {
     expect((await t.api('POST', '/v1/admin/tenants', { id: 'busy-co', name: 'Busy Co' })).status).toBe(201);
     const keys: { id: string; key: string }[] = [];
-    for (let i = 0; i < 8; i++) keys.push((await t.api('POST', '/v1/admin/tenants/busy-co/keys', { name: `revokable-${i}` })).body);
+    for (let i = 0; i < 8; i++)
+      keys.push((await t.api('POST', '/v1/admin/tenants/busy-co/keys', { name: `revokable-${i}` })).body);
     for (const node of nodes) await until(async () => (await status(node, keys.at(-1)!.key)) === 200, 5000);
 
     let loading = true;
@@ -67,7 +68,9 @@ describe.each(testDialects())('revocation while the admin API is loaded (%s)', (
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
     const g = await startTestGateway(dialect, {}, { log });
     expect((await g.api('POST', '/v1/admin/tenants', { id: 'closing-co', name: 'Closing Co' })).status).toBe(201);
-    const creations = Array.from({ length: 200 }, (_, i) => g.api('POST', '/v1/admin/tenants/closing-co/keys', { name: `k${i}` }));
+    const creations = Array.from({ length: 200 }, (_, i) =>
+      g.api('POST', '/v1/admin/tenants/closing-co/keys', { name: `k${i}` }),
+    );
     expect((await Promise.all(creations)).every((r) => r.status === 201)).toBe(true);
     await g.close(); // at once: the last notifications' reloads are still queued
     expect(lines.filter((line) => line.includes('configuration snapshot'))).toEqual([]);

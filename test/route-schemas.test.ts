@@ -84,7 +84,10 @@ describe.each(testDialects())('route schemas (%s)', (dialect) => {
 describe('route plugins', () => {
   const none = {} as never;
   const ADMIN_ROUTES = [
-    ['resources', (app: ReturnType<typeof Fastify>) => app.register(resourceRoutes, { service: none, def: RESOURCES[0]! })],
+    [
+      'resources',
+      (app: ReturnType<typeof Fastify>) => app.register(resourceRoutes, { service: none, def: RESOURCES[0]! }),
+    ],
     ['audit', (app: ReturnType<typeof Fastify>) => app.register(auditRoutes, { gw: none, service: none })],
     ['budget usage', (app: ReturnType<typeof Fastify>) => app.register(budgetUsageRoutes, { gw: none, service: none })],
     ['config', (app: ReturnType<typeof Fastify>) => app.register(configRoutes, { gw: none, service: none })],

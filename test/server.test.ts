@@ -30,22 +30,33 @@ describe('embedded start (PGlite data dir)', () => {
 
     expect(await (await fetch(`${server.adminUrl}/health/live`)).json()).toEqual({ status: 'ok' });
     expect(await (await fetch(`${server.dataUrl}/health/ready`)).json()).toEqual({ status: 'ready' });
-    const tenants = await fetch(`${server.adminUrl}/v1/admin/tenants`, { headers: { authorization: `Bearer ${token}` } });
+    const tenants = await fetch(`${server.adminUrl}/v1/admin/tenants`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(tenants.status).toBe(200);
     const noRoute = await fetch(`${server.dataUrl}/v1/nothing`);
     expect(noRoute.status).toBe(404);
-    expect(((await noRoute.json()) as any).error).toMatchObject({ type: 'invalid_request_error', code: 'route_not_found' });
+    expect(((await noRoute.json()) as any).error).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'route_not_found',
+    });
   });
 
   test('a restart keeps the token and the data, and shows nothing again', async () => {
     const token = readFileSync(join(dir, 'admin-token'), 'utf8').trim();
     server = await startServer(loadConfig(env), silent);
     expect(server.gateway.bootstrapTokenShownOnce).toBeUndefined();
-    const res = await fetch(`${server.adminUrl}/v1/admin/tenants`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'kept', name: 'Kept' }) });
+    const res = await fetch(`${server.adminUrl}/v1/admin/tenants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'kept', name: 'Kept' }),
+    });
     expect(res.status).toBe(201);
     await server.close();
     server = await startServer(loadConfig(env), silent);
-    const again = await fetch(`${server.adminUrl}/v1/admin/tenants/kept`, { headers: { authorization: `Bearer ${token}` } });
+    const again = await fetch(`${server.adminUrl}/v1/admin/tenants/kept`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect(((await again.json()) as any).name).toBe('Kept');
   });
 
@@ -60,7 +71,9 @@ describe('embedded start (PGlite data dir)', () => {
   });
 
   test('a wrong master key is a clear start-up error, not a crash', async () => {
-    await expect(startServer(loadConfig({ ...env, PORTICO_MASTER_KEY: randomBytes(32).toString('hex') }), silent)).rejects.toThrow(/PORTICO_MASTER_KEY: does not decrypt/);
+    await expect(
+      startServer(loadConfig({ ...env, PORTICO_MASTER_KEY: randomBytes(32).toString('hex') }), silent),
+    ).rejects.toThrow(/PORTICO_MASTER_KEY: does not decrypt/);
     server = undefined;
   });
 });
@@ -89,7 +102,10 @@ postgres('two instances starting at once on one PostgreSQL', () => {
       expect(a.keys.auditPublicKeyPem).toBe(b.keys.auditPublicKeyPem);
       expect(a.bootstrapTokenHash).toBe(b.bootstrapTokenHash);
       expect([a.bootstrapTokenShownOnce, b.bootstrapTokenShownOnce].filter(Boolean)).toHaveLength(1);
-      const migrations = await a.db.selectFrom('kysely_migration' as never).selectAll().execute();
+      const migrations = await a.db
+        .selectFrom('kysely_migration' as never)
+        .selectAll()
+        .execute();
       expect(migrations.map((m: any) => m.name)).toEqual(Object.keys(MIGRATIONS)); // each exactly once
       await Promise.all([a.close(), b.close()]);
       const again = await Promise.all(Array.from({ length: 4 }, () => openDatabase({ databaseUrl: pg.url })));

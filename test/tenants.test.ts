@@ -8,18 +8,52 @@ describe.each(testDialects())('tenants and API keys (%s)', (dialect) => {
   });
   afterAll(() => t?.close());
 
-  const count = async (kind: string) => Number((await t.gateway.db.selectFrom('resources').select((eb) => eb.fn.countAll().as('n')).where('kind', '=', kind).executeTakeFirstOrThrow()).n);
-  const auditCount = async () => Number((await t.gateway.db.selectFrom('audit_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const count = async (kind: string) =>
+    Number(
+      (
+        await t.gateway.db
+          .selectFrom('resources')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('kind', '=', kind)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  const auditCount = async () =>
+    Number(
+      (
+        await t.gateway.db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
   test('quick start: create a tenant, issue a key once, list, and see the audit events with the caller as actor', async () => {
     const created = await t.api('POST', '/v1/admin/tenants', { id: 'acme-corp', name: 'Acme Corp', status: 'ACTIVE' });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ id: 'acme-corp', name: 'Acme Corp', status: 'ACTIVE', region: null, metadata: {}, created_at: expect.any(String), updated_at: expect.any(String) });
+    expect(created.body).toEqual({
+      id: 'acme-corp',
+      name: 'Acme Corp',
+      status: 'ACTIVE',
+      region: null,
+      metadata: {},
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
+    });
 
     const key = await t.api('POST', '/v1/admin/tenants/acme-corp/keys', { name: 'production-key' });
     expect(key.status).toBe(201);
     expect(key.body.key).toMatch(/^ptc_key_[A-Za-z0-9_-]{43}$/);
-    expect(key.body).toMatchObject({ tenant_id: 'acme-corp', name: 'production-key', status: 'ACTIVE', rate_limit_tier: null, expires_at: null, metadata: {}, last_used_at: null, revoked_at: null });
+    expect(key.body).toMatchObject({
+      tenant_id: 'acme-corp',
+      name: 'production-key',
+      status: 'ACTIVE',
+      rate_limit_tier: null,
+      expires_at: null,
+      metadata: {},
+      last_used_at: null,
+      revoked_at: null,
+    });
     expect(key.body.key.startsWith(key.body.prefix)).toBe(true);
 
     const read = await t.api('GET', `/v1/admin/tenants/acme-corp/keys/${key.body.id}`);
@@ -28,7 +62,11 @@ describe.each(testDialects())('tenants and API keys (%s)', (dialect) => {
     expect(JSON.stringify(read.body)).not.toContain(key.body.key);
     const { key: _shown, ...withoutKey } = key.body;
     expect(read.body).toEqual(withoutKey);
-    const stored = await t.gateway.db.selectFrom('resources').selectAll().where('id', '=', key.body.id).executeTakeFirstOrThrow();
+    const stored = await t.gateway.db
+      .selectFrom('resources')
+      .selectAll()
+      .where('id', '=', key.body.id)
+      .executeTakeFirstOrThrow();
     expect(JSON.stringify(stored)).not.toContain(key.body.key);
 
     const list = await t.api('GET', '/v1/admin/tenants');
@@ -37,22 +75,41 @@ describe.each(testDialects())('tenants and API keys (%s)', (dialect) => {
     const events = await t.api('GET', '/v1/admin/audit/events');
     const types = events.body.data.map((e: any) => e.type);
     expect(types).toEqual(['API_KEY_CREATED', 'TENANT_CREATED']);
-    for (const e of events.body.data) expect(e.actor).toEqual({ type: 'token', id: 'bootstrap', name: 'bootstrap owner token' });
+    for (const e of events.body.data)
+      expect(e.actor).toEqual({ type: 'token', id: 'bootstrap', name: 'bootstrap owner token' });
     expect(events.body.data[0].resource).toEqual({ kind: 'api_key', id: key.body.id });
     expect(JSON.stringify(events.body)).not.toContain(key.body.key);
   });
 
   test('GET returns what PUT accepted, defaults filled in; PUT replaces and emits TENANT_METADATA_UPDATED when metadata changes', async () => {
-    const put = await t.api('PUT', '/v1/admin/tenants/acme-corp', { name: 'Acme', status: 'SUSPENDED', region: 'eu-west-1', metadata: { team: 'ml' } });
+    const put = await t.api('PUT', '/v1/admin/tenants/acme-corp', {
+      name: 'Acme',
+      status: 'SUSPENDED',
+      region: 'eu-west-1',
+      metadata: { team: 'ml' },
+    });
     expect(put.status).toBe(200);
-    expect(put.body).toMatchObject({ id: 'acme-corp', name: 'Acme', status: 'SUSPENDED', region: 'eu-west-1', metadata: { team: 'ml' } });
+    expect(put.body).toMatchObject({
+      id: 'acme-corp',
+      name: 'Acme',
+      status: 'SUSPENDED',
+      region: 'eu-west-1',
+      metadata: { team: 'ml' },
+    });
     expect((await t.api('GET', '/v1/admin/tenants/acme-corp')).body).toEqual(put.body);
     const events = (await t.api('GET', '/v1/admin/audit/events?limit=2')).body.data;
     expect(events.map((e: any) => e.type).sort()).toEqual(['TENANT_METADATA_UPDATED', 'TENANT_UPDATED']);
-    expect(events.find((e: any) => e.type === 'TENANT_METADATA_UPDATED').changes).toEqual({ metadata: { from: {}, to: { team: 'ml' } } });
+    expect(events.find((e: any) => e.type === 'TENANT_METADATA_UPDATED').changes).toEqual({
+      metadata: { from: {}, to: { team: 'ml' } },
+    });
 
     const before = await auditCount();
-    const same = await t.api('PUT', '/v1/admin/tenants/acme-corp', { name: 'Acme', status: 'SUSPENDED', region: 'eu-west-1', metadata: { team: 'ml' } });
+    const same = await t.api('PUT', '/v1/admin/tenants/acme-corp', {
+      name: 'Acme',
+      status: 'SUSPENDED',
+      region: 'eu-west-1',
+      metadata: { team: 'ml' },
+    });
     expect(same.body.updated_at).toBe(put.body.updated_at);
     expect(await auditCount()).toBe(before);
 
@@ -82,12 +139,21 @@ describe.each(testDialects())('tenants and API keys (%s)', (dialect) => {
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('VALIDATION_FAILED');
       expect(res.body.error.details.map((d: any) => d.path)).toEqual(paths);
-      expect(res.body.error.details.every((d: any) => typeof d.message === 'string' && d.message.length > 0)).toBe(true);
+      expect(res.body.error.details.every((d: any) => typeof d.message === 'string' && d.message.length > 0)).toBe(
+        true,
+      );
     }
-    const key = await t.api('POST', '/v1/admin/tenants/acme-corp/keys', { name: 'k', expires_at: 'tomorrow', rate_limit_tier: 7 });
+    const key = await t.api('POST', '/v1/admin/tenants/acme-corp/keys', {
+      name: 'k',
+      expires_at: 'tomorrow',
+      rate_limit_tier: 7,
+    });
     expect(key.status).toBe(400);
     expect(key.body.error.details.map((d: any) => d.path).sort()).toEqual(['expires_at', 'rate_limit_tier']);
-    const expired = await t.api('POST', '/v1/admin/tenants/acme-corp/keys', { name: 'k', expires_at: '2020-01-01T00:00:00Z' });
+    const expired = await t.api('POST', '/v1/admin/tenants/acme-corp/keys', {
+      name: 'k',
+      expires_at: '2020-01-01T00:00:00Z',
+    });
     expect(expired.status).toBe(400);
     expect(expired.body.error.details).toEqual([{ path: 'expires_at', message: expect.stringContaining('future') }]);
     const put = await t.api('PUT', '/v1/admin/tenants/acme-corp', { name: '' });
@@ -103,7 +169,12 @@ describe.each(testDialects())('tenants and API keys (%s)', (dialect) => {
     const bad = await t.api('POST', '/v1/admin/tenants', '{"id": ');
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('INVALID_JSON');
-    const text = await t.admin.inject({ method: 'POST', url: '/v1/admin/tenants', headers: { authorization: 'Bearer test-owner-token-0123456789', 'content-type': 'text/plain' }, payload: 'hello' });
+    const text = await t.admin.inject({
+      method: 'POST',
+      url: '/v1/admin/tenants',
+      headers: { authorization: 'Bearer test-owner-token-0123456789', 'content-type': 'text/plain' },
+      payload: 'hello',
+    });
     expect(text.statusCode).toBe(415);
     expect(text.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     const big = await t.api('POST', '/v1/admin/tenants', { id: 'big', name: 'x'.repeat(2 * 1024 * 1024) });
@@ -128,7 +199,8 @@ describe.each(testDialects())('tenants and API keys (%s)', (dialect) => {
   });
 
   test('list pagination walks every tenant once with limit and cursor', async () => {
-    for (let i = 0; i < 7; i++) expect((await t.api('POST', '/v1/admin/tenants', { id: `page-${i}`, name: `Page ${i}` })).status).toBe(201);
+    for (let i = 0; i < 7; i++)
+      expect((await t.api('POST', '/v1/admin/tenants', { id: `page-${i}`, name: `Page ${i}` })).status).toBe(201);
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -143,8 +215,20 @@ describe.each(testDialects())('tenants and API keys (%s)', (dialect) => {
   test('keys: update, revoke (once), delete, and their audit events', async () => {
     const key = (await t.api('POST', '/v1/admin/tenants/acme-corp/keys', { name: 'ci' })).body;
     await t.api('POST', '/v1/admin/rate-limit-tiers', { id: 'gold', limit: 1000, window_secs: 60 });
-    const put = await t.api('PUT', `/v1/admin/tenants/acme-corp/keys/${key.id}`, { name: 'ci-2', rate_limit_tier: 'gold', expires_at: '2030-01-01T00:00:00Z', metadata: { a: 'b' } });
-    expect(put.body).toMatchObject({ name: 'ci-2', rate_limit_tier: 'gold', expires_at: '2030-01-01T00:00:00Z', metadata: { a: 'b' }, prefix: key.prefix, status: 'ACTIVE' });
+    const put = await t.api('PUT', `/v1/admin/tenants/acme-corp/keys/${key.id}`, {
+      name: 'ci-2',
+      rate_limit_tier: 'gold',
+      expires_at: '2030-01-01T00:00:00Z',
+      metadata: { a: 'b' },
+    });
+    expect(put.body).toMatchObject({
+      name: 'ci-2',
+      rate_limit_tier: 'gold',
+      expires_at: '2030-01-01T00:00:00Z',
+      metadata: { a: 'b' },
+      prefix: key.prefix,
+      status: 'ACTIVE',
+    });
     const readOnly = await t.api('PUT', `/v1/admin/tenants/acme-corp/keys/${key.id}`, { name: 'x', status: 'REVOKED' });
     expect(readOnly.body.error.details).toEqual([{ path: 'status', message: 'is read-only' }]);
     const revoked = await t.api('POST', `/v1/admin/tenants/acme-corp/keys/${key.id}/revoke`);
@@ -168,7 +252,9 @@ describe.each(testDialects())('tenants and API keys (%s)', (dialect) => {
     expect(refused.body.error.code).toBe('TENANT_HAS_RESOURCES');
     expect((await t.api('DELETE', '/v1/admin/tenants/doomed?cascade=true')).status).toBe(204);
     expect((await t.api('GET', '/v1/admin/tenants/doomed')).status).toBe(404);
-    expect((await t.api('GET', '/v1/admin/audit/events?tenant_id=doomed&limit=2')).body.data.map((e: any) => e.type)).toEqual(['TENANT_DELETED', 'API_KEY_DELETED']);
+    expect(
+      (await t.api('GET', '/v1/admin/audit/events?tenant_id=doomed&limit=2')).body.data.map((e: any) => e.type),
+    ).toEqual(['TENANT_DELETED', 'API_KEY_DELETED']);
     expect((await t.api('DELETE', '/v1/admin/tenants/doomed')).status).toBe(404);
   });
 });

@@ -91,7 +91,11 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
   let tf: TerraformDir;
   let admin: string;
   const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(admin + path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const res = await fetch(admin + path, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as any) };
   };
   const state = (address: string) => {
@@ -101,7 +105,16 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
   };
 
   beforeAll(async () => {
-    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false, pgliteImage: testPgliteImage() });
+    server = await startServer(
+      loadConfig({
+        PORTICO_DATA_DIR: 'memory://',
+        PORTICO_ADMIN_TOKEN: TOKEN,
+        PORTICO_ADMIN_PORT: '0',
+        PORTICO_DATA_PORT: '0',
+      }),
+      pino({ level: 'silent' }),
+      { webhooks: false, pgliteImage: testPgliteImage() },
+    );
     admin = server.adminUrl!;
     tf = new TerraformDir({ TF_VAR_secret: SECRET });
     await tf.installProvider();
@@ -118,10 +131,19 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
   test('apply creates everything over the admin API; a second plan is empty', async () => {
     const apply = await tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
     expect(apply.stdout).toContain('Apply complete! Resources: 9 added');
-    expect((await api('GET', '/v1/admin/tenants/acme-corp')).body).toMatchObject({ name: 'Acme Corp', metadata: { team: 'ml' } });
-    expect((await api('GET', '/v1/admin/routes/gpt-route')).body.providers[0]).toMatchObject({ provider: 'openai', weight: 1 });
+    expect((await api('GET', '/v1/admin/tenants/acme-corp')).body).toMatchObject({
+      name: 'Acme Corp',
+      metadata: { team: 'ml' },
+    });
+    expect((await api('GET', '/v1/admin/routes/gpt-route')).body.providers[0]).toMatchObject({
+      provider: 'openai',
+      weight: 1,
+    });
     expect(state('portico_api_key.prod').key).toMatch(/^ptc_key_/);
-    expect((await api('GET', '/v1/admin/routes/billing-route')).body).toMatchObject({ service_id: 'billing', circuit_breaker: { failure_threshold: 3, cooldown_ms: 30000 } });
+    expect((await api('GET', '/v1/admin/routes/billing-route')).body).toMatchObject({
+      service_id: 'billing',
+      circuit_breaker: { failure_threshold: 3, cooldown_ms: 30000 },
+    });
     const plan = await tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color');
     expect(plan.code).toBe(0);
   });
@@ -140,7 +162,11 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
   });
 
   test('a change made through REST is drift; a resource deleted through REST is re-created', async () => {
-    await api('PUT', '/v1/admin/routes/gpt-route', { model_pattern: 'gpt*', providers: [{ provider: 'openai' }], priority: 7 });
+    await api('PUT', '/v1/admin/routes/gpt-route', {
+      model_pattern: 'gpt*',
+      providers: [{ provider: 'openai' }],
+      priority: 7,
+    });
     expect((await api('DELETE', `/v1/admin/budgets/${state('portico_budget.acme').id}`)).status).toBe(204);
     expect(await tf.planActions()).toEqual({ 'portico_route.gpt': ['update'], 'portico_budget.acme': ['create'] });
     await tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
@@ -149,7 +175,17 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
   });
 
   test('terraform import of every kind is followed by an empty plan', async () => {
-    for (const address of ['portico_tenant.acme', 'portico_rate_limit_tier.gold', 'portico_api_key.prod', 'portico_service.billing', 'portico_route.billing', 'portico_route.gpt', 'portico_budget.acme', 'portico_webhook.ops', 'portico_token.ci']) {
+    for (const address of [
+      'portico_tenant.acme',
+      'portico_rate_limit_tier.gold',
+      'portico_api_key.prod',
+      'portico_service.billing',
+      'portico_route.billing',
+      'portico_route.gpt',
+      'portico_budget.acme',
+      'portico_webhook.ops',
+      'portico_token.ci',
+    ]) {
       const s = state(address);
       const id = address === 'portico_api_key.prod' ? `${s.tenant_id}/${s.id}` : s.id;
       expect((await tf.tf('state', 'rm', address)).code).toBe(0);
@@ -161,7 +197,9 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
   });
 
   test('invalid configuration fails at plan with diagnostics naming the attribute', async () => {
-    tf.write('bad.tf', `
+    tf.write(
+      'bad.tf',
+      `
 resource "portico_route" "bad" {
   id            = "bad"
   model_pattern = "gpt*"
@@ -172,10 +210,13 @@ resource "portico_budget" "bad" {
   tenant_id = "acme-corp"
   limit_usd = 10
   period    = "YEARLY"
-}`);
+}`,
+    );
     const plan = await tf.tf('plan', '-input=false', '-no-color');
     expect(plan.code).toBe(1);
-    expect(plan.stderr).toMatch(/Error: Invalid path_prefix[\s\S]*path_prefix   = "\/x"[\s\S]*give exactly one of model_pattern/);
+    expect(plan.stderr).toMatch(
+      /Error: Invalid path_prefix[\s\S]*path_prefix   = "\/x"[\s\S]*give exactly one of model_pattern/,
+    );
     expect(plan.stderr).toMatch(/Error: Invalid period[\s\S]*period    = "YEARLY"/);
     tf.write('bad.tf', '');
   });
@@ -195,7 +236,10 @@ resource "portico_budget" "bad" {
     const tf = new TerraformDir();
     const { dir, config } = await installDev(tf.home);
     expect(readFileSync(config, 'utf8')).toContain(`"portico/portico" = "${dir}"`);
-    tf.write('main.tf', 'terraform {\n  required_providers {\n    portico = { source = "portico/portico" }\n  }\n}\nprovider "portico" {\n  token = "x"\n}\nresource "portico_tenant" "t" {\n  id   = "t"\n  name = "T"\n}\n');
+    tf.write(
+      'main.tf',
+      'terraform {\n  required_providers {\n    portico = { source = "portico/portico" }\n  }\n}\nprovider "portico" {\n  token = "x"\n}\nresource "portico_tenant" "t" {\n  id   = "t"\n  name = "T"\n}\n',
+    );
     const validate = await tf.tf('validate', '-no-color');
     const env = { TF_CLI_CONFIG_FILE: config };
     const withDev = new TerraformDir(env);
@@ -218,7 +262,11 @@ resource "portico_budget" "bad" {
   let receiver: Receiver;
   let hookUrl: string;
   const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(admin + path, { method, headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    const res = await fetch(admin + path, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
     return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as any) };
   };
   const state = (address: string) => {
@@ -291,7 +339,16 @@ resource "portico_webhook" "given" {
   const apply = (...args: string[]) => tf.tf('apply', '-auto-approve', '-input=false', '-no-color', ...args);
 
   beforeAll(async () => {
-    server = await startServer(loadConfig({ PORTICO_DATA_DIR: 'memory://', PORTICO_ADMIN_TOKEN: TOKEN, PORTICO_ADMIN_PORT: '0', PORTICO_DATA_PORT: '0' }), pino({ level: 'silent' }), { webhooks: false, pgliteImage: testPgliteImage() });
+    server = await startServer(
+      loadConfig({
+        PORTICO_DATA_DIR: 'memory://',
+        PORTICO_ADMIN_TOKEN: TOKEN,
+        PORTICO_ADMIN_PORT: '0',
+        PORTICO_DATA_PORT: '0',
+      }),
+      pino({ level: 'silent' }),
+      { webhooks: false, pgliteImage: testPgliteImage() },
+    );
     admin = server.adminUrl!;
     receiver = new Receiver();
     hookUrl = await receiver.start();
@@ -309,8 +366,15 @@ resource "portico_webhook" "given" {
     const applied = await apply();
     expect([applied.code, applied.stderr]).toEqual([0, '']);
     expect(applied.stdout).toContain('Apply complete! Resources: 8 added');
-    expect((await api('GET', `/v1/admin/credentials/${state('portico_credential.openai').id}`)).body).toMatchObject({ provider: 'openai', key_last4: '0001' });
-    expect((await api('GET', `/v1/admin/pricing/${state('portico_pricing.gpt').id}`)).body).toMatchObject({ provider: 'openai', input_per_million_usd: 0.1, output_per_million_usd: 99.99 });
+    expect((await api('GET', `/v1/admin/credentials/${state('portico_credential.openai').id}`)).body).toMatchObject({
+      provider: 'openai',
+      key_last4: '0001',
+    });
+    expect((await api('GET', `/v1/admin/pricing/${state('portico_pricing.gpt').id}`)).body).toMatchObject({
+      provider: 'openai',
+      input_per_million_usd: 0.1,
+      output_per_million_usd: 99.99,
+    });
     expect((await api('GET', `/v1/admin/budgets/${state('portico_budget.team').id}`)).body.limit_usd).toBe(19.99);
     expect(state('portico_pricing.gpt')).toMatchObject({ provider_name: 'openai', output_per_million_usd: 99.99 });
     const again = await plan();
@@ -352,7 +416,9 @@ resource "portico_webhook" "given" {
   test('a changed secret_wo without a new secret_wo_version is a plan warning; bumping the version sends it', async () => {
     const warned = await plan('-var', `secret=${NEW_SECRET}`);
     expect(warned.code).toBe(0); // nothing would change
-    expect(warned.stdout + warned.stderr).toMatch(/Warning: secret_wo changed but secret_wo_version did not[\s\S]*Change\s+secret_wo_version\s+to\s+send\s+the\s+new\s+value/);
+    expect(warned.stdout + warned.stderr).toMatch(
+      /Warning: secret_wo changed but secret_wo_version did not[\s\S]*Change\s+secret_wo_version\s+to\s+send\s+the\s+new\s+value/,
+    );
     const same = await plan();
     expect(same.stdout + same.stderr).not.toContain('Warning');
     const rotated = await apply('-var', `secret=${NEW_SECRET}`, '-var', 'secret_version=2');
@@ -368,7 +434,9 @@ resource "portico_webhook" "given" {
   });
 
   test('what the server would refuse fails at plan, in plain words with the allowed values', async () => {
-    tf.write('bad.tf', `
+    tf.write(
+      'bad.tf',
+      `
 provider "portico" {
   alias    = "elsewhere"
   endpoint = "not a url"
@@ -387,14 +455,17 @@ resource "portico_tenant" "elsewhere" {
 resource "portico_webhook" "bad" {
   url    = "https://hooks.example.com/bad"
   events = ["NOT_AN_EVENT_TYPE"]
-}`);
+}`,
+    );
     const bad = await tf.tf('plan', '-input=false', '-no-color');
     tf.write('bad.tf', '');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/Error: Invalid id[\s\S]*id\s+= "Bad Id"[\s\S]*id must be a slug: lower-case letters/);
     expect(bad.stderr).toMatch(/Error: Invalid status[\s\S]*status must be one of ACTIVE, SUSPENDED/);
     expect(bad.stderr).toMatch(/Error: Invalid events\.0[\s\S]*events\.0 is not a known event type/);
-    expect(bad.stderr).toMatch(/Error: Invalid endpoint[\s\S]*endpoint must be an http\(s\) URL such as http:\/\/127\.0\.0\.1:8090/);
+    expect(bad.stderr).toMatch(
+      /Error: Invalid endpoint[\s\S]*endpoint must be an http\(s\) URL such as http:\/\/127\.0\.0\.1:8090/,
+    );
     expect(bad.stderr).not.toMatch(/Invalid option|expected one of|received string/);
   });
 
@@ -404,7 +475,9 @@ resource "portico_webhook" "bad" {
     expect(byHand.status).toBe(201);
     const refused = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/still owns 1 api_key, made outside this configuration[\s\S]*set force_destroy = true/);
+    expect(refused.stderr).toMatch(
+      /still owns 1 api_key, made outside this configuration[\s\S]*set force_destroy = true/,
+    );
     expect(refused.stderr).not.toContain('cascade=true');
     tf.write('main.tf', main('force_destroy = true').replace('default = 1', 'default = 2'));
     expect((await apply()).code).toBe(0);

@@ -22,12 +22,21 @@ describe.each(testDialects())('webhook deliveries to different endpoints (%s)', 
   });
 
   test("one tenant's endpoint that never answers does not hold another tenant's delivery", async () => {
-    for (const id of ['slow-co', 'fast-co']) expect((await t.api('POST', '/v1/admin/tenants', { id, name: id })).status).toBe(201);
-    const slow = await t.api('POST', '/v1/admin/webhooks', { tenant_id: 'slow-co', url: await hung.start(), events: ['*'] });
+    for (const id of ['slow-co', 'fast-co'])
+      expect((await t.api('POST', '/v1/admin/tenants', { id, name: id })).status).toBe(201);
+    const slow = await t.api('POST', '/v1/admin/webhooks', {
+      tenant_id: 'slow-co',
+      url: await hung.start(),
+      events: ['*'],
+    });
     expect(slow.status).toBe(201);
     await hung.waitFor(1); // its own WEBHOOK_CREATED is in flight, and will stay so
 
-    const fast = await t.api('POST', '/v1/admin/webhooks', { tenant_id: 'fast-co', url: await healthy.start(), events: ['*'] });
+    const fast = await t.api('POST', '/v1/admin/webhooks', {
+      tenant_id: 'fast-co',
+      url: await healthy.start(),
+      events: ['*'],
+    });
     expect(fast.status).toBe(201);
     const [got] = await healthy.waitFor(1, 10_000);
     expect(JSON.parse(got!.body)).toMatchObject({ type: 'WEBHOOK_CREATED', tenant_id: 'fast-co' });

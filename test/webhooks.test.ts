@@ -45,7 +45,11 @@ describe.each(testDialects())('webhooks (%s)', (dialect) => {
     expect(hook.secret).toMatch(/^whsec_/);
     const read = await t.api('GET', `/v1/admin/webhooks/${hook.id}`);
     expect(read.body.secret).toBeUndefined();
-    const row = await t.gateway.db.selectFrom('resources').selectAll().where('id', '=', hook.id).executeTakeFirstOrThrow();
+    const row = await t.gateway.db
+      .selectFrom('resources')
+      .selectAll()
+      .where('id', '=', hook.id)
+      .executeTakeFirstOrThrow();
     expect(JSON.stringify(row)).not.toContain(hook.secret);
 
     const tenant = await t.api('POST', '/v1/admin/tenants', { id: 'hooked', name: 'Hooked' });
@@ -55,7 +59,13 @@ describe.each(testDialects())('webhooks (%s)', (dialect) => {
     expect(got!.headers['x-gateway-event']).toBe('TENANT_CREATED');
     expect(got!.headers['x-gateway-delivery']).toMatch(/^dlv_/);
     const body = JSON.parse(got!.body);
-    expect(body).toEqual({ id: expect.stringMatching(/^evt_/), type: 'TENANT_CREATED', created_at: expect.any(String), tenant_id: 'hooked', data: expect.objectContaining({ resource: { kind: 'tenant', id: 'hooked' } }) });
+    expect(body).toEqual({
+      id: expect.stringMatching(/^evt_/),
+      type: 'TENANT_CREATED',
+      created_at: expect.any(String),
+      tenant_id: 'hooked',
+      data: expect.objectContaining({ resource: { kind: 'tenant', id: 'hooked' } }),
+    });
     expect(body.data.changes.name.to).toBe(tenant.body.name);
     const audit = (await t.api('GET', '/v1/admin/audit/events?type=TENANT_CREATED')).body.data[0];
     expect(body.id).toBe(audit.id);
@@ -74,7 +84,11 @@ describe.each(testDialects())('webhooks (%s)', (dialect) => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(log).toMatchObject({ event_type: 'TENANT_CREATED', status: 'DELIVERED', next_attempt_at: null });
-    expect(log.attempts.map((a: any) => [a.attempt, a.status_code])).toEqual([[1, 500], [2, 500], [3, 204]]);
+    expect(log.attempts.map((a: any) => [a.attempt, a.status_code])).toEqual([
+      [1, 500],
+      [2, 500],
+      [3, 204],
+    ]);
     expect(log.attempts[0].error).toBe('HTTP 500');
   });
 
@@ -121,7 +135,11 @@ describe.each(testDialects())('webhooks (%s)', (dialect) => {
     const got = rx.received.find((r) => r.headers['x-gateway-event'] === 'WEBHOOK_TEST')!;
     expect(got.headers['x-gateway-signature']).toBe(hmac(hook.secret, got.body));
 
-    const put = await t.api('PUT', `/v1/admin/webhooks/${hook.id}`, { url, events: ['*'], secret: 'my-new-secret-value' });
+    const put = await t.api('PUT', `/v1/admin/webhooks/${hook.id}`, {
+      url,
+      events: ['*'],
+      secret: 'my-new-secret-value',
+    });
     expect(put.status).toBe(200);
     expect(put.body.secret).toBeUndefined();
     rx.received.length = 0;
@@ -151,22 +169,44 @@ describe.each(testDialects())('webhooks (%s)', (dialect) => {
       expect([res.status, res.body.error.details[0].path]).toEqual([400, path]);
     }
     const hook = await subscribe({ events: ['TENANT_CREATED'] });
-    const put = await t.api('PUT', `/v1/admin/webhooks/${hook.id}`, { url, events: ['TENANT_CREATED', 'TENANT_CREATD'] });
-    expect([put.status, put.body.error.details]).toEqual([400, [{ path: 'events.1', message: expect.stringContaining('not a known event type') }]]);
+    const put = await t.api('PUT', `/v1/admin/webhooks/${hook.id}`, {
+      url,
+      events: ['TENANT_CREATED', 'TENANT_CREATD'],
+    });
+    expect([put.status, put.body.error.details]).toEqual([
+      400,
+      [{ path: 'events.1', message: expect.stringContaining('not a known event type') }],
+    ]);
     expect((await t.api('GET', `/v1/admin/webhooks/${hook.id}`)).body.events).toEqual(['TENANT_CREATED']);
   });
 
   test('every known event type may be subscribed to, and every event this suite wrote is a known type', async () => {
     const known = knownEventTypes();
-    expect(known).toEqual(expect.arrayContaining(['TENANT_CREATED', 'ROUTE_ROLLED_BACK', 'TOKEN_REVOKED', 'CREDENTIAL_ROTATED', 'TENANT_METADATA_UPDATED', 'TENANT_SCOPE_VIOLATION', 'WEBHOOK_TEST']));
+    expect(known).toEqual(
+      expect.arrayContaining([
+        'TENANT_CREATED',
+        'ROUTE_ROLLED_BACK',
+        'TOKEN_REVOKED',
+        'CREDENTIAL_ROTATED',
+        'TENANT_METADATA_UPDATED',
+        'TENANT_SCOPE_VIOLATION',
+        'WEBHOOK_TEST',
+      ]),
+    );
     await subscribe({ events: [...known] });
     const written = await t.gateway.db.selectFrom('audit_events').select('type').distinct().execute();
     expect(written.map((e) => e.type).filter((type) => !known.includes(type))).toEqual([]);
   });
 
-  test('every event type the server code writes by name (`type: \'…\'`) is a known one', () => {
-    const files = readdirSync(join(__dirname, '..', 'server'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
-    const named = files.flatMap((f) => [...readFileSync(join(__dirname, '..', 'server', f), 'utf8').matchAll(/\btype: '([A-Z][A-Z0-9_]+)'/g)].map((m) => m[1]!));
+  test("every event type the server code writes by name (`type: '…'`) is a known one", () => {
+    const files = readdirSync(join(__dirname, '..', 'server'), { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.ts'),
+    );
+    const named = files.flatMap((f) =>
+      [...readFileSync(join(__dirname, '..', 'server', f), 'utf8').matchAll(/\btype: '([A-Z][A-Z0-9_]+)'/g)].map(
+        (m) => m[1]!,
+      ),
+    );
     expect(named.length).toBeGreaterThan(0);
     expect(named.filter((type) => !knownEventTypes().includes(type))).toEqual([]);
   });
@@ -175,8 +215,12 @@ describe.each(testDialects())('webhooks (%s)', (dialect) => {
 describe.each(testDialects())('webhook outbox across a restart (%s)', (dialect) => {
   test('a delivery queued before a restart is sent after it', async () => {
     const pg = dialect === 'postgres' ? await createPostgresDatabase('migrated') : undefined;
-    const env = { PORTICO_MASTER_KEY: randomBytes(32).toString('base64'), ...(pg ? { DATABASE_URL: pg.url } : { PORTICO_DATA_DIR: mkdtempSync(join(tmpdir(), 'portico-outbox-')) }) };
-    const start = (webhooks: false | { backoffMs: number; pollMs: number }) => startTestGateway(dialect, env, { webhooks });
+    const env = {
+      PORTICO_MASTER_KEY: randomBytes(32).toString('base64'),
+      ...(pg ? { DATABASE_URL: pg.url } : { PORTICO_DATA_DIR: mkdtempSync(join(tmpdir(), 'portico-outbox-')) }),
+    };
+    const start = (webhooks: false | { backoffMs: number; pollMs: number }) =>
+      startTestGateway(dialect, env, { webhooks });
     const rx = new Receiver();
     const url = await rx.start();
     try {

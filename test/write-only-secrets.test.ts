@@ -11,7 +11,10 @@ const ENCRYPTED = RESOURCES.filter((d) => d.secret?.mode === 'encrypted');
 
 /** A body without the secret for each such kind, and a changed one for its PUT; the test fails for a kind missing here. */
 const BODIES: Record<string, { create: object; put: object }> = {
-  webhook: { create: { url: 'https://hooks.example.com/a', events: ['*'] }, put: { url: 'https://hooks.example.com/b', events: ['ROUTE_UPDATED'] } },
+  webhook: {
+    create: { url: 'https://hooks.example.com/a', events: ['*'] },
+    put: { url: 'https://hooks.example.com/b', events: ['ROUTE_UPDATED'] },
+  },
   credential: { create: { provider: 'openai' }, put: { provider: 'openai', name: 'renamed' } },
 };
 
@@ -26,7 +29,12 @@ describe.each(testDialects())('write-only secrets (%s)', (dialect) => {
 
   const url = (def: ResourceDefinition) => `/v1/admin${def.path}`;
   const stored = async (def: ResourceDefinition, id: string) => {
-    const row = await t.gateway.db.selectFrom('resources').select('secret').where('kind', '=', def.kind).where('id', '=', id).executeTakeFirstOrThrow();
+    const row = await t.gateway.db
+      .selectFrom('resources')
+      .select('secret')
+      .where('kind', '=', def.kind)
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
     return decryptSecret(t.gateway.keys.masterKey, row.secret!);
   };
 
@@ -34,34 +42,45 @@ describe.each(testDialects())('write-only secrets (%s)', (dialect) => {
     expect(ENCRYPTED.map((d) => d.kind).sort()).toEqual(Object.keys(BODIES).sort());
   });
 
-  test.each(ENCRYPTED.map((d) => [d.kind, d] as const))('%s: a PUT without the secret keeps it; a PUT with one replaces it', async (_kind, def) => {
-    const field = def.secret!.field;
-    const created = await t.api('POST', url(def), { ...BODIES[def.kind]!.create, [field]: 'the-first-secret-1111' });
-    expect(created.status).toBe(201);
-    const id = created.body.id;
-    const before = (await t.api('GET', `${url(def)}/${id}`)).body;
+  test.each(ENCRYPTED.map((d) => [d.kind, d] as const))(
+    '%s: a PUT without the secret keeps it; a PUT with one replaces it',
+    async (_kind, def) => {
+      const field = def.secret!.field;
+      const created = await t.api('POST', url(def), { ...BODIES[def.kind]!.create, [field]: 'the-first-secret-1111' });
+      expect(created.status).toBe(201);
+      const id = created.body.id;
+      const before = (await t.api('GET', `${url(def)}/${id}`)).body;
 
-    const changed = await t.api('PUT', `${url(def)}/${id}`, BODIES[def.kind]!.put);
-    expect(changed.status).toBe(200);
-    expect(changed.body[field]).toBeUndefined();
-    expect(await stored(def, id)).toBe('the-first-secret-1111');
-    const secretFields = [(def.secret as { setField?: string }).setField, (def.secret as { last4Field?: string }).last4Field].filter((f): f is string => !!f);
-    for (const f of secretFields) expect(changed.body[f]).toEqual(before[f]);
-    const event = (await t.api('GET', `/v1/admin/audit/events?limit=1`)).body.data[0];
-    expect(event.changes[field]).toBeUndefined(); // no rotation recorded
+      const changed = await t.api('PUT', `${url(def)}/${id}`, BODIES[def.kind]!.put);
+      expect(changed.status).toBe(200);
+      expect(changed.body[field]).toBeUndefined();
+      expect(await stored(def, id)).toBe('the-first-secret-1111');
+      const secretFields = [
+        (def.secret as { setField?: string }).setField,
+        (def.secret as { last4Field?: string }).last4Field,
+      ].filter((f): f is string => !!f);
+      for (const f of secretFields) expect(changed.body[f]).toEqual(before[f]);
+      const event = (await t.api('GET', `/v1/admin/audit/events?limit=1`)).body.data[0];
+      expect(event.changes[field]).toBeUndefined(); // no rotation recorded
 
-    const rotated = await t.api('PUT', `${url(def)}/${id}`, { ...BODIES[def.kind]!.put, [field]: 'the-second-secret-2222' });
-    expect(rotated.status).toBe(200);
-    expect(await stored(def, id)).toBe('the-second-secret-2222');
-    expect(JSON.stringify(rotated.body)).not.toContain('the-second-secret');
-  });
+      const rotated = await t.api('PUT', `${url(def)}/${id}`, {
+        ...BODIES[def.kind]!.put,
+        [field]: 'the-second-secret-2222',
+      });
+      expect(rotated.status).toBe(200);
+      expect(await stored(def, id)).toBe('the-second-secret-2222');
+      expect(JSON.stringify(rotated.body)).not.toContain('the-second-secret');
+    },
+  );
 
   test('a webhook edited without its secret still signs deliveries with it', async () => {
     const rx = new Receiver();
     const target = await rx.start();
     try {
       const hook = (await t.api('POST', '/v1/admin/webhooks', { url: target, events: ['*'] })).body;
-      expect((await t.api('PUT', `/v1/admin/webhooks/${hook.id}`, { url: target, events: ['*'], active: true })).status).toBe(200);
+      expect(
+        (await t.api('PUT', `/v1/admin/webhooks/${hook.id}`, { url: target, events: ['*'], active: true })).status,
+      ).toBe(200);
       expect((await t.api('POST', `/v1/admin/webhooks/${hook.id}/test`)).status).toBe(200);
       const [got] = await rx.waitFor(1);
       expect(got!.headers['x-gateway-signature']).toBe(hmac(hook.secret, got!.body));
@@ -73,41 +92,68 @@ describe.each(testDialects())('write-only secrets (%s)', (dialect) => {
   describe('import of "***" for a resource that does not exist yet', () => {
     const importing = EXPORTED.filter((d) => d.secret?.mode === 'encrypted');
 
-    test.each(importing.map((d) => [d.kind, d] as const))('%s: generated and returned once, or a 400 naming the field', async (_kind, def) => {
-      const rule = def.secret as { field: string; generatePrefix?: string };
-      const doc = { [def.exportKey!]: [{ id: `${def.kind}-redacted`, ...BODIES[def.kind]!.create, [rule.field]: '***' }] };
-      const count = async () => (await t.gateway.db.selectFrom('resources').select('id').execute()).length;
-      const before = await count();
-      const path = `${def.exportKey}.0.${rule.field}`;
+    test.each(importing.map((d) => [d.kind, d] as const))(
+      '%s: generated and returned once, or a 400 naming the field',
+      async (_kind, def) => {
+        const rule = def.secret as { field: string; generatePrefix?: string };
+        const doc = {
+          [def.exportKey!]: [{ id: `${def.kind}-redacted`, ...BODIES[def.kind]!.create, [rule.field]: '***' }],
+        };
+        const count = async () => (await t.gateway.db.selectFrom('resources').select('id').execute()).length;
+        const before = await count();
+        const path = `${def.exportKey}.0.${rule.field}`;
 
-      const dry = await t.api('POST', '/v1/admin/config/import?dry_run=true', doc);
-      if (!rule.generatePrefix) {
-        expect([dry.status, dry.body.error.details]).toEqual([400, [{ path, message: expect.stringContaining('give the secret') }]]);
-        expect((await t.api('POST', '/v1/admin/config/import', doc)).status).toBe(400);
+        const dry = await t.api('POST', '/v1/admin/config/import?dry_run=true', doc);
+        if (!rule.generatePrefix) {
+          expect([dry.status, dry.body.error.details]).toEqual([
+            400,
+            [{ path, message: expect.stringContaining('give the secret') }],
+          ]);
+          expect((await t.api('POST', '/v1/admin/config/import', doc)).status).toBe(400);
+          expect(await count()).toBe(before);
+          return;
+        }
+        expect(dry.status).toBe(200);
+        expect(dry.body.generated_secrets).toEqual([]);
+        expect(dry.body.warnings).toEqual([
+          expect.stringMatching(new RegExp(`^${path.replace(/\./g, '\\.')}: .*returns it once`)),
+        ]);
         expect(await count()).toBe(before);
-        return;
-      }
-      expect(dry.status).toBe(200);
-      expect(dry.body.generated_secrets).toEqual([]);
-      expect(dry.body.warnings).toEqual([expect.stringMatching(new RegExp(`^${path.replace(/\./g, '\\.')}: .*returns it once`))]);
-      expect(await count()).toBe(before);
 
-      const real = await t.api('POST', '/v1/admin/config/import', doc);
-      expect(real.status).toBe(200);
-      expect(real.body.created).toEqual([{ kind: def.kind, id: `${def.kind}-redacted` }]);
-      const [made] = real.body.generated_secrets;
-      expect(made).toEqual({ kind: def.kind, id: `${def.kind}-redacted`, field: rule.field, value: expect.stringMatching(new RegExp(`^${rule.generatePrefix}`)) });
-      expect(await stored(def, `${def.kind}-redacted`)).toBe(made.value);
-      const audit = (await t.api('GET', '/v1/admin/audit/events?limit=5')).body.data;
-      expect(JSON.stringify(audit)).not.toContain(made.value);
-    });
+        const real = await t.api('POST', '/v1/admin/config/import', doc);
+        expect(real.status).toBe(200);
+        expect(real.body.created).toEqual([{ kind: def.kind, id: `${def.kind}-redacted` }]);
+        const [made] = real.body.generated_secrets;
+        expect(made).toEqual({
+          kind: def.kind,
+          id: `${def.kind}-redacted`,
+          field: rule.field,
+          value: expect.stringMatching(new RegExp(`^${rule.generatePrefix}`)),
+        });
+        expect(await stored(def, `${def.kind}-redacted`)).toBe(made.value);
+        const audit = (await t.api('GET', '/v1/admin/audit/events?limit=5')).body.data;
+        expect(JSON.stringify(audit)).not.toContain(made.value);
+      },
+    );
 
     test('"***" for an existing webhook whose other fields change keeps its secret', async () => {
-      const hook = (await t.api('POST', '/v1/admin/webhooks', { id: 'kept', url: 'https://hooks.example.com/k', events: ['*'], secret: 'kept-secret-3333' })).body;
+      const hook = (
+        await t.api('POST', '/v1/admin/webhooks', {
+          id: 'kept',
+          url: 'https://hooks.example.com/k',
+          events: ['*'],
+          secret: 'kept-secret-3333',
+        })
+      ).body;
       const doc = { webhooks: [{ id: hook.id, url: 'https://hooks.example.com/moved', events: ['*'], secret: '***' }] };
       const res = await t.api('POST', '/v1/admin/config/import', doc);
       expect([res.status, res.body.updated]).toEqual([200, [{ kind: 'webhook', id: 'kept' }]]);
-      expect(await stored(RESOURCES.find((d) => d.kind === 'webhook')!, 'kept')).toBe('kept-secret-3333');
+      expect(
+        await stored(
+          RESOURCES.find((d) => d.kind === 'webhook')!,
+          'kept',
+        ),
+      ).toBe('kept-secret-3333');
     });
   });
 });

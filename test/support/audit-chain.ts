@@ -7,8 +7,13 @@ export const canonical = (v: any): string =>
     ? JSON.stringify(v ?? null)
     : Array.isArray(v)
       ? `[${v.map(canonical).join(',')}]`
-      : `{${Object.keys(v).filter((k) => v[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
-export const hashOf = (prevHash: string, { prev_hash: _p, hash: _h, signature: _s, ...body }: any) => createHash('sha256').update(prevHash).update(canonical(body)).digest('hex');
+      : `{${Object.keys(v)
+          .filter((k) => v[k] !== undefined)
+          .sort()
+          .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+          .join(',')}}`;
+export const hashOf = (prevHash: string, { prev_hash: _p, hash: _h, signature: _s, ...body }: any) =>
+  createHash('sha256').update(prevHash).update(canonical(body)).digest('hex');
 export const signWith = (key: KeyObject, hash: string) => sign(null, Buffer.from(hash), key).toString('base64');
 /** A key pair that is not the gateway's. */
 export const foreignKeys = () => generateKeyPairSync('ed25519');
@@ -16,16 +21,18 @@ export const foreignKeys = () => generateKeyPairSync('ed25519');
 /** Minimal RFC 4180 parser: quoted cells, doubled quotes, CRLF records. */
 export function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
-  let row: string[] = [], cell = '', quoted = false;
+  let row: string[] = [],
+    cell = '',
+    quoted = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (cell += '"'), i++;
+      if (c === '"' && text[i + 1] === '"') ((cell += '"'), i++);
       else if (c === '"') quoted = false;
       else cell += c;
     } else if (c === '"') quoted = true;
-    else if (c === ',') row.push(cell), (cell = '');
-    else if (c === '\r' && text[i + 1] === '\n') rows.push([...row, cell]), (row = []), (cell = ''), i++;
+    else if (c === ',') (row.push(cell), (cell = ''));
+    else if (c === '\r' && text[i + 1] === '\n') (rows.push([...row, cell]), (row = []), (cell = ''), i++);
     else cell += c;
   }
   return rows;
@@ -40,9 +47,12 @@ export const ALPHA_NAME = 'Alpha, "the first"\nsecond line';
  */
 export async function seedAuditLog(t: TestGateway): Promise<void> {
   const setup: [string, string, object][] = [
-    ['POST', '/v1/admin/tenants', { id: 'alpha', name: ALPHA_NAME }], ['POST', '/v1/admin/tenants', { id: 'beta', name: 'Beta' }],
-    ['POST', '/v1/admin/tenants', { id: 'gamma', name: 'Gamma' }], ['POST', '/v1/admin/tenants/alpha/keys', { name: 'a-key' }],
-    ['PUT', '/v1/admin/tenants/beta', { name: 'Beta Renamed' }], ['POST', '/v1/admin/tenants/beta/keys', { name: 'b-key' }],
+    ['POST', '/v1/admin/tenants', { id: 'alpha', name: ALPHA_NAME }],
+    ['POST', '/v1/admin/tenants', { id: 'beta', name: 'Beta' }],
+    ['POST', '/v1/admin/tenants', { id: 'gamma', name: 'Gamma' }],
+    ['POST', '/v1/admin/tenants/alpha/keys', { name: 'a-key' }],
+    ['PUT', '/v1/admin/tenants/beta', { name: 'Beta Renamed' }],
+    ['POST', '/v1/admin/tenants/beta/keys', { name: 'b-key' }],
   ];
   for (const [method, url, body] of setup) {
     const res = await t.api(method, url, body);
@@ -53,11 +63,16 @@ export async function seedAuditLog(t: TestGateway): Promise<void> {
 /** What GET /audit/verify says. */
 export const verifyApi = async (t: TestGateway) => (await t.api('GET', '/v1/admin/audit/verify')).body;
 /** Every event, newest first, as the JSON export gives them. */
-export const exportAll = async (t: TestGateway) => (await t.api('GET', '/v1/admin/audit/events/export/json')).body as any[];
+export const exportAll = async (t: TestGateway) =>
+  (await t.api('GET', '/v1/admin/audit/events/export/json')).body as any[];
 
 /** The whole table is one chain: seqs 1..n, each prev_hash the hash before it, and verify agrees. Returns n. */
 export async function expectOneChain(t: TestGateway): Promise<number> {
-  const rows = await t.gateway.db.selectFrom('audit_events').select(['seq', 'prev_hash', 'hash']).orderBy('seq').execute();
+  const rows = await t.gateway.db
+    .selectFrom('audit_events')
+    .select(['seq', 'prev_hash', 'hash'])
+    .orderBy('seq')
+    .execute();
   expect(rows.map((r) => Number(r.seq))).toEqual(rows.map((_, i) => i + 1));
   rows.forEach((r, i) => expect(r.prev_hash).toBe(i ? rows[i - 1]!.hash : '0'.repeat(64)));
   expect(await verifyApi(t)).toEqual({ valid: true, checked: rows.length, first_invalid_seq: null });

@@ -26,8 +26,16 @@ export function inSnapshot(t: TestGateway, kind: string, id: string): Promise<vo
 }
 
 /** A route (global when `tenantId` is null) under a fresh id unless the body names one, once the data plane has it. */
-export async function createRoute(t: TestGateway, tenantId: string | null, body: Record<string, unknown>): Promise<any> {
-  const route = await created(t, '/v1/admin/routes', { id: uniqueId('route'), ...(tenantId ? { tenant_id: tenantId } : {}), ...body });
+export async function createRoute(
+  t: TestGateway,
+  tenantId: string | null,
+  body: Record<string, unknown>,
+): Promise<any> {
+  const route = await created(t, '/v1/admin/routes', {
+    id: uniqueId('route'),
+    ...(tenantId ? { tenant_id: tenantId } : {}),
+    ...body,
+  });
   await inSnapshot(t, 'route', route.id);
   return route;
 }
@@ -40,8 +48,18 @@ export async function createKey(t: TestGateway, tenantId: string, body: Record<s
 }
 
 /** A provider credential of the tenant (global when null) holding `secret`, once the data plane has it. */
-export async function createCredential(t: TestGateway, tenantId: string | null, provider: string, secret: string): Promise<any> {
-  const credential = await created(t, '/v1/admin/credentials', { id: uniqueId('cred'), ...(tenantId ? { tenant_id: tenantId } : {}), provider, api_key: secret });
+export async function createCredential(
+  t: TestGateway,
+  tenantId: string | null,
+  provider: string,
+  secret: string,
+): Promise<any> {
+  const credential = await created(t, '/v1/admin/credentials', {
+    id: uniqueId('cred'),
+    ...(tenantId ? { tenant_id: tenantId } : {}),
+    provider,
+    api_key: secret,
+  });
   await inSnapshot(t, 'credential', credential.id);
   return credential;
 }

@@ -50,7 +50,10 @@ export class GatedUpstream {
 }
 
 /** Reads a response body as text as it arrives: up to a given text, or to the end. */
-export function textReader(body: ReadableStream<Uint8Array>): { readThrough(expected: string): Promise<string>; rest(): Promise<string> } {
+export function textReader(body: ReadableStream<Uint8Array>): {
+  readThrough(expected: string): Promise<string>;
+  rest(): Promise<string>;
+} {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let text = '';
@@ -61,7 +64,9 @@ export function textReader(body: ReadableStream<Uint8Array>): { readThrough(expe
   };
   return {
     async readThrough(expected) {
-      while (!text.includes(expected)) if (!(await more())) throw new Error(`the body ended without ${JSON.stringify(expected)}: ${JSON.stringify(text)}`);
+      while (!text.includes(expected))
+        if (!(await more()))
+          throw new Error(`the body ended without ${JSON.stringify(expected)}: ${JSON.stringify(text)}`);
       return text;
     },
     async rest() {

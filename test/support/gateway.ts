@@ -14,7 +14,12 @@ export interface TestGateway {
   gateway: OpenGateway;
   admin: FastifyInstance;
   /** A request to the admin API through inject (no socket); the owner token unless another is given. */
-  api(method: string, url: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any; headers: Record<string, unknown>; text: string }>;
+  api(
+    method: string,
+    url: string,
+    body?: unknown,
+    token?: string | null,
+  ): Promise<{ status: number; body: any; headers: Record<string, unknown>; text: string }>;
   close(): Promise<void>;
 }
 
@@ -27,7 +32,11 @@ export const LOOPBACK_EGRESS = '127.0.0.0/8,::1';
  * targets may reach loopback unless `env.PORTICO_EGRESS_ALLOW` says otherwise, and the admin rate limit is off (a
  * suite fires hundreds of calls a second; test/admin-rate-limit.test.ts sets its own) unless `env` sets one.
  */
-export async function startTestGateway(dialect: TestDialect, env: Record<string, string> = {}, options: GatewayOptions & { log?: pino.Logger } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  dialect: TestDialect,
+  env: Record<string, string> = {},
+  options: GatewayOptions & { log?: pino.Logger } = {},
+): Promise<TestGateway> {
   const pg = dialect === 'postgres' && !env.DATABASE_URL ? await createPostgresDatabase('migrated') : undefined;
   const config = loadConfig({
     PORTICO_DATA_DIR: 'memory://',
@@ -38,7 +47,10 @@ export async function startTestGateway(dialect: TestDialect, env: Record<string,
     ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...env,
   });
-  const gateway = await openGateway(config, options.log ?? pino({ level: 'silent' }), { pgliteImage: testPgliteImage(), ...options });
+  const gateway = await openGateway(config, options.log ?? pino({ level: 'silent' }), {
+    pgliteImage: testPgliteImage(),
+    ...options,
+  });
   const admin = buildAdminApp(gateway);
   await admin.ready();
   return {
@@ -49,7 +61,10 @@ export async function startTestGateway(dialect: TestDialect, env: Record<string,
       const res = await admin.inject({
         method: method as never,
         url,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
         payload: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       let parsed: unknown;
@@ -69,7 +84,9 @@ export async function startTestGateway(dialect: TestDialect, env: Record<string,
 }
 
 /** The data plane of a test gateway, listening on a loopback port. */
-export async function startDataPlane(t: TestGateway): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
+export async function startDataPlane(
+  t: TestGateway,
+): Promise<{ app: FastifyInstance; url: string; close(): Promise<void> }> {
   const { buildDataApp } = await import('../../server/data/data-app');
   const app = await buildDataApp(t.gateway);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });

@@ -22,12 +22,23 @@ export class MockHttp {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const seen = { method: req.method!, url: req.url!, headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+        const seen = {
+          method: req.method!,
+          url: req.url!,
+          headers: req.headers,
+          body: Buffer.concat(chunks).toString('utf8'),
+        };
         this.seen.push(seen);
         if (req.url!.endsWith('/hang')) return;
-        if (this.failing || req.url!.endsWith('/fail')) return void res.writeHead(500, { 'content-type': 'text/plain' }).end('backend broke');
+        if (this.failing || req.url!.endsWith('/fail'))
+          return void res.writeHead(500, { 'content-type': 'text/plain' }).end('backend broke');
         if (req.url!.endsWith('/down')) return void res.writeHead(503).end();
-        res.writeHead(200, { 'content-type': 'application/json', 'x-backend': 'mock', connection: 'keep-alive, x-drop-me', 'x-drop-me': 'hop' });
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'x-backend': 'mock',
+          connection: 'keep-alive, x-drop-me',
+          'x-drop-me': 'hop',
+        });
         res.end(JSON.stringify(seen));
       });
     });

@@ -20,16 +20,28 @@ export class MockLlm {
         const body = raw ? JSON.parse(raw) : {};
         this.calls.push({ headers: req.headers, body });
         if (this.mode === 'hang') return void this.open.add(() => res.destroy());
-        if (this.mode === 'fail') return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom"}}');
+        if (this.mode === 'fail')
+          return void res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"boom"}}');
         const usage = { prompt_tokens: 10, completion_tokens: 20, total_tokens: 30 };
-        if (!body.stream && this.rawAnswer !== undefined) return void res.writeHead(200, { 'content-type': 'application/json' }).end(this.rawAnswer);
+        if (!body.stream && this.rawAnswer !== undefined)
+          return void res.writeHead(200, { 'content-type': 'application/json' }).end(this.rawAnswer);
         if (!body.stream) {
           return void res.writeHead(200, { 'content-type': 'application/json' }).end(
-            JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: body.model, choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from mock' }, finish_reason: 'stop' }], usage }),
+            JSON.stringify({
+              id: 'chatcmpl-1',
+              object: 'chat.completion',
+              created: 1,
+              model: body.model,
+              choices: [
+                { index: 0, message: { role: 'assistant', content: 'Hello from mock' }, finish_reason: 'stop' },
+              ],
+              usage,
+            }),
           );
         }
         res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const chunk = (delta: object, extra: object = {}) => `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\n\n`;
+        const chunk = (delta: object, extra: object = {}) =>
+          `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\n\n`;
         const parts = [chunk({ role: 'assistant', content: '' }), chunk({ content: 'Hel' }), chunk({ content: 'lo' })];
         const slow = body.messages?.[0]?.content === 'slow';
         let i = 0;
@@ -41,7 +53,9 @@ export class MockLlm {
             return void setTimeout(next, slow ? 100 : 0);
           }
           if (slow) return void setTimeout(next, 100); // keeps streaming content until the client leaves
-          res.write(`data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [], usage })}\n\n`);
+          res.write(
+            `data: ${JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: body.model, choices: [], usage })}\n\n`,
+          );
           res.end('data: [DONE]\n\n');
         };
         if (slow) parts.push(...Array.from({ length: 50 }, () => chunk({ content: 'more ' })));

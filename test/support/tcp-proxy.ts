@@ -51,7 +51,10 @@ export class TcpProxy {
 
   private pair(client: Socket): void {
     const upstream = connect(this.target.port, this.target.host);
-    for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+    for (const [from, to] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       this.sockets.add(from);
       if (this.frozen) from.pause();
       from.on('data', (chunk) => to.write(chunk));

@@ -13,7 +13,8 @@ export function terraformAvailable(): boolean {
     execFileSync('terraform', ['version'], { stdio: 'ignore', env: { ...process.env, CHECKPOINT_DISABLE: '1' } });
     return true;
   } catch {
-    if (process.env.REQUIRE_TERRAFORM === '1') throw new Error('REQUIRE_TERRAFORM=1 but no terraform binary is on PATH');
+    if (process.env.REQUIRE_TERRAFORM === '1')
+      throw new Error('REQUIRE_TERRAFORM=1 but no terraform binary is on PATH');
     process.stderr.write('notice: terraform is not on PATH; Terraform suites are skipped\n');
     return false;
   }
@@ -43,7 +44,14 @@ export class TerraformDir {
   }
 
   async tf(...args: string[]): Promise<TerraformResult> {
-    const env = { ...process.env, HOME: this.home, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1', TF_CLI_CONFIG_FILE: '', ...this.env };
+    const env = {
+      ...process.env,
+      HOME: this.home,
+      CHECKPOINT_DISABLE: '1',
+      TF_IN_AUTOMATION: '1',
+      TF_CLI_CONFIG_FILE: '',
+      ...this.env,
+    };
     try {
       const { stdout, stderr } = await run('terraform', args, { cwd: this.dir, env, maxBuffer: 64 * 1024 * 1024 });
       return { code: 0, stdout, stderr };
@@ -59,6 +67,10 @@ export class TerraformDir {
     if (plan.code !== 0) throw new Error(`plan failed:\n${plan.stderr}${plan.stdout}`);
     const shown = await this.tf('show', '-json', 'tfplan');
     const doc = JSON.parse(shown.stdout) as { resource_changes?: { address: string; change: { actions: string[] } }[] };
-    return Object.fromEntries((doc.resource_changes ?? []).filter((c) => c.change.actions.join() !== 'no-op').map((c) => [c.address, c.change.actions]));
+    return Object.fromEntries(
+      (doc.resource_changes ?? [])
+        .filter((c) => c.change.actions.join() !== 'no-op')
+        .map((c) => [c.address, c.change.actions]),
+    );
   }
 }
