@@ -66,14 +66,68 @@ export async function assertClaimFree(
   const field = def.claims?.field;
   const value = field === undefined ? undefined : fields[field];
   if (typeof value !== 'string' || (before && before[field!] === value)) return;
-  // the root claims every path: a tenant holding it would lock every other owner out (the platform may)
-  if (owner !== null && canonical(value) === '') {
-    const message = "a tenant's path must have at least one segment (the root belongs to the platform)";
-    throw new ApiError('VALIDATION_FAILED', 'The request is not valid', [{ path: field!, message }]);
-  }
+  assertNotRoot(field!, owner, value);
   const taken = await valuesOfOthers(t, def.kind, field!, owner);
-  if (taken.some((other) => pathsOverlap(other.value, value))) {
-    const message = `The path "${value}" overlaps one that is already claimed by another owner`;
-    throw new ApiError('CONFLICT', message, [{ path: field!, message: 'is already claimed by another owner' }]);
+  if (taken.some((other) => pathsOverlap(other.value, value))) claimConflict(field!, value);
+}
+
+/** The root claims every path: a tenant holding it would lock every other owner out (the platform may). */
+function assertNotRoot(field: string, owner: string | null, value: string): void {
+  if (owner === null || canonical(value) !== '') return;
+  const message = "a tenant's path must have at least one segment (the root belongs to the platform)";
+  throw new ApiError('VALIDATION_FAILED', 'The request is not valid', [{ path: field, message }]);
+}
+
+function claimConflict(field: string, value: string): never {
+  const message = `The path "${value}" overlaps one that is already claimed by another owner`;
+  throw new ApiError('CONFLICT', message, [{ path: field, message: 'is already claimed by another owner' }]);
+}
+
+/** The prefixes strictly above a canonical path: `/a/b` has '' (the root) and `/a`. */
+function ancestors(path: string): string[] {
+  const segments = path.split('/');
+  return segments.slice(1).map((_, i) => segments.slice(0, i + 1).join('/'));
+}
+
+/**
+ * The claimed values of one kind, by canonical spelling, for checking many new claims in memory (config import):
+ * each check looks up the path, its ancestors and the paths below it, rather than comparing with every claim.
+ * Same rules and refusals as {@link assertClaimFree}.
+ */
+export class ClaimIndex {
+  /** canonical path → the owners claiming exactly it ('' owner key: the platform) */
+  private readonly exact = new Map<string, Set<string | null>>();
+  /** canonical path → the owners claiming something strictly below it */
+  private readonly below = new Map<string, Set<string | null>>();
+
+  constructor(private readonly field: string) {}
+
+  /** Records a value its owner holds (stored, or just checked). */
+  add(owner: string | null, value: unknown): void {
+    if (typeof value !== 'string') return;
+    const path = canonical(value);
+    addOwner(this.exact, path, owner);
+    for (const above of ancestors(path)) addOwner(this.below, above, owner);
   }
+
+  /** Refuses a new value overlapping another owner's, then records it as held. */
+  claim(owner: string | null, fields: Record<string, unknown>): void {
+    const value = fields[this.field];
+    if (typeof value !== 'string') return;
+    assertNotRoot(this.field, owner, value);
+    const path = canonical(value);
+    const others = (owners?: Set<string | null>) => owners !== undefined && (owners.size > 1 || !owners.has(owner));
+    const overlaps =
+      others(this.exact.get(path)) ||
+      others(this.below.get(path)) ||
+      ancestors(path).some((above) => others(this.exact.get(above)));
+    if (overlaps) claimConflict(this.field, value);
+    this.add(owner, value);
+  }
+}
+
+function addOwner(map: Map<string, Set<string | null>>, path: string, owner: string | null): void {
+  const owners = map.get(path);
+  if (owners) owners.add(owner);
+  else map.set(path, new Set([owner]));
 }

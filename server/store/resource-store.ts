@@ -51,23 +51,8 @@ export interface ResourceKey {
 
 /** Inserts a resource; undefined when its owner already has one of that kind and id. */
 export async function insertResource(db: Executor, r: NewResource): Promise<StoredResource | undefined> {
-  const now = r.created_at ?? new Date().toISOString();
-  const row = await db
-    .insertInto('resources')
-    .values({
-      kind: r.kind,
-      id: r.id,
-      tenant_id: r.tenant_id,
-      data: json(r.data),
-      secret: r.secret ?? null,
-      lookup: r.lookup ?? null,
-      created_at: now,
-      updated_at: now,
-    })
-    .onConflict((oc) => oc.columns(['kind', 'owner', 'id']).doNothing())
-    .returningAll()
-    .executeTakeFirst();
-  return row && fromRow(row);
+  const [row] = await insertResources(db, [r]);
+  return row;
 }
 
 /** The resource of exactly this owner. */
@@ -251,4 +236,57 @@ export async function valuesOfOthers(db: Executor, kind: string, field: string, 
       ? q.where('tenant_id', 'is not', null)
       : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '<>', owner)]));
   return q.execute();
+}
+
+/** Rows per multi-row statement: well under PostgreSQL's 65,535 parameters at 8 columns a row. */
+const BATCH = 1000;
+
+/**
+ * Inserts many resources, one multi-row statement per {@link BATCH} (config import). Returns the rows stored; one
+ * whose owner already has that kind and id is left out, as {@link insertResource} does.
+ */
+export async function insertResources(db: Executor, list: NewResource[]): Promise<StoredResource[]> {
+  const stored: StoredResource[] = [];
+  const now = new Date().toISOString();
+  for (let i = 0; i < list.length; i += BATCH) {
+    const values = list.slice(i, i + BATCH).map((r) => ({
+      kind: r.kind,
+      id: r.id,
+      tenant_id: r.tenant_id,
+      data: json(r.data),
+      secret: r.secret ?? null,
+      lookup: r.lookup ?? null,
+      created_at: r.created_at ?? now,
+      updated_at: r.created_at ?? now,
+    }));
+    const rows = await db
+      .insertInto('resources')
+      .values(values)
+      .onConflict((oc) => oc.columns(['kind', 'owner', 'id']).doNothing())
+      .returningAll()
+      .execute();
+    stored.push(...rows.map(fromRow));
+  }
+  return stored;
+}
+
+/** Every owner's resources of `kind` with one of these ids, optionally locked (checks of many writes at once). */
+export async function resourcesWithIds(
+  db: Executor,
+  kind: string,
+  ids: readonly string[],
+  forUpdate = false,
+): Promise<StoredResource[]> {
+  const unique = [...new Set(ids)].sort();
+  const found: StoredResource[] = [];
+  for (let i = 0; i < unique.length; i += BATCH) {
+    let q = db
+      .selectFrom('resources')
+      .selectAll()
+      .where('kind', '=', kind)
+      .where('id', 'in', unique.slice(i, i + BATCH));
+    if (forUpdate) q = q.forUpdate();
+    found.push(...(await q.execute()).map(fromRow));
+  }
+  return found;
 }

@@ -66,3 +66,24 @@ export async function deleteVersions(db: Executor, key: ResourceKey): Promise<vo
     .where('id', '=', key.id)
     .execute();
 }
+
+/** Records version 1 of many new resources, one multi-row statement per 1,000 (config import). */
+export async function recordFirstVersions(
+  db: Executor,
+  list: { key: ResourceKey; config: Record<string, unknown> }[],
+  actor: AuditActor,
+): Promise<void> {
+  const created_at = new Date().toISOString();
+  for (let i = 0; i < list.length; i += 1000) {
+    const values = list.slice(i, i + 1000).map(({ key, config }) => ({
+      kind: key.kind,
+      owner: ownerOf(key.tenant_id),
+      id: key.id,
+      version: 1,
+      config: json(config),
+      actor: json(actor),
+      created_at,
+    }));
+    await db.insertInto('resource_versions').values(values).execute();
+  }
+}
