@@ -6,13 +6,13 @@ import { CHANGE_CHANNEL, type ConfigSnapshot } from './snapshot';
 
 /** Announces each changed resource on {@link CHANGE_CHANNEL}; NOTIFY is transactional, so only commits are announced. */
 export const notifyChanges: AppendHook = async (tx, events) => {
-  const seen = new Set<string>();
-  for (const e of events) {
-    if (!e.resource || seen.has(`${e.resource.kind}:${e.resource.id}`)) continue;
-    seen.add(`${e.resource.kind}:${e.resource.id}`);
-    await sql`select pg_notify(${CHANGE_CHANNEL}, ${JSON.stringify({ kind: e.resource.kind, id: e.resource.id })})`.execute(
-      tx,
-    );
+  const payloads = new Set<string>();
+  for (const e of events) if (e.resource) payloads.add(JSON.stringify({ kind: e.resource.kind, id: e.resource.id }));
+  // one statement per 1,000 notifications rather than a round trip each (a config import appends thousands)
+  const list = [...payloads];
+  for (let i = 0; i < list.length; i += 1000) {
+    const rows = sql.join(list.slice(i, i + 1000).map((payload) => sql`(${payload}::text)`));
+    await sql`select pg_notify(${CHANGE_CHANNEL}, p) from (values ${rows}) as v(p)`.execute(tx);
   }
 };
 

@@ -16,6 +16,11 @@ export function webhooksSeeing(db: Executor, tenantId: string | null) {
   return q.execute();
 }
 
+/** Every webhook, read once for a batch of events with many tenants (config import). */
+export function webhooksOfEveryone(db: Executor) {
+  return db.selectFrom('resources').select(['id', 'tenant_id', 'data']).where('kind', '=', 'webhook').execute();
+}
+
 /** The webhook a delivery is for (ids are unique per owner), with its sealed secret; undefined once deleted. */
 export function webhookTarget(db: Executor, d: Pick<ClaimedDelivery, 'webhook_id' | 'webhook_owner'>) {
   return db

@@ -4,7 +4,7 @@ import type { AuditEvent } from '../audit/chain';
 import { ownerOf } from '../store/resource-store';
 import type { Executor } from '../store/schema';
 import { queueDeliveries } from '../store/webhook-deliveries';
-import { webhooksSeeing } from '../store/webhook-resources';
+import { webhooksOfEveryone, webhooksSeeing } from '../store/webhook-resources';
 
 /** The body every delivery carries: `{id, type, created_at, tenant_id, data}` (CONTRACT.md, Webhook). */
 export function deliveryBody(
@@ -22,11 +22,19 @@ export function deliveryBody(
 const subscribes = (events: unknown, type: string) =>
   Array.isArray(events) && (events.includes('*') || events.includes(type));
 
+type WebhookRow = Awaited<ReturnType<typeof webhooksSeeing>>[number];
+
 /** Active webhooks that want `type` for `tenantId`: the tenant's own and the global ones. */
-async function subscribers(db: Executor, tenantId: string | null, type: string) {
-  const rows = await webhooksSeeing(db, tenantId);
-  return rows.filter((r) => r.data.active === true && subscribes(r.data.events, type));
+function subscribers(rows: WebhookRow[], tenantId: string | null, type: string) {
+  return rows.filter(
+    (r) =>
+      (r.tenant_id === null || r.tenant_id === tenantId) && r.data.active === true && subscribes(r.data.events, type),
+  );
 }
+
+/** The webhooks the events may reach: one event's tenant's and the global ones, or (many events) every webhook once. */
+const webhooksFor = (db: Executor, events: readonly AuditEvent[]) =>
+  events.length === 1 ? webhooksSeeing(db, events[0]!.tenant_id) : webhooksOfEveryone(db);
 
 /**
  * Queues a delivery per subscribed webhook in the same transaction as the events, so a delivery exists exactly when
@@ -35,8 +43,9 @@ async function subscribers(db: Executor, tenantId: string | null, type: string) 
 export function enqueueDeliveries(onQueued: () => void): AppendHook {
   return async (tx, events) => {
     let queued = 0;
+    const webhooks = await webhooksFor(tx, events);
     for (const event of events) {
-      const hooks = await subscribers(tx, event.tenant_id, event.type);
+      const hooks = subscribers(webhooks, event.tenant_id, event.type);
       if (!hooks.length) continue;
       const { actor, resource, changes, seq, trace_id } = event;
       const body = deliveryBody({ ...event, data: { seq, actor, resource, changes, trace_id } });
