@@ -64,17 +64,17 @@ export async function createInBulk(
     tx,
     checked.map((c) => c.row),
   );
-  const byKey = new Map(stored.map((row) => [`${row.tenant_id ?? ''} ${row.id}`, row]));
+  const inserted = new Set(stored.map((row) => `${row.tenant_id ?? ''} ${row.id}`));
+  const now = new Date().toISOString();
   const rows: StoredResource[] = [];
   for (const c of checked) {
-    const row = byKey.get(`${c.row.tenant_id ?? ''} ${c.row.id}`);
-    if (!row) {
+    if (!inserted.has(`${c.row.tenant_id ?? ''} ${c.row.id}`)) {
       const err = new ApiError('ALREADY_EXISTS', `${def.title} "${c.row.id}" already exists`, [
         { path: 'id', message: 'is taken' },
       ]);
       throw failedStep(c.step, err);
     }
-    rows.push(row);
+    rows.push({ ...c.row, secret: null, version: 1, created_at: now, updated_at: now });
   }
   const actor = actorOf(ctx.caller);
   if (def.versioned)
