@@ -143,4 +143,14 @@ describe.each(testDialects())('config import in bulk (%s)', (dialect) => {
     const verified = await t.api('GET', '/v1/admin/audit/verify');
     expect(verified.body).toMatchObject({ valid: true });
   });
+
+  test('one run of 5,200 creates (more audit rows than one statement has parameters for) is imported whole', async () => {
+    const before = await count('audit_events');
+    const tenants = Array.from({ length: 5200 }, (_, i) => ({ id: `many-${i}`, name: `Many ${i}` }));
+    const res = await t.api('POST', '/v1/admin/config/import?mode=merge', { version: 1, tenants });
+    expect(res.status).toBe(200);
+    expect(res.body.created).toHaveLength(5200);
+    expect(await count('audit_events')).toBe(before + 5201);
+    expect((await t.api('GET', '/v1/admin/audit/verify')).body).toMatchObject({ valid: true });
+  }, 60_000);
 });

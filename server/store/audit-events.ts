@@ -53,6 +53,11 @@ function rowToEvent(row: Row): AuditEvent {
 }
 
 export async function insertAuditEvents(tx: Tx, events: readonly AuditEvent[]): Promise<void> {
+  // one statement per 1,000 events: a whole config import's events at once would pass PostgreSQL's 65,535 parameters
+  for (let i = 0; i < events.length; i += 1000) await insertBatch(tx, events.slice(i, i + 1000));
+}
+
+async function insertBatch(tx: Tx, events: readonly AuditEvent[]): Promise<void> {
   await tx
     .insertInto('audit_events')
     .values(
