@@ -628,7 +628,7 @@ ${extra}`;
     expect(data.instances[0].attributes).toMatchObject({ tenant_id: 'ds-a', key_last4: '4242', status: 'ACTIVE' });
   });
 
-  test('a missing id is an error diagnostic naming the kind and the id', async () => {
+  test('a missing id is an error diagnostic naming the kind and the id; a repeated id without tenant_id asks for it', async () => {
     tf.write(
       'main.tf',
       main(server.adminUrl!, 'data "portico_route" "gone" {\n  id        = "no-such-route"\n  tenant_id = "ds-a"\n}\n'),
@@ -637,6 +637,11 @@ ${extra}`;
     expect(plan.code).toBe(1);
     expect(plan.stderr).toMatch(/No route with id "no-such-route" in tenant "ds-a" exists/);
     expect(plan.stderr).toContain('data.portico_route.gone');
+    // ids repeat across tenants: a lookup naming no tenant is told to set tenant_id
+    tf.write('main.tf', main(server.adminUrl!, 'data "portico_service" "which" {\n  id = "shared"\n}\n'));
+    const ambiguous = await tf.tf('plan', '-input=false', '-no-color');
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.stderr).toMatch(/AMBIGUOUS_ID[\s\S]*tenant_id: is needed: this id is not unique across tenants/);
     tf.write('main.tf', main(server.adminUrl!));
     const destroyed = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
     expect([destroyed.code, destroyed.stderr]).toEqual([0, '']);
