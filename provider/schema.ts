@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RESOURCES, type ResourceDefinition } from '../server/resources';
+import { RESOURCES, type Kind, type ResourceDefinition } from '../server/resources';
 import { hasTenantField } from '../server/resources/schemas';
 import { walk } from './zod-walk';
 
@@ -244,7 +244,13 @@ export const PROVIDER_ATTRIBUTES: Attribute[] = Object.entries(PROVIDER_CONFIG.s
  * The kinds Terraform can look up by id as data sources (issue 13). Every other attribute is read back; a tenant's
  * resource may name its owner (`tenant_id`, the API's `?tenant_id=`), since ids are unique per tenant only.
  */
-export const DATA_SOURCE_KINDS = ['tenant', 'service', 'rate_limit_tier', 'route', 'credential'] as const;
+export const DATA_SOURCE_KINDS = [
+  'tenant',
+  'service',
+  'rate_limit_tier',
+  'route',
+  'credential',
+] as const satisfies readonly Kind[];
 
 /** An attribute the data source only reports: computed, nested ones too, with no default and no replacement. */
 function readOnly(a: Attribute): Attribute {
