@@ -1,7 +1,14 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROVIDER_VERSION } from '../provider/install';
-import { MODELS, PROVIDER_ATTRIBUTES, type Attribute, type CtyType, type ResourceModel } from '../provider/schema';
+import {
+  DATA_MODELS,
+  MODELS,
+  PROVIDER_ATTRIBUTES,
+  type Attribute,
+  type CtyType,
+  type ResourceModel,
+} from '../provider/schema';
 
 /**
  * Generates the CDKTF constructs in constructs/generated/ from the resource registry (through the provider's schema,
@@ -136,6 +143,33 @@ ${readable.map(getter).join('\n\n')}
   return { file: `${m.def.kind.replace(/_/g, '-')}.ts`, className, text };
 }
 
+/** A data source construct, named as cdktf names them: `portico_route` → `DataPorticoRoute` (data-portico-route.ts). */
+function dataSourceFile(m: ResourceModel): { file: string; className: string; text: string } {
+  const className = `Data${pascal(m.typeName)}`;
+  const extra: string[] = [];
+  const configLines = props(m.attributes, className, extra);
+  const text = `${HEADER}import type { Construct, IResolvable, TerraformMetaArguments } from '../cdktf';
+import { PorticoDataSource } from '../runtime';
+
+${extra.join('\n')}/** Properties of {@link ${className}} (data \`${m.typeName}\`): the id to look up, and its tenant. */
+export interface ${className}Config extends TerraformMetaArguments {
+${configLines.join('\n')}
+}
+
+/** Looks up one ${m.def.title} by id (data source \`${m.typeName}\`). ${m.def.description} */
+export class ${className} extends PorticoDataSource<${className}Config> {
+  static readonly tfResourceType = '${m.typeName}';
+
+  constructor(scope: Construct, id: string, config: ${className}Config) {
+    super(scope, id, '${m.typeName}', config, ${specFor(m.attributes)});
+  }
+
+${m.attributes.map(getter).join('\n\n')}
+}
+`;
+  return { file: `data-${m.typeName.replace(/_/g, '-')}.ts`, className, text };
+}
+
 function providerFile(): string {
   return `${HEADER}import { TerraformProvider, type Construct } from '../cdktf';
 import { toAttributes } from '../runtime';
@@ -169,6 +203,11 @@ export function generateConstructs(): Map<string, string> {
   const exports = ["export * from './provider';"];
   for (const m of MODELS) {
     const { file, text } = resourceFile(m);
+    files.set(file, text);
+    exports.push(`export * from './${file.replace(/\.ts$/, '')}';`);
+  }
+  for (const m of DATA_MODELS) {
+    const { file, text } = dataSourceFile(m);
     files.set(file, text);
     exports.push(`export * from './${file.replace(/\.ts$/, '')}';`);
   }

@@ -1,4 +1,4 @@
-import { TerraformResource, type Construct, type TerraformMetaArguments } from './cdktf';
+import { TerraformDataSource, TerraformResource, type Construct, type TerraformMetaArguments } from './cdktf';
 
 /**
  * How a construct's camelCase properties become the provider's snake_case attributes. The generator writes one spec per
@@ -28,6 +28,31 @@ export function toAttributes(props: Record<string, unknown>, spec: AttributeSpec
 
 /** What every generated resource construct shares: the meta-arguments and the property → attribute conversion. */
 export abstract class PorticoResource<C extends TerraformMetaArguments> extends TerraformResource {
+  protected constructor(
+    scope: Construct,
+    id: string,
+    type: string,
+    private readonly props: C,
+    private readonly spec: AttributeSpec,
+  ) {
+    super(scope, id, {
+      terraformResourceType: type,
+      terraformGeneratorMetadata: { providerName: 'portico' },
+      provider: props.provider,
+      dependsOn: props.dependsOn,
+      count: props.count,
+      lifecycle: props.lifecycle,
+      forEach: props.forEach,
+    });
+  }
+
+  protected override synthesizeAttributes(): { [name: string]: unknown } {
+    return toAttributes(this.props as unknown as Record<string, unknown>, this.spec);
+  }
+}
+
+/** What every generated data source construct shares (`DataPorticoRoute`…): the same conversion, read-only. */
+export abstract class PorticoDataSource<C extends TerraformMetaArguments> extends TerraformDataSource {
   protected constructor(
     scope: Construct,
     id: string,

@@ -132,7 +132,7 @@ function collection(model: ResourceModel, state: Obj): string {
   return '/v1/admin' + model.def.path.replace('{tenant_id}', encodeURIComponent(String(state.tenant_id)));
 }
 /** One resource's URL. Ids are unique per tenant, so a tenant's resource is named with its owner (`?tenant_id=`). */
-function itemPath(model: ResourceModel, state: Obj): string {
+export function itemPath(model: ResourceModel, state: Obj): string {
   const path = `${collection(model, state)}/${encodeURIComponent(String(state.id))}`;
   const owned = !isNested(model.def) && hasTenantField(model.def) && typeof state.tenant_id === 'string';
   return owned ? `${path}?tenant_id=${encodeURIComponent(state.tenant_id as string)}` : path;

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { AdminClient } from './client';
 import { decodeJson, decodeMsgpack, encodeMsgpack, hasUnknown, typeToJson, type CtyValue } from './cty-codec';
+import { readDataSource, validateDataSourceConfig } from './data-sources';
 import {
   createResource,
   deleteResource,
@@ -11,7 +12,16 @@ import {
   upgradeRawState,
 } from './operations';
 import { problemsOf, type Problem } from './problems';
-import { MODELS, modelByType, PROVIDER_ATTRIBUTES, type Attribute, type CtyType, type ResourceModel } from './schema';
+import {
+  DATA_MODELS,
+  dataModelByType,
+  MODELS,
+  modelByType,
+  PROVIDER_ATTRIBUTES,
+  type Attribute,
+  type CtyType,
+  type ResourceModel,
+} from './schema';
 import { validateConfig, validateProviderConfig } from './validation';
 import { privateAfterWrite, unsentSecretWarning } from './write-only';
 
@@ -87,6 +97,11 @@ export function providerService(): grpc.UntypedServiceImplementation {
     if (!m) throw new Error(`unknown resource type ${call.request.type_name}`);
     return m;
   };
+  const dataModel = (call: Call): ResourceModel => {
+    const m = dataModelByType(call.request.type_name);
+    if (!m) throw new Error(`unknown data source ${call.request.type_name}`);
+    return m;
+  };
   /** Runs a handler; anything it throws becomes an error diagnostic instead of a broken RPC. */
   const rpc = (name: string, fn: (call: Call) => Promise<object> | object) => (call: Call, done: Done) => {
     Promise.resolve()
@@ -103,20 +118,25 @@ export function providerService(): grpc.UntypedServiceImplementation {
     GetMetadata: rpc('GetMetadata', () => ({
       server_capabilities: { plan_destroy: false, get_provider_schema_optional: true },
       resources: MODELS.map((m) => ({ type_name: m.typeName })),
-      data_sources: [],
+      data_sources: DATA_MODELS.map((m) => ({ type_name: m.typeName })),
     })),
     GetProviderSchema: rpc('GetProviderSchema', () => ({
       provider: schemaProto(PROVIDER_ATTRIBUTES, 'Portico admin API connection.'),
       resource_schemas: Object.fromEntries(
         MODELS.map((m) => [m.typeName, schemaProto(m.attributes, m.def.description)]),
       ),
-      data_source_schemas: {},
+      data_source_schemas: Object.fromEntries(
+        DATA_MODELS.map((m) => [m.typeName, schemaProto(m.attributes, `Looks up one ${m.def.title} by id.`)]),
+      ),
       server_capabilities: { plan_destroy: false, get_provider_schema_optional: true },
     })),
     ValidateProviderConfig: rpc('ValidateProviderConfig', (call) => ({
       diagnostics: diagnostics(validateProviderConfig((decode(call.request.config, PROVIDER_TYPE) ?? {}) as Obj)),
     })),
-    ValidateDataResourceConfig: rpc('ValidateDataResourceConfig', () => ({ diagnostics: [] })),
+    ValidateDataResourceConfig: rpc('ValidateDataResourceConfig', (call) => {
+      const m = dataModel(call);
+      return { diagnostics: diagnostics(validateDataSourceConfig(m, decode(call.request.config, m.type) as Obj)) };
+    }),
     ConfigureProvider: rpc('ConfigureProvider', (call) => {
       const cfg = (decode(call.request.config, PROVIDER_TYPE) ?? {}) as Obj;
       const endpoint = (cfg.endpoint as string | null) ?? process.env.PORTICO_ENDPOINT ?? 'http://127.0.0.1:8090';
@@ -219,9 +239,15 @@ export function providerService(): grpc.UntypedServiceImplementation {
         return { imported_resources: [], diagnostics: diagnostics(problemsOf(m, err, 'import')) };
       }
     }),
-    ReadDataSource: rpc('ReadDataSource', () => ({
-      diagnostics: [{ severity: 1, summary: 'Portico has no data sources', detail: '' }],
-    })),
+    ReadDataSource: rpc('ReadDataSource', async (call) => {
+      const m = dataModel(call);
+      const config = (decode(call.request.config, m.type) ?? {}) as Obj;
+      try {
+        return { state: encode(await readDataSource(need(), m, config), m.type), diagnostics: [] };
+      } catch (err) {
+        return { diagnostics: diagnostics(problemsOf(m, err, 'read')) };
+      }
+    }),
     StopProvider: rpc('StopProvider', () => ({ Error: '' })),
   };
   return implementation;

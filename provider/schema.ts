@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RESOURCES, type ResourceDefinition } from '../server/resources';
+import { RESOURCES, type Kind, type ResourceDefinition } from '../server/resources';
 import { hasTenantField } from '../server/resources/schemas';
 import { walk } from './zod-walk';
 
@@ -239,3 +239,41 @@ export const PROVIDER_ATTRIBUTES: Attribute[] = Object.entries(PROVIDER_CONFIG.s
   ...fieldAttribute(name, schema, 'field'),
   sensitive: name === 'token',
 }));
+
+/**
+ * The kinds Terraform can look up by id as data sources (issue 13). Every other attribute is read back; a tenant's
+ * resource may name its owner (`tenant_id`, the API's `?tenant_id=`), since ids are unique per tenant only.
+ */
+export const DATA_SOURCE_KINDS = [
+  'tenant',
+  'service',
+  'rate_limit_tier',
+  'route',
+  'credential',
+] as const satisfies readonly Kind[];
+
+/** An attribute the data source only reports: computed, nested ones too, with no default and no replacement. */
+function readOnly(a: Attribute): Attribute {
+  const nested = a.nested && { ...a.nested, attributes: a.nested.attributes.map(readOnly) };
+  return { ...a, required: false, optional: false, computed: true, requiresReplace: false, default: undefined, nested };
+}
+
+/** A data source's attributes: `id` required, `tenant_id` optional, the rest computed; no secret, no option. */
+export function dataSourceModel(resource: ResourceModel): ResourceModel {
+  const hidden: Attribute['role'][] = ['secret', 'server-secret', 'option'];
+  const attributes = resource.attributes
+    .filter((a) => !a.writeOnly && !hidden.includes(a.role))
+    .map((a) => {
+      const reported = readOnly(a);
+      if (a.role === 'id') return { ...reported, required: true, computed: false, description: 'The id to look up.' };
+      if (a.role === 'tenant')
+        return { ...reported, optional: true, description: 'The owning tenant: names which one when ids repeat.' };
+      return reported;
+    });
+  return { ...resource, attributes, type: objectType(attributes) };
+}
+
+export const DATA_MODELS: ResourceModel[] = MODELS.filter((m) =>
+  (DATA_SOURCE_KINDS as readonly string[]).includes(m.def.kind),
+).map(dataSourceModel);
+export const dataModelByType = (typeName: string) => DATA_MODELS.find((m) => m.typeName === typeName);

@@ -2,7 +2,8 @@ import { UNKNOWN } from '../provider/cty-codec';
 import { importState, planChange, stateOf, upgradeRawState } from '../provider/operations';
 import { validateConfig, validateProviderConfig } from '../provider/validation';
 import { privateAfterWrite, unsentSecretWarning } from '../provider/write-only';
-import { MODELS, modelByType } from '../provider/schema';
+import { validateDataSourceConfig } from '../provider/data-sources';
+import { DATA_MODELS, dataModelByType, MODELS, modelByType, type Attribute } from '../provider/schema';
 
 const route = modelByType('portico_route')!;
 const key = modelByType('portico_api_key')!;
@@ -303,5 +304,62 @@ describe('issue 13: states from before the rename', () => {
       provider_name: 'openai',
     });
     expect(upgradeRawState(webhook, { id: 'w', secret_wo_version: 2 })).toEqual({ id: 'w', secret_wo_version: 2 });
+  });
+});
+
+describe('issue 13: data sources from the registry', () => {
+  const flags = (a: Attribute): unknown => ({
+    name: a.name,
+    required: a.required,
+    optional: a.optional,
+    computed: a.computed,
+    nested: a.nested?.attributes.map(flags),
+  });
+
+  test('one per listed kind: id required, tenant_id optional for tenant-owned kinds, everything else computed', () => {
+    expect(DATA_MODELS.map((m) => m.typeName).sort()).toEqual(
+      ['portico_credential', 'portico_rate_limit_tier', 'portico_route', 'portico_service', 'portico_tenant'].sort(),
+    );
+    for (const m of DATA_MODELS) {
+      const resource = modelByType(m.typeName)!;
+      const [id, ...rest] = m.attributes;
+      expect(flags(id)).toMatchObject({ name: 'id', required: true, optional: false, computed: false });
+      const tenant = rest.find((a) => a.name === 'tenant_id');
+      expect(tenant !== undefined).toBe(resource.attributes.some((a) => a.name === 'tenant_id'));
+      if (tenant) expect(tenant).toMatchObject({ required: false, optional: true, computed: true });
+      // every reported attribute, nested ones too, is computed only: no default, nothing to replace
+      const walk = (attrs: Attribute[]): Attribute[] => attrs.flatMap((a) => [a, ...walk(a.nested?.attributes ?? [])]);
+      for (const a of walk(rest.filter((x) => x.name !== 'tenant_id')))
+        expect([a.name, a.required, a.optional, a.computed, a.default, a.requiresReplace]).toEqual([
+          a.name,
+          false,
+          false,
+          true,
+          undefined,
+          false,
+        ]);
+    }
+    expect(dataModelByType('portico_tenant')!.attributes.map((a) => a.name)).not.toContain('force_destroy');
+    expect(dataModelByType('portico_api_key')).toBeUndefined();
+  });
+
+  test("a credential's data source is metadata only: no secret, its version and last 4 are read back", () => {
+    const credential = dataModelByType('portico_credential')!;
+    const names = credential.attributes.map((a) => a.name);
+    expect(names).not.toContain('api_key_wo');
+    expect(credential.attributes.some((a) => a.writeOnly || a.sensitive)).toBe(false);
+    expect(names).toEqual(expect.arrayContaining(['key_last4', 'api_key_wo_version', 'provider_name', 'status']));
+    expect(stateOf(credential, { id: 'c', provider: 'openai', key_version: 2, key_last4: '4242' }, null)).toMatchObject(
+      { id: 'c', provider_name: 'openai', api_key_wo_version: 2, key_last4: '4242' },
+    );
+  });
+
+  test('validation: a known id must be a non-empty string; an unknown one waits for apply', () => {
+    const route = dataModelByType('portico_route')!;
+    expect(validateDataSourceConfig(route, { id: 'r', tenant_id: null })).toEqual([]);
+    expect(validateDataSourceConfig(route, { id: UNKNOWN, tenant_id: null })).toEqual([]);
+    expect(validateDataSourceConfig(route, { id: ' ', tenant_id: null })).toEqual([
+      expect.objectContaining({ path: 'id', detail: 'id: must be a non-empty string' }),
+    ]);
   });
 });

@@ -1,0 +1,45 @@
+import { typeToJson } from './cty-codec';
+import { DATA_MODELS, type Attribute, type ResourceModel } from './schema';
+
+/** docs/terraform/data_<type>.md: one page per data source, from the same models the provider serves. */
+const typeName = (a: Attribute) => {
+  const j = typeToJson(a.type);
+  return typeof j === 'string' ? j : a.type.kind;
+};
+
+const row = (a: Attribute) =>
+  `| \`${a.name}\` | ${typeName(a)} | ${a.required ? 'required' : a.optional ? 'optional' : 'computed'} | ${a.description} |`;
+
+const table = (attrs: Attribute[]) =>
+  ['| name | type | | description |', '|---|---|---|---|', ...attrs.map(row)].join('\n');
+
+function page(m: ResourceModel): string {
+  const inputs = m.attributes.filter((a) => a.required || a.optional);
+  const outputs = m.attributes.filter((a) => !(a.required || a.optional));
+  const owned = inputs.some((a) => a.role === 'tenant');
+  return `# Data source ${m.typeName}
+
+Looks up one ${m.def.title} by id with a GET of \`/v1/admin${m.def.path}/<id>\`${owned ? ' (`?tenant_id=` when given)' : ''}; a missing one is an error naming the kind and id.${m.def.secret ? ' The secret is never read: only its metadata.' : ''}
+
+## Arguments
+
+${table(inputs)}
+
+## Attributes
+
+${table(outputs)}
+
+## Example
+
+\`\`\`hcl
+data "${m.typeName}" "example" {
+  id = "example"
+}
+\`\`\`
+`;
+}
+
+/** The data source pages by file name, each starting with `header`. */
+export function dataSourceDocs(header: string): Map<string, string> {
+  return new Map(DATA_MODELS.map((m) => [`data_${m.typeName}.md`, header + page(m)]));
+}
