@@ -114,7 +114,7 @@ async function tokenCreate(args: string[]): Promise<number> {
 }
 
 async function providerInstall(args: string[]): Promise<number> {
-  const { installDev, installToMirror, PROVIDER_VERSION } = await lazy(
+  const { installDev, installToMirror, INSTALL_HINT_HCL, PROVIDER_VERSION } = await lazy(
     () => require('../provider/install') as typeof import('../provider/install'),
   );
   if (args.includes('--dev')) {
@@ -125,7 +125,7 @@ async function providerInstall(args: string[]): Promise<number> {
   } else {
     const dir = await installToMirror();
     process.stdout.write(
-      `Installed portico/portico ${PROVIDER_VERSION} into ${dir}.\nUse it with:\n  terraform { required_providers { portico = { source = "portico/portico" } } }\nthen \`terraform init\` (no network needed).\n`,
+      `Installed portico/portico ${PROVIDER_VERSION} into ${dir}.\nUse it with:\n\n${INSTALL_HINT_HCL}\nthen \`terraform init\` (no network needed).\n`,
     );
   }
   return 0;

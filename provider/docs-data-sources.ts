@@ -32,8 +32,20 @@ ${table(outputs)}
 ## Example
 
 \`\`\`hcl
+terraform {
+  required_providers {
+    portico = {
+      source = "portico/portico"
+    }
+  }
+}
+
 data "${m.typeName}" "example" {
   id = "example"
+}
+
+output "example_id" {
+  value = data.${m.typeName}.example.id
 }
 \`\`\`
 `;

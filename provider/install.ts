@@ -162,3 +162,13 @@ export async function installDev(home = homedir()): Promise<{ dir: string; confi
   );
   return { dir, config };
 }
+
+/** The HCL `npx portico provider install` prints: a complete block that parses and validates as written. */
+export const INSTALL_HINT_HCL = `terraform {
+  required_providers {
+    portico = {
+      source = "portico/portico"
+    }
+  }
+}
+`;
