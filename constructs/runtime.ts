@@ -26,6 +26,17 @@ export function toAttributes(props: Record<string, unknown>, spec: AttributeSpec
   return out;
 }
 
+/** The config a resource or data-source block is built with: its type and the meta-arguments from the props. */
+const blockConfig = (type: string, props: TerraformMetaArguments) => ({
+  terraformResourceType: type,
+  terraformGeneratorMetadata: { providerName: 'portico' },
+  provider: props.provider,
+  dependsOn: props.dependsOn,
+  count: props.count,
+  lifecycle: props.lifecycle,
+  forEach: props.forEach,
+});
+
 /** What every generated resource construct shares: the meta-arguments and the property → attribute conversion. */
 export abstract class PorticoResource<C extends TerraformMetaArguments> extends TerraformResource {
   protected constructor(
@@ -35,15 +46,7 @@ export abstract class PorticoResource<C extends TerraformMetaArguments> extends 
     private readonly props: C,
     private readonly spec: AttributeSpec,
   ) {
-    super(scope, id, {
-      terraformResourceType: type,
-      terraformGeneratorMetadata: { providerName: 'portico' },
-      provider: props.provider,
-      dependsOn: props.dependsOn,
-      count: props.count,
-      lifecycle: props.lifecycle,
-      forEach: props.forEach,
-    });
+    super(scope, id, blockConfig(type, props));
   }
 
   protected override synthesizeAttributes(): { [name: string]: unknown } {
@@ -60,15 +63,7 @@ export abstract class PorticoDataSource<C extends TerraformMetaArguments> extend
     private readonly props: C,
     private readonly spec: AttributeSpec,
   ) {
-    super(scope, id, {
-      terraformResourceType: type,
-      terraformGeneratorMetadata: { providerName: 'portico' },
-      provider: props.provider,
-      dependsOn: props.dependsOn,
-      count: props.count,
-      lifecycle: props.lifecycle,
-      forEach: props.forEach,
-    });
+    super(scope, id, blockConfig(type, props));
   }
 
   protected override synthesizeAttributes(): { [name: string]: unknown } {

@@ -1,18 +1,7 @@
-import { typeToJson } from './cty-codec';
-import { DATA_MODELS, type Attribute, type ResourceModel } from './schema';
+import { REQUIRED_PROVIDERS_HCL, table } from './docs-table';
+import { DATA_MODELS, type ResourceModel } from './schema';
 
 /** docs/terraform/data_<type>.md: one page per data source, from the same models the provider serves. */
-const typeName = (a: Attribute) => {
-  const j = typeToJson(a.type);
-  return typeof j === 'string' ? j : a.type.kind;
-};
-
-const row = (a: Attribute) =>
-  `| \`${a.name}\` | ${typeName(a)} | ${a.required ? 'required' : a.optional ? 'optional' : 'computed'} | ${a.description} |`;
-
-const table = (attrs: Attribute[]) =>
-  ['| name | type | | description |', '|---|---|---|---|', ...attrs.map(row)].join('\n');
-
 function page(m: ResourceModel): string {
   const inputs = m.attributes.filter((a) => a.required || a.optional);
   const outputs = m.attributes.filter((a) => !(a.required || a.optional));
@@ -32,14 +21,7 @@ ${table(outputs)}
 ## Example
 
 \`\`\`hcl
-terraform {
-  required_providers {
-    portico = {
-      source = "portico/portico"
-    }
-  }
-}
-
+${REQUIRED_PROVIDERS_HCL}
 data "${m.typeName}" "example" {
   id = "example"
 }

@@ -1,45 +1,12 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isNested } from '../server/resources/schemas';
-import { typeToJson } from './cty-codec';
 import { dataSourceDocs } from './docs-data-sources';
+import { REQUIRED_PROVIDERS_HCL, table } from './docs-table';
 import { DATA_MODELS, MODELS, PROVIDER_ATTRIBUTES, type Attribute, type CtyType, type ResourceModel } from './schema';
 
 /** docs/terraform/: one page per resource, generated from the registry like everything else. */
 export const DOCS_DIR = join(__dirname, '..', 'docs', 'terraform');
-
-const typeName = (t: CtyType): string => {
-  const j = typeToJson(t);
-  return typeof j === 'string'
-    ? j
-    : t.kind === 'object'
-      ? 'object'
-      : `${t.kind}(${typeName((t as { element: CtyType }).element)})`;
-};
-
-function row(a: Attribute, indent = ''): string[] {
-  const flags = [
-    a.required ? 'required' : a.optional ? 'optional' : 'computed',
-    a.optional && a.computed ? 'computed' : '',
-    a.sensitive ? 'sensitive' : '',
-    a.writeOnly ? 'write-only' : '',
-    a.requiresReplace ? 'forces replacement' : '',
-  ]
-    .filter(Boolean)
-    .join(', ');
-  const def = a.default !== undefined ? ` Default \`${JSON.stringify(a.default)}\`.` : '';
-  const rest = !a.apiName
-    ? ''
-    : a.role === 'secret-version'
-      ? ` REST field \`${a.apiName}\`.`
-      : ` REST field \`${a.apiName}\` (a Terraform meta-argument, so the attribute is \`${a.name}\`).`;
-  const lines = [`| ${indent}\`${a.name}\` | ${typeName(a.type)} | ${flags} | ${a.description}${def}${rest} |`];
-  for (const n of a.nested?.attributes ?? []) lines.push(...row(n, `${indent}${a.name}.`));
-  return lines;
-}
-
-const table = (attrs: Attribute[]) =>
-  ['| name | type | | description |', '|---|---|---|---|', ...attrs.flatMap((a) => row(a))].join('\n');
 
 /** The fields whose REST name is a Terraform meta-argument, as the page's note on names. */
 function renamed(m: ResourceModel): string {
@@ -85,14 +52,7 @@ export function exampleUsage(m: ResourceModel): string {
   const args = required.map(
     (a) => `  ${a.name.padEnd(width)} = ${secrets.includes(a) ? `var.${a.name}` : exampleValue(a)}`,
   );
-  return `terraform {
-  required_providers {
-    portico = {
-      source = "portico/portico"
-    }
-  }
-}
-
+  return `${REQUIRED_PROVIDERS_HCL}
 ${variables.join('')}resource "${m.typeName}" "example" {
 ${args.join('\n')}
 }
