@@ -37,7 +37,9 @@ function row(a: Attribute, indent = ''): string[] {
     : a.role === 'secret-version'
       ? ` REST field \`${a.apiName}\`.`
       : ` REST field \`${a.apiName}\` (a Terraform meta-argument, so the attribute is \`${a.name}\`).`;
-  const lines = [`| ${indent}\`${a.name}\` | ${typeName(a.type)} | ${flags} | ${a.description}${def}${rest} |`];
+  const lines = [
+    `| ${indent}\`${a.name}\` | ${typeName(a.type)} | ${flags} | ${a.description.replace(/\|/g, '\\|')}${def}${rest} |`,
+  ];
   for (const n of a.nested?.attributes ?? []) lines.push(...row(n, `${indent}${a.name}.`));
   return lines;
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RESOURCES, type Kind, type ResourceDefinition } from '../server/resources';
-import { hasTenantField } from '../server/resources/schemas';
+import { hasTenantField, schemasFor } from '../server/resources/schemas';
+import { describedAs, describeField, rulesOf } from './descriptions';
 import { walk } from './zod-walk';
 
 /** A cty type, as the provider needs it. */
@@ -85,8 +86,9 @@ function fieldAttribute(name: string, schema: z.ZodType, role: Attribute['role']
     optional: w.optional,
     computed: w.optional && w.hasDefault,
   };
-  // the definition's `.describe()`: the same text in the OpenAPI document, the Terraform schema and the constructs
-  base.description = schema.description ?? '';
+  // the definition's `.describe()` and the rules its schema enforces: the same text in the Terraform schema, its docs
+  // and the constructs' JSDoc (the OpenAPI document has the `.describe()` text and the rules as JSON Schema)
+  base.description = describeField(schema);
   if (w.hasDefault) base.default = w.default;
   if (w.values) base.enum = w.values;
   if (w.kind === 'number') base.type = { kind: 'number' };
@@ -116,16 +118,31 @@ const objectType = (attributes: Attribute[]): CtyType => ({
   attributes: Object.fromEntries(attributes.map((a) => [a.name, a.type])),
 });
 
+/** What the id attribute says: who names it, and the shape it takes. */
+function idDescription(def: ResourceDefinition): string {
+  const idSchema = (schemasFor(def).create.shape as Record<string, z.ZodType>).id;
+  if (def.id.source === 'server') return `Identifier, made by the server (\`${def.id.prefix}…\`).`;
+  const who =
+    def.id.source === 'caller' ? 'Identifier, chosen by you.' : "Identifier: yours, or left out, the server's.";
+  return `${who} ${idSchema ? describedAs(idSchema) : ''}`.trim();
+}
+
+const TIMESTAMPS = [
+  ['created_at', 'When it was created: an RFC 3339 date-time, UTC.'],
+  ['updated_at', 'When it last changed: an RFC 3339 date-time, UTC.'],
+] as const;
+
 /** Derives a resource's Terraform attributes from its definition (CONTRACT.md section 5: the REST field names). */
 export function resourceModel(def: ResourceDefinition): ResourceModel {
   const attrs: Attribute[] = [];
+  const input = schemasFor(def).create.shape as Record<string, z.ZodType>;
   const idAttr: Attribute = {
     ...plain,
     name: 'id',
     type: { kind: 'string' },
     role: 'id',
     requiresReplace: true,
-    description: 'Identifier.',
+    description: idDescription(def),
   };
   if (def.id.source === 'caller') attrs.push({ ...idAttr, required: true });
   else if (def.id.source === 'either') attrs.push({ ...idAttr, optional: true, computed: true });
@@ -140,7 +157,7 @@ export function resourceModel(def: ResourceDefinition): ResourceModel {
       required,
       optional: !required,
       requiresReplace: true,
-      description: required ? 'The owning tenant.' : 'The owning tenant; null for a global one.',
+      description: `${required ? 'The owning tenant.' : 'The owning tenant; null for a global one.'} ${describedAs(input.tenant_id!)}`,
     });
   }
   const versionField = def.secret?.mode === 'encrypted' ? def.secret.versionField : undefined;
@@ -179,7 +196,7 @@ export function resourceModel(def: ResourceDefinition): ResourceModel {
       optional: true,
       sensitive: true,
       writeOnly: true,
-      description: 'Write-only secret: sent to the API, never stored in state.',
+      description: describeField(input[secret.field]!, 'Write-only secret: sent to the API, never stored in state.'),
     });
     attrs.push({
       ...plain,
@@ -188,7 +205,8 @@ export function resourceModel(def: ResourceDefinition): ResourceModel {
       role: 'secret-version',
       optional: true,
       apiName: secret.versionField,
-      description: `Change it to send ${secret.field}_wo again (rotation); a changed ${secret.field}_wo alone is not sent (the plan warns).`,
+      description:
+        `Change it to send ${secret.field}_wo again (rotation); a changed ${secret.field}_wo alone is not sent (the plan warns). ${rulesOf(def.fields.shape[secret.versionField!] as z.ZodType)}`.trim(),
     });
     if (secret.generatePrefix && secret.showOnCreate)
       attrs.push({
@@ -201,9 +219,23 @@ export function resourceModel(def: ResourceDefinition): ResourceModel {
         description: `The secret the server made when \`${secret.field}_wo\` was not given, kept so what receives its deliveries can verify them; null when \`${secret.field}_wo\` is given.`,
       });
     if (secret.setField)
-      attrs.push({ ...plain, name: secret.setField, type: { kind: 'bool' }, role: 'computed', computed: true });
+      attrs.push({
+        ...plain,
+        name: secret.setField,
+        type: { kind: 'bool' },
+        role: 'computed',
+        computed: true,
+        description: `Whether the server holds a ${secret.field} (never readable).`,
+      });
     if (secret.last4Field)
-      attrs.push({ ...plain, name: secret.last4Field, type: { kind: 'string' }, role: 'computed', computed: true });
+      attrs.push({
+        ...plain,
+        name: secret.last4Field,
+        type: { kind: 'string' },
+        role: 'computed',
+        computed: true,
+        description: `The last 4 characters of the ${secret.field}, to tell keys apart.`,
+      });
   }
   if (def.scope === 'tenant-self')
     attrs.push({
@@ -217,8 +249,8 @@ export function resourceModel(def: ResourceDefinition): ResourceModel {
       description:
         "Destroying it also deletes what it still owns, even resources made outside Terraform (the API's `?cascade=true`). Apply it as true before the destroy.",
     });
-  for (const name of ['created_at', 'updated_at'])
-    attrs.push({ ...plain, name, type: { kind: 'string' }, role: 'timestamp', computed: true });
+  for (const [name, description] of TIMESTAMPS)
+    attrs.push({ ...plain, name, type: { kind: 'string' }, role: 'timestamp', computed: true, description });
   return { typeName: `portico_${def.kind}`, def, attributes: attrs, type: objectType(attrs) };
 }
 

@@ -4,15 +4,15 @@ import { PorticoResource } from '../runtime';
 
 /** Properties of {@link ApiKey} (`portico_api_key`): the REST fields, in camelCase. */
 export interface ApiKeyConfig extends TerraformMetaArguments {
-  /** The owning tenant. */
+  /** The owning tenant. A slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit. */
   readonly tenantId: string;
-  /** What the key is for. */
+  /** What the key is for. A string of 1 to 200 characters. */
   readonly name: string;
-  /** The rate-limit tier its calls count against. Default: `null`. */
+  /** The rate-limit tier its calls count against. A string of 1 to 64 characters. Default: `null`. */
   readonly rateLimitTier?: string | null;
-  /** When the key stops working (in the future at creation); null: never. Default: `null`. */
+  /** When the key stops working (in the future at creation); null: never. An RFC 3339 date-time. Default: `null`. */
   readonly expiresAt?: string | null;
-  /** Free-form string labels. Default: `{}`. */
+  /** Free-form string labels. A map; keys: a string of 1 to 128 characters; values: a string of at most 1,024 characters. Default: `{}`. */
   readonly metadata?: { [key: string]: string } | null;
 }
 

@@ -4,21 +4,21 @@ import { PorticoResource } from '../runtime';
 
 /** Properties of {@link Budget} (`portico_budget`): the REST fields, in camelCase. */
 export interface BudgetConfig extends TerraformMetaArguments {
-  /** Identifier. */
+  /** Identifier: yours, or left out, the server's. A slug (lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit), or an id this gateway made (`bud_…`). */
   readonly id?: string | null;
-  /** The owning tenant. */
+  /** The owning tenant. A slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit. */
   readonly tenantId: string;
-  /** A label. Default: `""`. */
+  /** A label. A string of at most 200 characters. Default: `""`. */
   readonly name?: string | null;
-  /** One of the tenant's API keys to cap; null: the whole tenant. Default: `null`. */
+  /** One of the tenant's API keys to cap; null: the whole tenant. A string of 1 to 100 characters. Default: `null`. */
   readonly apiKeyId?: string | null;
-  /** The UTC period spend is counted over (weeks start on Monday). Default: `"MONTHLY"`. */
+  /** The UTC period spend is counted over (weeks start on Monday). One of `DAILY`, `WEEKLY`, `MONTHLY`. Default: `"MONTHLY"`. */
   readonly period?: 'DAILY' | 'WEEKLY' | 'MONTHLY' | null;
-  /** The cap, in USD per period. */
+  /** The cap, in USD per period. A number above 0, at most 1,000,000,000,000. */
   readonly limitUsd: number;
-  /** HARD refuses calls once the cap is reached; SOFT only alerts. Default: `"HARD"`. */
+  /** HARD refuses calls once the cap is reached; SOFT only alerts. One of `HARD`, `SOFT`. Default: `"HARD"`. */
   readonly enforcement?: 'HARD' | 'SOFT' | null;
-  /** Percentages of the cap that raise BUDGET_THRESHOLD_CROSSED, increasing. Default: `[50,80,100]`. */
+  /** Percentages of the cap that raise BUDGET_THRESHOLD_CROSSED, increasing. At most 10 items, each an integer from 1 to 100. Default: `[50,80,100]`. */
   readonly alertThresholds?: number[] | null;
 }
 

@@ -4,17 +4,17 @@ import { PorticoResource } from '../runtime';
 
 /** Properties of {@link Credential} (`portico_credential`): the REST fields, in camelCase. */
 export interface CredentialConfig extends TerraformMetaArguments {
-  /** Identifier. */
+  /** Identifier: yours, or left out, the server's. A slug (lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit), or an id this gateway made (`cred_…`). */
   readonly id?: string | null;
-  /** The owning tenant; null for a global one. */
+  /** The owning tenant; null for a global one. A slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit. */
   readonly tenantId?: string | null;
-  /** A label. Default: `""`. */
+  /** A label. A string of at most 200 characters. Default: `""`. */
   readonly name?: string | null;
-  /** The LLM provider the key is for (`openai`), as route providers name it. */
+  /** The LLM provider the key is for (`openai`), as route providers name it. A string of 1 to 64 characters. */
   readonly providerName: string;
-  /** Write-only secret: sent to the API, never stored in state. Write-only: never stored in state. */
+  /** Write-only secret: sent to the API, never stored in state. A string of 1 to 4,096 characters. Write-only: never stored in state. */
   readonly apiKeyWo?: string | null;
-  /** Change it to send api_key_wo again (rotation); a changed api_key_wo alone is not sent (the plan warns). */
+  /** Change it to send api_key_wo again (rotation); a changed api_key_wo alone is not sent (the plan warns). An integer from 0 to 1,000,000,000,000,000. */
   readonly apiKeyWoVersion?: number | null;
 }
 

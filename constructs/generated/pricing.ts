@@ -4,15 +4,15 @@ import { PorticoResource } from '../runtime';
 
 /** Properties of {@link Pricing} (`portico_pricing`): the REST fields, in camelCase. */
 export interface PricingConfig extends TerraformMetaArguments {
-  /** Identifier. */
+  /** Identifier: yours, or left out, the server's. A slug (lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit), or an id this gateway made (`price_…`). */
   readonly id?: string | null;
-  /** The LLM provider (`openai`). */
+  /** The LLM provider (`openai`). A string of 1 to 64 characters. */
   readonly providerName: string;
-  /** The model name as the provider is called with it. */
+  /** The model name as the provider is called with it. A string of 1 to 200 characters. */
   readonly model: string;
-  /** USD per million prompt tokens. */
+  /** USD per million prompt tokens. A number from 0 to 1,000,000. */
   readonly inputPerMillionUsd: number;
-  /** USD per million completion tokens. */
+  /** USD per million completion tokens. A number from 0 to 1,000,000. */
   readonly outputPerMillionUsd: number;
 }
 

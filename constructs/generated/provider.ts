@@ -4,9 +4,9 @@ import { toAttributes } from '../runtime';
 
 /** The portico provider block; both default to PORTICO_ENDPOINT / PORTICO_TOKEN. */
 export interface PorticoProviderConfig {
-  /** Admin API base URL; defaults to PORTICO_ENDPOINT, then http://127.0.0.1:8090. */
+  /** Admin API base URL; defaults to PORTICO_ENDPOINT, then http://127.0.0.1:8090. An http(s) URL. */
   readonly endpoint?: string | null;
-  /** Admin API token; defaults to PORTICO_TOKEN. */
+  /** Admin API token; defaults to PORTICO_TOKEN. A string of at least 1 character. */
   readonly token?: string | null;
   /** An alias, for more than one gateway in a stack. */
   readonly alias?: string;

@@ -4,17 +4,17 @@ import { PorticoResource } from '../runtime';
 
 /** Properties of {@link RateLimitTier} (`portico_rate_limit_tier`): the REST fields, in camelCase. */
 export interface RateLimitTierConfig extends TerraformMetaArguments {
-  /** Identifier. */
+  /** Identifier, chosen by you. A slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit. */
   readonly id: string;
-  /** What the tier is for. Default: `""`. */
+  /** What the tier is for. A string of at most 1,000 characters. Default: `""`. */
   readonly description?: string | null;
-  /** Requests per window, per API key. */
+  /** Requests per window, per API key. An integer from 1 to 1,000,000,000,000. */
   readonly limit: number;
-  /** The window, in seconds, from its first request. */
+  /** The window, in seconds, from its first request. An integer from 1 to 31,536,000. */
   readonly windowSecs: number;
-  /** Requests per UTC day, per API key; null: none. Default: `null`. */
+  /** Requests per UTC day, per API key; null: none. An integer from 1 to 1,000,000,000,000. Default: `null`. */
   readonly dailyQuota?: number | null;
-  /** Requests per UTC month, per API key; null: none. Default: `null`. */
+  /** Requests per UTC month, per API key; null: none. An integer from 1 to 1,000,000,000,000. Default: `null`. */
   readonly monthlyQuota?: number | null;
 }
 

@@ -3,64 +3,64 @@ import type { Construct, IResolvable, TerraformMetaArguments } from '../cdktf';
 import { PorticoResource } from '../runtime';
 
 export interface RouteProviders {
-  /** The provider (`openai`): picks its default base URL and its credentials. */
+  /** The provider (`openai`): picks its default base URL and its credentials. A string of 1 to 64 characters. */
   readonly provider: string;
-  /** The model sent upstream; null: the one asked for. Default: `null`. */
+  /** The model sent upstream; null: the one asked for. A string of 1 to 200 characters. Default: `null`. */
   readonly model?: string | null;
-  /** Its OpenAI-compatible API; null: the provider's default. Default: `null`. */
+  /** Its OpenAI-compatible API; null: the provider's default. An http(s) URL of at most 2,048 characters. Default: `null`. */
   readonly baseUrl?: string | null;
-  /** The credential to use; null: the tenant's active one for the provider, else a global one. Default: `null`. */
+  /** The credential to use; null: the tenant's active one for the provider, else a global one. A string of 1 to 100 characters. Default: `null`. */
   readonly credentialId?: string | null;
-  /** Its share of calls with the weighted strategy. Default: `1`. */
+  /** Its share of calls with the weighted strategy. An integer from 0 to 10,000. Default: `1`. */
   readonly weight?: number | null;
-  /** How long a call may take, in ms; null: the route's timeout. Default: `null`. */
+  /** How long a call may take, in ms; null: the route's timeout. An integer from 1 to 600,000. Default: `null`. */
   readonly timeoutMs?: number | null;
 }
 
 export interface RouteRateLimit {
-  /** Requests per window, per caller. */
+  /** Requests per window, per caller. An integer from 1 to 1,000,000,000. */
   readonly limit: number;
-  /** The window, in seconds, from its first request. */
+  /** The window, in seconds, from its first request. An integer from 1 to 31,536,000. */
   readonly windowSecs: number;
 }
 
 export interface RouteCircuitBreaker {
-  /** Failures in a row that open the circuit. Default: `5`. */
+  /** Failures in a row that open the circuit. An integer from 1 to 10,000. Default: `5`. */
   readonly failureThreshold?: number | null;
-  /** How long an open circuit refuses calls, in ms. Default: `30000`. */
+  /** How long an open circuit refuses calls, in ms. An integer from 100 to 3,600,000. Default: `30000`. */
   readonly cooldownMs?: number | null;
 }
 /** Properties of {@link Route} (`portico_route`): the REST fields, in camelCase. */
 export interface RouteConfig extends TerraformMetaArguments {
-  /** Identifier. */
+  /** Identifier: yours, or left out, the server's. A slug (lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit), or an id this gateway made (`rt_…`). */
   readonly id?: string | null;
-  /** The owning tenant; null for a global one. */
+  /** The owning tenant; null for a global one. A slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit. */
   readonly tenantId?: string | null;
-  /** What the route is for. Default: `""`. */
+  /** What the route is for. A string of at most 1,000 characters. Default: `""`. */
   readonly description?: string | null;
   /** Disabled routes serve nothing (and keep their path). Default: `true`. */
   readonly enabled?: boolean | IResolvable | null;
-  /** Among matching routes of one owner, the higher first. Default: `0`. */
+  /** Among matching routes of one owner, the higher first. An integer from -1,000,000 to 1,000,000. Default: `0`. */
   readonly priority?: number | null;
-  /** LLM route: the models it serves, `*` matching any run of characters. Default: `null`. */
+  /** LLM route: the models it serves, `*` matching any run of characters. A string of 1 to 200 characters. Default: `null`. */
   readonly modelPattern?: string | null;
-  /** LLM route: how providers are tried: the first only, in order on failure, by weight, or rotating. Default: `"model-prefix"`. */
+  /** LLM route: how providers are tried: the first only, in order on failure, by weight, or rotating. One of `model-prefix`, `fallback`, `weighted`, `round-robin`. Default: `"model-prefix"`. */
   readonly strategy?: 'model-prefix' | 'fallback' | 'weighted' | 'round-robin' | null;
-  /** LLM route: the providers calls go to. Default: `[]`. */
+  /** LLM route: the providers calls go to. At most 32 items. Default: `[]`. */
   readonly providers?: RouteProviders[] | IResolvable | null;
-  /** HTTP route: the paths it serves (this one and those under it), owned by the route's owner. Default: `null`. */
+  /** HTTP route: the paths it serves (this one and those under it), owned by the route's owner. A string of at most 1,024 characters matching `^\/[^\s?#]*$`. Default: `null`. */
   readonly pathPrefix?: string | null;
-  /** HTTP route: the methods it serves; empty: all. Default: `[]`. */
+  /** HTTP route: the methods it serves; empty: all. At most 7 items, each one of `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE`, `OPTIONS`. Default: `[]`. */
   readonly methods?: ('GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS')[] | null;
-  /** HTTP route: the service requests go to (or give backend_url). Default: `null`. */
+  /** HTTP route: the service requests go to (or give backend_url). A string of 1 to 100 characters. Default: `null`. */
   readonly serviceId?: string | null;
-  /** HTTP route: the base URL requests go to (or give service_id). Default: `null`. */
+  /** HTTP route: the base URL requests go to (or give service_id). An http(s) URL of at most 2,048 characters. Default: `null`. */
   readonly backendUrl?: string | null;
   /** HTTP route: drop path_prefix from the path sent to the backend. Default: `false`. */
   readonly stripPrefix?: boolean | IResolvable | null;
   /** HTTP route: false lets calls without an API key through. Default: `true`. */
   readonly authRequired?: boolean | IResolvable | null;
-  /** How long an upstream call may take, in ms. Default: `30000`. */
+  /** How long an upstream call may take, in ms. An integer from 1 to 600,000. Default: `30000`. */
   readonly timeoutMs?: number | null;
   /** Requests per window per caller on this route; null: none. Default: `null`. */
   readonly rateLimit?: RouteRateLimit | IResolvable | null;

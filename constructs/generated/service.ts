@@ -4,19 +4,19 @@ import { PorticoResource } from '../runtime';
 
 /** Properties of {@link Service} (`portico_service`): the REST fields, in camelCase. */
 export interface ServiceConfig extends TerraformMetaArguments {
-  /** Identifier. */
+  /** Identifier: yours, or left out, the server's. A slug (lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit), or an id this gateway made (`svc_…`). */
   readonly id?: string | null;
-  /** The owning tenant; null for a global one. */
+  /** The owning tenant; null for a global one. A slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit. */
   readonly tenantId?: string | null;
-  /** A label. */
+  /** A label. A string of 1 to 200 characters. */
   readonly name: string;
-  /** The base URL requests go to. */
+  /** The base URL requests go to. An http(s) URL of at most 2,048 characters. */
   readonly targetUrl: string;
-  /** A path under target_url checked periodically (a 2xx or 3xx is UP); null: no checks. Default: `null`. */
+  /** A path under target_url checked periodically (a 2xx or 3xx is UP); null: no checks. A string of at most 1,024 characters matching `^\/[^\s#]*$`. Default: `null`. */
   readonly healthCheckPath?: string | null;
-  /** Seconds between health checks. Default: `30`. */
+  /** Seconds between health checks. An integer from 1 to 86,400. Default: `30`. */
   readonly healthCheckIntervalSecs?: number | null;
-  /** How long a request may take, in ms. Default: `30000`. */
+  /** How long a request may take, in ms. An integer from 1 to 600,000. Default: `30000`. */
   readonly timeoutMs?: number | null;
 }
 

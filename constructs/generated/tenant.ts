@@ -4,15 +4,15 @@ import { PorticoResource } from '../runtime';
 
 /** Properties of {@link Tenant} (`portico_tenant`): the REST fields, in camelCase. */
 export interface TenantConfig extends TerraformMetaArguments {
-  /** Identifier. */
+  /** Identifier, chosen by you. A slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit. */
   readonly id: string;
-  /** Display name. */
+  /** Display name. A string of 1 to 200 characters. */
   readonly name: string;
-  /** A SUSPENDED tenant's traffic is refused. Default: `"ACTIVE"`. */
+  /** A SUSPENDED tenant's traffic is refused. One of `ACTIVE`, `SUSPENDED`. Default: `"ACTIVE"`. */
   readonly status?: 'ACTIVE' | 'SUSPENDED' | null;
-  /** Where the tenant is served from, as a label. Default: `null`. */
+  /** Where the tenant is served from, as a label. A string of 1 to 64 characters. Default: `null`. */
   readonly region?: string | null;
-  /** Free-form string labels. Default: `{}`. */
+  /** Free-form string labels. A map; keys: a string of 1 to 128 characters; values: a string of at most 1,024 characters. Default: `{}`. */
   readonly metadata?: { [key: string]: string } | null;
   /** Destroying it also deletes what it still owns, even resources made outside Terraform (the API's `?cascade=true`). Apply it as true before the destroy. Default: `false`. */
   readonly forceDestroy?: boolean | IResolvable | null;

@@ -4,13 +4,13 @@ import { PorticoResource } from '../runtime';
 
 /** Properties of {@link Token} (`portico_token`): the REST fields, in camelCase. */
 export interface TokenConfig extends TerraformMetaArguments {
-  /** The owning tenant; null for a global one. */
+  /** The owning tenant; null for a global one. A slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit. */
   readonly tenantId?: string | null;
-  /** What the token is for. */
+  /** What the token is for. A string of 1 to 200 characters. */
   readonly name: string;
-  /** Its role: a platform role, or a tenant role with tenant_id. */
+  /** Its role: a platform role, or a tenant role with tenant_id. One of `owner`, `policy-admin`, `billing-admin`, `admin`, `developer`, `viewer`. */
   readonly role: 'owner' | 'policy-admin' | 'billing-admin' | 'admin' | 'developer' | 'viewer';
-  /** When it stops working (in the future at creation); null: never. Default: `null`. */
+  /** When it stops working (in the future at creation); null: never. An RFC 3339 date-time. Default: `null`. */
   readonly expiresAt?: string | null;
 }
 

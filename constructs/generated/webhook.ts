@@ -4,19 +4,19 @@ import { PorticoResource } from '../runtime';
 
 /** Properties of {@link Webhook} (`portico_webhook`): the REST fields, in camelCase. */
 export interface WebhookConfig extends TerraformMetaArguments {
-  /** Identifier. */
+  /** Identifier: yours, or left out, the server's. A slug (lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit), or an id this gateway made (`wh_…`). */
   readonly id?: string | null;
-  /** The owning tenant; null for a global one. */
+  /** The owning tenant; null for a global one. A slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit. */
   readonly tenantId?: string | null;
-  /** Where events are POSTed. */
+  /** Where events are POSTed. An http(s) URL of at most 2,048 characters. */
   readonly url: string;
-  /** Event types to deliver, or "*" for all. */
+  /** Event types to deliver, or "*" for all. 1 to 100 items, each `*` or a string matching `^[A-Z][A-Z0-9_]{1,63}$`. */
   readonly events: string[];
   /** Inactive webhooks receive nothing. Default: `true`. */
   readonly active?: boolean | IResolvable | null;
-  /** Write-only secret: sent to the API, never stored in state. Write-only: never stored in state. */
+  /** Write-only secret: sent to the API, never stored in state. A string of 1 to 4,096 characters. Write-only: never stored in state. */
   readonly secretWo?: string | null;
-  /** Change it to send secret_wo again (rotation); a changed secret_wo alone is not sent (the plan warns). */
+  /** Change it to send secret_wo again (rotation); a changed secret_wo alone is not sent (the plan warns). An integer from 0 to 1,000,000,000,000,000. */
   readonly secretWoVersion?: number | null;
 }
 

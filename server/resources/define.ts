@@ -212,7 +212,11 @@ const SLUG = '[a-z0-9][a-z0-9\\-_.]{0,62}';
 const SLUG_RULE = 'lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit';
 
 /** Caller-given ids: `[a-z0-9][a-z0-9-_.]{0,62}`. */
-export const slug = () => z.string().regex(new RegExp(`^${SLUG}$`), `must be a slug: ${SLUG_RULE}`);
+export const slug = () =>
+  z
+    .string()
+    .regex(new RegExp(`^${SLUG}$`), `must be a slug: ${SLUG_RULE}`)
+    .describe(`A slug: ${SLUG_RULE}.`);
 
 /**
  * The id of a resource whose id rule has a prefix: a slug, or an id the server made (`bud_` + letters, digits, `-`
@@ -221,7 +225,10 @@ export const slug = () => z.string().regex(new RegExp(`^${SLUG}$`), `must be a s
 export const resourceId = (prefix: string) => {
   const made = `${prefix.replace(/[^a-z0-9_-]/g, '')}[A-Za-z0-9_-]{1,64}`;
   const message = `must be a slug (${SLUG_RULE}) or an id this gateway made (${prefix}…)`;
-  return z.string().regex(new RegExp(`^(?:${SLUG}|${made})$`), message);
+  return z
+    .string()
+    .regex(new RegExp(`^(?:${SLUG}|${made})$`), message)
+    .describe(`A slug (${SLUG_RULE}), or an id this gateway made (\`${prefix}…\`).`);
 };
 
 /** Free-form string labels with bounded size. */
