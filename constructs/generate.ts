@@ -63,20 +63,55 @@ function tsType(t: CtyType, nestedName?: string, values?: string[]): string {
 }
 
 const isInput = (a: Attribute) => a.required || a.optional;
+const lowerFirst = (s: string) => s.replace(/^./, (c) => c.toLowerCase());
 
-/** `readonly name?: type;` lines with their docs, plus the interfaces of nested objects. */
+/** The JSDoc of an attribute: its description (with its rules), default and write-only note. */
+function docOf(a: Attribute): string {
+  return [
+    a.description,
+    a.default !== undefined ? `Default: \`${JSON.stringify(a.default)}\`.` : '',
+    a.writeOnly ? 'Write-only: never stored in state.' : '',
+  ]
+    .filter(Boolean)
+    .join(' ')
+    .replace(/\*\//g, '*\\/');
+}
+
+/** A nested object's TypeScript name: `RouteRateLimit`, `RouteProviders`. */
+const structName = (prefix: string, a: Attribute) => `${prefix}${pascal(a.name)}`;
+
+/**
+ * How cdktf's HCL renderer is told to write an attribute: its type and storage class. A nested object is `list`
+ * typed too: the renderer writes a lone object given as a list's value as `name = { … }`, the syntax the provider's
+ * nested attributes take (a `struct` would be written as a block, which Terraform refuses for an attribute).
+ */
+function hclKind(a: Attribute, prefix: string): [string, string] {
+  const t = a.type;
+  if (a.nested) return ['list', a.nested.nesting === 'list' ? `${structName(prefix, a)}List` : structName(prefix, a)];
+  if (t.kind === 'list' || t.kind === 'set' || t.kind === 'map') {
+    const element = t.element.kind === 'bool' ? 'boolean' : t.element.kind;
+    return [t.kind, `${element}${t.kind === 'map' ? 'Map' : 'List'}`];
+  }
+  return ['simple', t.kind === 'bool' ? 'boolean' : t.kind];
+}
+
+/** The expressions converting a property (`src`) for JSON synthesis and for HCL synthesis. */
+function conversions(a: Attribute, prefix: string, src: string): { json: string; hcl: string } {
+  const [type, storage] = hclKind(a, prefix);
+  if (!a.nested) return { json: src, hcl: `hcl(${src}, '${type}', '${storage}')` };
+  const fn = lowerFirst(structName(prefix, a));
+  const convert = (suffix: string) =>
+    a.nested!.nesting === 'list' ? `listOf(${src}, ${fn}${suffix})` : `${fn}${suffix}(${src})`;
+  return { json: convert('ToTerraform'), hcl: `hcl(${convert('ToHclTerraform')}, '${type}', '${storage}')` };
+}
+
+/** `readonly name?: type;` lines with their docs; the structs of nested objects go to `extra`. */
 function props(attrs: Attribute[], prefix: string, extra: string[], top = true): string[] {
   const lines: string[] = [];
   for (const a of attrs.filter(isInput)) {
-    const nestedName = a.nested ? `${prefix}${pascal(a.name)}` : undefined;
-    if (a.nested) extra.push(interfaceFor(nestedName!, a.nested.attributes, extra));
-    const doc = [
-      a.description,
-      a.default !== undefined ? `Default: \`${JSON.stringify(a.default)}\`.` : '',
-      a.writeOnly ? 'Write-only: never stored in state.' : '',
-    ]
-      .filter(Boolean)
-      .join(' ');
+    const nestedName = a.nested ? structName(prefix, a) : undefined;
+    if (a.nested) extra.push(structFor(nestedName!, a.nested.attributes, extra));
+    const doc = docOf(a);
     if (doc) lines.push(`  /** ${doc} */`);
     const type = tsType(a.type, nestedName, a.enum);
     lines.push(`  readonly ${camel(a.name, top)}${a.required ? '' : '?'}: ${type}${a.required ? '' : ' | null'};`);
@@ -84,99 +119,188 @@ function props(attrs: Attribute[], prefix: string, extra: string[], top = true):
   return lines;
 }
 
-function interfaceFor(name: string, attrs: Attribute[], extra: string[]): string {
-  return `export interface ${name} {\n${props(attrs, name, extra, false).join('\n')}\n}\n`;
+/** A nested object's interface and its two converters, as cdktf's bindings have them (`xToTerraform`…). */
+function structFor(name: string, attrs: Attribute[], extra: string[]): string {
+  const fn = lowerFirst(name);
+  const inputs = attrs.filter(isInput);
+  const body = (kind: 'json' | 'hcl') =>
+    inputs.map((a) => `    ${a.name}: ${conversions(a, name, `struct.${camel(a.name, false)}`)[kind]},`).join('\n');
+  const head = (suffix: string, what: string) => `/** ${what} */
+export function ${fn}${suffix}(struct: ${name} | IResolvable | null | undefined): unknown {
+  if (struct === null || struct === undefined || isResolvable(struct)) return struct;
+  return defined({`;
+  return `export interface ${name} {
+${props(attrs, name, extra, false).join('\n')}
 }
 
-function specFor(attrs: Attribute[], top = true): string {
-  const parts = attrs
-    .filter(isInput)
-    .map((a) =>
-      a.nested
-        ? `${camel(a.name, top)}: { name: '${a.name}', nested: ${specFor(a.nested.attributes, false)} }`
-        : `${camel(a.name, top)}: '${a.name}'`,
-    );
-  return `{ ${parts.join(', ')} }`;
+${head('ToTerraform', `{@link ${name}} as Terraform attributes, for JSON synthesis.`)}
+${body('json')}
+  });
 }
 
-function getter(a: Attribute): string {
+${head('ToHclTerraform', `{@link ${name}} as Terraform attributes with their HCL types, for \`cdktf synth --hcl\`.`)}
+${body('hcl')}
+  });
+}
+`;
+}
+
+/** The getter's type and the call that reads the attribute from state (a reference at synth). */
+function readerOf(a: Attribute): [string, string] {
+  if (a.nested || a.type.kind === 'object') return ['IResolvable', `this.interpolationForAttribute('${a.name}')`];
+  switch (a.type.kind) {
+    case 'string':
+      return ['string', `this.getStringAttribute('${a.name}')`];
+    case 'number':
+      return ['number', `this.getNumberAttribute('${a.name}')`];
+    case 'bool':
+      return ['IResolvable', `this.getBooleanAttribute('${a.name}')`];
+    case 'map':
+      return a.type.element.kind === 'number'
+        ? ['{ [key: string]: number }', `this.getNumberMapAttribute('${a.name}')`]
+        : ['{ [key: string]: string }', `this.getStringMapAttribute('${a.name}')`];
+    case 'list':
+    case 'set':
+      return a.type.element.kind === 'number'
+        ? ['number[]', `this.getNumberListAttribute('${a.name}')`]
+        : a.type.element.kind === 'string'
+          ? ['string[]', `this.getListAttribute('${a.name}')`]
+          : ['IResolvable', `this.interpolationForAttribute('${a.name}')`];
+    default:
+      return ['IResolvable', `this.interpolationForAttribute('${a.name}')`];
+  }
+}
+
+/**
+ * An attribute's members, shaped as cdktf's bindings shape them: a getter reading it from state; for an argument also a
+ * setter, an `…Input` getter with the configured value, and `reset…()` when it is optional.
+ */
+function members(a: Attribute, prefix: string): string {
   const name = camel(a.name);
-  const call =
-    a.nested || a.type.kind === 'object' || (a.type.kind === 'list' && a.type.element.kind !== 'string')
-      ? [`IResolvable`, `this.interpolationForAttribute('${a.name}')`]
-      : a.type.kind === 'string'
-        ? ['string', `this.getStringAttribute('${a.name}')`]
-        : a.type.kind === 'number'
-          ? ['number', `this.getNumberAttribute('${a.name}')`]
-          : a.type.kind === 'bool'
-            ? ['IResolvable', `this.getBooleanAttribute('${a.name}')`]
-            : a.type.kind === 'map'
-              ? ['{ [key: string]: string }', `this.getStringMapAttribute('${a.name}')`]
-              : ['string[]', `this.getListAttribute('${a.name}')`];
-  return `  get ${name}(): ${call[0]} {\n    return ${call[1]};\n  }`;
+  const doc = docOf(a);
+  const [type, read] = readerOf(a);
+  // a write-only argument is never in state: nothing to read back, so no getter
+  const out = a.writeOnly
+    ? []
+    : [`${doc ? `  /** ${doc} */\n` : ''}  get ${name}(): ${type} {\n    return ${read};\n  }`];
+  if (isInput(a)) {
+    const nestedName = a.nested ? structName(prefix, a) : undefined;
+    const input = `${tsType(a.type, nestedName, a.enum)}${a.required ? '' : ' | null'}`;
+    const setterDoc = a.writeOnly && doc ? `  /** ${doc} */\n` : '';
+    out.push(`${setterDoc}  set ${name}(value: ${input}) {\n    this._${name} = value;\n  }`);
+    if (!a.required) out.push(`  reset${pascal(a.name)}() {\n    this._${name} = undefined;\n  }`);
+    out.push(
+      `  /** The value this configuration gives it (undefined: left out). */\n  get ${name}Input(): ${input} | undefined {\n    return this._${name};\n  }`,
+    );
+  }
+  return out.join('\n\n');
 }
 
-function resourceFile(m: ResourceModel): { file: string; className: string; text: string } {
-  const className = pascal(m.def.kind);
+/** A resource or data source class: config, stored arguments, members, and both synthesizers. */
+function classFile(m: ResourceModel, className: string, base: string, configDoc: string, classDoc: string): string {
   const extra: string[] = [];
   const configLines = props(m.attributes, className, extra);
-  const readable = m.attributes.filter((a) => !a.writeOnly);
-  const text = `${HEADER}import type { Construct, IResolvable, TerraformMetaArguments } from '../cdktf';
-import { PorticoResource } from '../runtime';
+  const inputs = m.attributes.filter(isInput);
+  const readable = m.attributes.filter((a) => !a.writeOnly || isInput(a));
+  const fields = inputs.map((a) => {
+    const nestedName = a.nested ? structName(className, a) : undefined;
+    return `  private _${camel(a.name)}?: ${tsType(a.type, nestedName, a.enum)}${a.required ? '' : ' | null'};`;
+  });
+  const assign = inputs.map((a) => `    this._${camel(a.name)} = config.${camel(a.name)};`);
+  const synth = (kind: 'json' | 'hcl') =>
+    inputs.map((a) => `      ${a.name}: ${conversions(a, className, `this._${camel(a.name)}`)[kind]},`).join('\n');
+  return `${HEADER}import type { Construct, IResolvable, TerraformMetaArguments } from '../cdktf';
+import { ${base}, defined, hcl, isResolvable, listOf } from '../runtime';
 
-${extra.join('\n')}/** Properties of {@link ${className}} (\`${m.typeName}\`): the REST fields, in camelCase. */
+${extra.map((e) => `${e}\n`).join('')}/** ${configDoc} */
 export interface ${className}Config extends TerraformMetaArguments {
 ${configLines.join('\n')}
 }
 
-/** ${m.def.description} */
-export class ${className} extends PorticoResource<${className}Config> {
+/** ${classDoc} */
+export class ${className} extends ${base} {
   static readonly tfResourceType = '${m.typeName}';
 
+${fields.join('\n')}
+
   constructor(scope: Construct, id: string, config: ${className}Config) {
-    super(scope, id, '${m.typeName}', config, ${specFor(m.attributes)});
+    super(scope, id, '${m.typeName}', config);
+${assign.join('\n')}
   }
 
-${readable.map(getter).join('\n\n')}
+${readable.map((a) => members(a, className)).join('\n\n')}
+
+  protected override synthesizeAttributes(): { [name: string]: unknown } {
+    return defined({
+${synth('json')}
+    });
+  }
+
+  protected override synthesizeHclAttributes(): { [name: string]: unknown } {
+    return defined({
+${synth('hcl')}
+    });
+  }
 }
 `;
+}
+
+function resourceFile(m: ResourceModel): { file: string; className: string; text: string } {
+  const className = pascal(m.def.kind);
+  const text = classFile(
+    m,
+    className,
+    'PorticoResource',
+    `Properties of {@link ${className}} (\`${m.typeName}\`): the REST fields, in camelCase.`,
+    m.def.description,
+  );
   return { file: `${m.def.kind.replace(/_/g, '-')}.ts`, className, text };
 }
 
 /** A data source construct, named as cdktf names them: `portico_route` → `DataPorticoRoute` (data-portico-route.ts). */
 function dataSourceFile(m: ResourceModel): { file: string; className: string; text: string } {
   const className = `Data${pascal(m.typeName)}`;
-  const extra: string[] = [];
-  const configLines = props(m.attributes, className, extra);
-  const text = `${HEADER}import type { Construct, IResolvable, TerraformMetaArguments } from '../cdktf';
-import { PorticoDataSource } from '../runtime';
-
-${extra.join('\n')}/** Properties of {@link ${className}} (data \`${m.typeName}\`): the id to look up, and its tenant. */
-export interface ${className}Config extends TerraformMetaArguments {
-${configLines.join('\n')}
-}
-
-/** Looks up one ${m.def.title} by id (data source \`${m.typeName}\`). ${m.def.description} */
-export class ${className} extends PorticoDataSource<${className}Config> {
-  static readonly tfResourceType = '${m.typeName}';
-
-  constructor(scope: Construct, id: string, config: ${className}Config) {
-    super(scope, id, '${m.typeName}', config, ${specFor(m.attributes)});
-  }
-
-${m.attributes.map(getter).join('\n\n')}
-}
-`;
+  const text = classFile(
+    m,
+    className,
+    'PorticoDataSource',
+    `Properties of {@link ${className}} (data \`${m.typeName}\`): the id to look up, and its tenant.`,
+    `Looks up one ${m.def.title} by id (data source \`${m.typeName}\`). ${m.def.description}`,
+  );
   return { file: `data-${m.typeName.replace(/_/g, '-')}.ts`, className, text };
 }
 
+/** The provider: its arguments are read back as set (a provider has no state), as cdktf's provider bindings do. */
 function providerFile(): string {
+  const attrs = PROVIDER_ATTRIBUTES;
+  const member = (a: Attribute) => {
+    const name = camel(a.name, false);
+    const type = `${tsType(a.type, undefined, a.enum)} | null | undefined`;
+    return `  /** ${docOf(a)} */
+  get ${name}(): ${type} {
+    return this._${name};
+  }
+
+  set ${name}(value: ${type}) {
+    this._${name} = value;
+  }
+
+  reset${pascal(a.name)}() {
+    this._${name} = undefined;
+  }
+
+  get ${name}Input(): ${type} {
+    return this._${name};
+  }`;
+  };
+  const synth = (kind: 'json' | 'hcl') =>
+    attrs.map((a) => `      ${a.name}: ${conversions(a, 'PorticoProvider', `this._${camel(a.name, false)}`)[kind]},`);
   return `${HEADER}import { TerraformProvider, type Construct } from '../cdktf';
-import { toAttributes } from '../runtime';
+import { defined, hcl } from '../runtime';
 
 /** The portico provider block; both default to PORTICO_ENDPOINT / PORTICO_TOKEN. */
 export interface PorticoProviderConfig {
-${props(PROVIDER_ATTRIBUTES, 'PorticoProvider', []).join('\n')}
+${props(attrs, 'PorticoProvider', []).join('\n')}
   /** An alias, for more than one gateway in a stack. */
   readonly alias?: string;
 }
@@ -184,13 +308,26 @@ ${props(PROVIDER_ATTRIBUTES, 'PorticoProvider', []).join('\n')}
 export class PorticoProvider extends TerraformProvider {
   static readonly tfResourceType = 'portico';
 
-  constructor(scope: Construct, id: string, private readonly config: PorticoProviderConfig = {}) {
+${attrs.map((a) => `  private _${camel(a.name, false)}?: ${tsType(a.type, undefined, a.enum)} | null;`).join('\n')}
+
+  constructor(scope: Construct, id: string, config: PorticoProviderConfig = {}) {
     super(scope, id, { terraformResourceType: 'portico', terraformGeneratorMetadata: { providerName: 'portico', providerVersionConstraint: '>= ${PROVIDER_VERSION}' }, terraformProviderSource: 'portico/portico' });
     this.alias = config.alias;
+${attrs.map((a) => `    this._${camel(a.name, false)} = config.${camel(a.name, false)};`).join('\n')}
   }
 
+${attrs.map(member).join('\n\n')}
+
   protected override synthesizeAttributes(): { [name: string]: unknown } {
-    return toAttributes(this.config as unknown as Record<string, unknown>, ${specFor(PROVIDER_ATTRIBUTES)});
+    return defined({
+${synth('json').join('\n')}
+    });
+  }
+
+  protected override synthesizeHclAttributes(): { [name: string]: unknown } {
+    return defined({
+${synth('hcl').join('\n')}
+    });
   }
 }
 `;

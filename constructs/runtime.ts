@@ -1,29 +1,66 @@
-import { TerraformDataSource, TerraformResource, type Construct, type TerraformMetaArguments } from './cdktf';
+import {
+  TerraformDataSource,
+  TerraformResource,
+  type Construct,
+  type IResolvable,
+  type TerraformMetaArguments,
+} from './cdktf';
 
 /**
- * How a construct's camelCase properties become the provider's snake_case attributes. The generator writes one spec per
- * resource: a string is the attribute name (its value passes as is, so map keys stay the user's), an object also
- * converts the nested object(s) inside.
+ * What the generated constructs (constructs/generated/) share: the block config, and the small conversions their
+ * `synthesizeAttributes()` (JSON) and `synthesizeHclAttributes()` (`cdktf synth --hcl`) are written with.
  */
-export type AttributeSpec = Record<string, string | { name: string; nested: AttributeSpec }>;
 
-function convertNested(value: unknown, spec: AttributeSpec): unknown {
-  if (value === null || value === undefined || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => convertNested(v, spec));
-  if (Object.keys(spec).length && !Object.keys(value).some((k) => k in spec)) return value; // a token, not an object
-  return toAttributes(value as Record<string, unknown>, spec);
+/** A value cdktf resolves at synth (a reference, a function call): passed on as is, never looked into. */
+export const isResolvable = (value: unknown): value is IResolvable =>
+  typeof value === 'object' && value !== null && typeof (value as { resolve?: unknown }).resolve === 'function';
+
+/** The object without its unset (undefined) entries: Terraform then plans the provider's default. */
+export function defined(attributes: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(attributes).filter(([, value]) => value !== undefined));
 }
 
-/** Properties → attributes, leaving out what was not set (Terraform then uses the provider's default). */
-export function toAttributes(props: Record<string, unknown>, spec: AttributeSpec): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [prop, target] of Object.entries(spec)) {
-    const value = props[prop];
-    if (value === undefined) continue;
-    if (typeof target === 'string') out[target] = value;
-    else out[target.name] = convertNested(value, target.nested);
-  }
-  return out;
+/** A list of structs converted item by item; a token, null or undefined passes as is. */
+export function listOf<T>(value: T[] | IResolvable | null | undefined, convert: (item: T) => unknown): unknown {
+  return Array.isArray(value) ? value.map(convert) : value;
+}
+
+/** How cdktf's HCL renderer writes an attribute: `simple` values, `list`/`set` in brackets, `map` in braces. */
+export type HclType = 'simple' | 'list' | 'set' | 'map';
+
+/**
+ * A literal string as the inside of an HCL quoted string. cdktf's renderer only escapes double quotes, so a backslash,
+ * a newline or `%{` (an HCL template directive) would change the value; escaped here, its quotes are left alone.
+ * A string holding `${` is a cdktf token (a reference): it is an expression, and stays as it is.
+ */
+function escapeHclString(value: string): string {
+  if (value.includes('${')) return value;
+  return value
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r')
+    .replace(/\t/g, '\\t')
+    .replace(/%\{/g, '%%{');
+}
+
+const escapeStrings = (value: unknown, storageClassType: string): unknown => {
+  if (typeof value === 'string') return storageClassType.startsWith('string') ? escapeHclString(value) : value;
+  if (Array.isArray(value) && storageClassType === 'stringList') return value.map((v) => escapeStrings(v, 'string'));
+  if (value && typeof value === 'object' && storageClassType === 'stringMap' && !isResolvable(value))
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeStrings(v, 'string')]));
+  return value;
+};
+
+/**
+ * One attribute for `synthesizeHclAttributes()`: its value with the type and storage class cdktf's renderer reads
+ * (`isBlock` is always false: the provider's nested objects are attributes, written `name = { … }`, not blocks).
+ * Unset stays unset; null is written as `null`.
+ */
+export function hcl(value: unknown, type: HclType, storageClassType: string): unknown {
+  if (value === undefined) return undefined;
+  if (value === null) return { value: 'null', isBlock: false, type: 'simple', storageClassType: 'null' };
+  return { value: escapeStrings(value, storageClassType), isBlock: false, type, storageClassType };
 }
 
 /** The config a resource or data-source block is built with: its type and the meta-arguments from the props. */
@@ -35,38 +72,20 @@ const blockConfig = (type: string, props: TerraformMetaArguments) => ({
   count: props.count,
   lifecycle: props.lifecycle,
   forEach: props.forEach,
+  provisioners: props.provisioners,
+  connection: props.connection,
 });
 
-/** What every generated resource construct shares: the meta-arguments and the property → attribute conversion. */
-export abstract class PorticoResource<C extends TerraformMetaArguments> extends TerraformResource {
-  protected constructor(
-    scope: Construct,
-    id: string,
-    type: string,
-    private readonly props: C,
-    private readonly spec: AttributeSpec,
-  ) {
+/** What every generated resource construct extends: a `portico_*` resource block with the meta-arguments. */
+export abstract class PorticoResource extends TerraformResource {
+  protected constructor(scope: Construct, id: string, type: string, props: TerraformMetaArguments) {
     super(scope, id, blockConfig(type, props));
-  }
-
-  protected override synthesizeAttributes(): { [name: string]: unknown } {
-    return toAttributes(this.props as unknown as Record<string, unknown>, this.spec);
   }
 }
 
-/** What every generated data source construct shares (`DataPorticoRoute`…): the same conversion, read-only. */
-export abstract class PorticoDataSource<C extends TerraformMetaArguments> extends TerraformDataSource {
-  protected constructor(
-    scope: Construct,
-    id: string,
-    type: string,
-    private readonly props: C,
-    private readonly spec: AttributeSpec,
-  ) {
+/** What every generated data source construct (`DataPorticoRoute`…) extends: a `portico_*` data block. */
+export abstract class PorticoDataSource extends TerraformDataSource {
+  protected constructor(scope: Construct, id: string, type: string, props: TerraformMetaArguments) {
     super(scope, id, blockConfig(type, props));
-  }
-
-  protected override synthesizeAttributes(): { [name: string]: unknown } {
-    return toAttributes(this.props as unknown as Record<string, unknown>, this.spec);
   }
 }
