@@ -1,0 +1,251 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pino from 'pino';
+import * as c from '../constructs';
+import { TerraformDataSource, TerraformResource } from '../constructs/cdktf';
+import { DATA_MODELS, MODELS, type ResourceModel } from '../provider/schema';
+import { startServer, type RunningServer } from '../server/app';
+import { loadConfig } from '../server/config';
+import { testPgliteImage } from './support/pglite-image';
+import { TerraformDir, terraformAvailable } from './support/terraform';
+
+const run = promisify(execFile);
+const TOKEN = 'cdktf-hcl-token-0123456789';
+/** Quotes, a backslash, a newline and non-ASCII: what an HCL string literal must escape, or keep, right. */
+const AWKWARD = 'Line one says "hi" \\ back\nline two: café';
+
+/** One of every construct, each argument set at least once (checked below), in `stack`. */
+function everyConstruct(stack: c.TerraformStack, endpoint: string) {
+  new c.PorticoProvider(stack, 'portico', { endpoint, token: TOKEN });
+  const tier = new c.RateLimitTier(stack, 'tier', {
+    id: 'silver',
+    description: AWKWARD,
+    limit: 5,
+    windowSecs: 60,
+    dailyQuota: 1000,
+    monthlyQuota: null,
+  });
+  const tenant = new c.Tenant(stack, 'tenant', {
+    id: 'acme',
+    name: 'Acme "Corp"',
+    status: 'ACTIVE',
+    region: 'eu-west',
+    metadata: { team: 'a"b', 'cost.center': '42' },
+    forceDestroy: true,
+  });
+  const key = new c.ApiKey(stack, 'key', {
+    tenantId: tenant.id,
+    name: 'prod',
+    rateLimitTier: tier.id,
+    expiresAt: '2099-01-01T00:00:00Z',
+    metadata: {},
+  });
+  new c.Token(stack, 'token', { tenantId: tenant.id, name: 'ci', role: 'developer', expiresAt: null });
+  const cred = new c.Credential(stack, 'cred', {
+    id: 'openai-acme',
+    tenantId: tenant.id,
+    name: 'OpenAI',
+    providerName: 'openai',
+    apiKeyWo: 'sk-test-1234567890',
+    apiKeyWoVersion: 1,
+  });
+  new c.Pricing(stack, 'price', {
+    id: 'gpt-4o',
+    providerName: 'openai',
+    model: 'gpt-4o',
+    inputPerMillionUsd: 2.5,
+    outputPerMillionUsd: 10,
+  });
+  const svc = new c.Service(stack, 'svc', {
+    id: 'billing',
+    tenantId: tenant.id,
+    name: 'Billing',
+    targetUrl: 'http://127.0.0.1:9/billing',
+    healthCheckPath: '/healthz',
+    healthCheckIntervalSecs: 15,
+    timeoutMs: 5000,
+  });
+  const llm = new c.Route(stack, 'llm', {
+    id: 'gpt',
+    tenantId: tenant.id,
+    description: AWKWARD,
+    enabled: true,
+    priority: -3,
+    modelPattern: 'gpt*',
+    strategy: 'weighted',
+    providers: [
+      { provider: 'openai', model: 'gpt-4o', credentialId: cred.id, weight: 3, timeoutMs: 1000 },
+      { provider: 'azure', baseUrl: 'https://azure.example.com/v1', model: null },
+    ],
+    timeoutMs: 20_000,
+    rateLimit: { limit: 10, windowSecs: 60 },
+    circuitBreaker: { failureThreshold: 3, cooldownMs: 1000 },
+  });
+  const http = new c.Route(stack, 'http', {
+    tenantId: tenant.id,
+    pathPrefix: '/billing',
+    methods: ['GET', 'POST'],
+    serviceId: svc.id,
+    stripPrefix: true,
+    authRequired: false,
+  });
+  new c.Route(stack, 'direct', { tenantId: tenant.id, pathPrefix: '/direct', backendUrl: 'https://api.example.com' });
+  new c.Budget(stack, 'budget', {
+    id: 'monthly',
+    tenantId: tenant.id,
+    name: 'Monthly',
+    apiKeyId: key.id,
+    period: 'MONTHLY',
+    limitUsd: 99.5,
+    enforcement: 'SOFT',
+    alertThresholds: [50, 90],
+  });
+  new c.Webhook(stack, 'hook', {
+    id: 'events',
+    tenantId: tenant.id,
+    url: 'https://hooks.example.com/acme',
+    events: ['*'],
+    active: false,
+    secretWo: 'whsec_"quoted"\\secret',
+    secretWoVersion: 2,
+  });
+  new c.DataPorticoRateLimitTier(stack, 'tier_lookup', { id: tier.id });
+  new c.DataPorticoTenant(stack, 'tenant_lookup', { id: tenant.id });
+  new c.DataPorticoCredential(stack, 'cred_lookup', { id: cred.id, tenantId: tenant.id });
+  new c.DataPorticoService(stack, 'svc_lookup', { id: svc.id, tenantId: tenant.id });
+  new c.DataPorticoRoute(stack, 'route_lookup', { id: http.id, tenantId: llm.tenantId });
+}
+
+/** Synthesizes `everyConstruct` into a fresh directory, as HCL (what `cdktf synth --hcl` does) or as JSON. */
+function synth(hclOutput: boolean, endpoint = 'http://127.0.0.1:8090') {
+  const outdir = new TerraformDir().dir;
+  const before = process.env.SYNTH_HCL_OUTPUT;
+  process.env.SYNTH_HCL_OUTPUT = String(hclOutput); // the stack reads it when made
+  try {
+    const app = new c.App({ outdir, hclOutput });
+    const stack = new c.TerraformStack(app, 'all');
+    everyConstruct(stack, endpoint);
+    app.synth();
+    const dir = join(outdir, 'stacks', 'all');
+    return { dir, stack, text: readFileSync(join(dir, hclOutput ? 'cdk.tf' : 'cdk.tf.json'), 'utf8') };
+  } finally {
+    if (before === undefined) delete process.env.SYNTH_HCL_OUTPUT;
+    else process.env.SYNTH_HCL_OUTPUT = before;
+  }
+}
+
+/** The HCL of each block, by `resource.type.name` / `data.type.name` (cdktf writes every block from column 0). */
+function blocks(hcl: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const parts = hcl.split(/^(?=(?:resource|data) ")/m).slice(1);
+  for (const part of parts) {
+    const [, kind, type, name] = /^(resource|data) "([^"]+)" "([^"]+)"/.exec(part)!;
+    out.set(`${kind}.${type}.${name}`, part);
+  }
+  return out;
+}
+
+/** The snake_case arguments a construct was given: what its JSON synthesis holds, meta-arguments aside. */
+const argumentsOf = (e: TerraformResource | TerraformDataSource) =>
+  Object.keys((e as unknown as { synthesizeAttributes(): Record<string, unknown> }).synthesizeAttributes());
+
+const modelOf = (e: TerraformResource | TerraformDataSource, data: boolean): ResourceModel =>
+  (data ? DATA_MODELS : MODELS).find((m) => m.typeName === e.terraformResourceType)!;
+
+describe('issue 13, item 11: cdktf synth --hcl', () => {
+  test('every construct writes each argument it was given; every argument of every construct is covered', () => {
+    const { text, stack } = synth(true);
+    const byAddress = blocks(text);
+    const covered = new Map<string, Set<string>>();
+    for (const e of stack.node.findAll()) {
+      const data = e instanceof TerraformDataSource;
+      if (!data && !(e instanceof TerraformResource)) continue;
+      const r = e as TerraformResource;
+      const address = `${data ? 'data' : 'resource'}.${r.terraformResourceType}.${r.friendlyUniqueId}`;
+      const block = byAddress.get(address);
+      expect([address, block !== undefined]).toEqual([address, true]);
+      const given = argumentsOf(r);
+      expect(given.length).toBeGreaterThan(0);
+      for (const name of given) expect([address, block]).toEqual([address, expect.stringMatching(`\\n${name} = `)]);
+      const key = `${data ? 'data.' : ''}${r.terraformResourceType}`;
+      covered.set(key, new Set([...(covered.get(key) ?? []), ...given]));
+      expect(modelOf(r, data)).toBeDefined();
+    }
+    for (const [data, models] of [
+      [false, MODELS],
+      [true, DATA_MODELS],
+    ] as const)
+      for (const m of models) {
+        const key = `${data ? 'data.' : ''}${m.typeName}`;
+        const inputs = m.attributes.filter((a) => a.required || a.optional).map((a) => a.name);
+        expect([key, [...(covered.get(key) ?? [])].sort()]).toEqual([key, inputs.sort()]);
+      }
+    expect(text).toMatch(/^provider "portico" \{\nendpoint = "http:\/\/127\.0\.0\.1:8090"\ntoken = "cdktf-hcl/m);
+    // nested attributes are written as attributes (`name = { … }`), never as blocks
+    expect(byAddress.get('resource.portico_route.llm')).toMatch(/\nrate_limit = \{\nlimit = 10\nwindow_secs = 60\n\}/);
+    expect(byAddress.get('resource.portico_route.llm')).toMatch(/\nproviders = \[\n\{\nprovider = "openai"/);
+    expect(byAddress.get('resource.portico_rate_limit_tier.tier')).toContain('\nmonthly_quota = null\n');
+    expect(byAddress.get('resource.portico_route.llm')).toContain(
+      'description = "Line one says \\"hi\\" \\\\ back\\nline two: café"',
+    );
+  });
+
+  const haveTerraform = terraformAvailable();
+  (haveTerraform ? describe : describe.skip)('with our provider installed', () => {
+    let server: RunningServer;
+    let tf: TerraformDir;
+    beforeAll(async () => {
+      server = await startServer(
+        loadConfig({
+          PORTICO_DATA_DIR: 'memory://',
+          PORTICO_ADMIN_TOKEN: TOKEN,
+          PORTICO_ADMIN_PORT: '0',
+          PORTICO_DATA_PORT: '0',
+        }),
+        pino({ level: 'silent' }),
+        { webhooks: false, pgliteImage: testPgliteImage() },
+      );
+      tf = new TerraformDir();
+      await tf.installProvider();
+    }, 120_000);
+    afterAll(() => server?.close());
+
+    /** init, validate and plan the synthesized stack in `dir`; the plan's resource values by address. */
+    async function validateAndPlan(dir: string) {
+      const env = { ...process.env, HOME: tf.home, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1' };
+      const terraform = async (...args: string[]) => {
+        try {
+          const { stdout, stderr } = await run('terraform', args, { cwd: dir, env, maxBuffer: 64 * 1024 * 1024 });
+          return { code: 0, out: stdout + stderr, stdout };
+        } catch (err) {
+          const e = err as { code: number; stdout: string; stderr: string };
+          return { code: e.code, out: e.stdout + e.stderr, stdout: e.stdout };
+        }
+      };
+      expect(await terraform('init', '-input=false', '-no-color')).toMatchObject({ code: 0 });
+      const validated = await terraform('validate', '-no-color');
+      expect([validated.code, validated.out]).toEqual([0, expect.stringContaining('The configuration is valid')]);
+      const plan = await terraform('plan', '-input=false', '-no-color', '-refresh=false', '-lock=false', '-out=tfplan');
+      expect([plan.code, plan.out]).toEqual([0, expect.stringContaining('Plan:')]);
+      const shown = JSON.parse((await terraform('show', '-json', 'tfplan')).stdout);
+      return Object.fromEntries(
+        (shown.resource_changes as { address: string; change: { after: unknown } }[]).map((r) => [
+          r.address,
+          r.change.after,
+        ]),
+      );
+    }
+
+    test('terraform validates the HCL, and plans from it exactly what it plans from the JSON synthesis', async () => {
+      const hcl = synth(true, server.adminUrl!);
+      const json = synth(false, server.adminUrl!);
+      const fromHcl = await validateAndPlan(hcl.dir);
+      const fromJson = await validateAndPlan(json.dir);
+      expect(Object.keys(fromHcl).length).toBeGreaterThanOrEqual(12);
+      expect(fromHcl).toEqual(fromJson);
+      expect((fromHcl['portico_route.llm'] as { description: string }).description).toBe(AWKWARD);
+    }, 240_000);
+  });
+});
