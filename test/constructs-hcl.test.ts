@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pino from 'pino';
@@ -12,6 +12,7 @@ import { testPgliteImage } from './support/pglite-image';
 import { TerraformDir, terraformAvailable } from './support/terraform';
 
 const run = promisify(execFile);
+const ROOT = join(__dirname, '..');
 const TOKEN = 'cdktf-hcl-token-0123456789';
 /** Quotes, a backslash, a newline and non-ASCII: what an HCL string literal must escape, or keep, right. */
 const AWKWARD = 'Line one says "hi" \\ back\nline two: café';
@@ -247,5 +248,107 @@ describe('issue 13, item 11: cdktf synth --hcl', () => {
       expect(fromHcl).toEqual(fromJson);
       expect((fromHcl['portico_route.llm'] as { description: string }).description).toBe(AWKWARD);
     }, 240_000);
+
+    test('`cdktf synth --hcl` of the example stacks (stacks/main.ts): HCL that terraform validates', async () => {
+      const dir = new TerraformDir().dir;
+      writeFileSync(
+        join(dir, 'cdktf.json'),
+        JSON.stringify({
+          language: 'typescript',
+          app: `node ${join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs')} ${join(ROOT, 'stacks', 'main.ts')}`,
+          sendCrashReports: 'false',
+          terraformProviders: [],
+        }),
+      );
+      const env = { ...process.env, HOME: tf.home, CHECKPOINT_DISABLE: '1', CI: '1', FORCE_COLOR: '0' };
+      await run(join(ROOT, 'node_modules', '.bin', 'cdktf'), ['synth', '--hcl'], { cwd: dir, env, maxBuffer: 1 << 26 });
+      const manifest = JSON.parse(readFileSync(join(dir, 'cdktf.out', 'manifest.json'), 'utf8'));
+      const stacks = Object.values(manifest.stacks) as { synthesizedStackPath: string; workingDirectory: string }[];
+      expect(stacks.length).toBeGreaterThan(0);
+      for (const s of stacks) {
+        expect(s.synthesizedStackPath).toMatch(/cdk\.tf$/);
+        const hcl = readFileSync(join(dir, 'cdktf.out', s.synthesizedStackPath), 'utf8');
+        expect(hcl).toMatch(/^resource "portico_/m);
+        const stackDir = join(dir, 'cdktf.out', s.workingDirectory);
+        const terraform = (...args: string[]) => run('terraform', args, { cwd: stackDir, env });
+        await terraform('init', '-input=false', '-no-color', '-backend=false');
+        const { stdout } = await terraform('validate', '-no-color');
+        expect(stdout).toContain('The configuration is valid');
+      }
+    }, 240_000);
+  });
+});
+
+describe('issue 13, item 14: getters, setters, resetX() and xInput, as in cdktf bindings', () => {
+  /** A route and a provider changed after construction, synthesized as JSON or HCL. */
+  function changed(hclOutput: boolean) {
+    const outdir = new TerraformDir().dir;
+    const before = process.env.SYNTH_HCL_OUTPUT;
+    process.env.SYNTH_HCL_OUTPUT = String(hclOutput);
+    try {
+      const app = new c.App({ outdir, hclOutput });
+      const stack = new c.TerraformStack(app, 'members');
+      const provider = new c.PorticoProvider(stack, 'portico', { endpoint: 'http://127.0.0.1:1', token: 'old' });
+      const route = new c.Route(stack, 'r', {
+        modelPattern: 'gpt*',
+        providers: [{ provider: 'openai' }],
+        priority: 5,
+        strategy: 'fallback',
+        description: 'before',
+      });
+      route.strategy = 'weighted';
+      route.description = 'after';
+      route.rateLimit = { limit: 1, windowSecs: 2 };
+      route.resetPriority();
+      provider.endpoint = 'http://127.0.0.1:2';
+      provider.resetToken();
+      // getters read state: references, whatever was set
+      new c.TerraformOutput(stack, 'strategy', { value: route.strategy });
+      new c.TerraformOutput(stack, 'priority', { value: route.priority });
+      new c.TerraformOutput(stack, 'rate_limit', { value: route.rateLimit });
+      app.synth();
+      const file = join(outdir, 'stacks', 'members', hclOutput ? 'cdk.tf' : 'cdk.tf.json');
+      return { route, provider, text: readFileSync(file, 'utf8') };
+    } finally {
+      if (before === undefined) delete process.env.SYNTH_HCL_OUTPUT;
+      else process.env.SYNTH_HCL_OUTPUT = before;
+    }
+  }
+
+  test('xInput reads the configured value, getters read state as references, the provider reads back what was set', () => {
+    const { text, route, provider } = changed(false);
+    expect(route.strategyInput).toBe('weighted');
+    expect(route.priorityInput).toBeUndefined();
+    expect(route.modelPatternInput).toBe('gpt*');
+    expect(route.rateLimitInput).toEqual({ limit: 1, windowSecs: 2 });
+    expect(JSON.parse(text).output).toEqual({
+      strategy: { value: '${portico_route.r.strategy}' },
+      priority: { value: '${portico_route.r.priority}' },
+      rate_limit: { value: '${portico_route.r.rate_limit}' },
+    });
+    expect(provider.endpoint).toBe('http://127.0.0.1:2');
+    expect(provider.tokenInput).toBeUndefined();
+  });
+
+  test('a setter changes, and resetX() removes, what the JSON synthesis writes', () => {
+    const doc = JSON.parse(changed(false).text);
+    const route = doc.resource.portico_route.r;
+    expect(route).toMatchObject({
+      strategy: 'weighted',
+      description: 'after',
+      rate_limit: { limit: 1, window_secs: 2 },
+    });
+    expect(route.priority).toBeUndefined();
+    expect(doc.provider.portico[0]).toEqual({ endpoint: 'http://127.0.0.1:2' });
+  });
+
+  test('the same in the HCL synthesis', () => {
+    const { text } = changed(true);
+    const route = blocks(text).get('resource.portico_route.r')!;
+    expect(route).toContain('\nstrategy = "weighted"\n');
+    expect(route).toContain('\ndescription = "after"\n');
+    expect(route).toContain('\nrate_limit = {\nlimit = 1\nwindow_secs = 2\n}');
+    expect(route).not.toMatch(/\npriority = /);
+    expect(text).toMatch(/provider "portico" \{\nendpoint = "http:\/\/127\.0\.0\.1:2"\n\}/);
   });
 });
