@@ -43,6 +43,7 @@ function attributeProto(a: Attribute): object {
       ? { attributes: a.nested.attributes.map(attributeProto), nesting: a.nested.nesting === 'list' ? 2 : 1 }
       : undefined,
     description: a.description,
+    description_kind: 1, // MARKDOWN: the descriptions quote values in backticks
     required: a.required,
     optional: a.optional,
     computed: a.computed,
@@ -52,7 +53,7 @@ function attributeProto(a: Attribute): object {
 }
 const schemaProto = (attrs: Attribute[], description: string) => ({
   version: 0,
-  block: { version: 0, attributes: attrs.map(attributeProto), description },
+  block: { version: 0, attributes: attrs.map(attributeProto), description, description_kind: 1 },
 });
 
 /** `providers.0.provider` as an AttributePath. */

@@ -1,4 +1,8 @@
+import type { z } from 'zod';
 import { generateConstructs } from '../constructs/generate';
+import { describedAs } from '../provider/descriptions';
+import { walk } from '../provider/zod-walk';
+import { RESOURCES } from '../server/resources';
 import { generateDocs } from '../provider/docs';
 import { REQUIRED_PROVIDERS_HCL } from '../provider/docs-table';
 import { DATA_MODELS, MODELS, type Attribute, type ResourceModel } from '../provider/schema';
@@ -17,7 +21,29 @@ const ALL_MODELS: [string, ResourceModel][] = [
   ...DATA_MODELS.map((m) => [`data.${m.typeName}`, m] as [string, ResourceModel]),
 ];
 
+/** Every field of every definition, nested object fields too, by path. */
+function definitionFields(): [string, z.ZodType][] {
+  const out: [string, z.ZodType][] = [];
+  const visit = (path: string, schema: z.ZodType) => {
+    out.push([path, schema]);
+    const w = walk(schema);
+    const inner = w.kind === 'array' ? walk(w.element!) : w;
+    for (const [k, v] of Object.entries(inner.kind === 'object' ? inner.shape! : {})) visit(`${path}.${k}`, v);
+  };
+  for (const def of RESOURCES)
+    for (const [k, v] of Object.entries({ ...def.fields.shape, ...def.computed.shape }))
+      visit(`${def.kind}.${k}`, v as z.ZodType);
+  return out;
+}
+
 describe('issue 13, item 14: descriptions from the definitions', () => {
+  test("at least 90% of the definitions' fields say what they are for (`.describe()`), not only their rules", () => {
+    const fields = definitionFields();
+    expect(fields.length).toBeGreaterThan(50);
+    const described = fields.filter(([, schema]) => (describedAs(schema) ?? '').trim().length > 0);
+    expect(described.length / fields.length).toBeGreaterThanOrEqual(0.9);
+  });
+
   test('an enum attribute names each allowed value; a bounded number names its range', () => {
     const enums = ALL_MODELS.flatMap(([type, m]) =>
       flatten(m.attributes).map(([p, a]) => [`${type}.${p}`, a] as const),
@@ -64,7 +90,11 @@ describe('issue 13, item 14: descriptions from the definitions', () => {
       expect((await tf.tf('init', '-input=false', '-no-color')).code).toBe(0);
       const shown = await tf.tf('providers', 'schema', '-json');
       expect(shown.code).toBe(0);
-      type Exported = { description?: string; nested_type?: { attributes: Record<string, Exported> } };
+      type Exported = {
+        description?: string;
+        description_kind?: string;
+        nested_type?: { attributes: Record<string, Exported> };
+      };
       const schemas = JSON.parse(shown.stdout).provider_schemas;
       const portico = schemas[Object.keys(schemas).find((k) => k.endsWith('/portico/portico'))!];
       const counted: [string, Exported][] = [];
@@ -86,6 +116,8 @@ describe('issue 13, item 14: descriptions from the definitions', () => {
       expect(counted.length).toBe(ALL_MODELS.reduce((n, [, m]) => n + flatten(m.attributes).length, 0));
       const described = counted.filter(([, a]) => (a.description ?? '').trim().length > 0);
       expect(described.length / counted.length).toBeGreaterThanOrEqual(0.9);
+      // markdown: the descriptions quote values and names in backticks
+      expect(counted.filter(([, a]) => a.description).every(([, a]) => a.description_kind === 'markdown')).toBe(true);
       const status = counted.find(([p]) => p === 'portico_tenant.status')![1];
       expect(status.description).toContain('One of `ACTIVE`, `SUSPENDED`.');
     },
