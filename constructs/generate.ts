@@ -145,30 +145,52 @@ ${body('hcl')}
 `;
 }
 
-/** The getter's type and the call that reads the attribute from state (a reference at synth). */
-function readerOf(a: Attribute): [string, string] {
-  if (a.nested || a.type.kind === 'object') return ['IResolvable', `this.interpolationForAttribute('${a.name}')`];
+/**
+ * The getter's type and the call reading the attribute from state (a reference at synth) on `target` (`this`, or the
+ * resource behind a nested reference), at `path` (an expression giving the attribute's path).
+ */
+function readerOf(a: Attribute, prefix: string, target = 'this', path = `'${a.name}'`): [string, string] {
+  if (a.nested) {
+    const ref = `${structName(prefix, a)}OutputReference`;
+    if (a.nested.nesting === 'single') return [ref, `new ${ref}(${target}, ${path})`];
+    return [`StateListReference<${ref}>`, `new StateListReference(${target}, ${path}, (r, p) => new ${ref}(r, p))`];
+  }
   switch (a.type.kind) {
     case 'string':
-      return ['string', `this.getStringAttribute('${a.name}')`];
+      return ['string', `${target}.getStringAttribute(${path})`];
     case 'number':
-      return ['number', `this.getNumberAttribute('${a.name}')`];
+      return ['number', `${target}.getNumberAttribute(${path})`];
     case 'bool':
-      return ['IResolvable', `this.getBooleanAttribute('${a.name}')`];
+      return ['IResolvable', `${target}.getBooleanAttribute(${path})`];
     case 'map':
       return a.type.element.kind === 'number'
-        ? ['{ [key: string]: number }', `this.getNumberMapAttribute('${a.name}')`]
-        : ['{ [key: string]: string }', `this.getStringMapAttribute('${a.name}')`];
+        ? ['{ [key: string]: number }', `${target}.getNumberMapAttribute(${path})`]
+        : ['{ [key: string]: string }', `${target}.getStringMapAttribute(${path})`];
     case 'list':
     case 'set':
       return a.type.element.kind === 'number'
-        ? ['number[]', `this.getNumberListAttribute('${a.name}')`]
+        ? ['number[]', `${target}.getNumberListAttribute(${path})`]
         : a.type.element.kind === 'string'
-          ? ['string[]', `this.getListAttribute('${a.name}')`]
-          : ['IResolvable', `this.interpolationForAttribute('${a.name}')`];
+          ? ['string[]', `${target}.getListAttribute(${path})`]
+          : ['IResolvable', `${target}.interpolationForAttribute(${path})`];
     default:
-      return ['IResolvable', `this.interpolationForAttribute('${a.name}')`];
+      return ['IResolvable', `${target}.interpolationForAttribute(${path})`];
   }
+}
+
+/** The output reference of a nested object (`RouteRateLimitOutputReference`), its nested ones first, into `out`. */
+function referenceFor(name: string, attrs: Attribute[], out: string[]): void {
+  const getters = attrs.map((a) => {
+    if (a.nested) referenceFor(structName(name, a), a.nested.attributes, out);
+    const [type, read] = readerOf(a, name, 'this.resource', `this.at('${a.name}')`);
+    const doc = docOf(a);
+    return `${doc ? `  /** ${doc} */\n` : ''}  get ${camel(a.name, false)}(): ${type} {\n    return ${read};\n  }`;
+  });
+  out.push(`/** {@link ${name}} in state: each attribute a reference, as is the whole. */
+export class ${name}OutputReference extends StateReference {
+${getters.join('\n\n')}
+}
+`);
 }
 
 /**
@@ -178,7 +200,7 @@ function readerOf(a: Attribute): [string, string] {
 function members(a: Attribute, prefix: string): string {
   const name = camel(a.name);
   const doc = docOf(a);
-  const [type, read] = readerOf(a);
+  const [type, read] = readerOf(a, prefix);
   // a write-only argument is never in state: nothing to read back, so no getter
   const out = a.writeOnly
     ? []
@@ -196,10 +218,27 @@ function members(a: Attribute, prefix: string): string {
   return out.join('\n\n');
 }
 
+/** What a generated file takes from constructs/runtime.ts: the names its code uses. */
+const RUNTIME_EXPORTS = [
+  'PorticoDataSource',
+  'PorticoResource',
+  'StateListReference',
+  'StateReference',
+  'defined',
+  'hcl',
+  'isResolvable',
+  'listOf',
+];
+const runtimeImports = (code: string) =>
+  RUNTIME_EXPORTS.filter((name) => new RegExp(`\\b${name}\\b`).test(code)).join(', ');
+
 /** A resource or data source class: config, stored arguments, members, and both synthesizers. */
 function classFile(m: ResourceModel, className: string, base: string, configDoc: string, classDoc: string): string {
   const extra: string[] = [];
   const configLines = props(m.attributes, className, extra);
+  const references: string[] = [];
+  for (const a of m.attributes.filter((a) => a.nested && !a.writeOnly))
+    referenceFor(structName(className, a), a.nested!.attributes, references);
   const inputs = m.attributes.filter(isInput);
   const readable = m.attributes.filter((a) => !a.writeOnly || isInput(a));
   const fields = inputs.map((a) => {
@@ -209,10 +248,7 @@ function classFile(m: ResourceModel, className: string, base: string, configDoc:
   const assign = inputs.map((a) => `    this._${camel(a.name)} = config.${camel(a.name)};`);
   const synth = (kind: 'json' | 'hcl') =>
     inputs.map((a) => `      ${a.name}: ${conversions(a, className, `this._${camel(a.name)}`)[kind]},`).join('\n');
-  return `${HEADER}import type { Construct, IResolvable, TerraformMetaArguments } from '../cdktf';
-import { ${base}, defined, hcl, isResolvable, listOf } from '../runtime';
-
-${extra.map((e) => `${e}\n`).join('')}/** ${configDoc} */
+  const code = `${[...extra, ...references].map((e) => `${e}\n`).join('')}/** ${configDoc} */
 export interface ${className}Config extends TerraformMetaArguments {
 ${configLines.join('\n')}
 }
@@ -243,6 +279,10 @@ ${synth('hcl')}
   }
 }
 `;
+  return `${HEADER}import type { Construct, IResolvable, TerraformMetaArguments } from '../cdktf';
+import { ${runtimeImports(code)} } from '../runtime';
+
+${code}`;
 }
 
 function resourceFile(m: ResourceModel): { file: string; className: string; text: string } {

@@ -63,6 +63,50 @@ export function hcl(value: unknown, type: HclType, storageClassType: string): un
   return { value: escapeStrings(value, storageClassType), isBlock: false, type, storageClassType };
 }
 
+/** A resource or data source whose state can be referenced. */
+type Stateful = TerraformResource | TerraformDataSource;
+
+/**
+ * A nested object of a resource's state (`route.rateLimit`), as cdktf bindings' output references: the generated
+ * subclass reads its attributes one by one (`route.rateLimit.limit`), and the whole is a reference too.
+ */
+export class StateReference implements IResolvable {
+  readonly creationStack: string[] = [];
+
+  constructor(
+    protected readonly resource: Stateful,
+    protected readonly path: string,
+  ) {}
+
+  /** The path of one of its attributes: `rate_limit.limit`, `providers[0].model`. */
+  protected at(name: string): string {
+    return `${this.path}.${name}`;
+  }
+
+  resolve(context: Parameters<IResolvable['resolve']>[0]): unknown {
+    return this.resource.interpolationForAttribute(this.path).resolve(context);
+  }
+
+  toString(): string {
+    return this.resource.getStringAttribute(this.path);
+  }
+}
+
+/** A list of nested objects in a resource's state (`route.providers`): `get(0)` reads one item. */
+export class StateListReference<T> extends StateReference {
+  constructor(
+    resource: Stateful,
+    path: string,
+    private readonly item: (resource: Stateful, path: string) => T,
+  ) {
+    super(resource, path);
+  }
+
+  get(index: number): T {
+    return this.item(this.resource, `${this.path}[${index}]`);
+  }
+}
+
 /** The config a resource or data-source block is built with: its type and the meta-arguments from the props. */
 const blockConfig = (type: string, props: TerraformMetaArguments) => ({
   terraformResourceType: type,

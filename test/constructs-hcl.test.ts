@@ -116,7 +116,11 @@ function everyConstruct(stack: c.TerraformStack, endpoint: string) {
   new c.DataPorticoTenant(stack, 'tenant_lookup', { id: tenant.id });
   new c.DataPorticoCredential(stack, 'cred_lookup', { id: cred.id, tenantId: tenant.id });
   new c.DataPorticoService(stack, 'svc_lookup', { id: svc.id, tenantId: tenant.id });
-  new c.DataPorticoRoute(stack, 'route_lookup', { id: http.id, tenantId: llm.tenantId });
+  const lookup = new c.DataPorticoRoute(stack, 'route_lookup', { id: http.id, tenantId: llm.tenantId });
+  // nested state, read as cdktf bindings' output references do: terraform validate checks each path exists
+  new c.TerraformOutput(stack, 'first_model', { value: llm.providers.get(0).model });
+  new c.TerraformOutput(stack, 'window', { value: lookup.rateLimit.windowSecs });
+  new c.TerraformOutput(stack, 'breaker', { value: lookup.circuitBreaker });
 }
 
 /** Synthesizes `everyConstruct` into a fresh directory, as HCL (what `cdktf synth --hcl` does) or as JSON. */
@@ -140,10 +144,9 @@ function synth(hclOutput: boolean, endpoint = 'http://127.0.0.1:8090') {
 /** The HCL of each block, by `resource.type.name` / `data.type.name` (cdktf writes every block from column 0). */
 function blocks(hcl: string): Map<string, string> {
   const out = new Map<string, string>();
-  const parts = hcl.split(/^(?=(?:resource|data) ")/m).slice(1);
-  for (const part of parts) {
-    const [, kind, type, name] = /^(resource|data) "([^"]+)" "([^"]+)"/.exec(part)!;
-    out.set(`${kind}.${type}.${name}`, part);
+  for (const part of hcl.split(/^(?=(?:resource|data|output|provider|variable) "|terraform \{|locals \{)/m)) {
+    const head = /^(resource|data) "([^"]+)" "([^"]+)"/.exec(part);
+    if (head) out.set(`${head[1]}.${head[2]}.${head[3]}`, part);
   }
   return out;
 }
@@ -245,6 +248,8 @@ describe('issue 13, item 11: cdktf synth --hcl', () => {
       const fromHcl = await validateAndPlan(hcl.dir);
       const fromJson = await validateAndPlan(json.dir);
       expect(Object.keys(fromHcl).length).toBeGreaterThanOrEqual(12);
+      expect(hcl.text).toContain('value = "${portico_route.llm.providers[0].model}"');
+      expect(hcl.text).toContain('value = "${data.portico_route.route_lookup.rate_limit.window_secs}"');
       expect(fromHcl).toEqual(fromJson);
       expect((fromHcl['portico_route.llm'] as { description: string }).description).toBe(AWKWARD);
     }, 240_000);
@@ -306,6 +311,8 @@ describe('issue 13, item 14: getters, setters, resetX() and xInput, as in cdktf 
       new c.TerraformOutput(stack, 'strategy', { value: route.strategy });
       new c.TerraformOutput(stack, 'priority', { value: route.priority });
       new c.TerraformOutput(stack, 'rate_limit', { value: route.rateLimit });
+      new c.TerraformOutput(stack, 'limit', { value: route.rateLimit.limit });
+      new c.TerraformOutput(stack, 'second_weight', { value: route.providers.get(1).weight });
       app.synth();
       const file = join(outdir, 'stacks', 'members', hclOutput ? 'cdk.tf' : 'cdk.tf.json');
       return { route, provider, text: readFileSync(file, 'utf8') };
@@ -325,6 +332,8 @@ describe('issue 13, item 14: getters, setters, resetX() and xInput, as in cdktf 
       strategy: { value: '${portico_route.r.strategy}' },
       priority: { value: '${portico_route.r.priority}' },
       rate_limit: { value: '${portico_route.r.rate_limit}' },
+      limit: { value: '${portico_route.r.rate_limit.limit}' },
+      second_weight: { value: '${portico_route.r.providers[1].weight}' },
     });
     expect(provider.endpoint).toBe('http://127.0.0.1:2');
     expect(provider.tokenInput).toBeUndefined();
