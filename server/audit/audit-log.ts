@@ -2,7 +2,7 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import type { AppendHook } from '../store/append-hook';
 import { insertAuditEvents, lastLink, lockChain, readHead, writeHead } from '../store/audit-events';
 import type { AuditActor, Db, Tx } from '../store/schema';
-import { chainHash, GENESIS_HASH, signHash, signHead, type AuditEvent } from './chain';
+import { chainHash, GENESIS_HASH, signHash, signHead, UNSIGNED, type AuditEvent } from './chain';
 
 /** What a mutation says about itself; the log adds id, seq, time and the chain fields. */
 export interface AuditEntry {
@@ -14,7 +14,11 @@ export interface AuditEntry {
   trace_id?: string | null;
 }
 
-/** Appends signed, hash-chained events. Writers serialize on the chain's lock, held until their transaction ends. */
+/**
+ * Appends hash-chained events. Signatures are checkpoints: each append signs its last event and the head, which
+ * vouch for the events before them through the chain (one signature per transaction, not per event: a config import
+ * appends thousands). Writers serialize on the chain's lock, held until their transaction ends.
+ */
 export class AuditLog {
   private readonly hooks: AppendHook[] = [];
   constructor(private readonly signingKey: KeyObject) {}
@@ -46,9 +50,11 @@ export class AuditLog {
         trace_id: entry.trace_id ?? null,
       };
       const hash = chainHash(prevHash, body);
-      events.push({ ...body, prev_hash: prevHash, hash, signature: signHash(this.signingKey, hash) });
+      events.push({ ...body, prev_hash: prevHash, hash, signature: UNSIGNED });
       prevHash = hash;
     }
+    const checkpoint = events[events.length - 1]!;
+    checkpoint.signature = signHash(this.signingKey, checkpoint.hash);
     await insertAuditEvents(tx, events);
     await writeHead(tx, signHead(this.signingKey, seq, prevHash));
     for (const hook of this.hooks) await hook(tx, events);
