@@ -178,4 +178,21 @@ describe.each(testDialects())('audit checkpoints (%s)', (dialect) => {
     });
     expect(broken.result.reason).toMatch(/^seq 8: hash does not match the event; seq 7 was covered only through it/);
   }, 60_000);
+
+  // last: it grows the chain the tests above restore
+  test('an append longer than one slice (hashed and stored 1,000 at a time) is one chain with one checkpoint', async () => {
+    const tenants = Array.from({ length: 2500 }, (_, i) => ({ id: `bulk-${i}`, name: `Bulk ${i}` }));
+    const res = await t.api('POST', '/v1/admin/config/import?mode=merge', { version: 1, tenants });
+    expect(res.status).toBe(200);
+    const signed = await db()
+      .selectFrom('audit_events')
+      .select('seq')
+      .where('seq', '>', 10 as never)
+      .where('signature', '<>', '')
+      .orderBy('seq')
+      .execute();
+    // seq 11-2510 the tenants, 2511 CONFIG_IMPORTED
+    expect(signed.map((r) => Number(r.seq))).toEqual([2510, 2511]);
+    expect(await verifyApi(t)).toEqual({ valid: true, checked: 2511, first_invalid_seq: null });
+  }, 60_000);
 });
