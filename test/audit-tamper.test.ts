@@ -1,5 +1,14 @@
 import { sql } from 'kysely';
-import { exportAll, foreignKeys, hashOf, seedAuditLog, signWith, verifyApi } from './support/audit-chain';
+import {
+  exportAll,
+  foreignKeys,
+  hashOf,
+  seedAuditLog,
+  signWith,
+  tamperAndRestore,
+  toRow,
+  verifyApi,
+} from './support/audit-chain';
 import { testDialects } from './support/databases';
 import { startTestGateway, type TestGateway } from './support/gateway';
 
@@ -19,40 +28,9 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
       .selectAll()
       .where('seq', '=', seq as never)
       .executeTakeFirstOrThrow();
-  const toRow = (e: any) => ({
-    seq: e.seq,
-    id: e.id,
-    created_at: e.created_at,
-    type: e.type,
-    actor: JSON.stringify(e.actor),
-    tenant_id: e.tenant_id,
-    resource_kind: e.resource?.kind ?? null,
-    resource_id: e.resource?.id ?? null,
-    changes: JSON.stringify(e.changes),
-    trace_id: e.trace_id,
-    prev_hash: e.prev_hash,
-    hash: e.hash,
-    signature: e.signature,
-  });
   const setSeq = (from: number, delta: number) =>
     sql`update audit_events set seq = seq + ${delta} where seq >= ${from}`.execute(db());
-
-  /** Runs `tamper` on the table, returns what verify says, then restores every row and checks the chain is whole again. */
-  const tampered = async (tamper: () => Promise<unknown>) => {
-    const saved = await exportAll(t);
-    const head = await db().selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
-    await tamper();
-    const result = await verifyApi(t);
-    await db().deleteFrom('audit_events').execute();
-    await db()
-      .insertInto('audit_events')
-      .values(saved.map(toRow) as never)
-      .execute();
-    await db().deleteFrom('audit_head').execute();
-    await db().insertInto('audit_head').values(head).execute();
-    expect(await verifyApi(t)).toEqual({ valid: true, checked: 6, first_invalid_seq: null });
-    return result;
-  };
+  const tampered = (tamper: () => Promise<unknown>) => tamperAndRestore(t, tamper, 6);
 
   test('an untouched chain verifies', async () => {
     expect(await verifyApi(t)).toEqual({ valid: true, checked: 6, first_invalid_seq: null });

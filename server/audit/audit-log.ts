@@ -2,7 +2,7 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import type { AppendHook } from '../store/append-hook';
 import { insertAuditEvents, lastLink, lockChain, readHead, writeHead } from '../store/audit-events';
 import type { AuditActor, Db, Tx } from '../store/schema';
-import { chainHash, GENESIS_HASH, signHash, signHead, type AuditEvent } from './chain';
+import { chainHash, GENESIS_HASH, signHash, signHead, UNSIGNED, type AuditEvent } from './chain';
 
 /** What a mutation says about itself; the log adds id, seq, time and the chain fields. */
 export interface AuditEntry {
@@ -14,7 +14,11 @@ export interface AuditEntry {
   trace_id?: string | null;
 }
 
-/** Appends signed, hash-chained events. Writers serialize on the chain's lock, held until their transaction ends. */
+/**
+ * Appends hash-chained events. Signatures are checkpoints: each append signs its last event and the head, which
+ * vouch for the events before them through the chain (one signature per transaction, not per event: a config import
+ * appends thousands). Writers serialize on the chain's lock, held until their transaction ends.
+ */
 export class AuditLog {
   private readonly hooks: AppendHook[] = [];
   constructor(private readonly signingKey: KeyObject) {}
@@ -24,33 +28,33 @@ export class AuditLog {
     this.hooks.push(hook);
   }
 
-  /** Appends events inside `tx`, so they commit or roll back with the change they describe. */
+  /**
+   * Appends events inside `tx`, so they commit or roll back with the change they describe. Many events are hashed
+   * and stored a slice at a time, each slice's INSERT running while the next one is hashed.
+   */
   async append(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
     if (entries.length === 0) return [];
     await lockChain(tx);
     const last = await lastLink(tx);
-    let seq = last?.seq ?? 0;
-    let prevHash = last?.hash ?? GENESIS_HASH;
+    let end = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH };
     const events: AuditEvent[] = [];
-    for (const entry of entries) {
-      seq += 1;
-      const body = {
-        id: `evt_${randomUUID()}`,
-        seq,
-        created_at: new Date().toISOString(),
-        type: entry.type,
-        actor: entry.actor,
-        tenant_id: entry.tenant_id,
-        resource: entry.resource,
-        changes: entry.changes ?? null,
-        trace_id: entry.trace_id ?? null,
-      };
-      const hash = chainHash(prevHash, body);
-      events.push({ ...body, prev_hash: prevHash, hash, signature: signHash(this.signingKey, hash) });
-      prevHash = hash;
+    let storing: Promise<void> | undefined;
+    try {
+      for (let i = 0; i < entries.length; i += SLICE) {
+        const slice = linked(end, entries.slice(i, i + SLICE));
+        const checkpoint = slice[slice.length - 1]!;
+        end = checkpoint;
+        if (i + SLICE >= entries.length) checkpoint.signature = signHash(this.signingKey, checkpoint.hash);
+        await storing;
+        storing = insertAuditEvents(tx, slice);
+        events.push(...slice);
+      }
+      await storing;
+    } catch (err) {
+      await storing?.catch(() => undefined); // settled before the transaction ends, never left unhandled
+      throw err;
     }
-    await insertAuditEvents(tx, events);
-    await writeHead(tx, signHead(this.signingKey, seq, prevHash));
+    await writeHead(tx, signHead(this.signingKey, end.seq, end.hash));
     for (const hook of this.hooks) await hook(tx, events);
     return events;
   }
@@ -67,4 +71,29 @@ export class AuditLog {
       if (last) await writeHead(tx, signHead(this.signingKey, last.seq, last.hash));
     });
   }
+}
+
+/** Events hashed and stored per slice (see `append`). */
+const SLICE = 1000;
+
+/** The entries as events chained on `end`, unsigned (the append signs its last one). */
+function linked(end: { seq: number; hash: string }, entries: AuditEntry[]): AuditEvent[] {
+  let { seq, hash: prevHash } = end;
+  return entries.map((entry) => {
+    seq += 1;
+    const body = {
+      id: `evt_${randomUUID()}`,
+      seq,
+      created_at: new Date().toISOString(),
+      type: entry.type,
+      actor: entry.actor,
+      tenant_id: entry.tenant_id,
+      resource: entry.resource,
+      changes: entry.changes ?? null,
+      trace_id: entry.trace_id ?? null,
+    };
+    const prev = prevHash;
+    prevHash = chainHash(prev, body);
+    return { ...body, prev_hash: prev, hash: prevHash, signature: UNSIGNED };
+  });
 }

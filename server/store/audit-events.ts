@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { AuditEvent, AuditHead } from '../audit/chain';
 import type { AuditActor, Executor, Tx } from './schema';
-import { json } from './schema';
+import { insertJsonRows } from './json-rows';
 
 /** The audit chain's two tables: `audit_events` (append-only) and `audit_head` (its signed newest link). */
 
@@ -52,32 +52,31 @@ function rowToEvent(row: Row): AuditEvent {
   };
 }
 
-export async function insertAuditEvents(tx: Tx, events: readonly AuditEvent[]): Promise<void> {
-  // one statement per 1,000 events: a whole config import's events at once would pass PostgreSQL's 65,535 parameters
-  for (let i = 0; i < events.length; i += 1000) await insertBatch(tx, events.slice(i, i + 1000));
-}
+/** The audit_events columns as a batch insert reads them from JSON. */
+const EVENT_COLUMNS = {
+  seq: 'bigint',
+  id: 'text',
+  created_at: 'text',
+  type: 'text',
+  actor: 'jsonb',
+  tenant_id: 'text',
+  resource_kind: 'text',
+  resource_id: 'text',
+  changes: 'jsonb',
+  trace_id: 'text',
+  prev_hash: 'text',
+  hash: 'text',
+  signature: 'text',
+};
 
-async function insertBatch(tx: Tx, events: readonly AuditEvent[]): Promise<void> {
-  await tx
-    .insertInto('audit_events')
-    .values(
-      events.map((e) => ({
-        seq: e.seq,
-        id: e.id,
-        created_at: e.created_at,
-        type: e.type,
-        actor: json(e.actor),
-        tenant_id: e.tenant_id,
-        resource_kind: e.resource?.kind ?? null,
-        resource_id: e.resource?.id ?? null,
-        changes: json(e.changes),
-        trace_id: e.trace_id,
-        prev_hash: e.prev_hash,
-        hash: e.hash,
-        signature: e.signature,
-      })),
-    )
-    .execute();
+/** Writes events in as few statements as their number allows (a config import appends thousands at once). */
+export async function insertAuditEvents(tx: Tx, events: readonly AuditEvent[]): Promise<void> {
+  const rows = events.map(({ resource, ...e }) => ({
+    ...e,
+    resource_kind: resource?.kind ?? null,
+    resource_id: resource?.id ?? null,
+  }));
+  await insertJsonRows(tx, 'audit_events', EVENT_COLUMNS, rows);
 }
 
 /** The newest event's seq and hash: where the next event links on. */

@@ -16,7 +16,7 @@ export interface StoredResource {
 
 const iso = (v: Date | string) => (v instanceof Date ? v : new Date(v)).toISOString();
 
-function fromRow(row: Selectable<ResourceTable>): StoredResource {
+export function fromRow(row: Selectable<ResourceTable>): StoredResource {
   return {
     kind: row.kind,
     id: row.id,
@@ -253,47 +253,4 @@ export async function valuesOfOthers(db: Executor, kind: string, field: string, 
       ? q.where('tenant_id', 'is not', null)
       : q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '<>', owner)]));
   return q.execute();
-}
-
-/** Rows per multi-row statement: well under PostgreSQL's 65,535 parameters at 8 columns a row. */
-const BATCH = 1000;
-
-/**
- * Inserts many resources, one multi-row statement per {@link BATCH} (config import). Returns who was stored; one whose
- * owner already has that kind and id is left out, as {@link insertResource} does.
- */
-export async function insertResources(db: Executor, list: NewResource[]): Promise<ResourceKey[]> {
-  const stored: ResourceKey[] = [];
-  const now = new Date().toISOString();
-  for (let i = 0; i < list.length; i += BATCH) {
-    const rows = await db
-      .insertInto('resources')
-      .values(list.slice(i, i + BATCH).map((r) => columnsOf(r, now)))
-      .onConflict((oc) => oc.columns(['kind', 'owner', 'id']).doNothing())
-      .returning(['kind', 'id', 'tenant_id'])
-      .execute();
-    stored.push(...rows);
-  }
-  return stored;
-}
-
-/** Every owner's resources of `kind` with one of these ids, optionally locked (checks of many writes at once). */
-export async function resourcesWithIds(
-  db: Executor,
-  kind: string,
-  ids: readonly string[],
-  forUpdate = false,
-): Promise<StoredResource[]> {
-  const unique = [...new Set(ids)].sort();
-  const found: StoredResource[] = [];
-  for (let i = 0; i < unique.length; i += BATCH) {
-    let q = db
-      .selectFrom('resources')
-      .selectAll()
-      .where('kind', '=', kind)
-      .where('id', 'in', unique.slice(i, i + BATCH));
-    if (forUpdate) q = q.forUpdate();
-    found.push(...(await q.execute()).map(fromRow));
-  }
-  return found;
 }

@@ -1,5 +1,6 @@
 import type { AuditActor, Executor } from './schema';
 import { json } from './schema';
+import { insertJsonRows } from './json-rows';
 import { ownerOf, type ResourceKey } from './resource-store';
 
 /** How many versions of a versioned resource are kept. */
@@ -67,23 +68,30 @@ export async function deleteVersions(db: Executor, key: ResourceKey): Promise<vo
     .execute();
 }
 
-/** Records version 1 of many new resources, one multi-row statement per 1,000 (config import). */
+/** Records version 1 of many new resources in a few statements (config import). */
 export async function recordFirstVersions(
   db: Executor,
   list: { key: ResourceKey; config: Record<string, unknown> }[],
   actor: AuditActor,
 ): Promise<void> {
   const created_at = new Date().toISOString();
-  for (let i = 0; i < list.length; i += 1000) {
-    const values = list.slice(i, i + 1000).map(({ key, config }) => ({
-      kind: key.kind,
-      owner: ownerOf(key.tenant_id),
-      id: key.id,
-      version: 1,
-      config: json(config),
-      actor: json(actor),
-      created_at,
-    }));
-    await db.insertInto('resource_versions').values(values).execute();
-  }
+  const rows = list.map(({ key, config }) => ({
+    kind: key.kind,
+    owner: ownerOf(key.tenant_id),
+    id: key.id,
+    version: 1,
+    config,
+    actor,
+    created_at,
+  }));
+  const columns = {
+    kind: 'text',
+    owner: 'text',
+    id: 'text',
+    version: 'integer',
+    config: 'jsonb',
+    actor: 'jsonb',
+    created_at: 'timestamptz',
+  };
+  await insertJsonRows(db, 'resource_versions', columns, rows);
 }

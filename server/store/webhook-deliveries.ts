@@ -1,4 +1,5 @@
 import { sql, type Insertable, type Selectable } from 'kysely';
+import { insertJsonRows } from './json-rows';
 import { ownerOf, type ResourceKey } from './resource-store';
 import type { Db, Executor, WebhookAttemptTable, WebhookDeliveryTable } from './schema';
 
@@ -21,9 +22,27 @@ export type ClaimedDelivery = Pick<
 /** One webhook among all owners' (ids are unique per owner): the same text as the claim query's key. */
 export const webhookKey = (d: Pick<Delivery, 'webhook_id' | 'webhook_owner'>) => `${d.webhook_owner} ${d.webhook_id}`;
 
-/** Queues deliveries (in the caller's transaction, so they exist exactly when their change committed). */
-export async function queueDeliveries(db: Executor, deliveries: NewDelivery[]): Promise<void> {
-  await db.insertInto('webhook_deliveries').values(deliveries).execute();
+/** A queued delivery: who it is for and what it carries (the rest has its defaults: pending, due now). */
+export type QueuedDelivery = Pick<
+  NewDelivery,
+  'id' | 'webhook_id' | 'webhook_owner' | 'event_id' | 'event_type' | 'body'
+>;
+
+const QUEUED_COLUMNS = {
+  id: 'text',
+  webhook_id: 'text',
+  webhook_owner: 'text',
+  event_id: 'text',
+  event_type: 'text',
+  body: 'text',
+};
+
+/**
+ * Queues deliveries (in the caller's transaction, so they exist exactly when their change committed), in a few
+ * statements however many there are (a config import's events to a webhook that takes every type).
+ */
+export async function queueDeliveries(db: Executor, deliveries: QueuedDelivery[]): Promise<void> {
+  await insertJsonRows(db, 'webhook_deliveries', QUEUED_COLUMNS, deliveries);
 }
 
 /** A delivery already made (a test send) and its one attempt, together. */

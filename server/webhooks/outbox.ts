@@ -3,7 +3,7 @@ import type { AppendHook } from '../store/append-hook';
 import type { AuditEvent } from '../audit/chain';
 import { ownerOf } from '../store/resource-store';
 import type { Executor } from '../store/schema';
-import { queueDeliveries } from '../store/webhook-deliveries';
+import { queueDeliveries, type QueuedDelivery } from '../store/webhook-deliveries';
 import { webhooksOfEveryone, webhooksSeeing } from '../store/webhook-resources';
 
 /** The body every delivery carries: `{id, type, created_at, tenant_id, data}` (CONTRACT.md, Webhook). */
@@ -42,24 +42,26 @@ const webhooksFor = (db: Executor, events: readonly AuditEvent[]) =>
  */
 export function enqueueDeliveries(onQueued: () => void): AppendHook {
   return async (tx, events) => {
-    let queued = 0;
+    const deliveries: QueuedDelivery[] = [];
     const webhooks = await webhooksFor(tx, events);
     for (const event of events) {
       const hooks = subscribers(webhooks, event.tenant_id, event.type);
       if (!hooks.length) continue;
       const { actor, resource, changes, seq, trace_id } = event;
       const body = deliveryBody({ ...event, data: { seq, actor, resource, changes, trace_id } });
-      const deliveries = hooks.map((hook) => ({
-        id: `dlv_${randomUUID()}`,
-        webhook_id: hook.id,
-        webhook_owner: ownerOf(hook.tenant_id),
-        event_id: event.id,
-        event_type: event.type,
-        body,
-      }));
-      await queueDeliveries(tx, deliveries);
-      queued += hooks.length;
+      for (const hook of hooks)
+        deliveries.push({
+          id: `dlv_${randomUUID()}`,
+          webhook_id: hook.id,
+          webhook_owner: ownerOf(hook.tenant_id),
+          event_id: event.id,
+          event_type: event.type,
+          body,
+        });
     }
-    if (queued) onQueued();
+    // all of them at once: a config import's thousands of events are a few statements, not one each
+    if (!deliveries.length) return;
+    await queueDeliveries(tx, deliveries);
+    onQueued();
   };
 }

@@ -78,3 +78,41 @@ export async function expectOneChain(t: TestGateway): Promise<number> {
   expect(await verifyApi(t)).toEqual({ valid: true, checked: rows.length, first_invalid_seq: null });
   return rows.length;
 }
+
+/** An exported event as its audit_events row (to put back, or forge). */
+export const toRow = (e: any) => ({
+  seq: e.seq,
+  id: e.id,
+  created_at: e.created_at,
+  type: e.type,
+  actor: JSON.stringify(e.actor),
+  tenant_id: e.tenant_id,
+  resource_kind: e.resource?.kind ?? null,
+  resource_id: e.resource?.id ?? null,
+  changes: JSON.stringify(e.changes),
+  trace_id: e.trace_id,
+  prev_hash: e.prev_hash,
+  hash: e.hash,
+  signature: e.signature,
+});
+
+/**
+ * Runs `tamper` on the audit tables, returns what GET /audit/verify says, then puts every row and the head back and
+ * checks that the chain (`events` long) verifies again.
+ */
+export async function tamperAndRestore(t: TestGateway, tamper: () => Promise<unknown>, events: number) {
+  const db = t.gateway.db;
+  const saved = await exportAll(t);
+  const head = await db.selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
+  await tamper();
+  const result = await verifyApi(t);
+  await db.deleteFrom('audit_events').execute();
+  await db
+    .insertInto('audit_events')
+    .values(saved.map(toRow) as never)
+    .execute();
+  await db.deleteFrom('audit_head').execute();
+  await db.insertInto('audit_head').values(head).execute();
+  expect(await verifyApi(t)).toEqual({ valid: true, checked: events, first_invalid_seq: null });
+  return result;
+}
