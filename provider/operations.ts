@@ -1,5 +1,6 @@
 import { canonicalJson } from '../server/lib/canonical-json';
 import { hasTenantField, isNested } from '../server/resources/schemas';
+import type { BulkReader } from './bulk-read';
 import { ApiFailure, type AdminClient } from './client';
 import { hasUnknown, UNKNOWN, type CtyValue } from './cty-codec';
 import { plain } from './problems';
@@ -128,7 +129,8 @@ export function upgradeRawState(model: ResourceModel, raw: Record<string, unknow
 
 // ---- talking to the API ------------------------------------------------------------------------------------------
 
-function collection(model: ResourceModel, state: Obj): string {
+/** The collection a resource is created and listed in: its kind's path, with the tenant for kinds nested under one. */
+export function collection(model: ResourceModel, state: Record<string, unknown>): string {
   return '/v1/admin' + model.def.path.replace('{tenant_id}', encodeURIComponent(String(state.tenant_id)));
 }
 /** One resource's URL. Ids are unique per tenant, so a tenant's resource is named with its owner (`?tenant_id=`). */
@@ -217,10 +219,9 @@ export async function deleteResource(client: AdminClient, model: ResourceModel, 
 }
 
 /** ReadResource: the API's current object, or null when it is gone (Terraform then plans to create it again). */
-export async function readResource(client: AdminClient, model: ResourceModel, prior: Obj): Promise<Obj | null> {
-  const res = await client.request('GET', itemPath(model, prior));
-  if (res.status === 404) return null;
-  return stateOf(model, res.body, prior);
+export async function readResource(reader: BulkReader, model: ResourceModel, prior: Obj): Promise<Obj | null> {
+  const api = await reader.read(model, prior);
+  return api === null ? null : stateOf(model, api, prior);
 }
 
 /**
