@@ -785,6 +785,50 @@ describe('bulk refresh: BulkReader against a real gateway (issue 13, item 18)', 
   });
 });
 
+describe('provider admin client: kept-alive connections, plain errors', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(
+      loadConfig({
+        PORTICO_DATA_DIR: 'memory://',
+        PORTICO_ADMIN_TOKEN: TOKEN,
+        PORTICO_ADMIN_PORT: '0',
+        PORTICO_ROLE: 'control',
+      }),
+      pino({ level: 'silent' }),
+      { webhooks: false, pgliteImage: testPgliteImage() },
+    );
+  }, 60_000);
+  afterAll(() => server?.close());
+
+  test('calls one after the other share one connection; ten at once open no more than ten', async () => {
+    let connections = 0;
+    server.admin!.server.on('connection', () => connections++);
+    const client = new AdminClient(server.adminUrl!, TOKEN);
+    for (let i = 0; i < 5; i++)
+      expect((await client.request('POST', '/v1/admin/tenants', { id: `ka-${i}`, name: `KA ${i}` })).status).toBe(201);
+    expect(connections).toBe(1);
+    const read = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => client.request('GET', `/v1/admin/tenants/ka-${i % 5}`)),
+    );
+    expect(read.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(connections).toBeLessThanOrEqual(10);
+    expect((await client.request('GET', '/v1/admin/tenants/none')).status).toBe(404);
+    await expect(client.request('POST', '/v1/admin/tenants', { id: 'ka-0', name: 'again' })).rejects.toMatchObject({
+      status: 409,
+      code: 'ALREADY_EXISTS',
+    });
+  });
+
+  test('an unreachable gateway is an error naming the endpoint, not a stack trace', async () => {
+    const client = new AdminClient('http://127.0.0.1:9', TOKEN);
+    await expect(client.request('GET', '/v1/admin/tenants')).rejects.toMatchObject({
+      code: 'UNREACHABLE',
+      message: expect.stringMatching(/^Cannot reach the Portico admin API at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/),
+    });
+  });
+});
+
 (haveTerraform ? describe : describe.skip)('terraform: bulk refresh, drift between runs (real terraform)', () => {
   jest.setTimeout(180_000);
   let server: RunningServer;
