@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -8,6 +8,7 @@ import type { CtyValue } from '../provider/cty-codec';
 import { modelByType } from '../provider/schema';
 import { startServer, type RunningServer } from '../server/app';
 import { loadConfig } from '../server/config';
+import { createPostgresDatabase, testDialects } from './support/databases';
 import { testPgliteImage } from './support/pglite-image';
 import { Receiver } from './support/receiver';
 import { TerraformDir, terraformAvailable } from './support/terraform';
@@ -664,8 +665,9 @@ function countRequests(server: RunningServer) {
   return seen;
 }
 
-describe('bulk refresh: BulkReader against a real gateway (issue 13, item 18)', () => {
+describe.each(testDialects())('bulk refresh: BulkReader against a real gateway (issue 13, item 18; %s)', (dialect) => {
   let server: RunningServer;
+  let pg: { url: string; drop: () => Promise<void> } | undefined;
   let client: AdminClient;
   let seen: ReturnType<typeof countRequests>;
   const tenant = modelByType('portico_tenant')!;
@@ -676,12 +678,14 @@ describe('bulk refresh: BulkReader against a real gateway (issue 13, item 18)', 
     ({ id, tenant_id: tenantId }) as Record<string, CtyValue>;
 
   beforeAll(async () => {
+    pg = dialect === 'postgres' ? await createPostgresDatabase('migrated') : undefined;
     server = await startServer(
       loadConfig({
         PORTICO_DATA_DIR: 'memory://',
         PORTICO_ADMIN_TOKEN: TOKEN,
         PORTICO_ADMIN_PORT: '0',
         PORTICO_ROLE: 'control',
+        ...(pg ? { DATABASE_URL: pg.url, PORTICO_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
       }),
       pino({ level: 'silent' }),
       { webhooks: false, pgliteImage: testPgliteImage() },
@@ -700,7 +704,10 @@ describe('bulk refresh: BulkReader against a real gateway (issue 13, item 18)', 
     for (let i = 0; i < 3; i++) await client.request('POST', '/v1/admin/tenants/bulk-0/keys', { name: `key-${i}` });
     seen = countRequests(server);
   }, 60_000);
-  afterAll(() => server?.close());
+  afterAll(async () => {
+    await server?.close();
+    await pg?.drop();
+  });
   beforeEach(() => (seen.length = 0));
 
   test('reads of one collection after the first come from one list, fetched page by page', async () => {
@@ -829,13 +836,16 @@ describe('provider admin client: kept-alive connections, plain errors', () => {
   });
 });
 
-(haveTerraform ? describe : describe.skip)('terraform: bulk refresh, drift between runs (real terraform)', () => {
-  jest.setTimeout(180_000);
-  let server: RunningServer;
-  let tf: TerraformDir;
-  let client: AdminClient;
-  let seen: ReturnType<typeof countRequests>;
-  const main = (endpoint: string) => `
+(haveTerraform ? describe.each(testDialects()) : describe.skip.each(testDialects()))(
+  'terraform: bulk refresh, drift between runs (real terraform, %s)',
+  (dialect) => {
+    jest.setTimeout(180_000);
+    let server: RunningServer;
+    let pg: { url: string; drop: () => Promise<void> } | undefined;
+    let tf: TerraformDir;
+    let client: AdminClient;
+    let seen: ReturnType<typeof countRequests>;
+    const main = (endpoint: string) => `
 terraform {
   required_providers {
     portico = { source = "portico/portico" }
@@ -869,72 +879,78 @@ resource "portico_api_key" "k" {
   name      = "key-\${count.index}"
 }
 `;
-  const plan = () => tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color');
-  const apply = () => tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
-  const stateOf = (type: string, name: string, index: number) => {
-    const doc = JSON.parse(readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8'));
-    return doc.resources.find((r: any) => r.type === type && r.name === name).instances[index].attributes;
-  };
+    const plan = () => tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color');
+    const apply = () => tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
+    const stateOf = (type: string, name: string, index: number) => {
+      const doc = JSON.parse(readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8'));
+      return doc.resources.find((r: any) => r.type === type && r.name === name).instances[index].attributes;
+    };
 
-  beforeAll(async () => {
-    server = await startServer(
-      loadConfig({
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_TOKEN: TOKEN,
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_ROLE: 'control',
-      }),
-      pino({ level: 'silent' }),
-      { webhooks: false, pgliteImage: testPgliteImage() },
-    );
-    client = new AdminClient(server.adminUrl!, TOKEN);
-    seen = countRequests(server);
-    tf = new TerraformDir();
-    await tf.installProvider();
-    tf.write('main.tf', main(server.adminUrl!));
-    expect((await tf.tf('init', '-input=false', '-no-color')).code).toBe(0);
-    const applied = await apply();
-    expect(applied.stdout).toContain('Apply complete! Resources: 13 added');
-  }, 120_000);
-  afterAll(() => server?.close());
-  beforeEach(() => (seen.length = 0));
-
-  test('a refresh lists each collection once instead of a GET per resource; the plan is empty', async () => {
-    expect((await plan()).code).toBe(0);
-    const gets = seen.filter((r) => r.method === 'GET');
-    const lists = gets.filter((r) => r.query.includes('limit=')).map((r) => r.path);
-    expect(lists.sort()).toEqual(['/v1/admin/routes', '/v1/admin/tenants', '/v1/admin/tenants/drift-0/keys']);
-    // one single GET per collection (its first read), not 13
-    expect(gets.length - lists.length).toBe(3);
-  });
-
-  test('drift made out of band between runs is seen: changes are updates, a deleted resource is re-created', async () => {
-    await client.request('PUT', '/v1/admin/tenants/drift-2', { name: 'Renamed out of band' });
-    await client.request('PUT', '/v1/admin/routes/shared?tenant_id=drift-2', {
-      model_pattern: 'shared-1*',
-      providers: [{ provider: 'openai' }],
-      priority: 7,
+    beforeAll(async () => {
+      pg = dialect === 'postgres' ? await createPostgresDatabase('migrated') : undefined;
+      server = await startServer(
+        loadConfig({
+          PORTICO_DATA_DIR: 'memory://',
+          PORTICO_ADMIN_TOKEN: TOKEN,
+          PORTICO_ADMIN_PORT: '0',
+          PORTICO_ROLE: 'control',
+          ...(pg ? { DATABASE_URL: pg.url, PORTICO_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
+        }),
+        pino({ level: 'silent' }),
+        { webhooks: false, pgliteImage: testPgliteImage() },
+      );
+      client = new AdminClient(server.adminUrl!, TOKEN);
+      seen = countRequests(server);
+      tf = new TerraformDir();
+      await tf.installProvider();
+      tf.write('main.tf', main(server.adminUrl!));
+      expect((await tf.tf('init', '-input=false', '-no-color')).code).toBe(0);
+      const applied = await apply();
+      expect(applied.stdout).toContain('Apply complete! Resources: 13 added');
+    }, 120_000);
+    afterAll(async () => {
+      await server?.close();
+      await pg?.drop();
     });
-    await client.request('DELETE', '/v1/admin/routes/global-3');
-    await client.request('DELETE', `/v1/admin/tenants/drift-0/keys/${stateOf('portico_api_key', 'k', 1).id}`);
-    expect(await tf.planActions()).toEqual({
-      'portico_tenant.t[2]': ['update'],
-      'portico_route.shared[1]': ['update'],
-      'portico_route.global[3]': ['create'],
-      'portico_api_key.k[1]': ['create'],
-    });
-    expect((await apply()).code).toBe(0);
-    expect((await client.request('GET', '/v1/admin/tenants/drift-2')).body.name).toBe('Drift 2');
-    expect((await client.request('GET', '/v1/admin/routes/shared?tenant_id=drift-2')).body.priority).toBe(0);
-    expect((await client.request('GET', '/v1/admin/routes/global-3')).status).toBe(200);
-    expect((await plan()).code).toBe(0);
-  });
+    beforeEach(() => (seen.length = 0));
 
-  test('destroy reads by list and deletes every resource, with no request rate-limited', async () => {
-    const destroyed = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
-    expect(destroyed.stdout).toContain('Destroy complete! Resources: 13 destroyed');
-    expect(seen.filter((r) => r.status === 429)).toEqual([]);
-    expect(seen.filter((r) => r.method === 'DELETE' && r.status === 204)).toHaveLength(13);
-    expect((await client.request('GET', '/v1/admin/routes')).body.data).toEqual([]);
-  });
-});
+    test('a refresh lists each collection once instead of a GET per resource; the plan is empty', async () => {
+      expect((await plan()).code).toBe(0);
+      const gets = seen.filter((r) => r.method === 'GET');
+      const lists = gets.filter((r) => r.query.includes('limit=')).map((r) => r.path);
+      expect(lists.sort()).toEqual(['/v1/admin/routes', '/v1/admin/tenants', '/v1/admin/tenants/drift-0/keys']);
+      // one single GET per collection (its first read), not 13
+      expect(gets.length - lists.length).toBe(3);
+    });
+
+    test('drift made out of band between runs is seen: changes are updates, a deleted resource is re-created', async () => {
+      await client.request('PUT', '/v1/admin/tenants/drift-2', { name: 'Renamed out of band' });
+      await client.request('PUT', '/v1/admin/routes/shared?tenant_id=drift-2', {
+        model_pattern: 'shared-1*',
+        providers: [{ provider: 'openai' }],
+        priority: 7,
+      });
+      await client.request('DELETE', '/v1/admin/routes/global-3');
+      await client.request('DELETE', `/v1/admin/tenants/drift-0/keys/${stateOf('portico_api_key', 'k', 1).id}`);
+      expect(await tf.planActions()).toEqual({
+        'portico_tenant.t[2]': ['update'],
+        'portico_route.shared[1]': ['update'],
+        'portico_route.global[3]': ['create'],
+        'portico_api_key.k[1]': ['create'],
+      });
+      expect((await apply()).code).toBe(0);
+      expect((await client.request('GET', '/v1/admin/tenants/drift-2')).body.name).toBe('Drift 2');
+      expect((await client.request('GET', '/v1/admin/routes/shared?tenant_id=drift-2')).body.priority).toBe(0);
+      expect((await client.request('GET', '/v1/admin/routes/global-3')).status).toBe(200);
+      expect((await plan()).code).toBe(0);
+    });
+
+    test('destroy reads by list and deletes every resource, with no request rate-limited', async () => {
+      const destroyed = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
+      expect(destroyed.stdout).toContain('Destroy complete! Resources: 13 destroyed');
+      expect(seen.filter((r) => r.status === 429)).toEqual([]);
+      expect(seen.filter((r) => r.method === 'DELETE' && r.status === 204)).toHaveLength(13);
+      expect((await client.request('GET', '/v1/admin/routes')).body.data).toEqual([]);
+    });
+  },
+);
