@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { BASELINE_HEADING } from './baseline';
 import { importBench, renderImport } from './import';
 import { dataPlaneBench, renderDataPlane } from './proxies';
-import { renderStartup, startupBench, terraformBench } from './terraform';
+import { renderStartup, renderTerraform, startupBench, terraformBench } from './terraform';
 
 const RESULTS = join(__dirname, 'RESULTS.md');
 
@@ -22,27 +22,6 @@ function sections(): Map<string, string> {
   return found;
 }
 
-async function terraformSection(): Promise<string[]> {
-  const tf = await terraformBench(200);
-  const [floor, portico] = tf;
-  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-  return [
-    '## Terraform provider: 200 resources',
-    '',
-    'Gateway on loopback (embedded PGlite), provider installed in the local mirror, default parallelism (10).',
-    'The floor is the same count of built-in `terraform_data` resources: what Terraform itself costs with no provider work.',
-    '',
-    '| configuration | resources | apply (s) | plan with refresh (s) | destroy (s) |',
-    '|---|---|---|---|---|',
-    ...tf.map(
-      (r) =>
-        `| ${r.label} | ${r.resources} | ${r.applySeconds.toFixed(2)} | ${r.planSeconds.toFixed(2)} | ${r.destroySeconds.toFixed(2)} |`,
-    ),
-    '',
-    `Portico against the floor: apply ${ratio(portico!.applySeconds, floor!.applySeconds)}, plan ${ratio(portico!.planSeconds, floor!.planSeconds)}, destroy ${ratio(portico!.destroySeconds, floor!.destroySeconds)}.`,
-  ];
-}
-
 /**
  * `npm run bench [-- terraform|proxies|startup|import]`: runs the benchmarks (all by default) and rewrites their
  * sections of bench/RESULTS.md with the figures and their peers. `PORTICO_BENCH_BASELINE=<checkout>` runs an older
@@ -57,7 +36,7 @@ async function main(): Promise<void> {
   const fresh: string[][] = [];
   if (!only || only === 'proxies')
     fresh.push(renderDataPlane(await dataPlaneBench((line) => process.stderr.write(`${line}\n`))));
-  if (!only || only === 'terraform') fresh.push(await terraformSection());
+  if (!only || only === 'terraform') fresh.push(renderTerraform(await terraformBench(200)));
   if (!only || only === 'terraform' || only === 'startup') fresh.push(renderStartup(await startupBench()));
   if (!only || only === 'import')
     fresh.push(renderImport(await importBench(10_000, (l) => process.stderr.write(`${l}\n`))));

@@ -1,5 +1,5 @@
-import { canonicalJson } from '../server/lib/canonical-json';
 import { hasTenantField, isNested } from '../server/resources/schemas';
+import type { BulkReader } from './bulk-read';
 import { ApiFailure, type AdminClient } from './client';
 import { hasUnknown, UNKNOWN, type CtyValue } from './cty-codec';
 import { plain } from './problems';
@@ -7,7 +7,24 @@ import { restName, type Attribute, type ResourceModel } from './schema';
 
 type Obj = Record<string, CtyValue>;
 
-const same = (a: unknown, b: unknown) => canonicalJson(plain(a)) === canonicalJson(plain(b));
+/**
+ * Equal as canonical JSON (bigints as numbers, `undefined` as null in arrays and absent in objects), compared in place:
+ * a plan compares every attribute of every resource, and serializing both sides each time cost more than the rest.
+ */
+export function same(a: unknown, b: unknown): boolean {
+  const x = typeof a === 'bigint' ? Number(a) : (a ?? null);
+  const y = typeof b === 'bigint' ? Number(b) : (b ?? null);
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+  if (Array.isArray(x) || Array.isArray(y)) {
+    if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length) return false;
+    return x.every((e, i) => same(e, y[i]));
+  }
+  const defined = (o: object) => Object.entries(o).filter(([, v]) => v !== undefined);
+  const xs = defined(x);
+  const ys = new Map(defined(y));
+  return xs.length === ys.size && xs.every(([k, v]) => ys.has(k) && same(v, ys.get(k)));
+}
 
 /** Config with the server's defaults filled in where it leaves optional attributes out (nested too). */
 function withDefaults(attrs: Attribute[], config: Obj): Obj {
@@ -58,12 +75,20 @@ function plannedServerSecret(model: ResourceModel, a: Attribute, prior: Obj | nu
   return given && rotates(model, prior, desired) ? null : ((prior[a.name] as CtyValue) ?? null);
 }
 
+const freshValues = new WeakMap<ResourceModel, Record<string, CtyValue>>();
+/** The computed values a new resource of the model starts with (parsed once: every plan of the kind asks). */
+function freshComputed(model: ResourceModel): Record<string, CtyValue> {
+  let fresh = freshValues.get(model);
+  if (!fresh) freshValues.set(model, (fresh = model.def.computed.parse({}) as Record<string, CtyValue>));
+  return fresh;
+}
+
 /**
  * Computed attributes an action moved away from what a new resource has (an API key's `status` REVOKED after
  * `revoke`, outside Terraform): no update undoes that, so the plan replaces the resource, showing the value it gets back.
  */
 export function revokedAttributes(model: ResourceModel, prior: Obj): { name: string; fresh: CtyValue }[] {
-  const fresh = model.def.computed.parse({}) as Record<string, CtyValue>;
+  const fresh = freshComputed(model);
   const found = new Map<string, CtyValue>();
   for (const action of Object.values(model.def.actions ?? {}))
     for (const [field, value] of Object.entries(action.set)) {
@@ -128,7 +153,8 @@ export function upgradeRawState(model: ResourceModel, raw: Record<string, unknow
 
 // ---- talking to the API ------------------------------------------------------------------------------------------
 
-function collection(model: ResourceModel, state: Obj): string {
+/** The collection a resource is created and listed in: its kind's path, with the tenant for kinds nested under one. */
+export function collection(model: ResourceModel, state: Record<string, unknown>): string {
   return '/v1/admin' + model.def.path.replace('{tenant_id}', encodeURIComponent(String(state.tenant_id)));
 }
 /** One resource's URL. Ids are unique per tenant, so a tenant's resource is named with its owner (`?tenant_id=`). */
@@ -217,10 +243,9 @@ export async function deleteResource(client: AdminClient, model: ResourceModel, 
 }
 
 /** ReadResource: the API's current object, or null when it is gone (Terraform then plans to create it again). */
-export async function readResource(client: AdminClient, model: ResourceModel, prior: Obj): Promise<Obj | null> {
-  const res = await client.request('GET', itemPath(model, prior));
-  if (res.status === 404) return null;
-  return stateOf(model, res.body, prior);
+export async function readResource(reader: BulkReader, model: ResourceModel, prior: Obj): Promise<Obj | null> {
+  const api = await reader.read(model, prior);
+  return api === null ? null : stateOf(model, api, prior);
 }
 
 /**

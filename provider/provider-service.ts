@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import { BulkReader } from './bulk-read';
 import { AdminClient } from './client';
 import { decodeJson, decodeMsgpack, encodeMsgpack, hasUnknown, typeToJson, type CtyValue } from './cty-codec';
 import { readDataSource, validateDataSourceConfig } from './data-sources';
@@ -89,10 +90,12 @@ const encode = (v: CtyValue, type: CtyType) => ({ msgpack: Buffer.from(encodeMsg
 /** The tfplugin6 Provider service's handlers: schema and CRUD, all derived from the resource registry. */
 export function providerService(): grpc.UntypedServiceImplementation {
   let client: AdminClient | undefined;
+  let reader: BulkReader | undefined;
   const need = (): AdminClient => {
     if (!client) throw new Error('the provider is not configured');
     return client;
   };
+  const reads = (): BulkReader => (reader ??= new BulkReader(need()));
   const model = (call: Call): ResourceModel => {
     const m = modelByType(call.request.type_name);
     if (!m) throw new Error(`unknown resource type ${call.request.type_name}`);
@@ -158,6 +161,7 @@ export function providerService(): grpc.UntypedServiceImplementation {
       const from = cfg.endpoint ? '' : ' (from PORTICO_ENDPOINT)';
       if (bad.length) return { diagnostics: diagnostics(bad.map((p) => ({ ...p, detail: p.detail + from }))) };
       client = new AdminClient(endpoint, token);
+      reader = undefined;
       return { diagnostics: [] };
     }),
     ValidateResourceConfig: rpc('ValidateResourceConfig', (call) => {
@@ -178,7 +182,7 @@ export function providerService(): grpc.UntypedServiceImplementation {
       if (!prior) return { new_state: encode(null, m.type), diagnostics: [] };
       try {
         return {
-          new_state: encode(await readResource(need(), m, prior), m.type),
+          new_state: encode(await readResource(reads(), m, prior), m.type),
           private: call.request.private,
           diagnostics: [],
         };
@@ -204,6 +208,8 @@ export function providerService(): grpc.UntypedServiceImplementation {
       const prior = decode(call.request.prior_state, m.type) as Obj | null;
       const planned = decode(call.request.planned_state, m.type) as Obj | null;
       const config = (decode(call.request.config, m.type) ?? {}) as Obj;
+      // whatever the outcome, a list fetched before this write no longer speaks for this resource
+      for (const s of [prior, planned]) if (typeof s?.id === 'string') reads().wrote(m, s);
       try {
         if (planned === null) {
           await deleteResource(need(), m, prior!);
@@ -213,6 +219,7 @@ export function providerService(): grpc.UntypedServiceImplementation {
           prior === null
             ? await createResource(need(), m, planned, config)
             : await updateResource(need(), m, prior, planned, config);
+        if (prior === null) reads().wrote(m, state);
         if (hasUnknown(state)) throw new Error('the API left a value unknown');
         return {
           new_state: encode(state, m.type),

@@ -1,5 +1,7 @@
+import { canonicalJson } from '../server/lib/canonical-json';
+import { plain } from '../provider/problems';
 import { UNKNOWN } from '../provider/cty-codec';
-import { importState, planChange, stateOf, upgradeRawState } from '../provider/operations';
+import { importState, planChange, same, stateOf, upgradeRawState } from '../provider/operations';
 import { validateConfig, validateProviderConfig } from '../provider/validation';
 import { privateAfterWrite, unsentSecretWarning } from '../provider/write-only';
 import { validateDataSourceConfig } from '../provider/data-sources';
@@ -361,5 +363,44 @@ describe('issue 13: data sources from the registry', () => {
     expect(validateDataSourceConfig(route, { id: ' ', tenant_id: null })).toEqual([
       expect.objectContaining({ path: 'id', detail: 'id: must be a non-empty string' }),
     ]);
+  });
+});
+
+describe('issue 13: plan comparisons without serializing', () => {
+  test('same() agrees with comparing canonical JSON on every pair of a matrix of values', () => {
+    const values: unknown[] = [
+      null,
+      undefined,
+      0,
+      1,
+      1n,
+      '1',
+      'a',
+      true,
+      false,
+      [],
+      [null],
+      [undefined],
+      [1, 2],
+      [2, 1],
+      {},
+      { a: undefined },
+      { a: null },
+      { a: 1 },
+      { a: 1n },
+      { b: 1, a: 2 },
+      { a: 2, b: 1 },
+      { a: [1, { c: 'x' }] },
+      { a: [1, { c: 'x', d: undefined }] },
+      [[1]],
+      [[1n]],
+      19.99,
+      '19.99',
+      UNKNOWN,
+    ];
+    const viaJson = (a: unknown, b: unknown) => canonicalJson(plain(a)) === canonicalJson(plain(b));
+    const pairs = values.flatMap((a) => values.map((b) => [a, b] as const));
+    expect(pairs.filter(([a, b]) => same(a, b) !== viaJson(a, b))).toEqual([]);
+    expect(pairs.filter(([a, b]) => same(a, b)).length).toBeGreaterThan(values.length); // some unequal objects match
   });
 });

@@ -1,9 +1,14 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
+import { BulkReader } from '../provider/bulk-read';
+import { AdminClient } from '../provider/client';
+import type { CtyValue } from '../provider/cty-codec';
+import { modelByType } from '../provider/schema';
 import { startServer, type RunningServer } from '../server/app';
 import { loadConfig } from '../server/config';
+import { createPostgresDatabase, testDialects } from './support/databases';
 import { testPgliteImage } from './support/pglite-image';
 import { Receiver } from './support/receiver';
 import { TerraformDir, terraformAvailable } from './support/terraform';
@@ -647,3 +652,305 @@ ${extra}`;
     expect([destroyed.code, destroyed.stderr]).toEqual([0, '']);
   });
 });
+
+/** Requests the admin API served, as `METHOD path` (query left off) with status, counted from the HTTP server. */
+function countRequests(server: RunningServer) {
+  const seen: { method: string; path: string; query: string; status: number }[] = [];
+  server.admin!.server.on('request', (req, res) => {
+    res.on('finish', () => {
+      const [path, query = ''] = (req.url ?? '').split('?');
+      seen.push({ method: req.method ?? '', path: path!, query, status: res.statusCode });
+    });
+  });
+  return seen;
+}
+
+describe.each(testDialects())('bulk refresh: BulkReader against a real gateway (issue 13, item 18; %s)', (dialect) => {
+  let server: RunningServer;
+  let pg: { url: string; drop: () => Promise<void> } | undefined;
+  let client: AdminClient;
+  let seen: ReturnType<typeof countRequests>;
+  const tenant = modelByType('portico_tenant')!;
+  const route = modelByType('portico_route')!;
+  const key = modelByType('portico_api_key')!;
+  const stateOfTenant = (id: string) => ({ id, name: null }) as Record<string, CtyValue>;
+  const stateOfRoute = (id: string, tenantId: string | null) =>
+    ({ id, tenant_id: tenantId }) as Record<string, CtyValue>;
+
+  beforeAll(async () => {
+    pg = dialect === 'postgres' ? await createPostgresDatabase('migrated') : undefined;
+    server = await startServer(
+      loadConfig({
+        PORTICO_DATA_DIR: 'memory://',
+        PORTICO_ADMIN_TOKEN: TOKEN,
+        PORTICO_ADMIN_PORT: '0',
+        PORTICO_ROLE: 'control',
+        ...(pg ? { DATABASE_URL: pg.url, PORTICO_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
+      }),
+      pino({ level: 'silent' }),
+      { webhooks: false, pgliteImage: testPgliteImage() },
+    );
+    client = new AdminClient(server.adminUrl!, TOKEN);
+    for (let i = 0; i < 5; i++)
+      await client.request('POST', '/v1/admin/tenants', { id: `bulk-${i}`, name: `Bulk ${i}` });
+    // the same route id in two tenants (ids are unique per owner), and a global one
+    for (const owner of [null, 'bulk-1', 'bulk-2'])
+      await client.request('POST', '/v1/admin/routes', {
+        id: owner ? 'shared' : 'solo',
+        tenant_id: owner,
+        model_pattern: `shared-${owner ?? 'global'}*`,
+        providers: [{ provider: 'openai' }],
+      });
+    for (let i = 0; i < 3; i++) await client.request('POST', '/v1/admin/tenants/bulk-0/keys', { name: `key-${i}` });
+    seen = countRequests(server);
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+    await pg?.drop();
+  });
+  beforeEach(() => (seen.length = 0));
+
+  test('reads of one collection after the first come from one list, fetched page by page', async () => {
+    const reader = new BulkReader(client, 2);
+    const names = await Promise.all(
+      [0, 1, 2, 3, 4].map(async (i) => (await reader.read(tenant, stateOfTenant(`bulk-${i}`)))?.name),
+    );
+    expect(names).toEqual(['Bulk 0', 'Bulk 1', 'Bulk 2', 'Bulk 3', 'Bulk 4']);
+    const gets = seen.filter((r) => r.method === 'GET');
+    expect(gets.filter((r) => r.path.startsWith('/v1/admin/tenants/'))).toHaveLength(1); // the first read
+    const pages = gets.filter((r) => r.path === '/v1/admin/tenants');
+    expect(pages.map((r) => r.query.includes('cursor='))).toEqual([false, true, true]); // 5 tenants, 2 a page
+  });
+
+  test("an owned kind's list is keyed by owner and id: the same id in two tenants reads as two resources", async () => {
+    const reader = new BulkReader(client);
+    const owners = [null, 'bulk-1', 'bulk-2'];
+    const read = await Promise.all(owners.map((o) => reader.read(route, stateOfRoute(o ? 'shared' : 'solo', o))));
+    expect(read.map((r) => [r?.tenant_id, r?.model_pattern])).toEqual([
+      [null, 'shared-global*'],
+      ['bulk-1', 'shared-bulk-1*'],
+      ['bulk-2', 'shared-bulk-2*'],
+    ]);
+  });
+
+  test("a tenant's token lists what it may see: its own routes and the global ones, never another tenant's", async () => {
+    const made = await client.request('POST', '/v1/admin/tokens', {
+      name: 'bulk',
+      role: 'viewer',
+      tenant_id: 'bulk-1',
+    });
+    const reader = new BulkReader(new AdminClient(server.adminUrl!, made.body.token));
+    const read = await Promise.all([
+      reader.read(route, stateOfRoute('solo', null)),
+      reader.read(route, stateOfRoute('shared', 'bulk-1')),
+    ]);
+    expect(read.map((r) => r?.model_pattern)).toEqual(['shared-global*', 'shared-bulk-1*']);
+    // another tenant's route is in no list this token gets: its single GET is refused, as it always was
+    await expect(reader.read(route, stateOfRoute('shared', 'bulk-2'))).rejects.toMatchObject({ status: 403 });
+    expect(seen.filter((r) => r.path === '/v1/admin/routes')).toHaveLength(1);
+  });
+
+  test("a nested kind is listed per tenant; a tenant's missing collection reads as gone", async () => {
+    const keys = (await client.request('GET', '/v1/admin/tenants/bulk-0/keys')).body.data as { id: string }[];
+    seen.length = 0;
+    const reader = new BulkReader(client);
+    const read = await Promise.all(keys.map((k) => reader.read(key, { id: k.id, tenant_id: 'bulk-0' })));
+    expect(read.map((r) => r?.id)).toEqual(keys.map((k) => k.id));
+    expect(seen.filter((r) => r.path === '/v1/admin/tenants/bulk-0/keys')).toHaveLength(1);
+    const nowhere = [0, 1].map((i) => reader.read(key, { id: `k${i}`, tenant_id: 'no-such-tenant' }));
+    expect(await Promise.all(nowhere)).toEqual([null, null]);
+  });
+
+  test('consistency with writes: an entry serves one read; a written resource, or one missing from the list, is a GET', async () => {
+    const reader = new BulkReader(client);
+    await reader.read(tenant, stateOfTenant('bulk-0')); // the first read: a GET
+    const list = reader.read(tenant, stateOfTenant('bulk-1')); // the second: the list
+    // out of band, after the list: the entry bulk-1 got is the list's, but a second read of it is a fresh GET
+    await list;
+    await client.request('PUT', '/v1/admin/tenants/bulk-1', { name: 'Renamed out of band' });
+    expect((await reader.read(tenant, stateOfTenant('bulk-1')))?.name).toBe('Renamed out of band');
+    // written by this process (Terraform's apply): never served from a list fetched before the write
+    await client.request('PUT', '/v1/admin/tenants/bulk-2', { name: 'Renamed by this provider' });
+    reader.wrote(tenant, stateOfTenant('bulk-2'));
+    expect((await reader.read(tenant, stateOfTenant('bulk-2')))?.name).toBe('Renamed by this provider');
+    // made after the list: not in it, so a GET finds it; deleted: the GET's 404 says gone
+    await client.request('POST', '/v1/admin/tenants', { id: 'bulk-late', name: 'Late' });
+    expect((await reader.read(tenant, stateOfTenant('bulk-late')))?.name).toBe('Late');
+    await client.request('DELETE', '/v1/admin/tenants/bulk-late');
+    expect(await reader.read(tenant, stateOfTenant('bulk-late'))).toBeNull();
+    const itemGets = seen
+      .filter((r) => r.method === 'GET' && r.path.startsWith('/v1/admin/tenants/'))
+      .map((r) => r.path);
+    expect(itemGets).toEqual([
+      '/v1/admin/tenants/bulk-0',
+      '/v1/admin/tenants/bulk-1',
+      '/v1/admin/tenants/bulk-2',
+      '/v1/admin/tenants/bulk-late',
+      '/v1/admin/tenants/bulk-late',
+    ]);
+    expect(seen.filter((r) => r.method === 'GET' && r.path === '/v1/admin/tenants')).toHaveLength(1);
+  });
+});
+
+describe('provider admin client: kept-alive connections, plain errors', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startServer(
+      loadConfig({
+        PORTICO_DATA_DIR: 'memory://',
+        PORTICO_ADMIN_TOKEN: TOKEN,
+        PORTICO_ADMIN_PORT: '0',
+        PORTICO_ROLE: 'control',
+      }),
+      pino({ level: 'silent' }),
+      { webhooks: false, pgliteImage: testPgliteImage() },
+    );
+  }, 60_000);
+  afterAll(() => server?.close());
+
+  test('calls one after the other share one connection; ten at once open no more than ten', async () => {
+    let connections = 0;
+    server.admin!.server.on('connection', () => connections++);
+    const client = new AdminClient(server.adminUrl!, TOKEN);
+    for (let i = 0; i < 5; i++)
+      expect((await client.request('POST', '/v1/admin/tenants', { id: `ka-${i}`, name: `KA ${i}` })).status).toBe(201);
+    expect(connections).toBe(1);
+    const read = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => client.request('GET', `/v1/admin/tenants/ka-${i % 5}`)),
+    );
+    expect(read.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(connections).toBeLessThanOrEqual(10);
+    expect((await client.request('GET', '/v1/admin/tenants/none')).status).toBe(404);
+    await expect(client.request('POST', '/v1/admin/tenants', { id: 'ka-0', name: 'again' })).rejects.toMatchObject({
+      status: 409,
+      code: 'ALREADY_EXISTS',
+    });
+  });
+
+  test('an unreachable gateway is an error naming the endpoint, not a stack trace', async () => {
+    const client = new AdminClient('http://127.0.0.1:9', TOKEN);
+    await expect(client.request('GET', '/v1/admin/tenants')).rejects.toMatchObject({
+      code: 'UNREACHABLE',
+      message: expect.stringMatching(/^Cannot reach the Portico admin API at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/),
+    });
+  });
+});
+
+(haveTerraform ? describe.each(testDialects()) : describe.skip.each(testDialects()))(
+  'terraform: bulk refresh, drift between runs (real terraform, %s)',
+  (dialect) => {
+    jest.setTimeout(180_000);
+    let server: RunningServer;
+    let pg: { url: string; drop: () => Promise<void> } | undefined;
+    let tf: TerraformDir;
+    let client: AdminClient;
+    let seen: ReturnType<typeof countRequests>;
+    const main = (endpoint: string) => `
+terraform {
+  required_providers {
+    portico = { source = "portico/portico" }
+  }
+}
+provider "portico" {
+  endpoint = "${endpoint}"
+  token    = "${TOKEN}"
+}
+resource "portico_tenant" "t" {
+  count = 4
+  id    = "drift-\${count.index}"
+  name  = "Drift \${count.index}"
+}
+resource "portico_route" "global" {
+  count         = 4
+  id            = "global-\${count.index}"
+  model_pattern = "global-\${count.index}*"
+  providers     = [{ provider = "openai" }]
+}
+resource "portico_route" "shared" {
+  count         = 2
+  id            = "shared"
+  tenant_id     = portico_tenant.t[count.index + 1].id
+  model_pattern = "shared-\${count.index}*"
+  providers     = [{ provider = "openai" }]
+}
+resource "portico_api_key" "k" {
+  count     = 3
+  tenant_id = portico_tenant.t[0].id
+  name      = "key-\${count.index}"
+}
+`;
+    const plan = () => tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color');
+    const apply = () => tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
+    const stateOf = (type: string, name: string, index: number) => {
+      const doc = JSON.parse(readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8'));
+      return doc.resources.find((r: any) => r.type === type && r.name === name).instances[index].attributes;
+    };
+
+    beforeAll(async () => {
+      pg = dialect === 'postgres' ? await createPostgresDatabase('migrated') : undefined;
+      server = await startServer(
+        loadConfig({
+          PORTICO_DATA_DIR: 'memory://',
+          PORTICO_ADMIN_TOKEN: TOKEN,
+          PORTICO_ADMIN_PORT: '0',
+          PORTICO_ROLE: 'control',
+          ...(pg ? { DATABASE_URL: pg.url, PORTICO_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
+        }),
+        pino({ level: 'silent' }),
+        { webhooks: false, pgliteImage: testPgliteImage() },
+      );
+      client = new AdminClient(server.adminUrl!, TOKEN);
+      seen = countRequests(server);
+      tf = new TerraformDir();
+      await tf.installProvider();
+      tf.write('main.tf', main(server.adminUrl!));
+      expect((await tf.tf('init', '-input=false', '-no-color')).code).toBe(0);
+      const applied = await apply();
+      expect(applied.stdout).toContain('Apply complete! Resources: 13 added');
+    }, 120_000);
+    afterAll(async () => {
+      await server?.close();
+      await pg?.drop();
+    });
+    beforeEach(() => (seen.length = 0));
+
+    test('a refresh lists each collection once instead of a GET per resource; the plan is empty', async () => {
+      expect((await plan()).code).toBe(0);
+      const gets = seen.filter((r) => r.method === 'GET');
+      const lists = gets.filter((r) => r.query.includes('limit=')).map((r) => r.path);
+      expect(lists.sort()).toEqual(['/v1/admin/routes', '/v1/admin/tenants', '/v1/admin/tenants/drift-0/keys']);
+      // one single GET per collection (its first read), not 13
+      expect(gets.length - lists.length).toBe(3);
+    });
+
+    test('drift made out of band between runs is seen: changes are updates, a deleted resource is re-created', async () => {
+      await client.request('PUT', '/v1/admin/tenants/drift-2', { name: 'Renamed out of band' });
+      await client.request('PUT', '/v1/admin/routes/shared?tenant_id=drift-2', {
+        model_pattern: 'shared-1*',
+        providers: [{ provider: 'openai' }],
+        priority: 7,
+      });
+      await client.request('DELETE', '/v1/admin/routes/global-3');
+      await client.request('DELETE', `/v1/admin/tenants/drift-0/keys/${stateOf('portico_api_key', 'k', 1).id}`);
+      expect(await tf.planActions()).toEqual({
+        'portico_tenant.t[2]': ['update'],
+        'portico_route.shared[1]': ['update'],
+        'portico_route.global[3]': ['create'],
+        'portico_api_key.k[1]': ['create'],
+      });
+      expect((await apply()).code).toBe(0);
+      expect((await client.request('GET', '/v1/admin/tenants/drift-2')).body.name).toBe('Drift 2');
+      expect((await client.request('GET', '/v1/admin/routes/shared?tenant_id=drift-2')).body.priority).toBe(0);
+      expect((await client.request('GET', '/v1/admin/routes/global-3')).status).toBe(200);
+      expect((await plan()).code).toBe(0);
+    });
+
+    test('destroy reads by list and deletes every resource, with no request rate-limited', async () => {
+      const destroyed = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
+      expect(destroyed.stdout).toContain('Destroy complete! Resources: 13 destroyed');
+      expect(seen.filter((r) => r.status === 429)).toEqual([]);
+      expect(seen.filter((r) => r.method === 'DELETE' && r.status === 204)).toHaveLength(13);
+      expect((await client.request('GET', '/v1/admin/routes')).body.data).toEqual([]);
+    });
+  },
+);
