@@ -1,6 +1,79 @@
 /**
- * The only module that imports cdktf and constructs: moving to cdktf's fork (`cdktn`) is a change here alone.
+ * The only module that imports the CDK library and constructs. An app is built on cdktf or on its maintained fork,
+ * cdktn, with the same API; the constructs must extend the classes of the very copy the app uses (a stack calls
+ * internals of its resources and checks `instanceof`), so the library is a peer dependency: the app's own, chosen
+ * here when the constructs load. The types are cdktf's (cdktn keeps them).
  */
-export { App, TerraformStack, TerraformResource, TerraformDataSource, TerraformProvider, TerraformOutput } from 'cdktf';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import type * as Cdk from 'cdktf';
+
+export const CDK_LIBRARIES = ['cdktf', 'cdktn'] as const;
+export type CdkLibrary = (typeof CDK_LIBRARIES)[number];
+
+const requireHere = createRequire(__filename);
+const resolvable = (name: string) => {
+  try {
+    requireHere.resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The libraries the app's package.json (the nearest one up from the working directory) depends on. */
+function declaredByApp(): CdkLibrary[] {
+  for (let dir = process.cwd(); ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string> | undefined>;
+      const deps = { ...pkg.dependencies, ...pkg.devDependencies, ...pkg.peerDependencies };
+      return CDK_LIBRARIES.filter((name) => name in deps);
+    }
+    if (dirname(dir) === dir) return [];
+  }
+}
+
+/**
+ * Which library: PORTICO_CDK_LIBRARY if set; else one the app has already loaded; else the only one installed; else
+ * the one the app's package.json names; else cdktf.
+ */
+function pickLibrary(): CdkLibrary {
+  const forced = process.env.PORTICO_CDK_LIBRARY;
+  if (forced) {
+    if (!(CDK_LIBRARIES as readonly string[]).includes(forced))
+      throw new Error(`PORTICO_CDK_LIBRARY must be one of ${CDK_LIBRARIES.join(', ')}, not ${JSON.stringify(forced)}`);
+    return forced as CdkLibrary;
+  }
+  const installed = CDK_LIBRARIES.filter(resolvable);
+  const loaded = installed.filter((name) => requireHere.resolve(name) in requireHere.cache);
+  if (loaded.length === 1) return loaded[0]!;
+  if (installed.length === 1) return installed[0]!;
+  if (installed.length === 0)
+    throw new Error('portico/constructs needs cdktf or cdktn installed in the app (npm install cdktf constructs)');
+  const declared = declaredByApp();
+  return declared.length === 1 ? declared[0]! : 'cdktf';
+}
+
+/** The library the constructs use in this process. */
+export const CDK_LIBRARY: CdkLibrary = pickLibrary();
+const cdk = requireHere(CDK_LIBRARY) as typeof Cdk;
+
+export const App = cdk.App;
+export type App = Cdk.App;
+export const TerraformStack = cdk.TerraformStack;
+export type TerraformStack = Cdk.TerraformStack;
+export const TerraformResource = cdk.TerraformResource;
+export type TerraformResource = Cdk.TerraformResource;
+export const TerraformDataSource = cdk.TerraformDataSource;
+export type TerraformDataSource = Cdk.TerraformDataSource;
+export const TerraformProvider = cdk.TerraformProvider;
+export type TerraformProvider = Cdk.TerraformProvider;
+export const TerraformOutput = cdk.TerraformOutput;
+export type TerraformOutput = Cdk.TerraformOutput;
+export const Annotations = cdk.Annotations;
+export const Aspects = cdk.Aspects;
+export const Manifest = cdk.Manifest;
 export type { TerraformMetaArguments, TerraformResourceLifecycle, ITerraformDependable, IResolvable } from 'cdktf';
 export { Construct } from 'constructs';
