@@ -134,10 +134,20 @@ const haveTerraform = terraformAvailable();
     const api = async (path: string) =>
       (await (await fetch(server.adminUrl + path, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
 
+    const synth = await cdktf('synth');
+    expect(synth.out).toContain('Generated Terraform code for the stacks: platform, tenant-acme');
+    const stack = JSON.parse(readFileSync(join(dir, 'cdktf.out', 'stacks', 'tenant-acme', 'cdk.tf.json'), 'utf8'));
+    expect(stack.terraform.required_providers.portico.source).toBe('portico/portico');
+
     const deploy = await cdktf('deploy', '*', '--auto-approve');
     expect([deploy.code, deploy.out]).toEqual([0, expect.stringMatching(/Apply complete! Resources: 5 added/)]);
     expect(deploy.out).not.toMatch(/providers lock|registry\.terraform\.io\/portico\/portico: could not/);
+    expect(deploy.out).toMatch(/Apply complete! Resources: 3 added/);
     expect((await api('/v1/admin/routes/global-gpt')).strategy).toBe('fallback');
+    expect((await api('/v1/admin/tenants/acme/keys')).data.map((k: any) => k.name).sort()).toEqual([
+      'production',
+      'staging',
+    ]);
     const installed = findInstalledProvider(home)!;
     for (const stack of ['platform', 'tenant-acme'])
       expect(lockedHashes(join(dir, 'cdktf.out', 'stacks', stack, LOCK_FILE))).toEqual([packageHashV1(installed.dir)]);
