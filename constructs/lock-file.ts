@@ -13,7 +13,7 @@ import { join } from 'node:path';
 export const LOCK_FILE = '.terraform.lock.hcl';
 const PROVIDER_ADDRESS = 'registry.terraform.io/portico/portico';
 
-/** Terraform's platform name for this machine (`linux_amd64`). */
+/** Terraform's platform name for this machine (`linux_amd64`); provider/install.ts's own, which the package lacks. */
 function platform(): string {
   const arch = { x64: 'amd64', arm64: 'arm64', ia32: '386', arm: 'arm' }[process.arch as string] ?? process.arch;
   return `${process.platform}_${arch}`;
