@@ -20,7 +20,6 @@ import { terraformAvailable } from './support/terraform';
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..');
 const CDKTF = join(ROOT, 'node_modules', '.bin', 'cdktf');
-const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const TEMPLATE_TSCONFIG = join(ROOT, 'node_modules', 'cdktf-cli', 'bundle', 'templates', 'typescript', 'tsconfig.json');
 const TOKEN = 'cdktf-package-token-0123456789';
 
@@ -61,13 +60,24 @@ app.synth();
 process.stderr.write("portico/constructs on " + CDK_LIBRARY + "\\n");
 `;
 
-/** A fresh app directory with the template's tsconfig, its dependencies installed with npm. */
+/** What `cdktf init --template=typescript` adds for building and running the app (less its jest). */
+const TEMPLATE_DEV_DEPENDENCIES = { typescript: '~5.9.3', 'ts-node': '^10.9.2', '@types/node': '^20.19.43' };
+
+/**
+ * A fresh app directory as the cdktf TypeScript template makes it (its tsconfig, its dev dependencies) with
+ * `dependencies` installed by npm. cdktf runs the app compiled (`node main.js`, after the template's `tsc`), which is
+ * quicker than its ts-node for each command; ts-node is checked once.
+ */
 async function makeApp(dependencies: Record<string, string>, source: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'portico-app-'));
-  writeFileSync(
-    join(dir, 'package.json'),
-    JSON.stringify({ name: 'app', version: '1.0.0', private: true, dependencies }),
-  );
+  const pkg = {
+    name: 'app',
+    version: '1.0.0',
+    private: true,
+    dependencies,
+    devDependencies: TEMPLATE_DEV_DEPENDENCIES,
+  };
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg));
   copyFileSync(TEMPLATE_TSCONFIG, join(dir, 'tsconfig.json'));
   writeFileSync(join(dir, 'main.ts'), source);
   writeFileSync(join(dir, 'cdktf.json'), JSON.stringify({ language: 'typescript', app: 'node main.js' }));
@@ -95,8 +105,14 @@ const haveTerraform = terraformAvailable();
       PORTICO_ENDPOINT: server.adminUrl!,
       PORTICO_TOKEN: TOKEN,
     };
-    const build = await exec(process.execPath, [TSC, '-p', '.'], dir);
+    const build = await exec('npx', ['--no-install', 'tsc'], dir); // the template's `npm run build`
     expect([build.code, build.out]).toEqual([0, '']);
+    // the template's own way to run the app (cdktf.json "app": "npx ts-node main.ts"): type-checks and synthesizes
+    const tsNode = await exec('npx', ['--no-install', 'ts-node', 'main.ts'], dir, {
+      ...env,
+      CDKTF_OUTDIR: 'ts-node.out',
+    });
+    expect([tsNode.code, existsSync(join(dir, 'ts-node.out', 'stacks', 'team', 'cdk.tf.json'))]).toEqual([0, true]);
     const install = await exec('npx', ['--no-install', 'portico', 'provider', 'install'], dir, env);
     expect([install.code, install.out]).toEqual([0, expect.stringContaining('Installed portico/portico')]);
     return {
