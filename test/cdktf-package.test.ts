@@ -180,7 +180,7 @@ const haveTerraform = terraformAvailable();
     expect((await api('/v1/admin/tenants/acme-corp')).error.code).toBe('NOT_FOUND');
   }, 400_000);
 
-  test('a cdktn app: the constructs extend cdktn (no cdktf installed); strict tsc, deploy, clean diff, destroy', async () => {
+  test('a cdktn app: the constructs extend cdktn (no cdktf installed); strict tsc, deploy, clean diff, destroy; then with both', async () => {
     // cdktn 0.24 wants constructs below 10.8
     const dir = await makeApp(
       { cdktn: '^0.24.0', constructs: '>=10.6.0 <10.8.0', portico: `file:${tarball}` },
@@ -203,5 +203,20 @@ const haveTerraform = terraformAvailable();
     const destroy = await cdktf(['destroy', 'team', '--auto-approve']);
     expect([destroy.code, destroy.out]).toEqual([0, expect.stringContaining('Destroy complete!')]);
     expect((await api('/v1/admin/tenants/fork-corp')).error.code).toBe('NOT_FOUND');
+
+    // with cdktf installed too, the constructs still follow the library the app loaded; forced onto the other one,
+    // they refuse in words rather than with cdktf's "_resetResolveDiscoveredProviderFeatureUsage is not a function"
+    const cdktfToo = await exec(
+      'npm',
+      ['install', '--no-save', '--prefer-offline', '--no-audit', 'cdktf@^0.21.0'],
+      dir,
+    );
+    expect([cdktfToo.code, existsSync(join(dir, 'node_modules', 'cdktf'))]).toEqual([0, true]);
+    const both = await exec(process.execPath, ['main.js'], dir, { ...process.env, CDKTF_OUTDIR: 'both.out' });
+    expect([both.code, both.out]).toEqual([0, expect.stringContaining('portico/constructs on cdktn')]);
+    const forced = { ...process.env, CDKTF_OUTDIR: 'forced.out', PORTICO_CDK_LIBRARY: 'cdktf' };
+    const mixed = await exec(process.execPath, ['main.js'], dir, forced);
+    expect(mixed.code).not.toBe(0);
+    expect(mixed.out).toContain('portico/constructs use cdktf, but the stack team is not a cdktf TerraformStack');
   }, 400_000);
 });
