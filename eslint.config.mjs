@@ -10,7 +10,7 @@ const boundary = (target, from, message) => ({ target, from, message });
 const SQL_BUILDERS = /^(selectFrom|insertInto|updateTable|deleteFrom|mergeInto|replaceInto)$/;
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'coverage/', 'cdktf.out/', '.data/', '.scratch/', 'constructs/generated/'] },
+  { ignores: ['node_modules/', 'coverage/', 'cdktf.out/', 'dist/', '.data/', '.scratch/', 'constructs/generated/'] },
   { linterOptions: { reportUnusedDisableDirectives: 'error' } },
   {
     files: ['**/*.ts'],

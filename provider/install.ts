@@ -24,7 +24,9 @@ const SERVICE_BUNDLE = 'provider-service.cjs';
  * JSON, so a start neither reads nor parses them (and the protobufjs parser stays out of the bundle).
  */
 async function precompiledProtos(): Promise<import('esbuild').Plugin> {
-  const { protoDescriptor, PROTO_FILES } = await import('./proto-descriptor');
+  // require, not import(): installed as a dependency (node_modules/portico), tsx leaves a dynamic import() of a
+  // relative .ts path to Node's own resolver, which does not find it
+  const { protoDescriptor, PROTO_FILES } = require('./proto-descriptor') as typeof import('./proto-descriptor');
   const json = JSON.stringify(protoDescriptor());
   return {
     name: 'precompiled-protos',
@@ -95,7 +97,7 @@ export async function buildProvider(dir: string, options: { node?: string } = {}
  * both bundles and stops. Without them (no Node.js to run, a failure) the provider works the same, only slower.
  */
 async function writeCodeCaches(launcherPath: string): Promise<void> {
-  const { makePluginCertificate } = await import('./certificate');
+  const { makePluginCertificate } = require('./certificate') as typeof import('./certificate'); // as above
   const child = spawn(launcherPath, [], {
     env: {
       ...process.env,

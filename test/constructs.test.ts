@@ -1,20 +1,8 @@
-import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import pino from 'pino';
 import { generateConstructs, GENERATED_DIR } from '../constructs/generate';
 import { DOCS_DIR, generateDocs } from '../provider/docs';
-import { startServer, type RunningServer } from '../server/app';
-import { loadConfig } from '../server/config';
-import { testPgliteImage } from './support/pglite-image';
 import { TerraformDir, terraformAvailable } from './support/terraform';
-
-const run = promisify(execFile);
-const ROOT = join(__dirname, '..');
-const CDKTF = join(ROOT, 'node_modules', '.bin', 'cdktf');
-const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-const TOKEN = 'cdktf-e2e-token-0123456789';
 
 describe('generated constructs', () => {
   test('constructs/generated matches the registry (run `npm run generate` after changing a resource)', () => {
@@ -31,138 +19,8 @@ describe('generated constructs', () => {
   });
 });
 
-const haveTerraform = terraformAvailable();
-(haveTerraform ? describe : describe.skip)('cdktf synth / deploy / diff / destroy against a live gateway', () => {
-  let server: RunningServer;
-  let home: string;
-  const api = async (path: string) =>
-    (await (await fetch(server.adminUrl + path, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
-
-  /** Runs the cdktf CLI in `dir`; returns its output without colours. */
-  const cdktf = async (dir: string, args: string[], extraEnv: Record<string, string> = {}) => {
-    const env = {
-      ...process.env,
-      HOME: home,
-      CHECKPOINT_DISABLE: '1',
-      CI: '1',
-      FORCE_COLOR: '0',
-      TF_CLI_CONFIG_FILE: '',
-      PORTICO_ENDPOINT: server.adminUrl!,
-      PORTICO_TOKEN: TOKEN,
-      ...extraEnv,
-    };
-    try {
-      const { stdout, stderr } = await run(CDKTF, args, { cwd: dir, env, maxBuffer: 64 * 1024 * 1024 });
-      return { code: 0, out: (stdout + stderr).replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, out: (e.stdout + e.stderr).replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') };
-    }
-  };
-
-  beforeAll(async () => {
-    server = await startServer(
-      loadConfig({
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_TOKEN: TOKEN,
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_DATA_PORT: '0',
-      }),
-      pino({ level: 'silent' }),
-      { webhooks: false, pgliteImage: testPgliteImage() },
-    );
-    const tf = new TerraformDir();
-    await tf.installProvider();
-    home = tf.home;
-  }, 120_000);
-  afterAll(() => server?.close());
-
-  test('the example stacks synthesize, deploy, deploy again with no change, and destroy', async () => {
-    const dir = new TerraformDir().dir;
-    writeFileSync(
-      join(dir, 'cdktf.json'),
-      JSON.stringify({
-        language: 'typescript',
-        app: `node ${TSX} ${join(ROOT, 'stacks', 'main.ts')}`,
-        sendCrashReports: 'false',
-        terraformProviders: [],
-      }),
-    );
-    const synth = await cdktf(dir, ['synth']);
-    expect(synth.out).toContain('Generated Terraform code for the stacks: platform, tenant-acme');
-    const stack = JSON.parse(readFileSync(join(dir, 'cdktf.out', 'stacks', 'tenant-acme', 'cdk.tf.json'), 'utf8'));
-    expect(stack.terraform.required_providers.portico.source).toBe('portico/portico');
-
-    const deploy = await cdktf(dir, ['deploy', '*', '--auto-approve', '--skip-provider-lock']);
-    expect(deploy.code).toBe(0);
-    expect(deploy.out).toMatch(/Apply complete! Resources: 3 added/);
-    expect(deploy.out).toMatch(/Apply complete! Resources: 5 added/);
-    expect((await api('/v1/admin/routes/global-gpt')).strategy).toBe('fallback');
-    expect((await api('/v1/admin/tenants/acme/keys')).data.map((k: any) => k.name).sort()).toEqual([
-      'production',
-      'staging',
-    ]);
-
-    const again = await cdktf(dir, ['deploy', '*', '--auto-approve', '--skip-provider-lock']);
-    expect(again.code).toBe(0);
-    expect(again.out.match(/No changes\. Your infrastructure matches the configuration/g)).toHaveLength(2);
-
-    const destroy = await cdktf(dir, ['destroy', '*', '--auto-approve', '--skip-provider-lock']);
-    expect(destroy.code).toBe(0);
-    expect((await api('/v1/admin/tenants')).data).toEqual([]);
-  }, 300_000);
-
-  test('an app elsewhere imports portico/constructs: deploy, clean diff, in-place rename, destroy', async () => {
-    const dir = new TerraformDir().dir;
-    mkdirSync(join(dir, 'node_modules'));
-    symlinkSync(ROOT, join(dir, 'node_modules', 'portico'));
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'app', private: true }));
-    writeFileSync(
-      join(dir, 'cdktf.json'),
-      JSON.stringify({
-        language: 'typescript',
-        app: `node ${TSX} main.ts`,
-        sendCrashReports: 'false',
-        terraformProviders: [],
-      }),
-    );
-    writeFileSync(
-      join(dir, 'main.ts'),
-      `import { App, TerraformStack, PorticoProvider, Tenant, ApiKey } from "portico/constructs";
-class Team extends TerraformStack {
-  constructor(scope: App, id: string) {
-    super(scope, id);
-    new PorticoProvider(this, "portico", {});
-    const t = new Tenant(this, "acme", { id: "acme-corp", name: process.env.TENANT_NAME ?? "Acme Corp" });
-    new ApiKey(this, "key", { tenantId: t.id, name: "production-key" });
-  }
-}
-const app = new App();
-new Team(app, "team");
-app.synth();
-`,
-    );
-    const deploy = await cdktf(dir, ['deploy', 'team', '--auto-approve', '--skip-provider-lock']);
-    expect([deploy.code, deploy.out]).toEqual([0, expect.stringContaining('Apply complete! Resources: 2 added')]);
-    const diff = await cdktf(dir, ['diff', 'team', '--skip-provider-lock']);
-    expect(diff.out).toContain('No changes');
-
-    const renamed = await cdktf(dir, ['diff', 'team', '--skip-provider-lock'], { TENANT_NAME: 'Acme Corporation' });
-    expect(renamed.out).toMatch(/portico_tenant\.acme.*will be updated in-place/);
-    expect(renamed.out).not.toMatch(/must be replaced/);
-    const apply = await cdktf(dir, ['deploy', 'team', '--auto-approve', '--skip-provider-lock'], {
-      TENANT_NAME: 'Acme Corporation',
-    });
-    expect(apply.out).toContain('Apply complete! Resources: 0 added, 1 changed, 0 destroyed');
-    expect((await api('/v1/admin/tenants/acme-corp')).name).toBe('Acme Corporation');
-
-    const destroy = await cdktf(dir, ['destroy', 'team', '--auto-approve', '--skip-provider-lock'], {
-      TENANT_NAME: 'Acme Corporation',
-    });
-    expect(destroy.code).toBe(0);
-    expect((await api('/v1/admin/tenants')).data).toEqual([]);
-  }, 300_000);
-});
+// `cdktf deploy`, `diff` and `destroy` of the example stacks from a fresh HOME: test/cdktf-offline.test.ts; an app
+// outside this repository, on the packed project (cdktf and cdktn): test/cdktf-package.test.ts.
 
 describe('issue 13 in the constructs', () => {
   test('providerName synthesizes as provider_name (never the provider meta-argument); forceDestroy as force_destroy', async () => {
