@@ -10,6 +10,7 @@ import { breakerSettings, type BreakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { API_KEY_PREFIX, bearerOf, missingKey, presentedKey } from './key-auth';
 import { normalizePath } from './request-path';
+import { applyPolicies } from './policy-hook';
 import { connectionNamed, isHopByHop } from './hop-headers';
 import { circuitKey, relayUpstream, splitUrl, type UpstreamCall } from './upstream';
 
@@ -157,6 +158,7 @@ export const httpProxy = routePlugin<{ dp: DataPlane }>('portico-http-proxy', []
       throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);
     const traffic = req[TRAFFIC]!;
     if (tenant) traffic.tenantId = tenant.id;
+    if (applyPolicies(dp, req, reply, tenant, caller?.key ?? null, route)) return;
     dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
 
     const b = backendOf(gw.snapshot, route, gw.config.egressAllow);
