@@ -44,7 +44,7 @@ describe.each(testDialects())('policies: admin API (%s)', (dialect) => {
       tenant_id: 'acme',
       status: 'DRAFT',
       version: 1,
-      target: 'tenant',
+      target: null, // its owner's traffic: the tenant's
       target_id: null,
       priority: 0,
       body: RATE,

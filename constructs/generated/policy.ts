@@ -14,7 +14,7 @@ export interface PolicyConfig extends TerraformMetaArguments {
   readonly description?: string | null;
   /** rate_limit, quota, cors, ip_filter, guardrail or approval_gate: what `body` holds. */
   readonly type: 'rate_limit' | 'quota' | 'cors' | 'ip_filter' | 'guardrail' | 'approval_gate';
-  /** What it applies to: every request (global, tenant_id null), its tenant, a route or an API key (target_id). Default: `"tenant"`. */
+  /** What it applies to: every request (global, tenant_id null), its tenant, a route or an API key (target_id); null: its owner's traffic (every request for a global policy, the tenant's for a tenant's). Default: `null`. */
   readonly target?: 'global' | 'tenant' | 'route' | 'api_key' | null;
   /** The route or API key it applies to (target route or api_key); null otherwise. Default: `null`. */
   readonly targetId?: string | null;

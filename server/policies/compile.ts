@@ -8,7 +8,8 @@ export interface PolicyInput {
   tenant_id: string | null;
   name: string;
   type: PolicyType;
-  target: 'global' | 'tenant' | 'route' | 'api_key';
+  /** null: the owner's whole scope (global for a global policy, else its tenant). */
+  target: 'global' | 'tenant' | 'route' | 'api_key' | null;
   target_id: string | null;
   priority: number;
   body: string;
@@ -31,7 +32,8 @@ export interface CompiledPolicy {
   type: PolicyType;
   status: PolicyStatus;
   priority: number;
-  target: PolicyInput['target'];
+  /** The effective target: a null target is resolved to global or tenant by the owner. */
+  target: NonNullable<PolicyInput['target']>;
   targetId: string | null;
   body: AnyBody;
   /** ip_filter: the ranges, as node's matcher (null when the list is empty). */
@@ -64,7 +66,7 @@ export function compilePolicy(p: PolicyInput): CompiledPolicy | undefined {
     type: p.type,
     status: p.status,
     priority: p.priority,
-    target: p.target,
+    target: p.target ?? (p.tenant_id === null ? 'global' : 'tenant'),
     targetId: p.target_id,
     body: parsed.value,
   };

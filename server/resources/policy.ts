@@ -31,9 +31,11 @@ export const policy = defineResource({
       .describe('rate_limit, quota, cors, ip_filter, guardrail or approval_gate: what `body` holds.'),
     target: z
       .enum(['global', 'tenant', 'route', 'api_key'])
-      .default('tenant')
+      .nullable()
+      .default(null)
       .describe(
-        'What it applies to: every request (global, tenant_id null), its tenant, a route or an API key (target_id).',
+        'What it applies to: every request (global, tenant_id null), its tenant, a route or an API key (target_id); ' +
+          "null: its owner's traffic (every request for a global policy, the tenant's for a tenant's).",
       ),
     target_id: z
       .string()
