@@ -156,6 +156,14 @@ describe.each(testDialects())('policies: data plane (%s)', (dialect) => {
     // the shadow limit of 1 would have refused every request after the first it saw
     const stats = await shadowStats(shadow);
     expect(stats.verdicts).toEqual({ allow: 1, deny: 6 });
+
+    // a tenant whose only policy is a quota: the limiter enforces it all the same
+    const q = await httpTenant();
+    await policy(q.tenantId, { type: 'quota', body: 'limit: 2\nperiod: day\n' }, 'ACTIVE');
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push((await get(q)).status);
+    expect(answers).toEqual([200, 200, 429]);
+    expect(((await (await get(q)).json()) as any).error.code).toBe('quota_exceeded');
   });
 
   test('guardrails redact a prompt before it goes upstream, or block it', async () => {
@@ -187,5 +195,22 @@ describe.each(testDialects())('policies: data plane (%s)', (dialect) => {
     expect(blocked.status).toBe(403);
     expect(((await blocked.json()) as any).error.code).toBe('policy_denied');
     expect(llm.calls.length).toBe(calls);
+
+    // answers: a response guardrail redacts the upstream's text, or refuses to pass it on
+    const answers = await policy(
+      s.tenantId,
+      { type: 'guardrail', body: 'rules:\n  - pattern: "Hello"\n    on: response\n    action: redact\n' },
+      'ACTIVE',
+    );
+    const redacted = (await (await chat(s.key, 'hi')).json()) as any;
+    expect(redacted.choices[0].message.content).toBe('[REDACTED] from mock');
+    await setStatus(answers, 'DISABLED');
+    await policy(
+      s.tenantId,
+      { type: 'guardrail', body: 'rules:\n  - pattern: "mock"\n    on: both\n    action: block\n' },
+      'ACTIVE',
+    );
+    const refused = await chat(s.key, 'hi');
+    expect([refused.status, ((await refused.json()) as any).error.code]).toEqual([403, 'policy_denied']);
   });
 });

@@ -8,7 +8,7 @@ import { TRAFFIC, type DataPlane } from './data-plane';
 import type { KeyCaller } from './key-auth';
 import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
 import { endToEnd } from './hop-headers';
-import { applyPolicies } from './policy-hook';
+import { applyPolicies, guardAnswer } from './policy-hook';
 import { llmRoutes, type LlmRoute } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
 import { answered, callUpstream, ClientGone, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
@@ -156,6 +156,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
           if (usage) record(caller, route, p, upstreamModel, usage);
         }
         if (!stream && res.statusCode < 500) answered(dp, traffic, call, res.statusCode); // (a 5xx was judged already)
+        if (res.statusCode < 300) text = guardAnswer(dp, caller.tenant, caller.key, route, text);
         return reply
           .status(res.statusCode)
           .headers(endToEnd(res.headers, OWN_HEADERS))

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors';
 import { PolicyIndex, type CompiledPolicy, type PolicyInput } from '../policies/compile';
-import { decide, redact, targets, type PolicyRequest, type RequestIdentity } from '../policies/evaluate';
+import { decide, matches, redact, targets, type PolicyRequest, type RequestIdentity } from '../policies/evaluate';
 import { shadowStatsOf, type ShadowStats } from '../policies/shadow-stats';
 import type { BodyOf } from '../policies/types';
 import type { ApiKeyState, RouteState, TenantState } from '../resources';
@@ -71,8 +71,7 @@ class PolicyEngine {
       if (!index.size) return [];
       const rules: LimitRule[] = [];
       const who = identityOf(ctx);
-      for (const p of index.forTenant(who.tenantId))
-        if (p.status === 'ACTIVE' && isLimit(p) && targets(p, who)) rules.push(limitRule(p, ctx));
+      for (const p of index.forTenant(who.tenantId).limits) if (targets(p, who)) rules.push(limitRule(p, ctx));
       return rules;
     });
   }
@@ -165,9 +164,10 @@ export function applyPolicies(
 ): boolean {
   const index = policyIndex(dp.gw.snapshot);
   if (!index.size) return false;
-  const list = index.forTenant(tenant?.id ?? null);
-  if (!list.length) return false;
+  // made before anything returns: it also registers the ACTIVE limits with the limiter `dp.admit` runs next
   const engine = engineOf(dp);
+  const { shadow, enforced } = index.forTenant(tenant?.id ?? null);
+  if (!shadow.length && !enforced.length) return false;
   const q = req.url.indexOf('?');
   const r: PolicyRequest = {
     method: req.method,
@@ -183,9 +183,9 @@ export function applyPolicies(
   };
   const ctx: LimitContext = { tenant, key, route, clientIp: req.ip };
   // shadow first: what they would do is recorded even when an active policy then refuses the request
-  for (const p of list) if (p.status === 'SHADOW' && targets(p, r)) engine.shadow(p, r, ctx);
-  for (const p of list) {
-    if (p.status !== 'ACTIVE' || isLimit(p) || p.type === 'approval_gate' || !targets(p, r)) continue;
+  for (const p of shadow) if (targets(p, r)) engine.shadow(p, r, ctx);
+  for (const p of enforced) {
+    if (!targets(p, r)) continue;
     const d = decide(p, r);
     if (d.verdict === 'deny') throw denied(p, d.reason);
     if (p.type === 'cors' && d.verdict === 'allow' && !chat) {
@@ -199,4 +199,46 @@ export function applyPolicies(
     }
   }
   return false;
+}
+
+/** The message texts of a chat completion answer (`choices[].message.content`), to read or rewrite. */
+function answerMessages(answer: Record<string, unknown>): Record<string, unknown>[] {
+  const choices = Array.isArray(answer.choices) ? (answer.choices as Record<string, unknown>[]) : [];
+  return choices.flatMap((c) => {
+    const m = c?.message as Record<string, unknown> | undefined;
+    return m && typeof m.content === 'string' ? [m] : [];
+  });
+}
+
+/**
+ * A non-streamed LLM answer through the ACTIVE guardrails `on: response` (or both): refused, or its message texts
+ * redacted. Returns the text to send (the upstream's own when nothing changed). Streamed answers pass as they are.
+ */
+export function guardAnswer(
+  dp: DataPlane,
+  tenant: TenantState,
+  key: ApiKeyState,
+  route: RouteState,
+  text: string,
+): string {
+  const index = policyIndex(dp.gw.snapshot);
+  if (!index.size) return text;
+  const who: RequestIdentity = { tenantId: tenant.id, keyId: key.id, routeId: route.id, routeOwner: route.tenant_id };
+  let answer: Record<string, unknown> | undefined;
+  let changed = false;
+  for (const p of index.forTenant(tenant.id).answerGuards) {
+    if (!targets(p, who)) continue;
+    answer ??= JSON.parse(text) as Record<string, unknown>; // the proxy has checked it is a JSON object
+    const messages = answerMessages(answer);
+    for (const g of p.guards!) {
+      if (g.on === 'prompt' || g.action !== 'block') continue;
+      if (messages.some((m) => matches(g.regex, m.content as string)))
+        throw denied(p, `guardrail "${g.name}" matched the answer: blocked`);
+    }
+    for (const m of messages) {
+      const redacted = redact(p, [m.content as string], 'response')[0]!;
+      if (redacted !== m.content) [m.content, changed] = [redacted, true];
+    }
+  }
+  return changed ? JSON.stringify(answer) : text;
 }

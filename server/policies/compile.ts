@@ -1,6 +1,6 @@
-import { BlockList } from 'node:net';
+import { parseRanges, type IpRange } from './ip-ranges';
 import { parsePolicyBody } from './parse';
-import { parseCidr, type AnyBody, type BodyOf, type PolicyStatus, type PolicyType } from './types';
+import { type AnyBody, type BodyOf, type PolicyStatus, type PolicyType } from './types';
 
 /** A policy as the data plane and the dry-run read it: the resource's fields, its owner and its status. */
 export interface PolicyInput {
@@ -36,23 +36,13 @@ export interface CompiledPolicy {
   target: NonNullable<PolicyInput['target']>;
   targetId: string | null;
   body: AnyBody;
-  /** ip_filter: the ranges, as node's matcher (null when the list is empty). */
-  allow?: BlockList | null;
-  deny?: BlockList | null;
+  /** ip_filter: the ranges (an empty allow list allows every address not denied). */
+  allow?: IpRange[];
+  deny?: IpRange[];
   /** cors: the allowed origins; `*` among them allows any. */
   origins?: Set<string>;
   /** guardrail: its rules, compiled. */
   guards?: CompiledGuardRule[];
-}
-
-function blockList(ranges: string[]): BlockList | null {
-  if (!ranges.length) return null;
-  const list = new BlockList();
-  for (const r of ranges) {
-    const c = parseCidr(r)!;
-    list.addSubnet(c.address, c.prefix, c.family);
-  }
-  return list;
 }
 
 /** Compiles one policy; undefined when its stored body no longer validates (it then applies nowhere). */
@@ -72,8 +62,8 @@ export function compilePolicy(p: PolicyInput): CompiledPolicy | undefined {
   };
   if (p.type === 'ip_filter') {
     const b = parsed.value as BodyOf<'ip_filter'>;
-    c.allow = blockList(b.allow);
-    c.deny = blockList(b.deny);
+    c.allow = parseRanges(b.allow);
+    c.deny = parseRanges(b.deny);
   } else if (p.type === 'cors') {
     c.origins = new Set((parsed.value as BodyOf<'cors'>).allow_origins);
   } else if (p.type === 'guardrail') {
@@ -92,6 +82,31 @@ export function compilePolicy(p: PolicyInput): CompiledPolicy | undefined {
 const byPriority = (a: CompiledPolicy, b: CompiledPolicy) =>
   b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : (a.tenantId ?? '') < (b.tenantId ?? '') ? -1 : 1);
 
+/** The policies that may cover one tenant's requests (its own and the global ones), split by what runs them. */
+export interface TenantPolicies {
+  /** SHADOW policies: evaluated and recorded, never acting. */
+  shadow: readonly CompiledPolicy[];
+  /** ACTIVE policies the hook applies itself (IP filter, CORS, guardrail), in priority order. */
+  enforced: readonly CompiledPolicy[];
+  /** ACTIVE rate limits and quotas: rules of the data plane's limiter. */
+  limits: readonly CompiledPolicy[];
+  /** ACTIVE guardrails with rules on answers. */
+  answerGuards: readonly CompiledPolicy[];
+}
+
+const isLimit = (p: CompiledPolicy) => p.type === 'rate_limit' || p.type === 'quota';
+
+function split(list: readonly CompiledPolicy[]): TenantPolicies {
+  const active = list.filter((p) => p.status === 'ACTIVE');
+  return {
+    shadow: list.filter((p) => p.status === 'SHADOW'),
+    // approval gates belong to the MCP proxy: the HTTP and LLM proxies leave them alone
+    enforced: active.filter((p) => !isLimit(p) && p.type !== 'approval_gate'),
+    limits: active.filter(isLimit),
+    answerGuards: active.filter((p) => p.type === 'guardrail' && p.guards!.some((g) => g.on !== 'prompt')),
+  };
+}
+
 /**
  * The ACTIVE and SHADOW policies of one configuration, by owner, each list in priority order. Built once per
  * snapshot version (the snapshot's memo); per-tenant lists (the tenant's merged with the global ones) are built on
@@ -101,7 +116,8 @@ export class PolicyIndex {
   readonly size: number;
   private readonly global: CompiledPolicy[];
   private readonly owned = new Map<string, CompiledPolicy[]>();
-  private readonly merged = new Map<string, readonly CompiledPolicy[]>();
+  private readonly merged = new Map<string, TenantPolicies>();
+  private globalOnly: TenantPolicies | undefined;
 
   constructor(policies: readonly PolicyInput[]) {
     const live = policies
@@ -120,14 +136,11 @@ export class PolicyIndex {
   }
 
   /** The policies that may apply to a request of `tenantId` (null: no tenant known), in priority order. */
-  forTenant(tenantId: string | null): readonly CompiledPolicy[] {
-    if (tenantId === null) return this.global;
-    let list = this.merged.get(tenantId);
-    if (!list) {
-      const own = this.owned.get(tenantId);
-      list = own ? [...this.global, ...own].sort(byPriority) : this.global;
-      this.merged.set(tenantId, list);
-    }
-    return list;
+  forTenant(tenantId: string | null): TenantPolicies {
+    const own = tenantId === null ? undefined : this.owned.get(tenantId);
+    if (!own) return (this.globalOnly ??= split(this.global));
+    let policies = this.merged.get(tenantId!);
+    if (!policies) this.merged.set(tenantId!, (policies = split([...this.global, ...own].sort(byPriority))));
+    return policies;
   }
 }

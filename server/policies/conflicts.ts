@@ -1,8 +1,8 @@
-import { BlockList } from 'node:net';
 import { canonicalJson } from '../lib/canonical-json';
 import { compilePolicy, type CompiledPolicy, type PolicyInput } from './compile';
 import { globMatches } from './evaluate';
-import { parseCidr, type BodyOf } from './types';
+import { parseRanges, rangesOverlap } from './ip-ranges';
+import type { BodyOf } from './types';
 
 /** Two policies that cannot both be ACTIVE, and why. */
 export interface Conflict {
@@ -13,17 +13,8 @@ export interface Conflict {
 const sameTarget = (a: CompiledPolicy, b: CompiledPolicy) =>
   a.type === b.type && a.tenantId === b.tenantId && a.target === b.target && a.targetId === b.targetId;
 
-/** Whether two address ranges overlap: CIDR ranges nest or are apart, so one holds the other's first address. */
-function overlap(x: string, y: string): boolean {
-  const a = parseCidr(x)!;
-  const b = parseCidr(y)!;
-  if (a.family !== b.family) return false;
-  const inA = new BlockList();
-  inA.addSubnet(a.address, a.prefix, a.family);
-  const inB = new BlockList();
-  inB.addSubnet(b.address, b.prefix, b.family);
-  return inA.check(b.address, b.family) || inB.check(a.address, a.family);
-}
+/** Whether two address ranges (text) overlap. */
+const overlap = (x: string, y: string) => rangesOverlap(parseRanges([x])[0]!, parseRanges([y])[0]!);
 
 /** What contradicts between two policies of one type and target; undefined when they can both apply. */
 function contradiction(a: CompiledPolicy, b: CompiledPolicy): string | undefined {

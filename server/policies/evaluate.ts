@@ -1,5 +1,5 @@
-import { isIPv4 } from 'node:net';
 import type { CompiledPolicy } from './compile';
+import { clientBytes, inRanges } from './ip-ranges';
 import type { BodyOf } from './types';
 
 /** What a policy is asked about: one request, as far as the gateway knows it when policies run. */
@@ -9,6 +9,8 @@ export interface PolicyRequest {
   /** Lower-case header names. */
   headers: Record<string, string | string[] | undefined>;
   clientIp: string;
+  /** The client address as bytes, once an IP filter has parsed it. */
+  clientBytes?: Uint8Array;
   tenantId: string | null;
   keyId: string | null;
   /** The matched route and its owner. */
@@ -50,16 +52,14 @@ export function targets(p: CompiledPolicy, r: RequestIdentity): boolean {
   }
 }
 
-/** `::ffff:10.0.0.1` is the IPv4 address it wraps. */
-const plainIp = (ip: string) => (ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip);
-const family = (ip: string) => (isIPv4(ip) ? 'ipv4' : 'ipv6');
 const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
 function ipFilter(p: CompiledPolicy, r: PolicyRequest): [Verdict, string] {
-  const ip = plainIp(r.clientIp);
-  if (p.deny?.check(ip, family(ip))) return ['deny', `${ip} is in a denied range`];
-  if (p.allow && !p.allow.check(ip, family(ip))) return ['deny', `${ip} is not in an allowed range`];
-  return ['allow', p.allow ? `${ip} is in an allowed range` : `${ip} is in no denied range`];
+  const ip = r.clientIp;
+  const bytes = (r.clientBytes ??= clientBytes(ip) ?? new Uint8Array(0)); // parsed once per request
+  if (inRanges(bytes, p.deny!)) return ['deny', `${ip} is in a denied range`];
+  if (p.allow!.length && !inRanges(bytes, p.allow!)) return ['deny', `${ip} is not in an allowed range`];
+  return ['allow', p.allow!.length ? `${ip} is in an allowed range` : `${ip} is in no denied range`];
 }
 
 function cors(p: CompiledPolicy, r: PolicyRequest): [Verdict, string] {
@@ -69,17 +69,22 @@ function cors(p: CompiledPolicy, r: PolicyRequest): [Verdict, string] {
   return ['deny', `origin ${origin} is not allowed`];
 }
 
-/** The guardrail rules that match the prompt (or response); the first blocking one decides, else any redaction. */
+/** The guardrail rules that match the prompt (or answer): the first blocking one decides, else any redaction. */
 function guardrail(p: CompiledPolicy, r: PolicyRequest): [Verdict, string] {
   let redacting: string | undefined;
   for (const g of p.guards!) {
-    const texts = [...(g.on !== 'response' ? r.prompt : []), ...(g.on !== 'prompt' && r.response ? [r.response] : [])];
-    g.regex.lastIndex = 0;
-    if (!texts.some((t) => ((g.regex.lastIndex = 0), g.regex.test(t)))) continue;
+    const onPrompt = g.on !== 'response' && r.prompt.some((t) => matches(g.regex, t));
+    if (!onPrompt && !(g.on !== 'prompt' && r.response !== undefined && matches(g.regex, r.response))) continue;
     if (g.action === 'block') return ['deny', `guardrail "${g.name}" matched: blocked`];
     redacting ??= `guardrail "${g.name}" matched: redacted`;
   }
   return redacting ? ['redact', redacting] : ['allow', 'no guardrail pattern matched'];
+}
+
+/** A global regular expression's test from the start of the text (it keeps its position between calls). */
+export function matches(regex: RegExp, text: string): boolean {
+  regex.lastIndex = 0;
+  return regex.test(text);
 }
 
 function approvalGate(p: CompiledPolicy, r: PolicyRequest): [Verdict, string] {
