@@ -134,6 +134,19 @@ describe.each(testDialects())('policies: data plane (%s)', (dialect) => {
         'OPTIONS',
       );
       expect([preflight.status, preflight.headers.get('access-control-max-age')]).toEqual([204, '600']);
+      // a browser's preflight carries no key: it is answered before the key check, on a route that needs one
+      const keyless = (origin: string) =>
+        fetch(`${data.url}${b.prefix}/x`, {
+          method: 'OPTIONS',
+          headers: { origin, 'access-control-request-method': 'PUT' },
+        });
+      const answered = await keyless('https://ok.example');
+      expect([answered.status, answered.headers.get('access-control-allow-origin')]).toEqual([
+        204,
+        'https://ok.example',
+      ]);
+      expect((await keyless('https://evil.example')).status).toBe(403);
+      expect((await fetch(`${data.url}${b.prefix}/x`)).status).toBe(401); // anything else still needs the key
     } finally {
       await setStatus(g, 'DISABLED');
     }

@@ -242,3 +242,24 @@ export function guardAnswer(
   }
   return changed ? JSON.stringify(answer) : text;
 }
+
+/**
+ * A CORS preflight without an API key (browsers never send one) on a route that needs a key: answered here, before
+ * the key check, by the first ACTIVE CORS policy covering the route (its tenant's or a global one). True: answered.
+ */
+export function answerPreflight(dp: DataPlane, req: FastifyRequest, reply: FastifyReply, route: RouteState): boolean {
+  const origin = req.headers.origin;
+  if (req.method !== 'OPTIONS' || !origin || !req.headers['access-control-request-method']) return false;
+  const index = policyIndex(dp.gw.snapshot);
+  if (!index.size) return false;
+  const who: RequestIdentity = {
+    tenantId: route.tenant_id,
+    keyId: null,
+    routeId: route.id,
+    routeOwner: route.tenant_id,
+  };
+  const cors = index.forTenant(route.tenant_id).enforced.find((p) => p.type === 'cors' && targets(p, who));
+  if (!cors) return false;
+  if (!cors.origins!.has('*') && !cors.origins!.has(origin)) throw denied(cors, `origin ${origin} is not allowed`);
+  return applyCors(cors, req, reply, origin);
+}
