@@ -10,6 +10,9 @@ export interface RunningPortico {
   data: string;
   key: string;
   pid: number;
+  /** Its admin API, and the owner token for it (benchmarks that configure more: bench/policies.ts). */
+  admin: string;
+  token: string;
 }
 
 /** A checkout of Portico to run: its folder and the commit it holds. */
@@ -99,5 +102,5 @@ export async function startPortico(
     rate_limit: { limit: 1_000_000_000, window_secs: 60 },
   });
   await new Promise((r) => setTimeout(r, 500)); // the snapshot picks the changes up
-  return { data, key, pid: m.pid };
+  return { data, key, pid: m.pid, admin, token: TOKEN };
 }

@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { BASELINE_HEADING } from './baseline';
 import { importBench, renderImport } from './import';
+import { policyBench, renderPolicies } from './policies';
 import { dataPlaneBench, renderDataPlane } from './proxies';
 import { renderStartup, renderTerraform, startupBench, terraformBench } from './terraform';
 
@@ -23,7 +24,7 @@ function sections(): Map<string, string> {
 }
 
 /**
- * `npm run bench [-- terraform|proxies|startup|import]`: runs the benchmarks (all by default) and rewrites their
+ * `npm run bench [-- terraform|proxies|startup|import|policies]`: runs the benchmarks (all by default) and rewrites their
  * sections of bench/RESULTS.md with the figures and their peers. `PORTICO_BENCH_BASELINE=<checkout>` runs an older
  * build beside today's in the proxies benchmark and adds a before-and-after section.
  */
@@ -40,6 +41,8 @@ async function main(): Promise<void> {
   if (!only || only === 'terraform' || only === 'startup') fresh.push(renderStartup(await startupBench()));
   if (!only || only === 'import')
     fresh.push(renderImport(await importBench(10_000, (l) => process.stderr.write(`${l}\n`))));
+  if (!only || only === 'policies')
+    fresh.push(renderPolicies(await policyBench((l) => process.stderr.write(`${l}\n`))));
   for (const lines of fresh)
     for (const part of lines.join('\n').split(/\n(?=## )/)) kept.set(part.split('\n')[0]!, part.trimEnd());
   const order = [
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
     '## Terraform provider: 200 resources',
     '## Terraform provider: start-up',
     '## Config import',
+    '## Policies',
   ];
   // Headings may carry a count ("## Config import: 10,000 entities"): a section sorts by the prefix it starts with.
   const rank = (heading: string) => order.findIndex((o) => heading.startsWith(o));

@@ -21,6 +21,7 @@ const EXAMPLE_STRINGS: Record<string, string> = {
   url: 'https://example.com/hook',
   target_url: 'https://api.example.com',
   provider: 'openai',
+  body: '{"limit": 100, "window_secs": 60}', // a policy's settings: its type's example is rate_limit
 };
 
 /** Optional arguments an example needs anyway: a route must be an LLM route (model_pattern) or an HTTP one. */

@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   NO_ROUTE: { status: 404, message: 'No route serves this model' },
   BUDGET_EXCEEDED: { status: 429, message: 'The budget for this period is exhausted' },
   QUOTA_EXCEEDED: { status: 429, message: 'The request quota for this period is used up' },
+  POLICY_DENIED: { status: 403, message: 'A policy refused the request' },
   CIRCUIT_OPEN: { status: 503, message: 'The upstream is failing; its circuit is open' },
   UPSTREAM_ERROR: { status: 502, message: 'The upstream provider failed' },
   NO_CREDENTIAL: { status: 502, message: 'No usable credential for the provider' },

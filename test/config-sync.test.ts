@@ -74,7 +74,7 @@ describe.each(testDialects())('config export / import (%s)', (dialect) => {
     expect(doc.policies).toEqual([]);
     expect(doc.warnings).toEqual(
       expect.arrayContaining([
-        expect.stringContaining('policies: not managed'),
+        expect.stringContaining('mcp_servers: not managed'),
         expect.stringContaining('webhooks.0.secret: redacted'),
       ]),
     );
@@ -209,11 +209,11 @@ describe.each(testDialects())('config export / import (%s)', (dialect) => {
       { id: 'ok', model_pattern: 'a*', providers: [{ provider: 'x' }] },
       { id: 'bad', model_pattern: 'b*', providers: [{ model: 'm' }] },
     );
-    doc.policies = [{ id: 'p' }];
+    doc.mcp_servers = [{ id: 'p' }];
     const res = await importDoc(doc);
     expect(res.status).toBe(400);
-    expect(res.body.error.details[0]).toEqual({ path: 'policies', message: expect.stringContaining('not managed') });
-    delete doc.policies;
+    expect(res.body.error.details[0]).toEqual({ path: 'mcp_servers', message: expect.stringContaining('not managed') });
+    delete doc.mcp_servers;
     const res2 = await importDoc(doc);
     expect(res2.body.error.details).toEqual([
       { path: `routes.${doc.routes.length - 1}.providers.0.provider`, message: 'is required' },

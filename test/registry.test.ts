@@ -30,6 +30,10 @@ const SAMPLES: Record<string, { path: string; body: Record<string, unknown> }> =
     body: { tenant_id: 'reg-tenant', period: 'MONTHLY', limit_usd: 100, enforcement: 'HARD' },
   },
   webhook: { path: '/v1/admin/webhooks', body: { url: 'https://hooks.example.com/portico', events: ['*'] } },
+  policy: {
+    path: '/v1/admin/policies',
+    body: { tenant_id: 'reg-tenant', name: 'p', type: 'quota', body: 'limit: 100\nperiod: day\n' },
+  },
 };
 
 describe.each(testDialects())('resource registry (%s)', (dialect) => {

@@ -43,6 +43,10 @@ const SAMPLES: Record<Kind, Sample> = {
     update: { description: 'changed' },
   },
   budget: { create: () => ({ limit_usd: 10 }), update: { limit_usd: 20 } },
+  policy: {
+    create: () => ({ name: 'crud policy', type: 'rate_limit', target: 'global', body: 'limit: 10\nwindow_secs: 60\n' }),
+    update: { priority: 5 },
+  },
   webhook: {
     create: () => ({ url: 'https://hooks.example.com/crud', events: ['*'] }),
     update: { events: ['TENANT_CREATED'] },

@@ -9,6 +9,7 @@ import { RESOURCES } from '../resources';
 import { auditRoutes } from './audit-routes';
 import { budgetUsageRoutes } from './budget-usage';
 import { configRoutes } from './config-routes';
+import { policyRoutes } from './policy-routes';
 import { tokenUsageRoutes } from './token-usage-routes';
 import { trafficRoutes } from './traffic-routes';
 import { webhookRoutes } from './webhook-routes';
@@ -65,7 +66,15 @@ export const inputGuard = fp(
 async function adminApi(admin: FastifyInstance, { gw, service }: { gw: Gateway; service: ResourceService }) {
   admin.register(bearerAuth, { gw });
   for (const def of RESOURCES) admin.register(resourceRoutes, { service, def });
-  for (const routes of [auditRoutes, budgetUsageRoutes, webhookRoutes, configRoutes, tokenUsageRoutes, trafficRoutes]) {
+  for (const routes of [
+    auditRoutes,
+    budgetUsageRoutes,
+    webhookRoutes,
+    configRoutes,
+    tokenUsageRoutes,
+    trafficRoutes,
+    policyRoutes,
+  ]) {
     admin.register(routes, { gw, service });
   }
 }

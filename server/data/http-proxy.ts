@@ -10,6 +10,7 @@ import { breakerSettings, type BreakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { API_KEY_PREFIX, bearerOf, missingKey, presentedKey } from './key-auth';
 import { normalizePath } from './request-path';
+import { answerPreflight, applyPolicies } from './policy-hook';
 import { connectionNamed, isHopByHop } from './hop-headers';
 import { circuitKey, relayUpstream, splitUrl, type UpstreamCall } from './upstream';
 
@@ -150,6 +151,7 @@ export const httpProxy = routePlugin<{ dp: DataPlane }>('portico-http-proxy', []
     const caller = presentedKey(req)?.startsWith(API_KEY_PREFIX) ? dp.authenticate(req) : null;
     const route = matchHttpRoute(gw.snapshot, req.method, path, caller?.tenant.id ?? null);
     if (!route) throw new ApiError('ROUTE_NOT_FOUND', `No route serves ${req.method} ${path}`);
+    if (route.auth_required && !caller && answerPreflight(dp, req, reply, route)) return;
     if (route.auth_required && !caller) throw missingKey();
     const tenant =
       caller?.tenant ?? (route.tenant_id ? (gw.snapshot.get('tenant', route.tenant_id, null) ?? null) : null);
@@ -157,6 +159,7 @@ export const httpProxy = routePlugin<{ dp: DataPlane }>('portico-http-proxy', []
       throw new ApiError('TENANT_SUSPENDED', `Tenant "${tenant.id}" is suspended`);
     const traffic = req[TRAFFIC]!;
     if (tenant) traffic.tenantId = tenant.id;
+    if (applyPolicies(dp, req, reply, tenant, caller?.key ?? null, route)) return;
     dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
 
     const b = backendOf(gw.snapshot, route, gw.config.egressAllow);

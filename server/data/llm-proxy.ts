@@ -8,6 +8,7 @@ import { TRAFFIC, type DataPlane } from './data-plane';
 import type { KeyCaller } from './key-auth';
 import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
 import { endToEnd } from './hop-headers';
+import { applyPolicies, guardAnswer } from './policy-hook';
 import { llmRoutes, type LlmRoute } from './route-match';
 import { SseUsageScanner, type Usage } from './sse-usage';
 import { answered, callUpstream, ClientGone, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
@@ -91,6 +92,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
     const { body: chat, model, stream } = parseChat(req.body);
     const route = llmRoutes(gw.snapshot, caller.tenant.id, model)[0];
     if (!route) throw new ApiError('NO_ROUTE', `No route serves the model "${model}"`);
+    applyPolicies(dp, req, reply, caller.tenant, caller.key, route, chat);
     dp.admit(req, reply, caller.tenant, caller.key, route, true);
 
     const order = providerOrder(route);
@@ -154,6 +156,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
           if (usage) record(caller, route, p, upstreamModel, usage);
         }
         if (!stream && res.statusCode < 500) answered(dp, traffic, call, res.statusCode); // (a 5xx was judged already)
+        if (res.statusCode < 300) text = guardAnswer(dp, caller.tenant, caller.key, route, text);
         return reply
           .status(res.statusCode)
           .headers(endToEnd(res.headers, OWN_HEADERS))

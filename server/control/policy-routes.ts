@@ -1,0 +1,217 @@
+import { z } from 'zod';
+import { ApiError, validationError } from '../errors';
+import type { Gateway } from '../gateway';
+import { routePlugin } from '../http/route-plugin';
+import { checkedByHandler, ZOD_SCHEMAS } from '../http/route-schemas';
+import { issuesToDetails } from '../http/zod-errors';
+import { diffFields } from '../lib/diff';
+import { conflictsOf } from '../policies/conflicts';
+import type { PolicyInput } from '../policies/compile';
+import { dryRunBody, evaluateDryRun, parseDryRunDocument } from '../policies/dry-run';
+import { bodyProblemDetails } from '../policies/parse';
+import { shadowStatsOf } from '../policies/shadow-stats';
+import { POLICY_STATUSES, type PolicyStatus } from '../policies/types';
+import { policy } from '../resources/policy';
+import { schemasFor } from '../resources/schemas';
+import * as store from '../store/resource-store';
+import { lockTextUntilTransactionEnds } from '../store/transaction-lock';
+import { BEARER_AUTH } from './authenticate';
+import type { CallContext } from './caller';
+import { resourceEvent } from './resource-events';
+import { loadVisible, type Target } from './resource-lookup';
+import { ownerQuery, targetOf } from './resource-routes';
+import { toPublic, type ResourceService } from './resource-service';
+import { callContext } from './request-state';
+
+/** Where each status may go. Leaving SHADOW clears its shadow statistics; entering ACTIVE checks for conflicts. */
+const NEXT: Record<PolicyStatus, PolicyStatus[]> = {
+  DRAFT: ['SHADOW', 'ACTIVE', 'DISABLED'],
+  SHADOW: ['ACTIVE', 'DISABLED', 'DRAFT'],
+  ACTIVE: ['SHADOW', 'DISABLED'],
+  DISABLED: ['DRAFT', 'SHADOW', 'ACTIVE'],
+};
+
+const statusBody = z.strictObject({ status: z.enum(POLICY_STATUSES) });
+const params = z.object({ id: z.string() });
+const verdicts = z.record(z.string(), z.number());
+const sample = z.object({
+  at: z.string(),
+  method: z.string(),
+  path: z.string(),
+  tenant_id: z.string().nullable(),
+  api_key_id: z.string().nullable(),
+  route_id: z.string().nullable(),
+  verdict: z.string(),
+  reason: z.string(),
+});
+const shadowReport = z.object({
+  policy_id: z.string(),
+  tenant_id: z.string().nullable(),
+  status: z.enum(POLICY_STATUSES),
+  since: z.string().nullable(),
+  evaluated: z.number(),
+  verdicts,
+  samples: z.array(sample),
+});
+const decision = z.object({
+  policy_id: z.string(),
+  tenant_id: z.string().nullable(),
+  name: z.string(),
+  type: z.string(),
+  priority: z.number(),
+  verdict: z.string(),
+  reason: z.string(),
+});
+const dryRunResult = z.object({
+  valid: z.literal(true),
+  outcome: z.enum(['allow', 'deny']),
+  decided_by: z.string().nullable(),
+  decisions: z.array(decision),
+});
+
+const inputOf = (r: store.StoredResource) =>
+  ({ ...r.data, id: r.id, tenant_id: r.tenant_id }) as unknown as PolicyInput;
+
+/**
+ * The policy endpoints beyond CRUD (which the registry derives): `POST /policies/dry-run`, `POST …/{id}/status`,
+ * `POST …/{id}/promote` and `GET …/{id}/shadow-stats`. Access and tenant scope are checked as for the policy itself.
+ */
+export const policyRoutes = routePlugin<{ gw: Gateway; service: ResourceService }>(
+  'portico-policy-routes',
+  [ZOD_SCHEMAS, BEARER_AUTH],
+  async (app, { gw, service }) => {
+    const tags = [policy.plural];
+    const output = schemasFor(policy).output;
+    const stats = shadowStatsOf(gw);
+
+    /** Moves a policy to `to`: the transition must be allowed, and ACTIVE must not contradict another ACTIVE one. */
+    async function changeStatus(ctx: CallContext, target: Target, to: PolicyStatus, promote: boolean) {
+      await service.loadParent(ctx, policy, target, 'write');
+      const { out, from } = await gw.db.transaction().execute(async (t) => {
+        const row = await loadVisible(t, ctx, policy, target, { lock: true });
+        const from = row.data.status as PolicyStatus;
+        if (promote && from !== 'SHADOW')
+          throw new ApiError('CONFLICT', `Policy "${row.id}" is ${from}; only a SHADOW policy is promoted`);
+        if (!NEXT[from].includes(to)) {
+          const message = `Policy "${row.id}" is ${from}; it can become ${NEXT[from].join(', ')}`;
+          throw new ApiError('CONFLICT', message, [{ path: 'status', message: `cannot go from ${from} to ${to}` }]);
+        }
+        if (to === 'ACTIVE') {
+          // one activation per owner at a time, so two contradicting policies cannot both slip through
+          await lockTextUntilTransactionEnds(t, `policy-activation:${store.ownerOf(row.tenant_id)}`);
+          const others = await store.listResources(t, policy.kind, { tenants: [row.tenant_id], limit: 100_000 });
+          const conflicts = conflictsOf(inputOf(row), others.map(inputOf));
+          if (conflicts.length) {
+            const names = conflicts.map((c) => `"${c.with.id}" (${c.reason})`).join('; ');
+            throw new ApiError('CONFLICT', `Policy "${row.id}" contradicts the ACTIVE policy ${names}`, [
+              ...conflicts.map((c) => ({ path: 'status', message: `conflicts with "${c.with.id}": ${c.reason}` })),
+            ]);
+          }
+        }
+        const data = { ...row.data, status: to };
+        const updated = await store.updateResource(t, row, { data });
+        const changes = { ...diffFields(row.data, data), ...(promote ? { promoted: { from: null, to: true } } : {}) };
+        await gw.audit.append(t, [resourceEvent(ctx, policy, 'POLICY_STATUS_CHANGED', updated, changes)]);
+        return { out: updated, from };
+      });
+      // what it would have done belongs to the shadow period that just ended (or a fresh one starts)
+      if (from === 'SHADOW' || to === 'SHADOW') stats.clear(out.tenant_id, out.id);
+      return toPublic(policy, out);
+    }
+
+    app.post(
+      '/policies/:id/status',
+      {
+        schema: {
+          summary: 'Change the status of a policy: DRAFT, SHADOW, ACTIVE or DISABLED',
+          tags,
+          params,
+          querystring: ownerQuery,
+          body: checkedByHandler(statusBody),
+          response: { 200: output },
+        },
+      },
+      async (req) => {
+        const ctx = callContext(req);
+        const target = targetOf(req);
+        await service.loadParent(ctx, policy, target, 'write');
+        const parsed = statusBody.safeParse(req.body ?? {});
+        if (!parsed.success) throw validationError(issuesToDetails(parsed.error));
+        return changeStatus(ctx, target, parsed.data.status, false);
+      },
+    );
+
+    app.post(
+      '/policies/:id/promote',
+      {
+        schema: {
+          summary: 'Promote a SHADOW policy to ACTIVE (409 if it contradicts an ACTIVE one); clears its shadow data',
+          tags,
+          params,
+          querystring: ownerQuery,
+          response: { 200: output },
+        },
+      },
+      async (req) => changeStatus(callContext(req), targetOf(req), 'ACTIVE', true),
+    );
+
+    app.get(
+      '/policies/:id/shadow-stats',
+      {
+        schema: {
+          summary: 'What a SHADOW policy would have done on live traffic (this node): counts and recent samples',
+          tags,
+          params,
+          querystring: ownerQuery,
+          response: { 200: shadowReport },
+        },
+      },
+      async (req) => {
+        const row = await service.loadParent(callContext(req), policy, targetOf(req), 'read');
+        const report = stats.report(row.tenant_id, row.id);
+        return {
+          policy_id: row.id,
+          tenant_id: row.tenant_id,
+          status: row.data.status as PolicyStatus,
+          since: report?.since ?? null,
+          evaluated: report?.evaluated ?? 0,
+          verdicts: report?.verdicts ?? {},
+          samples: report?.samples ?? [],
+        };
+      },
+    );
+
+    app.post(
+      '/policies/dry-run',
+      {
+        schema: {
+          summary: 'Validate a YAML policy document and evaluate it against a sample request; nothing is stored',
+          tags,
+          body: checkedByHandler(dryRunBody),
+          response: { 200: dryRunResult },
+        },
+      },
+      async (req) => {
+        const ctx = callContext(req);
+        const raw = (req.body ?? {}) as { request?: { tenant_id?: unknown } };
+        await service.scope.checkNamedTenants(ctx, policy, { body: raw.request ?? {} });
+        service.scope.authorize(ctx, policy, 'read');
+        const parsed = dryRunBody.safeParse(req.body ?? {});
+        if (!parsed.success) throw validationError(issuesToDetails(parsed.error));
+        // a policy naming no tenant is the caller's tenant's, else the sample request's
+        const own = ctx.caller.tenantId ?? parsed.data.request.tenant_id ?? null;
+        const named: unknown[] = [];
+        const doc = parseDryRunDocument(parsed.data.document, (given) => {
+          named.push(given);
+          return typeof given === 'string' ? given : given === null ? null : own;
+        });
+        // a tenant caller dry-runs its own tenant's policies only, like it writes them
+        for (const t of named) if (t !== undefined) await service.scope.assertTenant(ctx, t as string | null);
+        if (!doc.ok) throw validationError(bodyProblemDetails(doc.problems, 'document'));
+        const tenantId =
+          parsed.data.request.tenant_id ?? own ?? doc.policies.find((p) => p.tenant_id)?.tenant_id ?? null;
+        return { valid: true as const, ...evaluateDryRun(doc.policies, parsed.data.request, tenantId) };
+      },
+    );
+  },
+);
