@@ -58,6 +58,7 @@ const VALID: Record<string, (n: string) => Record<string, unknown>> = {
     events: ['*'],
     secret: 'whsec-0123456789abcdef',
   }),
+  schema: (n) => ({ id: `schema-${n}`, tenant_id: 'acme', schema: { type: 'object', required: ['name'] } }),
 };
 
 /** A field path, where `{key}` stands for an object key of a record (metadata) rather than a value. */

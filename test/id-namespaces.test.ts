@@ -22,6 +22,7 @@ const BODIES: Record<string, (id: string) => Record<string, unknown>> = {
   route: (id) => ({ id, model_pattern: `${id}-*`, providers: [{ provider: 'openai' }] }),
   budget: (id) => ({ id, period: 'MONTHLY', limit_usd: 10, enforcement: 'SOFT' }),
   webhook: (id) => ({ id, url: 'https://hooks.example.com/portico', events: ['*'] }),
+  schema: (id) => ({ id, schema: { type: 'object' } }),
 };
 
 const base = (def: ResourceDefinition) => `/v1/admin${def.path}`;

@@ -20,6 +20,7 @@ const SAMPLES: Record<string, (n: number, hook: string) => Record<string, unknow
   route: () => ({ model_pattern: 'gpt*', providers: [{ provider: 'openai' }] }),
   webhook: (_n, hook) => ({ url: hook, events: ['*'] }),
   token: () => ({ name: 'platform token', role: 'policy-admin' }),
+  schema: (n) => ({ id: `schema-${n}`, schema: { type: 'object' } }),
 };
 const PLATFORM = RESOURCES.filter((d) => d.scope === 'platform');
 const GLOBAL_CAPABLE = RESOURCES.filter((d) => d.scope === 'tenant-optional');

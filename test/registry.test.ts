@@ -30,6 +30,10 @@ const SAMPLES: Record<string, { path: string; body: Record<string, unknown> }> =
     body: { tenant_id: 'reg-tenant', period: 'MONTHLY', limit_usd: 100, enforcement: 'HARD' },
   },
   webhook: { path: '/v1/admin/webhooks', body: { url: 'https://hooks.example.com/portico', events: ['*'] } },
+  schema: {
+    path: '/v1/admin/schemas',
+    body: { id: 'person-v1', schema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
+  },
 };
 
 describe.each(testDialects())('resource registry (%s)', (dialect) => {

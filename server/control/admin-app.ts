@@ -9,6 +9,7 @@ import { RESOURCES } from '../resources';
 import { auditRoutes } from './audit-routes';
 import { budgetUsageRoutes } from './budget-usage';
 import { configRoutes } from './config-routes';
+import { priorityRoutes } from './priority-routes';
 import { tokenUsageRoutes } from './token-usage-routes';
 import { trafficRoutes } from './traffic-routes';
 import { webhookRoutes } from './webhook-routes';
@@ -68,6 +69,7 @@ async function adminApi(admin: FastifyInstance, { gw, service }: { gw: Gateway; 
   for (const routes of [auditRoutes, budgetUsageRoutes, webhookRoutes, configRoutes, tokenUsageRoutes, trafficRoutes]) {
     admin.register(routes, { gw, service });
   }
+  admin.register(priorityRoutes, { gw });
 }
 
 /** The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page. */
