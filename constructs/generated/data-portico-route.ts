@@ -82,6 +82,10 @@ export class DataPorticoRoute extends PorticoDataSource<DataPorticoRouteConfig> 
     return this.interpolationForAttribute('rate_limit');
   }
 
+  get schemaEnforcement(): string {
+    return this.getStringAttribute('schema_enforcement');
+  }
+
   get circuitBreaker(): IResolvable {
     return this.interpolationForAttribute('circuit_breaker');
   }

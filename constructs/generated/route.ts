@@ -64,6 +64,8 @@ export interface RouteConfig extends TerraformMetaArguments {
   readonly timeoutMs?: number | null;
   /** Requests per window per caller on this route; null: none. Default: `null`. */
   readonly rateLimit?: RouteRateLimit | IResolvable | null;
+  /** LLM route: an answer that does not satisfy the registered schema its request named is reported (a header and the request log) or refused (502 SCHEMA_VIOLATION). Default: `"report"`. */
+  readonly schemaEnforcement?: 'report' | 'reject' | null;
   /** When the circuit opens; null: after 5 failures in a row, for 30 s. Default: `null`. */
   readonly circuitBreaker?: RouteCircuitBreaker | IResolvable | null;
 }
@@ -73,7 +75,7 @@ export class Route extends PorticoResource<RouteConfig> {
   static readonly tfResourceType = 'portico_route';
 
   constructor(scope: Construct, id: string, config: RouteConfig) {
-    super(scope, id, 'portico_route', config, { id: 'id', tenantId: 'tenant_id', description: 'description', enabled: 'enabled', priority: 'priority', modelPattern: 'model_pattern', strategy: 'strategy', providers: { name: 'providers', nested: { provider: 'provider', model: 'model', baseUrl: 'base_url', credentialId: 'credential_id', weight: 'weight', timeoutMs: 'timeout_ms' } }, pathPrefix: 'path_prefix', methods: 'methods', serviceId: 'service_id', backendUrl: 'backend_url', stripPrefix: 'strip_prefix', authRequired: 'auth_required', timeoutMs: 'timeout_ms', rateLimit: { name: 'rate_limit', nested: { limit: 'limit', windowSecs: 'window_secs' } }, circuitBreaker: { name: 'circuit_breaker', nested: { failureThreshold: 'failure_threshold', cooldownMs: 'cooldown_ms' } } });
+    super(scope, id, 'portico_route', config, { id: 'id', tenantId: 'tenant_id', description: 'description', enabled: 'enabled', priority: 'priority', modelPattern: 'model_pattern', strategy: 'strategy', providers: { name: 'providers', nested: { provider: 'provider', model: 'model', baseUrl: 'base_url', credentialId: 'credential_id', weight: 'weight', timeoutMs: 'timeout_ms' } }, pathPrefix: 'path_prefix', methods: 'methods', serviceId: 'service_id', backendUrl: 'backend_url', stripPrefix: 'strip_prefix', authRequired: 'auth_required', timeoutMs: 'timeout_ms', rateLimit: { name: 'rate_limit', nested: { limit: 'limit', windowSecs: 'window_secs' } }, schemaEnforcement: 'schema_enforcement', circuitBreaker: { name: 'circuit_breaker', nested: { failureThreshold: 'failure_threshold', cooldownMs: 'cooldown_ms' } } });
   }
 
   get id(): string {
@@ -138,6 +140,10 @@ export class Route extends PorticoResource<RouteConfig> {
 
   get rateLimit(): IResolvable {
     return this.interpolationForAttribute('rate_limit');
+  }
+
+  get schemaEnforcement(): string {
+    return this.getStringAttribute('schema_enforcement');
   }
 
   get circuitBreaker(): IResolvable {

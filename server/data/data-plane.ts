@@ -33,6 +33,8 @@ export class Traffic {
   /** The upstream that failed, for error events. */
   upstream?: string;
   error?: ApiError;
+  /** How the answer fared against the registered schema its request named (server/schemas/), for the request log. */
+  schemaValidation?: 'passed' | 'failed';
   private inFlight?: Stoppable;
 
   constructor(readonly kind: 'llm' | 'http') {}
@@ -230,6 +232,7 @@ export class DataPlane {
       latency_ms: seconds * 1000,
       request_id: request.id,
       error_code: t.error?.code ?? null,
+      schema_validation: t.schemaValidation ?? null,
       client_ip: request.ip,
       created_at: now,
     });

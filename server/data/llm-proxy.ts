@@ -9,6 +9,7 @@ import type { KeyCaller } from './key-auth';
 import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
 import { endToEnd } from './hop-headers';
 import { llmRoutes, type LlmRoute } from './route-match';
+import { registeredOutput, reportOutcome } from '../schemas/structured-output';
 import { SseUsageScanner, type Usage } from './sse-usage';
 import { answered, callUpstream, ClientGone, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
 
@@ -88,7 +89,9 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
 
   app.post('/v1/chat/completions', async (req, reply) => {
     const caller = dp.authenticate(req);
-    const { body: chat, model, stream } = parseChat(req.body);
+    const { body: asked, model, stream } = parseChat(req.body);
+    const output = registeredOutput(gw.snapshot, caller.tenant.id, asked); // a registered schema, inlined (400 if unknown)
+    const chat = output?.chat ?? asked;
     const route = llmRoutes(gw.snapshot, caller.tenant.id, model)[0];
     if (!route) throw new ApiError('NO_ROUTE', `No route serves the model "${model}"`);
     dp.admit(req, reply, caller.tenant, caller.key, route, true);
@@ -98,6 +101,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
     const gone = new ClientGone();
     traffic.whileHere(gone);
     let lastError: ApiError | undefined;
+    let refused: ApiError | undefined;
     for (const [i, p] of order.entries()) {
       const canFailOver = failsOver(route) && i < order.length - 1;
       const upstreamModel = p.model ?? model;
@@ -152,8 +156,10 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
           }
           const usage = answer.usage as Usage | undefined;
           if (usage) record(caller, route, p, upstreamModel, usage);
+          if (output) refused = reportOutcome(output, answer, reply, traffic, route);
         }
         if (!stream && res.statusCode < 500) answered(dp, traffic, call, res.statusCode); // (a 5xx was judged already)
+        if (refused) throw refused;
         return reply
           .status(res.statusCode)
           .headers(endToEnd(res.headers, OWN_HEADERS))
