@@ -1,6 +1,6 @@
 import { testDialects } from './support/databases';
 import { created, inSnapshot, setupTenant, uniqueId } from './support/fixtures';
-import { startDataPlane, startTestGateway, type TestGateway } from './support/gateway';
+import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
 import { MockLlm } from './support/mock-llm';
 
 /**
@@ -234,7 +234,7 @@ describe.each(testDialects())('output schemas (%s)', (dialect) => {
 
     const strict = await llmTenant({ schema_enforcement: 'reject' });
     await created(t, '/v1/admin/schemas', { id, tenant_id: strict.tenantId, schema: PERSON });
-    await inSnapshot(t, 'schema', id);
+    await until(() => !!t.gateway.snapshot.get('schema', id, strict.tenantId)); // acme's of that id is there already
     mock.rawAnswer = answerWith('{"name":"Ada"}');
     const refused = await chat(strict.key, byId(id));
     expect(refused.status).toBe(502);
