@@ -174,6 +174,10 @@ describe.each(testDialects())('priority admission (%s)', (dialect) => {
       ).toBe(403);
     expect((await stats(await token('billing-admin'))).object).toBe('priority_stats');
     expect((await t.api('GET', '/v1/admin/priority/stats', undefined, null)).status).toBe(401);
+    const paths = Object.keys((await t.api('GET', '/v1/admin/openapi.json')).body.paths);
+    expect(paths).toEqual(
+      expect.arrayContaining(['/v1/admin/priority/stats', '/v1/admin/schemas', '/v1/admin/schemas/{id}']),
+    );
     const withQuery = await t.api('GET', '/v1/admin/priority/stats?x=1');
     expect(withQuery.status).toBeLessThan(500);
   });
