@@ -247,6 +247,19 @@ describe.each(testDialects())('output schemas (%s)', (dialect) => {
     expect((await chat(strict.key, byId(id))).status).toBe(200);
   });
 
+  test('a streamed answer passes through as it came and is checked at its end, into the request log', async () => {
+    const acme = await llmTenant();
+    const id = uniqueId('streamed');
+    await created(t, '/v1/admin/schemas', { id, tenant_id: acme.tenantId, schema: PERSON });
+    await inSnapshot(t, 'schema', id);
+    const res = await chat(acme.key, { ...byId(id), stream: true });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain('"content":"Hel"'); // the mock's "Hello", which is no JSON at all
+    expect(mock.calls.at(-1)!.body.response_format.json_schema.schema).toEqual(PERSON);
+    expect(await logOf(res.headers.get('x-request-id'))).toMatchObject({ schema_validation: 'failed', status: 200 });
+  });
+
   test("an unknown id, or another tenant's, is a 400; a global schema serves every tenant; inline schemas pass as they are", async () => {
     const acme = await llmTenant();
     const beta = await llmTenant();

@@ -9,7 +9,7 @@ import type { KeyCaller } from './key-auth';
 import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
 import { endToEnd } from './hop-headers';
 import { llmRoutes, type LlmRoute } from './route-match';
-import { registeredOutput, reportOutcome } from '../schemas/structured-output';
+import { registeredOutput, reportOutcome, reportStreamOutcome } from '../schemas/structured-output';
 import { SseUsageScanner, type Usage } from './sse-usage';
 import { answered, callUpstream, ClientGone, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
 
@@ -166,9 +166,12 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
           .header('content-type', contentType)
           .send(text);
       }
-      return pipeStream(reply, res.statusCode, endToEnd(res.headers, OWN_HEADERS), res.body, (usage) =>
+      const scanner = new SseUsageScanner(!!output); // keeps the content a registered schema checks at the end
+      await pipeStream(reply, res.statusCode, endToEnd(res.headers, OWN_HEADERS), res.body, scanner, (usage) =>
         record(caller, route, p, upstreamModel, usage),
       );
+      if (output) reportStreamOutcome(output, scanner.content(), traffic);
+      return;
     }
     throw new ApiError(
       'UPSTREAM_UNAVAILABLE',
@@ -204,6 +207,7 @@ async function pipeStream(
   status: number,
   upstreamHeaders: Record<string, string | string[]>,
   body: Readable,
+  scanner: SseUsageScanner,
   onUsage: (u: Usage) => void,
 ): Promise<void> {
   reply.hijack();
@@ -214,7 +218,6 @@ async function pipeStream(
     'x-accel-buffering': 'no',
     ...(reply.getHeaders() as Record<string, string>),
   });
-  const scanner = new SseUsageScanner();
   try {
     for await (const chunk of body) {
       scanner.push(chunk as Uint8Array);

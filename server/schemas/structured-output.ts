@@ -123,3 +123,16 @@ export function reportOutcome(
   if (route.schema_enforcement !== 'reject') return undefined;
   return new ApiError('SCHEMA_VIOLATION', `The answer does not satisfy the schema "${output.schemaId}": ${first}`);
 }
+
+/**
+ * A streamed answer is checked when it has ended (its headers are long gone): the outcome goes to the request log
+ * only. A stream the client left early, or one with no content, is left unchecked.
+ */
+export function reportStreamOutcome(
+  output: RegisteredOutput,
+  content: string | undefined,
+  traffic: { schemaValidation?: SchemaOutcome; left?: boolean } | undefined,
+): void {
+  if (!traffic || traffic.left || !content) return;
+  traffic.schemaValidation = output.check(content).length ? 'failed' : 'passed';
+}
