@@ -1,4 +1,5 @@
 import { parseEgressAllow, type EgressAllow } from './net/egress';
+import { parsePrioritySettings, type PrioritySettings } from './priority/settings';
 
 /** Settings from the environment (CONTRACT.md section 2). A bad value is a {@link ConfigError} naming the variable. */
 export type Role = 'all' | 'control' | 'data';
@@ -34,6 +35,8 @@ export interface Config {
   requestTimeoutMs: number;
   /** A token that may read `/metrics` and nothing else (for a Prometheus scraper); unset: platform tokens only. */
   metricsToken: string | undefined;
+  /** Priority admission: requests in flight per instance, and each tier's share (PORTICO_PRIORITY_*). */
+  priority: PrioritySettings;
 }
 
 export class ConfigError extends Error {
@@ -152,5 +155,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     headersTimeoutMs,
     requestTimeoutMs,
     metricsToken,
+    priority: parsePrioritySettings(env, (variable, message) => {
+      throw new ConfigError(variable, message);
+    }),
   };
 }

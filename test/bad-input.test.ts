@@ -59,6 +59,7 @@ const VALID: Record<string, (n: string) => Record<string, unknown>> = {
     secret: 'whsec-0123456789abcdef',
   }),
   policy: (n) => ({ id: `pol-${n}`, tenant_id: 'acme', name: 'p', type: 'quota', body: 'limit: 5\nperiod: day\n' }),
+  schema: (n) => ({ id: `schema-${n}`, tenant_id: 'acme', schema: { type: 'object', required: ['name'] } }),
 };
 
 /** A field path, where `{key}` stands for an object key of a record (metadata) rather than a value. */

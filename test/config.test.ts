@@ -28,6 +28,15 @@ describe('settings', () => {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 60_000,
       metricsToken: undefined,
+      priority: {
+        maxConcurrent: 1000,
+        tiers: [
+          { name: 'premium', thresholdPct: 100 },
+          { name: 'standard', thresholdPct: 80 },
+          { name: 'bulk', thresholdPct: 50 },
+        ],
+        defaultTier: 'standard',
+      },
     });
   });
 

@@ -23,6 +23,7 @@ const BODIES: Record<string, (id: string) => Record<string, unknown>> = {
   budget: (id) => ({ id, period: 'MONTHLY', limit_usd: 10, enforcement: 'SOFT' }),
   webhook: (id) => ({ id, url: 'https://hooks.example.com/portico', events: ['*'] }),
   policy: (id) => ({ id, name: 'p', type: 'quota', body: 'limit: 10\nperiod: day\n' }),
+  schema: (id) => ({ id, schema: { type: 'object' } }),
 };
 
 const base = (def: ResourceDefinition) => `/v1/admin${def.path}`;

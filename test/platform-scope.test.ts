@@ -21,6 +21,7 @@ const SAMPLES: Record<string, (n: number, hook: string) => Record<string, unknow
   webhook: (_n, hook) => ({ url: hook, events: ['*'] }),
   token: () => ({ name: 'platform token', role: 'policy-admin' }),
   policy: () => ({ name: 'platform policy', type: 'ip_filter', target: 'global', body: 'deny: [10.0.0.0/8]' }),
+  schema: (n) => ({ id: `schema-${n}`, schema: { type: 'object' } }),
 };
 const PLATFORM = RESOURCES.filter((d) => d.scope === 'platform');
 const GLOBAL_CAPABLE = RESOURCES.filter((d) => d.scope === 'tenant-optional');

@@ -34,6 +34,10 @@ const SAMPLES: Record<string, { path: string; body: Record<string, unknown> }> =
     path: '/v1/admin/policies',
     body: { tenant_id: 'reg-tenant', name: 'p', type: 'quota', body: 'limit: 100\nperiod: day\n' },
   },
+  schema: {
+    path: '/v1/admin/schemas',
+    body: { id: 'person-v1', schema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
+  },
 };
 
 describe.each(testDialects())('resource registry (%s)', (dialect) => {

@@ -51,6 +51,10 @@ const SAMPLES: Record<Kind, Sample> = {
     create: () => ({ url: 'https://hooks.example.com/crud', events: ['*'] }),
     update: { events: ['TENANT_CREATED'] },
   },
+  schema: {
+    create: () => ({ schema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } }),
+    update: { schema: { type: 'object', properties: { age: { type: 'integer' } } } },
+  },
 };
 
 function sampleFor(def: ResourceDefinition): Sample {

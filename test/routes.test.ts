@@ -50,6 +50,7 @@ describe.each(testDialects())('routes (%s)', (dialect) => {
       auth_required: true,
       timeout_ms: 30000,
       rate_limit: null,
+      schema_enforcement: 'report',
       circuit_breaker: null,
       version: 1,
       created_at: expect.any(String),

@@ -184,6 +184,11 @@ export class DataPorticoRoute extends PorticoDataSource {
     return new DataPorticoRouteRateLimitOutputReference(this, 'rate_limit');
   }
 
+  /** LLM route: an answer that does not satisfy the registered schema its request named is reported (a header and the request log) or refused (502 SCHEMA_VIOLATION). One of `report`, `reject`. */
+  get schemaEnforcement(): string {
+    return this.getStringAttribute('schema_enforcement');
+  }
+
   /** When the circuit opens; null: after 5 failures in a row, for 30 s. */
   get circuitBreaker(): DataPorticoRouteCircuitBreakerOutputReference {
     return new DataPorticoRouteCircuitBreakerOutputReference(this, 'circuit_breaker');

@@ -11,6 +11,7 @@ export * from './route';
 export * from './budget';
 export * from './webhook';
 export * from './policy';
+export * from './schema';
 export * from './data-portico-rate-limit-tier';
 export * from './data-portico-tenant';
 export * from './data-portico-credential';

@@ -186,6 +186,8 @@ export interface RouteConfig extends TerraformMetaArguments {
   readonly timeoutMs?: number | null;
   /** Requests per window per caller on this route; null: none. Default: `null`. */
   readonly rateLimit?: RouteRateLimit | IResolvable | null;
+  /** LLM route: an answer that does not satisfy the registered schema its request named is reported (a header and the request log) or refused (502 SCHEMA_VIOLATION). One of `report`, `reject`. Default: `"report"`. */
+  readonly schemaEnforcement?: 'report' | 'reject' | null;
   /** When the circuit opens; null: after 5 failures in a row, for 30 s. Default: `null`. */
   readonly circuitBreaker?: RouteCircuitBreaker | IResolvable | null;
 }
@@ -210,6 +212,7 @@ export class Route extends PorticoResource {
   private _authRequired?: boolean | IResolvable | null;
   private _timeoutMs?: number | null;
   private _rateLimit?: RouteRateLimit | IResolvable | null;
+  private _schemaEnforcement?: 'report' | 'reject' | null;
   private _circuitBreaker?: RouteCircuitBreaker | IResolvable | null;
 
   constructor(scope: Construct, id: string, config: RouteConfig) {
@@ -230,6 +233,7 @@ export class Route extends PorticoResource {
     this._authRequired = config.authRequired;
     this._timeoutMs = config.timeoutMs;
     this._rateLimit = config.rateLimit;
+    this._schemaEnforcement = config.schemaEnforcement;
     this._circuitBreaker = config.circuitBreaker;
   }
 
@@ -521,6 +525,24 @@ export class Route extends PorticoResource {
     return this._rateLimit;
   }
 
+  /** LLM route: an answer that does not satisfy the registered schema its request named is reported (a header and the request log) or refused (502 SCHEMA_VIOLATION). One of `report`, `reject`. Default: `"report"`. */
+  get schemaEnforcement(): string {
+    return this.getStringAttribute('schema_enforcement');
+  }
+
+  set schemaEnforcement(value: 'report' | 'reject' | null) {
+    this._schemaEnforcement = value;
+  }
+
+  resetSchemaEnforcement() {
+    this._schemaEnforcement = undefined;
+  }
+
+  /** The value this configuration gives it (undefined: left out). */
+  get schemaEnforcementInput(): 'report' | 'reject' | null | undefined {
+    return this._schemaEnforcement;
+  }
+
   /** When the circuit opens; null: after 5 failures in a row, for 30 s. Default: `null`. */
   get circuitBreaker(): RouteCircuitBreakerOutputReference {
     return new RouteCircuitBreakerOutputReference(this, 'circuit_breaker');
@@ -572,6 +594,7 @@ export class Route extends PorticoResource {
       auth_required: this._authRequired,
       timeout_ms: this._timeoutMs,
       rate_limit: routeRateLimitToTerraform(this._rateLimit),
+      schema_enforcement: this._schemaEnforcement,
       circuit_breaker: routeCircuitBreakerToTerraform(this._circuitBreaker),
     });
   }
@@ -594,6 +617,7 @@ export class Route extends PorticoResource {
       auth_required: hcl(this._authRequired, 'simple', 'boolean'),
       timeout_ms: hcl(this._timeoutMs, 'simple', 'number'),
       rate_limit: hcl(routeRateLimitToHclTerraform(this._rateLimit), 'list', 'RouteRateLimit'),
+      schema_enforcement: hcl(this._schemaEnforcement, 'simple', 'string'),
       circuit_breaker: hcl(routeCircuitBreakerToHclTerraform(this._circuitBreaker), 'list', 'RouteCircuitBreaker'),
     });
   }

@@ -10,6 +10,7 @@ import { auditRoutes } from './audit-routes';
 import { budgetUsageRoutes } from './budget-usage';
 import { configRoutes } from './config-routes';
 import { policyRoutes } from './policy-routes';
+import { priorityRoutes } from './priority-routes';
 import { tokenUsageRoutes } from './token-usage-routes';
 import { trafficRoutes } from './traffic-routes';
 import { webhookRoutes } from './webhook-routes';
@@ -77,6 +78,7 @@ async function adminApi(admin: FastifyInstance, { gw, service }: { gw: Gateway; 
   ]) {
     admin.register(routes, { gw, service });
   }
+  admin.register(priorityRoutes, { gw });
 }
 
 /** The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page. */

@@ -53,6 +53,7 @@ const requestLog = z.object({
   latency_ms: z.number(),
   request_id: z.string(),
   error_code: z.string().nullable(),
+  schema_validation: z.enum(['passed', 'failed']).nullable(),
   client_ip: z.string().nullable(),
   created_at: z.string(),
 });

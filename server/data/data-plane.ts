@@ -4,6 +4,8 @@ import { isoAt } from '../lib/iso-date';
 import { levelEnabled } from '../lib/lazy-logger';
 import type { Gateway } from '../gateway';
 import { admittedRequestsPerKey } from '../store/request-logs';
+import type { PriorityAdmission } from '../priority/admission';
+import { dataPlanePriority } from '../priority/instance';
 import type { ApiKeyState, RouteState, TenantState } from '../resources';
 import { recordWriter, type BatchTable, type BatchWriter } from './batch-writer';
 import { BudgetTracker } from './budget-tracker';
@@ -31,6 +33,8 @@ export class Traffic {
   /** The upstream that failed, for error events. */
   upstream?: string;
   error?: ApiError;
+  /** How the answer fared against the registered schema its request named (server/schemas/), for the request log. */
+  schemaValidation?: 'passed' | 'failed';
   private inFlight?: Stoppable;
 
   constructor(readonly kind: 'llm' | 'http') {}
@@ -68,6 +72,7 @@ export class DataPlane {
   readonly breakers: CircuitBreakers;
   readonly metrics = new DataPlaneMetrics();
   readonly keyUsage: KeyUsage;
+  readonly priority: PriorityAdmission;
 
   constructor(readonly gw: Gateway) {
     this.usage = recordWriter(gw, 'usage_records', 'use_');
@@ -80,6 +85,7 @@ export class DataPlane {
       gw.log.warn({ upstream, state }, 'circuit breaker changed state'),
     );
     this.keyUsage = new KeyUsage(gw.db, gw.log);
+    this.priority = dataPlanePriority(gw, this.metrics);
     // a circuit is a route's (`owner/route`, and `#index:provider` on an LLM route), not an upstream URL's
     const circuitHelp = 'Circuit breaker per route (and LLM provider): 0 closed, 1 half-open, 2 open.';
     this.metrics.addGauge(
@@ -176,6 +182,7 @@ export class DataPlane {
       throw error.withHeaders(decision.headers);
     }
     reply.headers(decision.headers);
+    this.priority.admit(request, tenant, key); // given back in finished()
     if (!budgets || !key || !tenant) return;
     for (const b of this.budgets.budgetsFor(tenant.id, key.id)) {
       if (b.enforcement === 'HARD' && this.budgets.spentOn(b) >= b.limit_usd) {
@@ -190,6 +197,7 @@ export class DataPlane {
 
   /** A request has ended (answered, failed or abandoned): its metrics, request log and any error event. */
   finished(request: FastifyRequest, status: number): void {
+    this.priority.release(request);
     const t = request[TRAFFIC];
     if (!t) return;
     const seconds = Number(process.hrtime.bigint() - t.started) / 1e9;
@@ -224,6 +232,7 @@ export class DataPlane {
       latency_ms: seconds * 1000,
       request_id: request.id,
       error_code: t.error?.code ?? null,
+      schema_validation: t.schemaValidation ?? null,
       client_ip: request.ip,
       created_at: now,
     });

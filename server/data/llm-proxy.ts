@@ -10,6 +10,7 @@ import { failsOver, providerOrder, providerTarget, resolveCredential, type Route
 import { endToEnd } from './hop-headers';
 import { applyPolicies, guardAnswer } from './policy-hook';
 import { llmRoutes, type LlmRoute } from './route-match';
+import { registeredOutput, reportOutcome, reportStreamOutcome } from '../schemas/structured-output';
 import { SseUsageScanner, type Usage } from './sse-usage';
 import { answered, callUpstream, ClientGone, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
 
@@ -89,7 +90,9 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
 
   app.post('/v1/chat/completions', async (req, reply) => {
     const caller = dp.authenticate(req);
-    const { body: chat, model, stream } = parseChat(req.body);
+    const { body: asked, model, stream } = parseChat(req.body);
+    const output = registeredOutput(gw.snapshot, caller.tenant.id, asked); // a registered schema, inlined (400 if unknown)
+    const chat = output?.chat ?? asked;
     const route = llmRoutes(gw.snapshot, caller.tenant.id, model)[0];
     if (!route) throw new ApiError('NO_ROUTE', `No route serves the model "${model}"`);
     applyPolicies(dp, req, reply, caller.tenant, caller.key, route, chat);
@@ -100,6 +103,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
     const gone = new ClientGone();
     traffic.whileHere(gone);
     let lastError: ApiError | undefined;
+    let refused: ApiError | undefined;
     for (const [i, p] of order.entries()) {
       const canFailOver = failsOver(route) && i < order.length - 1;
       const upstreamModel = p.model ?? model;
@@ -154,8 +158,10 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
           }
           const usage = answer.usage as Usage | undefined;
           if (usage) record(caller, route, p, upstreamModel, usage);
+          if (output) refused = reportOutcome(output, answer, reply, traffic, route);
         }
         if (!stream && res.statusCode < 500) answered(dp, traffic, call, res.statusCode); // (a 5xx was judged already)
+        if (refused) throw refused;
         if (res.statusCode < 300) text = guardAnswer(dp, caller.tenant, caller.key, route, text);
         return reply
           .status(res.statusCode)
@@ -163,9 +169,12 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
           .header('content-type', contentType)
           .send(text);
       }
-      return pipeStream(reply, res.statusCode, endToEnd(res.headers, OWN_HEADERS), res.body, (usage) =>
+      const scanner = new SseUsageScanner(!!output); // keeps the content a registered schema checks at the end
+      await pipeStream(reply, res.statusCode, endToEnd(res.headers, OWN_HEADERS), res.body, scanner, (usage) =>
         record(caller, route, p, upstreamModel, usage),
       );
+      if (output) reportStreamOutcome(output, scanner.content(), traffic);
+      return;
     }
     throw new ApiError(
       'UPSTREAM_UNAVAILABLE',
@@ -201,6 +210,7 @@ async function pipeStream(
   status: number,
   upstreamHeaders: Record<string, string | string[]>,
   body: Readable,
+  scanner: SseUsageScanner,
   onUsage: (u: Usage) => void,
 ): Promise<void> {
   reply.hijack();
@@ -211,7 +221,6 @@ async function pipeStream(
     'x-accel-buffering': 'no',
     ...(reply.getHeaders() as Record<string, string>),
   });
-  const scanner = new SseUsageScanner();
   try {
     for await (const chunk of body) {
       scanner.push(chunk as Uint8Array);

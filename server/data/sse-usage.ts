@@ -13,6 +13,12 @@ export class SseUsageScanner {
   private decoder = new TextDecoder();
   private found: Usage | undefined;
   private contentChars = 0;
+  /** The first choice's content, kept only when asked for (a registered output schema checks it at the end). */
+  private kept: string[] | undefined;
+
+  constructor(keepContent = false) {
+    if (keepContent) this.kept = [];
+  }
 
   push(chunk: Uint8Array): void {
     this.buffer += this.decoder.decode(chunk, { stream: true });
@@ -27,10 +33,17 @@ export class SseUsageScanner {
         const event = JSON.parse(data) as { usage?: Usage; choices?: { delta?: { content?: string } }[] };
         if (event.usage) this.found = event.usage;
         for (const c of event.choices ?? []) this.contentChars += c.delta?.content?.length ?? 0;
+        const first = event.choices?.[0]?.delta?.content;
+        if (this.kept && typeof first === 'string') this.kept.push(first);
       } catch {
         // not JSON: not ours to judge, it is passed through as is
       }
     }
+  }
+
+  /** The first choice's content, when the scanner was asked to keep it. */
+  content(): string | undefined {
+    return this.kept?.join('');
   }
 
   usage(): Usage | undefined {

@@ -7,6 +7,7 @@ import { policy } from './policy';
 import { pricing } from './pricing';
 import { rateLimitTier } from './rate-limit-tier';
 import { route } from './route';
+import { schemaDocument } from './schema-document';
 import { service } from './service';
 import { tenant } from './tenant';
 import { token } from './token';
@@ -28,6 +29,7 @@ export const RESOURCES = [
   budget,
   webhook,
   policy,
+  schemaDocument,
 ] as const;
 
 /** Any definition of the registry, with its own types. */
@@ -48,6 +50,7 @@ export type BudgetState = StateOf<typeof budget>;
 export type PricingState = StateOf<typeof pricing>;
 export type RateLimitTierState = StateOf<typeof rateLimitTier>;
 export type PolicyState = StateOf<typeof policy>;
+export type SchemaDocumentState = StateOf<typeof schemaDocument>;
 
 /** Parents before children, from scope and `references`: the order creates and imports run in (deletes: reversed). */
 export const CREATION_ORDER = creationOrder(RESOURCES);
@@ -59,5 +62,18 @@ export function resourceByKind(kind: string): ResourceDefinition | undefined {
   return DEFINITIONS.find((r) => r.kind === kind);
 }
 
-export { rateLimitTier, tenant, apiKey, token, credential, pricing, service, route, budget, webhook, policy };
+export {
+  rateLimitTier,
+  tenant,
+  apiKey,
+  token,
+  credential,
+  pricing,
+  service,
+  route,
+  budget,
+  webhook,
+  policy,
+  schemaDocument,
+};
 export * from './define';

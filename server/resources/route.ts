@@ -136,6 +136,12 @@ export const route = defineResource({
       .nullable()
       .default(null)
       .describe('Requests per window per caller on this route; null: none.'),
+    schema_enforcement: z
+      .enum(['report', 'reject'])
+      .default('report')
+      .describe(
+        'LLM route: an answer that does not satisfy the registered schema its request named is reported (a header and the request log) or refused (502 SCHEMA_VIOLATION).',
+      ),
     circuit_breaker: circuitBreaker
       .nullable()
       .default(null)

@@ -6,6 +6,7 @@ import * as m003 from './migrations/003-data-plane';
 import * as m004 from './migrations/004-request-log-indexes';
 import * as m005 from './migrations/005-audit-head';
 import * as m006 from './migrations/006-tenant-namespaces';
+import * as m007 from './migrations/007-request-log-schema-validation';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -15,6 +16,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '004-request-log-indexes': m004,
   '005-audit-head': m005,
   '006-tenant-namespaces': m006,
+  '007-request-log-schema-validation': m007,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

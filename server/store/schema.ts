@@ -120,6 +120,8 @@ export interface RequestLogTable {
   latency_ms: number;
   request_id: string;
   error_code: string | null;
+  /** `passed` or `failed` when the request named a registered output schema; null otherwise. */
+  schema_validation: ColumnType<string | null, string | null | undefined, never>;
   client_ip: string | null;
   created_at: Timestamp;
 }
