@@ -47,6 +47,19 @@ const SAMPLES: Record<Kind, Sample> = {
     create: () => ({ url: 'https://hooks.example.com/crud', events: ['*'] }),
     update: { events: ['TENANT_CREATED'] },
   },
+  user: {
+    create: () => ({
+      email: `${uniqueId('crud')}@example.com`,
+      name: 'Crud User',
+      role: 'owner',
+      password: 'a long password',
+    }),
+    update: { name: 'Renamed User' },
+  },
+  prompt_template: {
+    create: () => ({ name: 'greeting', template: 'Hello {{who}}', variables: ['who'] }),
+    update: { template: 'Hi {{who}}!' },
+  },
 };
 
 function sampleFor(def: ResourceDefinition): Sample {

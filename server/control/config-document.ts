@@ -21,7 +21,7 @@ export function toItem(def: ResourceDefinition, row: StoredResource): Item {
   const item: Item = { id: row.id };
   if (hasTenantField(def)) item.tenant_id = row.tenant_id;
   for (const key of Object.keys(def.fields.shape)) item[key] = row.data[key];
-  if (def.secret?.mode === 'encrypted' && row.secret) item[def.secret.field] = REDACTED;
+  if (def.secret?.mode === 'encrypted' && !def.secret.hashed && row.secret) item[def.secret.field] = REDACTED;
   return item;
 }
 

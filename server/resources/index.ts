@@ -4,11 +4,13 @@ import { budget } from './budget';
 import { credential } from './credential';
 import { creationOrder } from './order';
 import { pricing } from './pricing';
+import { promptTemplate } from './prompt-template';
 import { rateLimitTier } from './rate-limit-tier';
 import { route } from './route';
 import { service } from './service';
 import { tenant } from './tenant';
 import { token } from './token';
+import { user } from './user';
 import { webhook } from './webhook';
 
 /**
@@ -26,6 +28,8 @@ export const RESOURCES = [
   route,
   budget,
   webhook,
+  user,
+  promptTemplate,
 ] as const;
 
 /** Any definition of the registry, with its own types. */
@@ -56,5 +60,18 @@ export function resourceByKind(kind: string): ResourceDefinition | undefined {
   return DEFINITIONS.find((r) => r.kind === kind);
 }
 
-export { rateLimitTier, tenant, apiKey, token, credential, pricing, service, route, budget, webhook };
+export {
+  rateLimitTier,
+  tenant,
+  apiKey,
+  token,
+  credential,
+  pricing,
+  service,
+  route,
+  budget,
+  webhook,
+  user,
+  promptTemplate,
+};
 export * from './define';
