@@ -58,6 +58,15 @@ const VALID: Record<string, (n: string) => Record<string, unknown>> = {
     events: ['*'],
     secret: 'whsec-0123456789abcdef',
   }),
+  user: (n) => ({
+    id: `usr-${n}`,
+    tenant_id: 'acme',
+    email: `${n}@example.com`,
+    name: 'U',
+    role: 'viewer',
+    password: 'long enough password',
+  }),
+  prompt_template: (n) => ({ id: `pt-${n}`, tenant_id: 'acme', name: 'p', template: 'Say {{x}}', variables: ['x'] }),
 };
 
 /** A field path, where `{key}` stands for an object key of a record (metadata) rather than a value. */

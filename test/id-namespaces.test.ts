@@ -22,7 +22,11 @@ const BODIES: Record<string, (id: string) => Record<string, unknown>> = {
   route: (id) => ({ id, model_pattern: `${id}-*`, providers: [{ provider: 'openai' }] }),
   budget: (id) => ({ id, period: 'MONTHLY', limit_usd: 10, enforcement: 'SOFT' }),
   webhook: (id) => ({ id, url: 'https://hooks.example.com/portico', events: ['*'] }),
+  // emails are unique across the gateway, ids only per owner
+  user: (id) => ({ id, email: `${id}-${++emails}@example.com`, name: 'U', role: 'viewer' }),
+  prompt_template: (id) => ({ id, name: 'p', template: 'Say {{x}}', variables: ['x'] }),
 };
+let emails = 0;
 
 const base = (def: ResourceDefinition) => `/v1/admin${def.path}`;
 

@@ -20,6 +20,13 @@ const SAMPLES: Record<string, (n: number, hook: string) => Record<string, unknow
   route: () => ({ model_pattern: 'gpt*', providers: [{ provider: 'openai' }] }),
   webhook: (_n, hook) => ({ url: hook, events: ['*'] }),
   token: () => ({ name: 'platform token', role: 'policy-admin' }),
+  user: (n) => ({
+    email: `platform-${n}@example.com`,
+    name: 'Platform user',
+    role: 'owner',
+    password: 'long password',
+  }),
+  prompt_template: () => ({ name: 'global', template: 'Be {{tone}}', variables: ['tone'] }),
 };
 const PLATFORM = RESOURCES.filter((d) => d.scope === 'platform');
 const GLOBAL_CAPABLE = RESOURCES.filter((d) => d.scope === 'tenant-optional');

@@ -30,6 +30,14 @@ const SAMPLES: Record<string, { path: string; body: Record<string, unknown> }> =
     body: { tenant_id: 'reg-tenant', period: 'MONTHLY', limit_usd: 100, enforcement: 'HARD' },
   },
   webhook: { path: '/v1/admin/webhooks', body: { url: 'https://hooks.example.com/portico', events: ['*'] } },
+  user: {
+    path: '/v1/admin/users',
+    body: { email: 'reg@example.com', name: 'Reg', role: 'viewer', tenant_id: 'reg-tenant', password: 'a long secret' },
+  },
+  prompt_template: {
+    path: '/v1/admin/prompt-templates',
+    body: { name: 'summary', template: 'Summarise in {{words}} words', variables: ['words'] },
+  },
 };
 
 describe.each(testDialects())('resource registry (%s)', (dialect) => {

@@ -33,6 +33,10 @@ export function sealSecret(def: ResourceDefinition, given: unknown, masterKey: B
   return { secret: rule.hashed ? hashPassword(value) : encryptSecret(masterKey, value), lookup: null, data, shown };
 }
 
+/** The public fields of a resource created without its optional secret (a user imported without a password). */
+export const noSecretYet = (def: ResourceDefinition): Record<string, unknown> =>
+  def.secret?.mode === 'encrypted' && def.secret.setField ? { [def.secret.setField]: false } : {};
+
 /** The audit changes of a write, noting (never showing) a new secret. */
 export const withSecretChange = (def: ResourceDefinition, changes: FieldChanges, rotated: boolean): FieldChanges =>
   rotated && def.secret ? { ...changes, [def.secret.field]: { from: '***', to: '***' } } : changes;
