@@ -20,6 +20,7 @@ const EXAMPLE_STRINGS: Record<string, string> = {
   model_pattern: 'gpt-4o*',
   url: 'https://example.com/hook',
   target_url: 'https://api.example.com',
+  email: 'ada@example.com',
   provider: 'openai',
 };
 
