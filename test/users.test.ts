@@ -158,6 +158,19 @@ describe.each(testDialects())('users (%s)', (dialect) => {
     expect((await t.api('DELETE', `${url}/${own.body.id}`, undefined, admin)).status).toBe(204);
   });
 
+  test('the OpenAPI document takes `password` on create and PUT and never answers with it', async () => {
+    const doc = (await t.api('GET', '/v1/admin/openapi.json', undefined, null)).body;
+    const json = (op: any) => op.content['application/json'].schema;
+    expect(json(doc.paths[url].post.requestBody).properties.password).toMatchObject({ type: 'string', minLength: 8 });
+    expect(json(doc.paths[`${url}/{id}`].put.requestBody).properties.password).toBeDefined();
+    const answers = [doc.paths[url].post.responses['201'], doc.paths[`${url}/{id}`].get.responses['200']];
+    for (const answer of answers) {
+      const props = json(answer).properties;
+      expect(props.password_set).toEqual({ type: 'boolean' });
+      expect(Object.keys(props)).not.toContain('password');
+    }
+  });
+
   test('bad input is a 400 naming the field', async () => {
     const base = { email: email(), name: 'N', role: 'viewer', tenant_id: 'acme' };
     const cases: [Record<string, unknown>, string][] = [
