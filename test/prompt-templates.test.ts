@@ -177,10 +177,18 @@ describe.each(testDialects())('prompt templates (%s)', (dialect) => {
 
   test('a missing, unknown or ill-typed variable, or a bad prompt_template, is a 400 naming it and calls nothing', async () => {
     const tpl = await created(t, url, { tenant_id: acme.tenantId, name: 'v', template: '{{a}}', variables: ['a'] });
+    const proto = await created(t, url, {
+      tenant_id: acme.tenantId,
+      name: 'p',
+      template: '{{constructor}}',
+      variables: ['constructor'],
+    });
     await inSnapshot(t, 'prompt_template', tpl.id);
+    await inSnapshot(t, 'prompt_template', proto.id);
     const calls = mock.calls.length;
     const cases: [unknown, string][] = [
       [{ id: tpl.id }, 'prompt_template.variables.a'],
+      [{ id: proto.id, variables: {} }, 'prompt_template.variables.constructor'],
       [{ id: tpl.id, variables: { a: 1 } }, 'prompt_template.variables.a'],
       [{ id: tpl.id, variables: { a: 'x', b: 'y' } }, 'prompt_template.variables.b'],
       [{ id: tpl.id, variables: ['x'] }, 'prompt_template.variables'],

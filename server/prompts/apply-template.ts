@@ -32,7 +32,8 @@ export function applyPromptTemplate(snapshot: ConfigSnapshot, tenantId: string, 
     ]);
   }
   for (const name of template.variables) {
-    const value = variables[name];
+    // own properties only: a variable named `constructor` is not Object's
+    const value = Object.hasOwn(variables, name) ? variables[name] : undefined;
     if (value === undefined) throw bad(`${at}.variables.${name}`, `is required by the template "${ref.id}"`);
     if (typeof value !== 'string') throw bad(`${at}.variables.${name}`, 'must be a string');
   }
