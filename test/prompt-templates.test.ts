@@ -207,4 +207,28 @@ describe.each(testDialects())('prompt templates (%s)', (dialect) => {
     }
     expect(mock.calls.length).toBe(calls);
   });
+
+  test('export → import round-trips templates: unchanged here, created as they are in a fresh gateway', async () => {
+    const tpl = await created(t, url, { tenant_id: acme.tenantId, name: 'rt', template: 'Hi {{x}}', variables: ['x'] });
+    const doc = (await t.api('GET', '/v1/admin/config/export')).body;
+    expect(doc.prompt_templates).toContainEqual({
+      id: tpl.id,
+      tenant_id: acme.tenantId,
+      name: 'rt',
+      template: 'Hi {{x}}',
+      variables: ['x'],
+    });
+    const same = await t.api('POST', '/v1/admin/config/import?mode=replace', doc);
+    expect([same.status, same.body.created, same.body.updated, same.body.deleted]).toEqual([200, [], [], []]);
+
+    const fresh = await startTestGateway(dialect, {}, { webhooks: false });
+    try {
+      expect((await fresh.api('POST', '/v1/admin/config/import?mode=replace', doc)).status).toBe(200);
+      expect((await fresh.api('GET', '/v1/admin/config/export')).body.prompt_templates).toEqual(doc.prompt_templates);
+      const arrived = await fresh.api('GET', `${url}/${tpl.id}?tenant_id=${acme.tenantId}`);
+      expect(arrived.body).toMatchObject({ template: 'Hi {{x}}', version: 1 });
+    } finally {
+      await fresh.close();
+    }
+  });
 });
