@@ -14,7 +14,7 @@ const DECOY = hashPassword('decoy password, never valid');
  */
 export async function verifyUser(db: Executor, email: string, password: string): Promise<PublicResource | undefined> {
   const row = await findResourceByLookup(db, user.kind, user.unique!({ email } as never));
-  const matches = verifyPassword(password, row?.secret ?? DECOY);
+  const matches = await verifyPassword(password, row?.secret ?? DECOY);
   if (!row || !row.secret || !matches || row.data.enabled !== true) return undefined;
   return toPublic(user as unknown as ResourceDefinition, row);
 }
