@@ -20,6 +20,7 @@ const EXAMPLE_STRINGS: Record<string, string> = {
   model_pattern: 'gpt-4o*',
   url: 'https://example.com/hook',
   target_url: 'https://api.example.com',
+  email: 'ada@example.com',
   provider: 'openai',
   body: '{"limit": 100, "window_secs": 60}', // a policy's settings: its type's example is rate_limit
 };

@@ -60,6 +60,15 @@ const VALID: Record<string, (n: string) => Record<string, unknown>> = {
   }),
   policy: (n) => ({ id: `pol-${n}`, tenant_id: 'acme', name: 'p', type: 'quota', body: 'limit: 5\nperiod: day\n' }),
   schema: (n) => ({ id: `schema-${n}`, tenant_id: 'acme', schema: { type: 'object', required: ['name'] } }),
+  user: (n) => ({
+    id: `usr-${n}`,
+    tenant_id: 'acme',
+    email: `${n}@example.com`,
+    name: 'U',
+    role: 'viewer',
+    password: 'long enough password',
+  }),
+  prompt_template: (n) => ({ id: `pt-${n}`, tenant_id: 'acme', name: 'p', template: 'Say {{x}}', variables: ['x'] }),
 };
 
 /** A field path, where `{key}` stands for an object key of a record (metadata) rather than a value. */

@@ -24,7 +24,11 @@ const BODIES: Record<string, (id: string) => Record<string, unknown>> = {
   webhook: (id) => ({ id, url: 'https://hooks.example.com/portico', events: ['*'] }),
   policy: (id) => ({ id, name: 'p', type: 'quota', body: 'limit: 10\nperiod: day\n' }),
   schema: (id) => ({ id, schema: { type: 'object' } }),
+  // emails are unique across the gateway, ids only per owner
+  user: (id) => ({ id, email: `${id}-${++emails}@example.com`, name: 'U', role: 'viewer' }),
+  prompt_template: (id) => ({ id, name: 'p', template: 'Say {{x}}', variables: ['x'] }),
 };
+let emails = 0;
 
 const base = (def: ResourceDefinition) => `/v1/admin${def.path}`;
 

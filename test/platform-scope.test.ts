@@ -22,6 +22,13 @@ const SAMPLES: Record<string, (n: number, hook: string) => Record<string, unknow
   token: () => ({ name: 'platform token', role: 'policy-admin' }),
   policy: () => ({ name: 'platform policy', type: 'ip_filter', target: 'global', body: 'deny: [10.0.0.0/8]' }),
   schema: (n) => ({ id: `schema-${n}`, schema: { type: 'object' } }),
+  user: (n) => ({
+    email: `platform-${n}@example.com`,
+    name: 'Platform user',
+    role: 'owner',
+    password: 'long password',
+  }),
+  prompt_template: () => ({ name: 'global', template: 'Be {{tone}}', variables: ['tone'] }),
 };
 const PLATFORM = RESOURCES.filter((d) => d.scope === 'platform');
 const GLOBAL_CAPABLE = RESOURCES.filter((d) => d.scope === 'tenant-optional');

@@ -38,6 +38,14 @@ const SAMPLES: Record<string, { path: string; body: Record<string, unknown> }> =
     path: '/v1/admin/schemas',
     body: { id: 'person-v1', schema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
   },
+  user: {
+    path: '/v1/admin/users',
+    body: { email: 'reg@example.com', name: 'Reg', role: 'viewer', tenant_id: 'reg-tenant', password: 'a long secret' },
+  },
+  prompt_template: {
+    path: '/v1/admin/prompt-templates',
+    body: { name: 'summary', template: 'Summarise in {{words}} words', variables: ['words'] },
+  },
 };
 
 describe.each(testDialects())('resource registry (%s)', (dialect) => {

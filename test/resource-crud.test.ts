@@ -55,6 +55,19 @@ const SAMPLES: Record<Kind, Sample> = {
     create: () => ({ schema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } }),
     update: { schema: { type: 'object', properties: { age: { type: 'integer' } } } },
   },
+  user: {
+    create: () => ({
+      email: `${uniqueId('crud')}@example.com`,
+      name: 'Crud User',
+      role: 'owner',
+      password: 'a long password',
+    }),
+    update: { name: 'Renamed User' },
+  },
+  prompt_template: {
+    create: () => ({ name: 'greeting', template: 'Hello {{who}}', variables: ['who'] }),
+    update: { template: 'Hi {{who}}!' },
+  },
 };
 
 function sampleFor(def: ResourceDefinition): Sample {

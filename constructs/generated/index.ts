@@ -12,6 +12,8 @@ export * from './budget';
 export * from './webhook';
 export * from './policy';
 export * from './schema';
+export * from './user';
+export * from './prompt-template';
 export * from './data-portico-rate-limit-tier';
 export * from './data-portico-tenant';
 export * from './data-portico-credential';

@@ -9,7 +9,7 @@ export const CONFIG_VERSION = 1;
 export const REDACTED = '***';
 
 /** Kinds the document has a place for that this gateway does not manage yet: exported empty, refused non-empty. */
-export const PLANNED_KEYS = ['mcp_servers', 'users', 'prompt_templates'] as const;
+export const PLANNED_KEYS = ['mcp_servers'] as const;
 
 /** Resources that travel in the document, parents first. */
 export const EXPORTED = CREATION_ORDER.filter((r) => r.exportKey);
@@ -21,7 +21,7 @@ export function toItem(def: ResourceDefinition, row: StoredResource): Item {
   const item: Item = { id: row.id };
   if (hasTenantField(def)) item.tenant_id = row.tenant_id;
   for (const key of Object.keys(def.fields.shape)) item[key] = row.data[key];
-  if (def.secret?.mode === 'encrypted' && row.secret) item[def.secret.field] = REDACTED;
+  if (def.secret?.mode === 'encrypted' && !def.secret.hashed && row.secret) item[def.secret.field] = REDACTED;
   return item;
 }
 

@@ -22,7 +22,7 @@ import { checkState, fieldsOf, ownerOfNew, parseBody } from './resource-input';
 import { removeOwned } from './tenant-cascade';
 import { listVisible, toPublic, type ListParams, type Page, type PublicResource } from './resource-list';
 import { loadVisible, requireTenant, type Target } from './resource-lookup';
-import { sealSecret, withSecretChange, type Sealed } from './secret-seal';
+import { noSecretYet, sealSecret, withSecretChange, type Sealed } from './secret-seal';
 
 export type { Target } from './resource-lookup';
 export { toPublic, type ListParams, type Page, type PublicResource } from './resource-list';
@@ -125,7 +125,7 @@ export class ResourceService {
     checkState(def, { ...fields, tenant_id: tenantId });
     const id = (parsed.id as string | undefined) ?? newId(def);
     const sealed = this.seal(def, def.secret ? parsed[def.secret.field] : undefined);
-    const data = { ...fields, ...def.computed.parse({}), ...sealed?.data };
+    const data = { ...fields, ...def.computed.parse({}), ...noSecretYet(def), ...sealed?.data };
     const lookup = sealed?.lookup ?? def.unique?.(fields as never) ?? null;
 
     const out = await this.inTransaction(options.tx, async (t) => {

@@ -1,6 +1,7 @@
 import type { FieldChanges } from '../lib/diff';
 import { encryptSecret, generateToken, hashToken } from '../lib/secrets';
 import type { ResourceDefinition } from '../resources/define';
+import { hashPassword } from '../users/password';
 
 /** A new or rotated secret as it is kept: stored columns, public fields, and what to show the caller once. */
 export interface Sealed {
@@ -29,8 +30,12 @@ export function sealSecret(def: ResourceDefinition, given: unknown, masterKey: B
   if (rule.setField) data[rule.setField] = true;
   if (rule.last4Field) data[rule.last4Field] = value.slice(-4);
   const shown = given === undefined || rule.showOnCreate ? { [rule.field]: value } : {};
-  return { secret: encryptSecret(masterKey, value), lookup: null, data, shown };
+  return { secret: rule.hashed ? hashPassword(value) : encryptSecret(masterKey, value), lookup: null, data, shown };
 }
+
+/** The public fields of a resource created without its optional secret (a user imported without a password). */
+export const noSecretYet = (def: ResourceDefinition): Record<string, unknown> =>
+  def.secret?.mode === 'encrypted' && def.secret.setField ? { [def.secret.setField]: false } : {};
 
 /** The audit changes of a write, noting (never showing) a new secret. */
 export const withSecretChange = (def: ResourceDefinition, changes: FieldChanges, rotated: boolean): FieldChanges =>

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
 import { routePlugin } from '../http/route-plugin';
 import { CHAT_INPUT, refuseUnsafeInput } from '../http/input-guard';
+import { applyPromptTemplate } from '../prompts/apply-template';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import type { KeyCaller } from './key-auth';
@@ -90,7 +91,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
 
   app.post('/v1/chat/completions', async (req, reply) => {
     const caller = dp.authenticate(req);
-    const { body: asked, model, stream } = parseChat(req.body);
+    const { body: asked, model, stream } = parseChat(applyPromptTemplate(gw.snapshot, caller.tenant.id, req.body));
     const output = registeredOutput(gw.snapshot, caller.tenant.id, asked); // a registered schema, inlined (400 if unknown)
     const chat = output?.chat ?? asked;
     const route = llmRoutes(gw.snapshot, caller.tenant.id, model)[0];

@@ -59,6 +59,11 @@ export type SecretRule =
       versionField?: string;
       /** The data plane sends it upstream (a provider key): the configuration snapshot keeps it, still sealed. */
       inSnapshot?: boolean;
+      /**
+       * A password: kept as a salted scrypt hash (verifiable, never recoverable) instead of encrypted; optional on
+       * create, at least 8 characters, and left out of the config export (there is nothing to redact).
+       */
+      hashed?: boolean;
     };
 
 /** A state change on one resource, such as `revoke`: POST …/{id}/{name}. */

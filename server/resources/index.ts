@@ -5,12 +5,14 @@ import { credential } from './credential';
 import { creationOrder } from './order';
 import { policy } from './policy';
 import { pricing } from './pricing';
+import { promptTemplate } from './prompt-template';
 import { rateLimitTier } from './rate-limit-tier';
 import { route } from './route';
 import { schemaDocument } from './schema-document';
 import { service } from './service';
 import { tenant } from './tenant';
 import { token } from './token';
+import { user } from './user';
 import { webhook } from './webhook';
 
 /**
@@ -30,6 +32,8 @@ export const RESOURCES = [
   webhook,
   policy,
   schemaDocument,
+  user,
+  promptTemplate,
 ] as const;
 
 /** Any definition of the registry, with its own types. */
@@ -75,5 +79,7 @@ export {
   webhook,
   policy,
   schemaDocument,
+  user,
+  promptTemplate,
 };
 export * from './define';

@@ -22,8 +22,11 @@ export const isNested = (def: ResourceDefinition) => def.path.includes('{tenant_
 function secretInput(def: ResourceDefinition, optional: boolean): Record<string, z.ZodType> {
   const s = def.secret;
   if (!s || s.mode !== 'encrypted') return {};
-  const value = z.string().min(1).max(4096);
-  return { [s.field]: optional || s.generatePrefix ? value.optional() : value };
+  const value = z
+    .string()
+    .min(s.hashed ? 8 : 1)
+    .max(4096);
+  return { [s.field]: optional || s.generatePrefix || s.hashed ? value.optional() : value };
 }
 
 export function schemasFor(def: ResourceDefinition): ResourceSchemas {
