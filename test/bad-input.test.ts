@@ -58,6 +58,13 @@ const VALID: Record<string, (n: string) => Record<string, unknown>> = {
     events: ['*'],
     secret: 'whsec-0123456789abcdef',
   }),
+  mcp_server: (n) => ({
+    id: `mcp-${n}`,
+    tenant_id: 'acme',
+    name: 'm',
+    url: 'https://mcp.example.com/mcp',
+    auth_header: 'Bearer mcp-0123456789',
+  }),
 };
 
 /** A field path, where `{key}` stands for an object key of a record (metadata) rather than a value. */

@@ -22,6 +22,7 @@ const BODIES: Record<string, (id: string) => Record<string, unknown>> = {
   route: (id) => ({ id, model_pattern: `${id}-*`, providers: [{ provider: 'openai' }] }),
   budget: (id) => ({ id, period: 'MONTHLY', limit_usd: 10, enforcement: 'SOFT' }),
   webhook: (id) => ({ id, url: 'https://hooks.example.com/portico', events: ['*'] }),
+  mcp_server: (id) => ({ id, name: 'mcp', url: 'https://mcp.example.com/mcp', auth_header: 'Bearer ns-0000' }),
 };
 
 const base = (def: ResourceDefinition) => `/v1/admin${def.path}`;

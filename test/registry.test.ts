@@ -30,6 +30,10 @@ const SAMPLES: Record<string, { path: string; body: Record<string, unknown> }> =
     body: { tenant_id: 'reg-tenant', period: 'MONTHLY', limit_usd: 100, enforcement: 'HARD' },
   },
   webhook: { path: '/v1/admin/webhooks', body: { url: 'https://hooks.example.com/portico', events: ['*'] } },
+  mcp_server: {
+    path: '/v1/admin/mcp-servers',
+    body: { name: 'registry mcp', url: 'https://mcp.example.com/mcp', auth_header: 'Bearer registry-secret' },
+  },
 };
 
 describe.each(testDialects())('resource registry (%s)', (dialect) => {

@@ -47,6 +47,10 @@ const SAMPLES: Record<Kind, Sample> = {
     create: () => ({ url: 'https://hooks.example.com/crud', events: ['*'] }),
     update: { events: ['TENANT_CREATED'] },
   },
+  mcp_server: {
+    create: () => ({ name: 'crud mcp', url: 'https://mcp.example.com/mcp', auth_header: 'Bearer crud-secret' }),
+    update: { name: 'renamed mcp' },
+  },
 };
 
 function sampleFor(def: ResourceDefinition): Sample {

@@ -16,6 +16,10 @@ const BODIES: Record<string, { create: object; put: object }> = {
     put: { url: 'https://hooks.example.com/b', events: ['ROUTE_UPDATED'] },
   },
   credential: { create: { provider: 'openai' }, put: { provider: 'openai', name: 'renamed' } },
+  mcp_server: {
+    create: { name: 'm', url: 'https://mcp.example.com/a' },
+    put: { name: 'renamed', url: 'https://mcp.example.com/b' },
+  },
 };
 
 const hmac = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;

@@ -10,6 +10,7 @@ export * from './service';
 export * from './route';
 export * from './budget';
 export * from './webhook';
+export * from './mcp-server';
 export * from './data-portico-rate-limit-tier';
 export * from './data-portico-tenant';
 export * from './data-portico-credential';

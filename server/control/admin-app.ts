@@ -12,6 +12,7 @@ import { configRoutes } from './config-routes';
 import { tokenUsageRoutes } from './token-usage-routes';
 import { trafficRoutes } from './traffic-routes';
 import { webhookRoutes } from './webhook-routes';
+import { mcpAdminRoutes } from '../mcp/admin-routes';
 import { bearerAuth } from './authenticate';
 import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../http/input-guard';
 import {
@@ -68,6 +69,7 @@ async function adminApi(admin: FastifyInstance, { gw, service }: { gw: Gateway; 
   for (const routes of [auditRoutes, budgetUsageRoutes, webhookRoutes, configRoutes, tokenUsageRoutes, trafficRoutes]) {
     admin.register(routes, { gw, service });
   }
+  admin.register(mcpAdminRoutes, { gw, service });
 }
 
 /** The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page. */

@@ -9,7 +9,7 @@ export const CONFIG_VERSION = 1;
 export const REDACTED = '***';
 
 /** Kinds the document has a place for that this gateway does not manage yet: exported empty, refused non-empty. */
-export const PLANNED_KEYS = ['policies', 'mcp_servers', 'users', 'schemas', 'prompt_templates'] as const;
+export const PLANNED_KEYS = ['policies', 'users', 'schemas', 'prompt_templates'] as const;
 
 /** Resources that travel in the document, parents first. */
 export const EXPORTED = CREATION_ORDER.filter((r) => r.exportKey);

@@ -2,6 +2,7 @@ import type { ResourceDefinition, StateOf } from './define';
 import { apiKey } from './api-key';
 import { budget } from './budget';
 import { credential } from './credential';
+import { mcpServer } from './mcp-server';
 import { creationOrder } from './order';
 import { pricing } from './pricing';
 import { rateLimitTier } from './rate-limit-tier';
@@ -26,6 +27,7 @@ export const RESOURCES = [
   route,
   budget,
   webhook,
+  mcpServer,
 ] as const;
 
 /** Any definition of the registry, with its own types. */
@@ -45,6 +47,7 @@ export type CredentialState = StateOf<typeof credential>;
 export type BudgetState = StateOf<typeof budget>;
 export type PricingState = StateOf<typeof pricing>;
 export type RateLimitTierState = StateOf<typeof rateLimitTier>;
+export type McpServerState = StateOf<typeof mcpServer>;
 
 /** Parents before children, from scope and `references`: the order creates and imports run in (deletes: reversed). */
 export const CREATION_ORDER = creationOrder(RESOURCES);
@@ -56,5 +59,5 @@ export function resourceByKind(kind: string): ResourceDefinition | undefined {
   return DEFINITIONS.find((r) => r.kind === kind);
 }
 
-export { rateLimitTier, tenant, apiKey, token, credential, pricing, service, route, budget, webhook };
+export { rateLimitTier, tenant, apiKey, token, credential, pricing, service, route, budget, webhook, mcpServer };
 export * from './define';
