@@ -1,10 +1,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { HELD_CODE } from '../server/mcp/proxy';
+import { HELD_CODE } from '../server/mcp/tool-calls';
 import { installToolGate, type ToolCall } from '../server/mcp/tool-gate';
 import { testDialects } from './support/databases';
 import { created, inSnapshot, setupTenant, uniqueId, type TenantSetup } from './support/fixtures';
-import { startDataPlane, startTestGateway, type TestGateway } from './support/gateway';
+import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
 import { startMcpUpstream, type McpUpstream } from './support/mcp-upstream';
 
 /**
@@ -20,6 +21,7 @@ describe.each(testDialects())('MCP proxy (%s)', (dialect) => {
   let b: TenantSetup;
   let ownA: string;
   let global: string;
+  let sseServer: string;
   const gateCalls: ToolCall[] = [];
   let restoreGate: ReturnType<typeof installToolGate>;
 
@@ -30,7 +32,9 @@ describe.each(testDialects())('MCP proxy (%s)', (dialect) => {
     const body = { name: 'upstream', url: `${upstream.url}/mcp`, auth_header: 'Bearer upstream-secret-42' };
     ownA = (await created(t, '/v1/admin/mcp-servers', { id: uniqueId('mcp'), tenant_id: a.tenantId, ...body })).id;
     global = (await created(t, '/v1/admin/mcp-servers', { id: uniqueId('mcp'), ...body })).id;
-    await Promise.all([inSnapshot(t, 'mcp_server', ownA), inSnapshot(t, 'mcp_server', global)]);
+    const sseBody = { ...body, url: `${upstream.url}/sse`, transport: 'sse', tenant_id: a.tenantId };
+    sseServer = (await created(t, '/v1/admin/mcp-servers', { id: uniqueId('mcp'), ...sseBody })).id;
+    await Promise.all([ownA, global, sseServer].map((id) => inSnapshot(t, 'mcp_server', id)));
     // the hook approval gates plug into: here, a gate holding one tool by name
     restoreGate = installToolGate((call) => {
       gateCalls.push(call);
@@ -131,6 +135,36 @@ describe.each(testDialects())('MCP proxy (%s)', (dialect) => {
     await transport.terminateSession();
     await client.close();
     expect((await sessions()).body).toEqual({ ...open, active_sessions: before.active_sessions });
+  });
+
+  test('over the SSE transport: tools listed and called, a held call answered on the stream, the session counted', async () => {
+    const transport = new SSEClientTransport(new URL(`${data.url}/mcp/${sseServer}/sse`), {
+      requestInit: { headers: { authorization: `Bearer ${a.key}` } },
+      eventSourceInit: {
+        fetch: (url, init) => fetch(url, { ...init, headers: { ...init?.headers, authorization: `Bearer ${a.key}` } }),
+      },
+    });
+    const client = new Client({ name: 'sse-client', version: '1.0.0' });
+    await client.connect(transport);
+    const sessions = () => t.api('GET', `/v1/admin/mcp-servers/${sseServer}/sessions?tenant_id=${a.tenantId}`);
+    expect((await sessions()).body.active_sessions).toBe(1);
+    expect((await client.listTools()).tools.map((tool) => tool.name).sort()).toEqual(['add', 'delete_everything']);
+    expect((await client.callTool({ name: 'add', arguments: { a: 20, b: 22 } })).content).toEqual([
+      { type: 'text', text: '42' },
+    ]);
+    const before = upstream.called.length;
+    await expect(client.callTool({ name: 'delete_everything', arguments: {} })).rejects.toMatchObject({
+      code: HELD_CODE,
+      message: expect.stringContaining('apr_test_1'),
+    });
+    expect(upstream.called.slice(before)).toEqual([]);
+    // another tenant cannot post into this session, nor open the stream of a server it cannot see
+    const stream = (await sessions()).body;
+    expect(stream.total_sessions).toBeGreaterThanOrEqual(1);
+    const foreign = await fetch(`${data.url}/mcp/${sseServer}/sse`, { headers: { authorization: `Bearer ${b.key}` } });
+    expect(foreign.status).toBe(404);
+    await client.close();
+    await until(async () => (await sessions()).body.active_sessions === 0);
   });
 
   test('each proxied request is a request-log row of the key and tenant', async () => {

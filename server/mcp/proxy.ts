@@ -3,83 +3,15 @@ import { ApiError } from '../errors';
 import { routePlugin } from '../http/route-plugin';
 import { decryptSecret } from '../lib/secrets';
 import { egressOf, neutralFailure } from '../net/egress';
-import type { McpServerState } from '../resources';
 import { TRAFFIC, type DataPlane } from '../data/data-plane';
-import type { KeyCaller } from '../data/key-auth';
 import { sessionsOf } from './sessions';
-import { decideToolCall, type ToolDecision } from './tool-gate';
+import { sseProxyRoutes } from './sse-proxy';
+import { decisions, heldAnswer, parseBody, serverFor } from './tool-calls';
 
 /** Request headers of MCP's HTTP transports that go upstream; everything else (the caller's Portico key) stays. */
 const FORWARDED = ['accept', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id'];
 /** Response headers that come back. */
 const RETURNED = ['content-type', 'mcp-session-id', 'cache-control', 'mcp-protocol-version'];
-/** The JSON-RPC error code of a held tool call (implementation-defined server error range). */
-export const HELD_CODE = -32050;
-
-interface JsonRpcMessage {
-  jsonrpc?: string;
-  id?: string | number | null;
-  method?: string;
-  params?: { name?: unknown; arguments?: unknown };
-}
-
-/** The server a key may use: its tenant's own of that id, else a global one; enabled. */
-function serverFor(dp: DataPlane, caller: KeyCaller, id: string): McpServerState {
-  const server = dp.gw.snapshot.get('mcp_server', id, caller.tenant.id);
-  if (!server || (server.tenant_id !== null && server.tenant_id !== caller.tenant.id))
-    throw new ApiError('NOT_FOUND', `MCP server "${id}" not found`);
-  if (!server.enabled) throw new ApiError('NOT_FOUND', `MCP server "${id}" is disabled`);
-  return server;
-}
-
-function parseBody(body: Buffer | undefined): JsonRpcMessage | JsonRpcMessage[] | undefined {
-  if (!body?.length) return undefined;
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch {
-    throw new ApiError('VALIDATION_FAILED', 'The body is not JSON', [{ path: 'body', message: 'must be JSON-RPC' }]);
-  }
-}
-
-/** The gate's decisions for the `tools/call` requests of a message or batch, by position (others: allowed). */
-async function decisions(
-  dp: DataPlane,
-  caller: KeyCaller,
-  server: McpServerState,
-  sessionId: string | null,
-  messages: JsonRpcMessage[],
-): Promise<ToolDecision[]> {
-  return Promise.all(
-    messages.map((m) =>
-      m?.method === 'tools/call' && typeof m.params?.name === 'string'
-        ? decideToolCall({
-            gw: dp.gw,
-            server,
-            tenant: caller.tenant,
-            key: caller.key,
-            sessionId,
-            tool: m.params.name,
-            arguments: m.params.arguments,
-          })
-        : { action: 'allow' as const },
-    ),
-  );
-}
-
-/** A held call's answer: a JSON-RPC error naming the approval, for each request of the message or batch. */
-function heldAnswer(messages: JsonRpcMessage[], verdicts: ToolDecision[], batch: boolean) {
-  const errors = messages.flatMap((m, i) => {
-    if (m?.id === undefined) return [];
-    const v = verdicts[i]!;
-    const held = verdicts.find((d) => d.action === 'hold') as Extract<ToolDecision, { action: 'hold' }>;
-    const mine = v.action === 'hold' ? v : held;
-    const what = v.action === 'hold' ? `Tool call "${String(m.params?.name)}"` : 'This batch';
-    const message = mine.message ?? `${what} is held for approval ${mine.approvalId}`;
-    return [{ jsonrpc: '2.0', id: m.id, error: { code: HELD_CODE, message, data: { approval_id: mine.approvalId } } }];
-  });
-  return batch ? errors : errors[0];
-}
-
 /**
  * The MCP proxy, `/mcp/{server_id}`: a Portico API key reaches its tenant's servers and global ones; JSON-RPC goes
  * to the server's streamable HTTP endpoint with the server's sealed auth header, responses (JSON or SSE streams)
@@ -94,7 +26,7 @@ export const mcpProxy = routePlugin<{ dp: DataPlane }>('portico-mcp-proxy', [], 
     const caller = dp.authenticate(req);
     const server = serverFor(dp, caller, req.params.server_id);
     if (server.transport !== 'streamable-http')
-      throw new ApiError('VALIDATION_FAILED', `MCP server "${server.id}" speaks SSE: the proxy serves streamable HTTP`);
+      throw new ApiError('VALIDATION_FAILED', `MCP server "${server.id}" speaks SSE: open /mcp/${server.id}/sse`);
     const traffic = req[TRAFFIC]!;
     const sessionId = (req.headers['mcp-session-id'] as string | undefined) ?? null;
     const body = req.method === 'POST' ? (req.body as Buffer | undefined) : undefined;
@@ -152,4 +84,5 @@ export const mcpProxy = routePlugin<{ dp: DataPlane }>('portico-mcp-proxy', [], 
   };
 
   app.route({ method: ['GET', 'POST', 'DELETE'], url: '/mcp/:server_id', handler });
+  sseProxyRoutes(app, dp);
 });
