@@ -116,6 +116,17 @@ describe.each(testDialects())('MCP proxy (%s)', (dialect) => {
     expect((await post(ownA, b.key)).status).toBe(404);
     expect((await post(ownA)).status).toBe(401);
     expect((await post('no-such-server', a.key)).status).toBe(404);
+    const off = { name: 'off', url: `${upstream.url}/mcp`, auth_header: 'x', enabled: false, tenant_id: a.tenantId };
+    const disabled = (await created(t, '/v1/admin/mcp-servers', { id: uniqueId('mcp'), ...off })).id;
+    await inSnapshot(t, 'mcp_server', disabled);
+    expect((await post(disabled, a.key)).status).toBe(404);
+    expect(upstream.requests.length).toBe(seen);
+    const bad = await fetch(`${data.url}/mcp/${global}`, {
+      method: 'POST',
+      body: '{not json',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${a.key}` },
+    });
+    expect([bad.status, ((await bad.json()) as any).error.param]).toEqual([400, 'body']);
     expect(upstream.requests.length).toBe(seen);
     const res = await post(global, a.key);
     expect(res.status).toBe(200);

@@ -1,12 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors';
 import { routePlugin } from '../http/route-plugin';
-import { decryptSecret } from '../lib/secrets';
 import { egressOf, neutralFailure } from '../net/egress';
 import { TRAFFIC, type DataPlane } from '../data/data-plane';
 import { sessionsOf } from './sessions';
 import { sseProxyRoutes } from './sse-proxy';
-import { decisions, heldAnswer, parseBody, serverFor } from './tool-calls';
+import { decisions, heldAnswer, parseBody, serverFor, upstreamHeaders } from './tool-calls';
 
 /** Request headers of MCP's HTTP transports that go upstream; everything else (the caller's Portico key) stays. */
 const FORWARDED = ['accept', 'content-type', 'mcp-session-id', 'mcp-protocol-version', 'last-event-id'];
@@ -40,13 +39,12 @@ export const mcpProxy = routePlugin<{ dp: DataPlane }>('portico-mcp-proxy', [], 
       }
     }
 
-    const headers: Record<string, string> = {};
+    const given: Record<string, string> = {};
     for (const name of FORWARDED) {
       const v = req.headers[name];
-      if (typeof v === 'string') headers[name] = v;
+      if (typeof v === 'string') given[name] = v;
     }
-    const sealed = dp.gw.snapshot.sealedSecret(server);
-    if (sealed) headers[server.auth_header_name.toLowerCase()] = decryptSecret(dp.gw.keys.masterKey, sealed);
+    const headers = upstreamHeaders(dp, server, given);
     const abort = new AbortController();
     traffic.whileHere({ stop: () => abort.abort() });
     const egress = egressOf(dp.gw.config.egressAllow, server);

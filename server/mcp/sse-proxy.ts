@@ -2,12 +2,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { ApiError } from '../errors';
-import { decryptSecret } from '../lib/secrets';
 import { egressOf, neutralFailure } from '../net/egress';
 import type { McpServerState } from '../resources';
 import { TRAFFIC, type DataPlane } from '../data/data-plane';
 import { sessionsOf } from './sessions';
-import { decisions, heldAnswer, parseBody, serverFor } from './tool-calls';
+import { decisions, heldAnswer, parseBody, serverFor, upstreamHeaders } from './tool-calls';
 
 /**
  * The older SSE transport (MCP 2024-11-05) through the proxy: `GET /mcp/{id}/sse` opens the server's stream, whose
@@ -24,13 +23,6 @@ interface SseSession {
 }
 
 const sessions = new Map<string, SseSession>();
-
-function upstreamHeaders(dp: DataPlane, server: McpServerState, extra: Record<string, string>) {
-  const headers: Record<string, string> = { ...extra };
-  const sealed = dp.gw.snapshot.sealedSecret(server);
-  if (sealed) headers[server.auth_header_name.toLowerCase()] = decryptSecret(dp.gw.keys.masterKey, sealed);
-  return headers;
-}
 
 /** Rewrites one SSE event block: the `endpoint` event's URL becomes ours; anything else passes unchanged. */
 function rewriteEvent(block: string, session: SseSession, token: string, serverId: string): string {

@@ -1,4 +1,5 @@
 import { ApiError } from '../errors';
+import { decryptSecret } from '../lib/secrets';
 import type { McpServerState } from '../resources';
 import type { DataPlane } from '../data/data-plane';
 import type { KeyCaller } from '../data/key-auth';
@@ -71,4 +72,20 @@ export function heldAnswer(messages: JsonRpcMessage[], verdicts: ToolDecision[],
     return [{ jsonrpc: '2.0', id: m.id, error: { code: HELD_CODE, message, data: { approval_id: mine.approvalId } } }];
   });
   return batch ? errors : errors[0];
+}
+
+/**
+ * The headers of an upstream call: `extra` plus the server's auth header, opened once per server version (its
+ * snapshot entry) and kept until the next configuration change, as provider credentials are.
+ */
+export function upstreamHeaders(dp: DataPlane, server: McpServerState, extra: Record<string, string>) {
+  const headers: Record<string, string> = { ...extra };
+  const opened = dp.gw.snapshot.memo('mcp-auth-headers', () => new Map<McpServerState, string | null>());
+  let value = opened.get(server);
+  if (value === undefined) {
+    const sealed = dp.gw.snapshot.sealedSecret(server);
+    opened.set(server, (value = sealed ? decryptSecret(dp.gw.keys.masterKey, sealed) : null));
+  }
+  if (value !== null) headers[server.auth_header_name.toLowerCase()] = value;
+  return headers;
 }
