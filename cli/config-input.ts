@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { EXPORTED, PLANNED_KEYS } from '../server/control/config-document';
+import { EXPORTED } from '../server/control/config-document';
 import { CliError } from './admin-client';
 import { isStack, stackToDocument } from './cdktf-input';
 
@@ -72,7 +72,7 @@ export function mergeDocuments(parts: (ConfigInput & { file: string })[]): Confi
   const merged: Doc = {};
   const notes: string[] = [];
   const seen = new Map<string, string>();
-  const sections = new Set<string>([...EXPORTED.map((d) => d.exportKey!), ...PLANNED_KEYS]);
+  const sections = new Set<string>(EXPORTED.map((d) => d.exportKey!));
   for (const { file, doc, notes: own } of parts) {
     notes.push(...own);
     for (const [key, value] of Object.entries(doc)) {

@@ -69,6 +69,13 @@ const VALID: Record<string, (n: string) => Record<string, unknown>> = {
     password: 'long enough password',
   }),
   prompt_template: (n) => ({ id: `pt-${n}`, tenant_id: 'acme', name: 'p', template: 'Say {{x}}', variables: ['x'] }),
+  mcp_server: (n) => ({
+    id: `mcp-${n}`,
+    tenant_id: 'acme',
+    name: 'm',
+    url: 'https://mcp.example.com/mcp',
+    auth_header: 'Bearer mcp-0123456789',
+  }),
 };
 
 /** A field path, where `{key}` stands for an object key of a record (metadata) rather than a value. */

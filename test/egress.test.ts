@@ -151,6 +151,18 @@ const OUTBOUND: Record<string, (env: Env, owner: string | null, url: string) => 
       text: JSON.stringify([attempt!.status_code, attempt!.error]),
     };
   },
+  // the target is no MCP server: reaching it is what counts (the check then says it did not answer as one)
+  'MCP server check': async (env, owner, url) => {
+    const id = await create(env, 'mcp_server', '/v1/admin/mcp-servers', owner, () => ({
+      name: 'm',
+      url,
+      auth_header: 'x',
+    }));
+    const q = owner ? `?tenant_id=${owner}` : '';
+    const res = await env.t.api('POST', `/v1/admin/mcp-servers/${id}/check${q}`);
+    await env.t.api('DELETE', `/v1/admin/mcp-servers/${id}${q}`);
+    return { ok: /not as an MCP server/.test(res.body.error), code: null, text: JSON.stringify(res.body) };
+  },
   'webhook test': async (env, owner, url) => {
     const id = await create(env, 'webhook', '/v1/admin/webhooks', owner, () => ({ url, events: ['TENANT_DELETED'] }));
     const res = await env.t.api('POST', `/v1/admin/webhooks/${id}/test`);
@@ -171,6 +183,7 @@ const CALLS_TO: Record<string, string> = {
   'health check': 'service.target_url',
   'webhook delivery': 'webhook.url',
   'webhook test': 'webhook.url',
+  'MCP server check': 'mcp_server.url',
 };
 
 test('every target field the definitions declare is called by an outbound kind this suite checks', () => {

@@ -27,6 +27,7 @@ const BODIES: Record<string, (id: string) => Record<string, unknown>> = {
   // emails are unique across the gateway, ids only per owner
   user: (id) => ({ id, email: `${id}-${++emails}@example.com`, name: 'U', role: 'viewer' }),
   prompt_template: (id) => ({ id, name: 'p', template: 'Say {{x}}', variables: ['x'] }),
+  mcp_server: (id) => ({ id, name: 'mcp', url: 'https://mcp.example.com/mcp', auth_header: 'Bearer ns-0000' }),
 };
 let emails = 0;
 

@@ -19,6 +19,7 @@ const SAMPLES: Record<string, (n: number, hook: string) => Record<string, unknow
   service: () => ({ name: 'platform-svc', target_url: 'https://backend.example.com' }),
   route: () => ({ model_pattern: 'gpt*', providers: [{ provider: 'openai' }] }),
   webhook: (_n, hook) => ({ url: hook, events: ['*'] }),
+  mcp_server: (_n, hook) => ({ name: 'platform mcp', url: hook, auth_header: 'Bearer platform-mcp-0000' }),
   token: () => ({ name: 'platform token', role: 'policy-admin' }),
   policy: () => ({ name: 'platform policy', type: 'ip_filter', target: 'global', body: 'deny: [10.0.0.0/8]' }),
   schema: (n) => ({ id: `schema-${n}`, schema: { type: 'object' } }),

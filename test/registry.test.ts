@@ -46,6 +46,10 @@ const SAMPLES: Record<string, { path: string; body: Record<string, unknown> }> =
     path: '/v1/admin/prompt-templates',
     body: { name: 'summary', template: 'Summarise in {{words}} words', variables: ['words'] },
   },
+  mcp_server: {
+    path: '/v1/admin/mcp-servers',
+    body: { name: 'registry mcp', url: 'https://mcp.example.com/mcp', auth_header: 'Bearer registry-secret' },
+  },
 };
 
 describe.each(testDialects())('resource registry (%s)', (dialect) => {

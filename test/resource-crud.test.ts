@@ -68,6 +68,10 @@ const SAMPLES: Record<Kind, Sample> = {
     create: () => ({ name: 'greeting', template: 'Hello {{who}}', variables: ['who'] }),
     update: { template: 'Hi {{who}}!' },
   },
+  mcp_server: {
+    create: () => ({ name: 'crud mcp', url: 'https://mcp.example.com/mcp', auth_header: 'Bearer crud-secret' }),
+    update: { name: 'renamed mcp' },
+  },
 };
 
 function sampleFor(def: ResourceDefinition): Sample {

@@ -21,6 +21,10 @@ const BODIES: Record<string, { create: object; put: object }> = {
     create: { email: 'write-only@example.com', name: 'W', role: 'owner' },
     put: { email: 'write-only@example.com', name: 'Renamed', role: 'owner' },
   },
+  mcp_server: {
+    create: { name: 'm', url: 'https://mcp.example.com/a' },
+    put: { name: 'renamed', url: 'https://mcp.example.com/b' },
+  },
 };
 
 const hmac = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;

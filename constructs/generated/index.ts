@@ -14,6 +14,7 @@ export * from './policy';
 export * from './schema';
 export * from './user';
 export * from './prompt-template';
+export * from './mcp-server';
 export * from './data-portico-rate-limit-tier';
 export * from './data-portico-tenant';
 export * from './data-portico-credential';

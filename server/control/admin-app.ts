@@ -14,6 +14,7 @@ import { priorityRoutes } from './priority-routes';
 import { tokenUsageRoutes } from './token-usage-routes';
 import { trafficRoutes } from './traffic-routes';
 import { webhookRoutes } from './webhook-routes';
+import { mcpAdminRoutes } from '../mcp/admin-routes';
 import { bearerAuth } from './authenticate';
 import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../http/input-guard';
 import {
@@ -79,6 +80,7 @@ async function adminApi(admin: FastifyInstance, { gw, service }: { gw: Gateway; 
     admin.register(routes, { gw, service });
   }
   admin.register(priorityRoutes, { gw });
+  admin.register(mcpAdminRoutes, { gw, service });
 }
 
 /** The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page. */

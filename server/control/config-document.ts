@@ -8,9 +8,6 @@ import type { ErrorDetail } from '../errors';
 export const CONFIG_VERSION = 1;
 export const REDACTED = '***';
 
-/** Kinds the document has a place for that this gateway does not manage yet: exported empty, refused non-empty. */
-export const PLANNED_KEYS = ['mcp_servers'] as const;
-
 /** Resources that travel in the document, parents first. */
 export const EXPORTED = CREATION_ORDER.filter((r) => r.exportKey);
 
@@ -77,23 +74,8 @@ export function parseDocument(doc: unknown): { parsed?: ParsedDocument; details:
     details.push({ path: 'version', message: `must be ${CONFIG_VERSION}` });
   if (d.tenant_id !== undefined && (typeof d.tenant_id !== 'string' || !d.tenant_id))
     details.push({ path: 'tenant_id', message: 'must be a tenant id (the scope of the document)' });
-  const known = new Set([
-    'version',
-    'exported_at',
-    'warnings',
-    'tenant_id',
-    ...EXPORTED.map((r) => r.exportKey!),
-    ...PLANNED_KEYS,
-  ]);
+  const known = new Set(['version', 'exported_at', 'warnings', 'tenant_id', ...EXPORTED.map((r) => r.exportKey!)]);
   for (const key of Object.keys(d)) if (!known.has(key)) details.push({ path: key, message: 'is not a known section' });
-  for (const key of PLANNED_KEYS) {
-    const list = d[key];
-    if (list !== undefined && (!Array.isArray(list) || list.length > 0))
-      details.push({
-        path: key,
-        message: `${key} are not managed by this gateway yet; give an empty list or leave it out`,
-      });
-  }
   const items = new Map<ResourceDefinition, Item[]>();
   const redacted = new Set<Item>();
   for (const def of EXPORTED) {

@@ -7,7 +7,6 @@ import { actorOf, type CallContext } from './caller';
 import {
   CONFIG_VERSION,
   EXPORTED,
-  PLANNED_KEYS,
   REDACTED,
   exportWarnings,
   parseDocument,
@@ -70,10 +69,6 @@ export class ConfigSync {
       items.forEach((item, n) => warnings.push(...exportWarnings(def, item, `${def.exportKey}.${n}`)));
       doc[def.exportKey!] = items;
     });
-    for (const key of PLANNED_KEYS) {
-      doc[key] = [];
-      warnings.push(`${key}: not managed by this gateway yet; exported as an empty list`);
-    }
     for (const def of RESOURCES)
       if (def.notExported) warnings.push(`${def.plural} are not exported: ${def.notExported}`);
     if (scope !== undefined)

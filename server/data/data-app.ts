@@ -20,6 +20,7 @@ import { HealthChecker } from './health-checker';
 import { httpProxy } from './http-proxy';
 import { llmProxy } from './llm-proxy';
 import { metricSources } from './metrics';
+import { mcpProxy } from '../mcp/proxy';
 
 const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' };
 
@@ -137,6 +138,7 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   app.register(healthRoutes, { gw });
   if (servesMetrics) app.register(metricsRoute, { gw });
   app.register(llmProxy, { dp });
+  app.register(mcpProxy, { dp });
   await app.register(httpProxy, { dp });
   return app;
 }

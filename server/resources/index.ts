@@ -2,6 +2,7 @@ import type { ResourceDefinition, StateOf } from './define';
 import { apiKey } from './api-key';
 import { budget } from './budget';
 import { credential } from './credential';
+import { mcpServer } from './mcp-server';
 import { creationOrder } from './order';
 import { policy } from './policy';
 import { pricing } from './pricing';
@@ -34,6 +35,7 @@ export const RESOURCES = [
   schemaDocument,
   user,
   promptTemplate,
+  mcpServer,
 ] as const;
 
 /** Any definition of the registry, with its own types. */
@@ -55,6 +57,7 @@ export type PricingState = StateOf<typeof pricing>;
 export type RateLimitTierState = StateOf<typeof rateLimitTier>;
 export type PolicyState = StateOf<typeof policy>;
 export type SchemaDocumentState = StateOf<typeof schemaDocument>;
+export type McpServerState = StateOf<typeof mcpServer>;
 
 /** Parents before children, from scope and `references`: the order creates and imports run in (deletes: reversed). */
 export const CREATION_ORDER = creationOrder(RESOURCES);
@@ -81,5 +84,6 @@ export {
   schemaDocument,
   user,
   promptTemplate,
+  mcpServer,
 };
 export * from './define';
