@@ -58,7 +58,7 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
         .where('seq', '=', 3 as never)
         .execute(),
     );
-    expect(result).toEqual({ valid: false, checked: 2, first_invalid_seq: 3 });
+    expect(result).toMatchObject({ valid: false, checked: 2, first_invalid_seq: 3 });
   });
 
   test.each([
@@ -72,7 +72,7 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
           .where('seq', '=', seq as never)
           .execute(),
       ),
-    ).toEqual({ valid: false, ...found });
+    ).toMatchObject({ valid: false, ...found });
   });
 
   test.each([
@@ -86,7 +86,7 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
           .where('seq', '>=', from as never)
           .execute(),
       ),
-    ).toEqual({ valid: false, ...found });
+    ).toMatchObject({ valid: false, ...found });
   });
 
   test('a head moved back without the key leaves the end of the chain unvouched for', async () => {
@@ -98,7 +98,7 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
         .execute();
       await db().updateTable('audit_head').set({ seq: 5, hash: s5.hash, signature: s5.signature }).execute(); // an event's signature is not a head's
     };
-    expect(await tampered(rewound)).toEqual({ valid: false, checked: 5, first_invalid_seq: 6 });
+    expect(await tampered(rewound)).toMatchObject({ valid: false, checked: 5, first_invalid_seq: 6 });
   });
 
   test('a deleted head leaves the end of the chain unvouched for', async () => {
@@ -106,6 +106,7 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
       valid: false,
       checked: 6,
       first_invalid_seq: 7,
+      reason: 'seq 7: the chain has no head',
     });
   });
 
@@ -126,7 +127,7 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
           .execute();
         await t.gateway.audit.ensureHead(db()); // the head still names seq 6
       }),
-    ).toEqual({ valid: false, checked: 5, first_invalid_seq: 6 });
+    ).toMatchObject({ valid: false, checked: 5, first_invalid_seq: 6 });
   });
 
   test('a row inserted in the middle (later seqs renumbered) is found at its seq, though correctly chained', async () => {
@@ -152,7 +153,7 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
         .values(toRow({ ...forged, hash, signature: signWith(foreignKeys().privateKey, hash) }) as never)
         .execute();
     });
-    expect(result).toEqual({ valid: false, checked: 2, first_invalid_seq: 3 });
+    expect(result).toMatchObject({ valid: false, checked: 2, first_invalid_seq: 3 });
   });
 
   test('a row appended after the end is found at its seq', async () => {
@@ -171,7 +172,7 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
         .values(toRow({ ...forged, signature: s6.signature }) as never)
         .execute();
     });
-    expect(result).toEqual({ valid: false, checked: 6, first_invalid_seq: 7 });
+    expect(result).toMatchObject({ valid: false, checked: 6, first_invalid_seq: 7 });
   });
 
   test('rewriting history with every hash recomputed still fails on the signature of the first rewritten row', async () => {
@@ -188,7 +189,7 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
           .execute();
       }
     });
-    expect(result).toEqual({ valid: false, checked: 2, first_invalid_seq: 3 });
+    expect(result).toMatchObject({ valid: false, checked: 2, first_invalid_seq: 3 });
   });
 
   test('two rows swapped are found at the lower seq', async () => {
@@ -200,6 +201,6 @@ describe.each(testDialects())('audit log tampering (%s)', (dialect) => {
     const result = await tampered(async () => {
       for (const q of swap) await q.execute(db());
     });
-    expect(result).toEqual({ valid: false, checked: 2, first_invalid_seq: 3 });
+    expect(result).toMatchObject({ valid: false, checked: 2, first_invalid_seq: 3 });
   });
 });

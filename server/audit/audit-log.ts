@@ -2,7 +2,7 @@ import { randomUUID, type KeyObject } from 'node:crypto';
 import type { AppendHook } from '../store/append-hook';
 import { insertAuditEvents, lastLink, lockChain, readHead, writeHead } from '../store/audit-events';
 import type { AuditActor, Db, Tx } from '../store/schema';
-import { chainHash, GENESIS_HASH, signHash, signHead, UNSIGNED, type AuditEvent } from './chain';
+import { chainHash, GENESIS_HASH, signHash, signHead, type AuditEvent } from './chain';
 
 /** What a mutation says about itself; the log adds id, seq, time and the chain fields. */
 export interface AuditEntry {
@@ -15,9 +15,9 @@ export interface AuditEntry {
 }
 
 /**
- * Appends hash-chained events. Signatures are checkpoints: each append signs its last event and the head, which
- * vouch for the events before them through the chain (one signature per transaction, not per event: a config import
- * appends thousands). Writers serialize on the chain's lock, held until their transaction ends.
+ * Appends hash-chained events, each signed (the contract: `signature` = Ed25519 over `hash`, so any single exported
+ * event verifies on its own), and signs the head, which vouches for the chain's end. Writers serialize on the chain's
+ * lock, held until their transaction ends.
  */
 export class AuditLog {
   private readonly hooks: AppendHook[] = [];
@@ -29,8 +29,8 @@ export class AuditLog {
   }
 
   /**
-   * Appends events inside `tx`, so they commit or roll back with the change they describe. Many events are hashed
-   * and stored a slice at a time, each slice's INSERT running while the next one is hashed.
+   * Appends events inside `tx`, so they commit or roll back with the change they describe. Many events are hashed,
+   * signed and stored a slice at a time, each slice's INSERT running while the next one is hashed and signed.
    */
   async append(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
     if (entries.length === 0) return [];
@@ -42,9 +42,8 @@ export class AuditLog {
     try {
       for (let i = 0; i < entries.length; i += SLICE) {
         const slice = linked(end, entries.slice(i, i + SLICE));
-        const checkpoint = slice[slice.length - 1]!;
-        end = checkpoint;
-        if (i + SLICE >= entries.length) checkpoint.signature = signHash(this.signingKey, checkpoint.hash);
+        for (const event of slice) event.signature = signHash(this.signingKey, event.hash);
+        end = slice[slice.length - 1]!;
         await storing;
         storing = insertAuditEvents(tx, slice);
         events.push(...slice);
@@ -76,7 +75,7 @@ export class AuditLog {
 /** Events hashed and stored per slice (see `append`). */
 const SLICE = 1000;
 
-/** The entries as events chained on `end`, unsigned (the append signs its last one). */
+/** The entries as events chained on `end`, not signed yet. */
 function linked(end: { seq: number; hash: string }, entries: AuditEntry[]): AuditEvent[] {
   let { seq, hash: prevHash } = end;
   return entries.map((entry) => {
@@ -94,6 +93,6 @@ function linked(end: { seq: number; hash: string }, entries: AuditEntry[]): Audi
     };
     const prev = prevHash;
     prevHash = chainHash(prev, body);
-    return { ...body, prev_hash: prev, hash: prevHash, signature: UNSIGNED };
+    return { ...body, prev_hash: prev, hash: prevHash, signature: '' };
   });
 }

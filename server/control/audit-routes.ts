@@ -161,7 +161,12 @@ export const auditRoutes = routePlugin<{ gw: Gateway; service: ResourceService }
       },
     );
 
-    const verified = z.object({ valid: z.boolean(), checked: z.number(), first_invalid_seq: z.number().nullable() });
+    const verified = z.object({
+      valid: z.boolean(),
+      checked: z.number(),
+      first_invalid_seq: z.number().nullable(),
+      reason: z.string().optional().describe('Why the first invalid event failed; only when `valid` is false.'),
+    });
     app.get(
       '/audit/verify',
       { schema: { summary: 'Verify the whole hash chain and every signature', tags, response: { 200: verified } } },
@@ -175,12 +180,7 @@ export const auditRoutes = routePlugin<{ gw: Gateway; service: ResourceService }
           .transaction()
           .setIsolationLevel('repeatable read')
           .execute(async (tx) => [await readChain(tx), await readHead(tx)] as const);
-        const { valid, checked, first_invalid_seq } = verifyWithHead(
-          events,
-          head,
-          publicKeyFromPem(gw.keys.auditPublicKeyPem),
-        );
-        return { valid, checked, first_invalid_seq };
+        return verifyWithHead(events, head, publicKeyFromPem(gw.keys.auditPublicKeyPem));
       },
     );
 
