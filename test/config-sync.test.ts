@@ -29,7 +29,7 @@ describe.each(testDialects())('config export / import (%s)', (dialect) => {
   const importDoc = (doc: unknown, query = 'mode=merge') => t.api('POST', `/v1/admin/config/import?${query}`, doc);
   const nothingElse = { skipped: [], warnings: [], generated_secrets: [] };
 
-  test('export holds every kind, secrets redacted, planned kinds empty with warnings; download=true is an attachment', async () => {
+  test('export holds every kind, secrets redacted, every kind a section; download=true is an attachment', async () => {
     const res = await t.api('GET', '/v1/admin/config/export?download=true');
     expect(res.headers['content-disposition']).toMatch(
       /^attachment; filename="portico-config-\d{4}-\d{2}-\d{2}\.json"$/,
@@ -72,12 +72,7 @@ describe.each(testDialects())('config export / import (%s)', (dialect) => {
       secret: '***',
     });
     expect(doc.policies).toEqual([]);
-    expect(doc.warnings).toEqual(
-      expect.arrayContaining([
-        expect.stringContaining('mcp_servers: not managed'),
-        expect.stringContaining('webhooks.0.secret: redacted'),
-      ]),
-    );
+    expect(doc.warnings).toEqual(expect.arrayContaining([expect.stringContaining('webhooks.0.secret: redacted')]));
     expect(JSON.stringify(doc)).not.toMatch(/whsec_|ptc_key_/);
   });
 
@@ -212,7 +207,7 @@ describe.each(testDialects())('config export / import (%s)', (dialect) => {
     doc.mcp_servers = [{ id: 'p' }];
     const res = await importDoc(doc);
     expect(res.status).toBe(400);
-    expect(res.body.error.details[0]).toEqual({ path: 'mcp_servers', message: expect.stringContaining('not managed') });
+    expect(res.body.error.details).toContainEqual({ path: 'mcp_servers.0.name', message: 'is required' });
     delete doc.mcp_servers;
     const res2 = await importDoc(doc);
     expect(res2.body.error.details).toEqual([

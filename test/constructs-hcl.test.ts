@@ -83,6 +83,7 @@ function everyConstruct(stack: c.TerraformStack, endpoint: string) {
     timeoutMs: 20_000,
     rateLimit: { limit: 10, windowSecs: 60 },
     circuitBreaker: { failureThreshold: 3, cooldownMs: 1000 },
+    schemaEnforcement: 'reject',
   });
   const http = new c.Route(stack, 'http', {
     tenantId: tenant.id,
@@ -111,6 +112,47 @@ function everyConstruct(stack: c.TerraformStack, endpoint: string) {
     active: false,
     secretWo: 'whsec_"quoted"\\secret',
     secretWoVersion: 2,
+  });
+  new c.Policy(stack, 'policy', {
+    id: 'daily-quota',
+    tenantId: tenant.id,
+    name: 'Daily quota',
+    description: 'at most 1,000 a day',
+    type: 'quota',
+    target: 'route',
+    targetId: llm.id,
+    priority: 10,
+    body: 'limit: 1000\nperiod: day\n',
+  });
+  new c.Schema(stack, 'schema', { id: 'person', tenantId: tenant.id, schema: { type: 'object' } });
+  new c.User(stack, 'user', {
+    id: 'ada',
+    tenantId: tenant.id,
+    email: 'ada@example.com',
+    name: 'Ada',
+    role: 'admin',
+    enabled: true,
+    passwordWo: 'a long "quoted" password',
+    passwordWoVersion: 1,
+  });
+  new c.PromptTemplate(stack, 'prompt', {
+    id: 'summary',
+    tenantId: tenant.id,
+    name: 'Summary',
+    template: 'Summarise in {{words}} words',
+    variables: ['words'],
+  });
+  new c.McpServer(stack, 'mcp', {
+    id: 'tools',
+    tenantId: tenant.id,
+    name: 'Tools',
+    url: 'https://mcp.example.com/mcp',
+    transport: 'streamable-http',
+    authHeaderName: 'Authorization',
+    enabled: false,
+    timeoutMs: 5000,
+    authHeaderWo: 'Bearer mcp-secret',
+    authHeaderWoVersion: 1,
   });
   new c.DataPorticoRateLimitTier(stack, 'tier_lookup', { id: tier.id });
   new c.DataPorticoTenant(stack, 'tenant_lookup', { id: tenant.id });
