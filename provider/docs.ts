@@ -30,6 +30,7 @@ const EXAMPLE_EXTRA_ARGUMENTS: Record<string, string[]> = { portico_route: ['mod
 
 /** An HCL literal of a type, for a required argument of a generated example (an enum's first value if it has one). */
 function exampleValue(a: Attribute, t: CtyType = a.type): string {
+  if (a.json && t === a.type) return 'jsonencode({ type = "object" })';
   if (t.kind === 'string') return JSON.stringify(a.enum?.[0] ?? EXAMPLE_STRINGS[a.name] ?? `example-${a.name}`);
   if (t.kind === 'number') return '1';
   if (t.kind === 'bool') return 'true';

@@ -2,29 +2,15 @@ import { hasTenantField, isNested } from '../server/resources/schemas';
 import type { BulkReader } from './bulk-read';
 import { ApiFailure, type AdminClient } from './client';
 import { hasUnknown, UNKNOWN, type CtyValue } from './cty-codec';
+import { canonicalJson } from '../server/lib/canonical-json';
+import { jsonTextOf, parseJsonText, sameJsonText } from './json-text';
 import { plain } from './problems';
+import { same } from './same-json';
 import { restName, type Attribute, type ResourceModel } from './schema';
 
 type Obj = Record<string, CtyValue>;
 
-/**
- * Equal as canonical JSON (bigints as numbers, `undefined` as null in arrays and absent in objects), compared in place:
- * a plan compares every attribute of every resource, and serializing both sides each time cost more than the rest.
- */
-export function same(a: unknown, b: unknown): boolean {
-  const x = typeof a === 'bigint' ? Number(a) : (a ?? null);
-  const y = typeof b === 'bigint' ? Number(b) : (b ?? null);
-  if (x === y) return true;
-  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
-  if (Array.isArray(x) || Array.isArray(y)) {
-    if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length) return false;
-    return x.every((e, i) => same(e, y[i]));
-  }
-  const defined = (o: object) => Object.entries(o).filter(([, v]) => v !== undefined);
-  const xs = defined(x);
-  const ys = new Map(defined(y));
-  return xs.length === ys.size && xs.every(([k, v]) => ys.has(k) && same(v, ys.get(k)));
-}
+export { same };
 
 /** Config with the server's defaults filled in where it leaves optional attributes out (nested too). */
 function withDefaults(attrs: Attribute[], config: Obj): Obj {
@@ -116,6 +102,9 @@ export function planChange(model: ResourceModel, prior: Obj | null, config: Obj 
   for (const a of model.attributes)
     if (a.role === 'server-secret') desired[a.name] = plannedServerSecret(model, a, prior, desired, config);
   if (!prior) return { planned: desired, requiresReplace: [] };
+  // JSON text saying what the state's text says is no change: the prior text stays (Terraform accepts the prior value)
+  for (const a of model.attributes)
+    if (a.json && sameJsonText(desired[a.name], prior[a.name])) desired[a.name] = prior[a.name] as CtyValue;
   const revoked = revokedAttributes(model, prior);
   const inputs = model.attributes.filter((a) => ['field', 'id', 'tenant', 'secret-version', 'option'].includes(a.role));
   const changed = inputs.filter((a) => hasUnknown(desired[a.name]) || !same(desired[a.name], prior[a.name]));
@@ -148,6 +137,9 @@ export function upgradeRawState(model: ResourceModel, raw: Record<string, unknow
       out[a.name] = out[a.apiName];
       delete out[a.apiName];
     }
+  // a free-form JSON field was a map before it was JSON text
+  for (const a of model.attributes)
+    if (a.json && out[a.name] !== null && typeof out[a.name] === 'object') out[a.name] = canonicalJson(out[a.name]);
   return out;
 }
 
@@ -168,7 +160,8 @@ export function itemPath(model: ResourceModel, state: Obj): string {
 function bodyOf(model: ResourceModel, planned: Obj, secret: string | null): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const a of model.attributes) {
-    if (a.role === 'field') body[restName(a)] = plain(planned[a.name]);
+    if (a.role === 'field')
+      body[restName(a)] = a.json ? (parseJsonText(planned[a.name])?.value ?? null) : plain(planned[a.name]);
     if (a.role === 'tenant' && !isNested(model.def)) body.tenant_id = planned.tenant_id ?? null;
     if (a.role === 'id' && planned.id !== UNKNOWN && planned.id !== null) body.id = planned.id;
     if (a.role === 'secret-version' && a.apiName) body[a.apiName] = plain(planned[a.name]) ?? null;
@@ -190,6 +183,7 @@ export function stateOf(model: ResourceModel, api: Record<string, unknown>, prio
     else if (a.role === 'secret') state[a.name] = ((api[a.name] ?? prior?.[a.name]) as CtyValue) ?? null;
     else if (a.role === 'server-secret') state[a.name] = (prior?.[a.name] as CtyValue) ?? null;
     else if (a.role === 'option') state[a.name] = (prior?.[a.name] as CtyValue) ?? (a.default as CtyValue) ?? null;
+    else if (a.json) state[a.name] = jsonTextOf(api[restName(a)], prior?.[a.name]);
     else state[a.name] = (api[restName(a)] as CtyValue) ?? null;
   }
   return state;
@@ -203,7 +197,8 @@ export async function createResource(
 ): Promise<Obj> {
   const secret = secretToSend(model, null, planned, config);
   const res = await client.request('POST', collection(model, planned), bodyOf(model, planned, secret));
-  const state = { ...stateOf(model, res.body, null), ...terraformOnly(model, planned) };
+  // the planned JSON text stands in for the prior one: the state keeps the configuration's text
+  const state = { ...stateOf(model, res.body, jsonTexts(model, planned)), ...terraformOnly(model, planned) };
   // the secret the server made when none was given is shown once: kept, or nobody could verify deliveries
   for (const a of model.attributes)
     if (a.role === 'server-secret')
@@ -224,10 +219,15 @@ export async function updateResource(
   if (secret === null && model.attributes.filter(sent).every((a) => same(planned[a.name], prior[a.name])))
     return { ...prior, ...terraformOnly(model, planned) };
   const res = await client.request('PUT', itemPath(model, prior), bodyOf(model, planned, secret));
-  const state = { ...stateOf(model, res.body, prior), ...terraformOnly(model, planned) };
+  const texts = { ...prior, ...jsonTexts(model, planned) };
+  const state = { ...stateOf(model, res.body, texts), ...terraformOnly(model, planned) };
   for (const a of model.attributes) if (a.role === 'server-secret' && secret !== null) state[a.name] = null;
   return state;
 }
+
+/** The planned JSON texts, which the state keeps when the API's objects say the same. */
+const jsonTexts = (model: ResourceModel, planned: Obj): Obj =>
+  Object.fromEntries(model.attributes.filter((a) => a.json).map((a) => [a.name, planned[a.name] ?? null]));
 
 /** What the API does not know about: the planned write-only version and the provider's options. */
 function terraformOnly(model: ResourceModel, planned: Obj): Obj {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RESOURCES, type Kind, type ResourceDefinition } from '../server/resources';
+import { isJsonValue } from '../server/resources/define';
 import { hasTenantField, schemasFor } from '../server/resources/schemas';
 import { describedAs, describeField, rulesOf } from './descriptions';
 import { walk } from './zod-walk';
@@ -26,6 +27,8 @@ export interface Attribute {
   requiresReplace: boolean;
   /** The values a string (or each string of a list) may take: a zod enum. */
   enum?: string[];
+  /** A free-form JSON object of the API (`jsonObject()`), as JSON text (`jsonencode(…)`). */
+  json?: boolean;
   /** Nested attributes (objects, lists of objects) carry their own flags. */
   nested?: { nesting: 'single' | 'list'; attributes: Attribute[] };
   /** The REST field it maps to, when the name differs (`secret_wo_version` ↔ `secret_version`, `provider_name`). */
@@ -93,7 +96,11 @@ function fieldAttribute(name: string, schema: z.ZodType, role: Attribute['role']
   if (w.values) base.enum = w.values;
   if (w.kind === 'number') base.type = { kind: 'number' };
   else if (w.kind === 'boolean') base.type = { kind: 'bool' };
-  else if (w.kind === 'record') base.type = { kind: 'map', element: fieldAttribute('v', w.element!, role).type };
+  else if (w.kind === 'record' && isJsonValue(w.element)) {
+    base.json = true;
+    base.description =
+      `${base.description} JSON text: \`jsonencode({…})\` in HCL, \`JSON.stringify(…)\` in CDKTF.`.trim();
+  } else if (w.kind === 'record') base.type = { kind: 'map', element: fieldAttribute('v', w.element!, role).type };
   else if (w.kind === 'object') {
     const attributes = Object.entries(w.shape!).map(([k, v]) => fieldAttribute(k, v, role));
     base.nested = { nesting: 'single', attributes };

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { schemasFor } from '../server/resources/schemas';
 import { hasUnknown, UNKNOWN, type CtyValue } from './cty-codec';
+import { parseJsonText } from './json-text';
 import { attributeFor, plain, type Problem } from './problems';
 import { PROVIDER_CONFIG, type Attribute, type ResourceModel } from './schema';
 
@@ -102,9 +103,16 @@ export function validateConfig(model: ResourceModel, config: Obj): Problem[] {
     }
     // a write-only secret left out keeps the stored one on an update; the API says so on a create that needs one
     if (a.writeOnly && v === null) continue;
-    const found = [...impreciseNumbers(a, v), ...check(schema, v === null ? undefined : stripNulls(plain(v)), a.name)];
+    const text = a.json && v !== null ? parseJsonText(v) : undefined;
+    if (a.json && v !== null && !text) {
+      problems.push(problem(a.name, 'must be JSON text, such as jsonencode({ type = "object" })'));
+      continue;
+    }
+    // JSON text is checked as the JSON it holds, nulls and all
+    const value = v === null ? undefined : text ? text.value : stripNulls(plain(v));
+    const found = [...impreciseNumbers(a, v), ...check(schema, value, a.name)];
     problems.push(...found);
-    if (!found.length) body[field] = schema.parse(v === null ? undefined : stripNulls(plain(v)));
+    if (!found.length) body[field] = schema.parse(value);
   }
   if (allKnown && !problems.length && model.def.check) {
     const tenant = config.tenant_id;

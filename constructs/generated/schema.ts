@@ -8,8 +8,8 @@ export interface SchemaConfig extends TerraformMetaArguments {
   readonly id: string;
   /** The owning tenant; null for a global one. A slug: lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit. */
   readonly tenantId?: string | null;
-  /** The JSON Schema (draft-07; `$defs` allowed; `format` is not checked), at most 64 KiB as JSON. */
-  readonly schema: { [key: string]: string };
+  /** The JSON Schema (draft-07; `$defs` allowed; `format` is not checked), at most 64 KiB as JSON. JSON text: `jsonencode({…})` in HCL, `JSON.stringify(…)` in CDKTF. */
+  readonly schema: string;
 }
 
 /** A JSON Schema (draft-07) for structured outputs. A chat request naming it by id gets it inlined upstream, and an answer that does not satisfy it is reported. */
@@ -18,7 +18,7 @@ export class Schema extends PorticoResource {
 
   private _id?: string;
   private _tenantId?: string | null;
-  private _schema?: { [key: string]: string };
+  private _schema?: string;
 
   constructor(scope: Construct, id: string, config: SchemaConfig) {
     super(scope, id, 'portico_schema', config);
@@ -59,17 +59,17 @@ export class Schema extends PorticoResource {
     return this._tenantId;
   }
 
-  /** The JSON Schema (draft-07; `$defs` allowed; `format` is not checked), at most 64 KiB as JSON. */
-  get schema(): { [key: string]: string } {
-    return this.getStringMapAttribute('schema');
+  /** The JSON Schema (draft-07; `$defs` allowed; `format` is not checked), at most 64 KiB as JSON. JSON text: `jsonencode({…})` in HCL, `JSON.stringify(…)` in CDKTF. */
+  get schema(): string {
+    return this.getStringAttribute('schema');
   }
 
-  set schema(value: { [key: string]: string }) {
+  set schema(value: string) {
     this._schema = value;
   }
 
   /** The value this configuration gives it (undefined: left out). */
-  get schemaInput(): { [key: string]: string } | undefined {
+  get schemaInput(): string | undefined {
     return this._schema;
   }
 
@@ -95,7 +95,7 @@ export class Schema extends PorticoResource {
     return defined({
       id: hcl(this._id, 'simple', 'string'),
       tenant_id: hcl(this._tenantId, 'simple', 'string'),
-      schema: hcl(this._schema, 'map', 'stringMap'),
+      schema: hcl(this._schema, 'simple', 'string'),
     });
   }
 }

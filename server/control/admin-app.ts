@@ -15,6 +15,7 @@ import { tokenUsageRoutes } from './token-usage-routes';
 import { trafficRoutes } from './traffic-routes';
 import { webhookRoutes } from './webhook-routes';
 import { mcpAdminRoutes } from '../mcp/admin-routes';
+import { mcpApprovalRoutes } from '../mcp/approval-routes';
 import { bearerAuth } from './authenticate';
 import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../http/input-guard';
 import {
@@ -81,6 +82,7 @@ async function adminApi(admin: FastifyInstance, { gw, service }: { gw: Gateway; 
   }
   admin.register(priorityRoutes, { gw });
   admin.register(mcpAdminRoutes, { gw, service });
+  admin.register(mcpApprovalRoutes, { gw, service });
 }
 
 /** The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page. */

@@ -14,7 +14,7 @@ import { RateLimiter, type LimitContext, type LimitRule, type LimitWindow } from
  * enforced in priority order (IP filters, CORS and prompt guardrails here; rate limits and quotas as one more source
  * of the shared limiter, so with route limits and key tiers the strictest applies); SHADOW policies are evaluated on
  * the same request without acting, and what they would have done goes to the shadow statistics.
- * `approval_gate` policies belong to the MCP proxy (not built yet): they are stored and dry-run, never enforced here.
+ * `approval_gate` policies belong to the MCP proxy (server/mcp/approval-gate.ts): never evaluated here.
  */
 
 /** The policies of the current configuration, compiled once per snapshot version. */

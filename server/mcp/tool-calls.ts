@@ -3,12 +3,15 @@ import { decryptSecret } from '../lib/secrets';
 import type { McpServerState } from '../resources';
 import type { DataPlane } from '../data/data-plane';
 import type { KeyCaller } from '../data/key-auth';
-import { decideToolCall, type ToolDecision } from './tool-gate';
+import { decideToolCall, type HoldReason, type ToolDecision } from './tool-gate';
 
 /** What both proxy transports share: finding the caller's server, and putting its JSON-RPC to the tool gate. */
 
-/** The JSON-RPC error code of a held tool call (implementation-defined server error range). */
+/** The JSON-RPC error codes of a held tool call (implementation-defined server error range), by reason. */
 export const HELD_CODE = -32050;
+export const DENIED_CODE = -32051;
+export const EXPIRED_CODE = -32052;
+const CODES: Record<HoldReason, number> = { pending: HELD_CODE, denied: DENIED_CODE, expired: EXPIRED_CODE };
 
 export interface JsonRpcMessage {
   jsonrpc?: string;
@@ -69,7 +72,13 @@ export function heldAnswer(messages: JsonRpcMessage[], verdicts: ToolDecision[],
     const mine = v.action === 'hold' ? v : held;
     const what = v.action === 'hold' ? `Tool call "${String(m.params?.name)}"` : 'This batch';
     const message = mine.message ?? `${what} is held for approval ${mine.approvalId}`;
-    return [{ jsonrpc: '2.0', id: m.id, error: { code: HELD_CODE, message, data: { approval_id: mine.approvalId } } }];
+    const reason = mine.reason ?? 'pending';
+    const data = {
+      approval_id: mine.approvalId,
+      status: reason,
+      ...(mine.expiresAt && { expires_at: mine.expiresAt }),
+    };
+    return [{ jsonrpc: '2.0', id: m.id, error: { code: CODES[reason], message, data } }];
   });
   return batch ? errors : errors[0];
 }

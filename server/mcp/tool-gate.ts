@@ -1,4 +1,5 @@
 import type { Gateway } from '../gateway';
+import { approvalGate } from './approval-gate';
 import type { ApiKeyState, McpServerState, TenantState } from '../resources';
 
 /** One `tools/call` the MCP proxy is about to forward. */
@@ -13,15 +14,21 @@ export interface ToolCall {
   arguments: unknown;
 }
 
-/** Forward it, or hold it: the client gets a JSON-RPC error naming `approvalId` and may retry once it is approved. */
-export type ToolDecision = { action: 'allow' } | { action: 'hold'; approvalId: string; message?: string };
+/** Why a call is not forwarded: its approval is pending (the default), was denied, or ran out of time. */
+export type HoldReason = 'pending' | 'denied' | 'expired';
+
+/**
+ * Forward it, or hold it: the client gets a JSON-RPC error naming `approvalId` (its code tells the reason) and may
+ * retry once it is approved.
+ */
+export type ToolDecision =
+  | { action: 'allow' }
+  | { action: 'hold'; approvalId: string; message?: string; reason?: HoldReason; expiresAt?: string };
 
 export type ToolGate = (call: ToolCall) => ToolDecision | Promise<ToolDecision>;
 
-/** Until approval gates exist (policies, another branch), every tool call is forwarded. */
-const allowAll: ToolGate = () => ({ action: 'allow' });
-
-let gate: ToolGate = allowAll;
+// the gate of approval_gate policies (./approval-gate.ts) unless a test installs another
+let gate: ToolGate = (call) => approvalGate(call);
 
 /**
  * The hook `approval_gate` policies plug into: the proxy asks it about every `tools/call` before forwarding it.

@@ -84,14 +84,18 @@ const byPriority = (a: CompiledPolicy, b: CompiledPolicy) =>
 
 /** The policies that may cover one tenant's requests (its own and the global ones), split by what runs them. */
 export interface TenantPolicies {
-  /** SHADOW policies: evaluated and recorded, never acting. */
+  /** SHADOW policies of the HTTP and LLM proxies: evaluated and recorded, never acting. */
   shadow: readonly CompiledPolicy[];
+  /** SHADOW approval gates: the MCP proxy records them. */
+  shadowGates: readonly CompiledPolicy[];
   /** ACTIVE policies the hook applies itself (IP filter, CORS, guardrail), in priority order. */
   enforced: readonly CompiledPolicy[];
   /** ACTIVE rate limits and quotas: rules of the data plane's limiter. */
   limits: readonly CompiledPolicy[];
   /** ACTIVE guardrails with rules on answers. */
   answerGuards: readonly CompiledPolicy[];
+  /** ACTIVE approval gates, for the MCP proxy's tool gate. */
+  approvalGates: readonly CompiledPolicy[];
 }
 
 const isLimit = (p: CompiledPolicy) => p.type === 'rate_limit' || p.type === 'quota';
@@ -99,11 +103,13 @@ const isLimit = (p: CompiledPolicy) => p.type === 'rate_limit' || p.type === 'qu
 function split(list: readonly CompiledPolicy[]): TenantPolicies {
   const active = list.filter((p) => p.status === 'ACTIVE');
   return {
-    shadow: list.filter((p) => p.status === 'SHADOW'),
+    shadow: list.filter((p) => p.status === 'SHADOW' && p.type !== 'approval_gate'),
+    shadowGates: list.filter((p) => p.status === 'SHADOW' && p.type === 'approval_gate'),
     // approval gates belong to the MCP proxy: the HTTP and LLM proxies leave them alone
     enforced: active.filter((p) => !isLimit(p) && p.type !== 'approval_gate'),
     limits: active.filter(isLimit),
     answerGuards: active.filter((p) => p.type === 'guardrail' && p.guards!.some((g) => g.on !== 'prompt')),
+    approvalGates: active.filter((p) => p.type === 'approval_gate'),
   };
 }
 

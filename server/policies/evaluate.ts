@@ -91,6 +91,10 @@ function approvalGate(p: CompiledPolicy, r: PolicyRequest): [Verdict, string] {
   const b = p.body as BodyOf<'approval_gate'>;
   const tool = first(r.headers['x-mcp-tool']);
   if (!tool) return ['skip', 'not an MCP tool call (enforced by the MCP proxy)'];
+  // the MCP proxy names the server; a sample without one is taken to be on a gated server
+  const server = first(r.headers['x-mcp-server']);
+  if (server !== undefined && b.servers.length && !b.servers.includes(server))
+    return ['skip', `MCP server "${server}" is not among the gated servers`];
   const hit = b.tools.find((t) => globMatches(t, tool));
   return hit
     ? ['require_approval', `tool "${tool}" matches "${hit}": needs an approval within ${b.timeout_secs} s`]

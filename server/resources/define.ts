@@ -258,3 +258,15 @@ export const secretVersion = (what: string) =>
     .nullable()
     .default(null)
     .describe(`A label of the current ${what}: bump it when sending a new one.`);
+
+/** The value type of {@link jsonObject}: one instance, so the surfaces can tell a free-form JSON field by it. */
+const JSON_VALUE = z.json();
+
+/**
+ * A free-form JSON object (a JSON Schema, say). REST and export take it as an object; the Terraform provider and the
+ * constructs, whose type systems cannot hold arbitrary JSON, take it as JSON text (`jsonencode(…)`).
+ */
+export const jsonObject = () => z.record(z.string(), JSON_VALUE);
+
+/** Whether a record's value type is {@link jsonObject}'s: any JSON value. */
+export const isJsonValue = (schema: unknown): boolean => schema === JSON_VALUE;

@@ -11,6 +11,8 @@ export const SYSTEM_EVENT_TYPES = [
   'ERROR_EVENT_RESOLVED', // control/traffic-routes.ts
   'BUDGET_THRESHOLD_CROSSED', // data/llm-proxy.ts
   'WEBHOOK_TEST', // the synthetic event of POST /webhooks/{id}/test
+  'MCP_APPROVAL_APPROVED', // mcp/approval-routes.ts
+  'MCP_APPROVAL_DENIED', // mcp/approval-routes.ts
 ] as const;
 
 /** A definition that declares no such event (defineResource makes updatable and versioned kinds declare theirs). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { schemaProblems } from '../lib/json-schema';
-import { defineResource } from './define';
+import { defineResource, jsonObject } from './define';
 
 /**
  * A registered output schema (seed 001, `/v1/admin/schemas`): a JSON Schema that chat requests name by id in
@@ -20,9 +20,9 @@ export const schemaDocument = defineResource({
   area: 'schemas',
   id: { source: 'caller' },
   fields: z.strictObject({
-    schema: z
-      .record(z.string(), z.json())
-      .describe('The JSON Schema (draft-07; `$defs` allowed; `format` is not checked), at most 64 KiB as JSON.'),
+    schema: jsonObject().describe(
+      'The JSON Schema (draft-07; `$defs` allowed; `format` is not checked), at most 64 KiB as JSON.',
+    ),
   }),
   computed: z.strictObject({}),
   audit: { created: 'SCHEMA_CREATED', updated: 'SCHEMA_UPDATED', deleted: 'SCHEMA_DELETED' },

@@ -153,6 +153,31 @@ export interface HealthSnapshotTable {
   checked_at: Timestamp;
 }
 
+/** An MCP tool call held by an approval gate (see migrations/008-mcp-approvals.ts). */
+export interface McpApprovalTable {
+  id: string;
+  tenant_id: string;
+  api_key_id: string;
+  server_id: string;
+  server_tenant_id: string | null;
+  tool: string;
+  /** The call's arguments as JSON text, for the approver to read. */
+  arguments: string;
+  arguments_hash: string;
+  policy_id: string;
+  policy_tenant_id: string | null;
+  /** The gate's `approvers`, as a JSON array. */
+  approvers: Json<string[]>;
+  timeout_secs: number;
+  status: 'pending' | 'approved' | 'denied' | 'used' | 'expired';
+  open_key: string | null;
+  expires_at: Timestamp;
+  decided_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  decided_by: ColumnType<AuditActor | null, string | null | undefined, string | null>;
+  used_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 export interface Database {
   resources: ResourceTable;
   audit_events: AuditEventTable;
@@ -165,6 +190,7 @@ export interface Database {
   request_logs: RequestLogTable;
   error_events: ErrorEventTable;
   health_snapshots: HealthSnapshotTable;
+  mcp_approvals: McpApprovalTable;
 }
 
 export type Db = Kysely<Database>;
