@@ -124,7 +124,7 @@ function everyConstruct(stack: c.TerraformStack, endpoint: string) {
     priority: 10,
     body: 'limit: 1000\nperiod: day\n',
   });
-  new c.Schema(stack, 'schema', { id: 'person', tenantId: tenant.id, schema: { type: 'object' } });
+  new c.Schema(stack, 'schema', { id: 'person', tenantId: tenant.id, schema: JSON.stringify({ type: 'object' }) });
   new c.User(stack, 'user', {
     id: 'ada',
     tenantId: tenant.id,
