@@ -15,6 +15,7 @@ import { tokenUsageRoutes } from './token-usage-routes';
 import { trafficRoutes } from './traffic-routes';
 import { webhookRoutes } from './webhook-routes';
 import { mcpAdminRoutes } from '../mcp/admin-routes';
+import { portalApi } from '../portal/portal-api';
 import { bearerAuth } from './authenticate';
 import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../http/input-guard';
 import {
@@ -105,6 +106,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
   app.register(healthRoutes, { gw });
   app.register(metricsRoute, { gw });
   app.register(adminApi, { prefix: '/v1/admin', gw, service });
+  app.register(portalApi, { gw, service, version: VERSION });
   return app;
 }
 
