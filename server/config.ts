@@ -1,4 +1,5 @@
 import { parseEgressAllow, type EgressAllow } from './net/egress';
+import { parsePortalSettings, type PortalSettings } from './portal/settings';
 import { parsePrioritySettings, type PrioritySettings } from './priority/settings';
 
 /** Settings from the environment (CONTRACT.md section 2). A bad value is a {@link ConfigError} naming the variable. */
@@ -37,6 +38,8 @@ export interface Config {
   metricsToken: string | undefined;
   /** Priority admission: requests in flight per instance, and each tier's share (PORTICO_PRIORITY_*). */
   priority: PrioritySettings;
+  /** The tenant portal `/api/*`: sign-up, sessions, login limits, mail (PORTICO_PORTAL_*, PORTICO_SMTP_URL). */
+  portal: PortalSettings;
 }
 
 export class ConfigError extends Error {
@@ -156,6 +159,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs,
     metricsToken,
     priority: parsePrioritySettings(env, (variable, message) => {
+      throw new ConfigError(variable, message);
+    }),
+    portal: parsePortalSettings(env, (variable, message) => {
       throw new ConfigError(variable, message);
     }),
   };

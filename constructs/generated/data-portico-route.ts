@@ -194,6 +194,11 @@ export class DataPorticoRoute extends PorticoDataSource {
     return new DataPorticoRouteCircuitBreakerOutputReference(this, 'circuit_breaker');
   }
 
+  /** When the tenant portal soft-deleted the route: it serves nothing (and keeps its path) until this is null again. An RFC 3339 date-time. */
+  get deletedAt(): string {
+    return this.getStringAttribute('deleted_at');
+  }
+
   /** Counts the changes; rollback makes a new version. An integer. */
   get version(): number {
     return this.getNumberAttribute('version');

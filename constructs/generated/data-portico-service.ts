@@ -80,6 +80,11 @@ export class DataPorticoService extends PorticoDataSource {
     return this.getNumberAttribute('timeout_ms');
   }
 
+  /** When the tenant portal soft-deleted the service: routes sending to it fail (503) until they are given another service or this is null again. An RFC 3339 date-time. */
+  get deletedAt(): string {
+    return this.getStringAttribute('deleted_at');
+  }
+
   /** When it was created: an RFC 3339 date-time, UTC. */
   get createdAt(): string {
     return this.getStringAttribute('created_at');

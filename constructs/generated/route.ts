@@ -190,6 +190,8 @@ export interface RouteConfig extends TerraformMetaArguments {
   readonly schemaEnforcement?: 'report' | 'reject' | null;
   /** When the circuit opens; null: after 5 failures in a row, for 30 s. Default: `null`. */
   readonly circuitBreaker?: RouteCircuitBreaker | IResolvable | null;
+  /** When the tenant portal soft-deleted the route: it serves nothing (and keeps its path) until this is null again. An RFC 3339 date-time. Default: `null`. */
+  readonly deletedAt?: string | null;
 }
 
 /** Where traffic goes: an LLM route by model pattern, or an HTTP route by path prefix. Versioned, with rollback. */
@@ -214,6 +216,7 @@ export class Route extends PorticoResource {
   private _rateLimit?: RouteRateLimit | IResolvable | null;
   private _schemaEnforcement?: 'report' | 'reject' | null;
   private _circuitBreaker?: RouteCircuitBreaker | IResolvable | null;
+  private _deletedAt?: string | null;
 
   constructor(scope: Construct, id: string, config: RouteConfig) {
     super(scope, id, 'portico_route', config);
@@ -235,6 +238,7 @@ export class Route extends PorticoResource {
     this._rateLimit = config.rateLimit;
     this._schemaEnforcement = config.schemaEnforcement;
     this._circuitBreaker = config.circuitBreaker;
+    this._deletedAt = config.deletedAt;
   }
 
   /** Identifier: yours, or left out, the server's. A slug (lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit), or an id this gateway made (`rt_…`). */
@@ -561,6 +565,24 @@ export class Route extends PorticoResource {
     return this._circuitBreaker;
   }
 
+  /** When the tenant portal soft-deleted the route: it serves nothing (and keeps its path) until this is null again. An RFC 3339 date-time. Default: `null`. */
+  get deletedAt(): string {
+    return this.getStringAttribute('deleted_at');
+  }
+
+  set deletedAt(value: string | null) {
+    this._deletedAt = value;
+  }
+
+  resetDeletedAt() {
+    this._deletedAt = undefined;
+  }
+
+  /** The value this configuration gives it (undefined: left out). */
+  get deletedAtInput(): string | null | undefined {
+    return this._deletedAt;
+  }
+
   /** Counts the changes; rollback makes a new version. An integer. */
   get version(): number {
     return this.getNumberAttribute('version');
@@ -596,6 +618,7 @@ export class Route extends PorticoResource {
       rate_limit: routeRateLimitToTerraform(this._rateLimit),
       schema_enforcement: this._schemaEnforcement,
       circuit_breaker: routeCircuitBreakerToTerraform(this._circuitBreaker),
+      deleted_at: this._deletedAt,
     });
   }
 
@@ -619,6 +642,7 @@ export class Route extends PorticoResource {
       rate_limit: hcl(routeRateLimitToHclTerraform(this._rateLimit), 'list', 'RouteRateLimit'),
       schema_enforcement: hcl(this._schemaEnforcement, 'simple', 'string'),
       circuit_breaker: hcl(routeCircuitBreakerToHclTerraform(this._circuitBreaker), 'list', 'RouteCircuitBreaker'),
+      deleted_at: hcl(this._deletedAt, 'simple', 'string'),
     });
   }
 }

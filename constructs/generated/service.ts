@@ -18,6 +18,8 @@ export interface ServiceConfig extends TerraformMetaArguments {
   readonly healthCheckIntervalSecs?: number | null;
   /** How long a request may take, in ms. An integer from 1 to 600,000. Default: `30000`. */
   readonly timeoutMs?: number | null;
+  /** When the tenant portal soft-deleted the service: routes sending to it fail (503) until they are given another service or this is null again. An RFC 3339 date-time. Default: `null`. */
+  readonly deletedAt?: string | null;
 }
 
 /** A backend for HTTP routes: its base URL, request timeout and optional health check. */
@@ -31,6 +33,7 @@ export class Service extends PorticoResource {
   private _healthCheckPath?: string | null;
   private _healthCheckIntervalSecs?: number | null;
   private _timeoutMs?: number | null;
+  private _deletedAt?: string | null;
 
   constructor(scope: Construct, id: string, config: ServiceConfig) {
     super(scope, id, 'portico_service', config);
@@ -41,6 +44,7 @@ export class Service extends PorticoResource {
     this._healthCheckPath = config.healthCheckPath;
     this._healthCheckIntervalSecs = config.healthCheckIntervalSecs;
     this._timeoutMs = config.timeoutMs;
+    this._deletedAt = config.deletedAt;
   }
 
   /** Identifier: yours, or left out, the server's. A slug (lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit), or an id this gateway made (`svc_…`). */
@@ -161,6 +165,24 @@ export class Service extends PorticoResource {
     return this._timeoutMs;
   }
 
+  /** When the tenant portal soft-deleted the service: routes sending to it fail (503) until they are given another service or this is null again. An RFC 3339 date-time. Default: `null`. */
+  get deletedAt(): string {
+    return this.getStringAttribute('deleted_at');
+  }
+
+  set deletedAt(value: string | null) {
+    this._deletedAt = value;
+  }
+
+  resetDeletedAt() {
+    this._deletedAt = undefined;
+  }
+
+  /** The value this configuration gives it (undefined: left out). */
+  get deletedAtInput(): string | null | undefined {
+    return this._deletedAt;
+  }
+
   /** When it was created: an RFC 3339 date-time, UTC. */
   get createdAt(): string {
     return this.getStringAttribute('created_at');
@@ -180,6 +202,7 @@ export class Service extends PorticoResource {
       health_check_path: this._healthCheckPath,
       health_check_interval_secs: this._healthCheckIntervalSecs,
       timeout_ms: this._timeoutMs,
+      deleted_at: this._deletedAt,
     });
   }
 
@@ -192,6 +215,7 @@ export class Service extends PorticoResource {
       health_check_path: hcl(this._healthCheckPath, 'simple', 'string'),
       health_check_interval_secs: hcl(this._healthCheckIntervalSecs, 'simple', 'number'),
       timeout_ms: hcl(this._timeoutMs, 'simple', 'number'),
+      deleted_at: hcl(this._deletedAt, 'simple', 'string'),
     });
   }
 }

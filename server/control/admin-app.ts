@@ -16,6 +16,7 @@ import { trafficRoutes } from './traffic-routes';
 import { webhookRoutes } from './webhook-routes';
 import { mcpAdminRoutes } from '../mcp/admin-routes';
 import { mcpApprovalRoutes } from '../mcp/approval-routes';
+import { portalApi } from '../portal/portal-api';
 import { bearerAuth } from './authenticate';
 import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../http/input-guard';
 import {
@@ -107,6 +108,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
   app.register(healthRoutes, { gw });
   app.register(metricsRoute, { gw });
   app.register(adminApi, { prefix: '/v1/admin', gw, service });
+  app.register(portalApi, { gw, service, version: VERSION });
   return app;
 }
 

@@ -3,8 +3,8 @@ import type { AdminRole } from '../resources/token';
 
 /** Who is calling the admin API, as authentication found it. */
 export interface Caller {
-  /** `token` (a PAT or the bootstrap token), `cli` (a local command), `system` (the gateway itself). */
-  type: 'token' | 'cli' | 'system';
+  /** `token` (a PAT or the bootstrap token), `cli` (a local command), `system` (the gateway itself), `user` (a portal sign-in). */
+  type: 'token' | 'cli' | 'system' | 'user';
   id: string;
   name: string;
   role: AdminRole;

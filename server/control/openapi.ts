@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { z } from 'zod';
 import { ZOD_SCHEMAS } from '../http/route-schemas';
 
-interface DocumentedRoute {
+export interface DocumentedRoute {
   method: string;
   url: string;
   schema: FastifySchema;
@@ -37,7 +37,8 @@ export const openApi = fp<ApiInfo>(
     const routes: DocumentedRoute[] = [];
     app.addHook('onRoute', (route: RouteOptions) => {
       const schema = route.schema;
-      if (!schema?.summary) return;
+      // the tenant portal (`/api/*`) has a document of its own, /api/openapi.json
+      if (!schema?.summary || route.url.startsWith('/api/')) return;
       for (const method of ([] as string[]).concat(route.method)) {
         if (method !== 'HEAD') routes.push({ method: method.toLowerCase(), url: route.url, schema });
       }
@@ -64,7 +65,7 @@ function response(status: string, schema: unknown): object {
 
 function operation(path: string, schema: FastifySchema): object {
   const pathFields = fieldsOf(schema.params);
-  const params = [...path.matchAll(/\{([a-z_]+)\}/g)].map(([, name]) => ({
+  const params = [...path.matchAll(/\{([A-Za-z_]+)\}/g)].map(([, name]) => ({
     name,
     in: 'path',
     required: true,
@@ -114,10 +115,10 @@ const ERROR_SCHEMA = {
   },
 };
 
-function build(routes: DocumentedRoute[], info: ApiInfo): object {
+export function build(routes: DocumentedRoute[], info: ApiInfo): object {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const { method, url, schema } of routes) {
-    const path = url.replace(/:([a-z_]+)/g, '{$1}');
+    const path = url.replace(/:([A-Za-z_]+)/g, '{$1}');
     (paths[path] ??= {})[method] = operation(path, schema);
   }
   return {

@@ -42,7 +42,7 @@ export class HealthChecker {
 
   private tick(now = Date.now()): void {
     for (const s of this.gw.snapshot.all('service')) {
-      if (s.health_check_path === null) continue;
+      if (s.health_check_path === null || s.deleted_at !== null) continue; // nothing checks a deleted service
       const key = checkKey(s);
       if (this.running.has(key) || (this.due.get(key) ?? 0) > now) continue;
       this.due.set(key, now + s.health_check_interval_secs * 1000);

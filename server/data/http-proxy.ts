@@ -101,7 +101,8 @@ function backendOf(snapshot: ConfigSnapshot, route: RouteState, allow: EgressAll
 /** The route's service is looked up in the route's tenant (then global): never another tenant's of the same id. */
 function resolveBackend(snapshot: ConfigSnapshot, route: RouteState, allow: EgressAllow): Backend {
   const service = route.service_id !== null ? snapshot.get('service', route.service_id, route.tenant_id) : undefined;
-  if (route.service_id && !service)
+  // a soft-deleted service (tenant portal) fails its routes until they are given another one
+  if (route.service_id && (!service || service.deleted_at !== null))
     throw new ApiError(
       'UPSTREAM_UNAVAILABLE',
       `Route "${route.id}" points at service "${route.service_id}", which no longer exists`,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineResource } from './define';
+import { defineResource, isoDateTime } from './define';
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 const url = () => z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
@@ -146,6 +146,12 @@ export const route = defineResource({
       .nullable()
       .default(null)
       .describe('When the circuit opens; null: after 5 failures in a row, for 30 s.'),
+    deleted_at: isoDateTime()
+      .nullable()
+      .default(null)
+      .describe(
+        'When the tenant portal soft-deleted the route: it serves nothing (and keeps its path) until this is null again.',
+      ),
   }),
   computed: z.strictObject({
     version: z.number().int().default(1).describe('Counts the changes; rollback makes a new version.'),
@@ -163,6 +169,8 @@ export const route = defineResource({
   },
   check: (r) => {
     const problems: { path: string; message: string }[] = [];
+    if (r.deleted_at !== null && r.enabled)
+      problems.push({ path: 'enabled', message: 'a deleted route (deleted_at set) cannot be enabled' });
     if ((r.model_pattern === null) === (r.path_prefix === null)) {
       const message = 'give exactly one of model_pattern (an LLM route) or path_prefix (an HTTP route)';
       problems.push({ path: r.model_pattern === null ? 'model_pattern' : 'path_prefix', message });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineResource, name } from './define';
+import { defineResource, isoDateTime, name } from './define';
 
 /**
  * A backend that HTTP routes send traffic to (seed 004's ServiceEntity). When `health_check_path` is set, the data
@@ -36,6 +36,12 @@ export const service = defineResource({
       .default(30)
       .describe('Seconds between health checks.'),
     timeout_ms: z.number().int().min(1).max(600_000).default(30_000).describe('How long a request may take, in ms.'),
+    deleted_at: isoDateTime()
+      .nullable()
+      .default(null)
+      .describe(
+        'When the tenant portal soft-deleted the service: routes sending to it fail (503) until they are given another service or this is null again.',
+      ),
   }),
   computed: z.strictObject({}),
   targets: ['target_url'],

@@ -8,6 +8,7 @@ import * as m005 from './migrations/005-audit-head';
 import * as m006 from './migrations/006-tenant-namespaces';
 import * as m007 from './migrations/007-request-log-schema-validation';
 import * as m008 from './migrations/008-mcp-approvals';
+import * as m009 from './migrations/009-portal-auth';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -19,6 +20,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '006-tenant-namespaces': m006,
   '007-request-log-schema-validation': m007,
   '008-mcp-approvals': m008,
+  '009-portal-auth': m009,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -178,6 +178,31 @@ export interface McpApprovalTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+/** A password reset token of the tenant portal, by its SHA-256 hash (the token itself is only ever mailed). */
+export interface PortalResetTokenTable {
+  token_hash: string;
+  user_id: string;
+  user_owner: string;
+  expires_at: Timestamp;
+  used_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
+/** A mail the tenant portal sends (password resets), queued with the change that needs it. */
+export interface PortalMailOutboxTable {
+  id: string;
+  recipient: string;
+  subject: string;
+  /** AES-256-GCM under the master key (it may hold a reset link); '' once sent. */
+  body_sealed: string;
+  status: ColumnType<'PENDING' | 'SENT' | 'FAILED', 'PENDING' | undefined, 'PENDING' | 'SENT' | 'FAILED'>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_error: string | null;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+  sent_at: ColumnType<Date | null, never, Date | string | null>;
+}
+
 export interface Database {
   resources: ResourceTable;
   audit_events: AuditEventTable;
@@ -191,6 +216,8 @@ export interface Database {
   error_events: ErrorEventTable;
   health_snapshots: HealthSnapshotTable;
   mcp_approvals: McpApprovalTable;
+  portal_reset_tokens: PortalResetTokenTable;
+  portal_mail_outbox: PortalMailOutboxTable;
 }
 
 export type Db = Kysely<Database>;
