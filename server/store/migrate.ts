@@ -7,6 +7,7 @@ import * as m004 from './migrations/004-request-log-indexes';
 import * as m005 from './migrations/005-audit-head';
 import * as m006 from './migrations/006-tenant-namespaces';
 import * as m007 from './migrations/007-request-log-schema-validation';
+import * as m008 from './migrations/008-portal-readouts';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -17,6 +18,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '005-audit-head': m005,
   '006-tenant-namespaces': m006,
   '007-request-log-schema-validation': m007,
+  '008-portal-readouts': m008,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
