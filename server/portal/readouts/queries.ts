@@ -20,6 +20,12 @@ export const errorParams = z.strictObject({ tenantId: z.string().min(1).max(63),
 
 const when = isoDateParam();
 
+/** Whether `from` lies within the range up to `to` (a bare `to` date ends at the next midnight, exclusive). */
+function startsBefore(from: string, to: string): boolean {
+  const [op, at] = upperBound(to);
+  return op === '<' ? new Date(from) < at : new Date(from) <= at;
+}
+
 export const logsQuery = z
   .strictObject({
     from: when.optional(),
@@ -29,7 +35,7 @@ export const logsQuery = z
     consumerId: z.string().min(1).max(100).optional().describe('An API key (consumer) id.'),
     page,
   })
-  .refine((q) => !q.from || !q.to || new Date(q.from) <= upperBound(q.to)[1], {
+  .refine((q) => !q.from || !q.to || startsBefore(q.from, q.to), {
     message: 'must not be after to',
     path: ['from'],
   });
