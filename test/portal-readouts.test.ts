@@ -119,7 +119,7 @@ describe.each(testDialects())('tenant portal read-outs (%s)', (dialect) => {
     for (let i = 0; i < 3; i++) expect(await proxy(b.prefix, b.key)).toBe(200);
     expect(await proxy(b.prefix, b.key, '/fail')).toBe(500);
     await flush();
-  });
+  }, 180_000); // two tenants and 60 proxied requests: slow on a busy machine
   afterAll(async () => {
     await portal?.close();
     await data?.close();
