@@ -15,6 +15,8 @@ import { RESOURCES } from './resources';
 import { WebhookDispatcher, type DispatcherOptions } from './webhooks/dispatcher';
 import { enqueueDeliveries } from './webhooks/outbox';
 import type { FastifyInstance } from 'fastify';
+import { nodeHeartbeat } from './portal/readouts/node-heartbeat';
+import { metricsRollupJob } from './portal/readouts/rollup-job';
 
 /** What the data plane reads from memory: every kind whose definition does not opt out (admin tokens do). */
 const SNAPSHOT_DEFINITIONS = RESOURCES.filter((r) => r.snapshot !== false);
@@ -120,10 +122,12 @@ export async function startServer(
   try {
     if (config.role !== 'data') {
       server.admin = buildAdminApp(gateway);
+      server.admin.register(metricsRollupJob, { gw: gateway }); // portal metrics: roll-ups on control nodes
       server.adminUrl = await server.admin.listen({ host: config.host, port: config.adminPort });
     }
     if (config.role !== 'control') {
       server.data = await buildDataApp(gateway);
+      server.data.register(nodeHeartbeat, { gw: gateway }); // portal gateway-status: the node reports itself
       server.dataUrl = await server.data.listen({ host: config.host, port: config.dataPort });
     }
   } catch (err) {

@@ -8,7 +8,8 @@ import { authRoutes } from './auth-routes';
 import { MailDispatcher } from './mail/outbox';
 import { LogMailSender, SmtpMailSender } from './mail/senders';
 import { PortalResources } from './resource-access';
-import { PortalSessions } from './session';
+import { portalReadoutRoutes } from './readouts/routes';
+import { PortalSessions, portalTenant } from './session';
 import { loadPortalSigningKey } from './signing-key';
 import { tenantRoutes } from './tenant-routes';
 
@@ -61,8 +62,11 @@ export const portalApi = fp<PortalOptions & { version: string }>(
         portalDocument(api, version);
         api.register(authRoutes, { gw, service, sessions, mail });
         api.register(tenantRoutes, { prefix: '/tenants/:tenantId', sessions, portal });
-        // the read-outs (logs, errors, health, metrics, gateway-status) join here:
-        // api.register(portalReadoutRoutes, { prefix: '/tenants/:tenantId', tenantOf: (req) => portalTenant(req, …) })
+        // the read-outs (logs, errors, health, metrics, gateway-status), on the same session and tenant check
+        api.register(portalReadoutRoutes, {
+          gw,
+          tenantOf: (req) => portalTenant(req, (req.params as { tenantId: string }).tenantId),
+        });
       },
       { prefix: '/api' },
     );

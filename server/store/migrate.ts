@@ -9,6 +9,7 @@ import * as m006 from './migrations/006-tenant-namespaces';
 import * as m007 from './migrations/007-request-log-schema-validation';
 import * as m008 from './migrations/008-mcp-approvals';
 import * as m009 from './migrations/009-portal-auth';
+import * as m010 from './migrations/010-portal-readouts';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -21,6 +22,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '007-request-log-schema-validation': m007,
   '008-mcp-approvals': m008,
   '009-portal-auth': m009,
+  '010-portal-readouts': m010,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -203,6 +203,40 @@ export interface PortalMailOutboxTable {
   sent_at: ColumnType<Date | null, never, Date | string | null>;
 }
 
+/** One tenant's traffic in one time bucket, as the roll-up job computed it from request logs. */
+export interface MetricRollupTable {
+  tenant_id: string;
+  /** The bucket's width: `5m` or `1h`. */
+  granularity: string;
+  bucket_start: Timestamp;
+  requests: number;
+  /** Answers of 500 and above. */
+  errors: number;
+  /** Answers from 400 to 499. */
+  client_errors: number;
+  latency_p50_ms: number;
+  latency_p95_ms: number;
+  latency_p99_ms: number;
+  rolled_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** How far the roll-up job got, per granularity: every bucket before `done_through` is rolled up. */
+export interface MetricRollupProgressTable {
+  granularity: string;
+  done_through: Timestamp;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** A running node that serves traffic, as it last reported itself. */
+export interface GatewayNodeTable {
+  id: string;
+  role: string;
+  /** The configuration version (audit chain seq) the node's snapshot is known to hold. */
+  config_seq: ColumnType<number, number, number>;
+  started_at: Timestamp;
+  reported_at: Timestamp;
+}
+
 export interface Database {
   resources: ResourceTable;
   audit_events: AuditEventTable;
@@ -218,6 +252,9 @@ export interface Database {
   mcp_approvals: McpApprovalTable;
   portal_reset_tokens: PortalResetTokenTable;
   portal_mail_outbox: PortalMailOutboxTable;
+  metric_rollups: MetricRollupTable;
+  metric_rollup_progress: MetricRollupProgressTable;
+  gateway_nodes: GatewayNodeTable;
 }
 
 export type Db = Kysely<Database>;
