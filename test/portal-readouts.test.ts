@@ -63,7 +63,7 @@ describe.each(testDialects())('tenant portal read-outs (%s)', (dialect) => {
   const get = async (tenant: string, url: string, as = tenant) => {
     const res = await portal.inject({
       method: 'GET',
-      url: `/api/tenants/${tenant}/${url}`,
+      url: `/test-api/tenants/${tenant}/${url}`,
       headers: { [TEST_TENANT_HEADER]: as },
     });
     return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
@@ -71,7 +71,7 @@ describe.each(testDialects())('tenant portal read-outs (%s)', (dialect) => {
   const send = async (method: 'PATCH' | 'POST', tenant: string, url: string, body: unknown, as = tenant) => {
     const res = await portal.inject({
       method,
-      url: `/api/tenants/${tenant}/${url}`,
+      url: `/test-api/tenants/${tenant}/${url}`,
       headers: { [TEST_TENANT_HEADER]: as, 'content-type': 'application/json' },
       payload: JSON.stringify(body),
     });
@@ -99,7 +99,7 @@ describe.each(testDialects())('tenant portal read-outs (%s)', (dialect) => {
     data = await startDataPlane(t);
     portal = buildAdminApp(t.gateway);
     portal.register(portalReadoutRoutes, {
-      prefix: '/api',
+      prefix: '/test-api', // the real /api/* mounts it behind portal sessions (test/portal-resources.test.ts)
       gw: t.gateway,
       tenantOf: async (req) => {
         const tenant = req.headers[TEST_TENANT_HEADER];
