@@ -52,6 +52,7 @@ describe.each(testDialects())('routes (%s)', (dialect) => {
       rate_limit: null,
       schema_enforcement: 'report',
       circuit_breaker: null,
+      metadata: {},
       version: 1,
       created_at: expect.any(String),
       updated_at: expect.any(String),

@@ -190,6 +190,8 @@ export interface RouteConfig extends TerraformMetaArguments {
   readonly schemaEnforcement?: 'report' | 'reject' | null;
   /** When the circuit opens; null: after 5 failures in a row, for 30 s. Default: `null`. */
   readonly circuitBreaker?: RouteCircuitBreaker | IResolvable | null;
+  /** Free-form string labels; the node admin API (`/admin/apis`) keeps its `name` and `spec_hash` here. A map; keys: a string of 1 to 128 characters; values: a string of at most 1,024 characters. Default: `{}`. */
+  readonly metadata?: { [key: string]: string } | null;
 }
 
 /** Where traffic goes: an LLM route by model pattern, or an HTTP route by path prefix. Versioned, with rollback. */
@@ -214,6 +216,7 @@ export class Route extends PorticoResource {
   private _rateLimit?: RouteRateLimit | IResolvable | null;
   private _schemaEnforcement?: 'report' | 'reject' | null;
   private _circuitBreaker?: RouteCircuitBreaker | IResolvable | null;
+  private _metadata?: { [key: string]: string } | null;
 
   constructor(scope: Construct, id: string, config: RouteConfig) {
     super(scope, id, 'portico_route', config);
@@ -235,6 +238,7 @@ export class Route extends PorticoResource {
     this._rateLimit = config.rateLimit;
     this._schemaEnforcement = config.schemaEnforcement;
     this._circuitBreaker = config.circuitBreaker;
+    this._metadata = config.metadata;
   }
 
   /** Identifier: yours, or left out, the server's. A slug (lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit), or an id this gateway made (`rt_…`). */
@@ -561,6 +565,24 @@ export class Route extends PorticoResource {
     return this._circuitBreaker;
   }
 
+  /** Free-form string labels; the node admin API (`/admin/apis`) keeps its `name` and `spec_hash` here. A map; keys: a string of 1 to 128 characters; values: a string of at most 1,024 characters. Default: `{}`. */
+  get metadata(): { [key: string]: string } {
+    return this.getStringMapAttribute('metadata');
+  }
+
+  set metadata(value: { [key: string]: string } | null) {
+    this._metadata = value;
+  }
+
+  resetMetadata() {
+    this._metadata = undefined;
+  }
+
+  /** The value this configuration gives it (undefined: left out). */
+  get metadataInput(): { [key: string]: string } | null | undefined {
+    return this._metadata;
+  }
+
   /** Counts the changes; rollback makes a new version. An integer. */
   get version(): number {
     return this.getNumberAttribute('version');
@@ -596,6 +618,7 @@ export class Route extends PorticoResource {
       rate_limit: routeRateLimitToTerraform(this._rateLimit),
       schema_enforcement: this._schemaEnforcement,
       circuit_breaker: routeCircuitBreakerToTerraform(this._circuitBreaker),
+      metadata: this._metadata,
     });
   }
 
@@ -619,6 +642,7 @@ export class Route extends PorticoResource {
       rate_limit: hcl(routeRateLimitToHclTerraform(this._rateLimit), 'list', 'RouteRateLimit'),
       schema_enforcement: hcl(this._schemaEnforcement, 'simple', 'string'),
       circuit_breaker: hcl(routeCircuitBreakerToHclTerraform(this._circuitBreaker), 'list', 'RouteCircuitBreaker'),
+      metadata: hcl(this._metadata, 'map', 'stringMap'),
     });
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineResource } from './define';
+import { defineResource, metadata } from './define';
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 const url = () => z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
@@ -146,6 +146,9 @@ export const route = defineResource({
       .nullable()
       .default(null)
       .describe('When the circuit opens; null: after 5 failures in a row, for 30 s.'),
+    metadata: metadata().describe(
+      'Free-form string labels; the node admin API (`/admin/apis`) keeps its `name` and `spec_hash` here.',
+    ),
   }),
   computed: z.strictObject({
     version: z.number().int().default(1).describe('Counts the changes; rollback makes a new version.'),
