@@ -5,6 +5,7 @@ import { AuditLog } from './audit/audit-log';
 import { loadConfig, type Config } from './config';
 import { buildAdminApp } from './control/admin-app';
 import { buildDataApp } from './data/data-app';
+import { nodeAdminOnDataPort } from './node-admin/data-port';
 import { Spool } from './data/spool';
 import type { Gateway } from './gateway';
 import { loadBootstrapToken, loadKeys } from './keys';
@@ -128,6 +129,8 @@ export async function startServer(
     if (config.role !== 'control') {
       server.data = await buildDataApp(gateway);
       server.data.register(nodeHeartbeat, { gw: gateway }); // portal gateway-status: the node reports itself
+      // a data node has no admin port: its node admin API (`/admin/*`) is served here
+      if (config.role === 'data') server.data.register(nodeAdminOnDataPort, { gw: gateway });
       server.dataUrl = await server.data.listen({ host: config.host, port: config.dataPort });
     }
   } catch (err) {

@@ -40,6 +40,8 @@ export interface Config {
   priority: PrioritySettings;
   /** The tenant portal `/api/*`: sign-up, sessions, login limits, mail (PORTICO_PORTAL_*, PORTICO_SMTP_URL). */
   portal: PortalSettings;
+  /** Whether this node serves its admin API `/admin/*` (`PORTICO_NODE_ADMIN`, on by default); off: every path is 503. */
+  nodeAdmin: boolean;
 }
 
 export class ConfigError extends Error {
@@ -138,6 +140,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (metricsToken !== undefined && metricsToken.length < 16) {
     throw new ConfigError('PORTICO_METRICS_TOKEN', 'must be at least 16 characters long');
   }
+  const nodeAdmin = env.PORTICO_NODE_ADMIN || 'on';
+  if (nodeAdmin !== 'on' && nodeAdmin !== 'off') {
+    throw new ConfigError('PORTICO_NODE_ADMIN', `must be on or off, got "${nodeAdmin}"`);
+  }
   return {
     host: env.PORTICO_HOST || '127.0.0.1',
     adminPort: port(env, 'PORTICO_ADMIN_PORT', 8090),
@@ -164,5 +170,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     portal: parsePortalSettings(env, (variable, message) => {
       throw new ConfigError(variable, message);
     }),
+    nodeAdmin: nodeAdmin === 'on',
   };
 }

@@ -38,6 +38,7 @@ export const ERROR_CODES = {
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream provider did not answer in time' },
   NOT_READY: { status: 503, message: 'The service is not ready' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'The database is unavailable; retry later' },
+  ADMIN_API_DISABLED: { status: 503, message: 'The node admin API is disabled on this node' },
   INTERNAL: { status: 500, message: 'Internal error' },
 } as const;
 

@@ -53,6 +53,7 @@ describe.each(testDialects())('routes (%s)', (dialect) => {
       schema_enforcement: 'report',
       circuit_breaker: null,
       deleted_at: null,
+      metadata: {},
       version: 1,
       created_at: expect.any(String),
       updated_at: expect.any(String),

@@ -199,6 +199,11 @@ export class DataPorticoRoute extends PorticoDataSource {
     return this.getStringAttribute('deleted_at');
   }
 
+  /** Free-form string labels; the node admin API (`/admin/apis`) keeps its `name` and `spec_hash` here. A map; keys: a string of 1 to 128 characters; values: a string of at most 1,024 characters. */
+  get metadata(): { [key: string]: string } {
+    return this.getStringMapAttribute('metadata');
+  }
+
   /** Counts the changes; rollback makes a new version. An integer. */
   get version(): number {
     return this.getNumberAttribute('version');

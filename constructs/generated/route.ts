@@ -192,6 +192,8 @@ export interface RouteConfig extends TerraformMetaArguments {
   readonly circuitBreaker?: RouteCircuitBreaker | IResolvable | null;
   /** When the tenant portal soft-deleted the route: it serves nothing (and keeps its path) until this is null again. An RFC 3339 date-time. Default: `null`. */
   readonly deletedAt?: string | null;
+  /** Free-form string labels; the node admin API (`/admin/apis`) keeps its `name` and `spec_hash` here. A map; keys: a string of 1 to 128 characters; values: a string of at most 1,024 characters. Default: `{}`. */
+  readonly metadata?: { [key: string]: string } | null;
 }
 
 /** Where traffic goes: an LLM route by model pattern, or an HTTP route by path prefix. Versioned, with rollback. */
@@ -217,6 +219,7 @@ export class Route extends PorticoResource {
   private _schemaEnforcement?: 'report' | 'reject' | null;
   private _circuitBreaker?: RouteCircuitBreaker | IResolvable | null;
   private _deletedAt?: string | null;
+  private _metadata?: { [key: string]: string } | null;
 
   constructor(scope: Construct, id: string, config: RouteConfig) {
     super(scope, id, 'portico_route', config);
@@ -239,6 +242,7 @@ export class Route extends PorticoResource {
     this._schemaEnforcement = config.schemaEnforcement;
     this._circuitBreaker = config.circuitBreaker;
     this._deletedAt = config.deletedAt;
+    this._metadata = config.metadata;
   }
 
   /** Identifier: yours, or left out, the server's. A slug (lower-case letters, digits, "-", "_" or ".", 1 to 63 characters, starting with a letter or digit), or an id this gateway made (`rt_…`). */
@@ -583,6 +587,24 @@ export class Route extends PorticoResource {
     return this._deletedAt;
   }
 
+  /** Free-form string labels; the node admin API (`/admin/apis`) keeps its `name` and `spec_hash` here. A map; keys: a string of 1 to 128 characters; values: a string of at most 1,024 characters. Default: `{}`. */
+  get metadata(): { [key: string]: string } {
+    return this.getStringMapAttribute('metadata');
+  }
+
+  set metadata(value: { [key: string]: string } | null) {
+    this._metadata = value;
+  }
+
+  resetMetadata() {
+    this._metadata = undefined;
+  }
+
+  /** The value this configuration gives it (undefined: left out). */
+  get metadataInput(): { [key: string]: string } | null | undefined {
+    return this._metadata;
+  }
+
   /** Counts the changes; rollback makes a new version. An integer. */
   get version(): number {
     return this.getNumberAttribute('version');
@@ -619,6 +641,7 @@ export class Route extends PorticoResource {
       schema_enforcement: this._schemaEnforcement,
       circuit_breaker: routeCircuitBreakerToTerraform(this._circuitBreaker),
       deleted_at: this._deletedAt,
+      metadata: this._metadata,
     });
   }
 
@@ -643,6 +666,7 @@ export class Route extends PorticoResource {
       schema_enforcement: hcl(this._schemaEnforcement, 'simple', 'string'),
       circuit_breaker: hcl(routeCircuitBreakerToHclTerraform(this._circuitBreaker), 'list', 'RouteCircuitBreaker'),
       deleted_at: hcl(this._deletedAt, 'simple', 'string'),
+      metadata: hcl(this._metadata, 'map', 'stringMap'),
     });
   }
 }

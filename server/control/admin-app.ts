@@ -26,11 +26,12 @@ import {
   installErrorHandlers,
   renderAdminError,
 } from '../http/error-handler';
+import { NODE_ADMIN_PATHS, nodeAdmin } from '../node-admin/plugin';
 import { openApi } from './openapi';
 import { resourceRoutes } from './resource-routes';
 import { ResourceService } from './resource-service';
 
-const VERSION = '0.1.0';
+export const VERSION = '0.1.0';
 
 /** Only JSON bodies (anything else is 415), where an empty body (a bare POST …/revoke) means "no body". */
 export const jsonBodies = fp(
@@ -104,11 +105,12 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
   app.register(zodRouteSchemas);
   app.register(jsonBodies);
   app.register(inputGuard);
-  app.register(openApi, { title: 'Portico Admin API', version: VERSION });
+  app.register(openApi, { title: 'Portico Admin API', version: VERSION, skip: NODE_ADMIN_PATHS });
   app.register(healthRoutes, { gw });
   app.register(metricsRoute, { gw });
   app.register(adminApi, { prefix: '/v1/admin', gw, service });
   app.register(portalApi, { gw, service, version: VERSION });
+  app.register(nodeAdmin, { gw, service, version: VERSION });
   return app;
 }
 

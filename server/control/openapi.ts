@@ -14,6 +14,15 @@ interface ApiInfo {
   version: string;
 }
 
+interface DocumentOptions extends ApiInfo {
+  /** Where the document is served; `/v1/admin/openapi.json` unless given. */
+  path?: string;
+  /** Serve the HTML page `/docs` too (the admin API's document does). */
+  docsPage?: boolean;
+  /** Routes left out (another document describes them: the node admin API's `/admin/*`). */
+  skip?: RegExp;
+}
+
 const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') =>
   z.toJSONSchema(schema, { io, unrepresentable: 'any' });
 
@@ -32,21 +41,23 @@ const fieldsOf = (schema: unknown): Record<string, z.ZodType> =>
  * registered after this plugin (as @fastify/swagger does in onRoute): the schemas that validate a route document it,
  * so the document cannot drift from the routes. A route without a `summary` is left out.
  */
-export const openApi = fp<ApiInfo>(
-  async (app, info) => {
+export const openApi = fp<DocumentOptions>(
+  async (app, { path = '/v1/admin/openapi.json', docsPage = true, skip, title, version }) => {
+    const info = { title, version };
     const routes: DocumentedRoute[] = [];
     app.addHook('onRoute', (route: RouteOptions) => {
       const schema = route.schema;
       // the tenant portal (`/api/*`) has a document of its own, /api/openapi.json
-      if (!schema?.summary || route.url.startsWith('/api/')) return;
+      if (!schema?.summary || route.url.startsWith('/api/') || skip?.test(route.url)) return;
       for (const method of ([] as string[]).concat(route.method)) {
         if (method !== 'HEAD') routes.push({ method: method.toLowerCase(), url: route.url, schema });
       }
     });
     let doc: object | undefined;
     const document = () => (doc ??= build(routes, info));
-    app.get('/v1/admin/openapi.json', async () => document());
-    app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(renderDocsPage(document())));
+    app.get(path, async () => document());
+    if (docsPage)
+      app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(renderDocsPage(document())));
   },
   { name: 'portico-openapi', dependencies: [ZOD_SCHEMAS] },
 );

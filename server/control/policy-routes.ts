@@ -73,6 +73,52 @@ const inputOf = (r: store.StoredResource) =>
   ({ ...r.data, id: r.id, tenant_id: r.tenant_id }) as unknown as PolicyInput;
 
 /**
+ * Moves a policy to `to` (for these routes and the node admin API's upsert): the transition must be allowed, and
+ * ACTIVE must not contradict another ACTIVE one.
+ */
+export async function changePolicyStatus(
+  gw: Gateway,
+  service: ResourceService,
+  ctx: CallContext,
+  target: Target,
+  to: PolicyStatus,
+  promote: boolean,
+) {
+  const stats = shadowStatsOf(gw);
+  await service.loadParent(ctx, policy, target, 'write');
+  const { out, from } = await gw.db.transaction().execute(async (t) => {
+    const row = await loadVisible(t, ctx, policy, target, { lock: true });
+    const from = row.data.status as PolicyStatus;
+    if (promote && from !== 'SHADOW')
+      throw new ApiError('CONFLICT', `Policy "${row.id}" is ${from}; only a SHADOW policy is promoted`);
+    if (!NEXT[from].includes(to)) {
+      const message = `Policy "${row.id}" is ${from}; it can become ${NEXT[from].join(', ')}`;
+      throw new ApiError('CONFLICT', message, [{ path: 'status', message: `cannot go from ${from} to ${to}` }]);
+    }
+    if (to === 'ACTIVE') {
+      // one activation per owner at a time, so two contradicting policies cannot both slip through
+      await lockTextUntilTransactionEnds(t, `policy-activation:${store.ownerOf(row.tenant_id)}`);
+      const others = await store.listResources(t, policy.kind, { tenants: [row.tenant_id], limit: 100_000 });
+      const conflicts = conflictsOf(inputOf(row), others.map(inputOf));
+      if (conflicts.length) {
+        const names = conflicts.map((c) => `"${c.with.id}" (${c.reason})`).join('; ');
+        throw new ApiError('CONFLICT', `Policy "${row.id}" contradicts the ACTIVE policy ${names}`, [
+          ...conflicts.map((c) => ({ path: 'status', message: `conflicts with "${c.with.id}": ${c.reason}` })),
+        ]);
+      }
+    }
+    const data = { ...row.data, status: to };
+    const updated = await store.updateResource(t, row, { data });
+    const changes = { ...diffFields(row.data, data), ...(promote ? { promoted: { from: null, to: true } } : {}) };
+    await gw.audit.append(t, [resourceEvent(ctx, policy, 'POLICY_STATUS_CHANGED', updated, changes)]);
+    return { out: updated, from };
+  });
+  // what it would have done belongs to the shadow period that just ended (or a fresh one starts)
+  if (from === 'SHADOW' || to === 'SHADOW') stats.clear(out.tenant_id, out.id);
+  return toPublic(policy, out);
+}
+
+/**
  * The policy endpoints beyond CRUD (which the registry derives): `POST /policies/dry-run`, `POST …/{id}/status`,
  * `POST …/{id}/promote` and `GET …/{id}/shadow-stats`. Access and tenant scope are checked as for the policy itself.
  */
@@ -84,40 +130,8 @@ export const policyRoutes = routePlugin<{ gw: Gateway; service: ResourceService 
     const output = schemasFor(policy).output;
     const stats = shadowStatsOf(gw);
 
-    /** Moves a policy to `to`: the transition must be allowed, and ACTIVE must not contradict another ACTIVE one. */
-    async function changeStatus(ctx: CallContext, target: Target, to: PolicyStatus, promote: boolean) {
-      await service.loadParent(ctx, policy, target, 'write');
-      const { out, from } = await gw.db.transaction().execute(async (t) => {
-        const row = await loadVisible(t, ctx, policy, target, { lock: true });
-        const from = row.data.status as PolicyStatus;
-        if (promote && from !== 'SHADOW')
-          throw new ApiError('CONFLICT', `Policy "${row.id}" is ${from}; only a SHADOW policy is promoted`);
-        if (!NEXT[from].includes(to)) {
-          const message = `Policy "${row.id}" is ${from}; it can become ${NEXT[from].join(', ')}`;
-          throw new ApiError('CONFLICT', message, [{ path: 'status', message: `cannot go from ${from} to ${to}` }]);
-        }
-        if (to === 'ACTIVE') {
-          // one activation per owner at a time, so two contradicting policies cannot both slip through
-          await lockTextUntilTransactionEnds(t, `policy-activation:${store.ownerOf(row.tenant_id)}`);
-          const others = await store.listResources(t, policy.kind, { tenants: [row.tenant_id], limit: 100_000 });
-          const conflicts = conflictsOf(inputOf(row), others.map(inputOf));
-          if (conflicts.length) {
-            const names = conflicts.map((c) => `"${c.with.id}" (${c.reason})`).join('; ');
-            throw new ApiError('CONFLICT', `Policy "${row.id}" contradicts the ACTIVE policy ${names}`, [
-              ...conflicts.map((c) => ({ path: 'status', message: `conflicts with "${c.with.id}": ${c.reason}` })),
-            ]);
-          }
-        }
-        const data = { ...row.data, status: to };
-        const updated = await store.updateResource(t, row, { data });
-        const changes = { ...diffFields(row.data, data), ...(promote ? { promoted: { from: null, to: true } } : {}) };
-        await gw.audit.append(t, [resourceEvent(ctx, policy, 'POLICY_STATUS_CHANGED', updated, changes)]);
-        return { out: updated, from };
-      });
-      // what it would have done belongs to the shadow period that just ended (or a fresh one starts)
-      if (from === 'SHADOW' || to === 'SHADOW') stats.clear(out.tenant_id, out.id);
-      return toPublic(policy, out);
-    }
+    const changeStatus = (ctx: CallContext, target: Target, to: PolicyStatus, promote: boolean) =>
+      changePolicyStatus(gw, service, ctx, target, to, promote);
 
     app.post(
       '/policies/:id/status',

@@ -15,7 +15,34 @@ interface Circuit {
   openedAt: number;
   /** A half-open circuit lets exactly one trial call through at a time. */
   trialInFlight: boolean;
+  /** Totals since the process started (or the circuit was first used), for the node admin surface. */
+  successCount: number;
+  failureCount: number;
+  openCount: number;
+  rejectedCount: number;
 }
+
+/** One circuit's state and totals, as `/admin/circuit-breakers` reports them. */
+export interface CircuitStats {
+  name: string;
+  state: CircuitState;
+  success_count: number;
+  failure_count: number;
+  consecutive_failures: number;
+  open_count: number;
+  rejected_count: number;
+}
+
+const newCircuit = (): Circuit => ({
+  state: 'closed',
+  failures: 0,
+  openedAt: 0,
+  trialInFlight: false,
+  successCount: 0,
+  failureCount: 0,
+  openCount: 0,
+  rejectedCount: 0,
+});
 
 /** What `acquire` decided: go ahead (then report the outcome), or refused until `retryAfterMs` has passed. */
 export type Permit = { ok: true; trial: boolean } | { ok: false; retryAfterMs: number };
@@ -36,18 +63,25 @@ export class CircuitBreakers {
     if (!c || c.state === 'closed') return { ok: true, trial: false };
     if (c.state === 'open') {
       const wait = c.openedAt + settings.cooldown_ms - now;
-      if (wait > 0) return { ok: false, retryAfterMs: wait };
+      if (wait > 0) {
+        c.rejectedCount++;
+        return { ok: false, retryAfterMs: wait };
+      }
       this.set(circuit, c, 'half-open');
     }
-    if (c.trialInFlight) return { ok: false, retryAfterMs: settings.cooldown_ms };
+    if (c.trialInFlight) {
+      c.rejectedCount++;
+      return { ok: false, retryAfterMs: settings.cooldown_ms };
+    }
     c.trialInFlight = true;
     return { ok: true, trial: true };
   }
 
   /** The call worked: a half-open circuit closes, a closed one forgets its failures. */
   success(circuit: string): void {
-    const c = this.circuits.get(circuit);
-    if (!c) return;
+    let c = this.circuits.get(circuit);
+    if (!c) this.circuits.set(circuit, (c = newCircuit()));
+    c.successCount++;
     c.failures = 0;
     c.trialInFlight = false;
     if (c.state !== 'closed') this.set(circuit, c, 'closed');
@@ -56,8 +90,9 @@ export class CircuitBreakers {
   /** The call failed (no connection, timeout, 5xx): count it; open at the threshold or on a failed trial. */
   failure(circuit: string, settings: BreakerSettings, now = Date.now()): void {
     let c = this.circuits.get(circuit);
-    if (!c) this.circuits.set(circuit, (c = { state: 'closed', failures: 0, openedAt: 0, trialInFlight: false }));
+    if (!c) this.circuits.set(circuit, (c = newCircuit()));
     c.failures++;
+    c.failureCount++;
     c.trialInFlight = false;
     if (c.state === 'half-open' || (c.state === 'closed' && c.failures >= settings.failure_threshold)) {
       c.openedAt = now;
@@ -77,10 +112,34 @@ export class CircuitBreakers {
 
   /** Every circuit (`owner/route[#index:provider]`) that has seen a failure, and its state (for /metrics). */
   entries(): [string, CircuitState][] {
-    return [...this.circuits].map(([u, c]) => [u, c.state]);
+    return [...this.circuits].filter(([, c]) => c.failureCount > 0).map(([u, c]) => [u, c.state]);
+  }
+
+  /** Every circuit that has seen a call, with its totals (for the node admin surface). */
+  stats(): CircuitStats[] {
+    return [...this.circuits].map(([name, c]) => ({
+      name,
+      state: c.state,
+      success_count: c.successCount,
+      failure_count: c.failureCount,
+      consecutive_failures: c.failures,
+      open_count: c.openCount,
+      rejected_count: c.rejectedCount,
+    }));
+  }
+
+  /** Closes a circuit by hand (an operator's reset), keeping its totals; false when no such circuit exists. */
+  reset(circuit: string): boolean {
+    const c = this.circuits.get(circuit);
+    if (!c) return false;
+    c.failures = 0;
+    c.trialInFlight = false;
+    if (c.state !== 'closed') this.set(circuit, c, 'closed');
+    return true;
   }
 
   private set(circuit: string, c: Circuit, state: CircuitState): void {
+    if (state === 'open') c.openCount++;
     c.state = state;
     this.onChange(circuit, state);
   }

@@ -69,8 +69,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
   socket.destroy(err);
 }
 
-/** Paths that are not traffic: probes and the metrics scrape (where this port serves it) leave no request log. */
-const PROBES_AND_METRICS = /^\/(health\/|metrics(\?|$))/;
+/**
+ * Paths that are not traffic: probes, and the metrics scrape and node admin API (where this port serves them) leave
+ * no request log.
+ */
+const PROBES_AND_METRICS = /^\/(health\/|metrics(\?|$)|admin(\/|\?|$))/;
 const PROBES = /^\/health\//;
 
 /**

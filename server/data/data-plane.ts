@@ -59,6 +59,11 @@ declare module 'fastify' {
 
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
+const running = new WeakMap<Gateway, DataPlane>();
+
+/** The data plane serving this gateway's traffic in this process (its breakers and limits), for the node admin API. */
+export const dataPlaneOf = (gw: Gateway): DataPlane | undefined => running.get(gw);
+
 /**
  * The data plane's shared machinery: enforcement state (limits, budgets, breakers) held in memory, and the batch
  * writers for usage, request logs and error events. One per data-plane app.
@@ -86,6 +91,7 @@ export class DataPlane {
     );
     this.keyUsage = new KeyUsage(gw.db, gw.log);
     this.priority = dataPlanePriority(gw, this.metrics);
+    running.set(gw, this);
     // a circuit is a route's (`owner/route`, and `#index:provider` on an LLM route), not an upstream URL's
     const circuitHelp = 'Circuit breaker per route (and LLM provider): 0 closed, 1 half-open, 2 open.';
     this.metrics.addGauge(

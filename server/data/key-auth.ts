@@ -40,15 +40,24 @@ export function presentedKey(request: FastifyRequest): string | undefined {
  */
 const hashes = new Map<string, string>();
 const MAX_HASHES = 10_000;
+/** Lookups answered from the map and those that had to hash, since the process started (`/admin/cache/stats`). */
+const counts = { hits: 0, misses: 0 };
 
 function hashOf(token: string): string {
   let h = hashes.get(token);
   if (h === undefined) {
+    counts.misses++;
     if (hashes.size >= MAX_HASHES) hashes.clear();
     hashes.set(token, (h = hashToken(token)));
-  }
+  } else counts.hits++;
   return h;
 }
+
+/** The key-validation cache of this process, as the node admin surface reports and clears it. */
+export const keyHashCache = {
+  stats: () => ({ hits: counts.hits, misses: counts.misses, entry_count: hashes.size }),
+  clear: () => hashes.clear(),
+};
 
 /** Checks the request's API key against the in-memory snapshot (no database query): known, active, unexpired. */
 export function authenticateKey(snapshot: ConfigSnapshot, request: FastifyRequest): KeyCaller {

@@ -125,6 +125,17 @@ export class RateLimiter {
     else this.counters.set(key, { count, resetAt: windowEnd(window, now) });
   }
 
+  /** The count under `key` in its current window, or undefined when it has none (never hit, or its window ended). */
+  peek(key: string, now = Date.now()): number | undefined {
+    const c = this.counters.get(key);
+    return c && c.resetAt > now ? c.count : undefined;
+  }
+
+  /** Forgets the count under `key` (an operator's quota reset): the next request starts a new window at zero. */
+  reset(key: string): boolean {
+    return this.counters.delete(key);
+  }
+
   stop(): void {
     clearInterval(this.sweeper);
   }

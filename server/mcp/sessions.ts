@@ -33,6 +33,17 @@ export class McpSessions {
     for (const [id, at] of e.open) if (now - at > IDLE_MS) e.open.delete(id);
     return { active_sessions: e.open.size, total_sessions: e.total };
   }
+
+  /** Every server's sessions held in memory: active, or idle past the limit and not yet dropped (`/admin/sessions/stats`). */
+  summary(now = Date.now()) {
+    let active = 0;
+    let tracked = 0;
+    for (const e of this.servers.values()) {
+      tracked += e.open.size;
+      for (const at of e.open.values()) if (now - at <= IDLE_MS) active++;
+    }
+    return { active_sessions: active, zombie_count: tracked - active, tracked_sessions: tracked };
+  }
 }
 
 const byGateway = new WeakMap<Gateway, McpSessions>();

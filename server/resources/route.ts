@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineResource, isoDateTime } from './define';
+import { defineResource, isoDateTime, metadata } from './define';
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 const url = () => z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2048);
@@ -152,6 +152,9 @@ export const route = defineResource({
       .describe(
         'When the tenant portal soft-deleted the route: it serves nothing (and keeps its path) until this is null again.',
       ),
+    metadata: metadata().describe(
+      'Free-form string labels; the node admin API (`/admin/apis`) keeps its `name` and `spec_hash` here.',
+    ),
   }),
   computed: z.strictObject({
     version: z.number().int().default(1).describe('Counts the changes; rollback makes a new version.'),
