@@ -28,6 +28,18 @@ describe('settings', () => {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 60_000,
       metricsToken: undefined,
+      nodeAdmin: true,
+      portal: {
+        loginLimitPerAddress: 50,
+        loginLimitPerEmail: 10,
+        loginWindowSecs: 900,
+        mailFrom: 'Portico <no-reply@portico.local>',
+        publicUrl: undefined,
+        resetTtlSecs: 1800,
+        signup: true,
+        smtpUrl: undefined,
+        tokenTtlSecs: 3600,
+      },
       priority: {
         maxConcurrent: 1000,
         tiers: [
