@@ -5,6 +5,7 @@ import { AuditLog } from './audit/audit-log';
 import { loadConfig, type Config } from './config';
 import { buildAdminApp } from './control/admin-app';
 import { buildDataApp } from './data/data-app';
+import { mtlsAdminRoutes } from './node-admin/mtls-routes';
 import { Spool } from './data/spool';
 import type { Gateway } from './gateway';
 import { loadBootstrapToken, loadKeys } from './keys';
@@ -124,6 +125,8 @@ export async function startServer(
     }
     if (config.role !== 'control') {
       server.data = await buildDataApp(gateway);
+      // the node's own state is served where its traffic is: on the data port, on every node that has one
+      server.data.register(mtlsAdminRoutes, { prefix: '/admin/mtls', gw: gateway, mtls: server.data.mtls });
       server.dataUrl = await server.data.listen({ host: config.host, port: config.dataPort });
     }
   } catch (err) {

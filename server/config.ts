@@ -1,4 +1,5 @@
 import { parseEgressAllow, type EgressAllow } from './net/egress';
+import { parseDataTlsSettings, type DataTlsSettings } from './net/tls-settings';
 import { parsePrioritySettings, type PrioritySettings } from './priority/settings';
 
 /** Settings from the environment (CONTRACT.md section 2). A bad value is a {@link ConfigError} naming the variable. */
@@ -37,6 +38,8 @@ export interface Config {
   metricsToken: string | undefined;
   /** Priority admission: requests in flight per instance, and each tier's share (PORTICO_PRIORITY_*). */
   priority: PrioritySettings;
+  /** Data plane HTTPS and client certificates (PORTICO_DATA_TLS_*). */
+  dataTls: DataTlsSettings;
 }
 
 export class ConfigError extends Error {
@@ -156,6 +159,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs,
     metricsToken,
     priority: parsePrioritySettings(env, (variable, message) => {
+      throw new ConfigError(variable, message);
+    }),
+    dataTls: parseDataTlsSettings(env, (variable, message) => {
       throw new ConfigError(variable, message);
     }),
   };
