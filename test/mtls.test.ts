@@ -6,7 +6,7 @@ import { testDialects } from './support/databases';
 import { createRoute, setupTenant } from './support/fixtures';
 import { OWNER_TOKEN, startTestGateway, type TestGateway } from './support/gateway';
 import { MockHttp } from './support/mock-http';
-import { issue, makeCa, sha256Of, type Issued } from './support/pki';
+import { issue, makeCa, type Issued } from './support/pki';
 
 /** An HTTPS (or HTTP) call to the data port, from `from` (a loopback address), with `cert` as client certificate. */
 export async function call(

@@ -102,5 +102,3 @@ export const makeCa = (commonName: string): Issued => certificate(commonName, { 
 export const issue = (ca: Issued, commonName: string, options: Omit<Options, 'issuer' | 'ca'> = {}): Issued =>
   certificate(commonName, { ...options, issuer: ca });
 
-/** Lower-case hex SHA-256 of the certificate's DER, as key metadata `client_cert_sha256` takes it. */
-export const sha256Of = (issued: Issued) => issued.cert.fingerprint256.replace(/:/g, '').toLowerCase();
