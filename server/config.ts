@@ -1,5 +1,6 @@
 import { parseEgressAllow, type EgressAllow } from './net/egress';
 import { parsePortalSettings, type PortalSettings } from './portal/settings';
+import { parseDataTlsSettings, type DataTlsSettings } from './net/tls-settings';
 import { parsePrioritySettings, type PrioritySettings } from './priority/settings';
 
 /** Settings from the environment (CONTRACT.md section 2). A bad value is a {@link ConfigError} naming the variable. */
@@ -42,6 +43,8 @@ export interface Config {
   portal: PortalSettings;
   /** Whether this node serves its admin API `/admin/*` (`PORTICO_NODE_ADMIN`, on by default); off: every path is 503. */
   nodeAdmin: boolean;
+  /** Data plane HTTPS and client certificates (PORTICO_DATA_TLS_*). */
+  dataTls: DataTlsSettings;
 }
 
 export class ConfigError extends Error {
@@ -171,5 +174,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigError(variable, message);
     }),
     nodeAdmin: nodeAdmin === 'on',
+    dataTls: parseDataTlsSettings(env, (variable, message) => {
+      throw new ConfigError(variable, message);
+    }),
   };
 }

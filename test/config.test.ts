@@ -49,6 +49,7 @@ describe('settings', () => {
         ],
         defaultTier: 'standard',
       },
+      dataTls: { requireClientCert: false, trustedProxies: [], certHeader: 'x-client-cert' },
     });
   });
 

@@ -20,6 +20,7 @@ import { HealthChecker } from './health-checker';
 import { httpProxy } from './http-proxy';
 import { llmProxy } from './llm-proxy';
 import { metricSources } from './metrics';
+import { dataPortHttps, MtlsGate, mtlsGauge } from './mtls';
 import { mcpProxy } from '../mcp/proxy';
 
 const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' };
@@ -75,6 +76,12 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
  */
 const PROBES_AND_METRICS = /^\/(health\/|metrics(\?|$)|admin(\/|\?|$))/;
 const PROBES = /^\/health\//;
+/**
+ * Route patterns of the node's own endpoints: probes and `/admin/*` (which has its bearer token) are not traffic and
+ * skip the client-certificate check. Matched on the route that serves the request, not its URL, so a proxied route
+ * under `/admin/` is still traffic and still checked.
+ */
+const OWN_ENDPOINTS = /^\/(health|admin)\//;
 
 /**
  * The data plane: the LLM proxy, the HTTP API proxy, `/metrics` and health probes. Configuration comes from the
@@ -83,6 +90,7 @@ const PROBES = /^\/health\//;
 export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   // a client's x-request-id lands in request logs and error events: only a sane token is kept (requestIdOf)
   const app = Fastify({
+    ...dataPortHttps(gw.config.dataTls),
     ...receiveTimeouts(gw.config),
     clientErrorHandler: answerClientError,
     bodyLimit: 10 * 1024 * 1024,
@@ -100,6 +108,9 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   const health = new HealthChecker(gw);
   dp.writers.push(health.snapshots);
   app.decorate('dataPlane', dp);
+  const mtls = new MtlsGate(gw.config.dataTls);
+  app.decorate('mtls', mtls);
+  dp.metrics.addGauge(mtlsGauge(mtls));
   app.addHook('onReady', async () => {
     await dp.start();
     health.start();
@@ -127,11 +138,19 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
     const url = req.url;
-    if (!notTraffic.test(url)) {
+    const own = OWN_ENDPOINTS.test(req.routeOptions.url ?? '');
+    if (!own && !notTraffic.test(url)) {
       req[TRAFFIC] = new Traffic(url.startsWith('/v1/chat/') || url.startsWith('/v1/models') ? 'llm' : 'http');
       const res = reply.raw as TrackedResponse;
       res[REQUEST] = req;
       res.on('close', closed); // a response closes once
+    }
+    if (!own) {
+      try {
+        mtls.check(req);
+      } catch (err) {
+        return done(err as Error);
+      }
     }
     done();
   });
@@ -149,5 +168,7 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
 declare module 'fastify' {
   interface FastifyInstance {
     dataPlane: DataPlane;
+    /** The client-certificate check and its counts (`/admin/mtls/*`). */
+    mtls: MtlsGate;
   }
 }

@@ -12,6 +12,8 @@ import { BudgetTracker } from './budget-tracker';
 import { CircuitBreakers } from './circuit-breaker';
 import { authenticateKey, type KeyCaller } from './key-auth';
 import { KeyUsage } from './key-usage';
+import { CLIENT_CERT } from './mtls';
+import { checkCertBinding } from './mtls-binding';
 import { RateLimiter, routeLimits, tierLimits } from './limiter';
 import { DataPlaneMetrics, Gauge } from './metrics';
 
@@ -150,9 +152,13 @@ export class DataPlane {
     return this.writers.map((w) => [w.table, w.dropped.refused + w.dropped.overflow]);
   }
 
-  /** The caller's key and tenant (401/403 otherwise), noted on the request and as the key's last use. */
+  /**
+   * The caller's key and tenant (401/403 otherwise, also when the key is bound to a client certificate the request
+   * did not present), noted on the request and as the key's last use.
+   */
   authenticate(request: FastifyRequest): KeyCaller {
     const caller = authenticateKey(this.gw.snapshot, request);
+    checkCertBinding(caller.key, request[CLIENT_CERT]);
     const traffic = request[TRAFFIC];
     if (traffic) {
       traffic.tenantId = caller.tenant.id;
