@@ -16,6 +16,8 @@ import { trafficRoutes } from './traffic-routes';
 import { webhookRoutes } from './webhook-routes';
 import { mcpAdminRoutes } from '../mcp/admin-routes';
 import { bearerAuth } from './authenticate';
+import { whoamiRoutes } from './whoami-routes';
+import { consoleRoutes } from '../console/console-routes';
 import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../http/input-guard';
 import {
   adminErrorBody,
@@ -80,10 +82,14 @@ async function adminApi(admin: FastifyInstance, { gw, service }: { gw: Gateway; 
     admin.register(routes, { gw, service });
   }
   admin.register(priorityRoutes, { gw });
+  admin.register(whoamiRoutes);
   admin.register(mcpAdminRoutes, { gw, service });
 }
 
-/** The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page. */
+/**
+ * The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page,
+ * and the web console at `/console` (static files that call the admin API like any client).
+ */
 export function buildAdminApp(gw: Gateway): FastifyInstance {
   const app = Fastify({
     ...receiveTimeouts(gw.config),
@@ -105,6 +111,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
   app.register(healthRoutes, { gw });
   app.register(metricsRoute, { gw });
   app.register(adminApi, { prefix: '/v1/admin', gw, service });
+  app.register(consoleRoutes);
   return app;
 }
 
