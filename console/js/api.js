@@ -34,7 +34,7 @@ export async function api(method, path, body, { headers = {}, raw = false } = {}
     parsed = undefined;
   }
   if (!res.ok) {
-    if (res.status === 401 && token) signOut('Your token is no longer valid; sign in again.');
+    if (res.status === 401 && identity) signOut('Your token is no longer valid; sign in again.');
     throw new ApiFailure(res.status, parsed);
   }
   return parsed;

@@ -90,7 +90,7 @@ export function field({ label, name, type = 'text', value, required, options, hi
   return h(
     'div',
     { class: `field ${type === 'checkbox' ? 'check' : ''}`, 'data-field': name },
-    h('label', { for: id }, label, required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null),
+    h('label', { for: id }, label),
     control,
     hint ? h('p', { class: 'hint' }, hint) : null,
     error,

@@ -157,7 +157,7 @@ export function routePage(main, { id, tenant }) {
   async function loadHistory() {
     let versions;
     try {
-      versions = (await api('GET', `${path}/versions${query({ tenant_id: tenant, limit: 10 })}`)).data;
+      versions = (await api('GET', `${path}/versions${owner}`)).data;
     } catch (err) {
       fill(history, h('p', { class: 'error', role: 'alert' }, `Could not load the versions: ${err.message}`));
       return;
