@@ -28,8 +28,9 @@ export function alignLines(a, b) {
   let j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) rows.push([a[i++], b[j++], 'same']);
-    else if (j < m && (i === n || lcs[i][j + 1] >= lcs[i + 1][j])) rows.push([null, b[j++], 'added']);
-    else rows.push([a[i++], null, 'removed']);
+    // removals before additions, so a changed line reads as one row below
+    else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) rows.push([a[i++], null, 'removed']);
+    else rows.push([null, b[j++], 'added']);
   }
   // a removal followed by an addition reads best as one changed line
   const merged = [];
