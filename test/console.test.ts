@@ -19,7 +19,7 @@ describe('web console in headless Chromium (pglite)', () => {
     rig = await startConsoleRig('pglite');
     ({ page, problems } = await rig.open());
     await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: rig.url });
-  }, 60_000);
+  }, 180_000); // a loaded machine may take long to start a gateway and a browser
   afterAll(() => rig?.close());
 
   const api = (method: string, url: string, body?: unknown, token?: string) =>
