@@ -18,6 +18,8 @@ import { mcpAdminRoutes } from '../mcp/admin-routes';
 import { mcpApprovalRoutes } from '../mcp/approval-routes';
 import { portalApi } from '../portal/portal-api';
 import { bearerAuth } from './authenticate';
+import { whoamiRoutes } from './whoami-routes';
+import { consoleRoutes } from '../console/console-routes';
 import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../http/input-guard';
 import {
   adminErrorBody,
@@ -83,11 +85,15 @@ async function adminApi(admin: FastifyInstance, { gw, service }: { gw: Gateway; 
     admin.register(routes, { gw, service });
   }
   admin.register(priorityRoutes, { gw });
+  admin.register(whoamiRoutes);
   admin.register(mcpAdminRoutes, { gw, service });
   admin.register(mcpApprovalRoutes, { gw, service });
 }
 
-/** The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page. */
+/**
+ * The control plane: `/v1/admin/*` (bearer auth), health probes, `/metrics`, the OpenAPI document and its docs page,
+ * and the web console at `/console` (static files that call the admin API like any client).
+ */
 export function buildAdminApp(gw: Gateway): FastifyInstance {
   const app = Fastify({
     ...receiveTimeouts(gw.config),
@@ -111,6 +117,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
   app.register(adminApi, { prefix: '/v1/admin', gw, service });
   app.register(portalApi, { gw, service, version: VERSION });
   app.register(nodeAdmin, { gw, service, version: VERSION });
+  app.register(consoleRoutes);
   return app;
 }
 

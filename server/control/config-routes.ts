@@ -15,6 +15,11 @@ const importQuery = z.strictObject({
   tenant_id: z.string().max(63).optional(),
   mode: z.enum(['merge', 'replace']).optional(),
   dry_run: z.enum(['true', 'false']).optional(),
+  content_hash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, "must be the 64 hex digits of a preview's content_hash")
+    .optional()
+    .describe('The content_hash of a dry run: the import is refused (409) unless it would apply exactly that plan.'),
 });
 const ref = z.object({ kind: z.string(), id: z.string() });
 const importResult = z.object({
@@ -45,6 +50,11 @@ const importResult = z.object({
     .optional()
     .describe('Dry runs: every change field by field, in apply order; secrets appear as "***".'),
   audit_event_id: z.string().optional().describe('Real runs: the CONFIG_IMPORTED audit event.'),
+  content_hash: z
+    .string()
+    .describe(
+      'SHA-256 of the mode, scope and planned changes; pass it to the real run to apply only what was previewed.',
+    ),
 });
 
 /** `GET /config/export` and `POST /config/import` (seed 002). */
@@ -90,7 +100,8 @@ export const configRoutes = routePlugin<{ gw: Gateway; service: ResourceService 
       },
       async (req) => {
         const q = req.query;
-        return sync.import(callContext(req), req.body, q.mode ?? 'merge', q.dry_run === 'true', q.tenant_id);
+        const dryRun = q.dry_run === 'true';
+        return sync.import(callContext(req), req.body, q.mode ?? 'merge', dryRun, q.tenant_id, q.content_hash);
       },
     );
   },

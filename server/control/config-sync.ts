@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { ApiError, validationError } from '../errors';
+import { canonicalJson } from '../lib/canonical-json';
 import type { Gateway } from '../gateway';
 import { RESOURCES, type ResourceDefinition } from '../resources';
 import { allResources, resolveInTenant } from '../store/resource-store';
@@ -37,6 +39,8 @@ export interface ImportResult {
   changes?: Change[];
   /** Real runs: the id of the CONFIG_IMPORTED audit event. */
   audit_event_id?: string;
+  /** SHA-256 of the mode, scope and planned changes: a real run given it applies only that very plan. */
+  content_hash: string;
 }
 
 /** One step to apply; a create given "***" may have the server make its secret (see redactedOnCreate). */
@@ -84,6 +88,7 @@ export class ConfigSync {
     mode: 'merge' | 'replace',
     dryRun: boolean,
     tenantId?: string,
+    expectedHash?: string,
   ): Promise<ImportResult> {
     const { parsed, details } = parseDocument(doc);
     const named = parsed?.tenantId ?? tenantId;
@@ -100,6 +105,13 @@ export class ConfigSync {
         // Claim locks first, as every route write takes them, so the import and a concurrent write never deadlock.
         for (const def of EXPORTED) await lockClaims(tx, def);
         const ops = await this.plan(tx, parsed, mode, scope, dryRun);
+        const contentHash = planHash(mode, scope, ops.steps);
+        if (expectedHash !== undefined && expectedHash !== contentHash)
+          throw new ApiError(
+            'CONFLICT',
+            'The document or the configuration changed since the preview; nothing was written',
+            [{ path: 'content_hash', message: 'does not match this import: preview it again' }],
+          );
         const refs = (list: Op[]) => list.map(({ kind, id }) => ({ kind, id }));
         const of = (op: Op['op']) => refs(ops.steps.filter((s) => s.op === op));
         result = {
@@ -112,6 +124,7 @@ export class ConfigSync {
           skipped: refs(ops.skipped),
           warnings: ops.warnings,
           generated_secrets: [],
+          content_hash: contentHash,
         };
         if (dryRun)
           result.changes = ops.steps.map(({ op, kind, id, tenant_id, changes }) => ({
@@ -247,6 +260,17 @@ export class ConfigSync {
       throw failedStep(op, err);
     }
   }
+}
+
+/**
+ * What a preview showed, as a hash: the mode, the scope and every planned change field by field (secrets as "***").
+ * A changed document and a configuration changed by someone else since the preview both change it.
+ */
+function planHash(mode: string, scope: string | undefined, steps: Op[]): string {
+  const changes = steps.map(({ op, kind, id, tenant_id, changes }) => ({ op, kind, id, tenant_id, changes }));
+  return createHash('sha256')
+    .update(canonicalJson({ mode, scope: scope ?? null, changes }))
+    .digest('hex');
 }
 
 /**
