@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -222,7 +223,7 @@ describe('web console in headless Chromium (pglite)', () => {
     await page.getByLabel('Event type').fill('ROUTE_UPDATED');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForFunction(() =>
-      [...document.querySelectorAll('code.event-type')].every((e) => e.textContent === 'ROUTE_UPDATED'),
+      Array.from(document.querySelectorAll('code.event-type')).every((e) => e.textContent === 'ROUTE_UPDATED'),
     );
     expect(await page.locator('code.event-type').count()).toBe(2);
     expect(await page.locator('ul.changes').first().innerText()).toMatch(/description: "first edit" → "second edit"/);
