@@ -6,6 +6,7 @@ import { BASELINE_HEADING } from './baseline';
 import { importBench, renderImport } from './import';
 import { policyBench, renderPolicies } from './policies';
 import { dataPlaneBench, renderDataPlane } from './proxies';
+import { renderRoutes, routeBench } from './routes';
 import { renderStartup, renderTerraform, startupBench, terraformBench } from './terraform';
 
 const RESULTS = join(__dirname, 'RESULTS.md');
@@ -24,9 +25,10 @@ function sections(): Map<string, string> {
 }
 
 /**
- * `npm run bench [-- terraform|proxies|startup|import|policies]`: runs the benchmarks (all by default) and rewrites their
- * sections of bench/RESULTS.md with the figures and their peers. `PORTICO_BENCH_BASELINE=<checkout>` runs an older
- * build beside today's in the proxies benchmark and adds a before-and-after section.
+ * `npm run bench [-- terraform|proxies|startup|import|policies|routes]`: runs the benchmarks (all but the optional
+ * `routes` by default) and rewrites their sections of bench/RESULTS.md with the figures and their peers.
+ * `PORTICO_BENCH_BASELINE=<checkout>` runs an older build beside today's in the proxies benchmark and adds a
+ * before-and-after section; in the routes benchmark it adds the older build's three rows.
  */
 async function main(): Promise<void> {
   const only = process.argv[2];
@@ -43,6 +45,8 @@ async function main(): Promise<void> {
     fresh.push(renderImport(await importBench(10_000, (l) => process.stderr.write(`${l}\n`))));
   if (!only || only === 'policies')
     fresh.push(renderPolicies(await policyBench((l) => process.stderr.write(`${l}\n`))));
+  // optional: three (or six, with a baseline) Porticos, one with 10,000 routes; run when named
+  if (only === 'routes') fresh.push(renderRoutes(await routeBench((l) => process.stderr.write(`${l}\n`))));
   for (const lines of fresh)
     for (const part of lines.join('\n').split(/\n(?=## )/)) kept.set(part.split('\n')[0]!, part.trimEnd());
   const order = [
@@ -53,6 +57,7 @@ async function main(): Promise<void> {
     '## Terraform provider: start-up',
     '## Config import',
     '## Policies',
+    '## Route matching',
   ];
   // Headings may carry a count ("## Config import: 10,000 entities"): a section sorts by the prefix it starts with.
   const rank = (heading: string) => order.findIndex((o) => heading.startsWith(o));

@@ -10,6 +10,7 @@ import { breakerSettings, type BreakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import { API_KEY_PREFIX, bearerOf, missingKey, presentedKey } from './key-auth';
 import { normalizePath } from './request-path';
+import { matchHttpRoute, type HttpRoute } from './route-match-http';
 import { answerPreflight, applyPolicies } from './policy-hook';
 import { connectionNamed, isHopByHop } from './hop-headers';
 import { circuitKey, relayUpstream, splitUrl, type UpstreamCall } from './upstream';
@@ -25,56 +26,6 @@ const NOT_FORWARDED = new Set([
   'expect',
 ]);
 const RESPONSE_OWN = new Set(['date', 'server']);
-
-/** Whether `path` falls under `prefix` at a segment boundary (`/api` serves `/api` and `/api/x`, not `/apix`). */
-const under = (path: string, prefix: string) =>
-  path === prefix || (path.startsWith(prefix) && (prefix.endsWith('/') || path[prefix.length] === '/'));
-
-/**
- * The HTTP route for a request: enabled, path under its `path_prefix`, method listed (an empty list allows all).
- * With a key, only the key's tenant's routes and global ones are candidates: longest prefix wins, then the tenant's
- * own route over a global one, then priority. Without a key, a global (platform) route that matches wins over any
- * tenant's, whatever the prefixes, so no tenant can capture anonymous traffic meant for the platform; among tenants'
- * routes the longest prefix wins, and between two tenants at the same prefix (data from before paths were owned,
- * see issue 11) the smaller id, never the higher priority, which the squatter would set.
- */
-export function matchHttpRoute(
-  snapshot: ConfigSnapshot,
-  method: string,
-  path: string,
-  tenantId: string | null,
-): HttpRoute | undefined {
-  let best: HttpRoute | undefined;
-  for (const r of snapshot.memo('http-routes', () => snapshot.all('route').filter(servesHttp))) {
-    if (!under(path, r.path_prefix)) continue;
-    if (tenantId !== null && r.tenant_id !== null && r.tenant_id !== tenantId) continue;
-    if (r.methods.length && !listed(r.methods, method)) continue;
-    if (!best || better(r, best, tenantId === null)) best = r;
-  }
-  return best;
-}
-
-/** An HTTP route: one with a `path_prefix`. */
-type HttpRoute = RouteState & { path_prefix: string };
-
-const servesHttp = (r: RouteState): r is HttpRoute => r.enabled && r.path_prefix !== null;
-const listed = (list: readonly string[], value: string) => list.includes(value);
-
-/** Whether route `a` serves a request before `b`; `anonymous`: the request has no key. */
-function better(a: HttpRoute, b: HttpRoute, anonymous: boolean): boolean {
-  const globalA = a.tenant_id === null;
-  if (anonymous && globalA !== (b.tenant_id === null)) return globalA;
-  const la = a.path_prefix.length;
-  const lb = b.path_prefix.length;
-  if (la !== lb) return la > lb;
-  if (a.tenant_id !== b.tenant_id) {
-    // with a key: its tenant's own route over a global one; two tenants (anonymous): neither's priority counts
-    if (globalA !== (b.tenant_id === null)) return !globalA;
-    return a.id < b.id;
-  }
-  if (a.priority !== b.priority) return a.priority > b.priority;
-  return a.id < b.id;
-}
 
 /** Where a route's requests go: its service or `backend_url`, split once per configuration rather than per request. */
 interface Backend {
