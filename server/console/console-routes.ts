@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
+import { packageRoot } from '../lib/package-root';
 
 /** Where the console's static files live: `console/` at the repository root, shipped as they are (no build). */
-export const CONSOLE_DIR = join(__dirname, '..', '..', 'console');
+export const CONSOLE_DIR = join(packageRoot(), 'console');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
