@@ -101,4 +101,3 @@ export const makeCa = (commonName: string): Issued => certificate(commonName, { 
 /** A certificate for a server (SAN localhost and 127.0.0.1) or a client, signed by `ca`. */
 export const issue = (ca: Issued, commonName: string, options: Omit<Options, 'issuer' | 'ca'> = {}): Issued =>
   certificate(commonName, { ...options, issuer: ca });
-
