@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import { copyRows, openDatabase, type OpenDatabase } from '../server/store/database';
-import { createPostgresDatabase, testDialects } from './support/databases';
+import { copyRows, type OpenDatabase } from '../server/store/database';
+import { openTestDatabase, testDialects } from './support/databases';
 
 test('COPY text: nulls as \\N, and backslash, tab, newline and carriage return escaped', () => {
   expect(
@@ -16,22 +16,13 @@ test('COPY text: nulls as \\N, and backslash, tab, newline and carriage return e
 
 describe.each(testDialects())('append (%s)', (dialect) => {
   let database: OpenDatabase;
-  let drop: (() => Promise<void>) | undefined;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    if (dialect === 'postgres') {
-      const pg = await createPostgresDatabase();
-      drop = pg.drop;
-      database = await openDatabase({ databaseUrl: pg.url });
-    } else {
-      database = await openDatabase({ dataDir: 'memory://' });
-    }
+    ({ database, close } = await openTestDatabase(dialect));
   });
 
-  afterAll(async () => {
-    await database.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   test('rows arrive as they were, awkward text included; a column a row lacks is null', async () => {
     const awkward = 'tab\there, line\nbreak, cr\r, back\\slash, \\N literally, "quotes", ünïcödé 🚀';

@@ -1,28 +1,19 @@
 import pino from 'pino';
 import { BatchWriter } from '../server/data/batch-writer';
-import { openDatabase, type OpenDatabase } from '../server/store/database';
-import { createPostgresDatabase, testDialects } from './support/databases';
+import type { OpenDatabase } from '../server/store/database';
+import { openTestDatabase, testDialects } from './support/databases';
 
 describe.each(testDialects())('batch writer (%s)', (dialect) => {
   let database: OpenDatabase;
-  let drop: (() => Promise<void>) | undefined;
+  let close: (() => Promise<void>) | undefined;
   const lines: string[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
 
   beforeAll(async () => {
-    if (dialect === 'postgres') {
-      const pg = await createPostgresDatabase();
-      drop = pg.drop;
-      database = await openDatabase({ databaseUrl: pg.url });
-    } else {
-      database = await openDatabase({ dataDir: 'memory://' });
-    }
+    ({ database, close } = await openTestDatabase(dialect));
   });
 
-  afterAll(async () => {
-    await database.close();
-    await drop?.();
-  });
+  afterAll(() => close?.());
 
   const row = (path: string) => ({
     kind: 'http' as const,

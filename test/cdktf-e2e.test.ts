@@ -1,12 +1,7 @@
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import pino from 'pino';
-import { startServer, type RunningServer } from '../server/app';
-import { loadConfig } from '../server/config';
-import { testPgliteImage } from './support/pglite-image';
-import { TerraformDir, terraformAvailable } from './support/terraform';
+import { CDKTF, cdktfEnv, exec, TSX } from './support/cdktf';
+import { startGatewayForTerraform, TerraformDir, terraformAvailable, type TerraformGateway } from './support/terraform';
 
 /**
  * Issue 13, done-when: one CDKTF app with every resource kind (and a data source), run with plain `cdktf deploy`,
@@ -14,11 +9,7 @@ import { TerraformDir, terraformAvailable } from './support/terraform';
  * an import of everything into an empty state (the constructs' importFrom), and destroy.
  */
 
-const run = promisify(execFile);
 const ROOT = join(__dirname, '..');
-const CDKTF = join(ROOT, 'node_modules', '.bin', 'cdktf');
-const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-const TOKEN = 'cdktf-e2e-token-0123456789';
 const STACK = 'everything';
 
 /** The app: PHASE=changed changes a field of three kinds; IMPORT_IDS ({ name: import id }) imports those resources. */
@@ -106,51 +97,23 @@ const KINDS = [
 
 const haveTerraform = terraformAvailable();
 (haveTerraform ? describe : describe.skip)('a CDKTF app with every resource kind, plain cdktf commands', () => {
-  let server: RunningServer;
+  let gw: TerraformGateway;
   let tf: TerraformDir;
-  const api = async (path: string) =>
-    (await (await fetch(server.adminUrl + path, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
-  const stateFile = () => join(tf.dir, `terraform.${STACK}.tfstate`);
-  const managed = () =>
-    (JSON.parse(readFileSync(stateFile(), 'utf8')).resources as any[]).filter((r) => r.mode === 'managed');
-
-  const cdktf = async (args: string[], extra: Record<string, string> = {}) => {
-    const env = {
-      PATH: process.env.PATH!,
-      HOME: tf.home,
-      CHECKPOINT_DISABLE: '1',
-      CI: '1',
-      FORCE_COLOR: '0',
-      PORTICO_ENDPOINT: server.adminUrl!,
-      PORTICO_TOKEN: TOKEN,
-      ...extra,
-    };
-    try {
-      const { stdout, stderr } = await run(CDKTF, args, { cwd: tf.dir, env, maxBuffer: 64 * 1024 * 1024 });
-      return { code: 0, out: (stdout + stderr).replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, out: (e.stdout + e.stderr).replace(/\x1b\[[0-9;]*[A-Za-z]/g, '') };
-    }
-  };
+  const api = async (path: string) => (await gw.api('GET', path)).body;
+  const STATE_FILE = `terraform.${STACK}.tfstate`;
+  const stateFile = () => join(tf.dir, STATE_FILE);
+  const managed = () => tf.resources(STATE_FILE).filter((r) => r.mode === 'managed');
+  const cdktf = (args: string[], extra: Record<string, string> = {}) =>
+    exec(CDKTF, args, tf.dir, { ...cdktfEnv(tf.home, gw), ...extra });
 
   beforeAll(async () => {
-    server = await startServer(
-      loadConfig({
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_TOKEN: TOKEN,
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_DATA_PORT: '0',
-      }),
-      pino({ level: 'silent' }),
-      { webhooks: false, pgliteImage: testPgliteImage() },
-    );
+    gw = await startGatewayForTerraform();
     tf = new TerraformDir();
     await tf.installProvider();
     tf.write('main.ts', APP);
     tf.write('cdktf.json', JSON.stringify({ language: 'typescript', app: `node ${TSX} main.ts` }));
   }, 120_000);
-  afterAll(() => server?.close());
+  afterAll(() => gw?.close());
 
   test('deploy creates every kind; diff then shows no changes', async () => {
     const deploy = await cdktf(['deploy', STACK, '--auto-approve']);
@@ -158,7 +121,7 @@ const haveTerraform = terraformAvailable();
     expect([...new Set(managed().map((r) => r.type))].sort()).toEqual([...KINDS].sort());
     expect(deploy.out).toContain('tenant_name = "Acme Corp"');
     expect((await api('/v1/admin/routes/billing-route')).service_id).toBe('billing');
-    expect(readFileSync(stateFile(), 'utf8')).not.toMatch(/whsec_cdktf_e2e_secret|sk-cdktf-e2e-0001/);
+    expect(tf.stateText(STATE_FILE)).not.toMatch(/whsec_cdktf_e2e_secret|sk-cdktf-e2e-0001/);
     const diff = await cdktf(['diff', STACK]);
     expect([diff.code, diff.out]).toEqual([0, expect.stringContaining('No changes')]);
   }, 300_000);

@@ -1,14 +1,15 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import pino from 'pino';
 import { findInstalledProvider, LOCK_FILE, packageHashV1 } from '../constructs/lock-file';
-import { startServer, type RunningServer } from '../server/app';
-import { loadConfig } from '../server/config';
-import { testPgliteImage } from './support/pglite-image';
-import { TerraformDir, terraformAvailable } from './support/terraform';
+import { CDKTF, cdktfEnv, exec, TSX } from './support/cdktf';
+import {
+  REQUIRED_PROVIDERS,
+  startGatewayForTerraform,
+  TerraformDir,
+  terraformAvailable,
+  type TerraformGateway,
+} from './support/terraform';
 
 /**
  * Issue 13, item 9: the first `cdktf deploy` / `diff` / `destroy` work offline with no flags. PorticoProvider writes
@@ -16,12 +17,7 @@ import { TerraformDir, terraformAvailable } from './support/terraform';
  * (which asks the public registry), and `terraform init` accepts the hash as its own.
  */
 
-const run = promisify(execFile);
 const ROOT = join(__dirname, '..');
-const CDKTF = join(ROOT, 'node_modules', '.bin', 'cdktf');
-const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-const TOKEN = 'cdktf-offline-token-0123456789';
-const stripColours = (s: string) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
 
 /** The hashes terraform itself records for the portico provider in a lock file. */
 const lockedHashes = (lockFile: string) =>
@@ -47,30 +43,21 @@ async function synthWithHome(home: string, outdir: string): Promise<string> {
 const haveTerraform = terraformAvailable();
 (haveTerraform ? describe : describe.skip)('cdktf first contact: offline, no flags, fresh HOME', () => {
   let home: string;
-  let server: RunningServer;
+  let gw: TerraformGateway;
 
   beforeAll(async () => {
     const tf = new TerraformDir();
     await tf.installProvider();
     home = tf.home;
-    server = await startServer(
-      loadConfig({
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_TOKEN: TOKEN,
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_DATA_PORT: '0',
-      }),
-      pino({ level: 'silent' }),
-      { webhooks: false, pgliteImage: testPgliteImage() },
-    );
+    gw = await startGatewayForTerraform();
   }, 120_000);
-  afterAll(() => server?.close());
+  afterAll(() => gw?.close());
 
   test("the hash written is terraform's own for the installed package (h1, Go's dirhash)", async () => {
     const tf = new TerraformDir();
     await tf.installProvider();
-    tf.write('main.tf', 'terraform {\n  required_providers {\n    portico = { source = "portico/portico" }\n  }\n}\n');
-    expect((await tf.tf('init', '-input=false', '-no-color')).code).toBe(0);
+    tf.write('main.tf', REQUIRED_PROVIDERS);
+    expect((await tf.init()).code).toBe(0);
     const installed = findInstalledProvider(tf.home)!;
     expect(installed.version).toMatch(/^\d+\.\d+\.\d+/);
     expect(lockedHashes(join(tf.dir, LOCK_FILE))).toEqual([packageHashV1(installed.dir)]);
@@ -113,26 +100,8 @@ const haveTerraform = terraformAvailable();
       join(dir, 'cdktf.json'),
       JSON.stringify({ language: 'typescript', app: `node ${TSX} ${join(ROOT, 'stacks', 'main.ts')}` }),
     );
-    const env = {
-      PATH: process.env.PATH!,
-      HOME: home,
-      CHECKPOINT_DISABLE: '1',
-      CI: '1',
-      FORCE_COLOR: '0',
-      PORTICO_ENDPOINT: server.adminUrl!,
-      PORTICO_TOKEN: TOKEN,
-    };
-    const cdktf = async (...args: string[]) => {
-      try {
-        const { stdout, stderr } = await run(CDKTF, args, { cwd: dir, env, maxBuffer: 64 * 1024 * 1024 });
-        return { code: 0, out: stripColours(stdout + stderr) };
-      } catch (err) {
-        const e = err as { code: number; stdout: string; stderr: string };
-        return { code: e.code, out: stripColours(e.stdout + e.stderr) };
-      }
-    };
-    const api = async (path: string) =>
-      (await (await fetch(server.adminUrl + path, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+    const cdktf = (...args: string[]) => exec(CDKTF, args, dir, cdktfEnv(home, gw));
+    const api = async (path: string) => (await gw.api('GET', path)).body;
 
     const synth = await cdktf('synth');
     expect(synth.out).toContain('Generated Terraform code for the stacks: platform, tenant-acme');

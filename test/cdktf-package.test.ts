@@ -1,14 +1,9 @@
-import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import pino from 'pino';
 import { LOCK_FILE } from '../constructs/lock-file';
-import { startServer, type RunningServer } from '../server/app';
-import { loadConfig } from '../server/config';
-import { testPgliteImage } from './support/pglite-image';
-import { terraformAvailable } from './support/terraform';
+import { CDKTF, cdktfEnv, exec } from './support/cdktf';
+import { startGatewayForTerraform, terraformAvailable, type TerraformGateway } from './support/terraform';
 
 /**
  * Issue 13, items 10 and 12: the project packed with `npm pack` installs into an ordinary cdktf TypeScript app (the
@@ -17,27 +12,8 @@ import { terraformAvailable } from './support/terraform';
  * The apps install from the npm registry with the cache preferred; the project's own dependencies are cached already.
  */
 
-const run = promisify(execFile);
 const ROOT = join(__dirname, '..');
-const CDKTF = join(ROOT, 'node_modules', '.bin', 'cdktf');
 const TEMPLATE_TSCONFIG = join(ROOT, 'node_modules', 'cdktf-cli', 'bundle', 'templates', 'typescript', 'tsconfig.json');
-const TOKEN = 'cdktf-package-token-0123456789';
-
-interface Result {
-  code: number;
-  out: string;
-}
-
-async function exec(file: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  const strip = (s: string) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
-  try {
-    const { stdout, stderr } = await run(file, args, { cwd, env, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, out: strip(stdout + stderr) };
-  } catch (err) {
-    const e = err as { code: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, out: strip(`${e.stdout ?? ''}${e.stderr ?? ''}`) };
-  }
-}
 
 /** A stack as an app's own code would write it: `library` is the CDK library the app is built on. */
 const appSource = (library: 'cdktf' | 'cdktn', tenantId: string) => `import { Construct } from "constructs";
@@ -89,22 +65,13 @@ async function makeApp(dependencies: Record<string, string>, source: string): Pr
 const haveTerraform = terraformAvailable();
 (haveTerraform ? describe : describe.skip)('portico as an installed package: npm pack, then fresh apps', () => {
   let tarball: string;
-  let server: RunningServer;
-  const api = async (path: string) =>
-    (await (await fetch(server.adminUrl + path, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as any;
+  let gw: TerraformGateway;
+  const api = async (path: string) => (await gw.api('GET', path)).body;
 
   /** The user's steps in `dir` from a fresh HOME: build (strict tsc), install the provider, then plain cdktf. */
   async function firstContact(dir: string) {
     const home = mkdtempSync(join(tmpdir(), 'portico-home-'));
-    const env = {
-      PATH: process.env.PATH!,
-      HOME: home,
-      CHECKPOINT_DISABLE: '1',
-      CI: '1',
-      FORCE_COLOR: '0',
-      PORTICO_ENDPOINT: server.adminUrl!,
-      PORTICO_TOKEN: TOKEN,
-    };
+    const env = cdktfEnv(home, gw);
     const build = await exec('npx', ['--no-install', 'tsc'], dir); // the template's `npm run build`
     expect([build.code, build.out]).toEqual([0, '']);
     // the template's own way to run the app (cdktf.json "app": "npx ts-node main.ts"): type-checks and synthesizes
@@ -126,18 +93,9 @@ const haveTerraform = terraformAvailable();
     const pack = await exec('npm', ['pack', '--pack-destination', packDir], ROOT);
     if (pack.code !== 0) throw new Error(`npm pack failed:\n${pack.out}`);
     tarball = join(packDir, `portico-${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}.tgz`);
-    server = await startServer(
-      loadConfig({
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_TOKEN: TOKEN,
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_DATA_PORT: '0',
-      }),
-      pino({ level: 'silent' }),
-      { webhooks: false, pgliteImage: testPgliteImage() },
-    );
+    gw = await startGatewayForTerraform();
   }, 180_000);
-  afterAll(() => server?.close());
+  afterAll(() => gw?.close());
 
   test('the tarball holds compiled JS and .d.ts for the constructs, and the CLI; no TypeScript source of them', async () => {
     const listing = await exec('tar', ['-tzf', tarball], ROOT);

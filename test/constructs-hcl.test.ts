@@ -1,17 +1,11 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import pino from 'pino';
 import * as c from '../constructs';
 import { TerraformDataSource, TerraformResource } from '../constructs/cdktf';
 import { DATA_MODELS, MODELS, type ResourceModel } from '../provider/schema';
-import { startServer, type RunningServer } from '../server/app';
-import { loadConfig } from '../server/config';
-import { testPgliteImage } from './support/pglite-image';
-import { TerraformDir, terraformAvailable } from './support/terraform';
+import { CDKTF, exec, TSX } from './support/cdktf';
+import { startGatewayForTerraform, TerraformDir, terraformAvailable, type TerraformGateway } from './support/terraform';
 
-const run = promisify(execFile);
 const ROOT = join(__dirname, '..');
 const TOKEN = 'cdktf-hcl-token-0123456789';
 /** Quotes, a backslash, a newline and non-ASCII: what an HCL string literal must escape, or keep, right. */
@@ -240,42 +234,27 @@ describe('issue 13, item 11: cdktf synth --hcl', () => {
 
   const haveTerraform = terraformAvailable();
   (haveTerraform ? describe : describe.skip)('with our provider installed', () => {
-    let server: RunningServer;
+    let gw: TerraformGateway;
     let tf: TerraformDir;
     beforeAll(async () => {
-      server = await startServer(
-        loadConfig({
-          PORTICO_DATA_DIR: 'memory://',
-          PORTICO_ADMIN_TOKEN: TOKEN,
-          PORTICO_ADMIN_PORT: '0',
-          PORTICO_DATA_PORT: '0',
-        }),
-        pino({ level: 'silent' }),
-        { webhooks: false, pgliteImage: testPgliteImage() },
-      );
+      gw = await startGatewayForTerraform({ token: TOKEN });
       tf = new TerraformDir();
       await tf.installProvider();
     }, 120_000);
-    afterAll(() => server?.close());
+    afterAll(() => gw?.close());
 
     /** init, validate and plan the synthesized stack in `dir`; the plan's resource values by address. */
     async function validateAndPlan(dir: string) {
-      const env = { ...process.env, HOME: tf.home, CHECKPOINT_DISABLE: '1', TF_IN_AUTOMATION: '1' };
-      const terraform = async (...args: string[]) => {
-        try {
-          const { stdout, stderr } = await run('terraform', args, { cwd: dir, env, maxBuffer: 64 * 1024 * 1024 });
-          return { code: 0, out: stdout + stderr, stdout };
-        } catch (err) {
-          const e = err as { code: number; stdout: string; stderr: string };
-          return { code: e.code, out: e.stdout + e.stderr, stdout: e.stdout };
-        }
-      };
-      expect(await terraform('init', '-input=false', '-no-color')).toMatchObject({ code: 0 });
-      const validated = await terraform('validate', '-no-color');
-      expect([validated.code, validated.out]).toEqual([0, expect.stringContaining('The configuration is valid')]);
-      const plan = await terraform('plan', '-input=false', '-no-color', '-refresh=false', '-lock=false', '-out=tfplan');
-      expect([plan.code, plan.out]).toEqual([0, expect.stringContaining('Plan:')]);
-      const shown = JSON.parse((await terraform('show', '-json', 'tfplan')).stdout);
+      const stack = new TerraformDir({}, { dir, home: tf.home });
+      expect(await stack.init()).toMatchObject({ code: 0 });
+      const validated = await stack.validate();
+      expect([validated.code, validated.stdout + validated.stderr]).toEqual([
+        0,
+        expect.stringContaining('The configuration is valid'),
+      ]);
+      const plan = await stack.tf('plan', '-input=false', '-no-color', '-refresh=false', '-lock=false', '-out=tfplan');
+      expect([plan.code, plan.stdout + plan.stderr]).toEqual([0, expect.stringContaining('Plan:')]);
+      const shown = JSON.parse((await stack.tf('show', '-json', 'tfplan')).stdout);
       return Object.fromEntries(
         (shown.resource_changes as { address: string; change: { after: unknown } }[]).map((r) => [
           r.address,
@@ -285,8 +264,8 @@ describe('issue 13, item 11: cdktf synth --hcl', () => {
     }
 
     test('terraform validates the HCL, and plans from it exactly what it plans from the JSON synthesis', async () => {
-      const hcl = synth(true, server.adminUrl!);
-      const json = synth(false, server.adminUrl!);
+      const hcl = synth(true, gw.url);
+      const json = synth(false, gw.url);
       const fromHcl = await validateAndPlan(hcl.dir);
       const fromJson = await validateAndPlan(json.dir);
       expect(Object.keys(fromHcl).length).toBeGreaterThanOrEqual(12);
@@ -302,13 +281,14 @@ describe('issue 13, item 11: cdktf synth --hcl', () => {
         join(dir, 'cdktf.json'),
         JSON.stringify({
           language: 'typescript',
-          app: `node ${join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs')} ${join(ROOT, 'stacks', 'main.ts')}`,
+          app: `node ${TSX} ${join(ROOT, 'stacks', 'main.ts')}`,
           sendCrashReports: 'false',
           terraformProviders: [],
         }),
       );
       const env = { ...process.env, HOME: tf.home, CHECKPOINT_DISABLE: '1', CI: '1', FORCE_COLOR: '0' };
-      await run(join(ROOT, 'node_modules', '.bin', 'cdktf'), ['synth', '--hcl'], { cwd: dir, env, maxBuffer: 1 << 26 });
+      const synthesized = await exec(CDKTF, ['synth', '--hcl'], dir, env);
+      expect([synthesized.code, synthesized.out]).toEqual([0, expect.anything()]);
       const manifest = JSON.parse(readFileSync(join(dir, 'cdktf.out', 'manifest.json'), 'utf8'));
       const stacks = Object.values(manifest.stacks) as { synthesizedStackPath: string; workingDirectory: string }[];
       expect(stacks.length).toBeGreaterThan(0);
@@ -317,10 +297,9 @@ describe('issue 13, item 11: cdktf synth --hcl', () => {
         const hcl = readFileSync(join(dir, 'cdktf.out', s.synthesizedStackPath), 'utf8');
         expect(hcl).toMatch(/^resource "portico_/m);
         const stackDir = join(dir, 'cdktf.out', s.workingDirectory);
-        const terraform = (...args: string[]) => run('terraform', args, { cwd: stackDir, env });
-        await terraform('init', '-input=false', '-no-color', '-backend=false');
-        const { stdout } = await terraform('validate', '-no-color');
-        expect(stdout).toContain('The configuration is valid');
+        const stack = new TerraformDir({}, { dir: stackDir, home: tf.home });
+        expect((await stack.init('-backend=false')).code).toBe(0);
+        expect((await stack.validate()).stdout).toContain('The configuration is valid');
       }
     }, 240_000);
   });

@@ -4,6 +4,7 @@ import { TENANT_ROLES } from '../server/resources/token';
 import { testDialects } from './support/databases';
 import { OWNER_TOKEN, startTestGateway, type TestGateway } from './support/gateway';
 import { Receiver } from './support/receiver';
+import { storedState } from './support/stored-state';
 
 /**
  * What tenant callers may do with what belongs to the platform: platform-scoped kinds (written by platform roles
@@ -65,31 +66,7 @@ describe.each(testDialects())('platform resources and tenant callers (%s)', (dia
     await rx?.stop();
   });
 
-  /** Everything a refused call must leave as it was. */
-  const state = async () => ({
-    resources: await t.gateway.db
-      .selectFrom('resources')
-      .select(['kind', 'id', 'tenant_id', 'data', 'secret', 'version'])
-      .orderBy('kind')
-      .orderBy('id')
-      .execute(),
-    versions: await t.gateway.db
-      .selectFrom('resource_versions')
-      .select(['kind', 'id', 'version'])
-      .orderBy('kind')
-      .orderBy('id')
-      .orderBy('version')
-      .execute(),
-    deliveries: await t.gateway.db.selectFrom('webhook_deliveries').select(['id', 'status']).orderBy('id').execute(),
-    audit: Number(
-      (
-        await t.gateway.db
-          .selectFrom('audit_events')
-          .select((eb) => eb.fn.countAll().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    ),
-  });
+  const state = () => storedState(t, { deliveries: true });
   const create = async (def: ResourceDefinition, extra: Record<string, unknown> = {}) => {
     const res = await t.api('POST', base(def), { ...SAMPLES[def.kind]!(++n, hookUrl), ...extra });
     expect(res.status).toBe(201);

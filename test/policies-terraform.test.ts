@@ -1,8 +1,4 @@
-import pino from 'pino';
-import { startServer, type RunningServer } from '../server/app';
-import { loadConfig } from '../server/config';
-import { testPgliteImage } from './support/pglite-image';
-import { TerraformDir, terraformAvailable } from './support/terraform';
+import { startGatewayForTerraform, TerraformDir, terraformAvailable, type TerraformGateway } from './support/terraform';
 
 /**
  * `portico_policy` from the registry with the real terraform binary: it applies (a YAML body from yamlencode, a null
@@ -10,19 +6,9 @@ import { TerraformDir, terraformAvailable } from './support/terraform';
  * the plan clean too. (The Terraform suites at large belong to test/terraform.test.ts; this one only checks that
  * the policy definition is provider-compatible.)
  */
-const TOKEN = 'terraform-policy-token-0123456789';
 const suite = terraformAvailable() ? describe : describe.skip;
 
-const config = (endpoint: string, limit: number) => `
-terraform {
-  required_providers {
-    portico = { source = "portico/portico" }
-  }
-}
-provider "portico" {
-  endpoint = "${endpoint}"
-  token    = "${TOKEN}"
-}
+const config = (gw: TerraformGateway, limit: number) => `${gw.hcl}
 resource "portico_tenant" "acme" {
   id   = "acme"
   name = "Acme"
@@ -38,52 +24,33 @@ resource "portico_policy" "rate" {
 `;
 
 suite('portico_policy with terraform', () => {
-  let server: RunningServer;
+  let gw: TerraformGateway;
   let tf: TerraformDir;
-  let admin: string;
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${admin}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
 
   beforeAll(async () => {
-    server = await startServer(
-      loadConfig({
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_TOKEN: TOKEN,
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_DATA_PORT: '0',
-      }),
-      pino({ level: 'silent' }),
-      { webhooks: false, pgliteImage: testPgliteImage() },
-    );
-    admin = server.adminUrl!;
+    gw = await startGatewayForTerraform();
     tf = new TerraformDir();
     await tf.installProvider();
   }, 120_000);
-  afterAll(() => server?.close());
+  afterAll(() => gw?.close());
 
   test('applies, plans clean, survives a status change made through the API, and updates the body', async () => {
-    tf.write('main.tf', config(admin, 100));
-    expect((await tf.tf('init', '-input=false', '-no-color')).code).toBe(0);
-    const apply = await tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
+    tf.write('main.tf', config(gw, 100));
+    expect((await tf.init()).code).toBe(0);
+    const apply = await tf.apply();
     expect(apply.stderr).toBe('');
-    const created = await api('GET', '/v1/admin/policies/acme-rate');
+    const created = await gw.api('GET', '/v1/admin/policies/acme-rate');
     expect(created.body).toMatchObject({ tenant_id: 'acme', status: 'DRAFT', target: null, priority: 5, version: 1 });
     expect(created.body.body).toMatch(/limit.*100/);
     expect(await tf.planActions()).toEqual({});
 
-    expect((await api('POST', '/v1/admin/policies/acme-rate/status', { status: 'ACTIVE' })).status).toBe(200);
+    expect((await gw.api('POST', '/v1/admin/policies/acme-rate/status', { status: 'ACTIVE' })).status).toBe(200);
     expect(await tf.planActions()).toEqual({});
 
-    tf.write('main.tf', config(admin, 200));
+    tf.write('main.tf', config(gw, 200));
     expect(await tf.planActions()).toEqual({ 'portico_policy.rate': ['update'] });
-    expect((await tf.tf('apply', '-auto-approve', '-input=false', '-no-color')).stderr).toBe('');
-    const updated = await api('GET', '/v1/admin/policies/acme-rate');
+    expect((await tf.apply()).stderr).toBe('');
+    const updated = await gw.api('GET', '/v1/admin/policies/acme-rate');
     expect(updated.body).toMatchObject({ status: 'ACTIVE', version: 2 });
     expect(updated.body.body).toMatch(/limit.*200/);
     expect(await tf.planActions()).toEqual({});

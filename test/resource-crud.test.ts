@@ -2,6 +2,7 @@ import { RESOURCES, type Kind, type ResourceDefinition } from '../server/resourc
 import { testDialects } from './support/databases';
 import { created, uniqueId } from './support/fixtures';
 import { startTestGateway, type TestGateway } from './support/gateway';
+import { storedState } from './support/stored-state';
 
 /**
  * Every kind of the registry through its REST API: create → get → list → update → delete, each step audited, and
@@ -121,30 +122,7 @@ describe.each(testDialects())('resource CRUD through the REST API (%s)', (dialec
   const listIds = async (collection: string) =>
     (await t.api('GET', `${collection}?limit=500`)).body.data.map((r: { id: string }) => r.id);
 
-  /** Everything a refused write must leave as it was. */
-  const stored = async () => ({
-    resources: await t.gateway.db
-      .selectFrom('resources')
-      .select(['kind', 'id', 'tenant_id', 'data', 'secret', 'version'])
-      .orderBy('kind')
-      .orderBy('id')
-      .execute(),
-    versions: await t.gateway.db
-      .selectFrom('resource_versions')
-      .select(['kind', 'id', 'version'])
-      .orderBy('kind')
-      .orderBy('id')
-      .orderBy('version')
-      .execute(),
-    audit: Number(
-      (
-        await t.gateway.db
-          .selectFrom('audit_events')
-          .select((eb) => eb.fn.countAll().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    ),
-  });
+  const stored = () => storedState(t);
 
   test.each(RESOURCES.map((def) => [def.kind, def] as const))(
     '%s: create, get, list, update, delete, each audited',

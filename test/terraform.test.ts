@@ -1,38 +1,27 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pino from 'pino';
 import { BulkReader } from '../provider/bulk-read';
 import { AdminClient } from '../provider/client';
 import type { CtyValue } from '../provider/cty-codec';
 import { modelByType } from '../provider/schema';
-import { startServer, type RunningServer } from '../server/app';
-import { loadConfig } from '../server/config';
-import { createPostgresDatabase, testDialects } from './support/databases';
-import { testPgliteImage } from './support/pglite-image';
+import type { RunningServer } from '../server/app';
+import { testDialects } from './support/databases';
 import { Receiver } from './support/receiver';
-import { TerraformDir, terraformAvailable } from './support/terraform';
+import {
+  REQUIRED_PROVIDERS,
+  secretVariable,
+  startGatewayForTerraform,
+  TerraformDir,
+  terraformAvailable,
+  type TerraformGateway,
+} from './support/terraform';
 
-const TOKEN = 'terraform-e2e-token-0123456789';
 const SECRET = 'whsec_terraform_e2e_secret_value';
 const haveTerraform = terraformAvailable();
 const suite = haveTerraform ? describe : describe.skip;
 
-const config = (endpoint: string, tenantName = 'Acme Corp') => `
-terraform {
-  required_providers {
-    portico = { source = "portico/portico" }
-  }
-}
-variable "secret" {
-  type      = string
-  sensitive = true
-  ephemeral = true
-}
-provider "portico" {
-  endpoint = "${endpoint}"
-  token    = "${TOKEN}"
-}
+const config = (gw: TerraformGateway, tenantName = 'Acme Corp') => `${gw.hcl}${secretVariable('secret')}
 resource "portico_tenant"  "acme" {
   id       = "acme-corp"
   name     = "${tenantName}"
@@ -92,49 +81,27 @@ resource "portico_token" "ci" {
 
 suite('terraform end to end (real terraform, provider from the local mirror)', () => {
   jest.setTimeout(180_000);
-  let server: RunningServer;
+  let gw: TerraformGateway;
   let tf: TerraformDir;
-  let admin: string;
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(admin + path, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as any) };
-  };
-  const state = (address: string) => {
-    const doc = JSON.parse(readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8'));
-    const [type, name] = address.split('.');
-    return doc.resources.find((r: any) => r.type === type && r.name === name)?.instances[0].attributes;
-  };
+  const api = (method: string, path: string, body?: unknown) => gw.api(method, path, body);
+  const state = (address: string) => tf.attributes(address);
 
   beforeAll(async () => {
-    server = await startServer(
-      loadConfig({
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_TOKEN: TOKEN,
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_DATA_PORT: '0',
-      }),
-      pino({ level: 'silent' }),
-      { webhooks: false, pgliteImage: testPgliteImage() },
-    );
-    admin = server.adminUrl!;
+    gw = await startGatewayForTerraform();
     tf = new TerraformDir({ TF_VAR_secret: SECRET });
     await tf.installProvider();
-    tf.write('main.tf', config(admin));
+    tf.write('main.tf', config(gw));
   }, 120_000);
-  afterAll(() => server?.close());
+  afterAll(() => gw?.close());
 
   test('init works offline from the local mirror', async () => {
-    const init = await tf.tf('init', '-input=false', '-no-color');
+    const init = await tf.init();
     expect(init.stderr).toBe('');
     expect(init.stdout).toContain('Installing portico/portico v0.1.0');
   });
 
   test('apply creates everything over the admin API; a second plan is empty', async () => {
-    const apply = await tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
+    const apply = await tf.apply();
     expect(apply.stdout).toContain('Apply complete! Resources: 9 added');
     expect((await api('GET', '/v1/admin/tenants/acme-corp')).body).toMatchObject({
       name: 'Acme Corp',
@@ -149,20 +116,18 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
       service_id: 'billing',
       circuit_breaker: { failure_threshold: 3, cooldown_ms: 30000 },
     });
-    const plan = await tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color');
-    expect(plan.code).toBe(0);
+    await tf.expectEmptyPlan();
   });
 
   test('no write-only secret reaches the state', () => {
-    const raw = readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8');
-    expect(raw).not.toContain(SECRET);
+    expect(tf.stateText()).not.toContain(SECRET);
     expect(state('portico_webhook.ops')).toMatchObject({ secret_wo: null, secret_wo_version: 1, secret_set: true });
   });
 
   test('renaming a tenant is an in-place update', async () => {
-    tf.write('main.tf', config(admin, 'Acme Corporation'));
+    tf.write('main.tf', config(gw, 'Acme Corporation'));
     expect(await tf.planActions()).toEqual({ 'portico_tenant.acme': ['update'] });
-    await tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
+    await tf.apply();
     expect((await api('GET', '/v1/admin/tenants/acme-corp')).body.name).toBe('Acme Corporation');
   });
 
@@ -174,9 +139,9 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
     });
     expect((await api('DELETE', `/v1/admin/budgets/${state('portico_budget.acme').id}`)).status).toBe(204);
     expect(await tf.planActions()).toEqual({ 'portico_route.gpt': ['update'], 'portico_budget.acme': ['create'] });
-    await tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
+    await tf.apply();
     expect((await api('GET', '/v1/admin/routes/gpt-route')).body.priority).toBe(0);
-    expect((await tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color')).code).toBe(0);
+    await tf.expectEmptyPlan();
   });
 
   test('terraform import of every kind is followed by an empty plan', async () => {
@@ -193,12 +158,9 @@ suite('terraform end to end (real terraform, provider from the local mirror)', (
     ]) {
       const s = state(address);
       const id = address === 'portico_api_key.prod' ? `${s.tenant_id}/${s.id}` : s.id;
-      expect((await tf.tf('state', 'rm', address)).code).toBe(0);
-      const imported = await tf.tf('import', '-input=false', '-no-color', address, id);
-      expect(imported.stdout).toContain('Import successful');
+      await tf.expectReimported(address, id);
     }
-    const plan = await tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color');
-    expect([plan.code, plan.stdout]).toEqual([0, expect.stringContaining('No changes')]);
+    await tf.expectEmptyPlan();
   });
 
   test('invalid configuration fails at plan with diagnostics naming the attribute', async () => {
@@ -217,7 +179,7 @@ resource "portico_budget" "bad" {
   period    = "YEARLY"
 }`,
     );
-    const plan = await tf.tf('plan', '-input=false', '-no-color');
+    const plan = await tf.plan();
     expect(plan.code).toBe(1);
     expect(plan.stderr).toMatch(
       /Error: Invalid path_prefix[\s\S]*path_prefix   = "\/x"[\s\S]*give exactly one of model_pattern/,
@@ -227,7 +189,7 @@ resource "portico_budget" "bad" {
   });
 
   test('destroy removes everything', async () => {
-    const destroy = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
+    const destroy = await tf.destroy();
     expect(destroy.stdout).toContain('Destroy complete! Resources: 9 destroyed');
     expect((await api('GET', '/v1/admin/tenants')).body.data).toEqual([]);
     expect((await api('GET', '/v1/admin/routes')).body.data).toEqual([]);
@@ -243,13 +205,13 @@ resource "portico_budget" "bad" {
     expect(readFileSync(config, 'utf8')).toContain(`"portico/portico" = "${dir}"`);
     tf.write(
       'main.tf',
-      'terraform {\n  required_providers {\n    portico = { source = "portico/portico" }\n  }\n}\nprovider "portico" {\n  token = "x"\n}\nresource "portico_tenant" "t" {\n  id   = "t"\n  name = "T"\n}\n',
+      `${REQUIRED_PROVIDERS}provider "portico" {\n  token = "x"\n}\nresource "portico_tenant" "t" {\n  id   = "t"\n  name = "T"\n}\n`,
     );
-    const validate = await tf.tf('validate', '-no-color');
+    const validate = await tf.validate();
     const env = { TF_CLI_CONFIG_FILE: config };
     const withDev = new TerraformDir(env);
     withDev.write('main.tf', readFileSync(join(tf.dir, 'main.tf'), 'utf8'));
-    const ok = await withDev.tf('validate', '-no-color');
+    const ok = await withDev.validate();
     expect(validate.code).toBe(1); // without the override and without init, terraform cannot find the provider
     expect([ok.code, ok.stdout]).toEqual([0, expect.stringContaining('The configuration is valid')]);
     expect(ok.stdout + ok.stderr).toContain('Provider development overrides are in effect');
@@ -261,42 +223,16 @@ resource "portico_budget" "bad" {
   jest.setTimeout(180_000);
   const HOOK_SECRET = 'whsec_issue13_first_secret_value';
   const NEW_SECRET = 'whsec_issue13_second_secret_value';
-  let server: RunningServer;
+  let gw: TerraformGateway;
   let tf: TerraformDir;
-  let admin: string;
   let receiver: Receiver;
   let hookUrl: string;
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(admin + path, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as any) };
-  };
-  const state = (address: string) => {
-    const doc = JSON.parse(readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8'));
-    const [type, name] = address.split('.');
-    return doc.resources.find((r: any) => r.type === type && r.name === name)?.instances[0].attributes;
-  };
-  const main = (forceDestroy = '') => `
-terraform {
-  required_providers {
-    portico = { source = "portico/portico" }
-  }
-}
-variable "secret" {
-  type      = string
-  sensitive = true
-  ephemeral = true
-}
+  const api = (method: string, path: string, body?: unknown) => gw.api(method, path, body);
+  const state = (address: string) => tf.attributes(address);
+  const main = (forceDestroy = '') => `${gw.hcl}${secretVariable('secret')}
 variable "secret_version" {
   type    = number
   default = 1
-}
-provider "portico" {
-  endpoint = "${admin}"
-  token    = "${TOKEN}"
 }
 resource "portico_tenant" "team" {
   id   = "team-13"
@@ -340,35 +276,19 @@ resource "portico_webhook" "given" {
   secret_wo_version = var.secret_version
 }
 `;
-  const plan = (...args: string[]) => tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color', ...args);
-  const apply = (...args: string[]) => tf.tf('apply', '-auto-approve', '-input=false', '-no-color', ...args);
-
   beforeAll(async () => {
-    server = await startServer(
-      loadConfig({
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_TOKEN: TOKEN,
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_DATA_PORT: '0',
-      }),
-      pino({ level: 'silent' }),
-      { webhooks: false, pgliteImage: testPgliteImage() },
-    );
-    admin = server.adminUrl!;
+    gw = await startGatewayForTerraform();
     receiver = new Receiver();
     hookUrl = await receiver.start();
-    tf = new TerraformDir({ TF_VAR_secret: HOOK_SECRET });
-    await tf.installProvider();
-    tf.write('main.tf', main());
-    expect((await tf.tf('init', '-input=false', '-no-color')).code).toBe(0);
+    tf = await TerraformDir.initialised(main(), { TF_VAR_secret: HOOK_SECRET });
   }, 120_000);
   afterAll(async () => {
     await receiver?.stop();
-    await server?.close();
+    await gw?.close();
   });
 
   test('provider_name (REST provider), and decimals no float64 holds (19.99, 0.1, 99.99), apply and re-plan empty', async () => {
-    const applied = await apply();
+    const applied = await tf.apply();
     expect([applied.code, applied.stderr]).toEqual([0, '']);
     expect(applied.stdout).toContain('Apply complete! Resources: 8 added');
     expect((await api('GET', `/v1/admin/credentials/${state('portico_credential.openai').id}`)).body).toMatchObject({
@@ -382,15 +302,14 @@ resource "portico_webhook" "given" {
     });
     expect((await api('GET', `/v1/admin/budgets/${state('portico_budget.team').id}`)).body.limit_usd).toBe(19.99);
     expect(state('portico_pricing.gpt')).toMatchObject({ provider_name: 'openai', output_per_million_usd: 99.99 });
-    const again = await plan();
-    expect([again.code, again.stdout]).toEqual([0, expect.stringContaining('No changes')]);
+    await tf.expectEmptyPlan();
   });
 
   test('a webhook without secret_wo keeps the secret the server made, and it verifies a delivery', async () => {
     const made = state('portico_webhook.made');
     expect(made.secret).toMatch(/^whsec_/);
     expect(state('portico_webhook.given').secret).toBeNull(); // the given secret is never echoed into state
-    expect(readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8')).not.toContain(HOOK_SECRET);
+    expect(tf.stateText()).not.toContain(HOOK_SECRET);
     expect((await api('POST', `/v1/admin/webhooks/${made.id}/test`)).body.delivered).toBe(true);
     const [got] = await receiver.waitFor(1);
     const expected = createHmac('sha256', made.secret).update(got.body).digest('hex');
@@ -409,31 +328,31 @@ resource "portico_webhook" "given" {
       'portico_token.t': ['delete', 'create'],
       'portico_credential.openai': ['delete', 'create'],
     });
-    const shown = await plan();
+    const shown = await tf.plan();
     expect(shown.stdout.match(/~ status\s+= "REVOKED" -> \(known after apply\) # forces replacement/g)).toHaveLength(3);
-    expect((await apply()).code).toBe(0);
+    expect((await tf.apply()).code).toBe(0);
     expect(state('portico_api_key.k')).toMatchObject({ status: 'ACTIVE', key: expect.stringMatching(/^ptc_key_/) });
     expect(state('portico_api_key.k').id).not.toBe(key.id);
     expect((await api('GET', `/v1/admin/tenants/team-13/keys/${key.id}`)).status).toBe(404);
-    expect((await plan()).code).toBe(0);
+    await tf.expectEmptyPlan();
   });
 
   test('a changed secret_wo without a new secret_wo_version is a plan warning; bumping the version sends it', async () => {
-    const warned = await plan('-var', `secret=${NEW_SECRET}`);
+    const warned = await tf.plan('-var', `secret=${NEW_SECRET}`);
     expect(warned.code).toBe(0); // nothing would change
     expect(warned.stdout + warned.stderr).toMatch(
       /Warning: secret_wo changed but secret_wo_version did not[\s\S]*Change\s+secret_wo_version\s+to\s+send\s+the\s+new\s+value/,
     );
-    const same = await plan();
+    const same = await tf.plan();
     expect(same.stdout + same.stderr).not.toContain('Warning');
-    const rotated = await apply('-var', `secret=${NEW_SECRET}`, '-var', 'secret_version=2');
+    const rotated = await tf.apply('-var', `secret=${NEW_SECRET}`, '-var', 'secret_version=2');
     expect([rotated.code, rotated.stdout + rotated.stderr]).toEqual([0, expect.not.stringContaining('Warning')]);
     expect(rotated.stdout).toContain('1 changed');
-    const after = await plan('-var', `secret=${NEW_SECRET}`, '-var', 'secret_version=2');
+    const after = await tf.plan('-var', `secret=${NEW_SECRET}`, '-var', 'secret_version=2');
     expect([after.code, after.stdout + after.stderr]).toEqual([0, expect.not.stringContaining('Warning')]);
-    const old = await plan('-var', 'secret_version=2'); // the first secret is now the one not sent
+    const old = await tf.plan('-var', 'secret_version=2'); // the first secret is now the one not sent
     expect(old.stdout + old.stderr).toContain('Warning: secret_wo changed but secret_wo_version did not');
-    const raw = readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8');
+    const raw = tf.stateText();
     expect([raw.includes(NEW_SECRET), raw.includes(HOOK_SECRET)]).toEqual([false, false]);
     tf.write('main.tf', main().replace('default = 1', 'default = 2'));
   });
@@ -462,7 +381,7 @@ resource "portico_webhook" "bad" {
   events = ["NOT_AN_EVENT_TYPE"]
 }`,
     );
-    const bad = await tf.tf('plan', '-input=false', '-no-color');
+    const bad = await tf.plan();
     tf.write('bad.tf', '');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/Error: Invalid id[\s\S]*id\s+= "Bad Id"[\s\S]*id must be a slug: lower-case letters/);
@@ -478,17 +397,17 @@ resource "portico_webhook" "bad" {
     const updatedAt = (await api('GET', '/v1/admin/tenants/team-13')).body.updated_at;
     const byHand = await api('POST', '/v1/admin/tenants/team-13/keys', { name: 'made-by-hand' });
     expect(byHand.status).toBe(201);
-    const refused = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
+    const refused = await tf.destroy();
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
       /still owns 1 api_key, made outside this configuration[\s\S]*set force_destroy = true/,
     );
     expect(refused.stderr).not.toContain('cascade=true');
     tf.write('main.tf', main('force_destroy = true').replace('default = 1', 'default = 2'));
-    expect((await apply()).code).toBe(0);
+    expect((await tf.apply()).code).toBe(0);
     expect(state('portico_tenant.team').force_destroy).toBe(true);
     expect((await api('GET', '/v1/admin/tenants/team-13')).body.updated_at).toBe(updatedAt); // an option: no API write
-    const destroyed = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
+    const destroyed = await tf.destroy();
     expect([destroyed.code, destroyed.stderr]).toEqual([0, '']);
     expect((await api('GET', '/v1/admin/tenants/team-13')).status).toBe(404);
     expect((await api('GET', `/v1/admin/tenants/team-13/keys/${byHand.body.id}`)).status).toBe(404);
@@ -499,18 +418,9 @@ resource "portico_webhook" "bad" {
 (haveTerraform ? describe : describe.skip)('terraform: data sources (real terraform)', () => {
   jest.setTimeout(180_000);
   const CREDENTIAL_SECRET = 'sk-data-source-credential-4242';
-  let server: RunningServer;
+  let gw: TerraformGateway;
   let tf: TerraformDir;
-  const main = (admin: string, extra = '') => `
-terraform {
-  required_providers {
-    portico = { source = "portico/portico" }
-  }
-}
-provider "portico" {
-  endpoint = "${admin}"
-  token    = "${TOKEN}"
-}
+  const main = (extra = '') => `${gw.hcl}
 resource "portico_tenant" "a" {
   id       = "ds-a"
   name     = "Data A"
@@ -585,29 +495,15 @@ output "credential_version" { value = data.portico_credential.a.api_key_wo_versi
 ${extra}`;
 
   beforeAll(async () => {
-    server = await startServer(
-      loadConfig({
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_TOKEN: TOKEN,
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_DATA_PORT: '0',
-      }),
-      pino({ level: 'silent' }),
-      { webhooks: false, pgliteImage: testPgliteImage() },
-    );
-    tf = new TerraformDir();
-    await tf.installProvider();
-    tf.write('main.tf', main(server.adminUrl!));
-    expect((await tf.tf('init', '-input=false', '-no-color')).code).toBe(0);
+    gw = await startGatewayForTerraform();
+    tf = await TerraformDir.initialised(main());
   }, 120_000);
-  afterAll(() => server?.close());
+  afterAll(() => gw?.close());
 
   test('every data source reads what the same apply made; outputs carry the values; a second plan is empty', async () => {
-    const applied = await tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
+    const applied = await tf.apply();
     expect([applied.code, applied.stderr]).toEqual([0, '']);
-    const outputs = JSON.parse((await tf.tf('output', '-json')).stdout) as Record<string, { value: unknown }>;
-    const values = Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
-    expect(values).toEqual({
+    expect(await tf.outputs()).toEqual({
       tenant_name: 'Data A',
       tenant_team: 'lookups',
       tier_limit: 250,
@@ -620,35 +516,33 @@ ${extra}`;
       credential_last4: '4242',
       credential_version: 3,
     });
-    const again = await tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color');
-    expect([again.code, again.stderr]).toEqual([0, '']);
+    const again = await tf.expectEmptyPlan();
+    expect(again.stderr).toBe('');
   });
 
   test("a credential's data source holds metadata only: its secret never reaches the state", () => {
-    const text = readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8');
-    expect(text).not.toContain(CREDENTIAL_SECRET);
-    const doc = JSON.parse(text);
-    const data = doc.resources.find((r: any) => r.mode === 'data' && r.type === 'portico_credential');
-    expect(Object.keys(data.instances[0].attributes)).not.toContain('api_key_wo');
-    expect(data.instances[0].attributes).toMatchObject({ tenant_id: 'ds-a', key_last4: '4242', status: 'ACTIVE' });
+    expect(tf.stateText()).not.toContain(CREDENTIAL_SECRET);
+    const data = tf.attributes('data.portico_credential.a');
+    expect(Object.keys(data)).not.toContain('api_key_wo');
+    expect(data).toMatchObject({ tenant_id: 'ds-a', key_last4: '4242', status: 'ACTIVE' });
   });
 
   test('a missing id is an error diagnostic naming the kind and the id; a repeated id without tenant_id asks for it', async () => {
     tf.write(
       'main.tf',
-      main(server.adminUrl!, 'data "portico_route" "gone" {\n  id        = "no-such-route"\n  tenant_id = "ds-a"\n}\n'),
+      main('data "portico_route" "gone" {\n  id        = "no-such-route"\n  tenant_id = "ds-a"\n}\n'),
     );
-    const plan = await tf.tf('plan', '-input=false', '-no-color');
+    const plan = await tf.plan();
     expect(plan.code).toBe(1);
     expect(plan.stderr).toMatch(/No route with id "no-such-route" in tenant "ds-a" exists/);
     expect(plan.stderr).toContain('data.portico_route.gone');
     // ids repeat across tenants: a lookup naming no tenant is told to set tenant_id
-    tf.write('main.tf', main(server.adminUrl!, 'data "portico_service" "which" {\n  id = "shared"\n}\n'));
-    const ambiguous = await tf.tf('plan', '-input=false', '-no-color');
+    tf.write('main.tf', main('data "portico_service" "which" {\n  id = "shared"\n}\n'));
+    const ambiguous = await tf.plan();
     expect(ambiguous.code).toBe(1);
     expect(ambiguous.stderr).toMatch(/AMBIGUOUS_ID[\s\S]*tenant_id: is needed: this id is not unique across tenants/);
-    tf.write('main.tf', main(server.adminUrl!));
-    const destroyed = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
+    tf.write('main.tf', main());
+    const destroyed = await tf.destroy();
     expect([destroyed.code, destroyed.stderr]).toEqual([0, '']);
   });
 });
@@ -666,8 +560,7 @@ function countRequests(server: RunningServer) {
 }
 
 describe.each(testDialects())('bulk refresh: BulkReader against a real gateway (issue 13, item 18; %s)', (dialect) => {
-  let server: RunningServer;
-  let pg: { url: string; drop: () => Promise<void> } | undefined;
+  let gw: TerraformGateway;
   let client: AdminClient;
   let seen: ReturnType<typeof countRequests>;
   const tenant = modelByType('portico_tenant')!;
@@ -678,19 +571,8 @@ describe.each(testDialects())('bulk refresh: BulkReader against a real gateway (
     ({ id, tenant_id: tenantId }) as Record<string, CtyValue>;
 
   beforeAll(async () => {
-    pg = dialect === 'postgres' ? await createPostgresDatabase('migrated') : undefined;
-    server = await startServer(
-      loadConfig({
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_TOKEN: TOKEN,
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_ROLE: 'control',
-        ...(pg ? { DATABASE_URL: pg.url, PORTICO_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
-      }),
-      pino({ level: 'silent' }),
-      { webhooks: false, pgliteImage: testPgliteImage() },
-    );
-    client = new AdminClient(server.adminUrl!, TOKEN);
+    gw = await startGatewayForTerraform({ dialect, controlOnly: true });
+    client = new AdminClient(gw.url, gw.token);
     for (let i = 0; i < 5; i++)
       await client.request('POST', '/v1/admin/tenants', { id: `bulk-${i}`, name: `Bulk ${i}` });
     // the same route id in two tenants (ids are unique per owner), and a global one
@@ -702,12 +584,9 @@ describe.each(testDialects())('bulk refresh: BulkReader against a real gateway (
         providers: [{ provider: 'openai' }],
       });
     for (let i = 0; i < 3; i++) await client.request('POST', '/v1/admin/tenants/bulk-0/keys', { name: `key-${i}` });
-    seen = countRequests(server);
+    seen = countRequests(gw.server);
   }, 60_000);
-  afterAll(async () => {
-    await server?.close();
-    await pg?.drop();
-  });
+  afterAll(() => gw?.close());
   beforeEach(() => (seen.length = 0));
 
   test('reads of one collection after the first come from one list, fetched page by page', async () => {
@@ -739,7 +618,7 @@ describe.each(testDialects())('bulk refresh: BulkReader against a real gateway (
       role: 'viewer',
       tenant_id: 'bulk-1',
     });
-    const reader = new BulkReader(new AdminClient(server.adminUrl!, made.body.token));
+    const reader = new BulkReader(new AdminClient(gw.url, made.body.token));
     const read = await Promise.all([
       reader.read(route, stateOfRoute('solo', null)),
       reader.read(route, stateOfRoute('shared', 'bulk-1')),
@@ -793,25 +672,16 @@ describe.each(testDialects())('bulk refresh: BulkReader against a real gateway (
 });
 
 describe('provider admin client: kept-alive connections, plain errors', () => {
-  let server: RunningServer;
+  let gw: TerraformGateway;
   beforeAll(async () => {
-    server = await startServer(
-      loadConfig({
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_TOKEN: TOKEN,
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_ROLE: 'control',
-      }),
-      pino({ level: 'silent' }),
-      { webhooks: false, pgliteImage: testPgliteImage() },
-    );
+    gw = await startGatewayForTerraform({ controlOnly: true });
   }, 60_000);
-  afterAll(() => server?.close());
+  afterAll(() => gw?.close());
 
   test('calls one after the other share one connection; ten at once open no more than ten', async () => {
     let connections = 0;
-    server.admin!.server.on('connection', () => connections++);
-    const client = new AdminClient(server.adminUrl!, TOKEN);
+    gw.server.admin!.server.on('connection', () => connections++);
+    const client = new AdminClient(gw.url, gw.token);
     for (let i = 0; i < 5; i++)
       expect((await client.request('POST', '/v1/admin/tenants', { id: `ka-${i}`, name: `KA ${i}` })).status).toBe(201);
     expect(connections).toBe(1);
@@ -828,7 +698,7 @@ describe('provider admin client: kept-alive connections, plain errors', () => {
   });
 
   test('an unreachable gateway is an error naming the endpoint, not a stack trace', async () => {
-    const client = new AdminClient('http://127.0.0.1:9', TOKEN);
+    const client = new AdminClient('http://127.0.0.1:9', gw.token);
     await expect(client.request('GET', '/v1/admin/tenants')).rejects.toMatchObject({
       code: 'UNREACHABLE',
       message: expect.stringMatching(/^Cannot reach the Portico admin API at http:\/\/127\.0\.0\.1:9: .*ECONNREFUSED/),
@@ -840,21 +710,11 @@ describe('provider admin client: kept-alive connections, plain errors', () => {
   'terraform: bulk refresh, drift between runs (real terraform, %s)',
   (dialect) => {
     jest.setTimeout(180_000);
-    let server: RunningServer;
-    let pg: { url: string; drop: () => Promise<void> } | undefined;
+    let gw: TerraformGateway;
     let tf: TerraformDir;
     let client: AdminClient;
     let seen: ReturnType<typeof countRequests>;
-    const main = (endpoint: string) => `
-terraform {
-  required_providers {
-    portico = { source = "portico/portico" }
-  }
-}
-provider "portico" {
-  endpoint = "${endpoint}"
-  token    = "${TOKEN}"
-}
+    const main = () => `${gw.hcl}
 resource "portico_tenant" "t" {
   count = 4
   id    = "drift-\${count.index}"
@@ -879,43 +739,20 @@ resource "portico_api_key" "k" {
   name      = "key-\${count.index}"
 }
 `;
-    const plan = () => tf.tf('plan', '-detailed-exitcode', '-input=false', '-no-color');
-    const apply = () => tf.tf('apply', '-auto-approve', '-input=false', '-no-color');
-    const stateOf = (type: string, name: string, index: number) => {
-      const doc = JSON.parse(readFileSync(join(tf.dir, 'terraform.tfstate'), 'utf8'));
-      return doc.resources.find((r: any) => r.type === type && r.name === name).instances[index].attributes;
-    };
 
     beforeAll(async () => {
-      pg = dialect === 'postgres' ? await createPostgresDatabase('migrated') : undefined;
-      server = await startServer(
-        loadConfig({
-          PORTICO_DATA_DIR: 'memory://',
-          PORTICO_ADMIN_TOKEN: TOKEN,
-          PORTICO_ADMIN_PORT: '0',
-          PORTICO_ROLE: 'control',
-          ...(pg ? { DATABASE_URL: pg.url, PORTICO_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
-        }),
-        pino({ level: 'silent' }),
-        { webhooks: false, pgliteImage: testPgliteImage() },
-      );
-      client = new AdminClient(server.adminUrl!, TOKEN);
-      seen = countRequests(server);
-      tf = new TerraformDir();
-      await tf.installProvider();
-      tf.write('main.tf', main(server.adminUrl!));
-      expect((await tf.tf('init', '-input=false', '-no-color')).code).toBe(0);
-      const applied = await apply();
+      gw = await startGatewayForTerraform({ dialect, controlOnly: true });
+      client = new AdminClient(gw.url, gw.token);
+      seen = countRequests(gw.server);
+      tf = await TerraformDir.initialised(main());
+      const applied = await tf.apply();
       expect(applied.stdout).toContain('Apply complete! Resources: 13 added');
     }, 120_000);
-    afterAll(async () => {
-      await server?.close();
-      await pg?.drop();
-    });
+    afterAll(() => gw?.close());
     beforeEach(() => (seen.length = 0));
 
     test('a refresh lists each collection once instead of a GET per resource; the plan is empty', async () => {
-      expect((await plan()).code).toBe(0);
+      await tf.expectEmptyPlan();
       const gets = seen.filter((r) => r.method === 'GET');
       const lists = gets.filter((r) => r.query.includes('limit=')).map((r) => r.path);
       expect(lists.sort()).toEqual(['/v1/admin/routes', '/v1/admin/tenants', '/v1/admin/tenants/drift-0/keys']);
@@ -931,22 +768,22 @@ resource "portico_api_key" "k" {
         priority: 7,
       });
       await client.request('DELETE', '/v1/admin/routes/global-3');
-      await client.request('DELETE', `/v1/admin/tenants/drift-0/keys/${stateOf('portico_api_key', 'k', 1).id}`);
+      await client.request('DELETE', `/v1/admin/tenants/drift-0/keys/${tf.attributes('portico_api_key.k[1]').id}`);
       expect(await tf.planActions()).toEqual({
         'portico_tenant.t[2]': ['update'],
         'portico_route.shared[1]': ['update'],
         'portico_route.global[3]': ['create'],
         'portico_api_key.k[1]': ['create'],
       });
-      expect((await apply()).code).toBe(0);
+      expect((await tf.apply()).code).toBe(0);
       expect((await client.request('GET', '/v1/admin/tenants/drift-2')).body.name).toBe('Drift 2');
       expect((await client.request('GET', '/v1/admin/routes/shared?tenant_id=drift-2')).body.priority).toBe(0);
       expect((await client.request('GET', '/v1/admin/routes/global-3')).status).toBe(200);
-      expect((await plan()).code).toBe(0);
+      await tf.expectEmptyPlan();
     });
 
     test('destroy reads by list and deletes every resource, with no request rate-limited', async () => {
-      const destroyed = await tf.tf('destroy', '-auto-approve', '-input=false', '-no-color');
+      const destroyed = await tf.destroy();
       expect(destroyed.stdout).toContain('Destroy complete! Resources: 13 destroyed');
       expect(seen.filter((r) => r.status === 429)).toEqual([]);
       expect(seen.filter((r) => r.method === 'DELETE' && r.status === 204)).toHaveLength(13);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { OpenDatabase } from '../../server/store/database';
 
 /** The dialects every storage-touching suite runs on (kysely's tests loop the same way). */
 export type TestDialect = 'pglite' | 'postgres';
@@ -29,6 +30,26 @@ export async function createPostgresDatabase(
 ): Promise<{ url: string; drop: () => Promise<void> }> {
   const template = from === 'migrated' ? process.env[TEMPLATE_ENV] : undefined;
   return createDatabase(`portico_test_${randomBytes(6).toString('hex')}`, template ? ` template ${template}` : '');
+}
+
+/** A database of `dialect` opened (so migrated) as a gateway opens it, fresh and empty; `close` drops a PostgreSQL one. */
+export async function openTestDatabase(
+  dialect: TestDialect,
+): Promise<{ database: OpenDatabase; close: () => Promise<void> }> {
+  const { openDatabase } = await import('../../server/store/database');
+  if (dialect !== 'postgres') {
+    const database = await openDatabase({ dataDir: 'memory://' });
+    return { database, close: () => database.close() };
+  }
+  const pg = await createPostgresDatabase();
+  const database = await openDatabase({ databaseUrl: pg.url });
+  return {
+    database,
+    close: async () => {
+      await database.close();
+      await pg.drop();
+    },
+  };
 }
 
 /** Global setup: a database migrated as a gateway start would, for createPostgresDatabase to copy (none without TEST_DATABASE_URL). */
