@@ -25,7 +25,12 @@ export async function storedState(t: TestGateway, options: { deliveries?: boolea
       ? { deliveries: await db.selectFrom('webhook_deliveries').select(['id', 'status']).orderBy('id').execute() }
       : {}),
     audit: Number(
-      (await db.selectFrom('audit_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n,
+      (
+        await db
+          .selectFrom('audit_events')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
     ),
   };
 }
