@@ -61,6 +61,7 @@ function everyConstruct(stack: c.TerraformStack, endpoint: string) {
     healthCheckPath: '/healthz',
     healthCheckIntervalSecs: 15,
     timeoutMs: 5000,
+    deletedAt: null,
   });
   const llm = new c.Route(stack, 'llm', {
     id: 'gpt',
@@ -78,6 +79,8 @@ function everyConstruct(stack: c.TerraformStack, endpoint: string) {
     rateLimit: { limit: 10, windowSecs: 60 },
     circuitBreaker: { failureThreshold: 3, cooldownMs: 1000 },
     schemaEnforcement: 'reject',
+    metadata: { name: 'chat', spec_hash: 'abc123' },
+    deletedAt: null,
   });
   const http = new c.Route(stack, 'http', {
     tenantId: tenant.id,
