@@ -226,4 +226,17 @@ describe.each(testDialects())('policies: data plane (%s)', (dialect) => {
     const refused = await chat(s.key, 'hi');
     expect([refused.status, ((await refused.json()) as any).error.code]).toEqual([403, 'policy_denied']);
   });
+
+  test('guardrail patterns run in linear time: what backtracks for ever elsewhere answers on a 100 KB prompt', async () => {
+    const s = await setupTenant(t, {
+      credential: 'openai',
+      route: { model_pattern: 'gpt*', providers: [{ provider: 'openai', base_url: llmUrl }] },
+    });
+    // on V8's own engine the first is exponential and the second quadratic in the prompt's length
+    const rules = ['(a|a)*b', '[a-z]+@'].map((p) => `  - pattern: "${p}"\n    action: block\n`).join('');
+    await policy(s.tenantId, { type: 'guardrail', body: `rules:\n${rules}` }, 'ACTIVE');
+    expect((await chat(s.key, 'a'.repeat(100_000))).status).toBe(200);
+    expect((await chat(s.key, 'aaab')).status).toBe(403);
+    expect((await chat(s.key, 'write to me@example.com')).status).toBe(403);
+  });
 });

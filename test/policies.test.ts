@@ -110,11 +110,12 @@ describe.each(testDialects())('policies: admin API (%s)', (dialect) => {
       ],
       [
         { type: 'guardrail', body: 'rules:\n  - pattern: "(unclosed"\n    action: block\n' },
-        [{ path: 'body.rules.0.pattern', message: /^line 2: must be a valid regular expression/ }],
+        [{ path: 'body.rules.0.pattern', message: /^line 2: must be a regular expression .*missing closing \)/ }],
       ],
       [
-        { type: 'guardrail', body: 'rules:\n  - action: redact\n    pattern: "(a+)+$"\n' },
-        [{ path: 'body.rules.0.pattern', message: /^line 3: must not repeat a repeated group/ }],
+        // lookaround and backreferences have no linear-time match (server/lib/linear-regex.ts)
+        { type: 'guardrail', body: 'rules:\n  - action: redact\n    pattern: "secret(?=s)"\n' },
+        [{ path: 'body.rules.0.pattern', message: /^line 3: must be a regular expression without backreferences/ }],
       ],
       [{ type: 'cors', body: 'allow_origins: [\n' }, [{ path: 'body', message: /^line \d+: / }]],
       [{ type: 'ip_filter', body: '{"allow": ["10.0.0.300/8"]}' }, [{ path: 'body.allow.0', message: /^line 1: / }]],

@@ -84,6 +84,7 @@ describe.each(testDialects())('output schemas (%s)', (dialect) => {
       [{ minLength: -1 }, 'schema.minLength'],
       [{ $ref: '#/definitions/missing' }, 'schema'], // meta-valid, but does not compile
       [{ type: 'string', pattern: '(' }, 'schema'], // not a regular expression
+      [{ type: 'string', pattern: 'a(?=b)' }, 'schema'], // lookaround: no linear-time match (server/lib/linear-regex.ts)
       [{ $ref: 'https://example.com/remote.json' }, 'schema'], // remote references are never fetched
       [[{ type: 'string' }], 'schema'],
       ['{"type":"object"}', 'schema'],
@@ -213,6 +214,18 @@ describe.each(testDialects())('output schemas (%s)', (dialect) => {
     // read back through the admin API too
     const logs = await t.api('GET', `/v1/admin/request-logs?tenant_id=${acme.tenantId}`);
     expect(logs.body.data[0]).toMatchObject({ schema_validation: 'passed' });
+  });
+
+  test('schema patterns run in linear time: an answer that backtracks for ever elsewhere is checked', async () => {
+    const acme = await llmTenant();
+    const id = uniqueId('slow');
+    // on V8's own engine this pattern is exponential in the length of the text it fails on
+    const schema = { type: 'object', properties: { name: { type: 'string', pattern: '^(a|a)*b$' } } };
+    await created(t, '/v1/admin/schemas', { id, tenant_id: acme.tenantId, schema });
+    await inSnapshot(t, 'schema', id);
+    mock.rawAnswer = answerWith(JSON.stringify({ name: 'a'.repeat(20_000) }));
+    const res = await chat(acme.key, byId(id));
+    expect([res.status, res.headers.get('x-portico-schema-validation')]).toEqual([200, 'failed']);
   });
 
   test('an answer that does not satisfy the schema is reported (header, request log), or refused on a rejecting route', async () => {

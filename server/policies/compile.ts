@@ -1,6 +1,7 @@
 import { parseRanges, type IpRange } from './ip-ranges';
 import { parsePolicyBody } from './parse';
 import { type AnyBody, type BodyOf, type PolicyStatus, type PolicyType } from './types';
+import { linearRegex, type LinearRegex } from '../lib/linear-regex';
 
 /** A policy as the data plane and the dry-run read it: the resource's fields, its owner and its status. */
 export interface PolicyInput {
@@ -18,7 +19,7 @@ export interface PolicyInput {
 
 export interface CompiledGuardRule {
   name: string;
-  regex: RegExp;
+  regex: LinearRegex;
   on: 'prompt' | 'response' | 'both';
   action: 'block' | 'redact';
   replacement: string;
@@ -69,7 +70,7 @@ export function compilePolicy(p: PolicyInput): CompiledPolicy | undefined {
   } else if (p.type === 'guardrail') {
     c.guards = (parsed.value as BodyOf<'guardrail'>).rules.map((r, i) => ({
       name: r.name ?? `rule ${i}`,
-      regex: new RegExp(r.pattern, r.ignore_case ? 'giu' : 'gu'),
+      regex: linearRegex(r.pattern, { ignoreCase: r.ignore_case }),
       on: r.on,
       action: r.action,
       replacement: r.replacement,

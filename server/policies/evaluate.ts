@@ -1,6 +1,7 @@
 import type { CompiledPolicy } from './compile';
 import { clientBytes, inRanges } from './ip-ranges';
 import type { BodyOf } from './types';
+import type { LinearRegex } from '../lib/linear-regex';
 
 /** What a policy is asked about: one request, as far as the gateway knows it when policies run. */
 export interface PolicyRequest {
@@ -81,9 +82,7 @@ function guardrail(p: CompiledPolicy, r: PolicyRequest): [Verdict, string] {
   return redacting ? ['redact', redacting] : ['allow', 'no guardrail pattern matched'];
 }
 
-/** A global regular expression's test from the start of the text (it keeps its position between calls). */
-export function matches(regex: RegExp, text: string): boolean {
-  regex.lastIndex = 0;
+export function matches(regex: LinearRegex, text: string): boolean {
   return regex.test(text);
 }
 
@@ -148,7 +147,7 @@ export function redact(p: CompiledPolicy, texts: string[], side: 'prompt' | 'res
   let out = texts;
   for (const g of p.guards ?? []) {
     if (g.action !== 'redact' || g.on === (side === 'prompt' ? 'response' : 'prompt')) continue;
-    out = out.map((t) => t.replace(g.regex, g.replacement));
+    out = out.map((t) => g.regex.replaceAll(t, g.replacement));
   }
   return out;
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { linearRegexProblem } from '../lib/linear-regex';
 
 /**
  * What each policy type's `body` holds, one zod schema per type. The body arrives as YAML or JSON text and is
@@ -32,51 +33,16 @@ export function parseCidr(text: string): { address: string; prefix: number; fami
   return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
 }
 
-/**
- * Whether a pattern repeats a group that itself repeats (`(a+)+`, `(\\w*\\s?)*`) or refers back to a group: the
- * shapes that can backtrack for exponential time. A tenant's guardrail runs on the shared data plane, so such patterns
- * are refused rather than risked (a heuristic: it looks at group nesting, not at what the groups can match).
- */
-export function backtracksBadly(pattern: string): boolean {
-  if (/\\[1-9]|\\k</.test(pattern)) return true;
-  const groups: boolean[] = []; // per open group: whether it holds a quantifier
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (c === '[') {
-      while (i < pattern.length && pattern[i] !== ']') i += pattern[i] === '\\' ? 2 : 1;
-      continue;
-    }
-    if (c === '(') groups.push(false);
-    else if (c === ')') {
-      const inner = groups.pop() ?? false;
-      const next = pattern[i + 1];
-      const repeated = next === '*' || next === '+' || next === '{';
-      if (inner && repeated) return true;
-      if (groups.length) groups[groups.length - 1] ||= inner || repeated;
-    } else if ((c === '*' || c === '+' || c === '{') && groups.length) groups[groups.length - 1] = true;
-  }
-  return false;
-}
-
-/** A regular expression the data plane can compile (JavaScript syntax), bounded in size and in backtracking. */
+/** A regular expression the data plane runs in linear time (server/lib/linear-regex.ts), bounded in size. */
 const pattern = () =>
   z
     .string()
     .min(1)
     .max(1000)
-    .refine((p) => {
-      try {
-        new RegExp(p, 'u');
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'must be a valid regular expression')
-    .refine((p) => !backtracksBadly(p), 'must not repeat a repeated group or use backreferences (slow to match)');
+    .superRefine((p, ctx) => {
+      const problem = linearRegexProblem(p);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    });
 
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
