@@ -3,9 +3,9 @@ import type { RouteState } from '../server/resources';
 import { route as routeDefinition } from '../server/resources/route';
 import type { ConfigSnapshot } from '../server/store/snapshot';
 import { matchHttpRoute } from '../server/data/route-match-http';
-import { globMatch, llmRoutes } from '../server/data/route-match';
+import { llmRoutes } from '../server/data/route-match';
 import { testDialects } from './support/databases';
-import { startTestGateway, type TestGateway } from './support/gateway';
+import { startDataPlane, startTestGateway, type TestGateway } from './support/gateway';
 
 /*
  * The route index (a radix tree by path prefix, LLM patterns by literal head) against the linear scans it replaced,
@@ -46,6 +46,16 @@ function better(a: HttpRoute, b: HttpRoute, anonymous: boolean): boolean {
   return a.id < b.id;
 }
 
+/** `*` as any run of characters, through a regular expression: how patterns were matched before server/lib/glob.ts. */
+const globByRegExp = (pattern: string, model: string) =>
+  new RegExp(
+    `^${pattern
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+    's', // `*` is any run of characters, line breaks too
+  ).test(model);
+
 function linearLlmRoutes(snapshot: ConfigSnapshot, tenantId: string, model?: string): LlmRoute[] {
   const candidates = [...snapshot.ownedBy('route', tenantId), ...snapshot.ownedBy('route', null)]
     .filter((r): r is LlmRoute => r.enabled && r.model_pattern !== null)
@@ -55,7 +65,7 @@ function linearLlmRoutes(snapshot: ConfigSnapshot, tenantId: string, model?: str
         b.priority - a.priority ||
         a.id.localeCompare(b.id),
     );
-  return model === undefined ? candidates : candidates.filter((r) => globMatch(r.model_pattern, model));
+  return model === undefined ? candidates : candidates.filter((r) => globByRegExp(r.model_pattern, model));
 }
 
 // ---- the generator ----
@@ -198,6 +208,7 @@ describe.each(testDialects())('route index against the linear scan (%s)', (diale
         )
         .execute();
     const snapshot = t.gateway.snapshot;
+    const data = await startDataPlane(t); // which keeps the route index built
     await snapshot.reload();
     const rng = random(99);
     for (let i = 0; i < 600; i++) {
@@ -220,6 +231,17 @@ describe.each(testDialects())('route index against the linear scan (%s)', (diale
     });
     expect(label(matchHttpRoute(snapshot, 'GET', '/s1/v1/deep/x', null))).not.toBe('global/deeper');
     await snapshot.refresh('route', 'deeper');
+    const notAtLookup = () => {
+      throw new Error('the route index was built at lookup, not when the change was read');
+    };
+    const rebuilt = snapshot.memo('http-route-index', notAtLookup, ['route']);
     expect(label(matchHttpRoute(snapshot, 'GET', '/s1/v1/deep/x', null))).toBe('global/deeper');
+
+    // a change of another kind (a tenant) keeps the index: only route changes rebuild it
+    await insertResource(db, { kind: 'tenant', id: 'acme-idx', tenant_id: null, data: { name: 'Acme', version: 1 } });
+    await snapshot.refresh('tenant', 'acme-idx');
+    expect(snapshot.get('tenant', 'acme-idx', null)).toBeDefined();
+    expect(snapshot.memo('http-route-index', notAtLookup, ['route'])).toBe(rebuilt);
+    await data.close();
   }, 120_000);
 });

@@ -15,6 +15,7 @@ import { KeyUsage } from './key-usage';
 import { CLIENT_CERT } from './mtls';
 import { checkCertBinding } from './mtls-binding';
 import { RateLimiter, routeLimits, tierLimits } from './limiter';
+import { followHttpRoutes } from './route-match-http';
 import { DataPlaneMetrics, Gauge } from './metrics';
 
 /** Per-request state of a data-plane call, filled in as the request is authenticated, routed and proxied. */
@@ -80,6 +81,7 @@ export class DataPlane {
   readonly metrics = new DataPlaneMetrics();
   readonly keyUsage: KeyUsage;
   readonly priority: PriorityAdmission;
+  private readonly unfollowRoutes: () => void;
 
   constructor(readonly gw: Gateway) {
     this.usage = recordWriter(gw, 'usage_records', 'use_');
@@ -93,6 +95,7 @@ export class DataPlane {
     );
     this.keyUsage = new KeyUsage(gw.db, gw.log);
     this.priority = dataPlanePriority(gw, this.metrics);
+    this.unfollowRoutes = followHttpRoutes(gw.snapshot);
     running.set(gw, this);
     // a circuit is a route's (`owner/route`, and `#index:provider` on an LLM route), not an upstream URL's
     const circuitHelp = 'Circuit breaker per route (and LLM provider): 0 closed, 1 half-open, 2 open.';
@@ -136,6 +139,7 @@ export class DataPlane {
   async stop(deadline = this.stopBy ?? Date.now() + this.gw.config.shutdownGraceMs): Promise<void> {
     this.budgets.stop();
     this.limiter.stop();
+    this.unfollowRoutes();
     await Promise.all([
       this.usage.stop(deadline),
       this.requestLogs.stop(deadline),

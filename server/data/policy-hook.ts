@@ -19,7 +19,7 @@ import { RateLimiter, type LimitContext, type LimitRule, type LimitWindow } from
 
 /** The policies of the current configuration, compiled once per snapshot version. */
 export const policyIndex = (snapshot: ConfigSnapshot): PolicyIndex =>
-  snapshot.memo('policy-index', () => new PolicyIndex(snapshot.all('policy') as readonly PolicyInput[]));
+  snapshot.memo('policy-index', () => new PolicyIndex(snapshot.all('policy') as readonly PolicyInput[]), ['policy']);
 
 /** An LLM call's body, as the LLM proxy parsed it (messages' text may be redacted in place). */
 type ChatBody = Record<string, unknown>;

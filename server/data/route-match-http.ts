@@ -24,32 +24,55 @@ interface PrefixGroup {
 const byPriorityThenId = (a: HttpRoute, b: HttpRoute) =>
   b.priority - a.priority || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 
-/** The snapshot's HTTP routes in a radix tree by path prefix: built once per snapshot version, on first use. */
+/**
+ * The snapshot's HTTP routes in a radix tree by path prefix: built once per change of the routes, by the data plane
+ * right after the change is read (`followHttpRoutes`), so no request waits for it.
+ */
 function routeIndex(snapshot: ConfigSnapshot): PrefixTree<PrefixGroup> {
-  return snapshot.memo('http-route-index', () => {
-    const tree = new PrefixTree<PrefixGroup>();
-    const groups: PrefixGroup[] = [];
-    for (const r of snapshot.all('route')) {
-      if (!servesHttp(r)) continue;
-      const group = tree.upsert(r.path_prefix, () => {
-        const made = { prefix: r.path_prefix, endsWithSlash: r.path_prefix.endsWith('/') };
-        groups.push({ ...made, global: [], byTenant: new Map(), tenants: [] });
-        return groups[groups.length - 1]!;
-      });
-      if (r.tenant_id === null) group.global.push(r);
-      else {
-        group.tenants.push(r);
-        const own = group.byTenant.get(r.tenant_id);
-        if (own) own.push(r);
-        else group.byTenant.set(r.tenant_id, [r]);
+  return snapshot.memo(
+    'http-route-index',
+    () => {
+      const tree = new PrefixTree<PrefixGroup>();
+      const groups: PrefixGroup[] = [];
+      for (const r of snapshot.all('route')) {
+        if (!servesHttp(r)) continue;
+        const group = tree.upsert(r.path_prefix, () => {
+          const made = { prefix: r.path_prefix, endsWithSlash: r.path_prefix.endsWith('/') };
+          groups.push({ ...made, global: [], byTenant: new Map(), tenants: [] });
+          return groups[groups.length - 1]!;
+        });
+        if (r.tenant_id === null) group.global.push(r);
+        else {
+          group.tenants.push(r);
+          const own = group.byTenant.get(r.tenant_id);
+          if (own) own.push(r);
+          else group.byTenant.set(r.tenant_id, [r]);
+        }
       }
-    }
-    for (const g of groups) {
-      g.global.sort(byPriorityThenId);
-      for (const own of g.byTenant.values()) own.sort(byPriorityThenId);
-    }
-    return tree;
-  });
+      for (const g of groups) {
+        g.global.sort(byPriorityThenId);
+        for (const own of g.byTenant.values()) own.sort(byPriorityThenId);
+      }
+      return tree;
+    },
+    ['route'],
+  );
+}
+
+/**
+ * Builds the route index now and again after each load or route change, before the next request can ask for it.
+ * Returns what stops following.
+ */
+export function followHttpRoutes(snapshot: ConfigSnapshot): () => void {
+  const build = () => void routeIndex(snapshot);
+  const onChange = (kind: string) => kind === 'route' && build();
+  build();
+  snapshot.on('reload', build);
+  snapshot.on('change', onChange);
+  return () => {
+    snapshot.off('reload', build);
+    snapshot.off('change', onChange);
+  };
 }
 
 /** Whether `path`, which starts with the group's prefix, is under it at a segment boundary (`/api` not `/apix`). */

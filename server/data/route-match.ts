@@ -1,5 +1,6 @@
 import type { RouteState } from '../resources';
 import type { ConfigSnapshot } from '../store/snapshot';
+import { globMatch } from '../lib/glob';
 import { PrefixTree } from './route-match-tree';
 
 /** An LLM route: one with a `model_pattern`. */
@@ -7,22 +8,8 @@ export type LlmRoute = RouteState & { model_pattern: string };
 
 const servesLlm = (r: RouteState): r is LlmRoute => r.enabled && r.model_pattern !== null;
 
-const compiled = new Map<string, RegExp>();
-
-/** `gpt*` style patterns: `*` matches any run of characters, everything else literally. Compiled once per pattern. */
-export function globMatch(pattern: string, value: string): boolean {
-  let re = compiled.get(pattern);
-  if (!re) {
-    re = new RegExp(
-      `^${pattern
-        .split('*')
-        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-        .join('.*')}$`,
-    );
-    compiled.set(pattern, re);
-  }
-  return re.test(value);
-}
+/** What the LLM route indexes are derived from: only a route change drops them. */
+const ROUTES = ['route'] as const;
 
 /** One owner's LLM routes, best first, and the same routes in a radix tree by the literal head of their pattern. */
 interface OwnerRoutes {
@@ -33,19 +20,23 @@ interface OwnerRoutes {
 
 /** A tenant's own LLM routes (`tenantId`) or the global ones (`null`): by priority (highest first), then id. */
 function ownerRoutes(snapshot: ConfigSnapshot, tenantId: string | null): OwnerRoutes {
-  return snapshot.memo(tenantId === null ? 'llm-routes-global' : `llm-routes:${tenantId}`, () => {
-    const sorted = snapshot
-      .ownedBy('route', tenantId)
-      .filter(servesLlm)
-      .sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
-    const byHead = new PrefixTree<{ route: LlmRoute; rank: number; exact: boolean }[]>();
-    sorted.forEach((route, rank) => {
-      const star = route.model_pattern.indexOf('*');
-      const head = star < 0 ? route.model_pattern : route.model_pattern.slice(0, star);
-      byHead.upsert(head, () => []).push({ route, rank, exact: star < 0 });
-    });
-    return { sorted, byHead };
-  });
+  return snapshot.memo(
+    tenantId === null ? 'llm-routes-global' : `llm-routes:${tenantId}`,
+    () => {
+      const sorted = snapshot
+        .ownedBy('route', tenantId)
+        .filter(servesLlm)
+        .sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
+      const byHead = new PrefixTree<{ route: LlmRoute; rank: number; exact: boolean }[]>();
+      sorted.forEach((route, rank) => {
+        const star = route.model_pattern.indexOf('*');
+        const head = star < 0 ? route.model_pattern : route.model_pattern.slice(0, star);
+        byHead.upsert(head, () => []).push({ route, rank, exact: star < 0 });
+      });
+      return { sorted, byHead };
+    },
+    ROUTES,
+  );
 }
 
 /** One owner's routes whose pattern matches `model`, best first: only those whose literal head the model starts with are tried. */
@@ -68,7 +59,8 @@ function matching(owner: OwnerRoutes, model: string): LlmRoute[] {
 export function llmRoutes(snapshot: ConfigSnapshot, tenantId: string, model?: string): readonly LlmRoute[] {
   const own = ownerRoutes(snapshot, tenantId);
   const global = ownerRoutes(snapshot, null);
-  if (model === undefined) return snapshot.memo(`llm-routes-all:${tenantId}`, () => [...own.sorted, ...global.sorted]);
+  if (model === undefined)
+    return snapshot.memo(`llm-routes-all:${tenantId}`, () => [...own.sorted, ...global.sorted], ROUTES);
   const mine = matching(own, model);
   const shared = matching(global, model);
   return mine.length === 0 ? shared : shared.length === 0 ? mine : [...mine, ...shared];

@@ -1,6 +1,6 @@
 import { canonicalJson } from '../lib/canonical-json';
 import { compilePolicy, type CompiledPolicy, type PolicyInput } from './compile';
-import { globMatches } from './evaluate';
+import { globMatch } from '../lib/glob';
 import { parseRanges, rangesOverlap } from './ip-ranges';
 import type { BodyOf } from './types';
 
@@ -52,7 +52,7 @@ function contradiction(a: CompiledPolicy, b: CompiledPolicy): string | undefined
     }
     case 'approval_gate': {
       const [x, y] = [a.body, b.body] as BodyOf<'approval_gate'>[];
-      const shared = x!.tools.find((t) => y!.tools.some((u) => globMatches(t, u) || globMatches(u, t)));
+      const shared = x!.tools.find((t) => y!.tools.some((u) => globMatch(t, u) || globMatch(u, t)));
       if (
         shared &&
         (canonicalJson(x!.approvers) !== canonicalJson(y!.approvers) || x!.timeout_secs !== y!.timeout_secs)

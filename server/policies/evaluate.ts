@@ -1,4 +1,5 @@
 import type { CompiledPolicy } from './compile';
+import { globMatch } from '../lib/glob';
 import { clientBytes, inRanges } from './ip-ranges';
 import type { BodyOf } from './types';
 import type { LinearRegex } from '../lib/linear-regex';
@@ -94,15 +95,10 @@ function approvalGate(p: CompiledPolicy, r: PolicyRequest): [Verdict, string] {
   const server = first(r.headers['x-mcp-server']);
   if (server !== undefined && b.servers.length && !b.servers.includes(server))
     return ['skip', `MCP server "${server}" is not among the gated servers`];
-  const hit = b.tools.find((t) => globMatches(t, tool));
+  const hit = b.tools.find((t) => globMatch(t, tool));
   return hit
     ? ['require_approval', `tool "${tool}" matches "${hit}": needs an approval within ${b.timeout_secs} s`]
     : ['allow', `tool "${tool}" needs no approval`];
-}
-
-export function globMatches(glob: string, value: string): boolean {
-  const re = new RegExp(`^${glob.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`);
-  return re.test(value);
 }
 
 /** What a rate limit or quota means for one request, without counting it (the data plane counts). */

@@ -42,10 +42,12 @@ export class ConfigSnapshot extends EventEmitter {
   private lookupKeys = new WeakMap<SnapshotEntry, string>();
   /** An entry → its sealed (encrypted) secret, for kinds the data plane must use (provider credentials). */
   private sealed = new WeakMap<SnapshotEntry, string>();
-  /** Per-kind lists and per-owner lists, built on first use and dropped on every change (like memos). */
+  /** Per-kind lists and per-owner lists, built on first use and dropped when their kind changes. */
   private lists = new Map<string, readonly SnapshotEntry[]>();
   private owned = new Map<string, Map<string | null, SnapshotEntry[]>>();
   private memos = new Map<string, unknown>();
+  /** The kinds a memo was derived from (none given: any change drops it). */
+  private memoKinds = new Map<string, readonly string[]>();
   private queue: Promise<void> = Promise.resolve();
   /** Resources notified but not yet reloaded, by kind; read together by the next batch. */
   private dirty = new Map<string, Set<string>>();
@@ -129,12 +131,14 @@ export class ConfigSnapshot extends EventEmitter {
 
   /**
    * A value derived from the snapshot (a tenant's sorted routes), computed once and kept until the next change, so
-   * the hot path does not redo it per request. Keys must come from a bounded set (kinds, tenant ids).
+   * the hot path does not redo it per request. Keys must come from a bounded set (kinds, tenant ids). With `kinds`,
+   * only a change of those kinds drops it: a key created does not cost the next request a rebuilt route index.
    */
-  memo<T>(key: string, compute: () => T): T {
+  memo<T>(key: string, compute: () => T, kinds?: readonly string[]): T {
     if (this.memos.has(key)) return this.memos.get(key) as T;
     const value = compute();
     this.memos.set(key, value);
+    if (kinds) this.memoKinds.set(key, kinds);
     return value;
   }
 
@@ -200,7 +204,7 @@ export class ConfigSnapshot extends EventEmitter {
     }
     for (const [kind, ids] of dirty) for (const id of ids) this.drop(kind, id);
     for (const row of rows) this.put(row);
-    this.changed();
+    this.changed(dirty.keys());
     for (const [kind, ids] of dirty) for (const id of ids) this.emit('change', kind, id);
   }
 
@@ -246,11 +250,26 @@ export class ConfigSnapshot extends EventEmitter {
     if (row.secret && this.sealedKinds.has(row.kind)) this.sealed.set(entry, row.secret);
   }
 
-  /** Forgets everything derived from the previous state (lists, memos). */
-  private changed(): void {
-    this.lists.clear();
-    this.owned.clear();
-    this.memos.clear();
+  /** Forgets what was derived from the previous state of `kinds` (lists, memos), or of everything. */
+  private changed(kinds?: Iterable<string>): void {
+    if (!kinds) {
+      this.lists.clear();
+      this.owned.clear();
+      this.memos.clear();
+      this.memoKinds.clear();
+      return;
+    }
+    const touched = new Set(kinds);
+    for (const kind of touched) {
+      this.lists.delete(kind);
+      this.owned.delete(kind);
+    }
+    for (const key of [...this.memos.keys()]) {
+      const from = this.memoKinds.get(key);
+      if (from && !from.some((k) => touched.has(k))) continue;
+      this.memos.delete(key);
+      this.memoKinds.delete(key);
+    }
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {
