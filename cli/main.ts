@@ -27,6 +27,8 @@ const USAGE = `Usage: portico <command>
   provider install [--dev]       put the Terraform provider in Terraform's local plugin mirror (--dev: a dev_overrides config)
   token create --name N --role R [--tenant-id T] [--expires-at ISO]
                                  create an admin token directly in the database (recovery, automation bootstrap)
+  pglite-image [file]            write the embedded database's starting image (default dist/pglite-image.tar.gz;
+                                 npm ci does this, so a new data dir starts without initdb)
 `;
 
 /** `--name value` pairs after the command words. */
@@ -41,8 +43,10 @@ export function flags(args: string[]): Record<string, string> {
 }
 
 async function serve(): Promise<void> {
+  const loading = performance.now(); // (performance.now() counts from the process's start)
   const { startServer } = await serverApp();
   const { loadConfig } = await serverConfig();
+  const modulesMs = performance.now() - loading;
   const server = await startServer(loadConfig());
   const { gateway } = server;
   if (gateway.bootstrapTokenShownOnce) {
@@ -52,7 +56,12 @@ async function serve(): Promise<void> {
         : ` (also in ${gateway.config.dataDir}/admin-token)`;
     process.stdout.write(`\nPortico admin token, shown once${where}:\n  ${gateway.bootstrapTokenShownOnce}\n\n`);
   }
-  gateway.log.info({ admin: server.adminUrl, data: server.dataUrl, database: gateway.dialect }, 'portico is serving');
+  const startup_ms = { modules: Math.round(modulesMs), total: Math.round(performance.now()) };
+  const runtime = __filename.endsWith('.cjs') ? 'compiled' : 'tsx'; // dist/portico.cjs, or this file through tsx
+  gateway.log.info(
+    { admin: server.adminUrl, data: server.dataUrl, database: gateway.dialect, runtime, startup_ms },
+    'portico is serving',
+  );
   // the first signal stops within PORTICO_SHUTDOWN_GRACE_MS (unwritten records go to the spool); a second ends at once
   let stopping = false;
   const stop = async () => {
@@ -141,6 +150,13 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'audit' && sub === 'verify') return auditVerify(rest);
   if (command === 'token' && sub === 'create') return tokenCreate(rest);
   if (command === 'provider' && sub === 'install') return providerInstall(rest);
+  if (command === 'pglite-image') {
+    const { writePgliteImage } = await lazy(
+      () => require('../server/store/pglite-image') as typeof import('../server/store/pglite-image'),
+    );
+    process.stdout.write(`Wrote the embedded database's starting image to ${await writePgliteImage(sub)}\n`);
+    return 0;
+  }
   process.stderr.write(USAGE);
   return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
 }

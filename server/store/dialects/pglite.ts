@@ -11,8 +11,8 @@ export interface PGliteOptions {
   /** A data directory (created if missing), or `memory://` to keep nothing. */
   dataDir: string;
   /**
-   * A test/tooling aid: a data directory dumped by PGlite's `dumpDataDir` (a tarball, or the path of its file) that a
-   * new database starts from instead of running initdb, which costs a start about a second and a half of CPU.
+   * A data directory dumped by PGlite's `dumpDataDir` (a tarball, or the path of its file) that a new database starts
+   * from instead of running initdb, which costs a start seconds of CPU (server/store/pglite-image.ts).
    * Ignored where a database exists already (a data directory on disk keeps its own) and when the file is absent
    * (initdb runs as usual).
    */
