@@ -18,7 +18,6 @@ import { WebhookDispatcher, type DispatcherOptions } from './webhooks/dispatcher
 import { enqueueDeliveries } from './webhooks/outbox';
 import type { FastifyInstance } from 'fastify';
 import { nodeHeartbeat } from './portal/readouts/node-heartbeat';
-import { SHIPPED_PGLITE_IMAGE } from './store/pglite-image';
 import { metricsRollupJob } from './portal/readouts/rollup-job';
 
 /** What the data plane reads from memory: every kind whose definition does not opt out (admin tokens do). */
@@ -34,7 +33,7 @@ export interface OpenGateway extends Gateway {
 export interface GatewayOptions {
   /** Webhook delivery tuning; `false` runs no dispatcher here (data-only nodes). */
   webhooks?: DispatcherOptions | false;
-  /** A migrated PGlite image a new embedded database starts from (see PGliteOptions.image); the shipped one if absent. */
+  /** A migrated PGlite image a new embedded database starts from (see PGliteOptions.image), over the setting's. */
   pgliteImage?: Blob | string;
 }
 
@@ -49,7 +48,7 @@ export async function openGateway(
 ): Promise<OpenGateway> {
   const timeouts = { connectMs: config.dbConnectTimeoutMs, queryMs: config.dbQueryTimeoutMs };
   const { databaseUrl, dataDir } = config;
-  const pgliteImage = options.pgliteImage ?? SHIPPED_PGLITE_IMAGE;
+  const pgliteImage = options.pgliteImage ?? config.pgliteImage;
   const database = await openDatabase({ databaseUrl, dataDir, timeouts, pgliteImage });
   try {
     // with PostgreSQL the data dir holds nothing else, but it is still where records wait out an outage

@@ -2,6 +2,7 @@ import { parseEgressAllow, type EgressAllow } from './net/egress';
 import { parsePortalSettings, type PortalSettings } from './portal/settings';
 import { parseDataTlsSettings, type DataTlsSettings } from './net/tls-settings';
 import { parsePrioritySettings, type PrioritySettings } from './priority/settings';
+import { SHIPPED_PGLITE_IMAGE } from './store/pglite-image';
 
 /** Settings from the environment (CONTRACT.md section 2). A bad value is a {@link ConfigError} naming the variable. */
 export type Role = 'all' | 'control' | 'data';
@@ -14,6 +15,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** PGlite directory, or `memory://` for a database that keeps nothing. */
   dataDir: string;
+  /** What a new embedded database starts from (`PORTICO_PGLITE_IMAGE`): the shipped image, a file, or none (initdb). */
+  pgliteImage: string | undefined;
   adminToken: string | undefined;
   /** 32-byte AES-256-GCM key; undefined means "generate or load one in the data dir" (embedded mode only). */
   masterKey: Buffer | undefined;
@@ -154,6 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     role,
     databaseUrl,
     dataDir: env.PORTICO_DATA_DIR || './.data',
+    pgliteImage: env.PORTICO_PGLITE_IMAGE === 'none' ? undefined : env.PORTICO_PGLITE_IMAGE || SHIPPED_PGLITE_IMAGE,
     adminToken,
     masterKey,
     logLevel,

@@ -1,3 +1,4 @@
+import { SHIPPED_PGLITE_IMAGE } from '../server/store/pglite-image';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,6 +8,14 @@ const run = promisify(execFile);
 const cli = join(__dirname, '..', 'cli', 'portico.js');
 
 describe('settings', () => {
+  test("PORTICO_PGLITE_IMAGE: the shipped image by default, a file of the operator's, or none (initdb)", () => {
+    expect(loadConfig({}).pgliteImage).toBe(SHIPPED_PGLITE_IMAGE);
+    expect(loadConfig({ PORTICO_PGLITE_IMAGE: '/srv/images/portico.tar.gz' }).pgliteImage).toBe(
+      '/srv/images/portico.tar.gz',
+    );
+    expect(loadConfig({ PORTICO_PGLITE_IMAGE: 'none' }).pgliteImage).toBeUndefined();
+  });
+
   test('defaults match the contract', () => {
     expect(loadConfig({})).toEqual({
       host: '127.0.0.1',
@@ -29,6 +38,7 @@ describe('settings', () => {
       requestTimeoutMs: 60_000,
       metricsToken: undefined,
       nodeAdmin: true,
+      pgliteImage: SHIPPED_PGLITE_IMAGE,
       portal: {
         loginLimitPerAddress: 50,
         loginLimitPerEmail: 10,
