@@ -1,5 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { signJwt } from '../server/portal/jwt';
+import { decodeJwt, type JWTHeaderParameters, SignJWT, UnsecuredJWT } from 'jose';
+import { CLOCK_TOLERANCE_SECS } from '../server/portal/jwt';
+import { loadPortalSigningKey } from '../server/portal/signing-key';
 import { testDialects } from './support/databases';
 import { created, uniqueId } from './support/fixtures';
 import { startTestGateway, until, type TestGateway } from './support/gateway';
@@ -7,7 +9,7 @@ import { mailText, PASSWORD, portal, signUp, startSmtpCatcher } from './support/
 
 /**
  * The tenant portal's sign-in (seed 004, /api/auth/*): register, login, forgot/reset password through a real SMTP
- * server, EdDSA JWTs (expiry, tampering, revocation by a password change), the login rate limit, sign-up off.
+ * server, EdDSA JWTs made with jose (expiry, tampering, alg none, foreign keys, revocation by a password change), the login rate limit, sign-up off.
  */
 describe.each(testDialects())('portal auth (%s)', (dialect) => {
   let t: TestGateway;
@@ -165,13 +167,13 @@ describe.each(testDialects())('portal auth (%s)', (dialect) => {
     const url = `/api/tenants/${tenantId}/services`;
     expect((await portal(t, 'GET', url, undefined, token)).status).toBe(200);
     const [head, payload, sig] = token.split('.') as [string, string, string];
+    expect(JSON.parse(Buffer.from(head, 'base64url').toString())).toEqual({ alg: 'EdDSA', typ: 'JWT' });
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    expect(Object.keys(claims).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'pwv', 'sub', 'tenant']);
+    expect(claims.exp - claims.iat).toBe(3600);
     const forged = Buffer.from(JSON.stringify({ ...claims, tenant: 'someone-else' })).toString('base64url');
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const otherKey = signJwt(claims, privateKey);
-    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.`;
     const flipped = `${head}.${payload}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`;
-    for (const bad of [`${head}.${forged}.${sig}`, otherKey, none, flipped, 'not-a-jwt']) {
+    for (const bad of [`${head}.${forged}.${sig}`, flipped, 'not-a-jwt', `${head}.${payload}`]) {
       const res = await portal(t, 'GET', url, undefined, bad);
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe('UNAUTHORIZED');
@@ -179,13 +181,73 @@ describe.each(testDialects())('portal auth (%s)', (dialect) => {
     const pat = (await created(t, '/v1/admin/tokens', { name: 'pat', role: 'admin', tenant_id: tenantId })).token;
     expect((await portal(t, 'GET', url, undefined, pat)).status).toBe(401);
     expect((await t.api('GET', `/v1/admin/tenants/${tenantId}`, undefined, token)).status).toBe(401);
+  });
 
+  test('only EdDSA by the gateway’s own key passes: alg none, HMAC with the public key, another key are 401', async () => {
+    const { token, tenantId } = await signUp(t, email());
+    const url = `/api/tenants/${tenantId}/routes`;
+    const claims = decodeJwt(token);
+    const { pwv, tenant } = claims;
+    const fresh = (protectedHeader: JWTHeaderParameters) =>
+      new SignJWT({ tenant, pwv })
+        .setProtectedHeader(protectedHeader)
+        .setSubject(claims.sub!)
+        .setIssuer(claims.iss!)
+        .setAudience(claims.aud!)
+        .setIssuedAt()
+        .setExpirationTime('10m');
+    // the gateway's own key, unsealed from the settings table as the server does: the claims above are good ones
+    const own = await loadPortalSigningKey(t.gateway.db, t.gateway.keys.masterKey);
+    expect((await portal(t, 'GET', url, undefined, await fresh({ alg: 'EdDSA' }).sign(own.privateKey))).status).toBe(
+      200,
+    );
+    const unsigned = new UnsecuredJWT({ ...claims, iat: Math.floor(Date.now() / 1000) }).encode();
+    const otherEd = generateKeyPairSync('ed25519').privateKey;
+    const otherEc = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const publicPem = own.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const hmacWithPublicKey = await fresh({ alg: 'HS256' }).sign(new TextEncoder().encode(publicPem));
+    const bad: [string, string][] = [
+      ['alg none', unsigned],
+      ['another Ed25519 key', await fresh({ alg: 'EdDSA' }).sign(otherEd)],
+      ['ES256, another key', await fresh({ alg: 'ES256' }).sign(otherEc)],
+      ['HS256 keyed with the public key', hmacWithPublicKey],
+      [
+        'no tenant claim',
+        await new SignJWT({ pwv })
+          .setProtectedHeader({ alg: 'EdDSA' })
+          .setSubject(claims.sub!)
+          .setIssuer(claims.iss!)
+          .setAudience(claims.aud!)
+          .setIssuedAt()
+          .setExpirationTime('10m')
+          .sign(own.privateKey),
+      ],
+      ['another audience', await fresh({ alg: 'EdDSA' }).setAudience('someone-else').sign(own.privateKey)],
+      [
+        'expired beyond the tolerance',
+        await fresh({ alg: 'EdDSA' })
+          .setIssuedAt(Math.floor(Date.now() / 1000) - 120)
+          .setExpirationTime(Math.floor(Date.now() / 1000) - CLOCK_TOLERANCE_SECS - 5)
+          .sign(own.privateKey),
+      ],
+    ];
+    for (const [what, jwt] of bad) {
+      const res = await portal(t, 'GET', url, undefined, jwt);
+      expect({ what, status: res.status, code: res.body?.error?.code }).toEqual({
+        what,
+        status: 401,
+        code: 'UNAUTHORIZED',
+      });
+    }
+  });
+
+  test('a session expires after its TTL (and the small clock tolerance)', async () => {
     const short = await startTestGateway(dialect, { PORTICO_PORTAL_TOKEN_TTL_SECS: '1' }, { webhooks: false });
     try {
       const s = await signUp(short, email());
       const surl = `/api/tenants/${s.tenantId}/routes`;
       expect((await portal(short, 'GET', surl, undefined, s.token)).status).toBe(200);
-      await new Promise((r) => setTimeout(r, 2100));
+      await new Promise((r) => setTimeout(r, (1 + CLOCK_TOLERANCE_SECS) * 1000 + 1100));
       expect((await portal(short, 'GET', surl, undefined, s.token)).status).toBe(401);
     } finally {
       await short.close();
