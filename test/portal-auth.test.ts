@@ -9,7 +9,7 @@ import { mailText, PASSWORD, portal, signUp, startSmtpCatcher } from './support/
 
 /**
  * The tenant portal's sign-in (seed 004, /api/auth/*): register, login, forgot/reset password through a real SMTP
- * server, EdDSA JWTs made with jose (expiry, tampering, alg none, foreign keys, revocation by a password change), the login rate limit, sign-up off.
+ * server, the abuse limits on login, register and forgot-password, EdDSA JWTs made with jose (expiry, tampering, alg none, foreign keys, revocation by a password change), the login rate limit, sign-up off.
  */
 describe.each(testDialects())('portal auth (%s)', (dialect) => {
   let t: TestGateway;
@@ -72,6 +72,30 @@ describe.each(testDialects())('portal auth (%s)', (dialect) => {
       ).toBe('password');
   });
 
+  test('one of the most common passwords is refused at register and reset, whatever its case: a 400 at password', async () => {
+    const common = await portal(t, 'POST', '/api/auth/register', {
+      name: 'x',
+      email: email(),
+      password: 'PassWord1234',
+    });
+    expect(common.status).toBe(400);
+    expect(common.body.error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: [{ path: 'password', message: expect.stringContaining('most common passwords') }],
+    });
+    const address = email();
+    await signUp(t, address);
+    await portal(t, 'POST', '/api/auth/forgot-password', { email: address });
+    const token = await resetTokenFor(address);
+    const reset = await portal(t, 'POST', '/api/auth/reset-password', { token, password: 'qwertyuiop123' });
+    expect(reset.status).toBe(400);
+    expect(reset.body.error.details).toEqual([{ path: 'password', message: expect.stringContaining('most common') }]);
+    // refused before the token is spent: a good password still goes through with it
+    expect(
+      (await portal(t, 'POST', '/api/auth/reset-password', { token, password: 'uncommon enough 4711' })).status,
+    ).toBe(200);
+  });
+
   test('login answers {token, tenantId}; a wrong password or unknown email is the same 401', async () => {
     const address = email();
     const { tenantId } = await signUp(t, address);
@@ -101,6 +125,48 @@ describe.each(testDialects())('portal auth (%s)', (dialect) => {
     const byAddress = await attempt(email(), '10.9.9.9');
     expect(byAddress.status).toBe(429);
     expect(byAddress.headers['retry-after']).toBeDefined();
+  });
+
+  test('register is limited per address, forgot-password per address and per email: 429 with Retry-After', async () => {
+    const limited = await startTestGateway(
+      dialect,
+      {
+        PORTICO_PORTAL_REGISTER_LIMIT_ADDRESS: '2',
+        PORTICO_PORTAL_FORGOT_LIMIT_EMAIL: '2',
+        PORTICO_PORTAL_FORGOT_LIMIT_ADDRESS: '4',
+      },
+      { webhooks: false },
+    );
+    try {
+      const register = (ip: string, password = PASSWORD) =>
+        portal(limited, 'POST', '/api/auth/register', { name: 'Team', email: email(), password }, undefined, ip);
+      expect((await register('10.1.0.1')).status).toBe(201);
+      expect((await register('10.1.0.1', 'short')).status).toBe(400); // a refused attempt counts too
+      const third = await register('10.1.0.1');
+      expect([third.status, third.body.error.code]).toEqual([429, 'RATE_LIMITED']);
+      expect(Number(third.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await register('10.1.0.2')).status).toBe(201); // another address is unaffected
+
+      const forgot = (address: string, ip: string) =>
+        portal(limited, 'POST', '/api/auth/forgot-password', { email: address }, undefined, ip);
+      // per email, known or not alike, whatever the address
+      const known = email();
+      await signUp(limited, known);
+      for (const target of [known, email()]) {
+        expect((await forgot(target, '10.2.0.1')).status).toBe(200);
+        expect((await forgot(target.toUpperCase(), '10.2.0.2')).status).toBe(200);
+        const over = await forgot(target, '10.2.0.3');
+        expect([over.status, over.body.error.code]).toEqual([429, 'RATE_LIMITED']);
+        expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+      }
+      // per address: four requests from one address for different emails, then 429 for any email from it
+      for (let i = 0; i < 4; i++) expect((await forgot(email(), '10.3.0.1')).status).toBe(200);
+      const byAddress = await forgot(email(), '10.3.0.1');
+      expect(byAddress.status).toBe(429);
+      expect(byAddress.headers['retry-after']).toBeDefined();
+    } finally {
+      await limited.close();
+    }
   });
 
   test('forgot-password answers the same body, at about the same time, known email or not; mails only the known', async () => {
