@@ -40,9 +40,14 @@ describe('settings', () => {
       nodeAdmin: true,
       pgliteImage: SHIPPED_PGLITE_IMAGE,
       portal: {
-        loginLimitPerAddress: 50,
-        loginLimitPerEmail: 10,
-        loginWindowSecs: 900,
+        limits: {
+          loginPerEmail: 10,
+          loginPerAddress: 50,
+          registerPerAddress: 20,
+          forgotPerEmail: 5,
+          forgotPerAddress: 20,
+        },
+        limitWindowSecs: 900,
         mailFrom: 'Portico <no-reply@portico.local>',
         publicUrl: undefined,
         resetTtlSecs: 1800,

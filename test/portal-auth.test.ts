@@ -1,5 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { signJwt } from '../server/portal/jwt';
+import { decodeJwt, type JWTHeaderParameters, SignJWT, UnsecuredJWT } from 'jose';
+import { CLOCK_TOLERANCE_SECS } from '../server/portal/jwt';
+import { loadPortalSigningKey } from '../server/portal/signing-key';
 import { testDialects } from './support/databases';
 import { created, uniqueId } from './support/fixtures';
 import { startTestGateway, until, type TestGateway } from './support/gateway';
@@ -7,7 +9,7 @@ import { mailText, PASSWORD, portal, signUp, startSmtpCatcher } from './support/
 
 /**
  * The tenant portal's sign-in (seed 004, /api/auth/*): register, login, forgot/reset password through a real SMTP
- * server, EdDSA JWTs (expiry, tampering, revocation by a password change), the login rate limit, sign-up off.
+ * server, the abuse limits on login, register and forgot-password, EdDSA JWTs made with jose (expiry, tampering, alg none, foreign keys, revocation by a password change), the login rate limit, sign-up off.
  */
 describe.each(testDialects())('portal auth (%s)', (dialect) => {
   let t: TestGateway;
@@ -24,6 +26,8 @@ describe.each(testDialects())('portal auth (%s)', (dialect) => {
         PORTICO_PORTAL_LOGIN_LIMIT_EMAIL: '3',
         PORTICO_PORTAL_LOGIN_LIMIT_ADDRESS: '8',
         PORTICO_PORTAL_RESET_TTL_SECS: '2',
+        // every test here signs up from the one inject address; the register limit has a test (and gateway) of its own
+        PORTICO_PORTAL_REGISTER_LIMIT_ADDRESS: '1000',
       },
       { webhooks: false },
     );
@@ -70,6 +74,30 @@ describe.each(testDialects())('portal auth (%s)', (dialect) => {
       ).toBe('password');
   });
 
+  test('one of the most common passwords is refused at register and reset, whatever its case: a 400 at password', async () => {
+    const common = await portal(t, 'POST', '/api/auth/register', {
+      name: 'x',
+      email: email(),
+      password: 'PassWord1234',
+    });
+    expect(common.status).toBe(400);
+    expect(common.body.error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: [{ path: 'password', message: expect.stringContaining('most common passwords') }],
+    });
+    const address = email();
+    await signUp(t, address);
+    await portal(t, 'POST', '/api/auth/forgot-password', { email: address });
+    const token = await resetTokenFor(address);
+    const reset = await portal(t, 'POST', '/api/auth/reset-password', { token, password: 'qwertyuiop123' });
+    expect(reset.status).toBe(400);
+    expect(reset.body.error.details).toEqual([{ path: 'password', message: expect.stringContaining('most common') }]);
+    // refused before the token is spent: a good password still goes through with it
+    expect(
+      (await portal(t, 'POST', '/api/auth/reset-password', { token, password: 'uncommon enough 4711' })).status,
+    ).toBe(200);
+  });
+
   test('login answers {token, tenantId}; a wrong password or unknown email is the same 401', async () => {
     const address = email();
     const { tenantId } = await signUp(t, address);
@@ -99,6 +127,48 @@ describe.each(testDialects())('portal auth (%s)', (dialect) => {
     const byAddress = await attempt(email(), '10.9.9.9');
     expect(byAddress.status).toBe(429);
     expect(byAddress.headers['retry-after']).toBeDefined();
+  });
+
+  test('register is limited per address, forgot-password per address and per email: 429 with Retry-After', async () => {
+    const limited = await startTestGateway(
+      dialect,
+      {
+        PORTICO_PORTAL_REGISTER_LIMIT_ADDRESS: '2',
+        PORTICO_PORTAL_FORGOT_LIMIT_EMAIL: '2',
+        PORTICO_PORTAL_FORGOT_LIMIT_ADDRESS: '4',
+      },
+      { webhooks: false },
+    );
+    try {
+      const register = (ip: string, password = PASSWORD) =>
+        portal(limited, 'POST', '/api/auth/register', { name: 'Team', email: email(), password }, undefined, ip);
+      expect((await register('10.1.0.1')).status).toBe(201);
+      expect((await register('10.1.0.1', 'short')).status).toBe(400); // a refused attempt counts too
+      const third = await register('10.1.0.1');
+      expect([third.status, third.body.error.code]).toEqual([429, 'RATE_LIMITED']);
+      expect(Number(third.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await register('10.1.0.2')).status).toBe(201); // another address is unaffected
+
+      const forgot = (address: string, ip: string) =>
+        portal(limited, 'POST', '/api/auth/forgot-password', { email: address }, undefined, ip);
+      // per email, known or not alike, whatever the address
+      const known = email();
+      await signUp(limited, known);
+      for (const target of [known, email()]) {
+        expect((await forgot(target, '10.2.0.1')).status).toBe(200);
+        expect((await forgot(target.toUpperCase(), '10.2.0.2')).status).toBe(200);
+        const over = await forgot(target, '10.2.0.3');
+        expect([over.status, over.body.error.code]).toEqual([429, 'RATE_LIMITED']);
+        expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+      }
+      // per address: four requests from one address for different emails, then 429 for any email from it
+      for (let i = 0; i < 4; i++) expect((await forgot(email(), '10.3.0.1')).status).toBe(200);
+      const byAddress = await forgot(email(), '10.3.0.1');
+      expect(byAddress.status).toBe(429);
+      expect(byAddress.headers['retry-after']).toBeDefined();
+    } finally {
+      await limited.close();
+    }
   });
 
   test('forgot-password answers the same body, at about the same time, known email or not; mails only the known', async () => {
@@ -165,13 +235,13 @@ describe.each(testDialects())('portal auth (%s)', (dialect) => {
     const url = `/api/tenants/${tenantId}/services`;
     expect((await portal(t, 'GET', url, undefined, token)).status).toBe(200);
     const [head, payload, sig] = token.split('.') as [string, string, string];
+    expect(JSON.parse(Buffer.from(head, 'base64url').toString())).toEqual({ alg: 'EdDSA', typ: 'JWT' });
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    expect(Object.keys(claims).sort()).toEqual(['aud', 'exp', 'iat', 'iss', 'pwv', 'sub', 'tenant']);
+    expect(claims.exp - claims.iat).toBe(3600);
     const forged = Buffer.from(JSON.stringify({ ...claims, tenant: 'someone-else' })).toString('base64url');
-    const { privateKey } = generateKeyPairSync('ed25519');
-    const otherKey = signJwt(claims, privateKey);
-    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.`;
     const flipped = `${head}.${payload}.${sig.slice(0, -2)}${sig.endsWith('AA') ? 'BB' : 'AA'}`;
-    for (const bad of [`${head}.${forged}.${sig}`, otherKey, none, flipped, 'not-a-jwt']) {
+    for (const bad of [`${head}.${forged}.${sig}`, flipped, 'not-a-jwt', `${head}.${payload}`]) {
       const res = await portal(t, 'GET', url, undefined, bad);
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe('UNAUTHORIZED');
@@ -179,13 +249,73 @@ describe.each(testDialects())('portal auth (%s)', (dialect) => {
     const pat = (await created(t, '/v1/admin/tokens', { name: 'pat', role: 'admin', tenant_id: tenantId })).token;
     expect((await portal(t, 'GET', url, undefined, pat)).status).toBe(401);
     expect((await t.api('GET', `/v1/admin/tenants/${tenantId}`, undefined, token)).status).toBe(401);
+  });
 
+  test('only EdDSA by the gateway’s own key passes: alg none, HMAC with the public key, another key are 401', async () => {
+    const { token, tenantId } = await signUp(t, email());
+    const url = `/api/tenants/${tenantId}/routes`;
+    const claims = decodeJwt(token);
+    const { pwv, tenant } = claims;
+    const fresh = (protectedHeader: JWTHeaderParameters) =>
+      new SignJWT({ tenant, pwv })
+        .setProtectedHeader(protectedHeader)
+        .setSubject(claims.sub!)
+        .setIssuer(claims.iss!)
+        .setAudience(claims.aud!)
+        .setIssuedAt()
+        .setExpirationTime('10m');
+    // the gateway's own key, unsealed from the settings table as the server does: the claims above are good ones
+    const own = await loadPortalSigningKey(t.gateway.db, t.gateway.keys.masterKey);
+    expect((await portal(t, 'GET', url, undefined, await fresh({ alg: 'EdDSA' }).sign(own.privateKey))).status).toBe(
+      200,
+    );
+    const unsigned = new UnsecuredJWT({ ...claims, iat: Math.floor(Date.now() / 1000) }).encode();
+    const otherEd = generateKeyPairSync('ed25519').privateKey;
+    const otherEc = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const publicPem = own.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const hmacWithPublicKey = await fresh({ alg: 'HS256' }).sign(new TextEncoder().encode(publicPem));
+    const bad: [string, string][] = [
+      ['alg none', unsigned],
+      ['another Ed25519 key', await fresh({ alg: 'EdDSA' }).sign(otherEd)],
+      ['ES256, another key', await fresh({ alg: 'ES256' }).sign(otherEc)],
+      ['HS256 keyed with the public key', hmacWithPublicKey],
+      [
+        'no tenant claim',
+        await new SignJWT({ pwv })
+          .setProtectedHeader({ alg: 'EdDSA' })
+          .setSubject(claims.sub!)
+          .setIssuer(claims.iss!)
+          .setAudience(claims.aud!)
+          .setIssuedAt()
+          .setExpirationTime('10m')
+          .sign(own.privateKey),
+      ],
+      ['another audience', await fresh({ alg: 'EdDSA' }).setAudience('someone-else').sign(own.privateKey)],
+      [
+        'expired beyond the tolerance',
+        await fresh({ alg: 'EdDSA' })
+          .setIssuedAt(Math.floor(Date.now() / 1000) - 120)
+          .setExpirationTime(Math.floor(Date.now() / 1000) - CLOCK_TOLERANCE_SECS - 5)
+          .sign(own.privateKey),
+      ],
+    ];
+    for (const [what, jwt] of bad) {
+      const res = await portal(t, 'GET', url, undefined, jwt);
+      expect({ what, status: res.status, code: res.body?.error?.code }).toEqual({
+        what,
+        status: 401,
+        code: 'UNAUTHORIZED',
+      });
+    }
+  });
+
+  test('a session expires after its TTL (and the small clock tolerance)', async () => {
     const short = await startTestGateway(dialect, { PORTICO_PORTAL_TOKEN_TTL_SECS: '1' }, { webhooks: false });
     try {
       const s = await signUp(short, email());
       const surl = `/api/tenants/${s.tenantId}/routes`;
       expect((await portal(short, 'GET', surl, undefined, s.token)).status).toBe(200);
-      await new Promise((r) => setTimeout(r, 2100));
+      await new Promise((r) => setTimeout(r, (1 + CLOCK_TOLERANCE_SECS) * 1000 + 1100));
       expect((await portal(short, 'GET', surl, undefined, s.token)).status).toBe(401);
     } finally {
       await short.close();

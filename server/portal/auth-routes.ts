@@ -15,7 +15,7 @@ import { user } from '../resources/user';
 import { consumeResetToken, dropResetTokens, insertResetToken } from '../store/portal-reset-tokens';
 import { findResourceByLookup, getResource, ownerOf } from '../store/resource-store';
 import { verifyUser } from '../users/verify';
-import { LoginLimit } from './login-limit';
+import { PortalAttemptLimits } from './attempt-limit';
 import { queuePortalMail, type MailDispatcher } from './mail/outbox';
 import { passwordProblems } from './password-rules';
 import type { PortalSessions } from './session';
@@ -67,11 +67,7 @@ export interface AuthDeps {
 /** `/api/auth/*`: register, login, forgot-password, reset-password (seed 004). */
 export const authRoutes: RoutesPlugin<AuthDeps> = async (app, { gw, service, sessions, mail }) => {
   const settings = gw.config.portal;
-  const limit = new LoginLimit(
-    settings.loginLimitPerEmail,
-    settings.loginLimitPerAddress,
-    settings.loginWindowSecs * 1000,
-  );
+  const limits = new PortalAttemptLimits(settings.limits, settings.limitWindowSecs * 1000);
   const tags = ['Portal: auth'];
   const asDef = (d: unknown) => d as ResourceDefinition;
 
@@ -83,6 +79,7 @@ export const authRoutes: RoutesPlugin<AuthDeps> = async (app, { gw, service, ses
     async (req, reply) => {
       if (!settings.signup)
         throw new ApiError('FORBIDDEN', 'Sign-up is turned off on this gateway; ask an operator for an invitation');
+      limits.register(req.ip);
       const body = req.body;
       problemsOr400(body.password, body.email);
       if (await findResourceByLookup(gw.db, user.kind, user.unique!({ email: body.email } as never)))
@@ -122,12 +119,12 @@ export const authRoutes: RoutesPlugin<AuthDeps> = async (app, { gw, service, ses
       },
     },
     async (req) => {
-      limit.attempt(req.body.email, req.ip);
+      limits.login(req.body.email, req.ip);
       const found = await verifyUser(gw.db, req.body.email, req.body.password);
       if (!found) throw new ApiError('UNAUTHORIZED', 'The email or password is wrong');
       if (found.tenant_id === null)
         throw new ApiError('FORBIDDEN', 'Platform users sign in to the console, not the tenant portal');
-      limit.succeeded(req.body.email);
+      limits.loginSucceeded(req.body.email);
       const row = await getResource(gw.db, { kind: 'user', id: found.id, tenant_id: found.tenant_id as string });
       return { token: await sessions.issue(row!), tenantId: found.tenant_id as string };
     },
@@ -145,6 +142,8 @@ export const authRoutes: RoutesPlugin<AuthDeps> = async (app, { gw, service, ses
       },
     },
     async (req) => {
+      // counted whether the email is known or not, so a 429 tells nothing about it either
+      limits.forgotPassword(req.body.email, req.ip);
       const started = Date.now();
       const row = await findResourceByLookup(gw.db, user.kind, user.unique!({ email: req.body.email } as never));
       if (row && row.secret && row.tenant_id !== null && row.data.enabled === true) {

@@ -1,53 +1,61 @@
-import { sign, verify, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { errors, jwtVerify, SignJWT } from 'jose';
 
 /**
- * Compact JWTs signed with EdDSA (Ed25519), with node:crypto. (`jose` 6 is ESM-only, which the CommonJS test runner
- * cannot load; what a portal token needs is this much.) Verification accepts `alg: EdDSA` only, so neither
- * `alg: none` nor an HMAC-with-the-public-key confusion gets through, and strict base64url only, so a token has one
- * encoding.
+ * Portal session JWTs with `jose` (its CommonJS build): EdDSA (Ed25519) only. Verification pins the algorithm, so
+ * neither `alg: none` nor an HMAC keyed with the public key gets through, and requires `sub`, `iat`, `exp` and
+ * `tenant`.
  */
 
-export interface JwtClaims {
+export const JWT_ALGORITHM = 'EdDSA';
+/** Seconds of clock skew allowed on `exp` between the instance that signed a token and the one reading it. */
+export const CLOCK_TOLERANCE_SECS = 2;
+
+/** The claims a session carries besides the registered ones: the user's tenant and the password fingerprint. */
+export interface SessionClaims {
   sub: string;
-  iss: string;
-  aud: string;
-  iat: number;
-  exp: number;
-  [claim: string]: unknown;
+  tenant: string;
+  pwv: string;
 }
 
-const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
-
-function decode(part: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
+export interface JwtAudience {
+  issuer: string;
+  audience: string;
 }
 
-export function signJwt(claims: JwtClaims, key: KeyObject): string {
-  const input = `${encode({ alg: 'EdDSA', typ: 'JWT' })}.${encode(claims)}`;
-  return `${input}.${sign(null, Buffer.from(input), key).toString('base64url')}`;
+/** A token for `claims`, issued now and valid for `ttlSecs`. */
+export function signJwt(claims: SessionClaims, key: KeyObject, on: JwtAudience & { ttlSecs: number }): Promise<string> {
+  const iat = Math.floor(Date.now() / 1000);
+  return new SignJWT({ tenant: claims.tenant, pwv: claims.pwv })
+    .setProtectedHeader({ alg: JWT_ALGORITHM, typ: 'JWT' })
+    .setSubject(claims.sub)
+    .setIssuer(on.issuer)
+    .setAudience(on.audience)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + on.ttlSecs)
+    .sign(key);
 }
 
-/** The claims of a token signed by `key`, issued for `audience` by `issuer` and not expired; otherwise undefined. */
-export function verifyJwt(
+/** The claims of a token signed by `key` for `audience` by `issuer` and not expired; undefined for any other token. */
+export async function verifyJwt(
   token: string,
   key: KeyObject,
-  expect: { issuer: string; audience: string },
-  nowSecs = Math.floor(Date.now() / 1000),
-): JwtClaims | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) return undefined;
-  const [head, body, signature] = parts as [string, string, string];
-  if (decode(head)?.alg !== 'EdDSA') return undefined;
-  if (!verify(null, Buffer.from(`${head}.${body}`), key, Buffer.from(signature, 'base64url'))) return undefined;
-  const claims = decode(body);
-  if (!claims || typeof claims.sub !== 'string' || typeof claims.exp !== 'number' || typeof claims.iat !== 'number')
-    return undefined;
-  if (claims.iss !== expect.issuer || claims.aud !== expect.audience || claims.exp <= nowSecs) return undefined;
-  return claims as JwtClaims;
+  expect: JwtAudience,
+): Promise<SessionClaims | undefined> {
+  try {
+    const { payload } = await jwtVerify(token, key, {
+      algorithms: [JWT_ALGORITHM],
+      issuer: expect.issuer,
+      audience: expect.audience,
+      clockTolerance: CLOCK_TOLERANCE_SECS,
+      requiredClaims: ['sub', 'iat', 'exp', 'tenant'],
+    });
+    const { sub, tenant, pwv } = payload;
+    if (typeof sub !== 'string' || typeof tenant !== 'string' || typeof pwv !== 'string') return undefined;
+    return { sub, tenant, pwv };
+  } catch (err) {
+    // a bad token is just not a session; anything else (a key of the wrong type) is a fault to see
+    if (err instanceof errors.JOSEError) return undefined;
+    throw err;
+  }
 }

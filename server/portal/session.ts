@@ -10,8 +10,8 @@ import { getResource, type StoredResource } from '../store/resource-store';
 import { signJwt, verifyJwt } from './jwt';
 import type { PortalSigningKey } from './signing-key';
 
-const ISSUER = 'portico';
-const AUDIENCE = 'portico-portal';
+/** Who issues portal tokens and for what: an admin or other token of ours never passes as a session. */
+const TOKEN_AUDIENCE = { issuer: 'portico', audience: 'portico-portal' };
 
 /** What a valid portal JWT says, checked against the user as stored now. */
 export interface PortalSession {
@@ -25,7 +25,7 @@ const unauthorized = (message = 'The session token is missing, invalid or expire
   new ApiError('UNAUTHORIZED', message);
 
 /**
- * Portal sessions: EdDSA JWTs (`sub` the user, `tenant` their tenant, `iat`, `exp`, and `pwv`, a keyed fingerprint
+ * Portal sessions: EdDSA JWTs signed with `jose` (jwt.ts) (`sub` the user, `tenant` their tenant, `iat`, `exp`, and `pwv`, a keyed fingerprint
  * of the stored password hash). Every request re-reads the user, so a password change (a new hash, new salt), a
  * disabled or deleted user, or a move to another tenant ends every session issued before it, at once.
  */
@@ -46,26 +46,16 @@ export class PortalSessions {
 
   /** A session token for a signed-in user of a tenant. */
   issue(user: StoredResource): Promise<string> {
-    const iat = Math.floor(Date.now() / 1000);
-    const claims = {
-      sub: user.id,
-      tenant: user.tenant_id,
-      pwv: this.fingerprint(user.secret ?? ''),
-      iss: ISSUER,
-      aud: AUDIENCE,
-      iat,
-      exp: iat + this.gw.config.portal.tokenTtlSecs,
-    };
-    return Promise.resolve(signJwt(claims, this.key.privateKey));
+    const claims = { sub: user.id, tenant: user.tenant_id ?? '', pwv: this.fingerprint(user.secret ?? '') };
+    return signJwt(claims, this.key.privateKey, { ...TOKEN_AUDIENCE, ttlSecs: this.gw.config.portal.tokenTtlSecs });
   }
 
   /** The session of a bearer JWT; 401 for anything else (a PAT or API key is never a portal session). */
   async verify(token: string | undefined): Promise<PortalSession> {
     if (!token) throw unauthorized('Missing Authorization: Bearer <token> header');
-    const claims = verifyJwt(token, this.key.publicKey, { issuer: ISSUER, audience: AUDIENCE });
+    const claims = await verifyJwt(token, this.key.publicKey, TOKEN_AUDIENCE);
     if (!claims) throw unauthorized();
-    const { sub, tenant, pwv } = claims as { sub: string; tenant?: unknown; pwv?: unknown };
-    if (typeof tenant !== 'string' || typeof pwv !== 'string') throw unauthorized();
+    const { sub, tenant, pwv } = claims;
     const user = await getResource(this.gw.db, { kind: 'user', id: sub, tenant_id: tenant });
     if (!user || !user.secret || user.data.enabled !== true || this.fingerprint(user.secret) !== pwv)
       throw unauthorized();

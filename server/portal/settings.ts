@@ -1,3 +1,5 @@
+import type { PortalLimits } from './attempt-limit';
+
 /**
  * The tenant portal's settings (`PORTICO_PORTAL_*`, `PORTICO_SMTP_URL`, `PORTICO_MAIL_FROM`). A bad value calls
  * `fail(variable, message)`, which start-up turns into its one-line error.
@@ -9,10 +11,10 @@ export interface PortalSettings {
   tokenTtlSecs: number;
   /** How long a password reset token is valid, in seconds. */
   resetTtlSecs: number;
-  /** Login attempts allowed per email, and per client address, in each window. */
-  loginLimitPerEmail: number;
-  loginLimitPerAddress: number;
-  loginWindowSecs: number;
+  /** Attempts allowed per window: login per email and per address, register per address, forgot-password both. */
+  limits: PortalLimits;
+  /** The fixed window of those limits, in seconds. */
+  limitWindowSecs: number;
   /** Where the portal's pages live: the reset mail links `<url>/reset-password?token=…`; unset: the mail gives the token. */
   publicUrl: string | undefined;
   /** `smtp://` or `smtps://` URL (credentials in it) of the relay mails go through; unset: the log sender. */
@@ -53,9 +55,15 @@ export function parsePortalSettings(env: NodeJS.ProcessEnv, fail: Fail): PortalS
     signup: signup === 'true',
     tokenTtlSecs: count(env, 'PORTICO_PORTAL_TOKEN_TTL_SECS', 3600, fail),
     resetTtlSecs: count(env, 'PORTICO_PORTAL_RESET_TTL_SECS', 1800, fail),
-    loginLimitPerEmail: count(env, 'PORTICO_PORTAL_LOGIN_LIMIT_EMAIL', 10, fail),
-    loginLimitPerAddress: count(env, 'PORTICO_PORTAL_LOGIN_LIMIT_ADDRESS', 50, fail),
-    loginWindowSecs: count(env, 'PORTICO_PORTAL_LOGIN_WINDOW_SECS', 900, fail),
+    limits: {
+      loginPerEmail: count(env, 'PORTICO_PORTAL_LOGIN_LIMIT_EMAIL', 10, fail),
+      loginPerAddress: count(env, 'PORTICO_PORTAL_LOGIN_LIMIT_ADDRESS', 50, fail),
+      registerPerAddress: count(env, 'PORTICO_PORTAL_REGISTER_LIMIT_ADDRESS', 20, fail),
+      forgotPerEmail: count(env, 'PORTICO_PORTAL_FORGOT_LIMIT_EMAIL', 5, fail),
+      forgotPerAddress: count(env, 'PORTICO_PORTAL_FORGOT_LIMIT_ADDRESS', 20, fail),
+    },
+    // one window for all of them; the variable keeps the name it had when login was the only limit
+    limitWindowSecs: count(env, 'PORTICO_PORTAL_LOGIN_WINDOW_SECS', 900, fail),
     publicUrl: url(env, 'PORTICO_PORTAL_URL', ['http:', 'https:'], fail)?.replace(/\/+$/, ''),
     smtpUrl: url(env, 'PORTICO_SMTP_URL', ['smtp:', 'smtps:'], fail),
     mailFrom,

@@ -56,14 +56,16 @@ export const portalReadoutRoutes = routePlugin<PortalReadoutOptions>(
       refuseUnsafeInput(req.query, ADMIN_INPUT);
       refuseUnsafeInput(req.body, ADMIN_INPUT);
     });
-    /** The caller's tenant, which must be the path's. */
-    const tenantIn = async (req: FastifyRequest, params: { tenantId: string }) => {
+    // one check for every read-out, after the input guard: the caller's tenant, which must be the path's, kept on the
+    // request for the handler (401/403 before the query or body is looked at)
+    app.decorateRequest('readoutTenant', '');
+    app.addHook('preValidation', async (req) => {
+      const { tenantId } = req.params as { tenantId: string };
       const tenant = await tenantOf(req);
-      if (tenant !== params.tenantId) {
-        throw new ApiError('TENANT_SCOPE_VIOLATION', `The caller may not read tenant "${params.tenantId}"`);
-      }
-      return tenant;
-    };
+      if (tenant !== tenantId)
+        throw new ApiError('TENANT_SCOPE_VIOLATION', `The caller may not read tenant "${tenantId}"`);
+      req.readoutTenant = tenant;
+    });
     const base = '/tenants/:tenantId';
 
     app.get(
@@ -78,7 +80,7 @@ export const portalReadoutRoutes = routePlugin<PortalReadoutOptions>(
         },
       },
       async (req) => {
-        const tenant = await tenantIn(req, req.params);
+        const tenant = req.readoutTenant;
         const { page, path, statusCode, consumerId, ...range } = req.query;
         const filter = { ...range, path_prefix: path, status: statusCode, api_key_id: consumerId };
         const rows = await tenantRequestLogs(gw.db, tenant, filter, { page, size: q.PAGE_SIZE });
@@ -98,7 +100,7 @@ export const portalReadoutRoutes = routePlugin<PortalReadoutOptions>(
         },
       },
       async (req) => {
-        const tenant = await tenantIn(req, req.params);
+        const tenant = req.readoutTenant;
         const { resolved, page } = req.query;
         const flag = resolved === undefined ? undefined : resolved === 'true';
         const rows = await tenantErrorEvents(gw.db, tenant, flag, { page, size: q.PAGE_SIZE });
@@ -118,7 +120,7 @@ export const portalReadoutRoutes = routePlugin<PortalReadoutOptions>(
           response: { 204: z.null().describe('Resolved (also when it already was).') },
         },
         handler: async (req, reply) => {
-          const tenant = await tenantIn(req, req.params);
+          const tenant = req.readoutTenant;
           const { id } = req.params;
           await gw.db.transaction().execute(async (tx) => {
             const event = await resolveTenantErrorEvent(tx, tenant, id);
@@ -151,7 +153,7 @@ export const portalReadoutRoutes = routePlugin<PortalReadoutOptions>(
         },
       },
       async (req) => {
-        const tenant = await tenantIn(req, req.params);
+        const tenant = req.readoutTenant;
         const services = gw.snapshot.ownedBy('service', tenant).map((s) => s.id);
         return (await tenantLatestHealth(gw.db, tenant, services)).map(shapes.toHealthSnapshot);
       },
@@ -169,7 +171,7 @@ export const portalReadoutRoutes = routePlugin<PortalReadoutOptions>(
         },
       },
       async (req) => {
-        const tenant = await tenantIn(req, req.params);
+        const tenant = req.readoutTenant;
         const { ms, granularity } = q.PERIODS[req.query.period];
         const width = GRANULARITIES[granularity];
         const since = new Date(Math.floor((Date.now() - ms) / (width * 1000)) * width * 1000);
@@ -190,10 +192,17 @@ export const portalReadoutRoutes = routePlugin<PortalReadoutOptions>(
         },
       },
       async (req) => {
-        const tenant = await tenantIn(req, req.params);
+        const tenant = req.readoutTenant;
         const seq = await tenantConfigSeq(gw.db, tenant, SNAPSHOT_KINDS);
         return { tenantId: tenant, online: await someNodeHolds(gw.db, seq, SERVING_ROLES, nodeFreshMs) };
       },
     );
   },
 );
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The read-outs' tenant: the caller's, checked to be the path's `:tenantId` (set by the plugin's hook). */
+    readoutTenant: string;
+  }
+}
