@@ -3,14 +3,16 @@ import { createPostgresDatabase, testDialects, type TestDialect } from './suppor
 import { OWNER_TOKEN, until } from './support/gateway';
 import { request, startLiveNode, type LiveNode } from './support/live-node';
 import { MockHttp } from './support/mock-http';
+import { issue, makeCa, type Issued } from './support/pki';
 
 // a live node per dialect on a shared, busy machine: starting one may take a while
 jest.setTimeout(120_000);
 
 /**
  * Seed 003's endpoint summary, row by row, against a live node (role `all`: `/admin/*` on its admin port), on each
- * dialect. The mTLS rows (`/admin/mtls/config`, `/admin/mtls/stats`) are the tls branch's (server/node-admin/
- * mtls-routes.ts) and are checked by its suite.
+ * dialect. The node checks client certificates (a CA bundle and a trusted proxy, loopback, that passes them in
+ * `X-Client-Cert`; not required, so the other rows' traffic passes without one): the mTLS rows see real checks.
+ * test/mtls.test.ts has the TLS handshake side.
  */
 describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (dialect: TestDialect) => {
   let node: LiveNode;
@@ -22,6 +24,9 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
   /** A key on a tier with a daily quota of 3, used by the quota rows only. */
   let quotaToken: string;
   let keyId: string;
+  const ca = makeCa('conformance CA');
+  const client = issue(ca, 'conformance client');
+  const stranger = issue(makeCa('another CA'), 'stranger');
 
   const admin = (method: string, path: string, body?: unknown, token?: string | null) =>
     node.call(method, path, body, token);
@@ -33,6 +38,8 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
     node = await startLiveNode({
       ...(pg ? { DATABASE_URL: pg.url } : {}),
       PORTICO_MASTER_KEY: randomBytes(32).toString('base64'),
+      PORTICO_DATA_TLS_CLIENT_CA: ca.certPem,
+      PORTICO_DATA_TLS_TRUSTED_PROXIES: '127.0.0.1/32',
     });
     expect((await admin('POST', '/v1/admin/tenants', { id: tenant, name: 'Acme' })).status).toBe(201);
     const tier = await admin('POST', '/v1/admin/rate-limit-tiers', {
@@ -282,6 +289,35 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
     expect((await admin('POST', '/admin/quotas/no-such-consumer/reset')).status).toBe(404);
   });
 
+  test("GET /admin/mtls/config and /admin/mtls/stats: the seed's shapes, and the counts move", async () => {
+    const config = await admin('GET', '/admin/mtls/config');
+    expect(config.status).toBe(200);
+    expect(Object.keys(config.body)).toEqual(['enabled', 'require_client_cert', 'trusted_proxies']);
+    expect(config.body).toEqual({ enabled: true, require_client_cert: false, trusted_proxies: '[redacted]' });
+    const stats = async () => {
+      const res = await admin('GET', '/admin/mtls/stats');
+      expect(res.status).toBe(200);
+      expect(Object.keys(res.body)).toEqual(['total_requests', 'cert_validated', 'cert_missing', 'cert_invalid']);
+      return res.body;
+    };
+    const before = await stats();
+    // from the trusted proxy: a certificate of the CA, one of another CA, none
+    const proxied = (cert?: Issued) =>
+      fetch(`${node.dataUrl}/apis/${tenant}/payments/m`, {
+        headers: {
+          authorization: `Bearer ${keyToken}`,
+          ...(cert ? { 'x-client-cert': encodeURIComponent(cert.certPem) } : {}),
+        },
+      });
+    expect((await proxied(client)).status).toBe(200);
+    expect((await proxied(stranger)).status).toBe(200); // not required: counted, not refused
+    expect((await proxied()).status).toBe(200);
+    const after = await stats();
+    const moved = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
+    expect(moved).toEqual({ total_requests: 3, cert_validated: 1, cert_missing: 1, cert_invalid: 1 });
+    expect((await admin('GET', '/admin/mtls/stats', undefined, null)).status).toBe(401);
+  });
+
   test('GET /admin/openapi.json documents every row; the admin API document leaves them out', async () => {
     const doc = (await admin('GET', '/admin/openapi.json')).body;
     const rows = [
@@ -303,6 +339,8 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
       ['get', '/admin/quotas'],
       ['get', '/admin/quotas/{consumer_id}'],
       ['post', '/admin/quotas/{consumer_id}/reset'],
+      ['get', '/admin/mtls/config'],
+      ['get', '/admin/mtls/stats'],
     ];
     for (const [method, path] of rows)
       expect([path, doc.paths[path!]?.[method!]?.summary]).toEqual([path, expect.any(String)]);
