@@ -146,7 +146,13 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
     expect(gone.status).toBe(201);
     const deleted = await admin('DELETE', '/admin/apis/api-gone');
     expect([deleted.status, deleted.body]).toEqual([204, undefined]);
+    // safe to repeat: a second delete answers 404 and changes nothing (no audit event either)
+    const deletions = async () =>
+      (await admin('GET', `/v1/admin/audit/events?tenant_id=${tenant}&type=ROUTE_DELETED`)).body.data.length;
+    const deletedBefore = await deletions();
+    expect(deletedBefore).toBeGreaterThan(0);
     expect((await admin('DELETE', '/admin/apis/api-gone')).status).toBe(404);
+    expect(await deletions()).toBe(deletedBefore);
     expect((await admin('GET', '/admin/apis/api-gone')).status).toBe(404);
   });
 
@@ -344,6 +350,7 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
     ];
     for (const [method, path] of rows)
       expect([path, doc.paths[path!]?.[method!]?.summary]).toEqual([path, expect.any(String)]);
+    expect(doc.paths['/admin/apis/{id}'].delete.summary).toMatch(/safe to repeat/);
     const main = (await request('GET', `${node.adminBase}/v1/admin/openapi.json`, undefined, null)).body;
     expect(Object.keys(main.paths).filter((p) => p.startsWith('/admin/'))).toEqual([]);
   });

@@ -41,7 +41,7 @@ export async function nodeAdmin(app: FastifyInstance, { gw, service, version }: 
       admin.register(runtimeRoutes, { gw, service, breaker, version });
       admin.register(apiRoutes, { service, breaker });
       admin.register(nodePolicyRoutes, { gw, service, breaker });
-      admin.register(quotaRoutes, { gw, service });
+      admin.register(quotaRoutes, { gw, service, breaker });
       admin.register(mtlsRoutes, { gw });
     },
     { prefix: '/admin' },
