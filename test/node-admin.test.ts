@@ -359,8 +359,10 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
 test('a node with PORTICO_NODE_ADMIN=off answers 503 on /admin/* and keeps its probes', async () => {
   const node = await startLiveNode({ PORTICO_NODE_ADMIN: 'off', PORTICO_MASTER_KEY: randomBytes(32).toString('hex') });
   try {
-    const res = await node.call('GET', '/admin/health', undefined, OWNER_TOKEN);
-    expect([res.status, res.body.error.code]).toEqual([503, 'ADMIN_API_DISABLED']);
+    for (const path of ['/admin/health', '/admin/mtls/config', '/admin/mtls/stats']) {
+      const res = await node.call('GET', path, undefined, OWNER_TOKEN);
+      expect([path, res.status, res.body.error.code]).toEqual([path, 503, 'ADMIN_API_DISABLED']);
+    }
     expect((await node.call('GET', '/health/live', undefined, null)).status).toBe(200);
   } finally {
     await node.close();
