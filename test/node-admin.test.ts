@@ -288,6 +288,12 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
     const reset = await admin('POST', `/admin/quotas/${keyId}/reset`);
     expect([reset.status, reset.body]).toEqual([200, { status: 'ok', message: `Quota reset for consumer '${keyId}'` }]);
     expect((await admin('GET', `/admin/quotas/${keyId}`)).body).toMatchObject({ daily_count: 0, monthly_count: 0 });
+    const audited = await admin('GET', `/v1/admin/audit/events?tenant_id=${tenant}&type=QUOTA_RESET`);
+    expect(audited.body.data[0]).toMatchObject({
+      actor: { type: 'token', id: 'bootstrap' },
+      resource: { kind: 'api_key', id: keyId },
+      changes: { daily_count: { from: 3, to: 0 }, monthly_count: { from: 3, to: 0 } },
+    });
     expect((await traffic(`/apis/${tenant}/payments/q`, quotaToken)).status).toBe(200);
     expect((await admin('GET', `/admin/quotas/${keyId}`)).body.daily_count).toBe(1);
     const unknown = await admin('GET', '/admin/quotas/no-such-consumer');

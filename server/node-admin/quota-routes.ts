@@ -2,6 +2,7 @@ import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
 import { routePlugin } from '../http/route-plugin';
 import { ZOD_SCHEMAS } from '../http/route-schemas';
+import { actorOf } from '../control/caller';
 import { callContext } from '../control/request-state';
 import type { ResourceService } from '../control/resource-service';
 import { dataPlaneOf, type DataPlane } from '../data/data-plane';
@@ -94,12 +95,28 @@ export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; 
         },
       },
       async (req) => {
-        service.scope.authorize(callContext(req), rateLimitTier, 'write');
-        const { key } = one(req.params.consumer_id);
-        // the mark first: an answer of ok means the reset outlives a restart; a database down leaves the counts as
-        // they were (503), rather than a reset that a restart would undo
+        const ctx = callContext(req);
+        service.scope.authorize(ctx, rateLimitTier, 'write');
+        const { key, quota: before } = one(req.params.consumer_id);
+        // the mark first, audited with it: an answer of ok means the reset outlives a restart; a database down
+        // leaves the counts as they were (503), rather than a reset that a restart would undo
+        const event = {
+          type: 'QUOTA_RESET',
+          actor: actorOf(ctx.caller),
+          tenant_id: key.tenant_id,
+          resource: { kind: 'api_key', id: key.id },
+          changes: {
+            daily_count: { from: before.daily_count, to: 0 },
+            monthly_count: { from: before.monthly_count, to: 0 },
+          },
+          trace_id: ctx.traceId ?? null,
+        };
+        const mark = { tenant_id: key.tenant_id, api_key_id: key.id, reset_at: new Date() };
         await breaker.run(() =>
-          recordQuotaReset(gw.db, { tenant_id: key.tenant_id, api_key_id: key.id, reset_at: new Date() }),
+          gw.db.transaction().execute(async (tx) => {
+            await recordQuotaReset(tx, mark);
+            await gw.audit.append(tx, [event]);
+          }),
         );
         const counters = quotaCounters(key.tenant_id, key.id);
         for (const counter of [counters.day, counters.month]) dataPlaneOf(gw)!.limiter.reset(counter);
