@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Agent, request as undiciRequest } from 'undici';
 import { createPostgresDatabase, testDialects, type TestDialect } from './support/databases';
 import { OWNER_TOKEN, until } from './support/gateway';
 import { request, startLiveNode, type LiveNode } from './support/live-node';
@@ -10,9 +11,9 @@ jest.setTimeout(120_000);
 
 /**
  * Seed 003's endpoint summary, row by row, against a live node (role `all`: `/admin/*` on its admin port), on each
- * dialect. The node checks client certificates (a CA bundle and a trusted proxy, loopback, that passes them in
- * `X-Client-Cert`; not required, so the other rows' traffic passes without one): the mTLS rows see real checks.
- * test/mtls.test.ts has the TLS handshake side.
+ * dialect. The node has mTLS on: its data port serves HTTPS and checks client certificates of a CA made here, on the
+ * connection or from a trusted proxy (loopback) in `X-Client-Cert`; not required, so the other rows' traffic passes
+ * without one, while the mTLS rows see every kind of check counted.
  */
 describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (dialect: TestDialect) => {
   let node: LiveNode;
@@ -25,12 +26,36 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
   let quotaToken: string;
   let keyId: string;
   const ca = makeCa('conformance CA');
+  const serverCert = issue(ca, 'gateway');
   const client = issue(ca, 'conformance client');
   const stranger = issue(makeCa('another CA'), 'stranger');
 
+  /** A GET to the node's HTTPS data port, trusting the test CA, with `cert` as client certificate if given. */
+  async function overTls(path: string, opts: { token?: string; cert?: Issued; headers?: Record<string, string> } = {}) {
+    const client = opts.cert ? { cert: opts.cert.certPem, key: opts.cert.keyPem } : {};
+    const agent = new Agent({ connect: { ca: ca.certPem, ...client } });
+    try {
+      const auth = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+      const res = await undiciRequest(node.dataUrl + path, {
+        dispatcher: agent,
+        headers: { ...auth, ...opts.headers },
+      });
+      const text = await res.body.text();
+      let body: any = text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: kept as text
+      }
+      return { status: res.statusCode, body };
+    } finally {
+      await agent.close();
+    }
+  }
+
   const admin = (method: string, path: string, body?: unknown, token?: string | null) =>
     node.call(method, path, body, token);
-  const traffic = (path: string, token = keyToken) => request('GET', node.dataUrl + path, undefined, token);
+  const traffic = (path: string, token = keyToken) => overTls(path, { token });
 
   beforeAll(async () => {
     backendUrl = await backend.start();
@@ -38,6 +63,8 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
     node = await startLiveNode({
       ...(pg ? { DATABASE_URL: pg.url } : {}),
       PORTICO_MASTER_KEY: randomBytes(32).toString('base64'),
+      PORTICO_DATA_TLS_CERT: serverCert.certPem,
+      PORTICO_DATA_TLS_KEY: serverCert.keyPem,
       PORTICO_DATA_TLS_CLIENT_CA: ca.certPem,
       PORTICO_DATA_TLS_TRUSTED_PROXIES: '127.0.0.1/32',
     });
@@ -93,10 +120,11 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
     const reset = await admin('POST', '/admin/cache/clear', undefined, billing.body.token);
     expect([reset.status, reset.body.error.code]).toEqual([403, 'FORBIDDEN']);
     // /health/ready and /health/live: no authentication, as they were
-    for (const base of [node.adminBase, node.dataUrl]) {
-      expect((await request('GET', `${base}/health/live`, undefined, null)).body).toEqual({ status: 'ok' });
-      expect((await request('GET', `${base}/health/ready`, undefined, null)).body).toEqual({ status: 'ready' });
-    }
+    expect((await request('GET', `${node.adminBase}/health/live`, undefined, null)).body).toEqual({ status: 'ok' });
+    expect((await request('GET', `${node.adminBase}/health/ready`, undefined, null)).body).toEqual({ status: 'ready' });
+    expect(node.dataUrl).toMatch(/^https:/);
+    expect((await overTls('/health/live')).body).toEqual({ status: 'ok' });
+    expect((await overTls('/health/ready')).body).toEqual({ status: 'ready' });
   });
 
   test('GET /admin/health', async () => {
@@ -313,20 +341,16 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
       return res.body;
     };
     const before = await stats();
-    // from the trusted proxy: a certificate of the CA, one of another CA, none
-    const proxied = (cert?: Issued) =>
-      fetch(`${node.dataUrl}/apis/${tenant}/payments/m`, {
-        headers: {
-          authorization: `Bearer ${keyToken}`,
-          ...(cert ? { 'x-client-cert': encodeURIComponent(cert.certPem) } : {}),
-        },
-      });
-    expect((await proxied(client)).status).toBe(200);
-    expect((await proxied(stranger)).status).toBe(200); // not required: counted, not refused
-    expect((await proxied()).status).toBe(200);
+    // on the connection: a certificate of the CA, one of another CA, none; and one passed by the trusted proxy
+    const path = `/apis/${tenant}/payments/m`;
+    expect((await overTls(path, { token: keyToken, cert: client })).status).toBe(200);
+    expect((await overTls(path, { token: keyToken, cert: stranger })).status).toBe(200); // not required: counted
+    expect((await overTls(path, { token: keyToken })).status).toBe(200);
+    const proxied = { token: keyToken, headers: { 'x-client-cert': encodeURIComponent(client.certPem) } };
+    expect((await overTls(path, proxied)).status).toBe(200);
     const after = await stats();
     const moved = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
-    expect(moved).toEqual({ total_requests: 3, cert_validated: 1, cert_missing: 1, cert_invalid: 1 });
+    expect(moved).toEqual({ total_requests: 4, cert_validated: 2, cert_missing: 1, cert_invalid: 1 });
     expect((await admin('GET', '/admin/mtls/stats', undefined, null)).status).toBe(401);
   });
 
