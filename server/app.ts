@@ -6,7 +6,6 @@ import { loadConfig, type Config } from './config';
 import { buildAdminApp } from './control/admin-app';
 import { buildDataApp } from './data/data-app';
 import { nodeAdminOnDataPort } from './node-admin/data-port';
-import { mtlsAdminRoutes } from './node-admin/mtls-routes';
 import { Spool } from './data/spool';
 import type { Gateway } from './gateway';
 import { loadBootstrapToken, loadKeys } from './keys';
@@ -133,8 +132,6 @@ export async function startServer(
       server.data.register(nodeHeartbeat, { gw: gateway }); // portal gateway-status: the node reports itself
       // a data node has no admin port: its node admin API (`/admin/*`) is served here
       if (config.role === 'data') server.data.register(nodeAdminOnDataPort, { gw: gateway });
-      // the node's own state is served where its traffic is: on the data port, on every node that has one
-      server.data.register(mtlsAdminRoutes, { prefix: '/admin/mtls', gw: gateway, mtls: server.data.mtls });
       server.dataUrl = await server.data.listen({ host: config.host, port: config.dataPort });
     }
   } catch (err) {

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Agent, request } from 'undici';
 import { buildDataApp } from '../server/data/data-app';
-import { mtlsAdminRoutes } from '../server/node-admin/mtls-routes';
 import { testDialects } from './support/databases';
 import { createRoute, setupTenant } from './support/fixtures';
 import { OWNER_TOKEN, startTestGateway, type TestGateway } from './support/gateway';
+import { startLiveNode } from './support/live-node';
 import { MockHttp } from './support/mock-http';
 import { issue, makeCa, type Issued } from './support/pki';
 
@@ -45,10 +45,11 @@ describe.each(testDialects())('mTLS on the data plane (%s)', (dialect) => {
   let tenantToken: string;
   let bound: { key: string };
 
+  /** `/admin/mtls/*` is served with the rest of `/admin/*`: on the admin port of this (`all`) node. */
   const admin = (path: string, token: string | null = OWNER_TOKEN) =>
-    call(`${base}/admin/mtls/${path}`, { ca, cert: good, headers: token ? { authorization: `Bearer ${token}` } : {} });
+    t.api('GET', `/admin/mtls/${path}`, undefined, token);
   const stats = async () => (await admin('stats')).body;
-  /** What `act` moved in the stats (the stats reads themselves are not counted). */
+  /** What `act` moved in the stats. */
   async function moved(act: () => Promise<unknown>) {
     const before = await stats();
     await act();
@@ -74,7 +75,6 @@ describe.each(testDialects())('mTLS on the data plane (%s)', (dialect) => {
     tenantToken = (await t.api('POST', '/v1/admin/tokens', { name: 'ops', role: 'admin', tenant_id: tenant.tenantId }))
       .body.token;
     data = await buildDataApp(t.gateway);
-    data.register(mtlsAdminRoutes, { prefix: '/admin/mtls', gw: t.gateway, mtls: data.mtls });
     base = await data.listen({ host: '127.0.0.1', port: 0 });
   }, 180_000); // a busy machine: a gateway, a tenant and two routes
   afterAll(async () => {
@@ -189,10 +189,14 @@ describe.each(testDialects())('mTLS on the data plane (%s)', (dialect) => {
     }
     const pat = (await t.api('POST', '/v1/admin/tokens', { name: 'cp', role: 'policy-admin' })).body.token;
     expect((await admin('stats', pat)).status).toBe(200);
-    // the admin surface has its bearer token: it answers a caller without a client certificate
-    const bare = await call(`${base}/admin/mtls/stats`, { ca, headers: { authorization: `Bearer ${OWNER_TOKEN}` } });
-    expect(bare.status).toBe(200);
-    expect(Object.keys(bare.body).sort()).toEqual(['cert_invalid', 'cert_missing', 'cert_validated', 'total_requests']);
+  });
+
+  test("an `all` node's data port does not serve /admin/mtls/*: there it is a path like any other, checked", async () => {
+    const delta = await moved(async () => {
+      const res = await call(`${base}/admin/mtls/stats`, { ca, headers: { authorization: `Bearer ${OWNER_TOKEN}` } });
+      expect([res.status, res.body.error.code]).toEqual([401, 'client_cert_required']);
+    });
+    expect(delta).toEqual({ total_requests: 1, cert_validated: 0, cert_missing: 1, cert_invalid: 0 });
   });
 
   test('the counts are in /metrics too, split by how the certificate came', async () => {
@@ -207,3 +211,34 @@ describe.each(testDialects())('mTLS on the data plane (%s)', (dialect) => {
     expect(value('result="invalid",source=""')).toBe(s.cert_invalid);
   });
 });
+
+test('a data node (no admin port) serves /admin/mtls/* on its data port, behind the bearer token only', async () => {
+  const ca = makeCa('data node CA');
+  const serverCert = issue(ca, 'data node');
+  const node = await startLiveNode({
+    PORTICO_ROLE: 'data',
+    PORTICO_DATA_TLS_CERT: serverCert.certPem,
+    PORTICO_DATA_TLS_KEY: serverCert.keyPem,
+    PORTICO_DATA_TLS_CLIENT_CA: ca.certPem,
+    PORTICO_DATA_TLS_REQUIRE_CLIENT_CERT: 'true',
+  });
+  try {
+    expect(node.server.adminUrl).toBeUndefined();
+    const owner = { authorization: `Bearer ${OWNER_TOKEN}` };
+    // no client certificate: the admin surface has its bearer token, and its reads are not counted
+    const config = await call(`${node.dataUrl}/admin/mtls/config`, { ca, headers: owner });
+    expect([config.status, config.body]).toEqual([
+      200,
+      { enabled: true, require_client_cert: true, trusted_proxies: '[]' },
+    ]);
+    expect((await call(`${node.dataUrl}/admin/mtls/stats`, { ca })).status).toBe(401);
+    expect((await call(`${node.dataUrl}/some/route`, { ca })).body.error.code).toBe('client_cert_required');
+    const stats = await call(`${node.dataUrl}/admin/mtls/stats`, { ca, headers: owner });
+    expect([stats.status, stats.body]).toEqual([
+      200,
+      { total_requests: 1, cert_validated: 0, cert_missing: 1, cert_invalid: 0 },
+    ]);
+  } finally {
+    await node.close();
+  }
+}, 120_000);

@@ -9,7 +9,8 @@ jest.setTimeout(120_000);
 /**
  * Two data nodes (`PORTICO_ROLE=data`, `/admin/*` on their data port) and a control node on one PostgreSQL: what is
  * written through one node's `/admin/apis` serves on the other within a second (the configuration is shared), while
- * breakers and quota counts are each node's own, and their resets act on the node they are sent to.
+ * breakers and quota counts are each node's own, and their resets act on the node they are sent to (a quota reset is
+ * also kept in the database, for the counts a node reads back when it starts).
  */
 const withPostgres = testDialects().includes('postgres') ? describe : describe.skip;
 
@@ -23,6 +24,7 @@ withPostgres('node admin API on two data nodes sharing one PostgreSQL', () => {
   const tenant = `acme-${randomBytes(3).toString('hex')}`;
   let key: string;
   let quotaKey: { id: string; key: string };
+  let env: Record<string, string>;
 
   const get = (node: LiveNode, path: string, token = key) => request('GET', node.dataUrl + path, undefined, token);
   const api = (id: string, path: string) => ({
@@ -39,7 +41,7 @@ withPostgres('node admin API on two data nodes sharing one PostgreSQL', () => {
   beforeAll(async () => {
     backendUrl = await backend.start();
     pg = await createPostgresDatabase('migrated');
-    const env = { DATABASE_URL: pg.url, PORTICO_MASTER_KEY: randomBytes(32).toString('base64') };
+    env = { DATABASE_URL: pg.url, PORTICO_MASTER_KEY: randomBytes(32).toString('base64') };
     control = await startLiveNode({ ...env, PORTICO_ROLE: 'control' });
     [a, b] = await Promise.all([
       startLiveNode({ ...env, PORTICO_ROLE: 'data' }),
@@ -113,6 +115,13 @@ withPostgres('node admin API on two data nodes sharing one PostgreSQL', () => {
     expect([await count(a), await count(b)]).toEqual([2, 1]);
     const reset = await a.call('POST', `/admin/quotas/${quotaKey.id}/reset`);
     expect([reset.status, reset.body.message]).toEqual([200, `Quota reset for consumer '${quotaKey.id}'`]);
+    expect([await count(a), await count(b)]).toEqual([0, 1]);
+    // the reset is kept in the database: a node that starts later counts back (from every node's request logs)
+    // only what came after it, here nothing
+    await b.close();
+    b = await startLiveNode({ ...env, PORTICO_ROLE: 'data' });
+    expect([await count(a), await count(b)]).toEqual([0, 0]);
+    expect((await get(b, `/apis/${tenant}/orders/q`, quotaKey.key)).status).toBe(200);
     expect([await count(a), await count(b)]).toEqual([0, 1]);
   });
 });

@@ -1,16 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import { Agent, request as undiciRequest } from 'undici';
 import { createPostgresDatabase, testDialects, type TestDialect } from './support/databases';
 import { OWNER_TOKEN, until } from './support/gateway';
 import { request, startLiveNode, type LiveNode } from './support/live-node';
 import { MockHttp } from './support/mock-http';
+import { issue, makeCa, type Issued } from './support/pki';
 
 // a live node per dialect on a shared, busy machine: starting one may take a while
 jest.setTimeout(120_000);
 
 /**
  * Seed 003's endpoint summary, row by row, against a live node (role `all`: `/admin/*` on its admin port), on each
- * dialect. The mTLS rows (`/admin/mtls/config`, `/admin/mtls/stats`) are the tls branch's (server/node-admin/
- * mtls-routes.ts) and are checked by its suite.
+ * dialect. The node has mTLS on: its data port serves HTTPS and checks client certificates of a CA made here, on the
+ * connection or from a trusted proxy (loopback) in `X-Client-Cert`; not required, so the other rows' traffic passes
+ * without one, while the mTLS rows see every kind of check counted.
  */
 describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (dialect: TestDialect) => {
   let node: LiveNode;
@@ -22,10 +25,37 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
   /** A key on a tier with a daily quota of 3, used by the quota rows only. */
   let quotaToken: string;
   let keyId: string;
+  const ca = makeCa('conformance CA');
+  const serverCert = issue(ca, 'gateway');
+  const client = issue(ca, 'conformance client');
+  const stranger = issue(makeCa('another CA'), 'stranger');
+
+  /** A GET to the node's HTTPS data port, trusting the test CA, with `cert` as client certificate if given. */
+  async function overTls(path: string, opts: { token?: string; cert?: Issued; headers?: Record<string, string> } = {}) {
+    const client = opts.cert ? { cert: opts.cert.certPem, key: opts.cert.keyPem } : {};
+    const agent = new Agent({ connect: { ca: ca.certPem, ...client } });
+    try {
+      const auth = opts.token ? { authorization: `Bearer ${opts.token}` } : {};
+      const res = await undiciRequest(node.dataUrl + path, {
+        dispatcher: agent,
+        headers: { ...auth, ...opts.headers },
+      });
+      const text = await res.body.text();
+      let body: any = text;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        // not JSON: kept as text
+      }
+      return { status: res.statusCode, body };
+    } finally {
+      await agent.close();
+    }
+  }
 
   const admin = (method: string, path: string, body?: unknown, token?: string | null) =>
     node.call(method, path, body, token);
-  const traffic = (path: string, token = keyToken) => request('GET', node.dataUrl + path, undefined, token);
+  const traffic = (path: string, token = keyToken) => overTls(path, { token });
 
   beforeAll(async () => {
     backendUrl = await backend.start();
@@ -33,6 +63,10 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
     node = await startLiveNode({
       ...(pg ? { DATABASE_URL: pg.url } : {}),
       PORTICO_MASTER_KEY: randomBytes(32).toString('base64'),
+      PORTICO_DATA_TLS_CERT: serverCert.certPem,
+      PORTICO_DATA_TLS_KEY: serverCert.keyPem,
+      PORTICO_DATA_TLS_CLIENT_CA: ca.certPem,
+      PORTICO_DATA_TLS_TRUSTED_PROXIES: '127.0.0.1/32',
     });
     expect((await admin('POST', '/v1/admin/tenants', { id: tenant, name: 'Acme' })).status).toBe(201);
     const tier = await admin('POST', '/v1/admin/rate-limit-tiers', {
@@ -86,10 +120,11 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
     const reset = await admin('POST', '/admin/cache/clear', undefined, billing.body.token);
     expect([reset.status, reset.body.error.code]).toEqual([403, 'FORBIDDEN']);
     // /health/ready and /health/live: no authentication, as they were
-    for (const base of [node.adminBase, node.dataUrl]) {
-      expect((await request('GET', `${base}/health/live`, undefined, null)).body).toEqual({ status: 'ok' });
-      expect((await request('GET', `${base}/health/ready`, undefined, null)).body).toEqual({ status: 'ready' });
-    }
+    expect((await request('GET', `${node.adminBase}/health/live`, undefined, null)).body).toEqual({ status: 'ok' });
+    expect((await request('GET', `${node.adminBase}/health/ready`, undefined, null)).body).toEqual({ status: 'ready' });
+    expect(node.dataUrl).toMatch(/^https:/);
+    expect((await overTls('/health/live')).body).toEqual({ status: 'ok' });
+    expect((await overTls('/health/ready')).body).toEqual({ status: 'ready' });
   });
 
   test('GET /admin/health', async () => {
@@ -139,7 +174,13 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
     expect(gone.status).toBe(201);
     const deleted = await admin('DELETE', '/admin/apis/api-gone');
     expect([deleted.status, deleted.body]).toEqual([204, undefined]);
+    // safe to repeat: a second delete answers 404 and changes nothing (no audit event either)
+    const deletions = async () =>
+      (await admin('GET', `/v1/admin/audit/events?tenant_id=${tenant}&type=ROUTE_DELETED`)).body.data.length;
+    const deletedBefore = await deletions();
+    expect(deletedBefore).toBeGreaterThan(0);
     expect((await admin('DELETE', '/admin/apis/api-gone')).status).toBe(404);
+    expect(await deletions()).toBe(deletedBefore);
     expect((await admin('GET', '/admin/apis/api-gone')).status).toBe(404);
   });
 
@@ -275,11 +316,42 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
     const reset = await admin('POST', `/admin/quotas/${keyId}/reset`);
     expect([reset.status, reset.body]).toEqual([200, { status: 'ok', message: `Quota reset for consumer '${keyId}'` }]);
     expect((await admin('GET', `/admin/quotas/${keyId}`)).body).toMatchObject({ daily_count: 0, monthly_count: 0 });
+    const audited = await admin('GET', `/v1/admin/audit/events?tenant_id=${tenant}&type=QUOTA_RESET`);
+    expect(audited.body.data[0]).toMatchObject({
+      actor: { type: 'token', id: 'bootstrap' },
+      resource: { kind: 'api_key', id: keyId },
+      changes: { daily_count: { from: 3, to: 0 }, monthly_count: { from: 3, to: 0 } },
+    });
     expect((await traffic(`/apis/${tenant}/payments/q`, quotaToken)).status).toBe(200);
     expect((await admin('GET', `/admin/quotas/${keyId}`)).body.daily_count).toBe(1);
     const unknown = await admin('GET', '/admin/quotas/no-such-consumer');
     expect([unknown.status, unknown.body.error.code]).toEqual([404, 'NOT_FOUND']);
     expect((await admin('POST', '/admin/quotas/no-such-consumer/reset')).status).toBe(404);
+  });
+
+  test("GET /admin/mtls/config and /admin/mtls/stats: the seed's shapes, and the counts move", async () => {
+    const config = await admin('GET', '/admin/mtls/config');
+    expect(config.status).toBe(200);
+    expect(Object.keys(config.body)).toEqual(['enabled', 'require_client_cert', 'trusted_proxies']);
+    expect(config.body).toEqual({ enabled: true, require_client_cert: false, trusted_proxies: '[redacted]' });
+    const stats = async () => {
+      const res = await admin('GET', '/admin/mtls/stats');
+      expect(res.status).toBe(200);
+      expect(Object.keys(res.body)).toEqual(['total_requests', 'cert_validated', 'cert_missing', 'cert_invalid']);
+      return res.body;
+    };
+    const before = await stats();
+    // on the connection: a certificate of the CA, one of another CA, none; and one passed by the trusted proxy
+    const path = `/apis/${tenant}/payments/m`;
+    expect((await overTls(path, { token: keyToken, cert: client })).status).toBe(200);
+    expect((await overTls(path, { token: keyToken, cert: stranger })).status).toBe(200); // not required: counted
+    expect((await overTls(path, { token: keyToken })).status).toBe(200);
+    const proxied = { token: keyToken, headers: { 'x-client-cert': encodeURIComponent(client.certPem) } };
+    expect((await overTls(path, proxied)).status).toBe(200);
+    const after = await stats();
+    const moved = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
+    expect(moved).toEqual({ total_requests: 4, cert_validated: 2, cert_missing: 1, cert_invalid: 1 });
+    expect((await admin('GET', '/admin/mtls/stats', undefined, null)).status).toBe(401);
   });
 
   test('GET /admin/openapi.json documents every row; the admin API document leaves them out', async () => {
@@ -303,9 +375,12 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
       ['get', '/admin/quotas'],
       ['get', '/admin/quotas/{consumer_id}'],
       ['post', '/admin/quotas/{consumer_id}/reset'],
+      ['get', '/admin/mtls/config'],
+      ['get', '/admin/mtls/stats'],
     ];
     for (const [method, path] of rows)
       expect([path, doc.paths[path!]?.[method!]?.summary]).toEqual([path, expect.any(String)]);
+    expect(doc.paths['/admin/apis/{id}'].delete.summary).toMatch(/safe to repeat/);
     const main = (await request('GET', `${node.adminBase}/v1/admin/openapi.json`, undefined, null)).body;
     expect(Object.keys(main.paths).filter((p) => p.startsWith('/admin/'))).toEqual([]);
   });
@@ -314,8 +389,10 @@ describe.each(testDialects())('node admin API, seed 003 summary table (%s)', (di
 test('a node with PORTICO_NODE_ADMIN=off answers 503 on /admin/* and keeps its probes', async () => {
   const node = await startLiveNode({ PORTICO_NODE_ADMIN: 'off', PORTICO_MASTER_KEY: randomBytes(32).toString('hex') });
   try {
-    const res = await node.call('GET', '/admin/health', undefined, OWNER_TOKEN);
-    expect([res.status, res.body.error.code]).toEqual([503, 'ADMIN_API_DISABLED']);
+    for (const path of ['/admin/health', '/admin/mtls/config', '/admin/mtls/stats']) {
+      const res = await node.call('GET', path, undefined, OWNER_TOKEN);
+      expect([path, res.status, res.body.error.code]).toEqual([path, 503, 'ADMIN_API_DISABLED']);
+    }
     expect((await node.call('GET', '/health/live', undefined, null)).status).toBe(200);
   } finally {
     await node.close();

@@ -69,6 +69,25 @@ export const inputGuard = fp(
   { name: 'portico-input-guard' },
 );
 
+/** The API surfaces of this port: JSON for programs, never a page to render or frame (the console sets its own). */
+const API_PATHS = /^\/(v1\/admin|admin|api)(\/|\?|$)/;
+
+/** What a browser must not do with an API answer: guess its type, render it in a frame, or run anything from it. */
+export const API_SECURITY_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+};
+
+/** Sets them on every answer of the API surfaces, errors and 404s included; a header a route set itself is kept. */
+export function apiSecurityHeaders(app: FastifyInstance): void {
+  app.addHook('onSend', async (req, reply) => {
+    if (!API_PATHS.test(req.url)) return;
+    for (const [name, value] of Object.entries(API_SECURITY_HEADERS))
+      if (!reply.hasHeader(name)) reply.header(name, value);
+  });
+}
+
 /** `/v1/admin/*`: every route behind the bearer token, each route file a plugin given what it needs. */
 async function adminApi(admin: FastifyInstance, { gw, service }: { gw: Gateway; service: ResourceService }) {
   admin.register(bearerAuth, { gw });
@@ -105,6 +124,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
     loggerInstance: gw.log,
   }) as unknown as FastifyInstance;
   installErrorHandlers(app, renderAdminError);
+  apiSecurityHeaders(app);
   const service = new ResourceService(gw);
   app.decorate('resources', service);
   // in this order: what every route relies on, then the document (it sees the routes registered after it)

@@ -20,7 +20,7 @@ import { HealthChecker } from './health-checker';
 import { httpProxy } from './http-proxy';
 import { llmProxy } from './llm-proxy';
 import { metricSources } from './metrics';
-import { dataPortHttps, MtlsGate, mtlsGauge } from './mtls';
+import { dataPortHttps, type MtlsGate, mtlsGauge, openMtlsGate } from './mtls';
 import { mcpProxy } from '../mcp/proxy';
 
 const TYPES: Record<number, string> = { 401: 'authentication_error', 403: 'permission_error', 429: 'rate_limit_error' };
@@ -108,7 +108,7 @@ export async function buildDataApp(gw: Gateway): Promise<FastifyInstance> {
   const health = new HealthChecker(gw);
   dp.writers.push(health.snapshots);
   app.decorate('dataPlane', dp);
-  const mtls = new MtlsGate(gw.config.dataTls);
+  const mtls = openMtlsGate(gw);
   app.decorate('mtls', mtls);
   dp.metrics.addGauge(mtlsGauge(mtls));
   app.addHook('onReady', async () => {

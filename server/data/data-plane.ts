@@ -14,7 +14,7 @@ import { authenticateKey, type KeyCaller } from './key-auth';
 import { KeyUsage } from './key-usage';
 import { CLIENT_CERT } from './mtls';
 import { checkCertBinding } from './mtls-binding';
-import { RateLimiter, routeLimits, tierLimits } from './limiter';
+import { DAY, MONTH, quotaCounters, RateLimiter, routeLimits, tierLimits } from './limiter';
 import { followHttpRoutes } from './route-match-http';
 import { DataPlaneMetrics, Gauge } from './metrics';
 
@@ -120,15 +120,16 @@ export class DataPlane {
    * Quotas survive a restart: each key's admitted requests this UTC day and month are counted back from the request
    * logs. A request the gateway itself refused carries a 4xx error code (every check before `admit` and `admit` itself
    * answer 4xx; what can fail after it answers 5xx), so those are left out. Requests still in an unflushed batch (or
-   * the spool) of another instance are not counted.
+   * the spool) of another instance are not counted, nor requests before an operator's quota reset of the key.
    */
   private async seedQuotas(now = new Date()): Promise<void> {
     const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
     const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
     const rows = await admittedRequestsPerKey(this.gw.db, month, day);
     for (const r of rows) {
-      if (r.day) this.limiter.seed(`quota-day:${r.api_key_id}`, r.day, { type: 'calendar', unit: 'day' });
-      this.limiter.seed(`quota-month:${r.api_key_id}`, r.month, { type: 'calendar', unit: 'month' });
+      const counters = quotaCounters(r.tenant_id, r.api_key_id);
+      if (r.day) this.limiter.seed(counters.day, r.day, DAY);
+      this.limiter.seed(counters.month, r.month, MONTH);
     }
   }
 

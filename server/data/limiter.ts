@@ -158,13 +158,15 @@ const subject = (ctx: LimitContext) => (ctx.key ? `key:${ctx.key.id}` : `ip:${ct
 
 /**
  * The route's own `rate_limit` (seed 004's `rateLimitOverride`), per caller on that route. The counter names the
- * route's owner too: two tenants' routes of the same id count apart.
+ * route's owner too (two tenants' routes of the same id count apart), and the window's length: a window made under
+ * an earlier setting ends as it was set, and must not hold the new limit to it (a limit per hour changed to one per
+ * second would otherwise refuse for up to the rest of the hour).
  */
 export const routeLimits: LimitSource = (ctx) => {
   const { route } = ctx;
   const rl = route.rate_limit;
   if (!rl) return [];
-  const key = `route:${route.tenant_id ?? '*'}/${route.id}:${subject(ctx)}`;
+  const key = `route:${route.tenant_id ?? '*'}/${route.id}/${rl.window_secs}s:${subject(ctx)}`;
   return [
     {
       key,
@@ -176,27 +178,42 @@ export const routeLimits: LimitSource = (ctx) => {
   ];
 };
 
-/** The key's `rate_limit_tier`: its rate across every route, and its daily and monthly quotas. */
+export const DAY: LimitWindow = { type: 'calendar', unit: 'day' };
+export const MONTH: LimitWindow = { type: 'calendar', unit: 'month' };
+
+/**
+ * The counters of an API key's daily and monthly quotas. They are the key's (by tenant and id, as key ids are unique
+ * per tenant), not its tier's: what a key spent this day or month stays spent when it moves to another tier, and is
+ * held against the quotas of the tier it has now. That is also what the request logs say at start-up, which know no
+ * tier.
+ */
+export const quotaCounters = (tenantId: string, keyId: string) => ({
+  day: `quota-day:${tenantId}/${keyId}`,
+  month: `quota-month:${tenantId}/${keyId}`,
+});
+
+/**
+ * The key's `rate_limit_tier`: its rate across every route, and its daily and monthly quotas. The rate's counter is
+ * per tier and window length: a key moved to another tier (or whose tier's window changed) starts a window of the
+ * new terms rather than finishing one made under the old.
+ */
 export function tierLimits(tierOf: (id: string) => RateLimitTierState | undefined): LimitSource {
   return (ctx) => {
     const tierId = ctx.key?.rate_limit_tier;
     const tier = tierId ? tierOf(tierId) : undefined;
     if (!tier || !ctx.key) return [];
-    const keyId = ctx.key.id;
+    const owner = `${ctx.key.tenant_id}/${ctx.key.id}`;
     const source = `tier "${tier.id}"`;
     const span: LimitWindow = { type: 'span', ms: tier.window_secs * 1000 };
-    const rules: LimitRule[] = [
-      { key: `tier:${keyId}`, limit: tier.limit, window: span, reason: 'rate_limit', source },
-    ];
+    const rateKey = `tier:${tier.id}/${tier.window_secs}s:${owner}`;
+    const rules: LimitRule[] = [{ key: rateKey, limit: tier.limit, window: span, reason: 'rate_limit', source }];
+    const quota = quotaCounters(ctx.key.tenant_id, ctx.key.id);
     if (tier.daily_quota !== null) {
-      rules.push({ key: `quota-day:${keyId}`, limit: tier.daily_quota, window: DAY, reason: 'quota', source });
+      rules.push({ key: quota.day, limit: tier.daily_quota, window: DAY, reason: 'quota', source });
     }
     if (tier.monthly_quota !== null) {
-      rules.push({ key: `quota-month:${keyId}`, limit: tier.monthly_quota, window: MONTH, reason: 'quota', source });
+      rules.push({ key: quota.month, limit: tier.monthly_quota, window: MONTH, reason: 'quota', source });
     }
     return rules;
   };
 }
-
-const DAY: LimitWindow = { type: 'calendar', unit: 'day' };
-const MONTH: LimitWindow = { type: 'calendar', unit: 'month' };

@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { ApiError } from '../errors';
+import type { Gateway } from '../gateway';
 import type { DataTlsSettings } from '../net/tls-settings';
 import { clientBytes, inRanges } from '../policies/ip-ranges';
 import { Gauge } from './metrics';
@@ -176,6 +177,19 @@ export class MtlsGate {
     return { outcome: { cert: described(leaf, 'header') }, until: Date.parse(leaf.validTo) };
   }
 }
+
+/** The gate of the data plane running for a gateway in this process: what `/admin/mtls/*` reports, on any port. */
+const gates = new WeakMap<Gateway, MtlsGate>();
+
+/** The data port's gate for `gw`, made from its settings and registered for the node admin API. */
+export function openMtlsGate(gw: Gateway): MtlsGate {
+  const gate = new MtlsGate(gw.config.dataTls);
+  gates.set(gw, gate);
+  return gate;
+}
+
+/** The gate of `gw`'s data plane in this process, if one was built (none on a control node). */
+export const mtlsGateOf = (gw: Gateway): MtlsGate | undefined => gates.get(gw);
 
 /** node's HTTPS options for the data port, or none (plain HTTP); client certificates are asked for, judged per request. */
 export function dataPortHttps(settings: DataTlsSettings): { https?: HttpsServerOptions } {

@@ -118,7 +118,8 @@ export const apiRoutes = routePlugin<{ service: ResourceService; breaker: Contro
       '/apis/:id',
       {
         schema: {
-          summary: 'Remove an API route: 204, or 404 when there is none (nothing changes)',
+          // the seed's "idempotent": a repeated delete changes nothing (no write, no audit event), and says so
+          summary: 'Remove an API route, safe to repeat: 204, or 404 when there is none (nothing changes)',
           tags,
           params: idParams,
           response: { 204: z.null() },

@@ -6,6 +6,7 @@ import type { ResourceService } from '../control/resource-service';
 import { apiRoutes } from './api-routes';
 import { requireNodeAdminToken } from './auth';
 import { controlPlaneBreakerOf } from './control-plane-breaker';
+import { mtlsRoutes } from './mtls-routes';
 import { nodePolicyRoutes } from './policy-routes';
 import { quotaRoutes } from './quota-routes';
 import { runtimeRoutes } from './runtime-routes';
@@ -40,7 +41,8 @@ export async function nodeAdmin(app: FastifyInstance, { gw, service, version }: 
       admin.register(runtimeRoutes, { gw, service, breaker, version });
       admin.register(apiRoutes, { service, breaker });
       admin.register(nodePolicyRoutes, { gw, service, breaker });
-      admin.register(quotaRoutes, { gw, service });
+      admin.register(quotaRoutes, { gw, service, breaker });
+      admin.register(mtlsRoutes, { gw });
     },
     { prefix: '/admin' },
   );

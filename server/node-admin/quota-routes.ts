@@ -2,15 +2,16 @@ import { ApiError } from '../errors';
 import type { Gateway } from '../gateway';
 import { routePlugin } from '../http/route-plugin';
 import { ZOD_SCHEMAS } from '../http/route-schemas';
+import { actorOf } from '../control/caller';
 import { callContext } from '../control/request-state';
 import type { ResourceService } from '../control/resource-service';
 import { dataPlaneOf, type DataPlane } from '../data/data-plane';
+import { quotaCounters } from '../data/limiter';
 import type { ApiKeyState } from '../resources';
 import { rateLimitTier } from '../resources/rate-limit-tier';
+import { recordQuotaReset } from '../store/quota-resets';
+import type { ControlPlaneBreaker } from './control-plane-breaker';
 import { consumerParams, done, quota } from './schemas';
-
-/** The limiter's counters of a key's daily and monthly quotas (server/data/limiter.ts `tierLimits`). */
-const counterKeys = (keyId: string) => [`quota-day:${keyId}`, `quota-month:${keyId}`] as const;
 
 /**
  * A consumer's quota on this node: its key's counts today and this month (UTC) against its tier's quotas; undefined
@@ -18,9 +19,9 @@ const counterKeys = (keyId: string) => [`quota-day:${keyId}`, `quota-month:${key
  */
 function quotaOf(gw: Gateway, dp: DataPlane, key: ApiKeyState) {
   const tier = key.rate_limit_tier ? gw.snapshot.get('rate_limit_tier', key.rate_limit_tier, null) : undefined;
-  const [dayKey, monthKey] = counterKeys(key.id);
-  const day = dp.limiter.peek(dayKey);
-  const month = dp.limiter.peek(monthKey);
+  const counters = quotaCounters(key.tenant_id, key.id);
+  const day = dp.limiter.peek(counters.day);
+  const month = dp.limiter.peek(counters.month);
   const dailyLimit = tier?.daily_quota ?? null;
   const monthlyLimit = tier?.monthly_quota ?? null;
   if (dailyLimit === null && monthlyLimit === null && day === undefined && month === undefined) return undefined;
@@ -37,39 +38,37 @@ function quotaOf(gw: Gateway, dp: DataPlane, key: ApiKeyState) {
 }
 
 /**
- * Seed 003's quotas: a consumer is an API key (by its id), counted by this node's limiter, which is what it enforces.
- * A reset sets this node's counts to zero; other nodes keep theirs. Reading needs any platform role; a reset needs
- * write access to policies (owner, policy-admin), where rate-limit tiers live.
+ * Seed 003's quotas: a consumer is an API key (by its id, which the server generates: unique across tenants too),
+ * counted by this node's limiter, which is what it enforces. A reset sets this node's counts to zero at once (other
+ * running nodes keep theirs) and is recorded in the database first, so that the counts every node reads back from
+ * the request logs when it starts begin after it. Reading needs any platform role; a reset needs write access to
+ * policies (owner, policy-admin), where rate-limit tiers live.
  */
-export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService }>(
+export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; breaker: ControlPlaneBreaker }>(
   'portico-node-admin-quotas',
   [ZOD_SCHEMAS],
-  async (app, { gw, service }) => {
+  async (app, { gw, service, breaker }) => {
     const tags = ['Quotas'];
-    const all = () => {
+    const consumers = () => {
       const dp = dataPlaneOf(gw);
       if (!dp) return [];
-      const seen = new Set<string>();
       const out = [];
-      // a consumer id names one counter even if two tenants have a key of that id (the limiter counts by id)
       for (const key of gw.snapshot.all('api_key') as ApiKeyState[]) {
-        if (seen.has(key.id)) continue;
         const q = quotaOf(gw, dp, key);
-        if (q) out.push(q);
-        seen.add(key.id);
+        if (q) out.push({ key, quota: q });
       }
       return out;
     };
     const one = (id: string) => {
-      const q = all().find((c) => c.consumer_id === id);
-      if (!q) throw new ApiError('NOT_FOUND', `Consumer "${id}" has no quota data on this node`);
-      return q;
+      const found = consumers().find((c) => c.key.id === id);
+      if (!found) throw new ApiError('NOT_FOUND', `Consumer "${id}" has no quota data on this node`);
+      return found;
     };
 
     app.get(
       '/quotas',
       { schema: { summary: "Every consumer's quota on this node", tags, response: { 200: quota.array() } } },
-      async () => all(),
+      async () => consumers().map((c) => c.quota),
     );
 
     app.get(
@@ -82,25 +81,46 @@ export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService }
           response: { 200: quota },
         },
       },
-      async (req) => one(req.params.consumer_id),
+      async (req) => one(req.params.consumer_id).quota,
     );
 
     app.post(
       '/quotas/:consumer_id/reset',
       {
         schema: {
-          summary: "Reset a consumer's daily and monthly counts to zero on this node",
+          summary: "Reset a consumer's daily and monthly counts to zero on this node (kept across its restarts)",
           tags,
           params: consumerParams,
           response: { 200: done },
         },
       },
       async (req) => {
-        service.scope.authorize(callContext(req), rateLimitTier, 'write');
-        const id = req.params.consumer_id;
-        one(id);
-        for (const key of counterKeys(id)) dataPlaneOf(gw)!.limiter.reset(key);
-        return { status: 'ok' as const, message: `Quota reset for consumer '${id}'` };
+        const ctx = callContext(req);
+        service.scope.authorize(ctx, rateLimitTier, 'write');
+        const { key, quota: before } = one(req.params.consumer_id);
+        // the mark first, audited with it: an answer of ok means the reset outlives a restart; a database down
+        // leaves the counts as they were (503), rather than a reset that a restart would undo
+        const event = {
+          type: 'QUOTA_RESET',
+          actor: actorOf(ctx.caller),
+          tenant_id: key.tenant_id,
+          resource: { kind: 'api_key', id: key.id },
+          changes: {
+            daily_count: { from: before.daily_count, to: 0 },
+            monthly_count: { from: before.monthly_count, to: 0 },
+          },
+          trace_id: ctx.traceId ?? null,
+        };
+        const mark = { tenant_id: key.tenant_id, api_key_id: key.id, reset_at: new Date() };
+        await breaker.run(() =>
+          gw.db.transaction().execute(async (tx) => {
+            await recordQuotaReset(tx, mark);
+            await gw.audit.append(tx, [event]);
+          }),
+        );
+        const counters = quotaCounters(key.tenant_id, key.id);
+        for (const counter of [counters.day, counters.month]) dataPlaneOf(gw)!.limiter.reset(counter);
+        return { status: 'ok' as const, message: `Quota reset for consumer '${key.id}'` };
       },
     );
   },

@@ -13,6 +13,7 @@ export const SYSTEM_EVENT_TYPES = [
   'WEBHOOK_TEST', // the synthetic event of POST /webhooks/{id}/test
   'MCP_APPROVAL_APPROVED', // mcp/approval-routes.ts
   'MCP_APPROVAL_DENIED', // mcp/approval-routes.ts
+  'QUOTA_RESET', // node-admin/quota-routes.ts
 ] as const;
 
 /** A definition that declares no such event (defineResource makes updatable and versioned kinds declare theirs). */

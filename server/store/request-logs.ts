@@ -35,28 +35,44 @@ export async function listRequestLogs(
 
 /** Requests of one key since the start of a month, and since the start of a day within it. */
 export interface KeyRequestCount {
+  tenant_id: string;
   api_key_id: string;
   month: number;
   day: number;
 }
 
 /**
- * Each key's requests the gateway admitted since `month` (and since `day`). A request the gateway itself refused
- * carries a 4xx error code (every check before admission answers 4xx; what fails after it answers 5xx), so those are
- * left out.
+ * Each key's requests the gateway admitted since `month` (and since `day`), and since the key's latest quota reset
+ * (quota-resets.ts): a request counts when it started after the reset (its log is written when it ends, so a request
+ * admitted before the reset and still running at it is not counted). A request the gateway itself refused carries a
+ * 4xx error code (every check before admission answers 4xx; what fails after it answers 5xx), so those are left out.
+ * Keys with nothing to count are not listed.
  */
 export async function admittedRequestsPerKey(db: Executor, month: Date, day: Date): Promise<KeyRequestCount[]> {
+  const sinceReset = sql<boolean>`(q.reset_at is null or r.created_at - r.latency_ms * interval '1 millisecond' >= q.reset_at)`;
+  const inMonth = sql<number>`count(*) filter (where ${sinceReset})`;
   const rows = await db
-    .selectFrom('request_logs')
+    .selectFrom('request_logs as r')
+    .leftJoin('quota_resets as q', (join) =>
+      join.onRef('q.tenant_id', '=', 'r.tenant_id').onRef('q.api_key_id', '=', 'r.api_key_id'),
+    )
     .select([
-      'api_key_id',
-      sql<number>`count(*)`.as('month'),
-      sql<number>`count(*) filter (where created_at >= ${day})`.as('day'),
+      'r.tenant_id',
+      'r.api_key_id',
+      inMonth.as('month'),
+      sql<number>`count(*) filter (where r.created_at >= ${day} and ${sinceReset})`.as('day'),
     ])
-    .where('api_key_id', 'is not', null)
-    .where('created_at', '>=', month)
-    .where((eb) => eb.or([eb('error_code', 'is', null), eb('status', '>=', 500)]))
-    .groupBy('api_key_id')
+    .where('r.api_key_id', 'is not', null)
+    .where('r.tenant_id', 'is not', null)
+    .where('r.created_at', '>=', month)
+    .where((eb) => eb.or([eb('r.error_code', 'is', null), eb('r.status', '>=', 500)]))
+    .groupBy(['r.tenant_id', 'r.api_key_id'])
+    .having(inMonth, '>', 0)
     .execute();
-  return rows.map((r) => ({ api_key_id: r.api_key_id!, month: Number(r.month), day: Number(r.day) }));
+  return rows.map((r) => ({
+    tenant_id: r.tenant_id!,
+    api_key_id: r.api_key_id!,
+    month: Number(r.month),
+    day: Number(r.day),
+  }));
 }

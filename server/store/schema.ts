@@ -237,6 +237,13 @@ export interface GatewayNodeTable {
   reported_at: Timestamp;
 }
 
+/** The latest operator's quota reset of an API key (see store/quota-resets.ts). */
+export interface QuotaResetTable {
+  tenant_id: string;
+  api_key_id: string;
+  reset_at: Timestamp;
+}
+
 export interface Database {
   resources: ResourceTable;
   audit_events: AuditEventTable;
@@ -255,6 +262,7 @@ export interface Database {
   metric_rollups: MetricRollupTable;
   metric_rollup_progress: MetricRollupProgressTable;
   gateway_nodes: GatewayNodeTable;
+  quota_resets: QuotaResetTable;
 }
 
 export type Db = Kysely<Database>;
