@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { BASELINE_HEADING } from './baseline';
+import { coldStartBench, renderColdStart } from './cold-start';
 import { importBench, renderImport } from './import';
 import { policyBench, renderPolicies } from './policies';
 import { dataPlaneBench, renderDataPlane } from './proxies';
@@ -25,7 +26,7 @@ function sections(): Map<string, string> {
 }
 
 /**
- * `npm run bench [-- terraform|proxies|startup|import|policies|routes]`: runs the benchmarks (all but the optional
+ * `npm run bench [-- terraform|proxies|startup|start|import|policies|routes]`: runs the benchmarks (all but the optional
  * `routes` by default) and rewrites their sections of bench/RESULTS.md with the figures and their peers.
  * `PORTICO_BENCH_BASELINE=<checkout>` runs an older build beside today's in the proxies benchmark and adds a
  * before-and-after section; in the routes benchmark it adds the older build's three rows.
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
     fresh.push(renderDataPlane(await dataPlaneBench((line) => process.stderr.write(`${line}\n`))));
   if (!only || only === 'terraform') fresh.push(renderTerraform(await terraformBench(200)));
   if (!only || only === 'terraform' || only === 'startup') fresh.push(renderStartup(await startupBench()));
+  if (!only || only === 'start')
+    fresh.push(renderColdStart(await coldStartBench((l) => process.stderr.write(`${l}\n`))));
   if (!only || only === 'import')
     fresh.push(renderImport(await importBench(10_000, (l) => process.stderr.write(`${l}\n`))));
   if (!only || only === 'policies')
@@ -58,6 +61,7 @@ async function main(): Promise<void> {
     '## Config import',
     '## Policies',
     '## Route matching',
+    '## Gateway start-up',
   ];
   // Headings may carry a count ("## Config import: 10,000 entities"): a section sorts by the prefix it starts with.
   const rank = (heading: string) => order.findIndex((o) => heading.startsWith(o));
