@@ -145,7 +145,8 @@ describe('web console in headless Chromium (pglite)', () => {
     const config = JSON.parse(await editor.inputValue());
     await editor.fill(JSON.stringify({ ...config, timeout_ms: -1 }));
     await page.getByRole('button', { name: 'Save new version' }).click();
-    await page.locator('.form-error').getByText('timeout_ms').waitFor();
+    await page.locator('[data-field="config"] .field-error').getByText('timeout_ms').waitFor();
+    expect(await editor.getAttribute('aria-invalid')).toBe('true');
     expect((await api('GET', '/routes/gpt-route')).body.version).toBe(3);
 
     await page.getByRole('button', { name: 'Compare v2 with current' }).click();
@@ -160,6 +161,7 @@ describe('web console in headless Chromium (pglite)', () => {
     await page.locator('dd[data-version="4"]').waitFor();
     const route = (await api('GET', '/routes/gpt-route')).body;
     expect(route).toMatchObject({ version: 4, description: 'first edit' });
+    await page.locator('tr[data-version="4"]').waitFor(); // the history reloads after the facts
     expect(await page.locator('tr[data-version]').count()).toBe(4);
   });
 
