@@ -84,6 +84,7 @@ describe('console: long operations show progress and never freeze the page (pgli
     await page.getByRole('status').filter({ hasText: 'Previewing…' }).waitFor();
     expect(await page.getByRole('button', { name: 'Preview' }).getAttribute('aria-busy')).toBe('true');
     await responsive(page, 1000);
+    await page.screenshot({ path: join(SHOTS, 'import-large.png') });
     preview.release();
     const summary = page.locator('[data-summary]');
     await summary.waitFor();
@@ -97,7 +98,6 @@ describe('console: long operations show progress and never freeze the page (pgli
     await more.click();
     await page.waitForFunction((n) => document.querySelectorAll('section.change').length > n, shown);
     expect(await longestTask(page)).toBeLessThan(1000);
-    await page.screenshot({ path: join(SHOTS, 'import-large.png') });
 
     const apply = await holdNext(page, /\/config\/import\?.*content_hash=/);
     await page.getByRole('button', { name: 'Apply', exact: true }).click();
