@@ -204,6 +204,8 @@ describe('web console in headless Chromium (pglite)', () => {
     await heading('Audit log');
     await page.locator('[data-valid="true"]').waitFor();
     expect(await page.locator('.verify').innerText()).toMatch(/Chain verified: \d+ events/);
+    // the list loads beside the badge: wait for its newest event before reading it
+    await page.locator('code.event-type', { hasText: 'CONFIG_IMPORTED' }).first().waitFor();
     const types = await page.locator('code.event-type').allInnerTexts();
     for (const type of [
       'TENANT_CREATED',
@@ -224,9 +226,10 @@ describe('web console in headless Chromium (pglite)', () => {
 
     await page.getByLabel('Event type').fill('ROUTE_UPDATED');
     await page.getByRole('button', { name: 'Apply filters' }).click();
-    await page.waitForFunction(() =>
-      Array.from(document.querySelectorAll('code.event-type')).every((e) => e.textContent === 'ROUTE_UPDATED'),
-    );
+    await page.waitForFunction(() => {
+      const listed = Array.from(document.querySelectorAll('code.event-type'));
+      return listed.length > 0 && listed.every((e) => e.textContent === 'ROUTE_UPDATED');
+    });
     expect(await page.locator('code.event-type').count()).toBe(2);
     expect(await page.locator('ul.changes').first().innerText()).toMatch(/description: "first edit" → "second edit"/);
   });
