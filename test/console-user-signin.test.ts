@@ -136,4 +136,22 @@ describe('console: email and password sign-in, and API errors beside JSON boxes 
     await page.context().close();
     expect(problems).toEqual([]);
   });
+
+  test('the import document box too: a problem inside the document is named beside it, nothing in the banner', async () => {
+    const { page, problems } = await rig.open();
+    await signIn(page, OWNER_TOKEN);
+    await nav('Import / Export', page);
+    await heading('Import / Export', page);
+    const box = page.getByLabel('Configuration document (JSON)');
+    await box.fill(JSON.stringify({ version: 1, tenants: [{ id: 'fine', name: 'Fine' }, { name: 'No id' }] }, null, 2));
+    await page.getByRole('button', { name: 'Preview' }).click();
+    const error = page.locator('[data-field="document"] .field-error');
+    await error.waitFor();
+    expect(await error.innerText()).toMatch(/^tenants\.1\.id\s+is required/);
+    expect(await box.getAttribute('aria-invalid')).toBe('true');
+    expect(await page.locator('form[aria-label="Import"] .form-error').isHidden()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Apply', exact: true }).isDisabled()).toBe(true);
+    await page.context().close();
+    expect(problems).toEqual([]);
+  });
 });

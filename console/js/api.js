@@ -72,7 +72,8 @@ export const onSignOut = (fn) => listeners.add(fn);
 
 /** Forgets the token; a session token is also ended on the server when the user signs out (`end`). */
 export function signOut(reason, { end = false } = {}) {
-  if (end && token?.startsWith(SESSION_PREFIX)) call('DELETE', '/v1/auth/sessions/current').catch(() => undefined); // it expires anyway
+  // a failed sign-out call leaves a session that expires on its own: nothing to tell the user
+  if (end && token?.startsWith(SESSION_PREFIX)) call('DELETE', '/v1/auth/sessions/current').catch(() => undefined);
   token = null;
   identity = null;
   for (const fn of listeners) fn(reason);

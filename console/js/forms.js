@@ -34,8 +34,13 @@ export function showErrors(form, failure) {
       continue;
     }
     slot.error.hidden = false;
+    // a path inside the box may carry the box's name as a prefix (`document:tenants.0.id`), not worth repeating
+    const inside = slot.json && path.startsWith(`${slot.name}:`) ? path.slice(slot.name.length + 1) : path;
     if (slot.json)
-      slot.error.append(h('span', { class: 'error-path' }, h('code', {}, path), ` ${detail.message}`), ' ');
+      slot.error.append(
+        h('span', { class: 'error-path' }, inside ? h('code', {}, inside) : null, ` ${detail.message}`),
+        ' ',
+      );
     else slot.error.append(h('span', {}, detail.message), ' ');
     slot.control?.setAttribute('aria-invalid', 'true');
     if (!first && slot.json) caretToKey(slot.control, path);
@@ -73,7 +78,9 @@ function slotFor(form, path) {
 /** The form's JSON text box, which owns every path no other field of the form does. */
 function jsonBoxOf(form) {
   const wrap = form.querySelector('[data-json-box]');
-  return wrap && { error: wrap.querySelector('.field-error'), control: wrap.querySelector('textarea'), json: true };
+  if (!wrap) return null;
+  const control = wrap.querySelector('textarea');
+  return { error: wrap.querySelector('.field-error'), control, name: control.name, json: true };
 }
 
 /** Puts the caret on the key a path ends in (its last named part), so the user starts where the API pointed. */

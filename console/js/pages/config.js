@@ -160,6 +160,7 @@ export function configPage(main) {
     type: 'textarea',
     rows: 12,
     placeholder: '{ "version": 1, "tenants": [ … ] }',
+    json: true,
   });
   const mode = field({
     label: 'Mode',
@@ -228,13 +229,13 @@ export function configPage(main) {
       applyButton.focus();
     } catch (err) {
       fill(previewOut);
+      // the document's paths are prefixed, so its own `tenant_id` is not taken for this form's scope field; each
+      // is listed beside the document box, with the caret on the first one's key
       showErrors(importForm, {
         ...err,
         details: (err.details ?? []).map((d) => ({ ...d, path: `document:${d.path}` })),
         message: err.message,
       });
-      const list = (err.details ?? []).map((d) => h('li', {}, h('code', {}, d.path), `: ${d.message}`));
-      if (list.length) fill(banner, h('strong', {}, err.message), h('ul', {}, list));
     }
   }
 
