@@ -145,7 +145,8 @@ describe('web console in headless Chromium (pglite)', () => {
     const config = JSON.parse(await editor.inputValue());
     await editor.fill(JSON.stringify({ ...config, timeout_ms: -1 }));
     await page.getByRole('button', { name: 'Save new version' }).click();
-    await page.locator('.form-error').getByText('timeout_ms').waitFor();
+    await page.locator('[data-field="config"] .field-error').getByText('timeout_ms').waitFor();
+    expect(await editor.getAttribute('aria-invalid')).toBe('true');
     expect((await api('GET', '/routes/gpt-route')).body.version).toBe(3);
 
     await page.getByRole('button', { name: 'Compare v2 with current' }).click();
@@ -160,6 +161,7 @@ describe('web console in headless Chromium (pglite)', () => {
     await page.locator('dd[data-version="4"]').waitFor();
     const route = (await api('GET', '/routes/gpt-route')).body;
     expect(route).toMatchObject({ version: 4, description: 'first edit' });
+    await page.locator('tr[data-version="4"]').waitFor(); // the history reloads after the facts
     expect(await page.locator('tr[data-version]').count()).toBe(4);
   });
 
@@ -202,6 +204,8 @@ describe('web console in headless Chromium (pglite)', () => {
     await heading('Audit log');
     await page.locator('[data-valid="true"]').waitFor();
     expect(await page.locator('.verify').innerText()).toMatch(/Chain verified: \d+ events/);
+    // the list loads beside the badge: wait for its newest event before reading it
+    await page.locator('code.event-type', { hasText: 'CONFIG_IMPORTED' }).first().waitFor();
     const types = await page.locator('code.event-type').allInnerTexts();
     for (const type of [
       'TENANT_CREATED',
@@ -222,9 +226,10 @@ describe('web console in headless Chromium (pglite)', () => {
 
     await page.getByLabel('Event type').fill('ROUTE_UPDATED');
     await page.getByRole('button', { name: 'Apply filters' }).click();
-    await page.waitForFunction(() =>
-      Array.from(document.querySelectorAll('code.event-type')).every((e) => e.textContent === 'ROUTE_UPDATED'),
-    );
+    await page.waitForFunction(() => {
+      const listed = Array.from(document.querySelectorAll('code.event-type'));
+      return listed.length > 0 && listed.every((e) => e.textContent === 'ROUTE_UPDATED');
+    });
     expect(await page.locator('code.event-type').count()).toBe(2);
     expect(await page.locator('ul.changes').first().innerText()).toMatch(/description: "first edit" → "second edit"/);
   });

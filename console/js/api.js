@@ -1,4 +1,5 @@
-// The console's only way to the server: the public admin API, with the token held in this module's memory.
+// The console's only way to the server: the public admin API, with the token held in this module's memory (a PAT,
+// the owner token, or the session token of an email and password sign-in at /v1/auth/sessions).
 // Not in sessionStorage or localStorage (a script running on the page could read those, and they outlive the page),
 // and not in a cookie: a reload or a closed tab signs out, by design.
 
@@ -16,15 +17,19 @@ export class ApiFailure extends Error {
   }
 }
 
+const SESSION_PREFIX = 'ptc_ses_';
+
 /** Calls the admin API; resolves to the parsed body, or throws an ApiFailure. */
-export async function api(method, path, body, { headers = {}, raw = false } = {}) {
+export const api = (method, path, body, options) => call(method, `/v1/admin${path}`, body, options);
+
+async function call(method, url, body, { headers = {}, raw = false } = {}) {
   const init = { method, headers: { ...headers }, cache: 'no-store', credentials: 'omit' };
   if (token) init.headers.authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
-  const res = await fetch(`/v1/admin${path}`, init);
+  const res = await fetch(url, init);
   if (raw && res.ok) return res;
   const text = await res.text();
   let parsed;
@@ -53,10 +58,22 @@ export async function signIn(candidate) {
   return identity;
 }
 
+/**
+ * Signs in with a user's email and password: the API answers with a short-lived session token, which is then used
+ * like any other token (and checked the same way, through /whoami).
+ */
+export async function signInWithPassword(email, password) {
+  const session = await call('POST', '/v1/auth/sessions', { email, password });
+  return signIn(session.token);
+}
+
 const listeners = new Set();
 export const onSignOut = (fn) => listeners.add(fn);
 
-export function signOut(reason) {
+/** Forgets the token; a session token is also ended on the server when the user signs out (`end`). */
+export function signOut(reason, { end = false } = {}) {
+  // a failed sign-out call leaves a session that expires on its own: nothing to tell the user
+  if (end && token?.startsWith(SESSION_PREFIX)) call('DELETE', '/v1/auth/sessions/current').catch(() => undefined);
   token = null;
   identity = null;
   for (const fn of listeners) fn(reason);

@@ -1,4 +1,4 @@
-import { can, me, onSignOut, signIn, signOut } from './api.js';
+import { can, me, onSignOut, signIn, signInWithPassword, signOut } from './api.js';
 import { announce, button, field, fill, h } from './dom.js';
 import { form } from './forms.js';
 import { auditPage } from './pages/audit.js';
@@ -87,17 +87,26 @@ function drawChrome(path) {
   );
   fill(
     document.getElementById('who'),
-    h('span', { class: 'who-name', title: `token ${who.id}` }, who.name),
+    h('span', { class: 'who-name', title: `${who.type === 'user' ? 'user' : 'token'} ${who.id}` }, who.name),
     h('span', { class: 'badge', 'data-role': who.role }, who.tenant_id ? `${who.role} · ${who.tenant_id}` : who.role),
-    button('Sign out', () => signOut('Signed out.'), { class: 'link' }),
+    button('Sign out', () => signOut('Signed out.', { end: true }), { class: 'link' }),
   );
 }
 
-function showSignIn(reason) {
-  fill(document.getElementById('nav'));
-  fill(document.getElementById('who'));
-  const signInForm = form({
-    title: null,
+/** After a sign-in of either kind: say who, and go where the address asked (tenants by default). */
+function signedIn() {
+  announce(`Signed in as ${me().name} (${me().role}).`);
+  if (!location.hash || location.hash === '#/signin') location.hash = '#/tenants';
+  else route();
+}
+
+/** A 401 of the sign-in call as an error at `path`; anything else (a 429, a 400 naming its field) as it came. */
+const atField = (err, path) =>
+  err.status === 401 ? { message: err.message, details: [{ path, message: err.message }] } : err;
+
+function tokenForm() {
+  return form({
+    title: 'With a token',
     fields: [
       field({
         label: 'Admin token',
@@ -114,14 +123,46 @@ function showSignIn(reason) {
       try {
         await signIn(token.trim());
       } catch (err) {
-        if (err.status === 401) throw { message: err.message, details: [{ path: 'token', message: err.message }] };
-        throw err;
+        throw atField(err, 'token');
       }
-      announce(`Signed in as ${me().name} (${me().role}).`);
-      if (!location.hash || location.hash === '#/signin') location.hash = '#/tenants';
-      else route();
+      signedIn();
     },
   });
+}
+
+function passwordForm() {
+  return form({
+    title: 'With email and password',
+    fields: [
+      field({ label: 'Email', name: 'email', type: 'email', required: true, autocomplete: 'username' }),
+      field({
+        label: 'Password',
+        name: 'password',
+        type: 'password',
+        required: true,
+        autocomplete: 'current-password',
+        hint: 'For users made under Users (/v1/admin/users). The session lasts 8 hours, in this page’s memory only.',
+      }),
+    ],
+    submit: 'Sign in with email',
+    async onsubmit({ email, password }) {
+      const missing = [!email.trim() && 'email', !password && 'password'].filter(Boolean);
+      if (missing.length)
+        throw { message: 'Fill in both fields', details: missing.map((path) => ({ path, message: 'is required' })) };
+      try {
+        await signInWithPassword(email.trim(), password);
+      } catch (err) {
+        throw atField(err, 'password');
+      }
+      signedIn();
+    },
+  });
+}
+
+function showSignIn(reason) {
+  fill(document.getElementById('nav'));
+  fill(document.getElementById('who'));
+  const first = tokenForm();
   fill(
     main(),
     h(
@@ -129,7 +170,7 @@ function showSignIn(reason) {
       { class: 'signin' },
       h('h1', { tabindex: '-1' }, 'Sign in to Portico'),
       reason ? h('p', { class: 'notice', role: 'status' }, reason) : null,
-      signInForm,
+      h('div', { class: 'signin-forms' }, first, passwordForm()),
       h(
         'p',
         { class: 'muted' },
@@ -137,7 +178,7 @@ function showSignIn(reason) {
       ),
     ),
   );
-  signInForm.querySelector('input')?.focus();
+  first.querySelector('input')?.focus();
 }
 
 onSignOut((reason) => showSignIn(reason));

@@ -64,8 +64,23 @@ export function announce(message, kind = 'info') {
   statusTimer = setTimeout(() => fill(el), 6000);
 }
 
-/** A labelled control: every input of the console goes through here, so none lacks a label. */
-export function field({ label, name, type = 'text', value, required, options, hint, rows, placeholder, autocomplete }) {
+/**
+ * A labelled control: every input of the console goes through here, so none lacks a label. A `json` text box holds a
+ * whole JSON body: the API's errors about any path inside it are shown beside it (see forms.js showErrors).
+ */
+export function field({
+  label,
+  name,
+  type = 'text',
+  value,
+  required,
+  options,
+  hint,
+  rows,
+  placeholder,
+  autocomplete,
+  json,
+}) {
   const id = uid(name);
   let control;
   if (options) {
@@ -89,7 +104,7 @@ export function field({ label, name, type = 'text', value, required, options, hi
   control.setAttribute('aria-describedby', `${id}-error`);
   return h(
     'div',
-    { class: `field ${type === 'checkbox' ? 'check' : ''}`, 'data-field': name },
+    { class: `field ${type === 'checkbox' ? 'check' : ''}`, 'data-field': name, 'data-json-box': json ? '' : null },
     h('label', { for: id }, label),
     control,
     hint ? h('p', { class: 'hint' }, hint) : null,

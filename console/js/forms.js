@@ -18,22 +18,32 @@ export function clearErrors(form) {
 }
 
 /**
- * Shows an API failure on a form: each detail next to the field it names (`metadata.team` lands on `metadata`), the
- * rest in the form's banner; focus goes to the first field in error so a keyboard user lands on it.
+ * Shows an API failure on a form: each detail next to the field it names (`metadata.team` lands on `metadata`); a
+ * path inside a JSON body (`limits.0.amount`) lands beside the form's JSON box, named, with the caret on its key; the
+ * rest goes in the form's banner. Focus goes to the first field in error so a keyboard user lands on it.
  */
 export function showErrors(form, failure) {
   clearErrors(form);
   const unplaced = [];
   let first = null;
   for (const detail of failure.details ?? []) {
-    const slot = slotFor(form, detail.path ?? '');
+    const path = detail.path ?? '';
+    const slot = slotFor(form, path) ?? (path ? jsonBoxOf(form) : null);
     if (!slot) {
-      unplaced.push(detail.path ? `${detail.path}: ${detail.message}` : detail.message);
+      unplaced.push(path ? `${path}: ${detail.message}` : detail.message);
       continue;
     }
     slot.error.hidden = false;
-    slot.error.append(h('span', {}, detail.message), ' ');
+    // a path inside the box may carry the box's name as a prefix (`document:tenants.0.id`), not worth repeating
+    const inside = slot.json && path.startsWith(`${slot.name}:`) ? path.slice(slot.name.length + 1) : path;
+    if (slot.json)
+      slot.error.append(
+        h('span', { class: 'error-path' }, inside ? h('code', {}, inside) : null, ` ${detail.message}`),
+        ' ',
+      );
+    else slot.error.append(h('span', {}, detail.message), ' ');
     slot.control?.setAttribute('aria-invalid', 'true');
+    if (!first && slot.json) caretToKey(slot.control, path);
     first ??= slot.control;
   }
   const banner = form.querySelector('.form-error');
@@ -63,6 +73,24 @@ function slotFor(form, path) {
       return { error: wrap.querySelector('.field-error'), control: wrap.querySelector('input, select, textarea') };
   }
   return null;
+}
+
+/** The form's JSON text box, which owns every path no other field of the form does. */
+function jsonBoxOf(form) {
+  const wrap = form.querySelector('[data-json-box]');
+  if (!wrap) return null;
+  const control = wrap.querySelector('textarea');
+  return { error: wrap.querySelector('.field-error'), control, name: control.name, json: true };
+}
+
+/** Puts the caret on the key a path ends in (its last named part), so the user starts where the API pointed. */
+function caretToKey(textarea, path) {
+  const key = path
+    .split(/[.:]/)
+    .reverse()
+    .find((part) => part && !/^\d+$/.test(part));
+  const at = key ? textarea.value.indexOf(JSON.stringify(key)) : -1;
+  if (at >= 0) textarea.setSelectionRange(at + 1, at + 1 + key.length);
 }
 
 /** A form with a banner for errors no field owns; `onsubmit` gets the values and may throw an ApiFailure. */

@@ -20,6 +20,7 @@ import { portalApi } from '../portal/portal-api';
 import { bearerAuth } from './authenticate';
 import { whoamiRoutes } from './whoami-routes';
 import { consoleRoutes } from '../console/console-routes';
+import { userSessionRoutes } from '../users/sessions-routes';
 import { ADMIN_INPUT, refuseUnsafeInput, requestIdOf } from '../http/input-guard';
 import {
   adminErrorBody,
@@ -135,6 +136,7 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
   app.register(healthRoutes, { gw });
   app.register(metricsRoute, { gw });
   app.register(adminApi, { prefix: '/v1/admin', gw, service });
+  app.register(userSessionRoutes, { prefix: '/v1/auth', gw });
   app.register(portalApi, { gw, service, version: VERSION });
   app.register(nodeAdmin, { gw, service, version: VERSION });
   app.register(consoleRoutes);

@@ -5,15 +5,20 @@ import type { Gateway } from '../gateway';
 import { hashToken, safeEqual } from '../lib/secrets';
 import type { AdminRole } from '../resources/token';
 import { findResourceByLookup } from '../store/resource-store';
+import { SESSION_PREFIX, sessionCaller } from '../users/sessions';
 import { AdminRateLimit } from './admin-rate-limit';
 import type { Caller } from './caller';
 import { CALLER } from './request-state';
 
-/** Resolves a bearer token to a caller: the bootstrap owner token, or an active, unexpired personal access token. */
+/**
+ * Resolves a bearer token to a caller: the bootstrap owner token, an active, unexpired personal access token, or a
+ * live console session of a user (email and password sign-in, server/users/sessions.ts).
+ */
 export async function authenticate(gw: Gateway, token: string): Promise<Caller | undefined> {
   const hash = hashToken(token);
   if (safeEqual(hash, gw.bootstrapTokenHash))
     return { type: 'token', id: 'bootstrap', name: 'bootstrap owner token', role: 'owner', tenantId: null };
+  if (token.startsWith(SESSION_PREFIX)) return sessionCaller(gw, token);
   if (!token.startsWith('ptc_pat_')) return undefined;
   const row = await findResourceByLookup(gw.db, 'token', hash);
   if (!row || !row.secret || !safeEqual(row.secret, hash)) return undefined;

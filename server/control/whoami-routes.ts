@@ -8,8 +8,8 @@ import { callContext } from './request-state';
 
 const access = z.enum(['none', 'read', 'write']);
 const whoami = z.object({
-  type: z.enum(['token', 'cli', 'system']),
-  id: z.string().describe('The token id (`bootstrap` for the owner token).'),
+  type: z.enum(['token', 'cli', 'system', 'user']).describe('`user` for an email and password sign-in.'),
+  id: z.string().describe('The token id (`bootstrap` for the owner token), or the user id.'),
   name: z.string(),
   role: z.enum(ROLES),
   tenant_id: z.string().nullable().describe('Set for tenant roles: the only tenant the caller sees.'),

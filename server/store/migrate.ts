@@ -11,6 +11,7 @@ import * as m008 from './migrations/008-mcp-approvals';
 import * as m009 from './migrations/009-portal-auth';
 import * as m010 from './migrations/010-portal-readouts';
 import * as m012 from './migrations/012-quota-resets';
+import * as m013 from './migrations/013-user-sessions';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -25,6 +26,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '009-portal-auth': m009,
   '010-portal-readouts': m010,
   '012-quota-resets': m012,
+  '013-user-sessions': m013,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

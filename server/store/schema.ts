@@ -188,6 +188,16 @@ export interface PortalResetTokenTable {
   created_at: ColumnType<Date, Date | string | undefined, never>;
 }
 
+/** A console sign-in with email and password, by its token's SHA-256 hash. */
+export interface UserSessionTable {
+  token_hash: string;
+  user_id: string;
+  user_owner: string;
+  password_fingerprint: string;
+  expires_at: Timestamp;
+  created_at: ColumnType<Date, Date | string | undefined, never>;
+}
+
 /** A mail the tenant portal sends (password resets), queued with the change that needs it. */
 export interface PortalMailOutboxTable {
   id: string;
@@ -259,6 +269,7 @@ export interface Database {
   mcp_approvals: McpApprovalTable;
   portal_reset_tokens: PortalResetTokenTable;
   portal_mail_outbox: PortalMailOutboxTable;
+  user_sessions: UserSessionTable;
   metric_rollups: MetricRollupTable;
   metric_rollup_progress: MetricRollupProgressTable;
   gateway_nodes: GatewayNodeTable;

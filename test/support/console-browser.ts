@@ -49,6 +49,15 @@ export async function startConsoleRig(dialect: TestDialect): Promise<ConsoleRig>
 /** Signs in through the form with a token. */
 export async function signIn(page: Page, token: string): Promise<void> {
   await page.getByLabel('Admin token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+/** Signs in through the email and password form. */
+export async function signInAsUser(page: Page, email: string, password: string): Promise<void> {
+  const form = page.getByRole('form', { name: 'With email and password' });
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in with email' }).click();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
 }

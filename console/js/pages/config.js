@@ -5,9 +5,84 @@ import { header, secretOnce } from './common.js';
 
 const show = (v) => (v === undefined ? '∅' : JSON.stringify(v));
 
-/** A preview's changes, field by field: one table per resource changed. */
+/** How many changed resources a preview draws at a time: a document of thousands stays quick to show. */
+const CHANGES_PER_PAGE = 100;
+
+/** One changed resource, field by field. */
+const changeView = (c) =>
+  h(
+    'section',
+    { class: `change op-${c.op}`, 'aria-label': `${c.op} ${c.kind} ${c.id}` },
+    h(
+      'h3',
+      {},
+      h('span', { class: `badge op-${c.op}` }, c.op),
+      ` ${c.kind} `,
+      h('code', {}, c.id),
+      c.tenant_id ? ` (tenant ${c.tenant_id})` : '',
+    ),
+    c.changes.length
+      ? h(
+          'table',
+          { class: 'field-diff' },
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'col' }, 'Field'),
+              h('th', { scope: 'col' }, 'Now'),
+              h('th', { scope: 'col' }, 'After import'),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            c.changes.map((f) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, h('code', {}, f.path)),
+                h('td', { class: 'old' }, f.sensitive ? '***' : show(f.before)),
+                h('td', { class: 'new' }, f.sensitive ? '***' : show(f.after)),
+              ),
+            ),
+          ),
+        )
+      : null,
+  );
+
+/**
+ * A preview's changes, one table per resource changed, drawn a page at a time: the first hundred, then "Show more"
+ * (drawing thousands at once would hold the page for seconds). The counts always cover the whole preview.
+ */
 function changesView(result) {
   const counts = `${result.created.length} to create, ${result.updated.length} to update, ${result.deleted.length} to delete, ${result.unchanged} unchanged`;
+  const changes = result.changes ?? [];
+  const list = h('div', { class: 'changes' });
+  const more = h('div', { class: 'actions' });
+  let drawn = 0;
+  const drawMore = () => {
+    const next = changes.slice(drawn, drawn + CHANGES_PER_PAGE).map(changeView);
+    list.append(...next);
+    drawn += next.length;
+    const left = changes.length - drawn;
+    fill(
+      more,
+      left > 0
+        ? button(`Show ${Math.min(left, CHANGES_PER_PAGE)} more changes (${left} not shown)`, drawMore, {
+            class: 'more',
+          })
+        : null,
+    );
+    // after "Show more" (the button is gone), keyboard focus continues at the first change it added
+    if (drawn > next.length && next[0]) {
+      next[0].setAttribute('tabindex', '-1');
+      next[0].focus();
+    }
+  };
+  drawMore();
   return h(
     'div',
     { class: 'preview' },
@@ -19,52 +94,9 @@ function changesView(result) {
           result.warnings.map((w) => h('li', {}, w)),
         )
       : null,
-    (result.changes ?? []).length === 0
+    changes.length === 0
       ? h('p', { class: 'empty' }, 'Nothing would change: the gateway already holds this configuration.')
-      : result.changes.map((c) =>
-          h(
-            'section',
-            { class: `change op-${c.op}`, 'aria-label': `${c.op} ${c.kind} ${c.id}` },
-            h(
-              'h3',
-              {},
-              h('span', { class: `badge op-${c.op}` }, c.op),
-              ` ${c.kind} `,
-              h('code', {}, c.id),
-              c.tenant_id ? ` (tenant ${c.tenant_id})` : '',
-            ),
-            c.changes.length
-              ? h(
-                  'table',
-                  { class: 'field-diff' },
-                  h(
-                    'thead',
-                    {},
-                    h(
-                      'tr',
-                      {},
-                      h('th', { scope: 'col' }, 'Field'),
-                      h('th', { scope: 'col' }, 'Now'),
-                      h('th', { scope: 'col' }, 'After import'),
-                    ),
-                  ),
-                  h(
-                    'tbody',
-                    {},
-                    c.changes.map((f) =>
-                      h(
-                        'tr',
-                        {},
-                        h('td', {}, h('code', {}, f.path)),
-                        h('td', { class: 'old' }, f.sensitive ? '***' : show(f.before)),
-                        h('td', { class: 'new' }, f.sensitive ? '***' : show(f.after)),
-                      ),
-                    ),
-                  ),
-                )
-              : null,
-          ),
-        ),
+      : [list, more],
   );
 }
 
@@ -128,6 +160,7 @@ export function configPage(main) {
     type: 'textarea',
     rows: 12,
     placeholder: '{ "version": 1, "tenants": [ … ] }',
+    json: true,
   });
   const mode = field({
     label: 'Mode',
@@ -196,13 +229,13 @@ export function configPage(main) {
       applyButton.focus();
     } catch (err) {
       fill(previewOut);
+      // the document's paths are prefixed, so its own `tenant_id` is not taken for this form's scope field; each
+      // is listed beside the document box, with the caret on the first one's key
       showErrors(importForm, {
         ...err,
         details: (err.details ?? []).map((d) => ({ ...d, path: `document:${d.path}` })),
         message: err.message,
       });
-      const list = (err.details ?? []).map((d) => h('li', {}, h('code', {}, d.path), `: ${d.message}`));
-      if (list.length) fill(banner, h('strong', {}, err.message), h('ul', {}, list));
     }
   }
 

@@ -20,6 +20,7 @@ export function jsonDialog(title, value, submit, send) {
           type: 'textarea',
           rows: 12,
           value: JSON.stringify(value, null, 2),
+          json: true,
         }),
       ],
       submit,
