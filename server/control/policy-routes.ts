@@ -108,7 +108,7 @@ export async function changePolicyStatus(
 ) {
   const stats = shadowStatsOf(gw);
   await service.loadParent(ctx, policy, target, 'write');
-  const { out, from } = await gw.db.transaction().execute(async (t) => {
+  const out = await gw.db.transaction().execute(async (t) => {
     const row = await loadVisible(t, ctx, policy, target, { lock: true });
     const from = row.data.status as PolicyStatus;
     if (promote && from !== 'SHADOW')
@@ -122,10 +122,10 @@ export async function changePolicyStatus(
     const updated = await store.updateResource(t, row, { data });
     const changes = { ...diffFields(row.data, data), ...(promote ? { promoted: { from: null, to: true } } : {}) };
     await gw.audit.append(t, [resourceEvent(ctx, policy, 'POLICY_STATUS_CHANGED', updated, changes)]);
-    return { out: updated, from };
+    // what it would have done belongs to the shadow period that just ended (or a fresh one starts)
+    if (from === 'SHADOW' || to === 'SHADOW') await stats.clear(t, row.tenant_id, row.id);
+    return updated;
   });
-  // what it would have done belongs to the shadow period that just ended (or a fresh one starts)
-  if (from === 'SHADOW' || to === 'SHADOW') stats.clear(out.tenant_id, out.id);
   return toPublic(policy, out);
 }
 
@@ -184,7 +184,7 @@ export const policyRoutes = routePlugin<{ gw: Gateway; service: ResourceService 
       '/policies/:id/shadow-stats',
       {
         schema: {
-          summary: 'What a SHADOW policy would have done on live traffic (this node): counts and recent samples',
+          summary: 'What a SHADOW policy would have done on live traffic (every node): counts and recent samples',
           tags,
           params,
           querystring: ownerQuery,
@@ -193,16 +193,8 @@ export const policyRoutes = routePlugin<{ gw: Gateway; service: ResourceService 
       },
       async (req) => {
         const row = await service.loadParent(callContext(req), policy, targetOf(req), 'read');
-        const report = stats.report(row.tenant_id, row.id);
-        return {
-          policy_id: row.id,
-          tenant_id: row.tenant_id,
-          status: row.data.status as PolicyStatus,
-          since: report?.since ?? null,
-          evaluated: report?.evaluated ?? 0,
-          verdicts: report?.verdicts ?? {},
-          samples: report?.samples ?? [],
-        };
+        const report = await stats.report(row.tenant_id, row.id);
+        return { policy_id: row.id, tenant_id: row.tenant_id, status: row.data.status as PolicyStatus, ...report };
       },
     );
 

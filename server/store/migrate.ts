@@ -10,6 +10,7 @@ import * as m007 from './migrations/007-request-log-schema-validation';
 import * as m008 from './migrations/008-mcp-approvals';
 import * as m009 from './migrations/009-portal-auth';
 import * as m010 from './migrations/010-portal-readouts';
+import * as m011 from './migrations/011-policy-shadow-stats';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -23,6 +24,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '008-mcp-approvals': m008,
   '009-portal-auth': m009,
   '010-portal-readouts': m010,
+  '011-policy-shadow-stats': m011,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
