@@ -22,8 +22,19 @@ class ScriptedLlm {
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
-      req.resume().on('end', () => {
+      let raw = '';
+      req.on('data', (c) => (raw += c));
+      req.on('end', () => {
         const parts = this.parts;
+        if (!JSON.parse(raw).stream) {
+          const message = { role: 'assistant', content: parts.join('') };
+          const answer = {
+            id: 'c1',
+            object: 'chat.completion',
+            choices: [{ index: 0, message, finish_reason: 'stop' }],
+          };
+          return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+        }
         const event = (choice: object, extra: object = {}) =>
           `data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', choices: [choice], ...extra })}\n\n`;
         const events = [
@@ -104,6 +115,12 @@ describe.each(testDialects())('policies: guardrails on streamed answers (%s)', (
     }
     return deltas;
   };
+  const rawStream = (key: string) =>
+    fetch(`${data.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: hi }),
+    });
   const usageRows = async (tenantId: string) => {
     await data.app.dataPlane.usage.flush();
     return t.gateway.db.selectFrom('usage_records').selectAll().where('tenant_id', '=', tenantId).execute();
@@ -172,17 +189,19 @@ describe.each(testDialects())('policies: guardrails on streamed answers (%s)', (
     const stats = await statsOf();
     expect(stats.samples[0]).toMatchObject({ verdict: 'deny', path: '/v1/chat/completions' });
     expect(stats.samples[0].reason).toMatch(/^answer: /);
+    // it changes nothing of the stream: the bytes are the upstream's, relayed as they come
+    expect(await (await rawStream(s.key)).text()).toBe(llm.sent);
+    await until(async () => (await statsOf()).verdicts.deny === 2);
+    // a non-streamed answer is judged the same way
+    const plain = await client(s.key).chat.completions.create({ model: 'gpt-4o', messages: hi });
+    expect(plain.choices[0]!.message.content).toBe('a secret plan');
+    await until(async () => (await statsOf()).verdicts.deny === 3);
   });
 
   test('a stream no answer guardrail covers is relayed byte for byte (prompt-only guardrails included)', async () => {
     const s = await llmTenant();
     await guardrail(s, 'rules:\n  - pattern: "secret"\n    on: prompt\n    action: redact\n');
     llm.parts = ['an sk-abcdefgh ', 'passes'];
-    const res = await fetch(`${data.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${s.key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: hi }),
-    });
-    expect(await res.text()).toBe(llm.sent);
+    expect(await (await rawStream(s.key)).text()).toBe(llm.sent);
   });
 });

@@ -174,11 +174,14 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
           .header('content-type', contentType)
           .send(text);
       }
-      const scanner = new SseUsageScanner(!!output); // keeps the content a registered schema checks at the end
+      // only ACTIVE answer guardrails change a stream; SHADOW ones judge the content the scanner keeps at its end
+      const acting = guards?.active.length ? guards : undefined;
+      const scanner = new SseUsageScanner(!!output || (!!guards && !acting)); // content a schema or shadow checks
       const onUsage = (usage: Usage) => record(caller, route, p, upstreamModel, usage);
       const headers = endToEnd(res.headers, OWN_HEADERS);
-      if (guards) await pipeGuardedStream(reply, res.statusCode, headers, res.body, scanner, onUsage, guards);
+      if (acting) await pipeGuardedStream(reply, res.statusCode, headers, res.body, scanner, onUsage, acting);
       else await pipeStream(reply, res.statusCode, headers, res.body, scanner, onUsage);
+      if (guards && !acting) guards.recordShadow([scanner.content() ?? '']);
       if (output) reportStreamOutcome(output, scanner.content(), traffic);
       return;
     }
