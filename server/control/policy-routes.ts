@@ -14,6 +14,7 @@ import { POLICY_STATUSES, type PolicyStatus } from '../policies/types';
 import { policy } from '../resources/policy';
 import { schemasFor } from '../resources/schemas';
 import * as store from '../store/resource-store';
+import type { Tx } from '../store/schema';
 import { lockTextUntilTransactionEnds } from '../store/transaction-lock';
 import { BEARER_AUTH } from './authenticate';
 import type { CallContext } from './caller';
@@ -22,6 +23,7 @@ import { loadVisible, type Target } from './resource-lookup';
 import { ownerQuery, targetOf } from './resource-routes';
 import { toPublic, type ResourceService } from './resource-service';
 import { callContext } from './request-state';
+import { checkWritesOf } from './write-checks';
 
 /** Where each status may go. Leaving SHADOW clears its shadow statistics; entering ACTIVE checks for conflicts. */
 const NEXT: Record<PolicyStatus, PolicyStatus[]> = {
@@ -73,6 +75,26 @@ const inputOf = (r: store.StoredResource) =>
   ({ ...r.data, id: r.id, tenant_id: r.tenant_id }) as unknown as PolicyInput;
 
 /**
+ * Refuses (409 naming both) a policy that is to be ACTIVE with settings contradicting another ACTIVE policy of its
+ * owner, type and target. One activation per owner at a time (an advisory lock until the transaction ends), so two
+ * contradicting policies cannot both slip through.
+ */
+async function assertNoConflict(t: Tx, candidate: PolicyInput, path: string): Promise<void> {
+  if (candidate.status !== 'ACTIVE') return;
+  await lockTextUntilTransactionEnds(t, `policy-activation:${store.ownerOf(candidate.tenant_id)}`);
+  const others = await store.listResources(t, policy.kind, { tenants: [candidate.tenant_id], limit: 100_000 });
+  const conflicts = conflictsOf(candidate, others.map(inputOf));
+  if (!conflicts.length) return;
+  const names = conflicts.map((c) => `"${c.with.id}" (${c.reason})`).join('; ');
+  throw new ApiError('CONFLICT', `Policy "${candidate.id}" contradicts the ACTIVE policy ${names}`, [
+    ...conflicts.map((c) => ({ path, message: `conflicts with "${c.with.id}": ${c.reason}` })),
+  ]);
+}
+
+// every other way a policy stays ACTIVE with new settings (PUT, rollback, config import, the node admin's upsert)
+checkWritesOf(policy.kind, (t, row, data) => assertNoConflict(t, inputOf({ ...row, data }), 'body'));
+
+/**
  * Moves a policy to `to` (for these routes and the node admin API's upsert): the transition must be allowed, and
  * ACTIVE must not contradict another ACTIVE one.
  */
@@ -86,7 +108,7 @@ export async function changePolicyStatus(
 ) {
   const stats = shadowStatsOf(gw);
   await service.loadParent(ctx, policy, target, 'write');
-  const { out, from } = await gw.db.transaction().execute(async (t) => {
+  const out = await gw.db.transaction().execute(async (t) => {
     const row = await loadVisible(t, ctx, policy, target, { lock: true });
     const from = row.data.status as PolicyStatus;
     if (promote && from !== 'SHADOW')
@@ -95,26 +117,15 @@ export async function changePolicyStatus(
       const message = `Policy "${row.id}" is ${from}; it can become ${NEXT[from].join(', ')}`;
       throw new ApiError('CONFLICT', message, [{ path: 'status', message: `cannot go from ${from} to ${to}` }]);
     }
-    if (to === 'ACTIVE') {
-      // one activation per owner at a time, so two contradicting policies cannot both slip through
-      await lockTextUntilTransactionEnds(t, `policy-activation:${store.ownerOf(row.tenant_id)}`);
-      const others = await store.listResources(t, policy.kind, { tenants: [row.tenant_id], limit: 100_000 });
-      const conflicts = conflictsOf(inputOf(row), others.map(inputOf));
-      if (conflicts.length) {
-        const names = conflicts.map((c) => `"${c.with.id}" (${c.reason})`).join('; ');
-        throw new ApiError('CONFLICT', `Policy "${row.id}" contradicts the ACTIVE policy ${names}`, [
-          ...conflicts.map((c) => ({ path: 'status', message: `conflicts with "${c.with.id}": ${c.reason}` })),
-        ]);
-      }
-    }
+    if (to === 'ACTIVE') await assertNoConflict(t, inputOf({ ...row, data: { ...row.data, status: to } }), 'status');
     const data = { ...row.data, status: to };
     const updated = await store.updateResource(t, row, { data });
     const changes = { ...diffFields(row.data, data), ...(promote ? { promoted: { from: null, to: true } } : {}) };
     await gw.audit.append(t, [resourceEvent(ctx, policy, 'POLICY_STATUS_CHANGED', updated, changes)]);
-    return { out: updated, from };
+    // what it would have done belongs to the shadow period that just ended (or a fresh one starts)
+    if (from === 'SHADOW' || to === 'SHADOW') await stats.clear(t, row.tenant_id, row.id);
+    return updated;
   });
-  // what it would have done belongs to the shadow period that just ended (or a fresh one starts)
-  if (from === 'SHADOW' || to === 'SHADOW') stats.clear(out.tenant_id, out.id);
   return toPublic(policy, out);
 }
 
@@ -173,7 +184,7 @@ export const policyRoutes = routePlugin<{ gw: Gateway; service: ResourceService 
       '/policies/:id/shadow-stats',
       {
         schema: {
-          summary: 'What a SHADOW policy would have done on live traffic (this node): counts and recent samples',
+          summary: 'What a SHADOW policy would have done on live traffic (every node): counts and recent samples',
           tags,
           params,
           querystring: ownerQuery,
@@ -182,16 +193,8 @@ export const policyRoutes = routePlugin<{ gw: Gateway; service: ResourceService 
       },
       async (req) => {
         const row = await service.loadParent(callContext(req), policy, targetOf(req), 'read');
-        const report = stats.report(row.tenant_id, row.id);
-        return {
-          policy_id: row.id,
-          tenant_id: row.tenant_id,
-          status: row.data.status as PolicyStatus,
-          since: report?.since ?? null,
-          evaluated: report?.evaluated ?? 0,
-          verdicts: report?.verdicts ?? {},
-          samples: report?.samples ?? [],
-        };
+        const report = await stats.report(row.tenant_id, row.id);
+        return { policy_id: row.id, tenant_id: row.tenant_id, status: row.data.status as PolicyStatus, ...report };
       },
     );
 

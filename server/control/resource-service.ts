@@ -8,7 +8,6 @@ import { rolledBackEventType, updatedEventType } from '../resources/events';
 import { hasTenantField, rollbackBody, secretActionBody } from '../resources/schemas';
 import type { AdminRole } from '../resources/token';
 import * as store from '../store/resource-store';
-import type { StoredResource } from '../store/resource-store';
 import type { Executor, Tx } from '../store/schema';
 import * as versions from '../store/version-store';
 import { actorOf, type CallContext } from './caller';
@@ -23,6 +22,7 @@ import { removeOwned } from './tenant-cascade';
 import { listVisible, toPublic, type ListParams, type Page, type PublicResource } from './resource-list';
 import { loadVisible, requireTenant, type Target } from './resource-lookup';
 import { noSecretYet, sealSecret, withSecretChange, type Sealed } from './secret-seal';
+import { runWriteCheck } from './write-checks';
 
 export type { Target } from './resource-lookup';
 export { toPublic, type ListParams, type Page, type PublicResource } from './resource-list';
@@ -73,7 +73,7 @@ export class ResourceService {
     def: ResourceDefinition,
     target: Target,
     need: 'read' | 'write',
-  ): Promise<StoredResource> {
+  ): Promise<store.StoredResource> {
     await this.admit(ctx, def, need, { pathTenant: target.owner, id: target.id });
     return this.load(this.gw.db, ctx, def, target, need === 'write');
   }
@@ -253,10 +253,11 @@ export class ResourceService {
     t: Tx,
     ctx: CallContext,
     def: ResourceDefinition,
-    row: StoredResource,
+    row: store.StoredResource,
     data: Record<string, unknown>,
     secret?: string,
   ) {
+    await runWriteCheck(t, row, data);
     const lookup = def.unique ? def.unique(fieldsOf(def, data) as never) : undefined;
     if (!def.versioned) return uniqueValues(def, () => store.updateResource(t, row, { data, secret, lookup }));
     const version = Number(row.data.version ?? 1) + 1;

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors';
+import { shadowStatsOf } from '../policies/shadow-stats';
 import { isoAt } from '../lib/iso-date';
 import { levelEnabled } from '../lib/lazy-logger';
 import type { Gateway } from '../gateway';
@@ -146,6 +147,7 @@ export class DataPlane {
       this.requestLogs.stop(deadline),
       this.errorEvents.stop(deadline),
       this.keyUsage.stop(),
+      shadowStatsOf(this.gw).stop(), // what SHADOW policies counted, added to the cluster's totals
     ]);
   }
 

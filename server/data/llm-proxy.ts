@@ -9,7 +9,9 @@ import { TRAFFIC, type DataPlane } from './data-plane';
 import type { KeyCaller } from './key-auth';
 import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
 import { endToEnd } from './hop-headers';
-import { applyPolicies, guardAnswer } from './policy-hook';
+import { answerMessages, guardAnswerText } from '../policies/answer-guard';
+import { pipeGuardedStream } from './guarded-stream';
+import { answerGuardsOf, applyPolicies, type AnswerGuards } from './policy-hook';
 import { llmRoutes, type LlmRoute } from './route-match';
 import { registeredOutput, reportOutcome, reportStreamOutcome } from '../schemas/structured-output';
 import { SseUsageScanner, type Usage } from './sse-usage';
@@ -98,6 +100,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
     if (!route) throw new ApiError('NO_ROUTE', `No route serves the model "${model}"`);
     applyPolicies(dp, req, reply, caller.tenant, caller.key, route, chat);
     dp.admit(req, reply, caller.tenant, caller.key, route, true);
+    const guards = answerGuardsOf(dp, req, caller.tenant, caller.key, route);
 
     const order = providerOrder(route);
     const traffic = req[TRAFFIC]!;
@@ -143,6 +146,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
       const contentType = String(res.headers['content-type'] ?? 'application/json');
       if (!stream || res.statusCode >= 400) {
         let text: string;
+        let answer: Record<string, unknown> | undefined;
         try {
           text = await res.body.text();
         } catch (err) {
@@ -151,7 +155,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
         if (res.statusCode < 300) {
           // a 2xx that is not a JSON object is the provider's fault (an HTML error page, a cut body): a 502 that
           // repeats nothing of it, never the client's 400
-          const answer = jsonObject(text);
+          answer = jsonObject(text);
           if (!answer) {
             lastError = unusableAnswer(dp, traffic, call, res.statusCode);
             if (canFailOver) continue;
@@ -163,17 +167,21 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
         }
         if (!stream && res.statusCode < 500) answered(dp, traffic, call, res.statusCode); // (a 5xx was judged already)
         if (refused) throw refused;
-        if (res.statusCode < 300) text = guardAnswer(dp, caller.tenant, caller.key, route, text);
+        if (guards && answer) text = guardedAnswer(guards, text, answer);
         return reply
           .status(res.statusCode)
           .headers(endToEnd(res.headers, OWN_HEADERS))
           .header('content-type', contentType)
           .send(text);
       }
-      const scanner = new SseUsageScanner(!!output); // keeps the content a registered schema checks at the end
-      await pipeStream(reply, res.statusCode, endToEnd(res.headers, OWN_HEADERS), res.body, scanner, (usage) =>
-        record(caller, route, p, upstreamModel, usage),
-      );
+      // only ACTIVE answer guardrails change a stream; SHADOW ones judge the content the scanner keeps at its end
+      const acting = guards?.active.length ? guards : undefined;
+      const scanner = new SseUsageScanner(!!output || (!!guards && !acting)); // content a schema or shadow checks
+      const onUsage = (usage: Usage) => record(caller, route, p, upstreamModel, usage);
+      const headers = endToEnd(res.headers, OWN_HEADERS);
+      if (acting) await pipeGuardedStream(reply, res.statusCode, headers, res.body, scanner, onUsage, acting);
+      else await pipeStream(reply, res.statusCode, headers, res.body, scanner, onUsage);
+      if (guards && !acting) guards.recordShadow([scanner.content() ?? '']);
       if (output) reportStreamOutcome(output, scanner.content(), traffic);
       return;
     }
@@ -193,6 +201,12 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
     return { object: 'list', data: [...ids].map((id) => ({ id, object: 'model', created: 0, owned_by: 'portico' })) };
   });
 });
+
+/** A non-streamed answer through its guardrails: SHADOW ones record, then ACTIVE ones refuse or redact it. */
+function guardedAnswer(guards: AnswerGuards, text: string, answer: Record<string, unknown>): string {
+  if (guards.shadow.length) guards.recordShadow(answerMessages(answer).map((m) => m.content as string));
+  return guards.active.length ? guardAnswerText(guards.active, text, answer) : text;
+}
 
 /** A JSON object's properties, or undefined for anything else (not JSON, an array, a string, null). */
 function jsonObject(text: string): Record<string, unknown> | undefined {

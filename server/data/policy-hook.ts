@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors';
 import { PolicyIndex, type CompiledPolicy, type PolicyInput } from '../policies/compile';
-import { decide, matches, redact, targets, type PolicyRequest, type RequestIdentity } from '../policies/evaluate';
+import { decide, redact, targets, type PolicyRequest, type RequestIdentity } from '../policies/evaluate';
 import { shadowStatsOf, type ShadowStats } from '../policies/shadow-stats';
 import type { BodyOf } from '../policies/types';
 import type { ApiKeyState, RouteState, TenantState } from '../resources';
@@ -201,46 +201,47 @@ export function applyPolicies(
   return false;
 }
 
-/** The message texts of a chat completion answer (`choices[].message.content`), to read or rewrite. */
-function answerMessages(answer: Record<string, unknown>): Record<string, unknown>[] {
-  const choices = Array.isArray(answer.choices) ? (answer.choices as Record<string, unknown>[]) : [];
-  return choices.flatMap((c) => {
-    const m = c?.message as Record<string, unknown> | undefined;
-    return m && typeof m.content === 'string' ? [m] : [];
-  });
+/** The guardrails that read one LLM call's answer: ACTIVE ones act on it, SHADOW ones record what they would do. */
+export interface AnswerGuards {
+  active: readonly CompiledPolicy[];
+  shadow: readonly CompiledPolicy[];
+  /** Records what each SHADOW guardrail would have done with the answer's texts. */
+  recordShadow(texts: string[]): void;
 }
 
 /**
- * A non-streamed LLM answer through the ACTIVE guardrails `on: response` (or both): refused, or its message texts
- * redacted. Returns the text to send (the upstream's own when nothing changed). Streamed answers pass as they are.
+ * The answer guardrails covering an LLM call, or undefined when none does: then a stream keeps its zero-copy relay
+ * and a non-streamed answer is passed on untouched.
  */
-export function guardAnswer(
+export function answerGuardsOf(
   dp: DataPlane,
+  req: FastifyRequest,
   tenant: TenantState,
   key: ApiKeyState,
   route: RouteState,
-  text: string,
-): string {
+): AnswerGuards | undefined {
   const index = policyIndex(dp.gw.snapshot);
-  if (!index.size) return text;
+  if (!index.size) return undefined;
   const who: RequestIdentity = { tenantId: tenant.id, keyId: key.id, routeId: route.id, routeOwner: route.tenant_id };
-  let answer: Record<string, unknown> | undefined;
-  let changed = false;
-  for (const p of index.forTenant(tenant.id).answerGuards) {
-    if (!targets(p, who)) continue;
-    answer ??= JSON.parse(text) as Record<string, unknown>; // the proxy has checked it is a JSON object
-    const messages = answerMessages(answer);
-    for (const g of p.guards!) {
-      if (g.on === 'prompt' || g.action !== 'block') continue;
-      if (messages.some((m) => matches(g.regex, m.content as string)))
-        throw denied(p, `guardrail "${g.name}" matched the answer: blocked`);
+  const policies = index.forTenant(tenant.id);
+  const active = policies.answerGuards.filter((p) => targets(p, who));
+  const shadow = policies.shadowAnswerGuards.filter((p) => targets(p, who));
+  if (!active.length && !shadow.length) return undefined;
+  const q = req.url.indexOf('?');
+  const sample = { method: req.method, path: q < 0 ? req.url : req.url.slice(0, q) };
+  const recordShadow = (texts: string[]) => {
+    const stats = engineOf(dp).stats;
+    for (const p of shadow) {
+      const r: PolicyRequest = { ...sample, ...who, headers: {}, clientIp: req.ip, model: null, prompt: [] };
+      // the first answer text it would act on decides (block before redact within one text)
+      const decisions = texts.map((response) => decide(p, { ...r, response }));
+      const d = decisions.find((x) => x.verdict === 'deny') ?? decisions.find((x) => x.verdict === 'redact');
+      const decision = d ?? decide(p, { ...r, response: '' });
+      decision.reason = `answer: ${decision.reason}`;
+      stats.record(decision, { ...sample, tenant_id: tenant.id, api_key_id: key.id, route_id: route.id });
     }
-    for (const m of messages) {
-      const redacted = redact(p, [m.content as string], 'response')[0]!;
-      if (redacted !== m.content) [m.content, changed] = [redacted, true];
-    }
-  }
-  return changed ? JSON.stringify(answer) : text;
+  };
+  return { active, shadow, recordShadow };
 }
 
 /**

@@ -10,6 +10,8 @@ export interface LinearRegex {
   test(text: string): boolean;
   /** `text` with every match replaced by `replacement`, taken literally (no `$1`). */
   replaceAll(text: string, replacement: string): string;
+  /** Where the matches are, as [start, end) offsets into `text` (UTF-16 code units, as String#slice counts). */
+  spans(text: string): [number, number][];
 }
 
 export function linearRegex(pattern: string, options: { ignoreCase?: boolean } = {}): LinearRegex {
@@ -17,6 +19,12 @@ export function linearRegex(pattern: string, options: { ignoreCase?: boolean } =
   return {
     test: (text) => re.test(text),
     replaceAll: (text, replacement) => re.matcher(text).replaceAll(() => replacement),
+    spans: (text) => {
+      const found: [number, number][] = [];
+      const m = re.matcher(text);
+      while (m.find()) found.push([m.start(), m.end()]);
+      return found;
+    },
   };
 }
 

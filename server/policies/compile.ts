@@ -95,11 +95,14 @@ export interface TenantPolicies {
   limits: readonly CompiledPolicy[];
   /** ACTIVE guardrails with rules on answers. */
   answerGuards: readonly CompiledPolicy[];
+  /** SHADOW guardrails with rules on answers: they record what they would do with the answer. */
+  shadowAnswerGuards: readonly CompiledPolicy[];
   /** ACTIVE approval gates, for the MCP proxy's tool gate. */
   approvalGates: readonly CompiledPolicy[];
 }
 
 const isLimit = (p: CompiledPolicy) => p.type === 'rate_limit' || p.type === 'quota';
+const readsAnswers = (p: CompiledPolicy) => p.type === 'guardrail' && p.guards!.some((g) => g.on !== 'prompt');
 
 function split(list: readonly CompiledPolicy[]): TenantPolicies {
   const active = list.filter((p) => p.status === 'ACTIVE');
@@ -109,7 +112,8 @@ function split(list: readonly CompiledPolicy[]): TenantPolicies {
     // approval gates belong to the MCP proxy: the HTTP and LLM proxies leave them alone
     enforced: active.filter((p) => !isLimit(p) && p.type !== 'approval_gate'),
     limits: active.filter(isLimit),
-    answerGuards: active.filter((p) => p.type === 'guardrail' && p.guards!.some((g) => g.on !== 'prompt')),
+    answerGuards: active.filter(readsAnswers),
+    shadowAnswerGuards: list.filter((p) => p.status === 'SHADOW' && readsAnswers(p)),
     approvalGates: active.filter((p) => p.type === 'approval_gate'),
   };
 }

@@ -10,6 +10,7 @@ import * as m007 from './migrations/007-request-log-schema-validation';
 import * as m008 from './migrations/008-mcp-approvals';
 import * as m009 from './migrations/009-portal-auth';
 import * as m010 from './migrations/010-portal-readouts';
+import * as m011 from './migrations/011-policy-shadow-stats';
 import * as m012 from './migrations/012-quota-resets';
 import * as m013 from './migrations/013-user-sessions';
 
@@ -25,6 +26,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '008-mcp-approvals': m008,
   '009-portal-auth': m009,
   '010-portal-readouts': m010,
+  '011-policy-shadow-stats': m011,
   '012-quota-resets': m012,
   '013-user-sessions': m013,
 };

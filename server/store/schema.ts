@@ -254,6 +254,27 @@ export interface QuotaResetTable {
   reset_at: Timestamp;
 }
 
+/** A SHADOW policy's count of one verdict, summed over every node (see migrations/011-policy-shadow-stats.ts). */
+export interface PolicyShadowCountTable {
+  /** The policy's owner (see {@link ResourceTable.owner}). */
+  policy_owner: string;
+  policy_id: string;
+  verdict: string;
+  count: ColumnType<number, number, number>;
+  /** When the first of these was counted. */
+  since: Timestamp;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** One request a SHADOW policy would have acted on. */
+export interface PolicyShadowSampleTable {
+  id: string;
+  policy_owner: string;
+  policy_id: string;
+  at: Timestamp;
+  sample: Json<Record<string, unknown>>;
+}
+
 export interface Database {
   resources: ResourceTable;
   audit_events: AuditEventTable;
@@ -274,6 +295,8 @@ export interface Database {
   metric_rollup_progress: MetricRollupProgressTable;
   gateway_nodes: GatewayNodeTable;
   quota_resets: QuotaResetTable;
+  policy_shadow_counts: PolicyShadowCountTable;
+  policy_shadow_samples: PolicyShadowSampleTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,0 +1,82 @@
+import type { FastifyReply } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { ApiError } from '../errors';
+import { StreamGuard } from '../policies/answer-guard';
+import { openAiErrorBody } from './data-app';
+import { TRAFFIC } from './data-plane';
+import type { AnswerGuards } from './policy-hook';
+import type { SseUsageScanner, Usage } from './sse-usage';
+
+/** Resolves once the client can take more (or has gone). */
+const drained = (raw: ServerResponse) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      raw.off('drain', done).off('close', done);
+      resolve();
+    };
+    raw.on('drain', done).on('close', done);
+  });
+
+/**
+ * A streamed LLM answer relayed through the answer guardrails that cover it (server/policies/answer-guard.ts): the
+ * events are re-written with held-back, redacted content. A blocking guardrail ends the stream: with the same 403 as
+ * a non-streamed answer while nothing was sent yet (the error is thrown), else with an OpenAI error event in the
+ * stream (OpenAI's clients raise it). Usage is recorded either way, and SHADOW guardrails judge the whole answer.
+ * Streams no answer guardrail covers never come here: they keep the zero-copy relay.
+ */
+export async function pipeGuardedStream(
+  reply: FastifyReply,
+  status: number,
+  upstreamHeaders: Record<string, string | string[]>,
+  body: Readable,
+  scanner: SseUsageScanner,
+  onUsage: (u: Usage) => void,
+  guards: AnswerGuards,
+): Promise<void> {
+  const guard = new StreamGuard(guards.active, guards.shadow.length > 0);
+  const raw = reply.raw;
+  let head = false;
+  const start = () => {
+    if (head) return;
+    head = true;
+    reply.hijack();
+    raw.writeHead(status, {
+      ...upstreamHeaders,
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+      ...(reply.getHeaders() as Record<string, string>),
+    });
+  };
+  const send = async (text: string) => {
+    if (!text || raw.destroyed) return;
+    start();
+    if (!raw.write(text)) await drained(raw);
+  };
+  let refused: ApiError | undefined;
+  try {
+    for await (const chunk of body) {
+      scanner.push(chunk as Uint8Array);
+      if (raw.destroyed) break;
+      await send(guard.push(chunk as Uint8Array));
+    }
+    await send(guard.finish());
+  } catch (err) {
+    // a blocking guardrail; anything else is the client gone or the upstream broken: end what we have
+    if (err instanceof ApiError) refused = err;
+  } finally {
+    const usage = scanner.usage();
+    if (usage) onUsage(usage);
+    if (guards.shadow.length) guards.recordShadow(guard.texts());
+    body.destroy();
+  }
+  if (refused && !head) throw refused; // nothing was sent: answered like a non-streamed answer
+  start();
+  if (refused) {
+    const traffic = reply.request[TRAFFIC];
+    if (traffic) traffic.error = refused; // the request log names the refusal
+    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(openAiErrorBody(refused))}\n\n`);
+  }
+  raw.end();
+}
