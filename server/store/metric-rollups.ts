@@ -1,5 +1,6 @@
 import { sql, type Selectable } from 'kysely';
-import type { Executor, MetricRollupTable, Tx } from './schema';
+import type { Executor, Tx } from './schema';
+import type { MetricRollupTable } from './schema-accounts';
 
 /**
  * Per-tenant metric buckets (requests, 4xx and 5xx answers, latency percentiles) rolled up from request logs by the
