@@ -10,7 +10,7 @@ import type {
 
 /** JSON values are written as text (`JSON.stringify`) and read back parsed, on both drivers. */
 export type Json<T = unknown> = ColumnType<T, string, string>;
-type Timestamp = ColumnType<Date, Date | string, Date | string>;
+export type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
 /** Every configuration object, one row each; `data` is its public state as GET returns it. */
 export interface ResourceTable {
