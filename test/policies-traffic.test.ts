@@ -179,6 +179,22 @@ describe.each(testDialects())('policies: data plane (%s)', (dialect) => {
     expect(((await (await get(q)).json()) as any).error.code).toBe('quota_exceeded');
   });
 
+  test('a rate-limit policy edited to a shorter window counts in the new window, not to the end of the old one', async () => {
+    const s = await httpTenant();
+    const p = await policy(s.tenantId, { type: 'rate_limit', body: 'limit: 1\nwindow_secs: 3600\n' }, 'ACTIVE');
+    expect([(await get(s)).status, (await get(s)).status]).toEqual([200, 429]);
+    const edited = await t.api('PUT', `/v1/admin/policies/${p.id}${owner(p)}`, {
+      name: 'p',
+      type: 'rate_limit',
+      body: 'limit: 1\nwindow_secs: 1\n',
+    });
+    expect(edited.status).toBe(200);
+    await until(() => t.gateway.snapshot.get('policy', p.id, p.tenant_id)?.version === edited.body.version);
+    await new Promise((r) => setTimeout(r, 1100)); // past the new window, well inside the old one
+    expect((await get(s)).status).toBe(200);
+    expect((await get(s)).status).toBe(429);
+  });
+
   test('guardrails redact a prompt before it goes upstream, or block it', async () => {
     const s = await setupTenant(t, {
       credential: 'openai',

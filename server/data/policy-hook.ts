@@ -36,14 +36,17 @@ function limitRule(p: CompiledPolicy, ctx: LimitContext): LimitRule {
       : b.per !== 'ip' && ctx.key
         ? `key:${ctx.key.id}`
         : `ip:${ctx.clientIp}`;
-  const key = `policy:${p.tenantId ?? '*'}/${p.id}:${who}`;
+  // the counter is named by its window too: an edit to another window starts afresh, not under the old one's end
+  const counter = (window: string) => `policy:${p.tenantId ?? '*'}/${p.id}/${window}:${who}`;
   const source = `policy "${p.id}"`;
   if (p.type === 'quota') {
     const q = b as BodyOf<'quota'>;
-    return { key, limit: q.limit, window: q.period === 'day' ? DAY : MONTH, reason: 'quota', source };
+    const window = q.period === 'day' ? DAY : MONTH;
+    return { key: counter(q.period), limit: q.limit, window, reason: 'quota', source };
   }
   const r = b as BodyOf<'rate_limit'>;
-  return { key, limit: r.limit, window: { type: 'span', ms: r.window_secs * 1000 }, reason: 'rate_limit', source };
+  const window: LimitWindow = { type: 'span', ms: r.window_secs * 1000 };
+  return { key: counter(`${r.window_secs}s`), limit: r.limit, window, reason: 'rate_limit', source };
 }
 
 const identityOf = (ctx: LimitContext): RequestIdentity => ({
