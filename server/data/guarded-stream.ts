@@ -1,22 +1,12 @@
 import type { FastifyReply } from 'fastify';
-import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
 import { StreamGuard } from '../policies/answer-guard';
 import { openAiErrorBody } from './data-app';
 import { TRAFFIC } from './data-plane';
 import type { AnswerGuards } from './policy-hook';
+import { drained, startEventStream } from './sse-relay';
 import type { SseUsageScanner, Usage } from './sse-usage';
-
-/** Resolves once the client can take more (or has gone). */
-const drained = (raw: ServerResponse) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      raw.off('drain', done).off('close', done);
-      resolve();
-    };
-    raw.on('drain', done).on('close', done);
-  });
 
 /**
  * A streamed LLM answer relayed through the answer guardrails that cover it (server/policies/answer-guard.ts): the
@@ -40,14 +30,7 @@ export async function pipeGuardedStream(
   const start = () => {
     if (head) return;
     head = true;
-    reply.hijack();
-    raw.writeHead(status, {
-      ...upstreamHeaders,
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      'x-accel-buffering': 'no',
-      ...(reply.getHeaders() as Record<string, string>),
-    });
+    startEventStream(reply, status, upstreamHeaders);
   };
   const send = async (text: string) => {
     if (!text || raw.destroyed) return;

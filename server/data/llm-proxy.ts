@@ -1,5 +1,3 @@
-import type { FastifyReply } from 'fastify';
-import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
 import { routePlugin } from '../http/route-plugin';
 import { CHAT_INPUT, refuseUnsafeInput } from '../http/input-guard';
@@ -11,6 +9,7 @@ import { failsOver, providerOrder, providerTarget, resolveCredential, type Route
 import { endToEnd } from './hop-headers';
 import { answerMessages, guardAnswerText } from '../policies/answer-guard';
 import { pipeGuardedStream } from './guarded-stream';
+import { pipeStream } from './sse-relay';
 import { answerGuardsOf, applyPolicies, type AnswerGuards } from './policy-hook';
 import { llmRoutes, type LlmRoute } from './route-match';
 import { registeredOutput, reportOutcome, reportStreamOutcome } from '../schemas/structured-output';
@@ -217,45 +216,4 @@ function jsonObject(text: string): Record<string, unknown> | undefined {
     return undefined;
   }
   return isRecord(value) ? value : undefined;
-}
-
-/** Server-sent events passed through chunk by chunk, unbuffered; usage is read from the final chunk on the way. */
-async function pipeStream(
-  reply: FastifyReply,
-  status: number,
-  upstreamHeaders: Record<string, string | string[]>,
-  body: Readable,
-  scanner: SseUsageScanner,
-  onUsage: (u: Usage) => void,
-): Promise<void> {
-  reply.hijack();
-  reply.raw.writeHead(status, {
-    ...upstreamHeaders,
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    'x-accel-buffering': 'no',
-    ...(reply.getHeaders() as Record<string, string>),
-  });
-  try {
-    for await (const chunk of body) {
-      scanner.push(chunk as Uint8Array);
-      if (reply.raw.destroyed) break;
-      if (!reply.raw.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            reply.raw.off('drain', done).off('close', done);
-            resolve();
-          };
-          reply.raw.on('drain', done).on('close', done);
-        });
-      }
-    }
-  } catch {
-    // the client went away (undici destroyed the upstream body) or the upstream broke: end what we have
-  } finally {
-    const usage = scanner.usage();
-    if (usage) onUsage(usage);
-    reply.raw.end();
-    body.destroy();
-  }
 }
