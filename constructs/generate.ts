@@ -297,16 +297,44 @@ function resourceFile(m: ResourceModel): { file: string; className: string; text
   return { file: `${m.def.kind.replace(/_/g, '-')}.ts`, className, text };
 }
 
-/** A data source construct, named as cdktf names them: `portico_route` → `DataPorticoRoute` (data-portico-route.ts). */
+/**
+ * A data source construct, named as cdktf names them: `portico_route` → `DataPorticoRoute` (data-portico-route.ts).
+ * Its arguments (the id, and the tenant for kinds tenants own) come from a look-up base in runtime.ts, and the
+ * references to its nested attributes are the resource's own classes, imported from the resource's file: the file
+ * holds only the attributes it reads back.
+ */
 function dataSourceFile(m: ResourceModel): { file: string; className: string; text: string } {
   const className = `Data${pascal(m.typeName)}`;
-  const text = classFile(
-    m,
-    className,
-    'PorticoDataSource',
-    `Properties of {@link ${className}} (data \`${m.typeName}\`): the id to look up, and its tenant.`,
-    `Looks up one ${m.def.title} by id (data source \`${m.typeName}\`). ${m.def.description}`,
-  );
+  const resource = resourceFile(MODELS.find((r) => r.def.kind === m.def.kind)!);
+  const owned = m.attributes.some((a) => a.role === 'tenant');
+  const base = owned ? 'PorticoOwnedLookup' : 'PorticoLookup';
+  const readBack = m.attributes.filter((a) => a.role !== 'id' && a.role !== 'tenant');
+  const getters = readBack.map((a) => members(a, resource.className));
+  const used = [...new Set(getters.join('\n').match(/\b\w+OutputReference\b/g) ?? [])].sort();
+  const code = `/** Properties of {@link ${className}} (data \`${m.typeName}\`): the id to look up${owned ? ', and its tenant' : ''}. */
+export type ${className}Config = ${owned ? 'OwnedLookupConfig' : 'LookupConfig'};
+
+/** Looks up one ${m.def.title} by id (data source \`${m.typeName}\`). ${m.def.description} */
+export class ${className} extends ${base} {
+  static readonly tfResourceType = '${m.typeName}';
+
+  constructor(scope: Construct, id: string, config: ${className}Config) {
+    super(scope, id, '${m.typeName}', config);
+  }
+
+${getters.join('\n\n')}
+}
+`;
+  const runtime = [
+    base,
+    owned ? 'OwnedLookupConfig' : 'LookupConfig',
+    ...RUNTIME_EXPORTS.filter((n) => new RegExp(`\\b${n}\\b`).test(getters.join('\n'))),
+  ];
+  const cdktf = ['Construct', ...(/\bIResolvable\b/.test(code) ? ['IResolvable'] : [])];
+  const text = `${HEADER}import type { ${cdktf.join(', ')} } from '../cdktf';
+import { ${runtime.filter((n) => !n.endsWith('Config')).join(', ')}, type ${runtime.find((n) => n.endsWith('Config'))} } from '../runtime';
+${used.length ? `import { ${used.join(', ')} } from './${resource.file.replace(/\.ts$/, '')}';\n` : ''}
+${code}`;
   return { file: `data-${m.typeName.replace(/_/g, '-')}.ts`, className, text };
 }
 

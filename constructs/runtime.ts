@@ -133,3 +133,86 @@ export abstract class PorticoDataSource extends TerraformDataSource {
     super(scope, id, blockConfig(type, props));
   }
 }
+
+/** The arguments of a look-up by id (a platform kind's: `portico_tenant`, `portico_rate_limit_tier`). */
+export interface LookupConfig extends TerraformMetaArguments {
+  /** The id to look up. */
+  readonly id: string;
+}
+
+/**
+ * A data source that looks one resource up by id: its one argument, as cdktf's bindings shape arguments (a getter
+ * reading state, a setter, `idInput`); the generated classes add the attributes they read back.
+ */
+export abstract class PorticoLookup extends PorticoDataSource {
+  private _id?: string;
+
+  protected constructor(scope: Construct, id: string, type: string, config: LookupConfig) {
+    super(scope, id, type, config);
+    this._id = config.id;
+  }
+
+  /** The id to look up. */
+  get id(): string {
+    return this.getStringAttribute('id');
+  }
+
+  set id(value: string) {
+    this._id = value;
+  }
+
+  /** The value this configuration gives it (undefined: left out). */
+  get idInput(): string | undefined {
+    return this._id;
+  }
+
+  protected override synthesizeAttributes(): { [name: string]: unknown } {
+    return defined({ id: this._id });
+  }
+
+  protected override synthesizeHclAttributes(): { [name: string]: unknown } {
+    return defined({ id: hcl(this._id, 'simple', 'string') });
+  }
+}
+
+/** The arguments of a look-up of a kind tenants own: the id, and the tenant when ids repeat across tenants. */
+export interface OwnedLookupConfig extends LookupConfig {
+  /** The owning tenant: names which one when ids repeat. */
+  readonly tenantId?: string | null;
+}
+
+/** A look-up of a kind tenants own (`portico_route`, `portico_service`, `portico_credential`): by id and tenant. */
+export abstract class PorticoOwnedLookup extends PorticoLookup {
+  private _tenantId?: string | null;
+
+  protected constructor(scope: Construct, id: string, type: string, config: OwnedLookupConfig) {
+    super(scope, id, type, config);
+    this._tenantId = config.tenantId;
+  }
+
+  /** The owning tenant: names which one when ids repeat. */
+  get tenantId(): string {
+    return this.getStringAttribute('tenant_id');
+  }
+
+  set tenantId(value: string | null) {
+    this._tenantId = value;
+  }
+
+  resetTenantId() {
+    this._tenantId = undefined;
+  }
+
+  /** The value this configuration gives it (undefined: left out). */
+  get tenantIdInput(): string | null | undefined {
+    return this._tenantId;
+  }
+
+  protected override synthesizeAttributes(): { [name: string]: unknown } {
+    return defined({ ...super.synthesizeAttributes(), tenant_id: this._tenantId });
+  }
+
+  protected override synthesizeHclAttributes(): { [name: string]: unknown } {
+    return defined({ ...super.synthesizeHclAttributes(), tenant_id: hcl(this._tenantId, 'simple', 'string') });
+  }
+}
