@@ -153,7 +153,8 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     const { key, tenantId, routeId } = await llmTenant({
       model_pattern: 'cb-*',
       providers: [{ provider: 'openai', base_url: failingUrl }],
-      circuit_breaker: { failure_threshold: 2, cooldown_ms: 300 },
+      // a cooldown long enough that a loaded machine's pause between two calls does not end it
+      circuit_breaker: { failure_threshold: 2, cooldown_ms: 2000 },
     });
     const circuit = `${tenantId}/${routeId}#0:openai`;
     const body = { ...chat, model: 'cb-model' };
@@ -163,11 +164,11 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     const open = await post(key, body);
     expect(open.status).toBe(503);
     expect(((await open.json()) as any).error.code).toBe('circuit_open');
-    expect(Number(open.headers.get('retry-after'))).toBe(1);
+    expect(Number(open.headers.get('retry-after'))).toBe(2);
     expect(failing.calls.length).toBe(calls);
     expect(await metrics()).toContain(`portico_circuit_state{circuit="${circuit}"} 2`);
 
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, 2050));
     failing.mode = 'ok';
     expect((await post(key, body)).status).toBe(200); // the half-open trial
     expect(await metrics()).toContain(`portico_circuit_state{circuit="${circuit}"} 0`);
@@ -176,7 +177,7 @@ describe.each(testDialects())('data-plane enforcement (%s)', (dialect) => {
     failing.mode = 'fail';
     await post(key, body);
     await post(key, body);
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, 2050));
     expect((await post(key, body)).status).toBe(500); // a failed trial opens it again at once
     expect((await post(key, body)).status).toBe(503);
     expect(await metrics()).toMatch(

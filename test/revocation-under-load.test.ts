@@ -68,10 +68,13 @@ describe.each(testDialects())('revocation while the admin API is loaded (%s)', (
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
     const g = await startTestGateway(dialect, {}, { log });
     expect((await g.api('POST', '/v1/admin/tenants', { id: 'closing-co', name: 'Closing Co' })).status).toBe(201);
-    const creations = Array.from({ length: 200 }, (_, i) =>
+    // enough writes at once that notifications are still queued at the close, few enough that none waits on the
+    // audit chain past the query timeout on a loaded machine (each write holds the chain's lock in turn)
+    const creations = Array.from({ length: 60 }, (_, i) =>
       g.api('POST', '/v1/admin/tenants/closing-co/keys', { name: `k${i}` }),
     );
-    expect((await Promise.all(creations)).every((r) => r.status === 201)).toBe(true);
+    const statuses = (await Promise.all(creations)).map((r) => r.status);
+    expect(statuses.filter((s) => s !== 201)).toEqual([]);
     await g.close(); // at once: the last notifications' reloads are still queued
     expect(lines.filter((line) => line.includes('configuration snapshot'))).toEqual([]);
   });
