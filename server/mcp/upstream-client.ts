@@ -1,6 +1,3 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { fetch as undiciFetch } from 'undici';
 import { isEgressDenied, neutralFailure, type Egress } from '../net/egress';
@@ -42,8 +39,22 @@ function egressFetch(egress: Egress, header: { name: string; value: string } | n
   };
 }
 
+/**
+ * The SDK's client side, loaded on first use: it is a tenth of a second of a gateway's start-up, for the admin API's
+ * `check` and `tools/refresh` alone.
+ */
+async function sdk() {
+  const [{ Client }, { SSEClientTransport }, { StreamableHTTPClientTransport }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/sse.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+  ]);
+  return { Client, SSEClientTransport, StreamableHTTPClientTransport };
+}
+
 /** An SDK client connected (initialize handshake done) to the server, over its transport. */
 async function connected(server: UpstreamServer, authHeader: string | null, egress: Egress) {
+  const { Client, SSEClientTransport, StreamableHTTPClientTransport } = await sdk();
   const fetch = egressFetch(egress, authHeader ? { name: server.auth_header_name, value: authHeader } : null);
   const url = new URL(server.url);
   const transport =

@@ -1,5 +1,4 @@
 import type { KeyObject } from 'node:crypto';
-import { errors, jwtVerify, SignJWT } from 'jose';
 
 /**
  * Portal session JWTs with `jose` (its CommonJS build): EdDSA (Ed25519) only. Verification pins the algorithm, so
@@ -8,6 +7,9 @@ import { errors, jwtVerify, SignJWT } from 'jose';
  */
 
 export const JWT_ALGORITHM = 'EdDSA';
+
+/** jose, loaded on the first session rather than at every start (a node that serves no portal never needs it). */
+const jose = () => import('jose');
 /** Seconds of clock skew allowed on `exp` between the instance that signed a token and the one reading it. */
 export const CLOCK_TOLERANCE_SECS = 2;
 
@@ -24,7 +26,12 @@ export interface JwtAudience {
 }
 
 /** A token for `claims`, issued now and valid for `ttlSecs`. */
-export function signJwt(claims: SessionClaims, key: KeyObject, on: JwtAudience & { ttlSecs: number }): Promise<string> {
+export async function signJwt(
+  claims: SessionClaims,
+  key: KeyObject,
+  on: JwtAudience & { ttlSecs: number },
+): Promise<string> {
+  const { SignJWT } = await jose();
   const iat = Math.floor(Date.now() / 1000);
   return new SignJWT({ tenant: claims.tenant, pwv: claims.pwv })
     .setProtectedHeader({ alg: JWT_ALGORITHM, typ: 'JWT' })
@@ -42,6 +49,7 @@ export async function verifyJwt(
   key: KeyObject,
   expect: JwtAudience,
 ): Promise<SessionClaims | undefined> {
+  const { errors, jwtVerify } = await jose();
   try {
     const { payload } = await jwtVerify(token, key, {
       algorithms: [JWT_ALGORITHM],
