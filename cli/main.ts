@@ -27,7 +27,7 @@ const USAGE = `Usage: portico <command>
   provider install [--dev]       put the Terraform provider in Terraform's local plugin mirror (--dev: a dev_overrides config)
   token create --name N --role R [--tenant-id T] [--expires-at ISO]
                                  create an admin token directly in the database (recovery, automation bootstrap)
-  pglite-image [file]            write the embedded database's starting image (default dist/pglite-image.tar.gz;
+  pglite-image [file]            write the embedded database's starting image (default dist/pglite-image.tar;
                                  npm ci does this, so a new data dir starts without initdb)
 `;
 

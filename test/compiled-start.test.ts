@@ -74,7 +74,7 @@ describe('compiled start from a fresh copy of the package', () => {
       cwd: dir,
       env: { ...process.env, PORTICO_TSX: '' },
     });
-    const image = join(dir, 'dist', 'pglite-image.tar.gz');
+    const image = join(dir, 'dist', 'pglite-image.tar');
     expect(existsSync(join(dir, 'dist', 'portico.cjs'))).toBe(true);
     expect(existsSync(image)).toBe(true);
 
@@ -82,7 +82,7 @@ describe('compiled start from a fresh copy of the package', () => {
     const { PGlite } = await import('@electric-sql/pglite');
     const marking = await PGlite.create({ loadDataDir: new Blob([readFileSync(image)]) });
     await marking.exec(`create table image_marker (note text); insert into image_marker values ('shipped')`);
-    writeFileSync(image, Buffer.from(await (await marking.dumpDataDir('gzip')).arrayBuffer()));
+    writeFileSync(image, Buffer.from(await (await marking.dumpDataDir('none')).arrayBuffer()));
     await marking.close();
 
     const dataDir = join(dir, 'data');

@@ -16,7 +16,7 @@ export function testPgliteImage(): string | undefined {
 /** Makes the image once, to a new file: the shipped image's recipe (server/store/pglite-image.ts). */
 export async function writeTestPgliteImage(): Promise<string> {
   const { writePgliteImage } = await import('../../server/store/pglite-image');
-  return writePgliteImage(join(mkdtempSync(join(tmpdir(), 'portico-pglite-image-')), 'migrated.tar.gz'));
+  return writePgliteImage(join(mkdtempSync(join(tmpdir(), 'portico-pglite-image-')), 'migrated.tar'));
 }
 
 /** Removes the image and its directory. */
