@@ -1,0 +1,177 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../server/config';
+import { createPostgresDatabase, testDialects, type TestDialect } from './support/databases';
+import { until } from './support/gateway';
+import { request, startLiveNode, type LiveNode } from './support/live-node';
+import { MockHttp } from './support/mock-http';
+import { RedisServer, redisAvailable } from './support/redis-server';
+
+// four nodes, a Redis server stopped and started again, on a shared, busy machine
+jest.setTimeout(120_000);
+
+describe('PORTICO_REDIS_URL', () => {
+  test('takes redis:// and rediss:// with batch, flush and timeout settings; anything else names the variable', () => {
+    expect(loadConfig({}).redis).toBeUndefined();
+    const url = 'rediss://:secret@cache.internal:6380/2';
+    expect(loadConfig({ PORTICO_REDIS_URL: url, PORTICO_REDIS_BATCH: '8' }).redis).toEqual({
+      url,
+      batch: 8,
+      flushMs: 10,
+      timeoutMs: 250,
+    });
+    expect(() => loadConfig({ PORTICO_REDIS_URL: 'http://cache:6379' })).toThrow(/^PORTICO_REDIS_URL: must be/);
+    expect(() => loadConfig({ PORTICO_REDIS_URL: 'redis://x', PORTICO_REDIS_BATCH: '0' })).toThrow(
+      /^PORTICO_REDIS_BATCH: /,
+    );
+  });
+});
+
+/** Requests a node may admit per counter before Redis confirms them: the error bound is nodes × this. */
+const BATCH = 5;
+const suite = redisAvailable() ? describe.each(testDialects()) : describe.skip.each(testDialects());
+
+/**
+ * Two data planes counting in one Redis, called over HTTP on loopback. On PostgreSQL both nodes share one database;
+ * on PGlite each has its own, holding the same global routes (a route limit's counter is named by the route and the
+ * caller, so the two count as one).
+ */
+suite('limits shared by two nodes through Redis (%s)', (dialect: TestDialect) => {
+  const redis = new RedisServer();
+  const backend = new MockHttp();
+  let backendUrl: string;
+  let pg: { url: string; drop(): Promise<void> } | undefined;
+  let nodes: LiveNode[] = [];
+
+  /**
+   * A global route without keys, limited to `limit` per minute per caller, on both nodes; its path. Each node is
+   * called until it serves the route: one admitted call per node, counted.
+   */
+  const limitedRoute = async (limit: number) => {
+    const id = `r-${randomBytes(4).toString('hex')}`;
+    const body = { id, path_prefix: `/${id}`, backend_url: backendUrl, auth_required: false };
+    const targets = pg ? nodes.slice(0, 1) : nodes;
+    for (const n of targets) {
+      const res = await n.call('POST', '/v1/admin/routes', { ...body, rate_limit: { limit, window_secs: 60 } });
+      expect(res.status).toBe(201);
+    }
+    for (const n of nodes) await until(async () => (await request('GET', `${n.dataUrl}/${id}/x`)).status !== 404, 5000);
+    return `/${id}/x`;
+  };
+
+  /** `total` calls of `path` in waves of ten, half to each node; the statuses seen. */
+  const burst = async (path: string, total: number, on = nodes) => {
+    const statuses: number[] = [];
+    for (let sent = 0; sent < total; sent += 10) {
+      const wave = Array.from({ length: Math.min(10, total - sent) }, (_, i) =>
+        request('GET', `${on[i % on.length]!.dataUrl}${path}`, undefined, null).then((r) => r.status),
+      );
+      statuses.push(...(await Promise.all(wave)));
+    }
+    return statuses;
+  };
+  const admitted = (statuses: number[]) => statuses.filter((s) => s === 200).length;
+
+  const redisUp = async (node: LiveNode) => {
+    const text = (await node.call('GET', '/metrics')).body as string;
+    const m = /^portico_redis_up (\d)$/m.exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+
+  beforeAll(async () => {
+    backendUrl = await backend.start();
+    await redis.start();
+    pg = dialect === 'postgres' ? await createPostgresDatabase('migrated') : undefined;
+    const env = {
+      PORTICO_REDIS_URL: redis.url,
+      PORTICO_REDIS_BATCH: String(BATCH),
+      PORTICO_REDIS_FLUSH_MS: '10',
+      PORTICO_REDIS_TIMEOUT_MS: '200',
+      PORTICO_MASTER_KEY: randomBytes(32).toString('base64'),
+      ...(pg ? { DATABASE_URL: pg.url } : {}),
+    };
+    nodes = [await startLiveNode(env), await startLiveNode(env)];
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const n of nodes) await n.close();
+    await pg?.drop();
+    await redis.stop();
+    await backend.stop();
+  });
+
+  test('one route limit across both nodes lets through the limit, at most nodes × batch more, per window', async () => {
+    expect(await Promise.all(nodes.map(redisUp))).toEqual([1, 1]);
+    const limit = 40;
+    const statuses = await burst(await limitedRoute(limit), 200);
+    expect(new Set(statuses)).toEqual(new Set([200, 429]));
+    // alone, each node would have let 40 through: 80
+    const total = admitted(statuses) + nodes.length;
+    expect(total).toBeGreaterThanOrEqual(limit);
+    expect(total).toBeLessThanOrEqual(limit + nodes.length * BATCH);
+  });
+
+  test('a refusal on one node follows what the other admitted, with the usual headers', async () => {
+    const path = await limitedRoute(6);
+    await new Promise((r) => setTimeout(r, 100)); // a flush or two: both calls are in Redis
+    expect(admitted(await burst(path, 4, nodes.slice(0, 1)))).toBe(4);
+    await new Promise((r) => setTimeout(r, 100));
+    // node b last heard of the counter at its own call: at most a batch of optimism, then the shared count
+    const onB = await burst(path, 10, nodes.slice(1));
+    expect(admitted(onB)).toBeLessThanOrEqual(BATCH);
+    const refused = await request('GET', `${nodes[1]!.dataUrl}${path}`, undefined, null);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('x-ratelimit-limit')).toBe('6');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  test('Redis down: every request still answered on per-node limits, metric 0; back: shared again, metric 1', async () => {
+    const limit = 20;
+    const path = await limitedRoute(limit);
+    await redis.stop();
+    await until(async () => (await Promise.all(nodes.map(redisUp))).every((v) => v === 0), 5000);
+    // each node on its own, from what it last heard (its call, perhaps the other's): no 5xx, no stall
+    const started = Date.now();
+    const [onA, onB] = [await burst(path, 30, nodes.slice(0, 1)), await burst(path, 30, nodes.slice(1))];
+    expect(Date.now() - started).toBeLessThan(10_000);
+    for (const on of [onA, onB]) expect(admitted(on)).toBeGreaterThanOrEqual(limit - nodes.length);
+    for (const on of [onA, onB]) expect(admitted(on)).toBeLessThanOrEqual(limit - 1);
+    expect(admitted(onA) + admitted(onB)).toBeGreaterThan(limit + nodes.length * BATCH);
+    expect(new Set([...onA, ...onB])).toEqual(new Set([200, 429]));
+
+    await redis.start(); // the same port, empty: a new window
+    await until(async () => (await Promise.all(nodes.map(redisUp))).every((v) => v === 1), 10_000);
+    const shared = await burst(path, 80);
+    expect(admitted(shared)).toBeGreaterThanOrEqual(limit);
+    expect(admitted(shared)).toBeLessThanOrEqual(limit + nodes.length * BATCH);
+  });
+
+  // quotas are an API key's: both nodes must know the same key, so one database
+  (dialect === 'postgres' ? test : test.skip)('quotas are shared, and a reset on one node acts on both', async () => {
+    const [a, b] = nodes as [LiveNode, LiveNode];
+    const tenant = `acme-${randomBytes(3).toString('hex')}`;
+    expect((await a.call('POST', '/v1/admin/tenants', { id: tenant, name: 'Acme' })).status).toBe(201);
+    const tier = { id: `t-${tenant}`, limit: 1000, window_secs: 60, daily_quota: 6, monthly_quota: 100 };
+    expect((await a.call('POST', '/v1/admin/rate-limit-tiers', tier)).status).toBe(201);
+    const key = (await a.call('POST', `/v1/admin/tenants/${tenant}/keys`, { name: 'k', rate_limit_tier: tier.id }))
+      .body;
+    const api = { id: 'q', name: 'q', tenant_id: tenant, path_prefix: `/apis/${tenant}/q`, backend_url: backendUrl };
+    expect((await a.call('POST', '/admin/apis', { ...api, methods: [], activated: true })).status).toBe(201);
+    const call = (n: LiveNode) => request('GET', `${n.dataUrl}/apis/${tenant}/q/x`, undefined, key.key);
+    for (const n of nodes) await until(async () => (await call(n)).status !== 404, 5000);
+    // the two waiting calls were admitted: one more on each node, counted once for both
+    expect([(await call(a)).status, (await call(b)).status]).toEqual([200, 200]);
+    await new Promise((r) => setTimeout(r, 100));
+    const counts = async () =>
+      Promise.all(nodes.map(async (n) => (await n.call('GET', `/admin/quotas/${key.id}`)).body.daily_count));
+    expect(await counts()).toEqual([4, 4]);
+
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await call(nodes[i % 2]!)).status);
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
+    expect(statuses.slice(-2)).toEqual([429, 429]);
+
+    expect((await a.call('POST', `/admin/quotas/${key.id}/reset`)).status).toBe(200);
+    expect(await counts()).toEqual([0, 0]);
+    await until(async () => (await call(b)).status === 200, 2000);
+  });
+});
