@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
 import { loadConfig } from '../server/config';
 import { createPostgresDatabase, testDialects, type TestDialect } from './support/databases';
 import { until } from './support/gateway';
@@ -41,6 +42,7 @@ suite('limits shared by two nodes through Redis (%s)', (dialect: TestDialect) =>
   let backendUrl: string;
   let pg: { url: string; drop(): Promise<void> } | undefined;
   let nodes: LiveNode[] = [];
+  let env: Record<string, string>;
 
   /**
    * A global route without keys, limited to `limit` per minute per caller, on both nodes; its path. Each node is
@@ -81,7 +83,7 @@ suite('limits shared by two nodes through Redis (%s)', (dialect: TestDialect) =>
     backendUrl = await backend.start();
     await redis.start();
     pg = dialect === 'postgres' ? await createPostgresDatabase('migrated') : undefined;
-    const env = {
+    env = {
       PORTICO_REDIS_URL: redis.url,
       PORTICO_REDIS_BATCH: String(BATCH),
       PORTICO_REDIS_FLUSH_MS: '10',
@@ -145,6 +147,35 @@ suite('limits shared by two nodes through Redis (%s)', (dialect: TestDialect) =>
     expect(admitted(shared)).toBeLessThanOrEqual(limit + nodes.length * BATCH);
   });
 
+  test('Redis too slow: no request waits on it, the node counts alone, metric 0; answering again: shared, 1', async () => {
+    const limit = 20;
+    const path = await limitedRoute(limit);
+    const [a] = nodes as [LiveNode];
+    redis.pause();
+    let during: number[];
+    try {
+      const times: number[] = [];
+      during = await burst(path, 40, [a]);
+      for (let i = 0; i < 5; i++) {
+        const started = Date.now();
+        during.push((await request('GET', `${a.dataUrl}${path}`, undefined, null)).status);
+        times.push(Date.now() - started);
+      }
+      await until(async () => (await redisUp(a)) === 0, 5000);
+      // a call never waits for Redis beyond its timeout (200 ms here): the hot path does not wait at all
+      expect(Math.max(...times)).toBeLessThan(1000);
+      expect(new Set(during)).toEqual(new Set([200, 429]));
+      // on its own now, from what it had heard: within its limit
+      expect(admitted(during)).toBeLessThanOrEqual(limit + BATCH);
+    } finally {
+      redis.resume();
+    }
+    await until(async () => (await redisUp(a)) === 1, 10_000);
+    const after = await burst(path, 60);
+    expect(after).toContain(429);
+    expect(admitted(after)).toBeLessThanOrEqual(limit + nodes.length * BATCH);
+  });
+
   // quotas are an API key's: both nodes must know the same key, so one database
   (dialect === 'postgres' ? test : test.skip)('quotas are shared, and a reset on one node acts on both', async () => {
     const [a, b] = nodes as [LiveNode, LiveNode];
@@ -173,5 +204,18 @@ suite('limits shared by two nodes through Redis (%s)', (dialect: TestDialect) =>
     expect((await a.call('POST', `/admin/quotas/${key.id}/reset`)).status).toBe(200);
     expect(await counts()).toEqual([0, 0]);
     await until(async () => (await call(b)).status === 200, 2000);
+
+    // the counts live in Redis only: a node started after they are gone counts nothing back from the request logs
+    await new Promise((r) => setTimeout(r, 100));
+    const direct = new Redis(redis.url);
+    try {
+      expect(await direct.keys('portico:limit:quota-day:*')).not.toEqual([]);
+      await direct.flushdb();
+    } finally {
+      direct.disconnect();
+    }
+    await b.close();
+    nodes[1] = await startLiveNode(env);
+    expect((await nodes[1].call('GET', `/admin/quotas/${key.id}`)).body).toMatchObject({ daily_count: 0 });
   });
 });

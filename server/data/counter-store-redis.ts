@@ -187,17 +187,19 @@ export class RedisCounts implements CounterStore {
         (pipe as unknown as CountingRedis).porticoCount(PREFIX + key, n, windowEnd(e.window, now) - now);
       }
       const results = await this.withTimeout(pipe.exec());
+      // a command's error (its timeout among them) is Redis failing, not a refusal of one counter
+      const failed = results?.find(([err]) => err)?.[0];
+      if (!results || failed) throw failed ?? new Error('no reply');
       const answered = Date.now();
       batch.forEach(([key, e, n], i) => {
         e.sending -= n;
-        const [err, reply] = results?.[i] ?? [new Error('no reply')];
-        if (err || this.entries.get(key) !== e) return;
-        const [count, ttl] = reply as [number, number];
+        if (this.entries.get(key) !== e) return;
+        const [count, ttl] = results[i]![1] as [number, number];
         e.shared = count;
         if (ttl > 0) e.resetAt = answered + ttl;
       });
     } catch (err) {
-      for (const [, e, n] of batch) e.sending -= n;
+      // what was sent may or may not have been counted: the local counts start from it as if it was
       this.down((err as Error).message);
     } finally {
       this.flushing = false;
