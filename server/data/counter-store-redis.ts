@@ -141,6 +141,17 @@ export class RedisCounts implements CounterStore {
     }
   }
 
+  /** Runs `command` on the shared connection within the timeout; undefined while Redis is down or when it fails. */
+  async shared<T>(command: (redis: Redis) => Promise<T>): Promise<T | undefined> {
+    if (!this.up) return undefined;
+    try {
+      return await this.withTimeout(command(this.redis));
+    } catch (err) {
+      this.down((err as Error).message);
+      return undefined;
+    }
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.ticker);

@@ -16,7 +16,7 @@ import { KeyUsage } from './key-usage';
 import { CLIENT_CERT } from './mtls';
 import { checkCertBinding } from './mtls-binding';
 import { DAY, MONTH, quotaCounters, RateLimiter, routeLimits, tierLimits } from './limiter';
-import { limitCounts } from './limit-counts';
+import { limitCounts, sharedPriority } from './limit-counts';
 import { followHttpRoutes } from './route-match-http';
 import { DataPlaneMetrics, Gauge } from './metrics';
 
@@ -84,6 +84,7 @@ export class DataPlane {
   readonly keyUsage: KeyUsage;
   readonly priority: PriorityAdmission;
   private readonly unfollowRoutes: () => void;
+  private readonly unsharePriority: () => void;
 
   constructor(readonly gw: Gateway) {
     this.usage = recordWriter(gw, 'usage_records', 'use_');
@@ -98,6 +99,7 @@ export class DataPlane {
     );
     this.keyUsage = new KeyUsage(gw.db, gw.log);
     this.priority = dataPlanePriority(gw, this.metrics);
+    this.unsharePriority = sharedPriority(gw, this.limiter.store, this.priority);
     this.unfollowRoutes = followHttpRoutes(gw.snapshot);
     running.set(gw, this);
     // a circuit is a route's (`owner/route`, and `#index:provider` on an LLM route), not an upstream URL's
@@ -145,6 +147,7 @@ export class DataPlane {
   async stop(deadline = this.stopBy ?? Date.now() + this.gw.config.shutdownGraceMs): Promise<void> {
     this.budgets.stop();
     this.unfollowRoutes();
+    this.unsharePriority();
     await Promise.all([
       this.usage.stop(deadline),
       this.requestLogs.stop(deadline),

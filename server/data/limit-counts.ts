@@ -1,4 +1,6 @@
 import type { Gateway } from '../gateway';
+import type { PriorityAdmission } from '../priority/admission';
+import { shareInFlight } from '../priority/shared-in-flight';
 import { MemoryCounts, type CounterStore } from './counter-store';
 import { RedisCounts } from './counter-store-redis';
 import { Gauge, type DataPlaneMetrics } from './metrics';
@@ -18,4 +20,11 @@ export function limitCounts(gw: Gateway, metrics: DataPlaneMetrics): CounterStor
   const help = 'Whether limits and quotas are counted in Redis for every node (1) or on this node alone (0).';
   metrics.addGauge(new Gauge('portico_redis_up', help, [], () => [[[], store.up ? 1 : 0]]));
   return store;
+}
+
+/** With Redis, priority admission counts the requests in flight on every instance; the function stops sharing. */
+export function sharedPriority(gw: Gateway, store: CounterStore, admission: PriorityAdmission): () => void {
+  const settings = gw.config.redis;
+  if (!settings || !(store instanceof RedisCounts) || admission.settings.maxConcurrent === 0) return () => {};
+  return shareInFlight(store, admission, settings.flushMs);
 }
