@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
+import pino from 'pino';
+import { startServer } from '../server/app';
 import { loadConfig } from '../server/config';
 import { createPostgresDatabase, testDialects, type TestDialect } from './support/databases';
-import { until } from './support/gateway';
+import { LOOPBACK_EGRESS, OWNER_TOKEN, until } from './support/gateway';
+import { testPgliteImage } from './support/pglite-image';
 import { request, startLiveNode, type LiveNode } from './support/live-node';
 import { MockHttp } from './support/mock-http';
 import { RedisServer, redisAvailable } from './support/redis-server';
@@ -29,7 +32,8 @@ describe('PORTICO_REDIS_URL', () => {
 
 /** Requests a node may admit per counter before Redis confirms them: the error bound is nodes × this. */
 const BATCH = 5;
-const suite = redisAvailable() ? describe.each(testDialects()) : describe.skip.each(testDialects());
+const haveRedis = redisAvailable();
+const suite = haveRedis ? describe.each(testDialects()) : describe.skip.each(testDialects());
 
 /**
  * Two data planes counting in one Redis, called over HTTP on loopback. On PostgreSQL both nodes share one database;
@@ -191,15 +195,22 @@ suite('limits shared by two nodes through Redis (%s)', (dialect: TestDialect) =>
     for (const n of nodes) await until(async () => (await call(n)).status !== 404, 5000);
     // the two waiting calls were admitted: one more on each node, counted once for both
     expect([(await call(a)).status, (await call(b)).status]).toEqual([200, 200]);
-    await new Promise((r) => setTimeout(r, 100));
     const counts = async () =>
       Promise.all(nodes.map(async (n) => (await n.call('GET', `/admin/quotas/${key.id}`)).body.daily_count));
-    expect(await counts()).toEqual([4, 4]);
+    const both = (n: number) => async () => (await counts()).every((c) => c === n);
+    await until(both(4), 2000); // once both nodes have sent theirs (a flush each)
 
     const statuses = [];
-    for (let i = 0; i < 6; i++) statuses.push((await call(nodes[i % 2]!)).status);
-    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(2);
-    expect(statuses.slice(-2)).toEqual([429, 429]);
+    // flushes between calls: each node hears the count at its own call, the other's a call or so late
+    for (let i = 0; i < 6; i++) {
+      statuses.push((await call(nodes[i % 2]!)).status);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const spent = 4 + statuses.filter((s) => s === 200).length;
+    expect(spent).toBeGreaterThanOrEqual(6);
+    expect(spent).toBeLessThanOrEqual(6 + nodes.length * BATCH);
+    expect(statuses.at(-1)).toBe(429);
+    await until(both(spent), 2000);
 
     expect((await a.call('POST', `/admin/quotas/${key.id}/reset`)).status).toBe(200);
     expect(await counts()).toEqual([0, 0]);
@@ -217,5 +228,66 @@ suite('limits shared by two nodes through Redis (%s)', (dialect: TestDialect) =>
     await b.close();
     nodes[1] = await startLiveNode(env);
     expect((await nodes[1].call('GET', `/admin/quotas/${key.id}`)).body).toMatchObject({ daily_count: 0 });
+  });
+});
+
+/** A node as startLiveNode starts one, whose log lines the test reads. */
+async function nodeWithLog(env: Record<string, string>, log: pino.Logger): Promise<LiveNode> {
+  const config = loadConfig({
+    PORTICO_DATA_DIR: 'memory://',
+    PORTICO_ADMIN_TOKEN: OWNER_TOKEN,
+    PORTICO_ADMIN_PORT: '0',
+    PORTICO_DATA_PORT: '0',
+    PORTICO_EGRESS_ALLOW: LOOPBACK_EGRESS,
+    ...env,
+  });
+  const server = await startServer(config, log, { webhooks: false, pgliteImage: testPgliteImage() });
+  const adminBase = server.adminUrl!;
+  return {
+    server,
+    adminBase,
+    dataUrl: server.dataUrl!,
+    call: (method, path, body, token) => request(method, adminBase + path, body, token),
+    close: () => server.close(),
+  };
+}
+
+(haveRedis ? describe : describe.skip)('a node whose Redis is unreachable at start', () => {
+  const redis = new RedisServer();
+  const backend = new MockHttp();
+  let node: LiveNode | undefined;
+
+  afterAll(async () => {
+    await node?.close();
+    await redis.stop();
+    await backend.stop();
+  });
+
+  test('starts counting on its own (metric 0, a warning) and shares once Redis answers', async () => {
+    const backendUrl = await backend.start();
+    await redis.start(); // only for a free port: stopped before the node starts
+    await redis.stop();
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const started = Date.now();
+    node = await nodeWithLog({ PORTICO_REDIS_URL: redis.url, PORTICO_REDIS_TIMEOUT_MS: '200' }, log);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const up = async () => /^portico_redis_up (\d)$/m.exec((await node!.call('GET', '/metrics')).body)?.[1];
+    expect(await up()).toBe('0');
+    expect(lines.some((l) => /"level":40.*Redis is unavailable/.test(l))).toBe(true);
+    expect(lines.join('')).not.toContain(redis.url);
+
+    const route = { id: 'late', path_prefix: '/late', backend_url: backendUrl, auth_required: false };
+    const limited = { ...route, rate_limit: { limit: 2, window_secs: 60 } };
+    expect((await node.call('POST', '/v1/admin/routes', limited)).status).toBe(201);
+    const call = async () => (await request('GET', `${node!.dataUrl}/late/x`, undefined, null)).status;
+    await until(async () => (await call()) !== 404, 5000);
+    expect([await call(), await call()]).toEqual([200, 429]); // the node's own count
+
+    await redis.start();
+    await until(async () => (await up()) === '1', 10_000);
+    expect(lines.some((l) => /Redis answers/.test(l))).toBe(true);
+    // a new window in Redis, which the node counts in now
+    expect([await call(), await call(), await call()]).toEqual([200, 200, 429]);
   });
 });
