@@ -120,7 +120,7 @@ export class RedisCounts implements CounterStore {
       }
       chunk.forEach((key, j) => {
         const e = this.entries.get(key);
-        const mine = e && e.resetAt > now ? e.pending + e.sending : 0;
+        const mine = e && e.resetAt > now ? e.pending : 0; // what is being sent may be in Redis already
         const value = values[j];
         out.push(value === null || value === undefined ? (mine ? mine : undefined) : Number(value) + mine);
       });
