@@ -47,12 +47,14 @@ export type RedisStateListener = (up: boolean, reason: string) => void;
  * has `batch` unconfirmed). Each node admits at most `batch` requests per counter that Redis has not confirmed,
  * so N nodes let at most N × batch through beyond a limit per window.
  * When Redis is down or slower than `timeoutMs`, the node counts in memory on its own (seeded with what it last
- * heard) and goes back to the shared counts when Redis answers again.
+ * heard) and goes back to the shared counts when Redis answers again, adding to them what it admitted meanwhile.
  */
 export class RedisCounts implements CounterStore {
   private readonly redis: CountingRedis;
   private readonly entries = new Map<string, Entry>();
   private readonly local = new MemoryCounts();
+  /** What this node admitted while Redis was away, per counter and window: added to the shared counts on return. */
+  private readonly whileDown = new Map<string, { n: number; window: LimitWindow; resetAt: number }>();
   private readonly ticker: NodeJS.Timeout;
   private flushing = false;
   private again = false;
@@ -94,10 +96,18 @@ export class RedisCounts implements CounterStore {
   }
 
   add(key: string, window: LimitWindow, now: number): void {
-    if (!this.up) return this.local.add(key, window, now);
+    if (!this.up) return this.addAlone(key, window, now);
     const e = this.entry(key, window, now);
     e.pending++;
     if (e.pending + e.sending >= this.settings.batch) this.kick();
+  }
+
+  private addAlone(key: string, window: LimitWindow, now: number): void {
+    this.local.add(key, window, now);
+    const { resetAt } = this.local.read(key, window, now);
+    const alone = this.whileDown.get(key);
+    if (alone && alone.resetAt === resetAt) alone.n++;
+    else this.whileDown.set(key, { n: 1, window, resetAt });
   }
 
   /** Quotas live in Redis: nothing is counted back from request logs (and while Redis is down, this node's own). */
@@ -130,7 +140,7 @@ export class RedisCounts implements CounterStore {
 
   /** Clears the counts for every node; refused (503) while Redis cannot take it, as it would not act cluster-wide. */
   async resetMany(keys: string[]): Promise<boolean> {
-    for (const key of keys) this.entries.delete(key);
+    for (const key of keys) [this.entries, this.whileDown].forEach((m) => m.delete(key));
     const here = await this.local.resetMany(keys);
     try {
       if (!this.up) throw new Error('down');
@@ -227,9 +237,16 @@ export class RedisCounts implements CounterStore {
     this.flushing = true;
     try {
       await this.withTimeout(this.redis.ping());
-      // what this node knew and counted alone is stale: every counter is read afresh
+      // what this node knew is stale: every counter is read afresh, and what it admitted alone is sent
       this.entries.clear();
       this.local.clear();
+      const now = Date.now();
+      for (const [key, alone] of this.whileDown) {
+        if (alone.resetAt <= now) continue;
+        const e = { window: alone.window, resetAt: alone.resetAt, shared: 0, pending: alone.n, sending: 0 };
+        this.entries.set(key, { ...e, touched: true });
+      }
+      this.whileDown.clear();
       this.up = true;
       this.onState(true, 'answering');
     } catch {
