@@ -48,6 +48,19 @@ export interface Config {
   nodeAdmin: boolean;
   /** Data plane HTTPS and client certificates (PORTICO_DATA_TLS_*). */
   dataTls: DataTlsSettings;
+  /** Limits and quotas shared by every node (PORTICO_REDIS_*); undefined: each node counts its own. */
+  redis: RedisSettings | undefined;
+}
+
+export interface RedisSettings {
+  /** `redis://` or `rediss://` (TLS); it may hold a password, so it is never logged. */
+  url: string;
+  /** Requests a node may admit on one counter before Redis has confirmed them (the error bound's B). */
+  batch: number;
+  /** How often a node sends its counts and reads the shared ones. */
+  flushMs: number;
+  /** How long a node waits on Redis before it counts on its own. */
+  timeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -150,6 +163,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (nodeAdmin !== 'on' && nodeAdmin !== 'off') {
     throw new ConfigError('PORTICO_NODE_ADMIN', `must be on or off, got "${nodeAdmin}"`);
   }
+  const redisUrl = env.PORTICO_REDIS_URL || undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\/[^\s]+$/.test(redisUrl)) {
+    throw new ConfigError('PORTICO_REDIS_URL', 'must be a redis:// or rediss:// URL');
+  }
+  const redis = redisUrl && {
+    url: redisUrl,
+    batch: positiveInt(env, 'PORTICO_REDIS_BATCH', 20),
+    flushMs: positiveInt(env, 'PORTICO_REDIS_FLUSH_MS', 10),
+    timeoutMs: positiveInt(env, 'PORTICO_REDIS_TIMEOUT_MS', 250),
+  };
   return {
     host: env.PORTICO_HOST || '127.0.0.1',
     adminPort: port(env, 'PORTICO_ADMIN_PORT', 8090),
@@ -181,5 +204,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataTls: parseDataTlsSettings(env, (variable, message) => {
       throw new ConfigError(variable, message);
     }),
+    redis: redis || undefined,
   };
 }

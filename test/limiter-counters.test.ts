@@ -25,6 +25,7 @@ describe('limiter counters when keys and routes change', () => {
     limiter = new RateLimiter([routeLimits, tierLimits((id) => tiers.get(id))]);
   });
   afterEach(() => limiter.stop());
+  const peek = async (key: string) => (await limiter.peek([key]))[0];
 
   const admitted = (c: LimitContext, n: number) => {
     const out = [];
@@ -35,14 +36,14 @@ describe('limiter counters when keys and routes change', () => {
     return out;
   };
 
-  test("a key's quota spent on one tier stays spent on another, held against the new tier's quota", () => {
+  test("a key's quota spent on one tier stays spent on another, held against the new tier's quota", async () => {
     tier('free', { daily_quota: 3 });
     tier('gold', { daily_quota: 5 });
     tier('tiny', { daily_quota: 2 });
     expect(admitted(ctx(keyOf('acme', 'key_1', 'free')), 4)).toEqual(['ok', 'ok', 'ok', 'quota']);
     // upgraded: two more of gold's five
     expect(admitted(ctx(keyOf('acme', 'key_1', 'gold')), 3)).toEqual(['ok', 'ok', 'quota']);
-    expect(limiter.peek(quotaCounters('acme', 'key_1').day)).toBe(5);
+    expect(await peek(quotaCounters('acme', 'key_1').day)).toBe(5);
     // downgraded below what it spent: refused for the rest of the day
     expect(admitted(ctx(keyOf('acme', 'key_1', 'tiny')), 1)).toEqual(['quota']);
   });
@@ -58,12 +59,12 @@ describe('limiter counters when keys and routes change', () => {
     expect(admitted(ctx(keyOf('acme', 'key_1', 'hourly')), 1)).toEqual(['ok']);
   });
 
-  test('keys of the same id in two tenants count apart', () => {
+  test('keys of the same id in two tenants count apart', async () => {
     tier('free', { daily_quota: 1 });
     expect(admitted(ctx(keyOf('acme', 'key_1', 'free')), 2)).toEqual(['ok', 'quota']);
     expect(admitted(ctx(keyOf('globex', 'key_1', 'free')), 1)).toEqual(['ok']);
-    expect(limiter.peek(quotaCounters('acme', 'key_1').day)).toBe(1);
-    expect(limiter.peek(quotaCounters('globex', 'key_1').day)).toBe(1);
+    expect(await peek(quotaCounters('acme', 'key_1').day)).toBe(1);
+    expect(await peek(quotaCounters('globex', 'key_1').day)).toBe(1);
   });
 
   test("a route's rate limit whose window changes starts a window of the new length", () => {
@@ -74,12 +75,12 @@ describe('limiter counters when keys and routes change', () => {
     expect(admitted(ctx(key, perSecond), 2)).toEqual(['ok', 'rate_limit']);
   });
 
-  test('a reset forgets the quota counts the limiter enforces', () => {
+  test('a reset forgets the quota counts the limiter enforces', async () => {
     tier('free', { daily_quota: 1, monthly_quota: 1 });
     const c = ctx(keyOf('acme', 'key_1', 'free'));
     expect(admitted(c, 2)).toEqual(['ok', 'quota']);
     const counters = quotaCounters('acme', 'key_1');
-    for (const counter of [counters.day, counters.month]) expect(limiter.reset(counter)).toBe(true);
+    expect(await limiter.reset([counters.day, counters.month])).toBe(true);
     expect(admitted(c, 2)).toEqual(['ok', 'quota']);
   });
 });

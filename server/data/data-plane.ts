@@ -16,6 +16,7 @@ import { KeyUsage } from './key-usage';
 import { CLIENT_CERT } from './mtls';
 import { checkCertBinding } from './mtls-binding';
 import { DAY, MONTH, quotaCounters, RateLimiter, routeLimits, tierLimits } from './limiter';
+import { limitCounts, sharedPriority } from './limit-counts';
 import { followHttpRoutes } from './route-match-http';
 import { DataPlaneMetrics, Gauge } from './metrics';
 
@@ -83,6 +84,7 @@ export class DataPlane {
   readonly keyUsage: KeyUsage;
   readonly priority: PriorityAdmission;
   private readonly unfollowRoutes: () => void;
+  private readonly unsharePriority: () => void;
 
   constructor(readonly gw: Gateway) {
     this.usage = recordWriter(gw, 'usage_records', 'use_');
@@ -90,12 +92,14 @@ export class DataPlane {
     this.errorEvents = recordWriter(gw, 'error_events', 'err_');
     this.writers = [this.usage, this.requestLogs, this.errorEvents];
     this.budgets = new BudgetTracker(gw.db, gw.snapshot);
-    this.limiter = new RateLimiter([routeLimits, tierLimits((id) => gw.snapshot.get('rate_limit_tier', id, null))]);
+    const tiers = tierLimits((id) => gw.snapshot.get('rate_limit_tier', id, null));
+    this.limiter = new RateLimiter([routeLimits, tiers], limitCounts(gw, this.metrics));
     this.breakers = new CircuitBreakers((upstream, state) =>
       gw.log.warn({ upstream, state }, 'circuit breaker changed state'),
     );
     this.keyUsage = new KeyUsage(gw.db, gw.log);
     this.priority = dataPlanePriority(gw, this.metrics);
+    this.unsharePriority = sharedPriority(gw, this.limiter.store, this.priority);
     this.unfollowRoutes = followHttpRoutes(gw.snapshot);
     running.set(gw, this);
     // a circuit is a route's (`owner/route`, and `#index:provider` on an LLM route), not an upstream URL's
@@ -114,7 +118,9 @@ export class DataPlane {
     // request logs a previous run spooled count towards quotas: write them before counting (one try; an
     // unavailable database leaves them spooled)
     await this.requestLogs.flush();
-    await Promise.all([this.budgets.start(), this.seedQuotas()]);
+    // with Redis, quotas live there: nothing to count back
+    const quotas = this.gw.config.redis ? this.limiter.store.start() : this.seedQuotas();
+    await Promise.all([this.budgets.start(), quotas]);
   }
 
   /**
@@ -140,13 +146,14 @@ export class DataPlane {
   /** Stops; records unwritten by `deadline` go to the spool rather than hold the stop. */
   async stop(deadline = this.stopBy ?? Date.now() + this.gw.config.shutdownGraceMs): Promise<void> {
     this.budgets.stop();
-    this.limiter.stop();
     this.unfollowRoutes();
+    this.unsharePriority();
     await Promise.all([
       this.usage.stop(deadline),
       this.requestLogs.stop(deadline),
       this.errorEvents.stop(deadline),
       this.keyUsage.stop(),
+      this.limiter.stop(),
       shadowStatsOf(this.gw).stop(), // what SHADOW policies counted, added to the cluster's totals
     ]);
   }

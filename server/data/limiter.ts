@@ -1,7 +1,7 @@
 import type { ApiKeyState, RateLimitTierState, RouteState, TenantState } from '../resources';
+import { MemoryCounts, type CounterStore, type LimitWindow, type WindowCount } from './counter-store';
 
-/** A window a counter lives in: a fixed span from its first hit, or a UTC calendar day or month. */
-export type LimitWindow = { type: 'span'; ms: number } | { type: 'calendar'; unit: 'day' | 'month' };
+export type { LimitWindow } from './counter-store';
 
 /** One limit to enforce: at most `limit` requests per window, counted under `key`. */
 export interface LimitRule {
@@ -40,38 +40,17 @@ export interface LimitDecision {
   headers: Record<string, string>;
 }
 
-interface Counter {
-  count: number;
-  resetAt: number;
-}
-
-const DAY_MS = 86_400_000;
-
-/** When a window that holds `now` ends. */
-function windowEnd(window: LimitWindow, now: number): number {
-  if (window.type === 'span') return now + window.ms;
-  const d = new Date(now);
-  if (window.unit === 'day') return Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
-}
-
 /**
- * Counts requests per rule in memory and refuses those over a limit. A span window starts at its first request
- * and restarts after `ms` (like @fastify/rate-limit's local store); calendar windows follow UTC days and months.
- * A refused request counts against nothing, so a quota is never spent on requests that were turned away.
- * Single-threaded JavaScript makes check-and-count atomic: 200 concurrent requests against a limit of 50 admit
- * exactly 50.
+ * Refuses requests over a limit, counting per rule in a {@link CounterStore}: this process's memory, or the counts
+ * every node shares (Redis). A refused request counts against nothing, so a quota is never spent on requests that
+ * were turned away. Single-threaded JavaScript makes check-and-count atomic on one node: 200 concurrent requests
+ * against a limit of 50 admit exactly 50 (a shared store adds its stated error across nodes).
  */
 export class RateLimiter {
-  private readonly counters = new Map<string, Counter>();
-  private readonly sweeper: NodeJS.Timeout;
-
   constructor(
     private readonly sources: LimitSource[] = [],
-    sweepMs = 60_000,
-  ) {
-    this.sweeper = setInterval(() => this.sweep(), sweepMs).unref();
-  }
+    readonly store: CounterStore = new MemoryCounts(),
+  ) {}
 
   /** Adds a source of rules (the policy engine plugs in here). */
   addSource(source: LimitSource): void {
@@ -87,31 +66,19 @@ export class RateLimiter {
     }
     if (!rules.length) return { allowed: true, headers: {} };
     // the counters of every rule, checked before any is counted: a refused request counts against nothing
-    const live: Counter[] = [];
+    const live: WindowCount[] = [];
     let tightest = -1;
     let tightestRemaining = Infinity;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
-      let c = this.counters.get(rule.key);
-      if (!c || c.resetAt <= now) c = { count: 0, resetAt: windowEnd(rule.window, now) };
+      const c = this.store.read(rule.key, rule.window, now);
       live.push(c);
-      if (c.count >= rule.limit)
-        return {
-          allowed: false,
-          denied: rule,
-          headers: {
-            ...headersOf(rule.limit, 0, c.resetAt, now),
-            'retry-after': String(Math.max(1, Math.ceil((c.resetAt - now) / 1000))),
-          },
-        };
+      if (c.held) return refusal({ ...rule, reason: 'rate_limit' }, now + 1000, now);
+      if (c.count >= rule.limit) return refusal(rule, c.resetAt, now);
       const remaining = rule.limit - c.count - 1;
       if (remaining < tightestRemaining) [tightest, tightestRemaining] = [i, remaining];
     }
-    for (let i = 0; i < rules.length; i++) {
-      const c = live[i]!;
-      c.count++;
-      this.counters.set(rules[i]!.key, c);
-    }
+    for (const rule of rules) this.store.add(rule.key, rule.window, now);
     return {
       allowed: true,
       headers: headersOf(rules[tightest]!.limit, tightestRemaining, live[tightest]!.resetAt, now),
@@ -120,29 +87,34 @@ export class RateLimiter {
 
   /** Starts a counter at `count` (quotas already spent, read back from request logs at start-up). */
   seed(key: string, count: number, window: LimitWindow, now = Date.now()): void {
-    const c = this.counters.get(key);
-    if (c && c.resetAt > now) c.count = Math.max(c.count, count);
-    else this.counters.set(key, { count, resetAt: windowEnd(window, now) });
+    this.store.seed(key, count, window, now);
   }
 
-  /** The count under `key` in its current window, or undefined when it has none (never hit, or its window ended). */
-  peek(key: string, now = Date.now()): number | undefined {
-    const c = this.counters.get(key);
-    return c && c.resetAt > now ? c.count : undefined;
+  /** The counts under `keys` in their current windows, or undefined for one that has none (never hit, or ended). */
+  peek(keys: string[], now = Date.now()): Promise<(number | undefined)[]> {
+    return this.store.peekMany(keys, now);
   }
 
-  /** Forgets the count under `key` (an operator's quota reset): the next request starts a new window at zero. */
-  reset(key: string): boolean {
-    return this.counters.delete(key);
+  /** Forgets the counts under `keys` (an operator's quota reset): the next request starts a new window at zero. */
+  reset(keys: string[]): Promise<boolean> {
+    return this.store.resetMany(keys);
   }
 
-  stop(): void {
-    clearInterval(this.sweeper);
+  stop(): Promise<void> {
+    return this.store.stop();
   }
+}
 
-  private sweep(now = Date.now()): void {
-    for (const [key, c] of this.counters) if (c.resetAt <= now) this.counters.delete(key);
-  }
+/** A refusal by `rule`, whose window (or, for a held counter, the wait for the shared store) ends at `until`. */
+function refusal(rule: LimitRule, until: number, now: number): LimitDecision {
+  return {
+    allowed: false,
+    denied: rule,
+    headers: {
+      ...headersOf(rule.limit, 0, until, now),
+      'retry-after': String(Math.max(1, Math.ceil((until - now) / 1000))),
+    },
+  };
 }
 
 function headersOf(limit: number, remaining: number, resetAt: number, now: number): Record<string, string> {

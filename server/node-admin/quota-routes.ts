@@ -13,15 +13,22 @@ import { recordQuotaReset } from '../store/quota-resets';
 import type { ControlPlaneBreaker } from './control-plane-breaker';
 import { consumerParams, done, quota } from './schemas';
 
+/** Counts read from the limiter's store in one round, many keys at a time (a shared store reads them in batches). */
+async function countsOf(dp: DataPlane, keys: ApiKeyState[]) {
+  const names = keys.flatMap((key) => {
+    const counters = quotaCounters(key.tenant_id, key.id);
+    return [counters.day, counters.month];
+  });
+  const counts = await dp.limiter.peek(names);
+  return keys.map((_, i) => ({ day: counts[2 * i], month: counts[2 * i + 1] }));
+}
+
 /**
- * A consumer's quota on this node: its key's counts today and this month (UTC) against its tier's quotas; undefined
- * when it has no quota data (no tier quota and nothing counted).
+ * A consumer's quota: its key's counts today and this month (UTC) against its tier's quotas; undefined when it has
+ * no quota data (no tier quota and nothing counted).
  */
-function quotaOf(gw: Gateway, dp: DataPlane, key: ApiKeyState) {
+function quotaOf(gw: Gateway, key: ApiKeyState, day: number | undefined, month: number | undefined) {
   const tier = key.rate_limit_tier ? gw.snapshot.get('rate_limit_tier', key.rate_limit_tier, null) : undefined;
-  const counters = quotaCounters(key.tenant_id, key.id);
-  const day = dp.limiter.peek(counters.day);
-  const month = dp.limiter.peek(counters.month);
   const dailyLimit = tier?.daily_quota ?? null;
   const monthlyLimit = tier?.monthly_quota ?? null;
   if (dailyLimit === null && monthlyLimit === null && day === undefined && month === undefined) return undefined;
@@ -39,9 +46,10 @@ function quotaOf(gw: Gateway, dp: DataPlane, key: ApiKeyState) {
 
 /**
  * Seed 003's quotas: a consumer is an API key (by its id, which the server generates: unique across tenants too),
- * counted by this node's limiter, which is what it enforces. A reset sets this node's counts to zero at once (other
- * running nodes keep theirs) and is recorded in the database first, so that the counts every node reads back from
- * the request logs when it starts begin after it. Reading needs any platform role; a reset needs write access to
+ * counted by this node's limiter, which is what it enforces. Without Redis a reset sets this node's counts to zero at
+ * once (other running nodes keep theirs) and is recorded in the database first, so that the counts every node reads
+ * back from the request logs when it starts begin after it; with PORTICO_REDIS_URL the counts are the cluster's, and
+ * a reset clears them for every node. Reading needs any platform role; a reset needs write access to
  * policies (owner, policy-admin), where rate-limit tiers live.
  */
 export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; breaker: ControlPlaneBreaker }>(
@@ -49,18 +57,20 @@ export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; 
   [ZOD_SCHEMAS],
   async (app, { gw, service, breaker }) => {
     const tags = ['Quotas'];
-    const consumers = () => {
+    const consumers = async (keys = gw.snapshot.all('api_key') as ApiKeyState[]) => {
       const dp = dataPlaneOf(gw);
       if (!dp) return [];
+      const counts = await countsOf(dp, keys);
       const out = [];
-      for (const key of gw.snapshot.all('api_key') as ApiKeyState[]) {
-        const q = quotaOf(gw, dp, key);
-        if (q) out.push({ key, quota: q });
+      for (let i = 0; i < keys.length; i++) {
+        const q = quotaOf(gw, keys[i]!, counts[i]!.day, counts[i]!.month);
+        if (q) out.push({ key: keys[i]!, quota: q });
       }
       return out;
     };
-    const one = (id: string) => {
-      const found = consumers().find((c) => c.key.id === id);
+    const one = async (id: string) => {
+      const keys = (gw.snapshot.all('api_key') as ApiKeyState[]).filter((key) => key.id === id);
+      const [found] = await consumers(keys);
       if (!found) throw new ApiError('NOT_FOUND', `Consumer "${id}" has no quota data on this node`);
       return found;
     };
@@ -68,7 +78,7 @@ export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; 
     app.get(
       '/quotas',
       { schema: { summary: "Every consumer's quota on this node", tags, response: { 200: quota.array() } } },
-      async () => consumers().map((c) => c.quota),
+      async () => (await consumers()).map((c) => c.quota),
     );
 
     app.get(
@@ -81,7 +91,7 @@ export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; 
           response: { 200: quota },
         },
       },
-      async (req) => one(req.params.consumer_id).quota,
+      async (req) => (await one(req.params.consumer_id)).quota,
     );
 
     app.post(
@@ -97,7 +107,7 @@ export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; 
       async (req) => {
         const ctx = callContext(req);
         service.scope.authorize(ctx, rateLimitTier, 'write');
-        const { key, quota: before } = one(req.params.consumer_id);
+        const { key, quota: before } = await one(req.params.consumer_id);
         // the mark first, audited with it: an answer of ok means the reset outlives a restart; a database down
         // leaves the counts as they were (503), rather than a reset that a restart would undo
         const event = {
@@ -119,7 +129,7 @@ export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; 
           }),
         );
         const counters = quotaCounters(key.tenant_id, key.id);
-        for (const counter of [counters.day, counters.month]) dataPlaneOf(gw)!.limiter.reset(counter);
+        await dataPlaneOf(gw)!.limiter.reset([counters.day, counters.month]);
         return { status: 'ok' as const, message: `Quota reset for consumer '${key.id}'` };
       },
     );

@@ -23,6 +23,8 @@ type Series = { labels: [tenant: string, tier: string]; n: number };
  */
 export class PriorityAdmission {
   private current = 0;
+  /** Requests in flight on the other instances sharing the count through Redis, as last heard; 0 when not shared. */
+  elsewhere = 0;
   private readonly perTier = new Map<string, number>();
   private readonly limits = new Map<string, number>();
   private readonly rank = new Map<string, number>();
@@ -54,7 +56,7 @@ export class PriorityAdmission {
     if (this.settings.maxConcurrent === 0 || (request as Holder)[HELD] !== undefined) return;
     const tier = this.tierOf(tenant, key);
     const tenantId = tenant?.id ?? '';
-    if (this.current >= this.limits.get(tier)!) {
+    if (this.current + this.elsewhere >= this.limits.get(tier)!) {
       count(this.throttled, tenantId, tier);
       const pct = this.settings.tiers[this.rank.get(tier)!]!.thresholdPct;
       throw new ApiError(
@@ -75,6 +77,11 @@ export class PriorityAdmission {
     delete (request as Holder)[HELD];
     this.current--;
     this.perTier.set(tier, this.perTier.get(tier)! - 1);
+  }
+
+  /** Requests in flight on this instance. */
+  get inFlight(): number {
+    return this.current;
   }
 
   /** `GET /v1/admin/priority/stats`: the seed's shape, for this instance. */
