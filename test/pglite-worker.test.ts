@@ -93,6 +93,21 @@ describe('embedded PGlite in a worker thread', () => {
     expect(rows.map((r) => r.id)).toEqual([11, 12]);
   });
 
+  test("the snapshot feed's reads go before admin work already waiting for the session", async () => {
+    const order: string[] = [];
+    await worker.db.transaction().execute(async (tx) => {
+      const waiting = [
+        sql`select 1`.execute(worker.db).then(() => order.push('admin')),
+        sql`select 1`.execute(worker.feedDb).then(() => order.push('feed')),
+      ];
+      await sql`select pg_sleep(0.05)`.execute(tx);
+      order.push('transaction');
+      void Promise.all(waiting);
+    });
+    await until(() => order.length === 3);
+    expect(order).toEqual(['transaction', 'feed', 'admin']);
+  });
+
   test('notifications reach the listener once their transaction commits, and stop after unlisten', async () => {
     const heard: string[] = [];
     const unlisten = await worker.listen('worker_probe_channel', { onMessage: (p) => heard.push(p), onReset() {} });

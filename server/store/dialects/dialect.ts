@@ -15,7 +15,7 @@ export interface DatabaseTimeouts {
  * or a snapshot read never stalls a proxied request; `main`, the gateway's own thread (as before the worker existed).
  */
 export type PGliteThreadMode = 'worker' | 'main';
-export const DEFAULT_PGLITE_THREAD: PGliteThreadMode = 'main';
+export const DEFAULT_PGLITE_THREAD: PGliteThreadMode = 'worker';
 
 export const DEFAULT_TIMEOUTS: DatabaseTimeouts = { connectMs: 5000, queryMs: 5000 };
 

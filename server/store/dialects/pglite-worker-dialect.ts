@@ -15,7 +15,7 @@ import type { PGliteThread } from './pglite-thread';
 /**
  * kysely on PGlite in a worker thread: PostgreSQL's compiler, adapter and introspector, and a driver whose one
  * connection posts each query to the thread. PGlite has one session, so the connection is lent to one holder at a
- * time (a transaction keeps it from its BEGIN to its COMMIT); others wait their turn in order.
+ * time (a transaction keeps it from its BEGIN to its COMMIT); others wait their turn (see SessionLock).
  */
 export class PGliteWorkerDialect implements Dialect {
   constructor(private readonly driver: PGliteWorkerDriver) {}
@@ -33,30 +33,51 @@ export class PGliteWorkerDialect implements Dialect {
   }
 }
 
+/**
+ * The one PGlite session, lent to one holder at a time in the order asked, except that the snapshot feed's reads go
+ * before waiting admin work: a revocation must reach the data plane while writers queue for the session.
+ */
+export class SessionLock {
+  private held = false;
+  private readonly urgent: (() => void)[] = [];
+  private readonly normal: (() => void)[] = [];
+
+  async acquire(urgent: boolean): Promise<void> {
+    if (!this.held) {
+      this.held = true;
+      return;
+    }
+    await new Promise<void>((resolve) => (urgent ? this.urgent : this.normal).push(resolve));
+  }
+
+  release(): void {
+    const next = this.urgent.shift() ?? this.normal.shift();
+    if (next) next();
+    else this.held = false;
+  }
+}
+
 export class PGliteWorkerDriver implements Driver {
   private readonly connection: PGliteWorkerConnection;
-  private holder: Promise<void> = Promise.resolve();
-  private release: (() => void) | undefined;
 
-  constructor(private readonly thread: PGliteThread) {
+  /** `urgent`: this driver's holders go before the others' waiting ones; `owner`: its destroy closes the thread. */
+  constructor(
+    private readonly thread: PGliteThread,
+    private readonly lock: SessionLock,
+    private readonly options: { urgent: boolean; owner: boolean },
+  ) {
     this.connection = new PGliteWorkerConnection(thread);
   }
 
   async init(): Promise<void> {}
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const previous = this.holder;
-    let release!: () => void;
-    this.holder = new Promise<void>((resolve) => (release = resolve));
-    await previous;
-    this.release = release;
+    await this.lock.acquire(this.options.urgent);
     return this.connection;
   }
 
   async releaseConnection(): Promise<void> {
-    const release = this.release;
-    this.release = undefined;
-    release?.();
+    this.lock.release();
   }
 
   /** Runs `work` while holding the session, so it never lands inside another holder's transaction. */
@@ -81,7 +102,7 @@ export class PGliteWorkerDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
-    await this.thread.close();
+    if (this.options.owner) await this.thread.close();
   }
 }
 
