@@ -48,7 +48,13 @@ export async function openGateway(
   const timeouts = { connectMs: config.dbConnectTimeoutMs, queryMs: config.dbQueryTimeoutMs };
   const { databaseUrl, dataDir } = config;
   const pgliteImage = options.pgliteImage ?? config.pgliteImage;
-  const database = await openDatabase({ databaseUrl, dataDir, timeouts, pgliteImage });
+  const database = await openDatabase({
+    databaseUrl,
+    dataDir,
+    timeouts,
+    pgliteImage,
+    pgliteThread: config.pgliteThread,
+  });
   try {
     // with PostgreSQL the data dir holds nothing else, but it is still where records wait out an outage
     const spoolDir = config.dataDir === 'memory://' ? undefined : join(config.dataDir, 'spool');

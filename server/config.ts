@@ -2,6 +2,7 @@ import { parseEgressAllow, type EgressAllow } from './net/egress';
 import { parsePortalSettings, type PortalSettings } from './portal/settings';
 import { parseDataTlsSettings, type DataTlsSettings } from './net/tls-settings';
 import { parsePrioritySettings, type PrioritySettings } from './priority/settings';
+import { DEFAULT_PGLITE_THREAD, type PGliteThreadMode } from './store/dialects/dialect';
 import { SHIPPED_PGLITE_IMAGE } from './store/pglite-image';
 
 /** Settings from the environment (CONTRACT.md section 2). A bad value is a {@link ConfigError} naming the variable. */
@@ -17,6 +18,8 @@ export interface Config {
   dataDir: string;
   /** What a new embedded database starts from (`PORTICO_PGLITE_IMAGE`): the shipped image, a file, or none (initdb). */
   pgliteImage: string | undefined;
+  /** Where embedded PGlite runs (`PORTICO_PGLITE_THREAD`): a worker thread of its own, or the gateway's thread. */
+  pgliteThread: PGliteThreadMode;
   adminToken: string | undefined;
   /** 32-byte AES-256-GCM key; undefined means "generate or load one in the data dir" (embedded mode only). */
   masterKey: Buffer | undefined;
@@ -119,6 +122,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL', 'must be a postgres:// or postgresql:// URL');
   }
+  const pgliteThread = (env.PORTICO_PGLITE_THREAD || DEFAULT_PGLITE_THREAD) as PGliteThreadMode;
+  if (pgliteThread !== 'worker' && pgliteThread !== 'main') {
+    throw new ConfigError('PORTICO_PGLITE_THREAD', `must be worker or main, got "${pgliteThread}"`);
+  }
   const adminToken = env.PORTICO_ADMIN_TOKEN || undefined;
   if (adminToken !== undefined && adminToken.length < 16) {
     throw new ConfigError('PORTICO_ADMIN_TOKEN', 'must be at least 16 characters long');
@@ -181,6 +188,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl,
     dataDir: env.PORTICO_DATA_DIR || './.data',
     pgliteImage: env.PORTICO_PGLITE_IMAGE === 'none' ? undefined : env.PORTICO_PGLITE_IMAGE || SHIPPED_PGLITE_IMAGE,
+    pgliteThread,
     adminToken,
     masterKey,
     logLevel,

@@ -16,6 +16,14 @@ describe('settings', () => {
     expect(loadConfig({ PORTICO_PGLITE_IMAGE: 'none' }).pgliteImage).toBeUndefined();
   });
 
+  test('PORTICO_PGLITE_THREAD: PGlite in a worker thread by default, in the gateway thread on asking; nothing else', () => {
+    expect(loadConfig({}).pgliteThread).toBe('worker');
+    expect(loadConfig({ PORTICO_PGLITE_THREAD: 'main' }).pgliteThread).toBe('main');
+    expect(() => loadConfig({ PORTICO_PGLITE_THREAD: 'thread' })).toThrow(
+      new ConfigError('PORTICO_PGLITE_THREAD', 'must be worker or main, got "thread"'),
+    );
+  });
+
   test('defaults match the contract', () => {
     expect(loadConfig({})).toEqual({
       host: '127.0.0.1',
@@ -39,6 +47,7 @@ describe('settings', () => {
       metricsToken: undefined,
       nodeAdmin: true,
       pgliteImage: SHIPPED_PGLITE_IMAGE,
+      pgliteThread: 'worker',
       portal: {
         limits: {
           loginPerEmail: 10,

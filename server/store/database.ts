@@ -1,13 +1,13 @@
 import { sql } from 'kysely';
 import { within } from '../lib/within';
-import { DEFAULT_TIMEOUTS, type DatabaseTimeouts, type OpenDatabase } from './dialects/dialect';
+import { DEFAULT_TIMEOUTS, type DatabaseTimeouts, type OpenDatabase, type PGliteThreadMode } from './dialects/dialect';
 import { openPGlite } from './dialects/pglite';
 import { openPostgres, postgresKysely } from './dialects/postgres';
 import { migrateUnderLock } from './migration-lock';
 import type { Db } from './schema';
 
-export type { Append, DatabaseTimeouts, DialectName, OpenDatabase } from './dialects/dialect';
-export { DEFAULT_TIMEOUTS } from './dialects/dialect';
+export type { Append, DatabaseTimeouts, DialectName, OpenDatabase, PGliteThreadMode } from './dialects/dialect';
+export { DEFAULT_PGLITE_THREAD, DEFAULT_TIMEOUTS } from './dialects/dialect';
 export { copyRows } from './copy-text';
 
 export interface OpenDatabaseOptions {
@@ -17,6 +17,8 @@ export interface OpenDatabaseOptions {
   dataDir?: string;
   /** A migrated PGlite image a new database starts from (a test/tooling aid; see PGliteOptions.image). */
   pgliteImage?: Blob | string;
+  /** Where PGlite runs (`PORTICO_PGLITE_THREAD`): its own worker thread, or the gateway's thread. */
+  pgliteThread?: PGliteThreadMode;
   /** Size of the pg pool. */
   poolSize?: number;
   /** Bounds on waiting for PostgreSQL, so a hung server gives errors rather than requests that never end. */
@@ -32,7 +34,11 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<OpenDa
   const url = options.databaseUrl;
   const opened = url
     ? await openPostgres({ url, poolSize: options.poolSize ?? 10, timeouts })
-    : await openPGlite({ dataDir: options.dataDir ?? 'memory://', image: options.pgliteImage });
+    : await openPGlite({
+        dataDir: options.dataDir ?? 'memory://',
+        image: options.pgliteImage,
+        thread: options.pgliteThread,
+      });
   // migrations may wait on another instance's lock, and build indexes: no query timeout for them
   const migrator = url ? await postgresKysely(url, 1, { ...timeouts, queryMs: 0 }) : undefined;
   try {

@@ -9,6 +9,15 @@ const pgUrl = process.env.TEST_DATABASE_URL;
 const TEMPLATE_ENV = 'PORTICO_TEST_PG_TEMPLATE';
 let noticePrinted = false;
 
+/**
+ * Where the suites' embedded databases run: the setting's default, unless the run says otherwise
+ * (`PORTICO_PGLITE_THREAD=main|worker` in jest's environment), passed on as a gateway setting.
+ */
+export function pgliteThreadEnv(): { PORTICO_PGLITE_THREAD?: string } {
+  const thread = process.env.PORTICO_PGLITE_THREAD;
+  return thread ? { PORTICO_PGLITE_THREAD: thread } : {};
+}
+
 /** PGlite always; PostgreSQL when TEST_DATABASE_URL is set. REQUIRE_POSTGRES=1 makes its absence a failure. */
 export function testDialects(): TestDialect[] {
   if (pgUrl) return ['pglite', 'postgres'];
@@ -38,7 +47,9 @@ export async function openTestDatabase(
 ): Promise<{ database: OpenDatabase; close: () => Promise<void> }> {
   const { openDatabase } = await import('../../server/store/database');
   if (dialect !== 'postgres') {
-    const database = await openDatabase({ dataDir: 'memory://' });
+    const { loadConfig } = await import('../../server/config');
+    const { pgliteThread } = loadConfig(pgliteThreadEnv());
+    const database = await openDatabase({ dataDir: 'memory://', pgliteThread });
     return { database, close: () => database.close() };
   }
   const pg = await createPostgresDatabase();

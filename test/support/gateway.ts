@@ -4,7 +4,7 @@ import pino from 'pino';
 import { openGateway, type GatewayOptions, type OpenGateway } from '../../server/app';
 import { loadConfig } from '../../server/config';
 import { buildAdminApp } from '../../server/control/admin-app';
-import { createPostgresDatabase, type TestDialect } from './databases';
+import { createPostgresDatabase, pgliteThreadEnv, type TestDialect } from './databases';
 import { testPgliteImage } from './pglite-image';
 
 export const OWNER_TOKEN = 'test-owner-token-0123456789';
@@ -44,6 +44,7 @@ export async function startTestGateway(
     PORTICO_MASTER_KEY: randomBytes(32).toString('base64'),
     PORTICO_EGRESS_ALLOW: LOOPBACK_EGRESS,
     PORTICO_ADMIN_RATE_LIMIT: '0',
+    ...pgliteThreadEnv(),
     ...(pg ? { DATABASE_URL: pg.url } : {}),
     ...env,
   });

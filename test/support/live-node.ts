@@ -2,6 +2,7 @@ import pino from 'pino';
 import { startServer, type RunningServer } from '../../server/app';
 import { loadConfig } from '../../server/config';
 import { LOOPBACK_EGRESS, OWNER_TOKEN } from './gateway';
+import { pgliteThreadEnv } from './databases';
 import { testPgliteImage } from './pglite-image';
 
 export interface Answer {
@@ -54,6 +55,7 @@ export async function startLiveNode(env: Record<string, string>): Promise<LiveNo
     PORTICO_DATA_PORT: '0',
     PORTICO_EGRESS_ALLOW: LOOPBACK_EGRESS,
     PORTICO_ADMIN_RATE_LIMIT: '0',
+    ...pgliteThreadEnv(),
     ...env,
   });
   const server = await startServer(config, pino({ level: 'silent' }), {

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { installToMirror } from '../../provider/install';
 import { startServer, type RunningServer } from '../../server/app';
 import { loadConfig } from '../../server/config';
-import { createPostgresDatabase, type TestDialect } from './databases';
+import { createPostgresDatabase, pgliteThreadEnv, type TestDialect } from './databases';
 import { testPgliteImage } from './pglite-image';
 
 /**
@@ -87,6 +87,7 @@ export async function startGatewayForTerraform(
       PORTICO_DATA_DIR: 'memory://',
       PORTICO_ADMIN_TOKEN: token,
       PORTICO_ADMIN_PORT: '0',
+      ...pgliteThreadEnv(),
       ...(options.controlOnly ? { PORTICO_ROLE: 'control' } : { PORTICO_DATA_PORT: '0' }),
       ...(pg ? { DATABASE_URL: pg.url, PORTICO_MASTER_KEY: randomBytes(32).toString('base64') } : {}),
     }),

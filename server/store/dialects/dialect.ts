@@ -10,6 +10,13 @@ export interface DatabaseTimeouts {
   queryMs: number;
 }
 
+/**
+ * Where embedded PGlite runs (`PORTICO_PGLITE_THREAD`): `worker`, a thread of its own, so that a COPY of request logs
+ * or a snapshot read never stalls a proxied request; `main`, the gateway's own thread (as before the worker existed).
+ */
+export type PGliteThreadMode = 'worker' | 'main';
+export const DEFAULT_PGLITE_THREAD: PGliteThreadMode = 'worker';
+
 export const DEFAULT_TIMEOUTS: DatabaseTimeouts = { connectMs: 5000, queryMs: 5000 };
 
 /** Rows appended in bulk: `columns` name what each row holds, in order. */

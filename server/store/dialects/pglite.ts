@@ -5,7 +5,8 @@ import { Kysely } from 'kysely';
 import { copyInto, copyRows } from '../copy-text';
 import type { ListenHandlers, Unlisten } from '../listener';
 import type { Database } from '../schema';
-import type { Append, OpenDatabase } from './dialect';
+import { DEFAULT_PGLITE_THREAD, type Append, type OpenDatabase, type PGliteThreadMode } from './dialect';
+import { openPGliteWorker } from './pglite-worker-database';
 
 export interface PGliteOptions {
   /** A data directory (created if missing), or `memory://` to keep nothing. */
@@ -17,17 +18,29 @@ export interface PGliteOptions {
    * (initdb runs as usual).
    */
   image?: Blob | string;
+  /** Where PGlite runs: a worker thread of its own, or the caller's thread. */
+  thread?: PGliteThreadMode;
 }
 
-/** Embedded PGlite: one in-process connection serves queries, the snapshot feed, NOTIFY and COPY. */
-export async function openPGlite({ dataDir, image }: PGliteOptions): Promise<OpenDatabase> {
-  const { PGlite } = await import('@electric-sql/pglite');
-  const { PGliteDialect } = await import('kysely-pglite-dialect');
+/** Embedded PGlite: one connection serves queries, the snapshot feed, NOTIFY and COPY, in a worker or in process. */
+export async function openPGlite({
+  dataDir,
+  image,
+  thread = DEFAULT_PGLITE_THREAD,
+}: PGliteOptions): Promise<OpenDatabase> {
   const inMemory = dataDir === 'memory://';
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   // PGlite loads an image only where no database is yet (it refuses to overwrite one)
   const fresh = inMemory || !existsSync(join(dataDir, 'PG_VERSION'));
   const loadDataDir = fresh ? await readImage(image) : undefined;
+  return thread === 'worker' ? openPGliteWorker(dataDir, loadDataDir) : openInProcess(dataDir, loadDataDir);
+}
+
+/** PGlite in the caller's thread, through kysely-pglite-dialect. */
+async function openInProcess(dataDir: string, loadDataDir: Blob | undefined): Promise<OpenDatabase> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGliteDialect } = await import('kysely-pglite-dialect');
+  const inMemory = dataDir === 'memory://';
   const client = await PGlite.create({ ...(inMemory ? {} : { dataDir }), loadDataDir });
   const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
   const listen = async (channel: string, handlers: ListenHandlers): Promise<Unlisten> => {

@@ -1,0 +1,37 @@
+import { Kysely } from 'kysely';
+import { copyInto, copyRows } from '../copy-text';
+import type { ListenHandlers, Unlisten } from '../listener';
+import type { Database } from '../schema';
+import type { Append, OpenDatabase } from './dialect';
+import { PGliteThread } from './pglite-thread';
+import { PGliteWorkerDialect, PGliteWorkerDriver, SessionLock } from './pglite-worker-dialect';
+
+/**
+ * Embedded PGlite in a worker thread: kysely, the snapshot feed, NOTIFY and COPY all reach it by message, so the
+ * gateway's thread only sends statements and reads answers. `image` is loaded only where no database is yet.
+ */
+export async function openPGliteWorker(dataDir: string, image: Blob | undefined): Promise<OpenDatabase> {
+  const bytes = image ? new Uint8Array(await image.arrayBuffer()) : undefined;
+  const thread = await PGliteThread.start(dataDir, bytes);
+  const lock = new SessionLock();
+  const driver = new PGliteWorkerDriver(thread, lock, { urgent: false, owner: true });
+  const db = new Kysely<Database>({ dialect: new PGliteWorkerDialect(driver) });
+  // the snapshot's reads share the session but skip the queue of admin work waiting for it
+  const feedDriver = new PGliteWorkerDriver(thread, lock, { urgent: true, owner: false });
+  const feedDb = new Kysely<Database>({ dialect: new PGliteWorkerDialect(feedDriver) });
+  // LISTEN and COPY take the session like a query does: never inside a transaction another holder has open
+  const listen = async (channel: string, handlers: ListenHandlers): Promise<Unlisten> => {
+    const stop = await driver.exclusive(() => thread.listen(channel, handlers.onMessage));
+    return () => driver.exclusive(stop);
+  };
+  const append: Append = async (table, columns, rows) => {
+    const text = copyRows(columns, rows);
+    const statement = copyInto(table, columns).replace(/STDIN$/, "'/dev/blob'");
+    await driver.exclusive(() => thread.copy(statement, text));
+  };
+  const close = async () => {
+    await feedDb.destroy();
+    await db.destroy();
+  };
+  return { db, feedDb, dialect: 'pglite', listen, append, close };
+}

@@ -1,0 +1,70 @@
+// @ts-check
+// The embedded database's own thread: PGlite runs here, so its queries, COPYs and snapshot reads never hold the
+// gateway's request thread. Plain JavaScript, so the same file runs under tsx, jest and the compiled bundle alike.
+// The other end is server/store/dialects/pglite-thread.ts; every message it sends has an `id` answered once.
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
+
+const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
+
+/** What survives the trip back of an error: its message and every plain field (PostgreSQL's `code`, `detail`, …). */
+function describeError(err) {
+  const fields = {};
+  if (err && typeof err === 'object') {
+    for (const [key, value] of Object.entries(err)) {
+      if (['string', 'number', 'boolean'].includes(typeof value)) fields[key] = value;
+    }
+  }
+  return { ...fields, name: err?.name ?? 'Error', message: err?.message ?? String(err) };
+}
+
+/** @type {Map<number, () => Promise<void>>} */
+const unlistens = new Map();
+
+async function open() {
+  const { dataDir, image } = workerData;
+  const loadDataDir = image ? new Blob([image]) : undefined;
+  return PGlite.create({ ...(dataDir === 'memory://' ? {} : { dataDir }), loadDataDir });
+}
+
+/** @param {import('@electric-sql/pglite').PGlite} client */
+function serve(client) {
+  const operations = {
+    async query({ sql, params }) {
+      const result = await client.query(sql, params);
+      return { rows: result.rows, affectedRows: result.affectedRows };
+    },
+    // PGlite reads COPY … FROM '/dev/blob' from the blob given with the query
+    async copy({ sql, text }) {
+      await client.query(sql, [], { blob: new Blob([text]) });
+    },
+    async listen({ channel, listenId }) {
+      const stop = await client.listen(channel, (payload) => port.postMessage({ notify: listenId, payload }));
+      unlistens.set(listenId, stop);
+    },
+    async unlisten({ listenId }) {
+      const stop = unlistens.get(listenId);
+      unlistens.delete(listenId);
+      if (stop && !client.closed) await stop();
+    },
+    async close() {
+      if (!client.closed) await client.close();
+    },
+  };
+  // each operation calls into PGlite before its first await, so PGlite's own queue keeps the order of arrival
+  port.on('message', async (message) => {
+    try {
+      const result = await operations[message.op](message);
+      port.postMessage({ id: message.id, result });
+    } catch (err) {
+      port.postMessage({ id: message.id, error: describeError(err) });
+    }
+  });
+}
+
+try {
+  serve(await open());
+  port.postMessage({ ready: true });
+} catch (err) {
+  port.postMessage({ failed: describeError(err) });
+}
