@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { z } from 'zod';
 import { generateConstructs } from '../constructs/generate';
 import { describedAs } from '../provider/descriptions';
@@ -65,12 +67,14 @@ describe('issue 13, item 14: descriptions from the definitions', () => {
   test('the docs pages and the constructs JSDoc carry the same text as the schema', () => {
     const docs = generateDocs();
     const constructs = generateConstructs();
+    const lookupBases = readFileSync(join(__dirname, '..', 'constructs', 'runtime.ts'), 'utf8');
     const file = (m: ResourceModel, data: boolean) =>
       data ? `data-${m.typeName.replace(/_/g, '-')}.ts` : `${m.def.kind.replace(/_/g, '-')}.ts`;
     for (const [type, m] of ALL_MODELS) {
       const data = type.startsWith('data.');
       const page = docs.get(`${data ? 'data_' : ''}${m.typeName}.md`)!;
-      const code = constructs.get(file(m, data))!;
+      // a data source's arguments (id, tenant) are its look-up base's, in constructs/runtime.ts
+      const code = constructs.get(file(m, data))! + (data ? lookupBases : '');
       for (const [path, a] of flatten(m.attributes).filter(([, a]) => a.description)) {
         expect([type, path, page.includes(a.description.replace(/\|/g, '\\|'))]).toEqual([type, path, true]);
         // a construct declares the nested objects it takes (its arguments'); a read-only one is a reference
