@@ -31,10 +31,12 @@ export function loadMasterKey(config: Config): Buffer {
   return parseMasterKey(readFileSync(file, 'utf8'), `PORTICO_MASTER_KEY (from ${file})`);
 }
 
-/** Loads (or on first start creates) the Ed25519 audit signing key, stored encrypted under the master key. */
-export async function loadKeys(config: Config, db: Db): Promise<Keys> {
-  const masterKey = loadMasterKey(config);
-  const { value } = await getOrCreateSetting(db, 'audit_signing_key', () => {
+/**
+ * An Ed25519 private key kept in the settings table under `name`, encrypted under the master key: made on first
+ * start, so every instance on the database signs with the same key and a database dump alone gives it to nobody.
+ */
+export async function loadSealedEd25519Key(db: Db, masterKey: Buffer, name: string): Promise<KeyObject> {
+  const { value } = await getOrCreateSetting(db, name, () => {
     const { privateKey } = generateKeyPairSync('ed25519');
     return encryptSecret(masterKey, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
   });
@@ -44,7 +46,13 @@ export async function loadKeys(config: Config, db: Db): Promise<Keys> {
   } catch {
     throw new ConfigError('PORTICO_MASTER_KEY', 'does not decrypt the secrets in this database (was it changed?)');
   }
-  const auditSigningKey = createPrivateKey(pem);
+  return createPrivateKey(pem);
+}
+
+/** Loads (or on first start creates) the Ed25519 audit signing key, stored encrypted under the master key. */
+export async function loadKeys(config: Config, db: Db): Promise<Keys> {
+  const masterKey = loadMasterKey(config);
+  const auditSigningKey = await loadSealedEd25519Key(db, masterKey, 'audit_signing_key');
   const auditPublicKeyPem = createPublicKey(auditSigningKey).export({ type: 'spki', format: 'pem' }).toString();
   return { masterKey, auditSigningKey, auditPublicKeyPem };
 }

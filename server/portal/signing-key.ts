@@ -1,8 +1,6 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { ConfigError } from '../config';
-import { decryptSecret, encryptSecret } from '../lib/secrets';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { loadSealedEd25519Key } from '../keys';
 import type { Db } from '../store/schema';
-import { getOrCreateSetting } from '../store/settings';
 
 export interface PortalSigningKey {
   privateKey: KeyObject;
@@ -15,16 +13,6 @@ export interface PortalSigningKey {
  * with the same key and a database dump alone does not let anyone mint sessions.
  */
 export async function loadPortalSigningKey(db: Db, masterKey: Buffer): Promise<PortalSigningKey> {
-  const { value } = await getOrCreateSetting(db, 'portal_jwt_signing_key', () => {
-    const { privateKey } = generateKeyPairSync('ed25519');
-    return encryptSecret(masterKey, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString());
-  });
-  let pem: string;
-  try {
-    pem = decryptSecret(masterKey, value);
-  } catch {
-    throw new ConfigError('PORTICO_MASTER_KEY', 'does not decrypt the secrets in this database (was it changed?)');
-  }
-  const privateKey = createPrivateKey(pem);
+  const privateKey = await loadSealedEd25519Key(db, masterKey, 'portal_jwt_signing_key');
   return { privateKey, publicKey: createPublicKey(privateKey) };
 }
