@@ -4,6 +4,8 @@ import { join, resolve } from 'node:path';
 import { type ProcessGroup } from './processes';
 
 const TOKEN = 'bench-owner-token-0123456789abcdef';
+/** One master key for every bench node, so nodes sharing a database read each other's sealed secrets. */
+const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 
 /** A Portico under test: where its data plane listens, a tenant key for it, and its process id. */
 export interface RunningPortico {
@@ -46,7 +48,7 @@ export function baselineCheckout(env: NodeJS.ProcessEnv = process.env): Checkout
  * Portico as it ships (`node <checkout>/cli/portico.js serve`), configured over its admin API with one tenant and
  * key, an OpenAI credential and price, an LLM route and an HTTP route; returns its data URL and the key. The calls
  * are the admin API of every build since 7816f88 at least, so an older checkout gets the same configuration.
- * `nodeArgs` go to node before the script (`--cpu-prof`, which NODE_OPTIONS does not take).
+ * `nodeArgs` go to node before the script (`--cpu-prof`, which NODE_OPTIONS does not take); `extraEnv` adds settings.
  */
 export async function startPortico(
   group: ProcessGroup,
@@ -54,14 +56,16 @@ export async function startPortico(
   databaseUrl: string | undefined,
   mock: string,
   nodeArgs: string[] = [],
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<RunningPortico> {
   const env = {
+    ...extraEnv,
     PORTICO_ADMIN_TOKEN: TOKEN,
     PORTICO_ADMIN_PORT: '0',
     PORTICO_DATA_PORT: '0',
     PORTICO_LOG_LEVEL: 'info',
     ...(databaseUrl
-      ? { DATABASE_URL: databaseUrl, PORTICO_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') }
+      ? { DATABASE_URL: databaseUrl, PORTICO_MASTER_KEY: MASTER_KEY }
       : { PORTICO_DATA_DIR: 'memory://' }),
   };
   const m = await group.start(
@@ -103,4 +107,27 @@ export async function startPortico(
   });
   await new Promise((r) => setTimeout(r, 500)); // the snapshot picks the changes up
   return { data, key, pid: m.pid, admin, token: TOKEN };
+}
+
+/**
+ * One more node on the database of a Portico started above (`PORTICO_ROLE=data`: no admin port), serving what that
+ * one was configured with; returns its data URL and process id.
+ */
+export async function startDataNode(
+  group: ProcessGroup,
+  checkout: Checkout,
+  databaseUrl: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<{ data: string; pid: number }> {
+  const env = {
+    ...extraEnv,
+    PORTICO_ROLE: 'data',
+    PORTICO_ADMIN_TOKEN: TOKEN,
+    PORTICO_DATA_PORT: '0',
+    PORTICO_LOG_LEVEL: 'info',
+    DATABASE_URL: databaseUrl,
+    PORTICO_MASTER_KEY: MASTER_KEY,
+  };
+  const m = await group.start('node', [join(checkout.dir, 'cli/portico.js'), 'serve'], /"data":"(http:[^"]+)"/, env);
+  return { data: m[1]!, pid: m.pid };
 }

@@ -14,6 +14,7 @@ const ROOT = join(__dirname, '..');
 const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
 const LLM_CONCURRENCY = [1, 16, 64];
 const HTTP_CONCURRENCY = 64;
+const HTTP_EMBEDDED = 'Portico on embedded PGlite (same checks)';
 /** `PORTICO_BENCH_SMOKE=1`: one short round of everything, to try the code (RESULTS.md is left alone). */
 const SMOKE = process.env.PORTICO_BENCH_SMOKE === '1';
 const [SECONDS, WARMUP_SECONDS, FIRST_PASS_SECONDS] = SMOKE ? [1, 0.5, 1] : [5, 2, 5];
@@ -196,6 +197,8 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
       { checkout: now, database: 'portico' },
       ...(before ? [{ checkout: before, database: 'portico_baseline' }] : []),
     ]);
+    // the default a newcomer runs: the same build on its embedded PGlite (item 5 of issue 19: its tail latency)
+    const embedded = pg && (await startPortico(group, now, undefined, mock));
     const portkeyProcess = await group.start(
       'node',
       [
@@ -271,6 +274,9 @@ export async function dataPlaneBench(log: (line: string) => void = () => {}): Pr
               meter: baseline.meter,
             },
           ]
+        : []),
+      ...(embedded
+        ? [{ name: HTTP_EMBEDDED, load: svc(embedded.data, `Bearer ${embedded.key}`), meter: tree(embedded.pid) }]
         : []),
       { name: '@fastify/http-proxy (no checks)', load: svc(fastifyProxy), meter: tree(fastifyProcess.pid) },
       {
@@ -385,7 +391,7 @@ export function renderDataPlane(r: DataPlaneResults): string[] {
     '',
     '## HTTP API proxy throughput',
     '',
-    `\`GET /svc/items\` at concurrency ${HTTP_CONCURRENCY} against a mock backend that answers at once (same warm-up and duration), in ${httpRounds} rounds that take the targets in turn, each round starting one target later, so each takes each place in the order twice; each row is the target's median round, with the range over all rounds. CPU per request is the CPU time of what serves the target (its process and children; for Portico, PostgreSQL's as well; for the direct calls, the mock's) over a measured run, divided by the requests served, the median over the rounds: it moves far less than throughput when the shared machine slows down. Portico checks the API key, applies the route's rate limit, sets x-forwarded-* and the request id, and records a request log and metrics for every request.`,
+    `\`GET /svc/items\` at concurrency ${HTTP_CONCURRENCY} against a mock backend that answers at once (same warm-up and duration), in ${httpRounds} rounds that take the targets in turn, each round starting one target later, so each takes each place in the order twice; each row is the target's median round, with the range over all rounds. CPU per request is the CPU time of what serves the target (its process and children; for Portico, PostgreSQL's as well; for the direct calls, the mock's) over a measured run, divided by the requests served, the median over the rounds: it moves far less than throughput when the shared machine slows down. Portico checks the API key, applies the route's rate limit, sets x-forwarded-* and the request id, and records a request log and metrics for every request; the Portico rows run on PostgreSQL, but the one on embedded PGlite (in the gateway's process, counted in its CPU).`,
     '',
     '| target | req/s | req/s range | p50 (ms) | p99 (ms) | CPU per request (µs) | non-2xx |',
     '|---|---|---|---|---|---|---|',
@@ -444,5 +450,9 @@ function verdictHttp(r: DataPlaneResults): string {
   const ofNginx = nginx
     ? ` and ${pct(portico.rps, nginx.rps)} of nginx's (goal: 50%, ${verdict(portico.rps * 2 >= nginx.rps)})`
     : '';
-  return `Portico with every check on serves ${throughput}, ${p99}${ofNginx}.`;
+  const embedded = row(HTTP_EMBEDDED);
+  const tail = embedded
+    ? ` On its embedded PGlite (the database in a worker thread of the gateway), p99 ${embedded.p99.toFixed(1)} ms against the peer's ${fastify.p99.toFixed(1)} ms: ${(embedded.p99 / fastify.p99).toFixed(2)}× (target: ≤ 1.5×, ${verdict(embedded.p99 <= 1.5 * fastify.p99)}), ${pct(embedded.rps, fastify.rps)} of its throughput.`
+    : '';
+  return `Portico with every check on serves ${throughput}, ${p99}${ofNginx}.${tail}`;
 }

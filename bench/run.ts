@@ -8,6 +8,7 @@ import { importBench, renderImport } from './import';
 import { policyBench, renderPolicies } from './policies';
 import { dataPlaneBench, renderDataPlane } from './proxies';
 import { renderRoutes, routeBench } from './routes';
+import { renderSharedLimits, sharedLimitBench } from './shared-limits';
 import { renderStartup, renderTerraform, startupBench, terraformBench } from './terraform';
 
 const RESULTS = join(__dirname, 'RESULTS.md');
@@ -26,7 +27,7 @@ function sections(): Map<string, string> {
 }
 
 /**
- * `npm run bench [-- terraform|proxies|startup|start|import|policies|routes]`: runs the benchmarks (all but the optional
+ * `npm run bench [-- terraform|proxies|startup|start|import|policies|routes|limits]`: runs the benchmarks (all but the optional
  * `routes` by default) and rewrites their sections of bench/RESULTS.md with the figures and their peers.
  * `PORTICO_BENCH_BASELINE=<checkout>` runs an older build beside today's in the proxies benchmark and adds a
  * before-and-after section; in the routes benchmark it adds the older build's three rows.
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
     fresh.push(renderPolicies(await policyBench((l) => process.stderr.write(`${l}\n`))));
   // optional: three (or six, with a baseline) Porticos, one with 10,000 routes; run when named
   if (only === 'routes') fresh.push(renderRoutes(await routeBench((l) => process.stderr.write(`${l}\n`))));
+  if (!only || only === 'limits')
+    fresh.push(renderSharedLimits(await sharedLimitBench((l) => process.stderr.write(`${l}\n`))));
   for (const lines of fresh)
     for (const part of lines.join('\n').split(/\n(?=## )/)) kept.set(part.split('\n')[0]!, part.trimEnd());
   const order = [
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
     '## Policies',
     '## Route matching',
     '## Gateway start-up',
+    '## Shared limits',
   ];
   // Headings may carry a count ("## Config import: 10,000 entities"): a section sorts by the prefix it starts with.
   const rank = (heading: string) => order.findIndex((o) => heading.startsWith(o));
