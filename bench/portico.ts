@@ -110,24 +110,29 @@ export async function startPortico(
 }
 
 /**
- * One more node on the database of a Portico started above (`PORTICO_ROLE=data`: no admin port), serving what that
- * one was configured with; returns its data URL and process id.
+ * One more node on the database of a Portico started above, serving what that one was configured with: a data node
+ * (`PORTICO_ROLE=data`, no admin port) by default. Returns its URLs and process id.
  */
-export async function startDataNode(
+export async function startNode(
   group: ProcessGroup,
   checkout: Checkout,
   databaseUrl: string,
   extraEnv: NodeJS.ProcessEnv = {},
-): Promise<{ data: string; pid: number }> {
+  role: 'data' | 'all' = 'data',
+): Promise<{ data: string; admin?: string; pid: number; token: string }> {
   const env = {
     ...extraEnv,
-    PORTICO_ROLE: 'data',
+    PORTICO_ROLE: role,
     PORTICO_ADMIN_TOKEN: TOKEN,
+    PORTICO_ADMIN_PORT: '0',
     PORTICO_DATA_PORT: '0',
     PORTICO_LOG_LEVEL: 'info',
     DATABASE_URL: databaseUrl,
     PORTICO_MASTER_KEY: MASTER_KEY,
   };
-  const m = await group.start('node', [join(checkout.dir, 'cli/portico.js'), 'serve'], /"data":"(http:[^"]+)"/, env);
-  return { data: m[1]!, pid: m.pid };
+  const ready = role === 'data' ? /"data":"(http:[^"]+)"/ : /"admin":"(http:[^"]+)","data":"(http:[^"]+)"/;
+  const m = await group.start('node', [join(checkout.dir, 'cli/portico.js'), 'serve'], ready, env);
+  return role === 'data'
+    ? { data: m[1]!, pid: m.pid, token: TOKEN }
+    : { admin: m[1]!, data: m[2]!, pid: m.pid, token: TOKEN };
 }

@@ -8,6 +8,7 @@ import { importBench, renderImport } from './import';
 import { policyBench, renderPolicies } from './policies';
 import { dataPlaneBench, renderDataPlane } from './proxies';
 import { renderRoutes, routeBench } from './routes';
+import { renderRevocation, revocationBench } from './revocation';
 import { renderSharedLimits, sharedLimitBench } from './shared-limits';
 import { renderStartup, renderTerraform, startupBench, terraformBench } from './terraform';
 
@@ -27,7 +28,7 @@ function sections(): Map<string, string> {
 }
 
 /**
- * `npm run bench [-- terraform|proxies|startup|start|import|policies|routes|limits]`: runs the benchmarks (all but the optional
+ * `npm run bench [-- terraform|proxies|startup|start|import|policies|routes|limits|revocation]`: runs the benchmarks (all but the optional
  * `routes` by default) and rewrites their sections of bench/RESULTS.md with the figures and their peers.
  * `PORTICO_BENCH_BASELINE=<checkout>` runs an older build beside today's in the proxies benchmark and adds a
  * before-and-after section; in the routes benchmark it adds the older build's three rows.
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
     fresh.push(renderPolicies(await policyBench((l) => process.stderr.write(`${l}\n`))));
   // optional: three (or six, with a baseline) Porticos, one with 10,000 routes; run when named
   if (only === 'routes') fresh.push(renderRoutes(await routeBench((l) => process.stderr.write(`${l}\n`))));
+  if (!only || only === 'revocation')
+    fresh.push(renderRevocation(await revocationBench((l) => process.stderr.write(`${l}\n`))));
   if (!only || only === 'limits')
     fresh.push(renderSharedLimits(await sharedLimitBench((l) => process.stderr.write(`${l}\n`))));
   for (const lines of fresh)
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
     '## Policies',
     '## Route matching',
     '## Gateway start-up',
+    '## Revocation under load',
     '## Shared limits',
   ];
   // Headings may carry a count ("## Config import: 10,000 entities"): a section sorts by the prefix it starts with.

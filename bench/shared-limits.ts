@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { currentCheckout, startDataNode, startPortico, type RunningPortico } from './portico';
+import { currentCheckout, startNode, startPortico, type RunningPortico } from './portico';
 import { startPostgres } from './postgres';
 import { ProcessGroup } from './processes';
 import { RedisServer } from '../test/support/redis-server';
@@ -77,7 +77,7 @@ export async function sharedLimitBench(log: (line: string) => void = () => {}): 
       const url = await pg.database(`limits_${i}`);
       const dataDir = () => ({ PORTICO_DATA_DIR: mkdtempSync(join(tmpdir(), 'portico-bench-limits-')) });
       const first = await startPortico(group, currentCheckout(), url, mock, [], { ...env, ...dataDir() });
-      const second = await startDataNode(group, currentCheckout(), url, { ...env, ...dataDir() });
+      const second = await startNode(group, currentCheckout(), url, { ...env, ...dataDir() });
       for (let r = 0; r < ROUNDS; r++) await limitedRoute(first, `/lim${r}`, mock);
       await new Promise((res) => setTimeout(res, 1500)); // both snapshots hold the routes (p99 ≈ 0.1 s)
       const row: SharedLimitRow = { ...c, admitted: [], rps: [] };
