@@ -62,9 +62,10 @@ export class MemoryCounts implements CounterStore {
     return c && c.resetAt > now ? c : { count: 0, resetAt: windowEnd(window, now) };
   }
 
-  add(key: string, window: LimitWindow, now: number): void {
+  /** Counts `n` (1 unless a worker's batch arrives: server/cluster/primary-counts.ts). */
+  add(key: string, window: LimitWindow, now: number, n = 1): void {
     const c = this.read(key, window, now);
-    c.count++;
+    c.count += n;
     this.counters.set(key, c);
   }
 
