@@ -8,6 +8,7 @@ import { importBench, renderImport } from './import';
 import { policyBench, renderPolicies } from './policies';
 import { dataPlaneBench, renderDataPlane } from './proxies';
 import { renderRoutes, routeBench } from './routes';
+import { renderWorkers, workersBench } from './workers';
 import { renderStartup, renderTerraform, startupBench, terraformBench } from './terraform';
 
 const RESULTS = join(__dirname, 'RESULTS.md');
@@ -26,8 +27,8 @@ function sections(): Map<string, string> {
 }
 
 /**
- * `npm run bench [-- terraform|proxies|startup|start|import|policies|routes]`: runs the benchmarks (all but the optional
- * `routes` by default) and rewrites their sections of bench/RESULTS.md with the figures and their peers.
+ * `npm run bench [-- terraform|proxies|startup|start|import|policies|routes|workers]`: runs the benchmarks (all but the
+ * optional `routes` and `workers` by default) and rewrites their sections of bench/RESULTS.md with the figures and their peers.
  * `PORTICO_BENCH_BASELINE=<checkout>` runs an older build beside today's in the proxies benchmark and adds a
  * before-and-after section; in the routes benchmark it adds the older build's three rows.
  */
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
     fresh.push(renderPolicies(await policyBench((l) => process.stderr.write(`${l}\n`))));
   // optional: three (or six, with a baseline) Porticos, one with 10,000 routes; run when named
   if (only === 'routes') fresh.push(renderRoutes(await routeBench((l) => process.stderr.write(`${l}\n`))));
+  // optional: Portico with one process and a worker per core beside nginx with as many; run when named
+  if (only === 'workers') fresh.push(renderWorkers(await workersBench((l) => process.stderr.write(`${l}\n`))));
   for (const lines of fresh)
     for (const part of lines.join('\n').split(/\n(?=## )/)) kept.set(part.split('\n')[0]!, part.trimEnd());
   const order = [
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
     '## Config import',
     '## Policies',
     '## Route matching',
+    '## Every core: PORTICO_WORKERS',
     '## Gateway start-up',
   ];
   // Headings may carry a count ("## Config import: 10,000 entities"): a section sorts by the prefix it starts with.

@@ -202,6 +202,37 @@ postgres('portico serve with PORTICO_WORKERS=2 (PostgreSQL)', () => {
     expect(total + refused).toBe(300);
   });
 
+  test('a busy counter far from its limit is never refused while its counts are on their way', async () => {
+    const { Pool } = await import('undici');
+    await admin(serving.admin, 'POST', '/v1/admin/routes', {
+      id: 'roomy',
+      path_prefix: '/roomy',
+      backend_url: backend,
+      strip_prefix: true,
+      rate_limit: { limit: 1_000_000, window_secs: 60 },
+    });
+    const { key } = await newKey('roomy');
+    const pool = new Pool(serving.data, { connections: 32 });
+    const statuses = new Map<number, number>();
+    try {
+      const sender = async () => {
+        for (let i = 0; i < 60; i++) {
+          const res = await pool.request({
+            path: '/roomy/x',
+            method: 'GET',
+            headers: { authorization: `Bearer ${key}` },
+          });
+          await res.body.dump();
+          statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+        }
+      };
+      await Promise.all(Array.from({ length: 32 }, sender));
+    } finally {
+      await pool.close();
+    }
+    expect(Object.fromEntries(statuses)).toEqual({ 200: 32 * 60 });
+  });
+
   test('a worker killed is replaced, and the port keeps serving', async () => {
     const first = await line((l) => l.msg === 'worker serving' && l.worker === 1);
     process.kill(first.workerPid, 'SIGKILL');

@@ -12,6 +12,8 @@ interface Entry {
   sending: number;
   /** Read since the last flush: its shared count is worth refreshing. */
   touched: boolean;
+  /** The limit of the rule it was last read for (0: unknown), so that adds tell whether the limit is near. */
+  limit: number;
 }
 
 /** What a flush sends for one counter: `n` more admitted (0: only read it), in `window`. */
@@ -29,6 +31,10 @@ export type CountAnswer = [count: number, ttlMs: number];
  * is decided at once on the shared count last heard plus what this process admitted since, and the counts go out in
  * batches, every tick or sooner when a counter has `batch` unconfirmed. A process admits at most `batch` requests per
  * counter that the shared store has not confirmed, so W processes let at most W × batch through beyond a limit.
+ * With a `near` margin, the hold applies only to a counter whose count is within `near` of its rule's limit: further
+ * from it, a process admits on while its counts are on their way (a busy counter far from its limit would otherwise
+ * be refused each time a batch fills faster than the store answers); the bound then also assumes the processes admit
+ * fewer than `near` on one counter while one answer is awaited.
  * `send` adds the counts and answers in order; when it throws, `onFailure` hears why (the sent counts may or may not
  * have landed) and the entries are left for the owner to take over.
  */
@@ -36,11 +42,13 @@ export class BatchedCounts {
   private readonly entries = new Map<string, Entry>();
   private flushing = false;
   private again = false;
+  private scheduled = false;
 
   constructor(
     private readonly batch: number,
     private readonly send: (counts: CountSent[], now: number) => Promise<CountAnswer[]>,
     private readonly onFailure: (err: Error) => void,
+    private readonly near = Infinity,
   ) {}
 
   /** A flush (or the owner's own exclusive step, see `exclusive`) is under way. */
@@ -48,17 +56,21 @@ export class BatchedCounts {
     return this.flushing;
   }
 
-  read(key: string, window: LimitWindow, now: number): WindowCount {
+  read(key: string, window: LimitWindow, now: number, limit = 0): WindowCount {
     const e = this.entry(key, window, now);
     e.touched = true;
     const unconfirmed = e.pending + e.sending;
-    return { count: e.shared + unconfirmed, resetAt: e.resetAt, held: unconfirmed >= this.batch };
+    const count = e.shared + unconfirmed;
+    e.limit = limit;
+    return { count, resetAt: e.resetAt, held: unconfirmed >= this.batch && count + this.near >= limit };
   }
 
   add(key: string, window: LimitWindow, now: number, n = 1): void {
     const e = this.entry(key, window, now);
     e.pending += n;
-    if (e.pending + e.sending >= this.batch) this.kick();
+    // near its limit a full batch goes at once; further from it the next tick is soon enough
+    const unconfirmed = e.pending + e.sending;
+    if (unconfirmed >= this.batch && e.shared + unconfirmed + this.near >= e.limit) this.kick();
   }
 
   /** What this process admitted on `key` and has not sent yet (what is being sent may be counted already). */
@@ -86,7 +98,7 @@ export class BatchedCounts {
     this.entries.clear();
     for (const { key, n, window, resetAt } of unsent) {
       if (resetAt <= now) continue;
-      this.entries.set(key, { window, resetAt, shared: 0, pending: n, sending: 0, touched: true });
+      this.entries.set(key, { window, resetAt, shared: 0, pending: n, sending: 0, touched: true, limit: 0 });
     }
   }
 
@@ -105,7 +117,7 @@ export class BatchedCounts {
     let e = this.entries.get(key);
     if (!e || e.resetAt <= now) {
       // a new window; what was unsent of the old one belonged to it
-      e = { window, resetAt: windowEnd(window, now), shared: 0, pending: 0, sending: 0, touched: false };
+      e = { window, resetAt: windowEnd(window, now), shared: 0, pending: 0, sending: 0, touched: false, limit: 0 };
       this.entries.set(key, e);
     }
     return e;
@@ -114,7 +126,13 @@ export class BatchedCounts {
   /** A flush as soon as the one under way ends: a counter reached its batch. */
   kick(): void {
     if (this.flushing) this.again = true;
-    else setImmediate(() => void this.flush());
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        void this.flush();
+      });
+    }
   }
 
   /** Sends what was admitted since the last flush and reads the counters read since, in one exchange. */

@@ -5,12 +5,13 @@ import type { CounterStore, LimitWindow, WindowCount } from './counter-store';
 /** Requests a worker may admit on one counter before the primary has confirmed them (the error bound's B). */
 export const WORKER_BATCH = 20;
 /** How often a worker sends its counts and reads the shared ones (sooner when a counter reaches its batch). */
-export const WORKER_FLUSH_MS = 5;
+export const WORKER_FLUSH_MS = 10;
 
 /**
  * A worker's counts, kept by its primary (PORTICO_WORKERS > 1 without PORTICO_REDIS_URL): the same local batching
  * as Redis's store (server/data/counter-batching.ts) over the cluster's IPC channel, so W workers let at most
- * W × {@link WORKER_BATCH} requests through beyond a limit per window, not W times the limit. The primary lives as
+ * W × {@link WORKER_BATCH} requests through beyond a limit per window, not W times the limit (a worker holds a
+ * counter only within that margin of its limit; see BatchedCounts for what the bound assumes). The primary lives as
  * long as its workers: a call it does not answer leaves what was sent counted here, on the safe side.
  */
 export class ClusterCounts implements CounterStore {
@@ -19,17 +20,19 @@ export class ClusterCounts implements CounterStore {
 
   constructor(
     private readonly primary: PrimaryChannel,
+    workers: number,
     onFailure: (err: Error) => void,
   ) {
     const send = (counts: unknown) => primary.call<CountAnswer[]>('count', { counts });
-    this.batched = new BatchedCounts(WORKER_BATCH, send, onFailure);
+    // held only within W × B of a limit: a busy counter far from it is not refused while its batch is on the way
+    this.batched = new BatchedCounts(WORKER_BATCH, send, onFailure, workers * WORKER_BATCH);
     this.ticker = setInterval(() => void this.batched.flush(), WORKER_FLUSH_MS).unref();
   }
 
   async start(): Promise<void> {}
 
-  read(key: string, window: LimitWindow, now: number): WindowCount {
-    return this.batched.read(key, window, now);
+  read(key: string, window: LimitWindow, now: number, limit?: number): WindowCount {
+    return this.batched.read(key, window, now, limit);
   }
 
   add(key: string, window: LimitWindow, now: number): void {

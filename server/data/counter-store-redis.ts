@@ -78,8 +78,8 @@ export class RedisCounts implements CounterStore {
     if (!this.up) this.onState(false, 'unreachable at start');
   }
 
-  read(key: string, window: LimitWindow, now: number): WindowCount {
-    return this.up ? this.batched.read(key, window, now) : this.local.read(key, window, now);
+  read(key: string, window: LimitWindow, now: number, limit?: number): WindowCount {
+    return this.up ? this.batched.read(key, window, now, limit) : this.local.read(key, window, now);
   }
 
   add(key: string, window: LimitWindow, now: number): void {

@@ -16,7 +16,9 @@ export function limitCounts(gw: Gateway, metrics: DataPlaneMetrics): CounterStor
   const settings = gw.config.redis;
   const primary = primaryChannel();
   if (!settings && primary) {
-    return new ClusterCounts(primary, (err) => gw.log.warn({ err }, 'limit counts not confirmed by the primary'));
+    return new ClusterCounts(primary, gw.config.workers, (err) =>
+      gw.log.warn({ err }, 'limit counts not confirmed by the primary'),
+    );
   }
   if (!settings) return new MemoryCounts();
   const store = new RedisCounts(settings, (up, reason) => {
