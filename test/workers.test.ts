@@ -127,8 +127,8 @@ postgres('portico serve with PORTICO_WORKERS=2 (PostgreSQL)', () => {
   });
 
   /** A new key of tenant acme, once every worker serves it. */
-  const newKey = async (name: string) => {
-    const { id, key } = await admin(serving.admin, 'POST', '/v1/admin/tenants/acme/keys', { name });
+  const newKey = async (name: string, more: Record<string, unknown> = {}) => {
+    const { id, key } = await admin(serving.admin, 'POST', '/v1/admin/tenants/acme/keys', { name, ...more });
     const ok = new Set<string>();
     const end = Date.now() + 5000;
     while (ok.size < WORKERS && Date.now() < end) {
@@ -231,6 +231,47 @@ postgres('portico serve with PORTICO_WORKERS=2 (PostgreSQL)', () => {
       await pool.close();
     }
     expect(Object.fromEntries(statuses)).toEqual({ 200: 32 * 60 });
+  });
+
+  test("the primary's /admin/quotas reads the workers' shared counts, and its reset reaches every worker", async () => {
+    const tier = { id: 'daily-4', limit: 1000, window_secs: 60, daily_quota: 4, monthly_quota: 50 };
+    await admin(serving.admin, 'POST', '/v1/admin/rate-limit-tiers', tier);
+    // newKey's probes spend from the quota: a key of its own for them, then the same tier on a fresh key
+    const { id, key } = await newKey('quota', { rate_limit_tier: tier.id });
+    await new Promise((r) => setTimeout(r, 50)); // a flush (10 ms) or more
+    const spent = (await admin(serving.admin, 'GET', `/admin/quotas/${id}`)).daily_count as number;
+    expect(spent).toBeGreaterThanOrEqual(WORKERS);
+    const seen = new Set<string>();
+    for (let i = spent; i < 4; i++) {
+      const r = await call(`${serving.data}/svc/q`, key);
+      expect(r.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await admin(serving.admin, 'GET', `/admin/quotas/${id}`)).toMatchObject({
+      daily_count: 4,
+      daily_remaining: 0,
+    });
+    // a worker that has not used the counter since decides its first request on what it last heard (within the
+    // bound); a read refreshes it within a flush
+    let extra = 0;
+    while (seen.size < WORKERS) {
+      const r = await call(`${serving.data}/svc/q`, key);
+      if (r.status === 200) extra++;
+      else {
+        expect(r.status).toBe(429);
+        seen.add(r.worker!);
+      }
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    expect(extra).toBeLessThanOrEqual(WORKERS * WORKER_BATCH);
+    await admin(serving.admin, 'POST', `/admin/quotas/${id}/reset`);
+    const admitted = new Set<string>();
+    while (admitted.size < WORKERS) {
+      const r = await call(`${serving.data}/svc/q`, key);
+      expect(r.status).toBe(200); // no worker refuses on what it knew before the reset
+      admitted.add(r.worker!);
+    }
   });
 
   test('a worker killed is replaced, and the port keeps serving', async () => {

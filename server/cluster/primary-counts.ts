@@ -2,13 +2,30 @@ import { MemoryCounts, type LimitWindow } from '../data/counter-store';
 import type { CountAnswer, CountSent } from '../data/counter-batching';
 import type { Handlers } from './channel';
 
+/** The primary's counts; a reset (from a worker's node admin API or the primary's) makes every worker forget its own. */
+class ResettingCounts extends MemoryCounts {
+  constructor(private readonly forget: (keys: string[]) => void) {
+    super();
+  }
+
+  override async resetMany(keys: string[]): Promise<boolean> {
+    const any = await super.resetMany(keys);
+    this.forget(keys);
+    return any;
+  }
+}
+
 /**
  * The primary as its workers' counter store (when no Redis is set): their batches of admitted requests are added to
  * one {@link MemoryCounts}, and each answer carries the count the workers share; with it, the requests in flight
  * on each worker for priority admission. Every call runs in the primary's one thread, so each is atomic.
  */
-export function primaryCounts(): { handlers: Handlers; stop(): Promise<void> } {
-  const counts = new MemoryCounts();
+export function primaryCounts(forget: (keys: string[]) => void): {
+  handlers: Handlers;
+  store: MemoryCounts;
+  stop(): Promise<void>;
+} {
+  const counts = new ResettingCounts(forget);
   /** Per worker instance: its requests in flight and when that report lapses. */
   const inFlight = new Map<string, { count: number; expiresAt: number }>();
   const handlers: Handlers = {
@@ -35,5 +52,5 @@ export function primaryCounts(): { handlers: Handlers; stop(): Promise<void> } {
       return others;
     },
   };
-  return { handlers, stop: () => counts.stop() };
+  return { handlers, store: counts, stop: () => counts.stop() };
 }

@@ -2,6 +2,9 @@ import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { startServer, type RunningServer } from '../app';
 import type { Config } from '../config';
+import { RedisCounts } from '../data/counter-store-redis';
+import { keepCountsFor } from '../data/data-plane';
+import { RateLimiter } from '../data/limiter';
 import { serveWorker, type Handlers } from './channel';
 import { primaryCounts } from './primary-counts';
 import { WORKER_INDEX, type LifeMessage } from './worker';
@@ -21,9 +24,17 @@ const RESTART_DELAY_MS = 200;
 export async function startPrimary(config: Config, failed: (err: Error) => void): Promise<RunningServer> {
   const server = await startServer(config, undefined, { only: 'control' });
   const log = server.gateway.log;
-  const counts = config.redis ? undefined : primaryCounts();
-  const handlers: Handlers = counts?.handlers ?? {};
   const workers = new Map<number, Worker>();
+  // what a worker knows of a counter that was reset is stale: each forgets it and reads it afresh
+  const forget = (keys: string[]) => {
+    for (const w of workers.values()) if (w.isConnected()) w.send({ portico: 'forget', keys } satisfies LifeMessage);
+  };
+  const counts = config.redis ? undefined : primaryCounts(forget);
+  const handlers: Handlers = counts?.handlers ?? {};
+  // the node admin API here reads and resets the counts the workers share: the primary's, or Redis's
+  const store = counts?.store ?? new RedisCounts(config.redis!);
+  if (!counts) await store.start();
+  keepCountsFor(server.gateway, new RateLimiter([], store));
   const restarts: number[] = [];
   let stopping = false;
   let serving = false; // a worker that fails while the node starts fails the start instead
@@ -78,7 +89,7 @@ export async function startPrimary(config: Config, failed: (err: Error) => void)
     });
     await Promise.all(exits);
     await server.close();
-    await counts?.stop();
+    await store.stop();
   };
 
   try {

@@ -9,8 +9,9 @@ export const WORKER_INDEX = 'PORTICO_WORKER_INDEX';
 /** Whether this process is a Portico data-plane worker forked by a primary. */
 export const isWorkerProcess = () => cluster.isWorker && Boolean(process.env[WORKER_INDEX]);
 
-/** Messages between the primary and a worker about its life (the counts have their own, server/cluster/channel.ts). */
-export type LifeMessage = { portico: 'ready'; url: string } | { portico: 'stop' };
+/** Messages between the primary and a worker: its life, and counters reset (calls have theirs, channel.ts). */
+export type LifeMessage =
+  { portico: 'ready'; url: string } | { portico: 'stop' } | { portico: 'forget'; keys: string[] };
 
 /**
  * A data-plane worker: the data app alone, on the port every worker shares, with its own database pool, its own

@@ -27,7 +27,13 @@ export class ClusterCounts implements CounterStore {
     // held only within W × B of a limit: a busy counter far from it is not refused while its batch is on the way
     this.batched = new BatchedCounts(WORKER_BATCH, send, onFailure, workers * WORKER_BATCH);
     this.ticker = setInterval(() => void this.batched.flush(), WORKER_FLUSH_MS).unref();
+    process.on('message', this.onMessage);
   }
+
+  /** A counter reset anywhere on the node: what this worker knew of it is stale (server/cluster/primary-counts.ts). */
+  private readonly onMessage = (m: { portico?: string; keys?: string[] }) => {
+    if (m?.portico === 'forget') m.keys?.forEach((key) => this.batched.forget(key));
+  };
 
   async start(): Promise<void> {}
 
@@ -67,6 +73,7 @@ export class ClusterCounts implements CounterStore {
 
   async stop(): Promise<void> {
     clearInterval(this.ticker);
+    process.off('message', this.onMessage);
     await this.batched.flush();
   }
 }
