@@ -4,6 +4,7 @@ import { get } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../server/config';
+import { mergeWorkerMetrics } from '../server/cluster/metrics';
 import { WORKER_BATCH } from '../server/data/counter-store-cluster';
 import { createPostgresDatabase, testDialects } from './support/databases';
 import { LOOPBACK_EGRESS, OWNER_TOKEN } from './support/gateway';
@@ -24,6 +25,42 @@ describe('PORTICO_WORKERS', () => {
     expect(() => loadConfig({ PORTICO_WORKERS: '2' })).toThrow(/PORTICO_WORKERS: 2 workers need PostgreSQL/);
     expect(() => loadConfig({ ...pg, PORTICO_WORKERS: 'many' })).toThrow(/PORTICO_WORKERS: must be a positive/);
   });
+});
+
+test("a node's metrics: the workers' counters and histograms added up, their gauges kept apart", () => {
+  const worker = (requests: number, state: number) =>
+    [
+      '# HELP portico_requests_total Data-plane requests.',
+      '# TYPE portico_requests_total counter',
+      `portico_requests_total{kind="http",tenant="acme",status="200"} ${requests}`,
+      '# HELP portico_latency_seconds Latency.',
+      '# TYPE portico_latency_seconds histogram',
+      `portico_latency_seconds_bucket{kind="http",le="0.01"} ${requests}`,
+      `portico_latency_seconds_sum{kind="http"} 0.5`,
+      '# HELP portico_redis_up Redis.',
+      '# TYPE portico_redis_up gauge',
+      `portico_redis_up ${state}`,
+      '',
+    ].join('\n');
+  expect(
+    mergeWorkerMetrics([
+      [1, worker(3, 1)],
+      [2, worker(4, 0)],
+    ]).split('\n'),
+  ).toEqual([
+    '# HELP portico_requests_total Data-plane requests.',
+    '# TYPE portico_requests_total counter',
+    'portico_requests_total{kind="http",tenant="acme",status="200"} 7',
+    '# HELP portico_latency_seconds Latency.',
+    '# TYPE portico_latency_seconds histogram',
+    'portico_latency_seconds_bucket{kind="http",le="0.01"} 7',
+    'portico_latency_seconds_sum{kind="http"} 1',
+    '# HELP portico_redis_up Redis.',
+    '# TYPE portico_redis_up gauge',
+    'portico_redis_up{worker="1"} 1',
+    'portico_redis_up{worker="2"} 0',
+    '',
+  ]);
 });
 
 /** One request on a connection of its own (the primary hands each new connection to the next worker). */
@@ -272,6 +309,17 @@ postgres('portico serve with PORTICO_WORKERS=2 (PostgreSQL)', () => {
       expect(r.status).toBe(200); // no worker refuses on what it knew before the reset
       admitted.add(r.worker!);
     }
+  });
+
+  test("the admin port's /metrics counts the traffic of every worker, as one node's", async () => {
+    const res = await fetch(`${serving.admin}/metrics`, { headers: { authorization: `Bearer ${OWNER_TOKEN}` } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text.match(/^# TYPE portico_requests_total counter$/gm)).toHaveLength(1);
+    const ok = text.match(/^portico_requests_total\{kind="http",tenant="acme",status="200"\} (\d+)$/gm);
+    expect(ok).toHaveLength(1);
+    // the busy-counter test alone had 1,920 answered 200, spread over both workers
+    expect(Number(ok![0]!.split(' ')[1])).toBeGreaterThan(1920);
   });
 
   test('a worker killed is replaced, and the port keeps serving', async () => {

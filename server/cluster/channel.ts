@@ -61,9 +61,51 @@ export function primaryChannel(): PrimaryChannel | undefined {
   return (channel ??= new PrimaryChannel());
 }
 
+/** Calls the primary made to each worker, waiting for their answers by id. */
+const asked = new WeakMap<Worker, Map<number, (a: Answer) => void>>();
+let nextAsk = 0;
+
+/** Asks a worker (what it alone knows: its metrics); fails when it does not answer within `timeoutMs`. */
+export function askWorker<T>(worker: Worker, op: string, body: unknown = {}, timeoutMs = 2000): Promise<T> {
+  const id = ++nextAsk;
+  const waiting = asked.get(worker) ?? new Map<number, (a: Answer) => void>();
+  asked.set(worker, waiting);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      waiting.delete(id);
+      reject(new Error(`worker did not answer ${op} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    waiting.set(id, (a) => {
+      clearTimeout(timer);
+      waiting.delete(id);
+      if (a.error !== undefined) reject(new Error(a.error));
+      else resolve(a.result as T);
+    });
+    if (!worker.isConnected()) return;
+    worker.send({ portico: 'call', id, op, body } satisfies Call);
+  });
+}
+
+/** The worker's end of the primary's calls ({@link askWorker}). */
+export function servePrimary(handlers: Record<string, (body: any) => unknown>): void {
+  process.on('message', async (m: Call) => {
+    if (m?.portico !== 'call') return;
+    const answer: Answer = { portico: 'answer', id: m.id };
+    try {
+      const handler = handlers[m.op];
+      if (!handler) throw new Error(`unknown operation ${m.op}`);
+      answer.result = await handler(m.body);
+    } catch (err) {
+      answer.error = err instanceof Error ? err.message : String(err);
+    }
+    process.send?.(answer);
+  });
+}
+
 /** The primary's end for one worker: each call is handled and answered; an unknown operation is an error answer. */
 export function serveWorker(worker: Worker, handlers: Handlers): void {
-  worker.on('message', async (m: Call) => {
+  worker.on('message', async (m: Call | Answer) => {
+    if (m?.portico === 'answer') return asked.get(worker)?.get(m.id)?.(m);
     if (m?.portico !== 'call') return;
     const answer: Answer = { portico: 'answer', id: m.id };
     try {

@@ -5,7 +5,9 @@ import type { Config } from '../config';
 import { RedisCounts } from '../data/counter-store-redis';
 import { keepCountsFor } from '../data/data-plane';
 import { RateLimiter } from '../data/limiter';
-import { serveWorker, type Handlers } from './channel';
+import { metricSources } from '../data/metrics';
+import { askWorker, serveWorker, type Handlers } from './channel';
+import { mergeWorkerMetrics } from './metrics';
 import { primaryCounts } from './primary-counts';
 import { WORKER_INDEX, type LifeMessage } from './worker';
 
@@ -35,6 +37,17 @@ export async function startPrimary(config: Config, failed: (err: Error) => void)
   const store = counts?.store ?? new RedisCounts(config.redis!);
   if (!counts) await store.start();
   keepCountsFor(server.gateway, new RateLimiter([], store));
+  // the admin port's /metrics: every worker's data plane, as one node's (a worker that does not answer is left out)
+  const gather = () =>
+    Promise.all(
+      [...workers].map(([i, w]) =>
+        askWorker<string>(w, 'metrics').then(
+          (text): [number, string] => [i, text],
+          (): [number, string] => [i, ''],
+        ),
+      ),
+    );
+  metricSources(server.gateway).add({ render: async () => mergeWorkerMetrics(await gather()) });
   const restarts: number[] = [];
   let stopping = false;
   let serving = false; // a worker that fails while the node starts fails the start instead
