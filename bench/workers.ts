@@ -49,7 +49,10 @@ export async function workersBench(log: (line: string) => void = () => {}): Prom
     const mock = port(await group.start('node', [join(ROOT, 'bench/fixtures/mock-upstream.js')], /port=(\d+)/));
     const databases = counts.map((w) => `portico_workers_${w}`);
     const targets: Target[] = [];
+    /** Each worker compiles its own code paths: a target's first pass is as long per worker as one process's. */
+    const firstPass = new Map<string, number>();
     for (const [i, w] of counts.entries()) {
+      firstPass.set(porticoName(w), FIRST_PASS_SECONDS * w);
       const url = await pg.database(databases[i]!);
       const portico = await startPortico(group, currentCheckout(), url, mock, [], { PORTICO_WORKERS: String(w) });
       const others = databases.filter((d) => d !== databases[i]).map((d) => new RegExp(` ${d}( |$)`));
@@ -69,8 +72,8 @@ export async function workersBench(log: (line: string) => void = () => {}): Prom
       });
     }
     // every server freshly started: the first pass compiles their paths outside the measured rounds
-    for (const { load } of targets)
-      if (!('missing' in load)) await warmUp({ ...load, connections: 16 }, FIRST_PASS_SECONDS);
+    for (const { name, load } of targets)
+      if (!('missing' in load)) await warmUp({ ...load, connections: 16 }, firstPass.get(name) ?? FIRST_PASS_SECONDS);
     const rows = await interleave(targets, roundsFor(targets.length), HTTP_CONCURRENCY, (row, round) =>
       log(`workers round ${round} ${row.target}: ${describe(row)}`),
     );
@@ -98,7 +101,7 @@ export function renderWorkers(r: WorkersResults): string[] {
   return [
     '## Every core: PORTICO_WORKERS',
     '',
-    `\`GET /svc/items\` at concurrency ${HTTP_CONCURRENCY} against the mock backend, through Portico as one process (PORTICO_WORKERS=1) and as a primary with ${most} data-plane workers (node:cluster, sharing the data port), every check and the request-log row on, database: ${r.database}; beside nginx with ${one} and ${most} worker processes. ${cpus().length} cores, shared by the load generator (this process), the mock backend, PostgreSQL and the proxy under test: more workers than the cores left over cannot add throughput, and the figures say how much they add here, not on a bigger machine. Interleaved rounds as in the HTTP proxy section; each row is the target's median round with the range over all rounds. CPU per request counts every process of the target: Portico's primary and workers with the PostgreSQL backends of its own database, nginx's master and workers.`,
+    `\`GET /svc/items\` at concurrency ${HTTP_CONCURRENCY} against the mock backend, through Portico as one process (PORTICO_WORKERS=1) and as a primary with ${most} data-plane workers (node:cluster, sharing the data port), every check and the request-log row on, database: ${r.database}; beside nginx with ${one} and ${most} worker processes. ${cpus().length} cores, shared by the load generator (this process), the mock backend, PostgreSQL and the proxy under test: more workers than the cores left over cannot add throughput, and the figures say how much they add here, not on a bigger machine. A first pass through each target compiles its code paths (5 s per Portico worker, since each compiles its own), then interleaved rounds as in the HTTP proxy section; each row is the target's median round with the range over all rounds. CPU per request counts every process of the target: Portico's primary and workers with the PostgreSQL backends of its own database, nginx's master and workers.`,
     '',
     '| target | req/s | req/s range | p50 (ms) | p99 (ms) | CPU per request (µs) | non-2xx |',
     '|---|---|---|---|---|---|---|',
