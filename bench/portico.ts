@@ -46,8 +46,7 @@ export function baselineCheckout(env: NodeJS.ProcessEnv = process.env): Checkout
  * Portico as it ships (`node <checkout>/cli/portico.js serve`), configured over its admin API with one tenant and
  * key, an OpenAI credential and price, an LLM route and an HTTP route; returns its data URL and the key. The calls
  * are the admin API of every build since 7816f88 at least, so an older checkout gets the same configuration.
- * `nodeArgs` go to node before the script (`--cpu-prof`, which NODE_OPTIONS does not take); `env` adds settings
- * (one process unless it says otherwise: PORTICO_WORKERS would default to every core with PostgreSQL).
+ * `nodeArgs` go to node before the script (`--cpu-prof`, which NODE_OPTIONS does not take); `extraEnv` adds settings.
  */
 export async function startPortico(
   group: ProcessGroup,
@@ -55,10 +54,11 @@ export async function startPortico(
   databaseUrl: string | undefined,
   mock: string,
   nodeArgs: string[] = [],
-  extraEnv: Record<string, string> = {},
+  extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<RunningPortico> {
   const env = {
-    PORTICO_WORKERS: '1',
+    PORTICO_WORKERS: '1', // one process unless asked (with PostgreSQL the default is a worker per core)
+    ...extraEnv,
     PORTICO_ADMIN_TOKEN: TOKEN,
     PORTICO_ADMIN_PORT: '0',
     PORTICO_DATA_PORT: '0',
@@ -66,7 +66,6 @@ export async function startPortico(
     ...(databaseUrl
       ? { DATABASE_URL: databaseUrl, PORTICO_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') }
       : { PORTICO_DATA_DIR: 'memory://' }),
-    ...extraEnv,
   };
   const m = await group.start(
     'node',
