@@ -147,6 +147,7 @@ export async function coldStartBench(log: (line: string) => void): Promise<Start
         PORTICO_MASTER_KEY: MASTER_KEY,
         PORTICO_ROLE: 'data',
         PORTICO_DATA_DIR: newDir(),
+        PORTICO_WORKERS: '1', // one process's start (workers would start after it, bench/workers.ts)
       });
       await measureStart(dataNode(empty)()); // migrates the empty database once
       cases.push(

@@ -59,6 +59,7 @@ export async function startPortico(
   extraEnv: NodeJS.ProcessEnv = {},
 ): Promise<RunningPortico> {
   const env = {
+    PORTICO_WORKERS: '1', // one process unless asked (with PostgreSQL the default is a worker per core)
     ...extraEnv,
     PORTICO_ADMIN_TOKEN: TOKEN,
     PORTICO_ADMIN_PORT: '0',
@@ -121,6 +122,7 @@ export async function startNode(
   role: 'data' | 'all' = 'data',
 ): Promise<{ data: string; admin?: string; pid: number; token: string }> {
   const env = {
+    PORTICO_WORKERS: '1', // one process unless asked (with PostgreSQL the default is a worker per core)
     ...extraEnv,
     PORTICO_ROLE: role,
     PORTICO_ADMIN_TOKEN: TOKEN,

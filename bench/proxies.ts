@@ -13,13 +13,13 @@ import { ProcessGroup } from './processes';
 const ROOT = join(__dirname, '..');
 const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] });
 const LLM_CONCURRENCY = [1, 16, 64];
-const HTTP_CONCURRENCY = 64;
+export const HTTP_CONCURRENCY = 64;
 const HTTP_EMBEDDED = 'Portico on embedded PGlite (same checks)';
 /** `PORTICO_BENCH_SMOKE=1`: one short round of everything, to try the code (RESULTS.md is left alone). */
 const SMOKE = process.env.PORTICO_BENCH_SMOKE === '1';
 const [SECONDS, WARMUP_SECONDS, FIRST_PASS_SECONDS] = SMOKE ? [1, 0.5, 1] : [5, 2, 5];
 /** Twice as many rounds as targets (each takes each place in the order twice); one in a smoke run. */
-const roundsFor = (targets: number) => (SMOKE ? 1 : 2 * targets);
+export const roundsFor = (targets: number) => (SMOKE ? 1 : 2 * targets);
 
 /** The middle of a list of numbers (of an even count, the upper of the middle two). */
 const middle = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -60,7 +60,7 @@ export interface DataPlaneResults {
 }
 
 /** One target of a phase: its name, its load (or why it is missing), and a meter of the CPU time of what serves it. */
-interface Target {
+export interface Target {
   name: string;
   load: Omit<LoadSpec, 'connections'> | { missing: string };
   meter: () => number | undefined;
@@ -71,7 +71,7 @@ interface Target {
  * starting at the next target, so none always follows the same one (the direct run leaves the most garbage behind
  * it); each target reports its median round.
  */
-async function interleave(
+export async function interleave(
   targets: Target[],
   rounds: number,
   connections: number,
@@ -92,7 +92,7 @@ async function interleave(
 }
 
 /** The CPU time of some process trees, summed; undefined once one has gone. */
-const cpuOf =
+export const cpuOf =
   (...trees: (() => number | undefined)[]) =>
   () => {
     let sum = 0;
@@ -103,7 +103,7 @@ const cpuOf =
     }
     return sum;
   };
-const tree = (pid: number) => () => treeCpuMicros(pid);
+export const tree = (pid: number) => () => treeCpuMicros(pid);
 
 /** A Portico with its own database when PostgreSQL runs, and the meter of its process and its share of PostgreSQL. */
 interface Build {
@@ -131,7 +131,7 @@ async function startBuilds(
   return started;
 }
 
-const port = (m: RegExpExecArray) => `http://127.0.0.1:${m[1]}`;
+export const port = (m: RegExpExecArray) => `http://127.0.0.1:${m[1]}`;
 
 async function waitForHttp(url: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -146,10 +146,11 @@ async function waitForHttp(url: string, timeoutMs = 10_000): Promise<void> {
   }
 }
 
-/** nginx with one worker and keep-alive to the mock, or why not. */
-async function startNginx(
+/** nginx with `workers` worker processes (1 unless told) and keep-alive to the mock, or why not. */
+export async function startNginx(
   group: ProcessGroup,
   mock: string,
+  workers = 1,
 ): Promise<{ url: string; pid: number } | { missing: string }> {
   const bin =
     ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync) ??
@@ -166,7 +167,7 @@ async function startNginx(
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${dir}/${t};`).join(' ');
   writeFileSync(
     join(dir, 'nginx.conf'),
-    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+    `worker_processes ${workers}; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 4096; }
 http { access_log off; ${temp}
   upstream mock { server ${new URL(mock).host}; keepalive 128; keepalive_requests 1000000; }
@@ -359,10 +360,10 @@ async function fixedRateOfBuilds(
 }
 
 /** A measured round in the progress log. */
-const describe = (row: Row) =>
+export const describe = (row: Row) =>
   `${Math.round(row.rps)} rps, p99 ${row.p99.toFixed(2)} ms, ${row.cpuPerRequest?.toFixed(0) ?? '?'} µs CPU per request`;
 
-const ms = (v: number) => v.toFixed(v < 10 ? 2 : 1);
+export const ms = (v: number) => v.toFixed(v < 10 ? 2 : 1);
 
 /** The results as markdown, each figure beside its peers. */
 export function renderDataPlane(r: DataPlaneResults): string[] {

@@ -10,6 +10,7 @@ import { dataPlaneBench, renderDataPlane } from './proxies';
 import { renderRoutes, routeBench } from './routes';
 import { renderRevocation, revocationBench } from './revocation';
 import { renderSharedLimits, sharedLimitBench } from './shared-limits';
+import { renderWorkers, workersBench } from './workers';
 import { renderStartup, renderTerraform, startupBench, terraformBench } from './terraform';
 
 const RESULTS = join(__dirname, 'RESULTS.md');
@@ -28,8 +29,9 @@ function sections(): Map<string, string> {
 }
 
 /**
- * `npm run bench [-- terraform|proxies|startup|start|import|policies|routes|limits|revocation]`: runs the benchmarks (all but the optional
- * `routes` by default) and rewrites their sections of bench/RESULTS.md with the figures and their peers.
+ * `npm run bench [-- terraform|proxies|startup|start|import|policies|routes|workers|limits|revocation]`: runs the
+ * benchmarks (all but the optional `routes` and `workers` by default) and rewrites their sections of bench/RESULTS.md
+ * with the figures and their peers.
  * `PORTICO_BENCH_BASELINE=<checkout>` runs an older build beside today's in the proxies benchmark and adds a
  * before-and-after section; in the routes benchmark it adds the older build's three rows.
  */
@@ -56,6 +58,8 @@ async function main(): Promise<void> {
     fresh.push(renderRevocation(await revocationBench((l) => process.stderr.write(`${l}\n`))));
   if (!only || only === 'limits')
     fresh.push(renderSharedLimits(await sharedLimitBench((l) => process.stderr.write(`${l}\n`))));
+  // optional: Portico with one process and a worker per core beside nginx with as many; run when named
+  if (only === 'workers') fresh.push(renderWorkers(await workersBench((l) => process.stderr.write(`${l}\n`))));
   for (const lines of fresh)
     for (const part of lines.join('\n').split(/\n(?=## )/)) kept.set(part.split('\n')[0]!, part.trimEnd());
   const order = [
@@ -67,6 +71,7 @@ async function main(): Promise<void> {
     '## Config import',
     '## Policies',
     '## Route matching',
+    '## Every core: PORTICO_WORKERS',
     '## Gateway start-up',
     '## Revocation under load',
     '## Shared limits',

@@ -7,6 +7,7 @@ import type { AuditEvent } from '../server/audit/chain';
 const lazy = <T>(load: () => T) => Promise.resolve().then(load);
 const serverApp = () => lazy(() => require('../server/app') as typeof import('../server/app'));
 const serverConfig = () => lazy(() => require('../server/config') as typeof import('../server/config'));
+const serverCluster = () => lazy(() => require('../server/cluster') as typeof import('../server/cluster'));
 const USAGE = `Usage: portico <command>
 
   serve                          run the gateway (what npm start does)
@@ -47,7 +48,12 @@ async function serve(): Promise<void> {
   const { startServer } = await serverApp();
   const { loadConfig } = await serverConfig();
   const modulesMs = performance.now() - loading;
-  const server = await startServer(loadConfig());
+  const config = loadConfig();
+  // PORTICO_WORKERS > 1: this process is the primary, or one of the data-plane workers it forks (server/cluster/)
+  const cluster = config.workers > 1 ? await serverCluster() : undefined;
+  if (cluster?.isWorkerProcess()) return cluster.runWorker(config);
+  const failed = (err: Error) => void stop(err);
+  const server = cluster ? await cluster.startPrimary(config, failed) : await startServer(config);
   const { gateway } = server;
   if (gateway.bootstrapTokenShownOnce) {
     const where =
@@ -59,21 +65,29 @@ async function serve(): Promise<void> {
   const startup_ms = { modules: Math.round(modulesMs), total: Math.round(performance.now()) };
   const runtime = __filename.endsWith('.cjs') ? 'compiled' : 'tsx'; // dist/portico.cjs, or this file through tsx
   gateway.log.info(
-    { admin: server.adminUrl, data: server.dataUrl, database: gateway.dialect, runtime, startup_ms },
+    {
+      admin: server.adminUrl,
+      data: server.dataUrl,
+      workers: config.workers,
+      database: gateway.dialect,
+      runtime,
+      startup_ms,
+    },
     'portico is serving',
   );
   // the first signal stops within PORTICO_SHUTDOWN_GRACE_MS (unwritten records go to the spool); a second ends at once
   let stopping = false;
-  const stop = async () => {
+  async function stop(failure?: Error) {
     if (stopping) process.exit(1);
     stopping = true;
-    setTimeout(() => process.exit(1), gateway.config.shutdownGraceMs + 2000).unref();
+    // with workers, theirs come first: each has the grace, then the primary's own planes stop
+    setTimeout(() => process.exit(1), (cluster ? 2 : 1) * (gateway.config.shutdownGraceMs + 2000)).unref();
     await server.close().catch((err) => gateway.log.error({ err }, 'stop failed'));
     (gateway.log as unknown as { flush?: () => void }).flush?.();
-    process.exit(0);
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+    process.exit(failure ? 1 : 0);
+  }
+  process.on('SIGINT', () => stop());
+  process.on('SIGTERM', () => stop());
 }
 
 async function auditVerify(args: string[]): Promise<number> {

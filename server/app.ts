@@ -34,15 +34,24 @@ export interface GatewayOptions {
   webhooks?: DispatcherOptions | false;
   /** A migrated PGlite image a new embedded database starts from (see PGliteOptions.image), over the setting's. */
   pgliteImage?: Blob | string;
+  /** Where this process spools records, over `<data dir>/spool` (each data-plane worker has its own). */
+  spool?: { dir: string; maxBytes: number };
+  /** Only this one of the planes `config.role` asks for (the primary and the workers of PORTICO_WORKERS). */
+  only?: 'control' | 'data';
+}
+
+/** The gateway's log: JSON lines on stdout, credentials redacted. */
+export function gatewayLogger(config: Config): Logger {
+  // asynchronous stdout: lines written while a write is in flight go out together (pino flushes them at exit)
+  return pino(
+    { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
+    pino.destination({ dest: 1, sync: false }),
+  );
 }
 
 export async function openGateway(
   config: Config = loadConfig(),
-  // asynchronous stdout: lines written while a write is in flight go out together (pino flushes them at exit)
-  log: Logger = pino(
-    { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
-    pino.destination({ dest: 1, sync: false }),
-  ),
+  log: Logger = gatewayLogger(config),
   options: GatewayOptions = {},
 ): Promise<OpenGateway> {
   const timeouts = { connectMs: config.dbConnectTimeoutMs, queryMs: config.dbQueryTimeoutMs };
@@ -57,8 +66,8 @@ export async function openGateway(
   });
   try {
     // with PostgreSQL the data dir holds nothing else, but it is still where records wait out an outage
-    const spoolDir = config.dataDir === 'memory://' ? undefined : join(config.dataDir, 'spool');
-    const spool = spoolDir ? await Spool.open(spoolDir, config.spoolMaxBytes) : undefined;
+    const spoolDir = options.spool?.dir ?? (config.dataDir === 'memory://' ? undefined : join(config.dataDir, 'spool'));
+    const spool = spoolDir ? await Spool.open(spoolDir, options.spool?.maxBytes ?? config.spoolMaxBytes) : undefined;
     const keys = await loadKeys(config, database.db);
     const bootstrap = await loadBootstrapToken(config, database.db);
     const audit = new AuditLog(keys.auditSigningKey);
@@ -128,12 +137,12 @@ export async function startServer(
     },
   };
   try {
-    if (config.role !== 'data') {
+    if (config.role !== 'data' && options?.only !== 'data') {
       server.admin = buildAdminApp(gateway);
       server.admin.register(metricsRollupJob, { gw: gateway }); // portal metrics: roll-ups on control nodes
       server.adminUrl = await server.admin.listen({ host: config.host, port: config.adminPort });
     }
-    if (config.role !== 'control') {
+    if (config.role !== 'control' && options?.only !== 'control') {
       server.data = await buildDataApp(gateway);
       server.data.register(nodeHeartbeat, { gw: gateway }); // portal gateway-status: the node reports itself
       // a data node has no admin port: its node admin API (`/admin/*`) is served here

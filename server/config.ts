@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { parseEgressAllow, type EgressAllow } from './net/egress';
 import { parsePortalSettings, type PortalSettings } from './portal/settings';
 import { parseDataTlsSettings, type DataTlsSettings } from './net/tls-settings';
@@ -53,6 +54,8 @@ export interface Config {
   dataTls: DataTlsSettings;
   /** Limits and quotas shared by every node (PORTICO_REDIS_*); undefined: each node counts its own. */
   redis: RedisSettings | undefined;
+  /** Processes serving the data plane (`PORTICO_WORKERS`); 1: the one process serves everything, as before. */
+  workers: number;
 }
 
 export interface RedisSettings {
@@ -111,6 +114,22 @@ export function parseMasterKey(raw: string, variable = 'PORTICO_MASTER_KEY'): Bu
     throw new ConfigError(variable, 'must be 32 bytes encoded as base64 (44 characters) or hex (64 characters)');
   }
   return key;
+}
+
+/**
+ * `PORTICO_WORKERS`: by default one data-plane process per core with PostgreSQL. The embedded PGlite lives in one
+ * process (it holds its data directory alone, and a second process cannot open it), so there the default is 1 and
+ * more is refused rather than quietly ignored. A control node serves no data plane: it has nothing for workers to do.
+ */
+function workerCount(env: NodeJS.ProcessEnv, databaseUrl: string | undefined, role: Role): number {
+  const fallback = databaseUrl && role !== 'control' ? availableParallelism() : 1;
+  const workers = positiveInt(env, 'PORTICO_WORKERS', fallback);
+  if (workers > 1 && !databaseUrl) {
+    const message = `${workers} workers need PostgreSQL (DATABASE_URL): the embedded database is opened by one process only; leave it unset or set 1`;
+    throw new ConfigError('PORTICO_WORKERS', message);
+  }
+  if (workers > 1024) throw new ConfigError('PORTICO_WORKERS', `must be at most 1024, got "${workers}"`);
+  return role === 'control' ? 1 : workers;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -181,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     timeoutMs: positiveInt(env, 'PORTICO_REDIS_TIMEOUT_MS', 250),
   };
   return {
+    workers: workerCount(env, databaseUrl, role),
     host: env.PORTICO_HOST || '127.0.0.1',
     adminPort: port(env, 'PORTICO_ADMIN_PORT', 8090),
     dataPort: port(env, 'PORTICO_DATA_PORT', 8080),

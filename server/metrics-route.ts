@@ -30,7 +30,7 @@ export const metricsRoute = routePlugin<{ gw: Gateway }>(
           throw new ApiError('FORBIDDEN', 'Metrics name every tenant: only platform roles may read them');
         }
       }
-      const text = [...metricSources(gw)].map((s) => s.render()).join('');
+      const text = (await Promise.all([...metricSources(gw)].map((s) => s.render()))).join('');
       return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
     });
   },

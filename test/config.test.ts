@@ -74,6 +74,7 @@ describe('settings', () => {
         defaultTier: 'standard',
       },
       dataTls: { requireClientCert: false, trustedProxies: [], certHeader: 'x-client-cert' },
+      workers: 1,
     });
   });
 

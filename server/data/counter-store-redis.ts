@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
 import type { RedisSettings } from '../config';
 import { ApiError } from '../errors';
+import { BatchedCounts, type CountAnswer, type CountSent } from './counter-batching';
 import { MemoryCounts, windowEnd, type CounterStore, type LimitWindow, type WindowCount } from './counter-store';
 
 /** Where the counters live in Redis: one string per rule key, expiring with its window. */
@@ -22,20 +23,6 @@ end
 return {count, redis.call('PTTL', KEYS[1])}
 `;
 
-/** One counter as this node knows it: the shared count last heard, and what it admitted since. */
-interface Entry {
-  window: LimitWindow;
-  resetAt: number;
-  /** The count Redis last answered. */
-  shared: number;
-  /** Admitted here, not yet sent. */
-  pending: number;
-  /** Sent, not yet answered. */
-  sending: number;
-  /** Read since the last flush: its shared count is worth refreshing. */
-  touched: boolean;
-}
-
 type CountingRedis = Redis & { porticoCount(key: string, n: number, ttlMs: number): Promise<[number, number]> };
 
 /** What the store tells its owner: Redis went away or came back (for the log and `portico_redis_up`). */
@@ -51,13 +38,11 @@ export type RedisStateListener = (up: boolean, reason: string) => void;
  */
 export class RedisCounts implements CounterStore {
   private readonly redis: CountingRedis;
-  private readonly entries = new Map<string, Entry>();
+  private readonly batched: BatchedCounts;
   private readonly local = new MemoryCounts();
   /** What this node admitted while Redis was away, per counter and window: added to the shared counts on return. */
   private readonly whileDown = new Map<string, { n: number; window: LimitWindow; resetAt: number }>();
   private readonly ticker: NodeJS.Timeout;
-  private flushing = false;
-  private again = false;
   private stopped = false;
   up = false;
 
@@ -74,10 +59,16 @@ export class RedisCounts implements CounterStore {
       retryStrategy: (times) => Math.min(100 * times, 1000), // keep trying, at least once a second
     }) as CountingRedis;
     this.redis.defineCommand('porticoCount', { numberOfKeys: 1, lua: COUNT_SCRIPT });
+    // what was sent may or may not have been counted: the local counts start from it as if it was
+    this.batched = new BatchedCounts(
+      settings.batch,
+      (counts, now) => this.count(counts, now),
+      (err) => this.down(err.message),
+    );
     this.redis.on('ready', () => void this.probe());
     this.redis.on('close', () => this.down('connection closed'));
     this.redis.on('error', () => {}); // reported by 'close' and failed commands; the error may name the URL
-    this.ticker = setInterval(() => void (this.up ? this.flush() : this.probe()), settings.flushMs).unref();
+    this.ticker = setInterval(() => void (this.up ? this.batched.flush() : this.probe()), settings.flushMs).unref();
   }
 
   /** Waits (at most the connect timeout) for Redis, so that a node starts on shared counts when it can. */
@@ -87,19 +78,13 @@ export class RedisCounts implements CounterStore {
     if (!this.up) this.onState(false, 'unreachable at start');
   }
 
-  read(key: string, window: LimitWindow, now: number): WindowCount {
-    if (!this.up) return this.local.read(key, window, now);
-    const e = this.entry(key, window, now);
-    e.touched = true;
-    const unconfirmed = e.pending + e.sending;
-    return { count: e.shared + unconfirmed, resetAt: e.resetAt, held: unconfirmed >= this.settings.batch };
+  read(key: string, window: LimitWindow, now: number, limit?: number): WindowCount {
+    return this.up ? this.batched.read(key, window, now, limit) : this.local.read(key, window, now);
   }
 
   add(key: string, window: LimitWindow, now: number): void {
     if (!this.up) return this.addAlone(key, window, now);
-    const e = this.entry(key, window, now);
-    e.pending++;
-    if (e.pending + e.sending >= this.settings.batch) this.kick();
+    this.batched.add(key, window, now);
   }
 
   private addAlone(key: string, window: LimitWindow, now: number): void {
@@ -129,8 +114,7 @@ export class RedisCounts implements CounterStore {
         return this.local.peekMany(keys, now);
       }
       chunk.forEach((key, j) => {
-        const e = this.entries.get(key);
-        const mine = e && e.resetAt > now ? e.pending : 0; // what is being sent may be in Redis already
+        const mine = this.batched.unsent(key, now); // what is being sent may be in Redis already
         const value = values[j];
         out.push(value === null || value === undefined ? (mine ? mine : undefined) : Number(value) + mine);
       });
@@ -140,7 +124,10 @@ export class RedisCounts implements CounterStore {
 
   /** Clears the counts for every node; refused (503) while Redis cannot take it, as it would not act cluster-wide. */
   async resetMany(keys: string[]): Promise<boolean> {
-    for (const key of keys) [this.entries, this.whileDown].forEach((m) => m.delete(key));
+    for (const key of keys) {
+      this.batched.forget(key);
+      this.whileDown.delete(key);
+    }
     const here = await this.local.resetMany(keys);
     try {
       if (!this.up) throw new Error('down');
@@ -165,95 +152,43 @@ export class RedisCounts implements CounterStore {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.ticker);
-    if (this.up) await this.flush();
+    if (this.up) await this.batched.flush();
     await this.local.stop();
     this.redis.disconnect();
   }
 
-  private entry(key: string, window: LimitWindow, now: number): Entry {
-    let e = this.entries.get(key);
-    if (!e || e.resetAt <= now) {
-      // a new window; what was unsent of the old one belonged to it
-      e = { window, resetAt: windowEnd(window, now), shared: 0, pending: 0, sending: 0, touched: false };
-      this.entries.set(key, e);
+  /** Adds the counts in one pipeline; a command's error (its timeout among them) is Redis failing. */
+  private async count(counts: CountSent[], now: number): Promise<CountAnswer[]> {
+    if (!this.up) throw new Error('down');
+    const pipe = this.redis.pipeline();
+    for (const { key, n, window } of counts) {
+      (pipe as unknown as CountingRedis).porticoCount(PREFIX + key, n, windowEnd(window, now) - now);
     }
-    return e;
-  }
-
-  /** A flush as soon as the one under way ends: a counter reached its batch. */
-  private kick(): void {
-    if (this.flushing) this.again = true;
-    else setImmediate(() => void this.flush());
-  }
-
-  /** Sends what was admitted since the last flush and reads the counters read since, in one pipeline. */
-  private async flush(): Promise<void> {
-    if (this.flushing || !this.up) return;
-    this.flushing = true;
-    const now = Date.now();
-    const batch: [string, Entry, number][] = [];
-    for (const [key, e] of this.entries) {
-      if (e.resetAt <= now) this.entries.delete(key);
-      else if (e.pending || e.touched) {
-        batch.push([key, e, e.pending]);
-        e.sending += e.pending;
-        e.pending = 0;
-        e.touched = false;
-      }
-    }
-    try {
-      if (!batch.length) return;
-      const pipe = this.redis.pipeline();
-      for (const [key, e, n] of batch) {
-        (pipe as unknown as CountingRedis).porticoCount(PREFIX + key, n, windowEnd(e.window, now) - now);
-      }
-      const results = await this.withTimeout(pipe.exec());
-      // a command's error (its timeout among them) is Redis failing, not a refusal of one counter
-      const failed = results?.find(([err]) => err)?.[0];
-      if (!results || failed) throw failed ?? new Error('no reply');
-      const answered = Date.now();
-      batch.forEach(([key, e, n], i) => {
-        e.sending -= n;
-        if (this.entries.get(key) !== e) return;
-        const [count, ttl] = results[i]![1] as [number, number];
-        e.shared = count;
-        if (ttl > 0) e.resetAt = answered + ttl;
-      });
-    } catch (err) {
-      // what was sent may or may not have been counted: the local counts start from it as if it was
-      this.down((err as Error).message);
-    } finally {
-      this.flushing = false;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    }
+    const results = await this.withTimeout(pipe.exec());
+    const failed = results?.find(([err]) => err)?.[0];
+    if (!results || failed) throw failed ?? new Error('no reply');
+    return results.map(([, answer]) => answer as CountAnswer);
   }
 
   /** While down: one PING at a time; an answer brings the shared counts back. */
   private async probe(): Promise<void> {
-    if (this.up || this.flushing || this.stopped || this.redis.status !== 'ready') return;
-    this.flushing = true;
-    try {
-      await this.withTimeout(this.redis.ping());
-      // what this node knew is stale: every counter is read afresh, and what it admitted alone is sent
-      this.entries.clear();
-      this.local.clear();
-      const now = Date.now();
-      for (const [key, alone] of this.whileDown) {
-        if (alone.resetAt <= now) continue;
-        const e = { window: alone.window, resetAt: alone.resetAt, shared: 0, pending: alone.n, sending: 0 };
-        this.entries.set(key, { ...e, touched: true });
+    if (this.up || this.batched.busy || this.stopped || this.redis.status !== 'ready') return;
+    await this.batched.exclusive(async () => {
+      try {
+        await this.withTimeout(this.redis.ping());
+      } catch {
+        return; // still down
       }
+      // what this node knew is stale: every counter is read afresh, and what it admitted alone is sent
+      this.local.clear();
+      this.batched.restart(
+        [...this.whileDown].map(([key, alone]) => ({ key, ...alone })),
+        Date.now(),
+      );
       this.whileDown.clear();
       this.up = true;
       this.onState(true, 'answering');
-    } catch {
-      // still down
-    } finally {
-      this.flushing = false;
-    }
+    });
   }
 
   /** Counts locally from here, starting from what this node last knew of each counter. */
@@ -262,10 +197,7 @@ export class RedisCounts implements CounterStore {
     this.up = false;
     if (this.stopped) return;
     const now = Date.now();
-    for (const [key, e] of this.entries) {
-      if (e.resetAt > now) this.local.seed(key, e.shared + e.sending + e.pending, e.window, now);
-    }
-    this.entries.clear();
+    for (const { key, count, window } of this.batched.drain(now)) this.local.seed(key, count, window, now);
     this.onState(false, reason);
   }
 

@@ -20,8 +20,11 @@ export interface WindowCount {
 export interface CounterStore {
   /** Ready to count (a shared store waits a moment for its server). */
   start(): Promise<void>;
-  /** The count under `key` in the window that holds `now` (a new window at zero when it has none). */
-  read(key: string, window: LimitWindow, now: number): WindowCount;
+  /**
+   * The count under `key` in the window that holds `now` (a new window at zero when it has none); `limit`, the rule's,
+   * lets a shared store hold a counter only where it could pass the limit.
+   */
+  read(key: string, window: LimitWindow, now: number, limit?: number): WindowCount;
   /** Counts one admitted request under `key`, read just before in the same turn. */
   add(key: string, window: LimitWindow, now: number): void;
   /** Starts a counter at `count` unless it holds more (quotas read back from request logs at start-up). */
@@ -62,9 +65,10 @@ export class MemoryCounts implements CounterStore {
     return c && c.resetAt > now ? c : { count: 0, resetAt: windowEnd(window, now) };
   }
 
-  add(key: string, window: LimitWindow, now: number): void {
+  /** Counts `n` (1 unless a worker's batch arrives: server/cluster/primary-counts.ts). */
+  add(key: string, window: LimitWindow, now: number, n = 1): void {
     const c = this.read(key, window, now);
-    c.count++;
+    c.count += n;
     this.counters.set(key, c);
   }
 

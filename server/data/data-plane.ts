@@ -69,6 +69,15 @@ const running = new WeakMap<Gateway, DataPlane>();
 /** The data plane serving this gateway's traffic in this process (its breakers and limits), for the node admin API. */
 export const dataPlaneOf = (gw: Gateway): DataPlane | undefined => running.get(gw);
 
+const kept = new WeakMap<Gateway, RateLimiter>();
+
+/**
+ * The counts the node admin API reads and resets (`/admin/quotas`): this process's data plane's, or, in the primary
+ * of PORTICO_WORKERS, the counts it keeps for its workers (server/cluster/primary.ts).
+ */
+export const limiterOf = (gw: Gateway): RateLimiter | undefined => running.get(gw)?.limiter ?? kept.get(gw);
+export const keepCountsFor = (gw: Gateway, limiter: RateLimiter): void => void kept.set(gw, limiter);
+
 /**
  * The data plane's shared machinery: enforcement state (limits, budgets, breakers) held in memory, and the batch
  * writers for usage, request logs and error events. One per data-plane app.

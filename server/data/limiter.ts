@@ -71,7 +71,7 @@ export class RateLimiter {
     let tightestRemaining = Infinity;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
-      const c = this.store.read(rule.key, rule.window, now);
+      const c = this.store.read(rule.key, rule.window, now, rule.limit);
       live.push(c);
       if (c.held) return refusal({ ...rule, reason: 'rate_limit' }, now + 1000, now);
       if (c.count >= rule.limit) return refusal(rule, c.resetAt, now);

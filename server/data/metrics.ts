@@ -92,7 +92,8 @@ export class Gauge {
 
 /** Anything with metrics to show at `GET /metrics`. */
 export interface MetricSource {
-  render(): string;
+  /** Prometheus text; a primary of PORTICO_WORKERS gathers its workers' (server/cluster/metrics.ts). */
+  render(): string | Promise<string>;
 }
 
 /** The sources of each gateway: the data plane it runs, if any (one gateway per process outside tests). */

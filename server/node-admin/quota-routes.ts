@@ -5,8 +5,8 @@ import { ZOD_SCHEMAS } from '../http/route-schemas';
 import { actorOf } from '../control/caller';
 import { callContext } from '../control/request-state';
 import type { ResourceService } from '../control/resource-service';
-import { dataPlaneOf, type DataPlane } from '../data/data-plane';
-import { quotaCounters } from '../data/limiter';
+import { limiterOf } from '../data/data-plane';
+import { quotaCounters, type RateLimiter } from '../data/limiter';
 import type { ApiKeyState } from '../resources';
 import { rateLimitTier } from '../resources/rate-limit-tier';
 import { recordQuotaReset } from '../store/quota-resets';
@@ -14,12 +14,12 @@ import type { ControlPlaneBreaker } from './control-plane-breaker';
 import { consumerParams, done, quota } from './schemas';
 
 /** Counts read from the limiter's store in one round, many keys at a time (a shared store reads them in batches). */
-async function countsOf(dp: DataPlane, keys: ApiKeyState[]) {
+async function countsOf(limiter: RateLimiter, keys: ApiKeyState[]) {
   const names = keys.flatMap((key) => {
     const counters = quotaCounters(key.tenant_id, key.id);
     return [counters.day, counters.month];
   });
-  const counts = await dp.limiter.peek(names);
+  const counts = await limiter.peek(names);
   return keys.map((_, i) => ({ day: counts[2 * i], month: counts[2 * i + 1] }));
 }
 
@@ -58,9 +58,9 @@ export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; 
   async (app, { gw, service, breaker }) => {
     const tags = ['Quotas'];
     const consumers = async (keys = gw.snapshot.all('api_key') as ApiKeyState[]) => {
-      const dp = dataPlaneOf(gw);
-      if (!dp) return [];
-      const counts = await countsOf(dp, keys);
+      const limiter = limiterOf(gw);
+      if (!limiter) return [];
+      const counts = await countsOf(limiter, keys);
       const out = [];
       for (let i = 0; i < keys.length; i++) {
         const q = quotaOf(gw, keys[i]!, counts[i]!.day, counts[i]!.month);
@@ -129,7 +129,7 @@ export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; 
           }),
         );
         const counters = quotaCounters(key.tenant_id, key.id);
-        await dataPlaneOf(gw)!.limiter.reset([counters.day, counters.month]);
+        await limiterOf(gw)?.reset([counters.day, counters.month]);
         return { status: 'ok' as const, message: `Quota reset for consumer '${key.id}'` };
       },
     );

@@ -24,25 +24,35 @@ end
 return others
 `;
 
+/** Tells the others this instance's requests in flight, held for `holdMs`; answers theirs (undefined: not heard). */
+export type InFlightReport = (instance: string, count: number, holdMs: number) => Promise<number | undefined>;
+
+/** The report through Redis, for every instance of every node. */
+export const redisInFlight =
+  (store: RedisCounts): InFlightReport =>
+  (instance, count, holdMs) =>
+    store.shared((redis) => redis.eval(SCRIPT, 1, KEY, instance, count, holdMs)) as Promise<number | undefined>;
+
 /**
- * Priority admission across instances: every `flushMs` each instance reports its requests in flight to Redis and
- * hears the others' sum, which its admission adds to its own. The others' part is at most one flush (plus a round trip)
- * old. Redis down: the others count as 0, and admission is per instance again until Redis answers.
+ * Priority admission across instances: every `flushMs` each instance reports its requests in flight (to Redis, or
+ * to its primary process, see server/cluster/primary-counts.ts) and hears the others' sum, which its admission adds
+ * to its own. The others' part is at most one flush (plus a round trip) old. No answer (Redis down): the others count
+ * as 0, and admission is per instance again until they are heard.
  */
-export function shareInFlight(store: RedisCounts, admission: PriorityAdmission, flushMs: number): () => void {
+export function shareInFlight(report: InFlightReport, admission: PriorityAdmission, flushMs: number): () => void {
   const instance = randomUUID();
   const holdMs = Math.max(1000, 5 * flushMs);
   let busy = false;
-  const report = async () => {
+  const tell = async () => {
     if (busy) return;
     busy = true;
     try {
-      const others = await store.shared((redis) => redis.eval(SCRIPT, 1, KEY, instance, admission.inFlight, holdMs));
+      const others = await report(instance, admission.inFlight, holdMs).catch(() => undefined);
       admission.elsewhere = typeof others === 'number' ? others : 0;
     } finally {
       busy = false;
     }
   };
-  const timer = setInterval(() => void report(), flushMs).unref();
+  const timer = setInterval(() => void tell(), flushMs).unref();
   return () => clearInterval(timer);
 }
