@@ -1,6 +1,14 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import type { AppendHook } from '../store/append-hook';
-import { insertAuditEvents, lastLink, lockChain, readHead, writeHead } from '../store/audit-events';
+import {
+  insertAuditEvents,
+  insertAuditEventsWithHead,
+  lastLink,
+  lockChain,
+  lockHead,
+  readHead,
+  writeHead,
+} from '../store/audit-events';
 import type { AuditActor, Db, Tx } from '../store/schema';
 import { chainHash, GENESIS_HASH, signHash, signHead, type AuditEvent } from './chain';
 
@@ -17,7 +25,9 @@ export interface AuditEntry {
 /**
  * Appends hash-chained events, each signed (the contract: `signature` = Ed25519 over `hash`, so any single exported
  * event verifies on its own), and signs the head, which vouches for the chain's end. Writers serialize on the chain's
- * lock, held until their transaction ends.
+ * lock (the head's row), held until their transaction ends: so that it is held as briefly as can be, a write takes it
+ * last, once its own changes are made, and holds it for three round trips (lock and read the head; insert the events
+ * and the new head in one statement; the hooks), then the commit.
  */
 export class AuditLog {
   private readonly hooks: AppendHook[] = [];
@@ -34,9 +44,7 @@ export class AuditLog {
    */
   async append(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
     if (entries.length === 0) return [];
-    await lockChain(tx);
-    const last = await lastLink(tx);
-    let end = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH };
+    let end = await linkPoint(tx);
     const events: AuditEvent[] = [];
     let storing: Promise<void> | undefined;
     try {
@@ -45,7 +53,11 @@ export class AuditLog {
         for (const event of slice) event.signature = signHash(this.signingKey, event.hash);
         end = slice[slice.length - 1]!;
         await storing;
-        storing = insertAuditEvents(tx, slice);
+        // the last slice carries the new head in the same statement
+        storing =
+          i + SLICE >= entries.length
+            ? insertAuditEventsWithHead(tx, slice, signHead(this.signingKey, end.seq, end.hash))
+            : insertAuditEvents(tx, slice);
         events.push(...slice);
       }
       await storing;
@@ -53,7 +65,6 @@ export class AuditLog {
       await storing?.catch(() => undefined); // settled before the transaction ends, never left unhandled
       throw err;
     }
-    await writeHead(tx, signHead(this.signingKey, end.seq, end.hash));
     for (const hook of this.hooks) await hook(tx, events);
     return events;
   }
@@ -70,6 +81,19 @@ export class AuditLog {
       if (last) await writeHead(tx, signHead(this.signingKey, last.seq, last.hash));
     });
   }
+}
+
+/**
+ * Takes the chain's lock and returns where the next event links on. The head's row lock and read are one statement;
+ * a chain without a head (empty, or from before heads, until start-up signs one) serializes on the advisory lock and
+ * then asks again: a writer that found the head meanwhile holds its row, so the second ask waits for that writer.
+ */
+async function linkPoint(tx: Tx): Promise<{ seq: number; hash: string }> {
+  const head = await lockHead(tx);
+  if (head) return head;
+  await lockChain(tx);
+  const last = (await lockHead(tx)) ?? (await lastLink(tx));
+  return { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH };
 }
 
 /** Events hashed and stored per slice (see `append`). */
