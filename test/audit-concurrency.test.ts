@@ -50,3 +50,41 @@ describe.each(testDialects())('audit log under concurrent mutations (%s)', (dial
     });
   });
 });
+
+describe.each(testDialects())('audit chain under 8-way writes from an empty chain (%s)', (dialect) => {
+  let t: TestGateway;
+  beforeAll(async () => {
+    t = await startTestGateway(dialect, {}, { webhooks: false });
+  });
+  afterAll(() => t?.close());
+
+  /**
+   * Eight writers race from the very first event (the chain has no head yet: its first writers serialize on the
+   * advisory lock, later ones on the head's row), each creating a tenant, renaming it and giving it a key, in turn.
+   */
+  test('every write is one link of one chain that verifies, and the head names its end', async () => {
+    const WAYS = 8;
+    const ROUNDS = 4;
+    const writer = async (w: number) => {
+      for (let r = 0; r < ROUNDS; r++) {
+        const id = `w${w}-r${r}`;
+        const steps: [string, string, object][] = [
+          ['POST', '/v1/admin/tenants', { id, name: id }],
+          ['PUT', `/v1/admin/tenants/${id}`, { name: `${id} renamed` }],
+          ['POST', `/v1/admin/tenants/${id}/keys`, { name: 'k' }],
+        ];
+        for (const [method, path, body] of steps) expect((await t.api(method, path, body)).status).toBeLessThan(300);
+      }
+    };
+    await Promise.all(Array.from({ length: WAYS }, (_, w) => writer(w)));
+    expect(await expectOneChain(t)).toBe(WAYS * ROUNDS * 3);
+    const head = await t.gateway.db.selectFrom('audit_head').select(['seq', 'hash']).executeTakeFirstOrThrow();
+    const last = await t.gateway.db
+      .selectFrom('audit_events')
+      .select(['seq', 'hash'])
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirstOrThrow();
+    expect({ seq: Number(head.seq), hash: head.hash }).toEqual({ seq: Number(last.seq), hash: last.hash });
+  });
+});
