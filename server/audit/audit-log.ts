@@ -1,5 +1,5 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
-import type { AppendHook } from '../store/append-hook';
+import type { AppendHook, UnlinkedHook } from '../store/append-hook';
 import {
   insertAuditEvents,
   insertAuditEventsWithHead,
@@ -26,16 +26,19 @@ export interface AuditEntry {
  * Appends hash-chained events, each signed (the contract: `signature` = Ed25519 over `hash`, so any single exported
  * event verifies on its own), and signs the head, which vouches for the chain's end. Writers serialize on the chain's
  * lock (the head's row), held until their transaction ends: so that it is held as briefly as can be, a write takes it
- * last, once its own changes are made, and holds it for three round trips (lock and read the head; insert the events
- * and the new head in one statement; the hooks), then the commit.
+ * last, once its own changes are made (and hooks that need no link, such as the change notification, have run), and
+ * holds it for two round trips (lock and read the head; insert the events and the new head in one statement), the
+ * hooks that need the events (the webhook outbox), then the commit.
  */
 export class AuditLog {
   private readonly hooks: AppendHook[] = [];
+  private readonly unlinkedHooks: UnlinkedHook[] = [];
   constructor(private readonly signingKey: KeyObject) {}
 
   /** Every mutation appends events, so this is where anything that follows a change hooks in, atomically with it. */
-  onAppend(hook: AppendHook): void {
-    this.hooks.push(hook);
+  onAppend(hook: AppendHook | UnlinkedHook): void {
+    if (typeof hook === 'function') this.hooks.push(hook);
+    else this.unlinkedHooks.push(hook);
   }
 
   /**
@@ -44,6 +47,7 @@ export class AuditLog {
    */
   async append(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
     if (entries.length === 0) return [];
+    for (const hook of this.unlinkedHooks) await hook.beforeLink(tx, entries);
     let end = await linkPoint(tx);
     const events: AuditEvent[] = [];
     let storing: Promise<void> | undefined;
