@@ -1,5 +1,7 @@
+import { sql } from 'kysely';
 import { quotaCounters } from '../server/data/limiter';
-import { testDialects } from './support/databases';
+import { migrateToLatest } from '../server/store/migrate';
+import { openTestDatabase, testDialects } from './support/databases';
 import { createRoute, created, setupTenant, uniqueId } from './support/fixtures';
 import { startDataPlane, startTestGateway, type TestGateway } from './support/gateway';
 import { MockHttp } from './support/mock-http';
@@ -97,5 +99,78 @@ describe.each(testDialects())('quota usage kept with the request logs (%s)', (di
     await restart();
     expect(await counted(tenantId, keyId)).toEqual({ day: 0, month: 0 });
     expect(await stored(keyId)).toEqual({});
+  });
+});
+
+/**
+ * An upgrade: migration 014 counts what the month's request logs already hold, as start-up used to (admitted requests
+ * only, after the key's reset), so the first start on it loses nothing.
+ */
+describe.each(testDialects())('quota usage from the logs of before the upgrade (%s)', (dialect) => {
+  test("the migration's count of this month's logs matches the rule start-up counted by", async () => {
+    const { database, close } = await openTestDatabase(dialect);
+    const db = database.db;
+    try {
+      // back to a database of before 014, with logs in it
+      await sql`drop table quota_usage`.execute(db);
+      await sql`drop function portico_count_quota_usage() cascade`.execute(db);
+      await sql`drop function portico_recount_quota_usage() cascade`.execute(db);
+      await db
+        .deleteFrom('kysely_migration' as never)
+        .where('name' as never, '=', '014-quota-usage' as never)
+        .execute();
+      const now = Date.now();
+      const monthStart = new Date(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1));
+      const lastMonth = new Date(monthStart.getTime() - 3_600_000);
+      let n = 0;
+      const log = (key: string | null, status: number, error: string | null, at: Date, latency = 5) => ({
+        id: `log_${++n}`,
+        tenant_id: 'acme',
+        api_key_id: key,
+        kind: 'http' as const,
+        method: 'GET',
+        path: '/x',
+        status,
+        latency_ms: latency,
+        request_id: `r${n}`,
+        error_code: error,
+        created_at: at,
+      });
+      const at = new Date(now - 2000);
+      await db
+        .insertInto('quota_resets')
+        .values({ tenant_id: 'acme', api_key_id: 'key_b', reset_at: new Date(now - 10_000) })
+        .execute();
+      await db
+        .insertInto('request_logs')
+        .values([
+          log('key_a', 200, null, at),
+          log('key_a', 200, null, at),
+          log('key_a', 503, null, at), // the backend's answer: admitted
+          log('key_a', 502, 'upstream_error', at), // failed after admission
+          log('key_a', 429, 'quota_exceeded', at), // refused by the gateway
+          log('key_a', 200, null, lastMonth), // another month
+          log('key_b', 200, null, at, 20_000), // started before the key's reset
+          log('key_b', 200, null, at),
+          log(null, 401, 'invalid_api_key', at), // no key
+        ])
+        .execute();
+      await migrateToLatest(db);
+      const rows = await db
+        .selectFrom('quota_usage')
+        .select(['api_key_id', 'period', 'count'])
+        .where('starts_at', '>=', monthStart)
+        .orderBy('api_key_id')
+        .orderBy('period')
+        .execute();
+      expect(rows.map((r) => [r.api_key_id, r.period, Number(r.count)])).toEqual([
+        ['key_a', 'day', 4],
+        ['key_a', 'month', 4],
+        ['key_b', 'day', 1],
+        ['key_b', 'month', 1],
+      ]);
+    } finally {
+      await close();
+    }
   });
 });
