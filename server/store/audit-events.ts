@@ -112,6 +112,28 @@ export async function insertAuditEventsWithHead(tx: Tx, events: readonly AuditEv
   );
 }
 
+/**
+ * Writes events linked on `expected` and the new head in one statement, if the head is still `expected`: the head's
+ * row is updated only where it matches (waiting for a writer that holds it, then comparing with what that writer
+ * committed), and the events are inserted only if it was. False, with nothing written, when the head moved or does not
+ * exist: the caller then locks the head and reads it.
+ */
+export async function appendIfHeadIs(
+  tx: Tx,
+  expected: { seq: number; hash: string },
+  events: readonly AuditEvent[],
+  head: AuditHead,
+): Promise<boolean> {
+  const onlyIfMoved = sql`where exists (select 1 from moved)`;
+  const events_ = insertStatement('audit_events', EVENT_COLUMNS, JSON.stringify(eventRows(events)), onlyIfMoved);
+  const { rows } = await sql<{ moved: number }>`with moved as (
+      update audit_head set seq = ${head.seq}, hash = ${head.hash}, signature = ${head.signature}
+      where id = 1 and seq = ${expected.seq} and hash = ${expected.hash} returning 1
+    ), appended as (${events_})
+    select count(*)::int as moved from moved`.execute(tx);
+  return rows[0]?.moved === 1;
+}
+
 /** The newest event's seq and hash: where the next event links on. */
 export async function lastLink(tx: Tx): Promise<{ seq: number; hash: string } | undefined> {
   const row = await tx
