@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { adminWritesBench, renderAdminWrites } from './admin-writes';
 import { BASELINE_HEADING } from './baseline';
 import { coldStartBench, renderColdStart } from './cold-start';
 import { importBench, renderImport } from './import';
@@ -29,7 +30,7 @@ function sections(): Map<string, string> {
 }
 
 /**
- * `npm run bench [-- terraform|proxies|startup|start|import|policies|routes|workers|limits|revocation]`: runs the
+ * `npm run bench [-- terraform|proxies|startup|start|import|policies|admin|routes|workers|limits|revocation]`: runs the
  * benchmarks (all but the optional `routes` and `workers` by default) and rewrites their sections of bench/RESULTS.md
  * with the figures and their peers.
  * `PORTICO_BENCH_BASELINE=<checkout>` runs an older build beside today's in the proxies benchmark and adds a
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
     fresh.push(renderImport(await importBench(10_000, (l) => process.stderr.write(`${l}\n`))));
   if (!only || only === 'policies')
     fresh.push(renderPolicies(await policyBench((l) => process.stderr.write(`${l}\n`))));
+  if (!only || only === 'admin')
+    fresh.push(renderAdminWrites(await adminWritesBench(5, 300, (l) => process.stderr.write(`${l}\n`))));
   // optional: three (or six, with a baseline) Porticos, one with 10,000 routes; run when named
   if (only === 'routes') fresh.push(renderRoutes(await routeBench((l) => process.stderr.write(`${l}\n`))));
   if (!only || only === 'revocation')
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
     '## Terraform provider: start-up',
     '## Config import',
     '## Policies',
+    '## Admin writes',
     '## Route matching',
     '## Every core: PORTICO_WORKERS',
     '## Gateway start-up',

@@ -1,6 +1,15 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
-import type { AppendHook } from '../store/append-hook';
-import { insertAuditEvents, lastLink, lockChain, readHead, writeHead } from '../store/audit-events';
+import type { AppendHook, UnlinkedHook } from '../store/append-hook';
+import {
+  appendIfHeadIs,
+  insertAuditEvents,
+  insertAuditEventsWithHead,
+  lastLink,
+  lockChain,
+  lockHead,
+  readHead,
+  writeHead,
+} from '../store/audit-events';
 import type { AuditActor, Db, Tx } from '../store/schema';
 import { chainHash, GENESIS_HASH, signHash, signHead, type AuditEvent } from './chain';
 
@@ -17,15 +26,33 @@ export interface AuditEntry {
 /**
  * Appends hash-chained events, each signed (the contract: `signature` = Ed25519 over `hash`, so any single exported
  * event verifies on its own), and signs the head, which vouches for the chain's end. Writers serialize on the chain's
- * lock, held until their transaction ends.
+ * lock (the head's row), held until their transaction ends: so that it is held as briefly as can be, a write takes it
+ * last, once its own changes are made (and hooks that need no link, such as the change notification, have run), and
+ * holds it for one statement (update the head where it is still the one this process last linked on, and insert the
+ * events; or, when it is not, lock and read it, then insert), the hooks that need the events (the webhook outbox),
+ * then the commit.
  */
 export class AuditLog {
   private readonly hooks: AppendHook[] = [];
+  private readonly unlinkedHooks: UnlinkedHook[] = [];
+  /**
+   * The head as this process last wrote it (maybe not committed yet): a write links on it and writes, in one
+   * statement, only if the head is still that (see {@link appendIfHeadIs}), saving the round trip that reads the head;
+   * a miss (another process wrote, or that write rolled back) costs one statement and falls back to reading it.
+   */
+  private predicted: { seq: number; hash: string } | undefined;
+  /**
+   * Appends of this process between linking and their write's answer. A prediction holds only when this process's
+   * last write already holds the head's row: a write sent while another is on its way could reach the database first
+   * and miss, so while one is, the others read the head (waiting for the row as before).
+   */
+  private writing = 0;
   constructor(private readonly signingKey: KeyObject) {}
 
   /** Every mutation appends events, so this is where anything that follows a change hooks in, atomically with it. */
-  onAppend(hook: AppendHook): void {
-    this.hooks.push(hook);
+  onAppend(hook: AppendHook | UnlinkedHook): void {
+    if (typeof hook === 'function') this.hooks.push(hook);
+    else this.unlinkedHooks.push(hook);
   }
 
   /**
@@ -34,18 +61,46 @@ export class AuditLog {
    */
   async append(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
     if (entries.length === 0) return [];
-    await lockChain(tx);
-    const last = await lastLink(tx);
-    let end = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH };
+    for (const hook of this.unlinkedHooks) await hook.beforeLink(tx, entries);
+    const events = (await this.appendOnPredicted(tx, entries)) ?? (await this.appendLocked(tx, entries));
+    for (const hook of this.hooks) await hook(tx, events);
+    return events;
+  }
+
+  /** Links on the predicted head and writes in one statement; undefined (nothing written) when the head moved. */
+  private async appendOnPredicted(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[] | undefined> {
+    const expected = this.predicted;
+    if (!expected || this.writing > 0 || entries.length > SLICE) return undefined;
+    const events = this.signed(linked(expected, entries));
+    const end = events[events.length - 1]!;
+    const written = await this.whileWriting(async () => {
+      const head = signHead(this.signingKey, end.seq, end.hash);
+      if (!(await appendIfHeadIs(tx, expected, events, head))) return false;
+      this.predicted = end; // before the count drops, so the next write links on it
+      return true;
+    });
+    return written ? events : undefined;
+  }
+
+  /** Locks the head, reads it, links on it and writes (a slice at a time, for many events). */
+  private appendLocked(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
+    return this.whileWriting(() => this.appendOnHead(tx, entries));
+  }
+
+  private async appendOnHead(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
+    let end = await linkPoint(tx);
     const events: AuditEvent[] = [];
     let storing: Promise<void> | undefined;
     try {
       for (let i = 0; i < entries.length; i += SLICE) {
-        const slice = linked(end, entries.slice(i, i + SLICE));
-        for (const event of slice) event.signature = signHash(this.signingKey, event.hash);
+        const slice = this.signed(linked(end, entries.slice(i, i + SLICE)));
         end = slice[slice.length - 1]!;
         await storing;
-        storing = insertAuditEvents(tx, slice);
+        // the last slice carries the new head in the same statement
+        storing =
+          i + SLICE >= entries.length
+            ? insertAuditEventsWithHead(tx, slice, signHead(this.signingKey, end.seq, end.hash))
+            : insertAuditEvents(tx, slice);
         events.push(...slice);
       }
       await storing;
@@ -53,8 +108,21 @@ export class AuditLog {
       await storing?.catch(() => undefined); // settled before the transaction ends, never left unhandled
       throw err;
     }
-    await writeHead(tx, signHead(this.signingKey, end.seq, end.hash));
-    for (const hook of this.hooks) await hook(tx, events);
+    this.predicted = end;
+    return events;
+  }
+
+  private async whileWriting<T>(write: () => Promise<T>): Promise<T> {
+    this.writing += 1;
+    try {
+      return await write();
+    } finally {
+      this.writing -= 1;
+    }
+  }
+
+  private signed(events: AuditEvent[]): AuditEvent[] {
+    for (const event of events) event.signature = signHash(this.signingKey, event.hash);
     return events;
   }
 
@@ -70,6 +138,19 @@ export class AuditLog {
       if (last) await writeHead(tx, signHead(this.signingKey, last.seq, last.hash));
     });
   }
+}
+
+/**
+ * Takes the chain's lock and returns where the next event links on. The head's row lock and read are one statement;
+ * a chain without a head (empty, or from before heads, until start-up signs one) serializes on the advisory lock and
+ * then asks again: a writer that found the head meanwhile holds its row, so the second ask waits for that writer.
+ */
+async function linkPoint(tx: Tx): Promise<{ seq: number; hash: string }> {
+  const head = await lockHead(tx);
+  if (head) return head;
+  await lockChain(tx);
+  const last = (await lockHead(tx)) ?? (await lastLink(tx));
+  return { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH };
 }
 
 /** Events hashed and stored per slice (see `append`). */

@@ -4,6 +4,7 @@ import { checkedByHandler, ZOD_SCHEMAS } from '../http/route-schemas';
 import type { ResourceDefinition } from '../resources/define';
 import { rollbackBody, schemasFor, secretActionBody } from '../resources/schemas';
 import { BEARER_AUTH } from './authenticate';
+import { bulkBody, servesBulkSecrets, createWithSecrets, MAX_BULK } from './bulk-secrets';
 import type { ResourceService } from './resource-service';
 import { callContext } from './request-state';
 
@@ -62,6 +63,27 @@ export const resourceRoutes = routePlugin<{ service: ResourceService; def: Resou
         return service.create(callContext(req), def, req.body, { pathTenant: req.params.tenant_id });
       },
     );
+
+    if (servesBulkSecrets(def) && def.path.includes('{tenant_id}')) {
+      app.post(
+        `${base}/bulk`,
+        {
+          schema: {
+            summary: `Create up to ${MAX_BULK} ${tags[0]!.toLowerCase()} at once (each plaintext shown once)`,
+            tags,
+            params: z.object({ tenant_id: z.string() }),
+            body: checkedByHandler(bulkBody(schemas.create)),
+            response: { 201: listOf(created) },
+          },
+        },
+        async (req, reply) => {
+          const { gw, scope } = service;
+          const answer = await createWithSecrets(gw, scope, callContext(req), def, req.body, req.params.tenant_id);
+          reply.status(201);
+          return answer;
+        },
+      );
+    }
 
     app.get(
       base,

@@ -40,7 +40,7 @@ export interface WriteOptions {
 export class ResourceService {
   readonly scope: CallerScope;
 
-  constructor(private readonly gw: Gateway) {
+  constructor(readonly gw: Gateway) {
     this.scope = new CallerScope(gw);
   }
 

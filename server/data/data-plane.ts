@@ -4,7 +4,7 @@ import { shadowStatsOf } from '../policies/shadow-stats';
 import { isoAt } from '../lib/iso-date';
 import { levelEnabled } from '../lib/lazy-logger';
 import type { Gateway } from '../gateway';
-import { admittedRequestsPerKey } from '../store/request-logs';
+import { pruneQuotaUsage, quotaUsage } from '../store/quota-usage';
 import type { PriorityAdmission } from '../priority/admission';
 import { dataPlanePriority } from '../priority/instance';
 import type { ApiKeyState, RouteState, TenantState } from '../resources';
@@ -133,19 +133,19 @@ export class DataPlane {
   }
 
   /**
-   * Quotas survive a restart: each key's admitted requests this UTC day and month are counted back from the request
-   * logs. A request the gateway itself refused carries a 4xx error code (every check before `admit` and `admit` itself
-   * answer 4xx; what can fail after it answers 5xx), so those are left out. Requests still in an unflushed batch (or
-   * the spool) of another instance are not counted, nor requests before an operator's quota reset of the key.
+   * Quotas survive a restart: each key's admitted requests this UTC day and month are read back from the counts the
+   * database keeps with the request logs (store/quota-usage.ts), a few rows per key however long the history. Requests
+   * still in an unflushed batch (or the spool) of another instance are not counted, nor requests before an operator's
+   * quota reset of the key.
    */
   private async seedQuotas(now = new Date()): Promise<void> {
     const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
     const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-    const rows = await admittedRequestsPerKey(this.gw.db, month, day);
+    const [rows] = await Promise.all([quotaUsage(this.gw.db, month, day), pruneQuotaUsage(this.gw.db, month)]);
     for (const r of rows) {
       const counters = quotaCounters(r.tenant_id, r.api_key_id);
       if (r.day) this.limiter.seed(counters.day, r.day, DAY);
-      this.limiter.seed(counters.month, r.month, MONTH);
+      if (r.month) this.limiter.seed(counters.month, r.month, MONTH);
     }
   }
 

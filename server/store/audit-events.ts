@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { AuditEvent, AuditHead } from '../audit/chain';
 import type { AuditActor, Executor, Tx } from './schema';
-import { insertJsonRows } from './json-rows';
+import { insertJsonRows, insertStatement } from './json-rows';
 
 /** The audit chain's two tables: `audit_events` (append-only) and `audit_head` (its signed newest link). */
 
@@ -12,11 +12,29 @@ export interface AuditFilter {
   to?: string;
 }
 
-/** Writers of the chain serialize on this advisory lock, held until their transaction ends. */
+/**
+ * Writers of a chain that has no head yet (an empty one) serialize on this advisory lock, held until their
+ * transaction ends; once the head exists, its row lock is the chain's lock (see {@link lockHead}).
+ */
 const CHAIN_LOCK = 7_351_220_914;
 
 export async function lockChain(tx: Tx): Promise<void> {
   await sql`select pg_advisory_xact_lock(${CHAIN_LOCK})`.execute(tx);
+}
+
+/**
+ * Locks the chain's head row until the transaction ends and reads it, in one round trip: `for update` waits for a
+ * writer holding it and then returns the row as that writer committed it (a later statement's snapshot is not
+ * needed). Undefined when the chain has no head yet: the caller then serializes on {@link lockChain} and asks again.
+ */
+export async function lockHead(tx: Tx): Promise<{ seq: number; hash: string } | undefined> {
+  const row = await tx
+    .selectFrom('audit_head')
+    .select(['seq', 'hash'])
+    .where('id', '=', 1)
+    .forUpdate()
+    .executeTakeFirst();
+  return row && { seq: Number(row.seq), hash: row.hash };
 }
 
 type Row = {
@@ -69,14 +87,51 @@ const EVENT_COLUMNS = {
   signature: 'text',
 };
 
-/** Writes events in as few statements as their number allows (a config import appends thousands at once). */
-export async function insertAuditEvents(tx: Tx, events: readonly AuditEvent[]): Promise<void> {
-  const rows = events.map(({ resource, ...e }) => ({
+const eventRows = (events: readonly AuditEvent[]) =>
+  events.map(({ resource, ...e }) => ({
     ...e,
     resource_kind: resource?.kind ?? null,
     resource_id: resource?.id ?? null,
   }));
-  await insertJsonRows(tx, 'audit_events', EVENT_COLUMNS, rows);
+
+/** Writes events in as few statements as their number allows (a config import appends thousands at once). */
+export async function insertAuditEvents(tx: Tx, events: readonly AuditEvent[]): Promise<void> {
+  await insertJsonRows(tx, 'audit_events', EVENT_COLUMNS, eventRows(events));
+}
+
+/**
+ * Writes the chain's last events and its new head in one statement (one round trip fewer while the chain is locked).
+ * The events are few here (a slice of at most a few thousand; see AuditLog.append).
+ */
+export async function insertAuditEventsWithHead(tx: Tx, events: readonly AuditEvent[], head: AuditHead): Promise<void> {
+  const events_ = insertStatement('audit_events', EVENT_COLUMNS, JSON.stringify(eventRows(events)), undefined);
+  await sql`with appended as (${events_}) insert into audit_head (id, seq, hash, signature)
+    values (1, ${head.seq}, ${head.hash}, ${head.signature})
+    on conflict (id) do update set seq = excluded.seq, hash = excluded.hash, signature = excluded.signature`.execute(
+    tx,
+  );
+}
+
+/**
+ * Writes events linked on `expected` and the new head in one statement, if the head is still `expected`: the head's
+ * row is updated only where it matches (waiting for a writer that holds it, then comparing with what that writer
+ * committed), and the events are inserted only if it was. False, with nothing written, when the head moved or does not
+ * exist: the caller then locks the head and reads it.
+ */
+export async function appendIfHeadIs(
+  tx: Tx,
+  expected: { seq: number; hash: string },
+  events: readonly AuditEvent[],
+  head: AuditHead,
+): Promise<boolean> {
+  const onlyIfMoved = sql`where exists (select 1 from moved)`;
+  const events_ = insertStatement('audit_events', EVENT_COLUMNS, JSON.stringify(eventRows(events)), onlyIfMoved);
+  const { rows } = await sql<{ moved: number }>`with moved as (
+      update audit_head set seq = ${head.seq}, hash = ${head.hash}, signature = ${head.signature}
+      where id = 1 and seq = ${expected.seq} and hash = ${expected.hash} returning 1
+    ), appended as (${events_})
+    select count(*)::int as moved from moved`.execute(tx);
+  return rows[0]?.moved === 1;
 }
 
 /** The newest event's seq and hash: where the next event links on. */

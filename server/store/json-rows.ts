@@ -17,7 +17,12 @@ const SAFE_NAME = /^[a-z_][a-z0-9_]*$/;
 const SAFE_TYPE = /^[a-z ]+$/;
 
 /** `insert into table (columns) select … from json_to_recordset($1)`, with `tail` (on conflict, returning) after it. */
-function insertStatement<R>(table: string, columns: ColumnTypes, json: string, tail: RawBuilder<unknown> | undefined) {
+export function insertStatement<R>(
+  table: string,
+  columns: ColumnTypes,
+  json: string,
+  tail: RawBuilder<unknown> | undefined,
+) {
   const names = Object.keys(columns);
   for (const [name, type] of Object.entries(columns))
     if (!SAFE_NAME.test(name) || !SAFE_TYPE.test(type)) throw new Error(`not a column definition: ${name} ${type}`);

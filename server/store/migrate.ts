@@ -13,6 +13,7 @@ import * as m010 from './migrations/010-portal-readouts';
 import * as m011 from './migrations/011-policy-shadow-stats';
 import * as m012 from './migrations/012-quota-resets';
 import * as m013 from './migrations/013-user-sessions';
+import * as m014 from './migrations/014-quota-usage';
 
 /** Migrations in order. Add a file under migrations/ and list it here. */
 export const MIGRATIONS: Record<string, Migration> = {
@@ -29,6 +30,7 @@ export const MIGRATIONS: Record<string, Migration> = {
   '011-policy-shadow-stats': m011,
   '012-quota-resets': m012,
   '013-user-sessions': m013,
+  '014-quota-usage': m014,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

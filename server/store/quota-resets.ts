@@ -2,8 +2,8 @@ import { sql } from 'kysely';
 import type { Executor } from './schema';
 
 /**
- * Quota resets (the node admin API's): the latest reset of each API key, read when request logs are counted back
- * into quotas (request-logs.ts `admittedRequestsPerKey`).
+ * Quota resets (the node admin API's): the latest reset of each API key. Writing one recounts the key's quota usage
+ * from its logs since the reset, and later logs count only requests started after it (migrations/014-quota-usage.ts).
  */
 
 export interface QuotaReset {

@@ -193,6 +193,15 @@ export interface QuotaResetTable {
   reset_at: Timestamp;
 }
 
+/** An API key's admitted requests in one UTC day or month, kept by triggers (see migrations/014-quota-usage.ts). */
+export interface QuotaUsageTable {
+  starts_at: Timestamp;
+  period: 'day' | 'month';
+  tenant_id: string;
+  api_key_id: string;
+  count: ColumnType<number, number, number>;
+}
+
 /** A SHADOW policy's count of one verdict, summed over every node (see migrations/011-policy-shadow-stats.ts). */
 export interface PolicyShadowCountTable {
   /** The policy's owner (see {@link ResourceTable.owner}). */
@@ -234,6 +243,7 @@ export interface Database {
   metric_rollup_progress: MetricRollupProgressTable;
   gateway_nodes: GatewayNodeTable;
   quota_resets: QuotaResetTable;
+  quota_usage: QuotaUsageTable;
   policy_shadow_counts: PolicyShadowCountTable;
   policy_shadow_samples: PolicyShadowSampleTable;
 }
