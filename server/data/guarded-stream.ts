@@ -23,7 +23,7 @@ export class GuardedSseRelay implements StreamSink {
     private readonly status: number,
     private readonly upstreamHeaders: Buffer[],
     private readonly scanner: SseUsageScanner,
-    private readonly onUsage: (u: Usage) => void,
+    private readonly onEnd: (u: Usage | undefined) => void,
     private readonly guards: AnswerGuards,
   ) {
     this.guard = new StreamGuard(guards.active, guards.shadow.length > 0);
@@ -63,9 +63,8 @@ export class GuardedSseRelay implements StreamSink {
   }
 
   private end(refusal: ApiError | undefined): void {
-    const usage = this.scanner.usage();
-    if (usage) this.onUsage(usage);
     if (this.guards.shadow.length) this.guards.recordShadow(this.guard.texts());
+    this.onEnd(this.scanner.usage()); // before the end: the request log is written once the response closes
     if (refusal && !this.head) throw refusal; // nothing was sent: answered like a non-streamed answer
     this.start();
     const raw = this.reply.raw;

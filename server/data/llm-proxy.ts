@@ -133,12 +133,16 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
           streaming: stream,
           breaker: breakerSettings(route),
         };
-        const onUsage = (usage: Usage) => record(caller, route, p, upstreamModel, usage);
+        const onEnd = (usage: Usage | undefined) => {
+          if (usage) record(caller, route, p, upstreamModel, usage);
+          if (guards && !acting) guards.recordShadow([scanner!.content() ?? '']);
+          if (output) reportStreamOutcome(output, scanner!.content(), traffic);
+        };
         const toSink: SinkFactory | undefined = !scanner
           ? undefined
           : acting
-            ? (status, headers) => new GuardedSseRelay(reply, status, headers, scanner, onUsage, acting)
-            : (status, headers) => new SseRelay(reply, status, headers, scanner, onUsage);
+            ? (status, headers) => new GuardedSseRelay(reply, status, headers, scanner, onEnd, acting)
+            : (status, headers) => new SseRelay(reply, status, headers, scanner, onEnd);
         exchange = new LlmExchange(dp, traffic, call, toSink);
         dispatchUpstream(dp, traffic, call, exchange);
         await exchange.done;
@@ -150,11 +154,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
         if (canFailOver && retry && !traffic.left) continue;
         throw err;
       }
-      if (exchange.streamed) {
-        if (guards && !acting) guards.recordShadow([scanner!.content() ?? '']);
-        if (output) reportStreamOutcome(output, scanner!.content(), traffic);
-        return;
-      }
+      if (exchange.streamed) return; // the client has had it (see \`onEnd\`)
       const status = exchange.status;
       if (status >= 500 && canFailOver) {
         lastError = new ApiError('UPSTREAM_ERROR', `Provider "${p.provider}" answered ${status}`);

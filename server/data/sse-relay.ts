@@ -35,14 +35,17 @@ export function writeOrWait(raw: ServerResponse, data: Buffer | string, resume: 
   return false;
 }
 
-/** Server-sent events passed through chunk by chunk, unbuffered; usage is read from the final chunk on the way. */
+/**
+ * Server-sent events passed through chunk by chunk, unbuffered; usage is read from the final chunk on the way, and
+ * `onEnd` has it (or undefined) when the stream ends.
+ */
 export class SseRelay implements StreamSink {
   constructor(
     private readonly reply: FastifyReply,
     private readonly status: number,
     upstreamHeaders: Buffer[],
     private readonly scanner: SseUsageScanner,
-    private readonly onUsage: (u: Usage) => void,
+    private readonly onEnd: (u: Usage | undefined) => void,
   ) {
     startEventStream(reply, status, upstreamHeaders);
   }
@@ -53,8 +56,7 @@ export class SseRelay implements StreamSink {
   }
 
   finish(): void {
-    const usage = this.scanner.usage();
-    if (usage) this.onUsage(usage);
+    this.onEnd(this.scanner.usage()); // before the end: the request log is written once the response closes
     this.reply.raw.end();
   }
 }
