@@ -178,9 +178,10 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
       }
       if (!stream && status < 500) answered(dp, traffic, call, status); // (a 5xx was judged already)
       if (refused) throw refused;
-      // the upstream's own bytes go on unless a guardrail re-wrote them
-      const guarded = guards && answer ? guardedAnswer(guards, text!, answer) : text;
-      return sendAnswer(reply, status, exchange.headers, guarded === text ? bytes : guarded!);
+      // the upstream's own answer goes on unless a guardrail re-wrote it: as the text read (node sends a string
+      // with the head in one write), or the bytes of one not read
+      const out = guards && answer ? guardedAnswer(guards, text!, answer) : text;
+      return sendAnswer(reply, status, exchange.headers, out ?? bytes);
     }
     throw new ApiError(
       'UPSTREAM_UNAVAILABLE',
