@@ -1,4 +1,5 @@
 import { ApiError } from '../errors';
+import { isoAt } from '../lib/iso-date';
 import { routePlugin } from '../http/route-plugin';
 import { CHAT_INPUT, refuseUnsafeInput } from '../http/input-guard';
 import { applyPromptTemplate } from '../prompts/apply-template';
@@ -75,7 +76,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
       input_tokens: usage.prompt_tokens,
       output_tokens: usage.completion_tokens,
       cost_usd: cost,
-      created_at: new Date().toISOString(),
+      created_at: isoAt(Date.now()), // (formatted once per millisecond)
     });
     for (const { budget, crossed } of dp.budgets.record(caller.tenant.id, caller.key.id, cost)) {
       const events = crossed.map((pct) => ({
@@ -133,16 +134,19 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
           streaming: stream,
           breaker: breakerSettings(route),
         };
-        const onEnd = (usage: Usage | undefined) => {
-          if (usage) record(caller, route, p, upstreamModel, usage);
-          if (guards && !acting) guards.recordShadow([scanner!.content() ?? '']);
-          if (output) reportStreamOutcome(output, scanner!.content(), traffic);
-        };
-        const toSink: SinkFactory | undefined = !scanner
-          ? undefined
-          : acting
-            ? (status, headers) => new GuardedSseRelay(reply, status, headers, scanner, onEnd, acting)
-            : (status, headers) => new SseRelay(reply, status, headers, scanner, onEnd);
+        // a stream's sink, made at its head; what it saw is taken at its end (the end writes the request log)
+        const toSink: SinkFactory | undefined =
+          scanner &&
+          ((status, headers) => {
+            const onEnd = (usage: Usage | undefined) => {
+              if (usage) record(caller, route, p, upstreamModel, usage);
+              if (guards && !acting) guards.recordShadow([scanner.content() ?? '']);
+              if (output) reportStreamOutcome(output, scanner.content(), traffic);
+            };
+            return acting
+              ? new GuardedSseRelay(reply, status, headers, scanner, onEnd, acting)
+              : new SseRelay(reply, status, headers, scanner, onEnd);
+          });
         exchange = new LlmExchange(dp, traffic, call, toSink);
         dispatchUpstream(dp, traffic, call, exchange);
         await exchange.done;
