@@ -175,4 +175,34 @@ describe.each(testDialects())('LLM relay (%s)', (dialect) => {
       'ok',
     );
   });
+  test('a stream the client reads slowly holds the upstream back (backpressure), then arrives whole', async () => {
+    const acme = await tenant();
+    const piece = event({
+      id: 'c',
+      object: 'chat.completion.chunk',
+      choices: [{ index: 0, delta: { content: 'x'.repeat(4000) } }],
+    });
+    const count = 4000; // ~16 MB: more than the sockets between the three of us hold
+    let upstreamDone = false;
+    first.answer = (_b, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let i = 0;
+      const more = () => {
+        while (i < count) {
+          i++;
+          if (!res.write(piece)) return void res.once('drain', more);
+        }
+        res.end(streamOf(''), () => (upstreamDone = true));
+      };
+      more();
+    };
+    const res = await post(acme.key, { model: 'gpt-r6', messages: hi, stream: true });
+    expect(res.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(upstreamDone).toBe(false); // held back while the client does not read
+    const text = await res.text();
+    expect(text.length).toBe(count * piece.length + streamOf('').length);
+    expect(upstreamDone).toBe(true);
+    expect((await usageOf(acme.tenantId)).map((u) => u.output_tokens)).toEqual([4]);
+  });
 });
