@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { ApiError } from '../errors';
 import { isoAt } from '../lib/iso-date';
 import { routePlugin } from '../http/route-plugin';
@@ -5,7 +6,6 @@ import { CHAT_INPUT, refuseUnsafeInput } from '../http/input-guard';
 import { applyPromptTemplate } from '../prompts/apply-template';
 import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
-import type { FastifyReply } from 'fastify';
 import type { KeyCaller } from './key-auth';
 import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
 import { responseHeaders } from './hop-headers';
@@ -158,7 +158,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
         if (canFailOver && retry && !traffic.left) continue;
         throw err;
       }
-      if (exchange.streamed) return; // the client has had it (see \`onEnd\`)
+      if (exchange.streamed) return; // the client has had it (see `onEnd` above)
       const status = exchange.status;
       if (status >= 500 && canFailOver) {
         lastError = new ApiError('UPSTREAM_ERROR', `Provider "${p.provider}" answered ${status}`);
