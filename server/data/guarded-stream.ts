@@ -1,65 +1,80 @@
 import type { FastifyReply } from 'fastify';
-import type { Readable } from 'node:stream';
 import { ApiError } from '../errors';
 import { StreamGuard } from '../policies/answer-guard';
 import { openAiErrorBody } from './data-app';
 import { TRAFFIC } from './data-plane';
 import type { AnswerGuards } from './policy-hook';
-import { drained, startEventStream } from './sse-relay';
+import { startEventStream, writeOrWait, type StreamSink } from './sse-relay';
 import type { SseUsageScanner, Usage } from './sse-usage';
 
 /**
  * A streamed LLM answer relayed through the answer guardrails that cover it (server/policies/answer-guard.ts): the
  * events are re-written with held-back, redacted content. A blocking guardrail ends the stream: with the same 403 as
- * a non-streamed answer while nothing was sent yet (the error is thrown), else with an OpenAI error event in the
+ * a non-streamed answer while nothing was sent yet (the refusal is thrown), else with an OpenAI error event in the
  * stream (OpenAI's clients raise it). Usage is recorded either way, and SHADOW guardrails judge the whole answer.
- * Streams no answer guardrail covers never come here: they keep the zero-copy relay.
+ * Streams no answer guardrail covers never come here: they keep the zero-copy relay (`SseRelay`).
  */
-export async function pipeGuardedStream(
-  reply: FastifyReply,
-  status: number,
-  upstreamHeaders: Record<string, string | string[]>,
-  body: Readable,
-  scanner: SseUsageScanner,
-  onUsage: (u: Usage) => void,
-  guards: AnswerGuards,
-): Promise<void> {
-  const guard = new StreamGuard(guards.active, guards.shadow.length > 0);
-  const raw = reply.raw;
-  let head = false;
-  const start = () => {
-    if (head) return;
-    head = true;
-    startEventStream(reply, status, upstreamHeaders);
-  };
-  const send = async (text: string) => {
-    if (!text || raw.destroyed) return;
-    start();
-    if (!raw.write(text)) await drained(raw);
-  };
-  let refused: ApiError | undefined;
-  try {
-    for await (const chunk of body) {
-      scanner.push(chunk as Uint8Array);
-      if (raw.destroyed) break;
-      await send(guard.push(chunk as Uint8Array));
+export class GuardedSseRelay implements StreamSink {
+  private readonly guard: StreamGuard;
+  private head = false;
+
+  constructor(
+    private readonly reply: FastifyReply,
+    private readonly status: number,
+    private readonly upstreamHeaders: Buffer[],
+    private readonly scanner: SseUsageScanner,
+    private readonly onEnd: (u: Usage | undefined) => void,
+    private readonly guards: AnswerGuards,
+  ) {
+    this.guard = new StreamGuard(guards.active, guards.shadow.length > 0);
+  }
+
+  push(chunk: Buffer, resume: () => void): boolean {
+    this.scanner.push(chunk);
+    return this.send(this.guard.push(chunk), resume);
+  }
+
+  finish(broken: boolean): void {
+    let refusal: ApiError | undefined;
+    try {
+      // a stream that broke off is ended with what was let through, as it stood
+      if (!broken) this.send(this.guard.finish(), noop);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      refusal = err;
     }
-    await send(guard.finish());
-  } catch (err) {
-    // a blocking guardrail; anything else is the client gone or the upstream broken: end what we have
-    if (err instanceof ApiError) refused = err;
-  } finally {
-    const usage = scanner.usage();
-    if (usage) onUsage(usage);
-    if (guards.shadow.length) guards.recordShadow(guard.texts());
-    body.destroy();
+    this.end(refusal);
   }
-  if (refused && !head) throw refused; // nothing was sent: answered like a non-streamed answer
-  start();
-  if (refused) {
-    const traffic = reply.request[TRAFFIC];
-    if (traffic) traffic.error = refused; // the request log names the refusal
-    if (!raw.destroyed) raw.write(`data: ${JSON.stringify(openAiErrorBody(refused))}\n\n`);
+
+  refuse(refusal: ApiError): void {
+    this.end(refusal);
   }
-  raw.end();
+
+  private send(text: string, resume: () => void): boolean {
+    if (!text) return true;
+    this.start();
+    return writeOrWait(this.reply.raw, text, resume);
+  }
+
+  private start(): void {
+    if (this.head) return;
+    this.head = true;
+    startEventStream(this.reply, this.status, this.upstreamHeaders);
+  }
+
+  private end(refusal: ApiError | undefined): void {
+    if (this.guards.shadow.length) this.guards.recordShadow(this.guard.texts());
+    this.onEnd(this.scanner.usage()); // before the end: the request log is written once the response closes
+    if (refusal && !this.head) throw refusal; // nothing was sent: answered like a non-streamed answer
+    this.start();
+    const raw = this.reply.raw;
+    if (refusal) {
+      const traffic = this.reply.request[TRAFFIC];
+      if (traffic) traffic.error = refusal; // the request log names the refusal
+      if (!raw.destroyed) raw.write(`data: ${JSON.stringify(openAiErrorBody(refusal))}\n\n`);
+    }
+    raw.end();
+  }
 }
+
+const noop = () => {};

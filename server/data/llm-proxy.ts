@@ -1,4 +1,6 @@
+import type { FastifyReply } from 'fastify';
 import { ApiError } from '../errors';
+import { isoAt } from '../lib/iso-date';
 import { routePlugin } from '../http/route-plugin';
 import { CHAT_INPUT, refuseUnsafeInput } from '../http/input-guard';
 import { applyPromptTemplate } from '../prompts/apply-template';
@@ -6,15 +8,16 @@ import { breakerSettings } from './circuit-breaker';
 import { TRAFFIC, type DataPlane } from './data-plane';
 import type { KeyCaller } from './key-auth';
 import { failsOver, providerOrder, providerTarget, resolveCredential, type RouteProvider } from './providers';
-import { endToEnd } from './hop-headers';
+import { responseHeaders } from './hop-headers';
 import { answerMessages, guardAnswerText } from '../policies/answer-guard';
-import { pipeGuardedStream } from './guarded-stream';
-import { pipeStream } from './sse-relay';
+import { GuardedSseRelay } from './guarded-stream';
+import { LlmExchange, type SinkFactory } from './llm-exchange';
+import { SseRelay } from './sse-relay';
 import { answerGuardsOf, applyPolicies, type AnswerGuards } from './policy-hook';
 import { llmRoutes, type LlmRoute } from './route-match';
 import { registeredOutput, reportOutcome, reportStreamOutcome } from '../schemas/structured-output';
 import { SseUsageScanner, type Usage } from './sse-usage';
-import { answered, callUpstream, ClientGone, unanswered, unusableAnswer, type UpstreamCall } from './upstream';
+import { answered, dispatchUpstream, unusableAnswer, type UpstreamCall } from './upstream';
 
 /** A JSON object: not null, not an array. */
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -73,7 +76,7 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
       input_tokens: usage.prompt_tokens,
       output_tokens: usage.completion_tokens,
       cost_usd: cost,
-      created_at: new Date().toISOString(),
+      created_at: isoAt(Date.now()), // (formatted once per millisecond)
     });
     for (const { budget, crossed } of dp.budgets.record(caller.tenant.id, caller.key.id, cost)) {
       const events = crossed.map((pct) => ({
@@ -103,86 +106,86 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
 
     const order = providerOrder(route);
     const traffic = req[TRAFFIC]!;
-    const gone = new ClientGone();
-    traffic.whileHere(gone);
+    // ACTIVE answer guardrails re-write a stream; SHADOW ones judge the content the scanner keeps at its end
+    const acting = guards?.active.length ? guards : undefined;
+    const scanner = stream ? new SseUsageScanner(!!output || (!!guards && !acting)) : undefined;
     let lastError: ApiError | undefined;
     let refused: ApiError | undefined;
-    for (const [i, p] of order.entries()) {
+    for (let i = 0; i < order.length; i++) {
+      const p = order[i]!;
       const canFailOver = failsOver(route) && i < order.length - 1;
       const upstreamModel = p.model ?? model;
-      const streamOptions = stream
-        ? { stream_options: { ...(isRecord(chat.stream_options) ? chat.stream_options : {}), include_usage: true } }
-        : {};
-      const body = { ...chat, model: upstreamModel, ...streamOptions };
       let call: UpstreamCall | undefined;
-      let res;
+      let exchange: LlmExchange | undefined;
       try {
         const key = resolveCredential(gw.snapshot, gw.keys.masterKey, caller.tenant.id, route, p);
         const target = providerTarget(gw.snapshot, gw.config.egressAllow, route, p);
-        const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'x-request-id': req.id };
         call = {
-          ...target,
+          upstream: target.upstream,
+          circuit: target.circuit,
+          egress: target.egress,
+          label: target.label,
+          origin: target.origin,
+          path: target.path,
           method: 'POST',
-          headers,
-          body: JSON.stringify(body),
+          headers: ['content-type', 'application/json', 'authorization', `Bearer ${key}`, 'x-request-id', req.id],
+          body: upstreamBody(chat, upstreamModel, stream),
           timeoutMs: p.timeout_ms ?? route.timeout_ms,
           streaming: stream,
           breaker: breakerSettings(route),
         };
-        res = await callUpstream(dp, traffic, call, gone);
+        // a stream's sink, made at its head; what it saw is taken at its end (the end writes the request log)
+        const toSink: SinkFactory | undefined =
+          scanner &&
+          ((status, headers) => {
+            const onEnd = (usage: Usage | undefined) => {
+              if (usage) record(caller, route, p, upstreamModel, usage);
+              if (guards && !acting) guards.recordShadow([scanner.content() ?? '']);
+              if (output) reportStreamOutcome(output, scanner.content(), traffic);
+            };
+            return acting
+              ? new GuardedSseRelay(reply, status, headers, scanner, onEnd, acting)
+              : new SseRelay(reply, status, headers, scanner, onEnd);
+          });
+        exchange = new LlmExchange(dp, traffic, call, toSink);
+        dispatchUpstream(dp, traffic, call, exchange);
+        await exchange.done;
       } catch (err) {
         lastError = err as ApiError;
-        // a timeout is not retried elsewhere: the caller has already waited the route's whole timeout
-        if (canFailOver && lastError instanceof ApiError && lastError.code !== 'UPSTREAM_TIMEOUT' && !gone.left)
-          continue;
+        // a timeout is not retried elsewhere: the caller has already waited the route's whole timeout; nor is an
+        // answer that broke off once begun, or a guardrail's refusal of a stream
+        const retry = lastError instanceof ApiError && lastError.code !== 'UPSTREAM_TIMEOUT' && !exchange?.status;
+        if (canFailOver && retry && !traffic.left) continue;
         throw err;
       }
-      if (res.statusCode >= 500 && canFailOver) {
-        await res.body.dump().catch(() => undefined);
-        lastError = new ApiError('UPSTREAM_ERROR', `Provider "${p.provider}" answered ${res.statusCode}`);
+      if (exchange.streamed) return; // the client has had it (see `onEnd` above)
+      const status = exchange.status;
+      if (status >= 500 && canFailOver) {
+        lastError = new ApiError('UPSTREAM_ERROR', `Provider "${p.provider}" answered ${status}`);
         continue;
       }
-      const contentType = String(res.headers['content-type'] ?? 'application/json');
-      if (!stream || res.statusCode >= 400) {
-        let text: string;
-        let answer: Record<string, unknown> | undefined;
-        try {
-          text = await res.body.text();
-        } catch (err) {
-          throw unanswered(dp, traffic, call, gone.left, err);
+      const bytes = exchange.body();
+      let text: string | undefined;
+      let answer: Record<string, unknown> | undefined;
+      if (status < 300) {
+        // a 2xx that is not a JSON object is the provider's fault (an HTML error page, a cut body): a 502 that
+        // repeats nothing of it, never the client's 400
+        answer = jsonObject((text = bytes.toString()));
+        if (!answer) {
+          lastError = unusableAnswer(dp, traffic, call, status);
+          if (canFailOver) continue;
+          throw lastError;
         }
-        if (res.statusCode < 300) {
-          // a 2xx that is not a JSON object is the provider's fault (an HTML error page, a cut body): a 502 that
-          // repeats nothing of it, never the client's 400
-          answer = jsonObject(text);
-          if (!answer) {
-            lastError = unusableAnswer(dp, traffic, call, res.statusCode);
-            if (canFailOver) continue;
-            throw lastError;
-          }
-          const usage = answer.usage as Usage | undefined;
-          if (usage) record(caller, route, p, upstreamModel, usage);
-          if (output) refused = reportOutcome(output, answer, reply, traffic, route);
-        }
-        if (!stream && res.statusCode < 500) answered(dp, traffic, call, res.statusCode); // (a 5xx was judged already)
-        if (refused) throw refused;
-        if (guards && answer) text = guardedAnswer(guards, text, answer);
-        return reply
-          .status(res.statusCode)
-          .headers(endToEnd(res.headers, OWN_HEADERS))
-          .header('content-type', contentType)
-          .send(text);
+        const usage = answer.usage as Usage | undefined;
+        if (usage) record(caller, route, p, upstreamModel, usage);
+        if (output) refused = reportOutcome(output, answer, reply, traffic, route);
       }
-      // only ACTIVE answer guardrails change a stream; SHADOW ones judge the content the scanner keeps at its end
-      const acting = guards?.active.length ? guards : undefined;
-      const scanner = new SseUsageScanner(!!output || (!!guards && !acting)); // content a schema or shadow checks
-      const onUsage = (usage: Usage) => record(caller, route, p, upstreamModel, usage);
-      const headers = endToEnd(res.headers, OWN_HEADERS);
-      if (acting) await pipeGuardedStream(reply, res.statusCode, headers, res.body, scanner, onUsage, acting);
-      else await pipeStream(reply, res.statusCode, headers, res.body, scanner, onUsage);
-      if (guards && !acting) guards.recordShadow([scanner.content() ?? '']);
-      if (output) reportStreamOutcome(output, scanner.content(), traffic);
-      return;
+      if (!stream && status < 500) answered(dp, traffic, call, status); // (a 5xx was judged already)
+      if (refused) throw refused;
+      // the upstream's own answer goes on unless a guardrail re-wrote it: as the text read (node sends a string
+      // with the head in one write), or the bytes of one not read
+      const out = guards && answer ? guardedAnswer(guards, text!, answer) : text;
+      return sendAnswer(reply, status, exchange.headers, out ?? bytes);
     }
     throw new ApiError(
       'UPSTREAM_UNAVAILABLE',
@@ -205,6 +208,36 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
 function guardedAnswer(guards: AnswerGuards, text: string, answer: Record<string, unknown>): string {
   if (guards.shadow.length) guards.recordShadow(answerMessages(answer).map((m) => m.content as string));
   return guards.active.length ? guardAnswerText(guards.active, text, answer) : text;
+}
+
+/** The body sent to a provider: the chat with the provider's model, and usage asked for at a stream's end. */
+function upstreamBody(chat: Record<string, unknown>, model: string, stream: boolean): string {
+  const streamOptions = stream
+    ? { stream_options: { ...(isRecord(chat.stream_options) ? chat.stream_options : {}), include_usage: true } }
+    : undefined;
+  return JSON.stringify(chat.model === model && !streamOptions ? chat : { ...chat, model, ...streamOptions });
+}
+
+/** The value of a header among raw name/value pairs (the first of its name), or undefined. */
+function rawHeader(raw: Buffer[], name: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.length === name.length && raw[i]!.toString('latin1').toLowerCase() === name)
+      return raw[i + 1]!.toString('latin1');
+  return undefined;
+}
+
+/**
+ * A non-streamed answer written straight to the client: the reply's own headers (request id, rate limits), the
+ * upstream's end-to-end ones, and its body with our own length.
+ */
+function sendAnswer(reply: FastifyReply, status: number, upstreamHeaders: Buffer[], body: Buffer | string): void {
+  const headers = responseHeaders(reply, upstreamHeaders, OWN_HEADERS);
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  headers.push('content-type', rawHeader(upstreamHeaders, 'content-type') ?? 'application/json');
+  headers.push('content-length', String(length));
+  reply.hijack();
+  reply.raw.writeHead(status, headers);
+  reply.raw.end(body);
 }
 
 /** A JSON object's properties, or undefined for anything else (not JSON, an array, a string, null). */

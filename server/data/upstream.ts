@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { FastifyReply } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { ApiError } from '../errors';
@@ -6,19 +5,6 @@ import { isEgressDenied, neutralFailure, type Egress } from '../net/egress';
 import type { BreakerSettings } from './circuit-breaker';
 import type { DataPlane, Stoppable, Traffic } from './data-plane';
 import { responseHeaders } from './hop-headers';
-
-/**
- * Raised when the client goes away, so an upstream call in flight stops. An EventEmitter rather than an
- * AbortController: undici takes either, and the emitter costs far less per request.
- */
-export class ClientGone extends EventEmitter implements Stoppable {
-  left = false;
-
-  stop(): void {
-    this.left = true;
-    this.emit('abort');
-  }
-}
 
 export interface UpstreamCall {
   /** The upstream's URL (metrics, the operator's log): a provider's base URL or a service's target. */
@@ -162,36 +148,53 @@ export function unusableAnswer(
 }
 
 /**
- * One upstream call through its circuit breaker, bounded by undici's header and body timeouts. A connection error
- * or timeout throws (`UPSTREAM_ERROR`, `UPSTREAM_TIMEOUT`); an open circuit throws `CIRCUIT_OPEN` without calling.
- * A 5xx is returned, counted as a failure. Any other answer to a streamed call closes the circuit at once; a
- * non-streamed one is judged by the caller once it has read the body (`answered`, `unusableAnswer`, `unanswered`).
- * `gone` aborts the call, and its body later, when the client goes away.
+ * undici's handler for one upstream call, stopped when the client goes away. A class, so a call allocates one object
+ * and no closures; subclasses relay or collect the answer (`Relay` below, the LLM proxy's `LlmExchange`).
  */
-export async function callUpstream(
-  dp: DataPlane,
-  traffic: Traffic | undefined,
-  call: UpstreamCall,
-  gone: ClientGone,
-): Promise<Dispatcher.ResponseData> {
+export abstract class UpstreamHandler implements Dispatcher.DispatchHandler, Stoppable {
+  private abort?: (err: Error) => void;
+
+  constructor(
+    protected readonly dp: DataPlane,
+    protected readonly traffic: Traffic,
+    protected readonly call: UpstreamCall,
+  ) {}
+
+  stop(): void {
+    this.abort?.(new Error('The client went away'));
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.traffic.left) this.stop();
+  }
+
+  abstract onHeaders(status: number, raw: Buffer[], resume: () => void): boolean;
+  abstract onData(chunk: Buffer): boolean;
+  abstract onComplete(): void;
+  abstract onError(err: Error): void;
+}
+
+/**
+ * One upstream call through its circuit breaker (an open circuit throws `CIRCUIT_OPEN` without calling), bounded by
+ * undici's header timeout and, unless `streaming`, its body timeout; `handler` takes the answer as it comes, with no
+ * stream in between, and is stopped when the client goes away.
+ */
+export function dispatchUpstream(dp: DataPlane, traffic: Traffic, call: UpstreamCall, handler: UpstreamHandler): void {
   enter(dp, call);
-  let res: Dispatcher.ResponseData;
-  try {
-    res = await call.egress.dispatcher.request({
+  traffic.whileHere(handler);
+  call.egress.dispatcher.dispatch(
+    {
       origin: call.origin,
       path: call.path,
       method: call.method,
       headers: call.headers,
-      body: call.body,
-      signal: gone,
+      body: call.body ?? null,
       headersTimeout: call.timeoutMs,
       bodyTimeout: call.streaming ? 0 : call.timeoutMs,
-    });
-  } catch (err) {
-    throw unanswered(dp, traffic, call, gone.left, err);
-  }
-  if (call.streaming || res.statusCode >= 500) answered(dp, traffic, call, res.statusCode);
-  return res;
+    },
+    handler,
+  );
 }
 
 /**
@@ -208,44 +211,22 @@ export function relayUpstream(
   reply: FastifyReply,
   drop: ReadonlySet<string>,
 ): void {
-  enter(dp, call);
-  const relay = new Relay(dp, traffic, call, reply, drop);
-  traffic.whileHere(relay);
-  call.egress.dispatcher.dispatch(
-    {
-      origin: call.origin,
-      path: call.path,
-      method: call.method,
-      headers: call.headers,
-      body: call.body ?? null,
-      headersTimeout: call.timeoutMs,
-      bodyTimeout: call.timeoutMs,
-    },
-    relay,
-  );
+  dispatchUpstream(dp, traffic, call, new Relay(dp, traffic, call, reply, drop));
 }
 
-/** undici's handler for one relayed call: a class, so a request allocates one object and no closures. */
-class Relay implements Dispatcher.DispatchHandler, Stoppable {
-  private abort?: (err: Error) => void;
+/** The handler of a relayed call (`relayUpstream`). */
+class Relay extends UpstreamHandler {
   private resume?: () => void;
   private started = false;
 
   constructor(
-    private readonly dp: DataPlane,
-    private readonly traffic: Traffic,
-    private readonly call: UpstreamCall,
+    dp: DataPlane,
+    traffic: Traffic,
+    call: UpstreamCall,
     private readonly reply: FastifyReply,
     private readonly drop: ReadonlySet<string>,
-  ) {}
-
-  stop(): void {
-    this.abort?.(new Error('The client went away'));
-  }
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
-    if (this.traffic.left) this.stop();
+  ) {
+    super(dp, traffic, call);
   }
 
   onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
