@@ -116,6 +116,13 @@ suite('limits shared by two nodes through Redis (%s)', (dialect: TestDialect) =>
     expect(total).toBeLessThanOrEqual(limit + nodes.length * BATCH);
   });
 
+  test('a counter busier than a batch per round trip waits for Redis instead of refusing while the limit has room', async () => {
+    const path = await limitedRoute(1000);
+    // waves of ten on one node: ten admitted in one turn are twice the batch, so half wait for Redis's answer
+    const statuses = await burst(path, 200, nodes.slice(0, 1));
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+  });
+
   test('a refusal on one node follows what the other admitted, with the usual headers', async () => {
     const path = await limitedRoute(6);
     await new Promise((r) => setTimeout(r, 100)); // a flush or two: both calls are in Redis

@@ -43,6 +43,8 @@ export class BatchedCounts {
   private flushing = false;
   private again = false;
   private scheduled = false;
+  /** Callers waiting for the next answer of the shared store (see `confirmed`). */
+  private waiters: (() => void)[] = [];
 
   constructor(
     private readonly batch: number,
@@ -71,6 +73,17 @@ export class BatchedCounts {
     // near its limit a full batch goes at once; further from it the next tick is soon enough
     const unconfirmed = e.pending + e.sending;
     if (unconfirmed >= this.batch && e.shared + unconfirmed + this.near >= e.limit) this.kick();
+  }
+
+  /**
+   * Resolves when the next flush has been answered (or has failed): a held counter's unconfirmed requests are then
+   * counted, and the caller may decide again instead of refusing a request the limit still has room for.
+   */
+  confirmed(): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      this.kick();
+    });
   }
 
   /** What this process admitted on `key` and has not sent yet (what is being sent may be counted already). */
@@ -168,6 +181,9 @@ export class BatchedCounts {
       this.onFailure(err as Error);
     } finally {
       this.flushing = false;
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const wake of waiters) wake();
       if (this.again) {
         this.again = false;
         this.kick();

@@ -45,6 +45,10 @@ export class ClusterCounts implements CounterStore {
     this.batched.add(key, window, now);
   }
 
+  confirmed(): Promise<void> {
+    return this.batched.confirmed();
+  }
+
   /** Quotas counted back at start-up: the primary keeps the highest any worker read (each reads the same logs). */
   seed(key: string, count: number, window: LimitWindow): void {
     void this.primary.call('seed', { key, count, window }).catch(() => {});

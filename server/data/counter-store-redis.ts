@@ -82,6 +82,10 @@ export class RedisCounts implements CounterStore {
     return this.up ? this.batched.read(key, window, now, limit) : this.local.read(key, window, now);
   }
 
+  confirmed(): Promise<void> {
+    return this.up ? this.batched.confirmed() : Promise.resolve();
+  }
+
   add(key: string, window: LimitWindow, now: number): void {
     if (!this.up) return this.addAlone(key, window, now);
     this.batched.add(key, window, now);

@@ -31,6 +31,8 @@ export interface CounterStore {
   seed(key: string, count: number, window: LimitWindow, now: number): void;
   /** The counts under `keys` in their current windows (undefined: none), as every node sharing the store sees them. */
   peekMany(keys: string[], now: number): Promise<(number | undefined)[]>;
+  /** A shared store: resolves once the counts it sent last have been answered (a held counter may be free again). */
+  confirmed?(): Promise<void>;
   /** Forgets the counts under `keys` wherever they are kept; true when any was there. */
   resetMany(keys: string[]): Promise<boolean>;
   stop(): Promise<void>;

@@ -15,52 +15,25 @@ import { authenticateKey, type KeyCaller } from './key-auth';
 import { KeyUsage } from './key-usage';
 import { CLIENT_CERT } from './mtls';
 import { checkCertBinding } from './mtls-binding';
-import { DAY, MONTH, quotaCounters, RateLimiter, routeLimits, tierLimits } from './limiter';
+import {
+  DAY,
+  MONTH,
+  quotaCounters,
+  RateLimiter,
+  routeLimits,
+  tierLimits,
+  type LimitContext,
+  type LimitDecision,
+} from './limiter';
 import { limitCounts, sharedPriority } from './limit-counts';
 import { followHttpRoutes } from './route-match-http';
 import { DataPlaneMetrics, Gauge } from './metrics';
+import { TRAFFIC } from './traffic';
 
-/** Per-request state of a data-plane call, filled in as the request is authenticated, routed and proxied. */
-export const TRAFFIC = Symbol('portico.traffic');
+/** How long a request waits for a shared counter held on its last batch before it is refused (a few round trips). */
+const HELD_WAIT_MS = 50;
 
-/** What must stop when the client leaves before its answer: an upstream call in flight. */
-export interface Stoppable {
-  stop(): void;
-}
-
-export class Traffic {
-  readonly started = process.hrtime.bigint();
-  /** The client left before its answer was complete (logged as 499). */
-  left = false;
-  tenantId?: string;
-  keyId?: string;
-  routeId?: string;
-  /** The upstream that failed, for error events. */
-  upstream?: string;
-  error?: ApiError;
-  /** How the answer fared against the registered schema its request named (server/schemas/), for the request log. */
-  schemaValidation?: 'passed' | 'failed';
-  private inFlight?: Stoppable;
-
-  constructor(readonly kind: 'llm' | 'http') {}
-
-  /** Stops `call` when the client leaves, at once if it already has; one call at a time. */
-  whileHere(call: Stoppable): void {
-    if (this.left) call.stop();
-    else this.inFlight = call;
-  }
-
-  leave(): void {
-    this.left = true;
-    this.inFlight?.stop();
-  }
-}
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    [TRAFFIC]?: Traffic;
-  }
-}
+export { TRAFFIC, Traffic, type Stoppable } from './traffic';
 
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
@@ -191,7 +164,11 @@ export class DataPlane {
     return caller;
   }
 
-  /** Rate limits and quotas, then HARD budgets (LLM calls spend money; HTTP calls do not), before any upstream call. */
+  /**
+   * Rate limits and quotas, then HARD budgets (LLM calls spend money; HTTP calls do not), before any upstream call.
+   * A promise only when a shared counter is held (its last batch not yet confirmed): the request then waits for the
+   * store's answer, a round trip, rather than being refused while its limit has room.
+   */
   admit(
     request: FastifyRequest,
     reply: FastifyReply,
@@ -199,10 +176,38 @@ export class DataPlane {
     key: ApiKeyState | null,
     route: RouteState,
     budgets: boolean,
-  ): void {
+  ): void | Promise<void> {
     const traffic = request[TRAFFIC];
     if (traffic) traffic.routeId = route.id;
-    const decision = this.limiter.take({ tenant, key, route, clientIp: request.ip });
+    const ctx = { tenant, key, route, clientIp: request.ip };
+    const decision = this.limiter.take(ctx);
+    if (decision.held) return this.admitWhenConfirmed(request, reply, ctx, budgets);
+    this.admitted(request, reply, ctx, decision, budgets);
+  }
+
+  /** Asks again after each answer of the shared store, for at most HELD_WAIT_MS; still held then, it is refused. */
+  private async admitWhenConfirmed(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    ctx: LimitContext,
+    budgets: boolean,
+  ): Promise<void> {
+    const until = Date.now() + HELD_WAIT_MS;
+    let decision: LimitDecision;
+    do {
+      await this.limiter.confirmed();
+      decision = this.limiter.take(ctx);
+    } while (decision.held && Date.now() < until);
+    this.admitted(request, reply, ctx, decision, budgets);
+  }
+
+  private admitted(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    { tenant, key }: LimitContext,
+    decision: LimitDecision,
+    budgets: boolean,
+  ): void {
     if (decision.denied) {
       const rule = decision.denied;
       this.metrics.throttled.inc([tenant?.id ?? '', rule.reason]);

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { buffer } from 'node:stream/consumers';
 import type { Dispatcher } from 'undici';
 import { ApiError } from '../errors';
@@ -112,8 +112,16 @@ export const httpProxy = routePlugin<{ dp: DataPlane }>('portico-http-proxy', []
     const traffic = req[TRAFFIC]!;
     if (tenant) traffic.tenantId = tenant.id;
     if (applyPolicies(dp, req, reply, tenant, caller?.key ?? null, route)) return;
-    dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
+    const admitting = dp.admit(req, reply, tenant, caller?.key ?? null, route, false);
+    const query = q < 0 ? '' : url.slice(q);
+    // (not returned: fastify would take a promise that resolves before the answer for an empty reply)
+    if (admitting) admitting.then(() => relay(req, reply, route, path, query)).catch((err: Error) => reply.send(err));
+    else return relay(req, reply, route, path, query);
+  });
 
+  /** Calls the route's backend with the admitted request and relays its answer. */
+  function relay(req: FastifyRequest, reply: FastifyReply, route: HttpRoute, path: string, query: string) {
+    const traffic = req[TRAFFIC]!;
     const b = backendOf(gw.snapshot, route, gw.config.egressAllow);
     const call: UpstreamCall = {
       upstream: b.upstream,
@@ -121,7 +129,7 @@ export const httpProxy = routePlugin<{ dp: DataPlane }>('portico-http-proxy', []
       egress: b.egress,
       label: b.label,
       origin: b.origin,
-      path: backendPath(b.basePath, route, path, q < 0 ? '' : url.slice(q)),
+      path: backendPath(b.basePath, route, path, query),
       method: req.method as Dispatcher.HttpMethod,
       headers: forwardHeaders(req),
       timeoutMs: b.timeoutMs,
@@ -133,11 +141,10 @@ export const httpProxy = routePlugin<{ dp: DataPlane }>('portico-http-proxy', []
     // a small body of known length is read whole first (undici sends a buffer much faster than a stream); others stream
     if (length === undefined || length > SMALL_BODY)
       return relayUpstream(dp, traffic, { ...call, body: req.raw }, reply, RESPONSE_OWN);
-    // (not returned: fastify would take a promise that resolves before the answer for an empty reply)
     buffer(req.raw)
       .then((body) => relayUpstream(dp, traffic, { ...call, body }, reply, RESPONSE_OWN))
       .catch((err: Error) => reply.send(err));
-  });
+  }
 });
 
 /**

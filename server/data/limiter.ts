@@ -38,6 +38,11 @@ export interface LimitDecision {
   denied?: LimitRule;
   /** `x-ratelimit-limit`, `-remaining`, `-reset` of the tightest rule; with `retry-after` when refused. */
   headers: Record<string, string>;
+  /**
+   * Refused only because a shared store has not yet confirmed this process's last batch on a counter (see
+   * WindowCount.held): the caller may wait for {@link RateLimiter.confirmed} and ask again.
+   */
+  held?: boolean;
 }
 
 /**
@@ -73,7 +78,7 @@ export class RateLimiter {
       const rule = rules[i]!;
       const c = this.store.read(rule.key, rule.window, now, rule.limit);
       live.push(c);
-      if (c.held) return refusal({ ...rule, reason: 'rate_limit' }, now + 1000, now);
+      if (c.held) return { ...refusal({ ...rule, reason: 'rate_limit' }, now + 1000, now), held: true };
       if (c.count >= rule.limit) return refusal(rule, c.resetAt, now);
       const remaining = rule.limit - c.count - 1;
       if (remaining < tightestRemaining) [tightest, tightestRemaining] = [i, remaining];
@@ -83,6 +88,11 @@ export class RateLimiter {
       allowed: true,
       headers: headersOf(rules[tightest]!.limit, tightestRemaining, live[tightest]!.resetAt, now),
     };
+  }
+
+  /** Resolves when the shared store has answered the counts it sent last (at once for this process's memory). */
+  confirmed(): Promise<void> {
+    return this.store.confirmed?.() ?? Promise.resolve();
   }
 
   /** Starts a counter at `count` (quotas already spent, read back from request logs at start-up). */
