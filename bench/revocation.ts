@@ -34,7 +34,8 @@ export async function revocationBench(log: (line: string) => void = () => {}): P
     const url = await pg.database('revocation');
     await seedFleet(url, log);
     const dataDir = () => ({ PORTICO_DATA_DIR: mkdtempSync(join(tmpdir(), 'portico-bench-revoke-')) });
-    const all = await startNode(group, currentCheckout(), url, dataDir(), 'all');
+    // no admin rate limit: the writers go as fast as the node takes them
+    const all = await startNode(group, currentCheckout(), url, { ...dataDir(), PORTICO_ADMIN_RATE_LIMIT: '0' }, 'all');
     const data = await startNode(group, currentCheckout(), url, dataDir());
     const admin = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(all.admin + path, {
