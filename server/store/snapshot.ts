@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
-import type { Kind, ResourceDefinition, StateOfKind } from '../resources';
+import type { Kind, ResourceDefinition } from '../resources';
 import type { Db } from './schema';
+import { COMPACT_KEY_KIND, KeyEntries, loadKeyPages, type Held } from './snapshot-keys';
 
 /** One resource as the data plane reads it: identity plus its public state (typed per kind by the accessors). */
 export type SnapshotEntry = Record<string, unknown> & { id: string; tenant_id: string | null };
@@ -46,6 +47,7 @@ export class ConfigSnapshot extends EventEmitter {
   private lists = new Map<string, readonly SnapshotEntry[]>();
   private owned = new Map<string, Map<string | null, SnapshotEntry[]>>();
   private memos = new Map<string, unknown>();
+  private keys = new KeyEntries(); // makes compact key entries, sharing their strings (new with each full load)
   /** The kinds a memo was derived from (none given: any change drops it). */
   private memoKinds = new Map<string, readonly string[]>();
   private queue: Promise<void> = Promise.resolve();
@@ -56,8 +58,7 @@ export class ConfigSnapshot extends EventEmitter {
   private closed = false;
   private readonly kinds: readonly string[];
   private readonly sealedKinds: ReadonlySet<string>;
-  /** Count of full loads, for observability and tests. */
-  loads = 0;
+  loads = 0; // full loads so far, for observability and tests
 
   /** `definitions`: the kinds to hold (the registry's with `snapshot` not false). */
   constructor(
@@ -75,7 +76,7 @@ export class ConfigSnapshot extends EventEmitter {
    * a global one. Left out, any owner's: for global kinds (tenants, tiers) and ids no two owners share (server-made
    * key ids); never to resolve a reference, which is resolved in the tenant of the resource that names it.
    */
-  get<K extends Kind>(kind: K, id: string, tenantId?: string | null): StateOfKind<K> | undefined;
+  get<K extends Kind>(kind: K, id: string, tenantId?: string | null): Held<K> | undefined;
   /** A kind known only at run time (tests, generic code): an untyped entry. */
   get(kind: string, id: string, tenantId?: string | null): SnapshotEntry | undefined;
   get(kind: string, id: string, tenantId?: string | null): SnapshotEntry | undefined {
@@ -89,8 +90,8 @@ export class ConfigSnapshot extends EventEmitter {
   }
 
   /** Finds a resource by its lookup value (an API key by the hash of its plaintext). */
-  lookup<K extends Kind>(kind: K, lookup: string): StateOfKind<K> | undefined {
-    return this.byLookup.get(`${kind}:${lookup}`) as StateOfKind<K> | undefined;
+  lookup<K extends Kind>(kind: K, lookup: string): Held<K> | undefined {
+    return this.byLookup.get(`${kind}:${lookup}`) as Held<K> | undefined;
   }
 
   /** The sealed secret of a resource the snapshot holds (a credential), to be opened with the master key. */
@@ -99,7 +100,7 @@ export class ConfigSnapshot extends EventEmitter {
   }
 
   /** Every resource of a kind. The array is shared until the next change: read it, do not change it. */
-  all<K extends Kind>(kind: K): readonly StateOfKind<K>[];
+  all<K extends Kind>(kind: K): readonly Held<K>[];
   all(kind: string): readonly SnapshotEntry[];
   all(kind: string): readonly SnapshotEntry[] {
     let list = this.lists.get(kind);
@@ -115,7 +116,7 @@ export class ConfigSnapshot extends EventEmitter {
    * The resources of a kind one owner holds: a tenant's (`'acme'`) or the global ones (`null`), not both. Shared
    * until the next change, like `all`.
    */
-  ownedBy<K extends Kind>(kind: K, tenantId: string | null): readonly StateOfKind<K>[] {
+  ownedBy<K extends Kind>(kind: K, tenantId: string | null): readonly Held<K>[] {
     let byOwner = this.owned.get(kind);
     if (!byOwner) {
       byOwner = new Map();
@@ -126,7 +127,7 @@ export class ConfigSnapshot extends EventEmitter {
       }
       this.owned.set(kind, byOwner);
     }
-    return (byOwner.get(tenantId) ?? NONE) as readonly StateOfKind<K>[];
+    return (byOwner.get(tenantId) ?? NONE) as readonly Held<K>[];
   }
 
   /**
@@ -148,16 +149,23 @@ export class ConfigSnapshot extends EventEmitter {
   }
 
   private async loadAll(): Promise<void> {
+    const documents = this.kinds.filter((k) => k !== COMPACT_KEY_KIND);
     const rows = (await this.db
       .selectFrom('resources')
       .select(['kind', 'id', 'tenant_id', 'data', 'lookup', 'secret'])
-      .where('kind', 'in', [...this.kinds])
+      .where('kind', 'in', documents)
       .execute()) as Row[];
-    this.byKind = new Map(this.kinds.map((k) => [k, new Map()]));
-    this.byLookup = new Map();
-    this.lookupKeys = new WeakMap();
-    this.sealed = new WeakMap();
+    const keys = new KeyEntries();
+    const compact: [SnapshotEntry, string | null][] = [];
+    if (documents.length < this.kinds.length)
+      await loadKeyPages(this.db, (page) => {
+        for (const k of page) compact.push([keys.make(k.id, k.tenant_id, k), k.lookup]);
+      });
+    // all read: the state is replaced in one go, so no request meets a half-loaded snapshot
+    [this.byKind, this.byLookup, this.keys] = [new Map(this.kinds.map((k) => [k, new Map()])), new Map(), keys];
+    [this.lookupKeys, this.sealed] = [new WeakMap(), new WeakMap()];
     for (const row of rows) this.put(row);
+    for (const [entry, lookup] of compact) this.add(COMPACT_KEY_KIND, entry, lookup);
     this.changed();
     this.loads++;
     this.emit('reload');
@@ -237,17 +245,24 @@ export class ConfigSnapshot extends EventEmitter {
 
   /** Adds one row: by (kind, id, owner), by lookup value, and its sealed secret if the data plane needs it. */
   private put(row: Row): void {
-    const entry = toEntry(row);
-    const ids = this.byKind.get(row.kind)!;
-    let owners = ids.get(row.id);
-    if (!owners) ids.set(row.id, (owners = new Map()));
-    owners.set(row.tenant_id, entry);
-    if (row.lookup) {
-      const key = `${row.kind}:${row.lookup}`;
+    const entry =
+      row.kind === COMPACT_KEY_KIND
+        ? this.keys.make(row.id, row.tenant_id, row.data)
+        : { ...row.data, id: row.id, tenant_id: row.tenant_id };
+    this.add(row.kind, entry, row.lookup);
+    if (row.secret && this.sealedKinds.has(row.kind)) this.sealed.set(entry, row.secret);
+  }
+
+  private add(kind: string, entry: SnapshotEntry, lookup: string | null): void {
+    const ids = this.byKind.get(kind)!;
+    let owners = ids.get(entry.id);
+    if (!owners) ids.set(entry.id, (owners = new Map()));
+    owners.set(entry.tenant_id, entry);
+    if (lookup) {
+      const key = `${kind}:${lookup}`;
       this.byLookup.set(key, entry);
       this.lookupKeys.set(entry, key);
     }
-    if (row.secret && this.sealedKinds.has(row.kind)) this.sealed.set(entry, row.secret);
   }
 
   /** Forgets what was derived from the previous state of `kinds` (lists, memos), or of everything. */
@@ -283,7 +298,3 @@ export class ConfigSnapshot extends EventEmitter {
 }
 
 const NONE: readonly SnapshotEntry[] = [];
-
-function toEntry(row: Row): SnapshotEntry {
-  return { ...row.data, id: row.id, tenant_id: row.tenant_id };
-}
