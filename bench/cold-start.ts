@@ -94,7 +94,7 @@ async function measureStart(
 }
 
 /** 1,000 tenants, 100,000 keys and 10,000 HTTP routes, cloned in SQL from rows the admin API made (seconds, not hours). */
-async function seedFleet(url: string, log: (line: string) => void): Promise<void> {
+export async function seedFleet(url: string, log: (line: string) => void): Promise<void> {
   const group = new ProcessGroup();
   try {
     await startPortico(group, currentCheckout(), url, 'http://127.0.0.1:9');

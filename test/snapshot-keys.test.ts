@@ -1,6 +1,7 @@
 import { RESOURCES } from '../server/resources';
 import type { Db } from '../server/store/schema';
 import { ConfigSnapshot } from '../server/store/snapshot';
+import { KindIndex } from '../server/store/snapshot-index';
 import { loadKeyPages, type KeyRow } from '../server/store/snapshot-keys';
 import { openTestDatabase, testDialects } from './support/databases';
 
@@ -123,5 +124,38 @@ describe.each(testDialects())('compact API keys in the snapshot (%s)', (dialect)
     expect(snapshot.lookup('api_key', 'hash-3')).toBeUndefined();
     expect(snapshot.get('api_key', 'key_3')).toBeUndefined();
     await snapshot.close();
+  });
+});
+
+describe('the index of one kind in the snapshot', () => {
+  const entry = (id: string, tenant: string | null, v = 1) => ({ id, tenant_id: tenant, v });
+
+  test('an id resolves in the asking tenant, else globally; one owner or several alike', () => {
+    const index = new KindIndex();
+    index.add(entry('only', 'acme'), 'h-only');
+    index.add(entry('shared', null), null);
+    index.add(entry('shared', 'acme'), 'h-acme');
+    expect(index.get('only', 'acme')).toMatchObject({ tenant_id: 'acme' });
+    expect(index.get('only', 'beta')).toBeUndefined();
+    expect(index.get('only', null)).toBeUndefined();
+    expect(index.get('only')).toMatchObject({ tenant_id: 'acme' });
+    expect(index.get('shared', 'acme')).toMatchObject({ tenant_id: 'acme' });
+    expect(index.get('shared', 'beta')).toMatchObject({ tenant_id: null });
+    expect(index.get('shared', null)).toMatchObject({ tenant_id: null });
+    expect(index.get('shared')).toMatchObject({ tenant_id: null }); // the first added
+    expect([...index.entries()]).toHaveLength(3);
+  });
+
+  test('a replaced or dropped entry is no longer found by its old lookup value; a reused value stays', () => {
+    const index = new KindIndex();
+    index.add(entry('k1', 'acme', 1), 'hash-1');
+    index.add(entry('k1', 'acme', 2), 'hash-2'); // the same (id, owner) again: replaces it
+    expect(index.lookup('hash-1')).toBeUndefined();
+    expect(index.lookup('hash-2')).toMatchObject({ v: 2 });
+    index.add(entry('k2', 'acme'), 'hash-2'); // the value moved to another entry
+    index.drop('k1');
+    expect(index.lookup('hash-2')).toMatchObject({ id: 'k2' });
+    expect(index.get('k1')).toBeUndefined();
+    expect([...index.entries()].map((e) => e.id)).toEqual(['k2']);
   });
 });

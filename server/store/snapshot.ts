@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Kind, ResourceDefinition } from '../resources';
 import type { Db } from './schema';
+import { KindIndex } from './snapshot-index';
 import { COMPACT_KEY_KIND, KeyEntries, loadKeyPages, type Held } from './snapshot-keys';
 
 /** One resource as the data plane reads it: identity plus its public state (typed per kind by the accessors). */
@@ -21,9 +22,6 @@ interface Row {
 /** A burst of more notifications than this is one full reload rather than a long list of ids. */
 const FULL_RELOAD_AT = 500;
 
-/** The entries of one id in one kind, by owner: a tenant id, or null for a global one (ids are unique per owner). */
-type Owners = Map<string | null, SnapshotEntry>;
-
 /** Whether the data plane needs a kind's sealed secret in memory (still encrypted; opened per call). */
 const keepsSealed = (def: ResourceDefinition) => def.secret?.mode === 'encrypted' && def.secret.inSnapshot === true;
 
@@ -37,10 +35,7 @@ const keepsSealed = (def: ResourceDefinition) => def.secret?.mode === 'encrypted
  * by kind (`all('route')` is `RouteState[]`); the state was validated against its definition when it was written.
  */
 export class ConfigSnapshot extends EventEmitter {
-  private byKind = new Map<string, Map<string, Owners>>();
-  private byLookup = new Map<string, SnapshotEntry>();
-  /** An entry → its key in byLookup, so a refresh can drop the old one. */
-  private lookupKeys = new WeakMap<SnapshotEntry, string>();
+  private byKind = new Map<string, KindIndex>();
   /** An entry → its sealed (encrypted) secret, for kinds the data plane must use (provider credentials). */
   private sealed = new WeakMap<SnapshotEntry, string>();
   /** Per-kind lists and per-owner lists, built on first use and dropped when their kind changes. */
@@ -80,18 +75,12 @@ export class ConfigSnapshot extends EventEmitter {
   /** A kind known only at run time (tests, generic code): an untyped entry. */
   get(kind: string, id: string, tenantId?: string | null): SnapshotEntry | undefined;
   get(kind: string, id: string, tenantId?: string | null): SnapshotEntry | undefined {
-    const owners = this.byKind.get(kind)?.get(id);
-    if (!owners) return undefined;
-    const entry =
-      tenantId === undefined
-        ? owners.values().next().value
-        : ((tenantId !== null ? owners.get(tenantId) : undefined) ?? owners.get(null));
-    return entry;
+    return this.byKind.get(kind)?.get(id, tenantId);
   }
 
   /** Finds a resource by its lookup value (an API key by the hash of its plaintext). */
   lookup<K extends Kind>(kind: K, lookup: string): Held<K> | undefined {
-    return this.byLookup.get(`${kind}:${lookup}`) as Held<K> | undefined;
+    return this.byKind.get(kind)?.lookup(lookup) as Held<K> | undefined;
   }
 
   /** The sealed secret of a resource the snapshot holds (a credential), to be opened with the master key. */
@@ -105,9 +94,7 @@ export class ConfigSnapshot extends EventEmitter {
   all(kind: string): readonly SnapshotEntry[] {
     let list = this.lists.get(kind);
     if (!list) {
-      const entries: SnapshotEntry[] = [];
-      for (const owners of this.byKind.get(kind)?.values() ?? []) for (const e of owners.values()) entries.push(e);
-      this.lists.set(kind, (list = entries));
+      this.lists.set(kind, (list = [...(this.byKind.get(kind)?.entries() ?? [])]));
     }
     return list;
   }
@@ -162,8 +149,8 @@ export class ConfigSnapshot extends EventEmitter {
         for (const k of page) compact.push([keys.make(k.id, k.tenant_id, k), k.lookup]);
       });
     // all read: the state is replaced in one go, so no request meets a half-loaded snapshot
-    [this.byKind, this.byLookup, this.keys] = [new Map(this.kinds.map((k) => [k, new Map()])), new Map(), keys];
-    [this.lookupKeys, this.sealed] = [new WeakMap(), new WeakMap()];
+    [this.byKind, this.keys] = [new Map(this.kinds.map((k) => [k, new KindIndex()])), keys];
+    this.sealed = new WeakMap();
     for (const row of rows) this.put(row);
     for (const [entry, lookup] of compact) this.add(COMPACT_KEY_KIND, entry, lookup);
     this.changed();
@@ -235,12 +222,7 @@ export class ConfigSnapshot extends EventEmitter {
 
   /** Removes every owner's entry of one id (a refresh then puts back the rows that still exist). */
   private drop(kind: string, id: string): void {
-    const ids = this.byKind.get(kind)!;
-    for (const old of ids.get(id)?.values() ?? []) {
-      const key = this.lookupKeys.get(old);
-      if (key && this.byLookup.get(key) === old) this.byLookup.delete(key);
-    }
-    ids.delete(id);
+    this.byKind.get(kind)!.drop(id);
   }
 
   /** Adds one row: by (kind, id, owner), by lookup value, and its sealed secret if the data plane needs it. */
@@ -254,15 +236,7 @@ export class ConfigSnapshot extends EventEmitter {
   }
 
   private add(kind: string, entry: SnapshotEntry, lookup: string | null): void {
-    const ids = this.byKind.get(kind)!;
-    let owners = ids.get(entry.id);
-    if (!owners) ids.set(entry.id, (owners = new Map()));
-    owners.set(entry.tenant_id, entry);
-    if (lookup) {
-      const key = `${kind}:${lookup}`;
-      this.byLookup.set(key, entry);
-      this.lookupKeys.set(entry, key);
-    }
+    this.byKind.get(kind)!.add(entry, lookup);
   }
 
   /** Forgets what was derived from the previous state of `kinds` (lists, memos), or of everything. */
