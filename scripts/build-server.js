@@ -33,6 +33,9 @@ function buildBundle() {
     target: 'node20',
     format: 'cjs',
     external: EXTERNAL,
+    // import() becomes require(): the bundle runs from a V8 code cache (scripts/load-bundle.js), where Node 20 has
+    // no loader for an import(); every package it imports at run time (PGlite, nodemailer, esbuild) has a CommonJS build
+    supported: { 'dynamic-import': false },
     // whitespace only: fewer bytes to read and parse, while names stay readable in stack traces
     minifyWhitespace: true,
     sourcemap: 'linked',

@@ -31,9 +31,9 @@ function loadBundle(bundle) {
   }
   const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), {
     filename: bundle,
+    // no importModuleDynamically: Node 20 loses it on a script made from a code cache, so the bundle has no
+    // import() (scripts/build-server.js turns each into a require)
     cachedData,
-    // an import() in the bundle resolves as in any CommonJS module (Node ≥ 20.17; older: no import() is used at start)
-    importModuleDynamically: vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   if (!cachedData || script.cachedDataRejected) process.once('portico:serving', () => writeCache(script, cacheFile));
   const mod = new Module(bundle, module);

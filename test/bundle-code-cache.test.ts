@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -41,4 +41,13 @@ describe('the compiled bundle is loaded with a V8 code cache', () => {
     expect(start(bundle)).toEqual({ cache: 'none', value: 'other:bundle.cjs' });
     expect(start(bundle)).toEqual({ cache: 'used', value: 'other:bundle.cjs' });
   });
+
+  test('the real bundle has no import(): Node 20 has no loader for one in a script made from a code cache', () => {
+    const { freshBundle } = require('../scripts/build-server.js') as { freshBundle(): string | undefined };
+    const bundle = freshBundle();
+    expect(bundle).toBeDefined();
+    const source = readFileSync(bundle!, 'utf8');
+    // a call of import(), not a method named import (`.import(`, `async import(`) nor a word ending in it
+    expect(source.match(/(?<![\w$.])(?<!async )import\(/g) ?? []).toEqual([]);
+  }, 120_000);
 });
