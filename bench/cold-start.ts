@@ -203,7 +203,7 @@ export function renderColdStart(r: StartResult): string[] {
   return [
     '## Gateway start-up',
     '',
-    `\`node cli/portico.js serve\` (the compiled bundle) from exec to the first 200 from its data plane's \`/health/ready\`, each start a new process, ${ROUNDS} interleaved rounds (the order reversed every other round); module load is what the node logs (\`startup_ms.modules\`: loading the server's code), RSS is read when ready. The fleet is cloned in SQL from rows the admin API made.`,
+    `\`node cli/portico.js serve\` (the compiled bundle) from exec to the first 200 from its data plane's \`/health/ready\`, each start a new process, ${ROUNDS} interleaved rounds (the order reversed every other round); module load is what the node logs (\`startup_ms.modules\`: from the end of Node's own bootstrap to the server's code loaded, the bundle's compile included), RSS is read when ready. The fleet is cloned in SQL from rows the admin API made.`,
     '',
     '| case | ready (ms), median | range (ms) | module load (ms) | RSS when ready (MB) |',
     '|---|---|---|---|---|',
