@@ -16,7 +16,10 @@ import { ProcessGroup } from './processes';
  */
 
 const SMOKE = process.env.PORTICO_BENCH_SMOKE === '1';
-const ROUNDS = SMOKE ? 1 : 5;
+/** PORTICO_BENCH_START_ROUNDS: fewer rounds for a quick check (the published figures use 5). */
+const ROUNDS = SMOKE ? 1 : Number(process.env.PORTICO_BENCH_START_ROUNDS) || 5;
+/** PORTICO_BENCH_START_CASES: only the cases whose name contains this (e.g. `PostgreSQL`, `embedded`). */
+const ONLY = process.env.PORTICO_BENCH_START_CASES ?? '';
 const TOKEN = 'bench-start-owner-token-0123456789abcdef';
 const MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
 export const FLEET = { tenants: 1_000, keys: 100_000, routes: 10_000 };
@@ -129,7 +132,7 @@ export async function coldStartBench(log: (line: string) => void): Promise<Start
     const newDir = () => join(scratch, `data-${n++}`);
     const existing = newDir();
     await measureStart({ PORTICO_DATA_DIR: existing }); // made once; later starts find it
-    const cases: CaseSpec[] = [
+    let cases: CaseSpec[] = [
       { name: 'embedded, `memory://`', env: () => ({ PORTICO_DATA_DIR: 'memory://' }) },
       { name: 'embedded, new data dir (from the image)', env: () => ({ PORTICO_DATA_DIR: newDir() }) },
       {
@@ -138,7 +141,7 @@ export async function coldStartBench(log: (line: string) => void): Promise<Start
       },
       { name: 'embedded, existing data dir', env: () => ({ PORTICO_DATA_DIR: existing }) },
     ];
-    if (pg) {
+    if (pg && !ONLY.startsWith('embedded')) {
       const empty = await pg.database('start_empty');
       const fleet = await pg.database('start_fleet');
       await seedFleet(fleet, log);
@@ -158,6 +161,7 @@ export async function coldStartBench(log: (line: string) => void): Promise<Start
         },
       );
     }
+    cases = cases.filter((c) => c.name.includes(ONLY));
     const results: StartCase[] = cases.map((c) => ({ name: c.name, readyMs: [], modulesMs: [], rssMb: [] }));
     for (let round = 0; round < ROUNDS; round++)
       for (let i = 0; i < cases.length; i++) {
@@ -200,7 +204,7 @@ export function renderColdStart(r: StartResult): string[] {
   return [
     '## Gateway start-up',
     '',
-    `\`node cli/portico.js serve\` (the compiled bundle) from exec to the first 200 from its data plane's \`/health/ready\`, each start a new process, ${ROUNDS} interleaved rounds (the order reversed every other round); module load is what the node logs (\`startup_ms.modules\`: loading the server's code), RSS is read when ready. The fleet is cloned in SQL from rows the admin API made.`,
+    `\`node cli/portico.js serve\` (the compiled bundle) from exec to the first 200 from its data plane's \`/health/ready\`, each start a new process, ${ROUNDS} interleaved rounds (the order reversed every other round); module load is what the node logs (\`startup_ms.modules\`: from the end of Node's own bootstrap to the server's code loaded, the bundle's compile included), RSS is read when ready. The fleet is cloned in SQL from rows the admin API made.`,
     '',
     '| case | ready (ms), median | range (ms) | module load (ms) | RSS when ready (MB) |',
     '|---|---|---|---|---|',

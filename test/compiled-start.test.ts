@@ -19,7 +19,8 @@ function freshCopy(): string {
     encoding: 'utf8',
   }).split('\0');
   for (const file of tracked) {
-    if (!file || file.startsWith('dist/') || !existsSync(join(ROOT, file))) continue;
+    // (node_modules: a worktree's may be a symlink, which git lists as an untracked file; it is linked below)
+    if (!file || file.startsWith('dist/') || file === 'node_modules' || !existsSync(join(ROOT, file))) continue;
     mkdirSync(dirname(join(dir, file)), { recursive: true });
     cpSync(join(ROOT, file), join(dir, file));
   }

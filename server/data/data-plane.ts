@@ -7,7 +7,8 @@ import type { Gateway } from '../gateway';
 import { pruneQuotaUsage, quotaUsage } from '../store/quota-usage';
 import type { PriorityAdmission } from '../priority/admission';
 import { dataPlanePriority } from '../priority/instance';
-import type { ApiKeyState, RouteState, TenantState } from '../resources';
+import type { RouteState, TenantState } from '../resources';
+import type { SnapshotApiKey } from '../store/snapshot-keys';
 import { recordWriter, type BatchTable, type BatchWriter } from './batch-writer';
 import { BudgetTracker } from './budget-tracker';
 import { CircuitBreakers } from './circuit-breaker';
@@ -173,7 +174,7 @@ export class DataPlane {
     request: FastifyRequest,
     reply: FastifyReply,
     tenant: TenantState | null,
-    key: ApiKeyState | null,
+    key: SnapshotApiKey | null,
     route: RouteState,
     budgets: boolean,
   ): void | Promise<void> {

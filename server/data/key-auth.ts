@@ -1,12 +1,14 @@
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../errors';
 import { hashToken } from '../lib/secrets';
-import type { ApiKeyState, TenantState } from '../resources';
+import type { TenantState } from '../resources';
 import { API_KEY_PREFIX } from '../resources/api-key';
 import type { ConfigSnapshot } from '../store/snapshot';
+import type { SnapshotApiKey } from '../store/snapshot-keys';
 
 export interface KeyCaller {
-  key: ApiKeyState;
+  /** What the snapshot holds of the key: what authentication, limits and the mTLS binding read. */
+  key: SnapshotApiKey;
   tenant: TenantState;
 }
 

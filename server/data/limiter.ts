@@ -1,4 +1,5 @@
-import type { ApiKeyState, RateLimitTierState, RouteState, TenantState } from '../resources';
+import type { RateLimitTierState, RouteState, TenantState } from '../resources';
+import type { SnapshotApiKey } from '../store/snapshot-keys';
 import { MemoryCounts, type CounterStore, type LimitWindow, type WindowCount } from './counter-store';
 
 export type { LimitWindow } from './counter-store';
@@ -20,7 +21,7 @@ export interface LimitContext {
   /** The caller's tenant; null on a global HTTP route called without a key. */
   tenant: TenantState | null;
   /** The caller's API key, or null on an HTTP route without `auth_required`. */
-  key: ApiKeyState | null;
+  key: SnapshotApiKey | null;
   route: RouteState;
   /** Who is counted when there is no key: the client address. */
   clientIp: string;

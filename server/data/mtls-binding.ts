@@ -1,5 +1,5 @@
 import { ApiError } from '../errors';
-import type { ApiKeyState } from '../resources';
+import type { SnapshotApiKey } from '../store/snapshot-keys';
 import type { ClientCert } from './mtls';
 
 /** The key metadata entry that binds an API key to client certificates: SHA-256 fingerprints, comma-separated. */
@@ -12,7 +12,7 @@ const normalised = (fingerprint: string) => fingerprint.replace(/[\s:]/g, '').to
  * A key bound to client certificates serves only requests that present one of them (verified by the data port or a
  * trusted proxy): a stolen key is of no use without the certificate's private key. Unbound keys are unaffected.
  */
-export function checkCertBinding(key: ApiKeyState, cert: ClientCert | undefined): void {
+export function checkCertBinding(key: SnapshotApiKey, cert: ClientCert | undefined): void {
   const bound = key.metadata[CERT_BINDING_METADATA];
   if (bound === undefined) return;
   const allowed = bound.split(',').map(normalised).filter(Boolean);

@@ -4,7 +4,8 @@ import { PolicyIndex, type CompiledPolicy, type PolicyInput } from '../policies/
 import { decide, redact, targets, type PolicyRequest, type RequestIdentity } from '../policies/evaluate';
 import { shadowStatsOf, type ShadowStats } from '../policies/shadow-stats';
 import type { BodyOf } from '../policies/types';
-import type { ApiKeyState, RouteState, TenantState } from '../resources';
+import type { RouteState, TenantState } from '../resources';
+import type { SnapshotApiKey } from '../store/snapshot-keys';
 import type { ConfigSnapshot } from '../store/snapshot';
 import type { DataPlane } from './data-plane';
 import { RateLimiter, type LimitContext, type LimitRule, type LimitWindow } from './limiter';
@@ -161,7 +162,7 @@ export function applyPolicies(
   req: FastifyRequest,
   reply: FastifyReply,
   tenant: TenantState | null,
-  key: ApiKeyState | null,
+  key: SnapshotApiKey | null,
   route: RouteState,
   chat?: ChatBody,
 ): boolean {
@@ -220,7 +221,7 @@ export function answerGuardsOf(
   dp: DataPlane,
   req: FastifyRequest,
   tenant: TenantState,
-  key: ApiKeyState,
+  key: SnapshotApiKey,
   route: RouteState,
 ): AnswerGuards | undefined {
   const index = policyIndex(dp.gw.snapshot);

@@ -1,13 +1,14 @@
 import type { Gateway } from '../gateway';
 import { approvalGate } from './approval-gate';
-import type { ApiKeyState, McpServerState, TenantState } from '../resources';
+import type { McpServerState, TenantState } from '../resources';
+import type { SnapshotApiKey } from '../store/snapshot-keys';
 
 /** One `tools/call` the MCP proxy is about to forward. */
 export interface ToolCall {
   gw: Gateway;
   server: McpServerState;
   tenant: TenantState;
-  key: ApiKeyState;
+  key: SnapshotApiKey;
   /** The upstream session it belongs to, when the client sent `mcp-session-id`. */
   sessionId: string | null;
   tool: string;

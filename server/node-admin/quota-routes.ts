@@ -7,14 +7,14 @@ import { callContext } from '../control/request-state';
 import type { ResourceService } from '../control/resource-service';
 import { limiterOf } from '../data/data-plane';
 import { quotaCounters, type RateLimiter } from '../data/limiter';
-import type { ApiKeyState } from '../resources';
+import type { SnapshotApiKey } from '../store/snapshot-keys';
 import { rateLimitTier } from '../resources/rate-limit-tier';
 import { recordQuotaReset } from '../store/quota-resets';
 import type { ControlPlaneBreaker } from './control-plane-breaker';
 import { consumerParams, done, quota } from './schemas';
 
 /** Counts read from the limiter's store in one round, many keys at a time (a shared store reads them in batches). */
-async function countsOf(limiter: RateLimiter, keys: ApiKeyState[]) {
+async function countsOf(limiter: RateLimiter, keys: SnapshotApiKey[]) {
   const names = keys.flatMap((key) => {
     const counters = quotaCounters(key.tenant_id, key.id);
     return [counters.day, counters.month];
@@ -27,7 +27,7 @@ async function countsOf(limiter: RateLimiter, keys: ApiKeyState[]) {
  * A consumer's quota: its key's counts today and this month (UTC) against its tier's quotas; undefined when it has
  * no quota data (no tier quota and nothing counted).
  */
-function quotaOf(gw: Gateway, key: ApiKeyState, day: number | undefined, month: number | undefined) {
+function quotaOf(gw: Gateway, key: SnapshotApiKey, day: number | undefined, month: number | undefined) {
   const tier = key.rate_limit_tier ? gw.snapshot.get('rate_limit_tier', key.rate_limit_tier, null) : undefined;
   const dailyLimit = tier?.daily_quota ?? null;
   const monthlyLimit = tier?.monthly_quota ?? null;
@@ -57,7 +57,7 @@ export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; 
   [ZOD_SCHEMAS],
   async (app, { gw, service, breaker }) => {
     const tags = ['Quotas'];
-    const consumers = async (keys = gw.snapshot.all('api_key') as ApiKeyState[]) => {
+    const consumers = async (keys = gw.snapshot.all('api_key') as SnapshotApiKey[]) => {
       const limiter = limiterOf(gw);
       if (!limiter) return [];
       const counts = await countsOf(limiter, keys);
@@ -69,7 +69,7 @@ export const quotaRoutes = routePlugin<{ gw: Gateway; service: ResourceService; 
       return out;
     };
     const one = async (id: string) => {
-      const keys = (gw.snapshot.all('api_key') as ApiKeyState[]).filter((key) => key.id === id);
+      const keys = (gw.snapshot.all('api_key') as SnapshotApiKey[]).filter((key) => key.id === id);
       const [found] = await consumers(keys);
       if (!found) throw new ApiError('NOT_FOUND', `Consumer "${id}" has no quota data on this node`);
       return found;

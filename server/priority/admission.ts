@@ -1,5 +1,6 @@
 import { ApiError } from '../errors';
-import type { ApiKeyState, TenantState } from '../resources';
+import type { TenantState } from '../resources';
+import type { SnapshotApiKey } from '../store/snapshot-keys';
 import type { PrioritySettings } from './settings';
 
 /** The metadata key a tenant (set by the platform) or an API key (set by its tenant) names its priority tier with. */
@@ -44,7 +45,7 @@ export class PriorityAdmission {
    * default; its key may name a lower one (a batch job's key on `bulk`), never a higher one. Unknown names are
    * ignored.
    */
-  tierOf(tenant: TenantState | null, key: ApiKeyState | null): string {
+  tierOf(tenant: TenantState | null, key: SnapshotApiKey | null): string {
     const known = (name: string | undefined) => (name !== undefined && this.rank.has(name) ? name : undefined);
     const tenantTier = known(tenant?.metadata[TIER_METADATA_KEY]) ?? this.settings.defaultTier;
     const keyTier = known(key?.metadata[TIER_METADATA_KEY]);
@@ -52,7 +53,7 @@ export class PriorityAdmission {
   }
 
   /** Takes a place for the request, or refuses it with 429 when its tier's share is full. Once per request. */
-  admit(request: object, tenant: TenantState | null, key: ApiKeyState | null): void {
+  admit(request: object, tenant: TenantState | null, key: SnapshotApiKey | null): void {
     if (this.settings.maxConcurrent === 0 || (request as Holder)[HELD] !== undefined) return;
     const tier = this.tierOf(tenant, key);
     const tenantId = tenant?.id ?? '';

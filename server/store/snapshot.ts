@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type { Kind, ResourceDefinition, StateOfKind } from '../resources';
+import type { Kind, ResourceDefinition } from '../resources';
 import type { Db } from './schema';
+import { KindIndex } from './snapshot-index';
+import { COMPACT_KEY_KIND, KeyEntries, loadKeyPages, type Held } from './snapshot-keys';
 
 /** One resource as the data plane reads it: identity plus its public state (typed per kind by the accessors). */
 export type SnapshotEntry = Record<string, unknown> & { id: string; tenant_id: string | null };
@@ -20,9 +22,6 @@ interface Row {
 /** A burst of more notifications than this is one full reload rather than a long list of ids. */
 const FULL_RELOAD_AT = 500;
 
-/** The entries of one id in one kind, by owner: a tenant id, or null for a global one (ids are unique per owner). */
-type Owners = Map<string | null, SnapshotEntry>;
-
 /** Whether the data plane needs a kind's sealed secret in memory (still encrypted; opened per call). */
 const keepsSealed = (def: ResourceDefinition) => def.secret?.mode === 'encrypted' && def.secret.inSnapshot === true;
 
@@ -36,16 +35,14 @@ const keepsSealed = (def: ResourceDefinition) => def.secret?.mode === 'encrypted
  * by kind (`all('route')` is `RouteState[]`); the state was validated against its definition when it was written.
  */
 export class ConfigSnapshot extends EventEmitter {
-  private byKind = new Map<string, Map<string, Owners>>();
-  private byLookup = new Map<string, SnapshotEntry>();
-  /** An entry → its key in byLookup, so a refresh can drop the old one. */
-  private lookupKeys = new WeakMap<SnapshotEntry, string>();
+  private byKind = new Map<string, KindIndex>();
   /** An entry → its sealed (encrypted) secret, for kinds the data plane must use (provider credentials). */
   private sealed = new WeakMap<SnapshotEntry, string>();
   /** Per-kind lists and per-owner lists, built on first use and dropped when their kind changes. */
   private lists = new Map<string, readonly SnapshotEntry[]>();
   private owned = new Map<string, Map<string | null, SnapshotEntry[]>>();
   private memos = new Map<string, unknown>();
+  private keys = new KeyEntries(); // makes compact key entries, sharing their strings (new with each full load)
   /** The kinds a memo was derived from (none given: any change drops it). */
   private memoKinds = new Map<string, readonly string[]>();
   private queue: Promise<void> = Promise.resolve();
@@ -56,8 +53,7 @@ export class ConfigSnapshot extends EventEmitter {
   private closed = false;
   private readonly kinds: readonly string[];
   private readonly sealedKinds: ReadonlySet<string>;
-  /** Count of full loads, for observability and tests. */
-  loads = 0;
+  loads = 0; // full loads so far, for observability and tests
 
   /** `definitions`: the kinds to hold (the registry's with `snapshot` not false). */
   constructor(
@@ -75,22 +71,16 @@ export class ConfigSnapshot extends EventEmitter {
    * a global one. Left out, any owner's: for global kinds (tenants, tiers) and ids no two owners share (server-made
    * key ids); never to resolve a reference, which is resolved in the tenant of the resource that names it.
    */
-  get<K extends Kind>(kind: K, id: string, tenantId?: string | null): StateOfKind<K> | undefined;
+  get<K extends Kind>(kind: K, id: string, tenantId?: string | null): Held<K> | undefined;
   /** A kind known only at run time (tests, generic code): an untyped entry. */
   get(kind: string, id: string, tenantId?: string | null): SnapshotEntry | undefined;
   get(kind: string, id: string, tenantId?: string | null): SnapshotEntry | undefined {
-    const owners = this.byKind.get(kind)?.get(id);
-    if (!owners) return undefined;
-    const entry =
-      tenantId === undefined
-        ? owners.values().next().value
-        : ((tenantId !== null ? owners.get(tenantId) : undefined) ?? owners.get(null));
-    return entry;
+    return this.byKind.get(kind)?.get(id, tenantId);
   }
 
   /** Finds a resource by its lookup value (an API key by the hash of its plaintext). */
-  lookup<K extends Kind>(kind: K, lookup: string): StateOfKind<K> | undefined {
-    return this.byLookup.get(`${kind}:${lookup}`) as StateOfKind<K> | undefined;
+  lookup<K extends Kind>(kind: K, lookup: string): Held<K> | undefined {
+    return this.byKind.get(kind)?.lookup(lookup) as Held<K> | undefined;
   }
 
   /** The sealed secret of a resource the snapshot holds (a credential), to be opened with the master key. */
@@ -99,14 +89,12 @@ export class ConfigSnapshot extends EventEmitter {
   }
 
   /** Every resource of a kind. The array is shared until the next change: read it, do not change it. */
-  all<K extends Kind>(kind: K): readonly StateOfKind<K>[];
+  all<K extends Kind>(kind: K): readonly Held<K>[];
   all(kind: string): readonly SnapshotEntry[];
   all(kind: string): readonly SnapshotEntry[] {
     let list = this.lists.get(kind);
     if (!list) {
-      const entries: SnapshotEntry[] = [];
-      for (const owners of this.byKind.get(kind)?.values() ?? []) for (const e of owners.values()) entries.push(e);
-      this.lists.set(kind, (list = entries));
+      this.lists.set(kind, (list = [...(this.byKind.get(kind)?.entries() ?? [])]));
     }
     return list;
   }
@@ -115,7 +103,7 @@ export class ConfigSnapshot extends EventEmitter {
    * The resources of a kind one owner holds: a tenant's (`'acme'`) or the global ones (`null`), not both. Shared
    * until the next change, like `all`.
    */
-  ownedBy<K extends Kind>(kind: K, tenantId: string | null): readonly StateOfKind<K>[] {
+  ownedBy<K extends Kind>(kind: K, tenantId: string | null): readonly Held<K>[] {
     let byOwner = this.owned.get(kind);
     if (!byOwner) {
       byOwner = new Map();
@@ -126,7 +114,7 @@ export class ConfigSnapshot extends EventEmitter {
       }
       this.owned.set(kind, byOwner);
     }
-    return (byOwner.get(tenantId) ?? NONE) as readonly StateOfKind<K>[];
+    return (byOwner.get(tenantId) ?? NONE) as readonly Held<K>[];
   }
 
   /**
@@ -148,16 +136,23 @@ export class ConfigSnapshot extends EventEmitter {
   }
 
   private async loadAll(): Promise<void> {
+    const documents = this.kinds.filter((k) => k !== COMPACT_KEY_KIND);
     const rows = (await this.db
       .selectFrom('resources')
       .select(['kind', 'id', 'tenant_id', 'data', 'lookup', 'secret'])
-      .where('kind', 'in', [...this.kinds])
+      .where('kind', 'in', documents)
       .execute()) as Row[];
-    this.byKind = new Map(this.kinds.map((k) => [k, new Map()]));
-    this.byLookup = new Map();
-    this.lookupKeys = new WeakMap();
+    const keys = new KeyEntries();
+    const compact: [SnapshotEntry, string | null][] = [];
+    if (documents.length < this.kinds.length)
+      await loadKeyPages(this.db, (page) => {
+        for (const k of page) compact.push([keys.make(k.id, k.tenant_id, k), k.lookup]);
+      });
+    // all read: the state is replaced in one go, so no request meets a half-loaded snapshot
+    [this.byKind, this.keys] = [new Map(this.kinds.map((k) => [k, new KindIndex()])), keys];
     this.sealed = new WeakMap();
     for (const row of rows) this.put(row);
+    for (const [entry, lookup] of compact) this.add(COMPACT_KEY_KIND, entry, lookup);
     this.changed();
     this.loads++;
     this.emit('reload');
@@ -227,27 +222,21 @@ export class ConfigSnapshot extends EventEmitter {
 
   /** Removes every owner's entry of one id (a refresh then puts back the rows that still exist). */
   private drop(kind: string, id: string): void {
-    const ids = this.byKind.get(kind)!;
-    for (const old of ids.get(id)?.values() ?? []) {
-      const key = this.lookupKeys.get(old);
-      if (key && this.byLookup.get(key) === old) this.byLookup.delete(key);
-    }
-    ids.delete(id);
+    this.byKind.get(kind)!.drop(id);
   }
 
   /** Adds one row: by (kind, id, owner), by lookup value, and its sealed secret if the data plane needs it. */
   private put(row: Row): void {
-    const entry = toEntry(row);
-    const ids = this.byKind.get(row.kind)!;
-    let owners = ids.get(row.id);
-    if (!owners) ids.set(row.id, (owners = new Map()));
-    owners.set(row.tenant_id, entry);
-    if (row.lookup) {
-      const key = `${row.kind}:${row.lookup}`;
-      this.byLookup.set(key, entry);
-      this.lookupKeys.set(entry, key);
-    }
+    const entry =
+      row.kind === COMPACT_KEY_KIND
+        ? this.keys.make(row.id, row.tenant_id, row.data)
+        : { ...row.data, id: row.id, tenant_id: row.tenant_id };
+    this.add(row.kind, entry, row.lookup);
     if (row.secret && this.sealedKinds.has(row.kind)) this.sealed.set(entry, row.secret);
+  }
+
+  private add(kind: string, entry: SnapshotEntry, lookup: string | null): void {
+    this.byKind.get(kind)!.add(entry, lookup);
   }
 
   /** Forgets what was derived from the previous state of `kinds` (lists, memos), or of everything. */
@@ -283,7 +272,3 @@ export class ConfigSnapshot extends EventEmitter {
 }
 
 const NONE: readonly SnapshotEntry[] = [];
-
-function toEntry(row: Row): SnapshotEntry {
-  return { ...row.data, id: row.id, tenant_id: row.tenant_id };
-}

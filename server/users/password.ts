@@ -21,6 +21,17 @@ export function hashPassword(password: string): string {
 }
 
 /**
+ * A stored hash that no password matches (random bytes where the hash goes), with the parameters hashPassword
+ * uses: checking a password against it costs what checking a real one does. Made without running scrypt, so
+ * loading the module that keeps one costs nothing.
+ */
+export function unmatchableHash(): string {
+  return ['scrypt', N, R, P, randomBytes(16).toString('base64url'), randomBytes(KEY_LENGTH).toString('base64url')].join(
+    '$',
+  );
+}
+
+/**
  * True when `password` matches the stored hash; false for a wrong password or a stored value that is not a hash.
  * Asynchronous (the thread pool), so sign-in attempts do not stall the event loop.
  */

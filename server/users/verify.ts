@@ -3,10 +3,10 @@ import { user } from '../resources/user';
 import { findResourceByLookup } from '../store/resource-store';
 import type { Executor } from '../store/schema';
 import { toPublic, type PublicResource } from '../control/resource-list';
-import { hashPassword, verifyPassword } from './password';
+import { unmatchableHash, verifyPassword } from './password';
 
 // compared against when no user matches, so an unknown email takes as long as a wrong password
-const DECOY = hashPassword('decoy password, never valid');
+const DECOY = unmatchableHash();
 
 /**
  * The user an email and password sign in as, or undefined: unknown email, wrong password, no password set yet (an

@@ -33,11 +33,16 @@ export class PGliteThread {
     worker.on('exit', (code) => this.fail(new Error(`Connection terminated: the PGlite thread exited (code ${code})`)));
   }
 
-  /** Starts the worker on `dataDir` (loading `image` where no database is yet) and waits until PGlite is open. */
-  static async start(dataDir: string, image: Uint8Array | undefined): Promise<PGliteThread> {
+  /**
+   * Starts the worker on `dataDir` (loading `image` where no database is yet: its bytes, or the path of its file,
+   * which the worker reads itself) and waits until PGlite is open.
+   */
+  static async start(dataDir: string, image: Uint8Array | string | undefined): Promise<PGliteThread> {
     // the image's bytes move to the worker rather than being copied
-    const transferList = image ? [image.buffer as ArrayBuffer] : [];
-    const worker = new Worker(WORKER_SCRIPT, { workerData: { dataDir, image }, transferList });
+    const transferList = image instanceof Uint8Array ? [image.buffer as ArrayBuffer] : [];
+    const workerData =
+      typeof image === 'string' ? { dataDir, imagePath: image } : { dataDir, image: image ?? undefined };
+    const worker = new Worker(WORKER_SCRIPT, { workerData, transferList });
     await new Promise<void>((resolve, reject) => {
       const onExit = (code: number) => reject(new Error(`the PGlite thread exited while opening (code ${code})`));
       worker.once('error', reject);

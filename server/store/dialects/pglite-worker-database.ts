@@ -8,10 +8,12 @@ import { PGliteWorkerDialect, PGliteWorkerDriver, SessionLock } from './pglite-w
 
 /**
  * Embedded PGlite in a worker thread: kysely, the snapshot feed, NOTIFY and COPY all reach it by message, so the
- * gateway's thread only sends statements and reads answers. `image` is loaded only where no database is yet.
+ * gateway's thread only sends statements and reads answers. `image` (bytes, or its file) is loaded only where no
+ * database is yet.
  */
-export async function openPGliteWorker(dataDir: string, image: Blob | undefined): Promise<OpenDatabase> {
-  const bytes = image ? new Uint8Array(await image.arrayBuffer()) : undefined;
+export async function openPGliteWorker(dataDir: string, image: Blob | string | undefined): Promise<OpenDatabase> {
+  // a file's path goes as is: the worker reads it, while this thread goes on (and never holds its 40 MB)
+  const bytes = image instanceof Blob ? new Uint8Array(await image.arrayBuffer()) : image;
   const thread = await PGliteThread.start(dataDir, bytes);
   const lock = new SessionLock();
   const driver = new PGliteWorkerDriver(thread, lock, { urgent: false, owner: true });

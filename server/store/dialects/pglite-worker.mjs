@@ -3,7 +3,9 @@
 // gateway's request thread. Plain JavaScript, so the same file runs under tsx, jest and the compiled bundle alike.
 // The other end is server/store/dialects/pglite-thread.ts; every message it sends has an `id` answered once.
 import { parentPort, workerData } from 'node:worker_threads';
+import { readFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { writeImageFiles } from './pglite-image-files.mjs';
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 
@@ -21,10 +23,25 @@ function describeError(err) {
 /** @type {Map<number, () => Promise<void>>} */
 const unlistens = new Map();
 
+/** The starting image: its bytes as given, or read here from its file (the request thread never holds them). */
+function startingImage() {
+  const { image, imagePath } = workerData;
+  if (image || !imagePath) return image;
+  try {
+    return readFileSync(imagePath);
+  } catch (err) {
+    if (err?.code === 'ENOENT') return undefined; // no image installed: initdb, as before
+    throw err;
+  }
+}
+
 async function open() {
-  const { dataDir, image } = workerData;
-  const loadDataDir = image ? new Blob([image]) : undefined;
-  return PGlite.create({ ...(dataDir === 'memory://' ? {} : { dataDir }), loadDataDir });
+  const { dataDir } = workerData;
+  const image = startingImage();
+  if (dataDir === 'memory://') return PGlite.create({ loadDataDir: image ? new Blob([image]) : undefined });
+  // a new data directory: its files written here, and PGlite opens them as an existing database
+  const written = image && writeImageFiles(Buffer.from(image.buffer, image.byteOffset, image.byteLength), dataDir);
+  return PGlite.create({ dataDir, loadDataDir: image && !written ? new Blob([image]) : undefined });
 }
 
 /** @param {import('@electric-sql/pglite').PGlite} client */

@@ -32,8 +32,8 @@ export async function openPGlite({
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   // PGlite loads an image only where no database is yet (it refuses to overwrite one)
   const fresh = inMemory || !existsSync(join(dataDir, 'PG_VERSION'));
-  const loadDataDir = fresh ? await readImage(image) : undefined;
-  return thread === 'worker' ? openPGliteWorker(dataDir, loadDataDir) : openInProcess(dataDir, loadDataDir);
+  if (thread === 'worker') return openPGliteWorker(dataDir, fresh ? image : undefined);
+  return openInProcess(dataDir, fresh ? await readImage(image) : undefined);
 }
 
 /** PGlite in the caller's thread, through kysely-pglite-dialect. */
