@@ -3,9 +3,9 @@
 // module load. So the bundle is compiled here as Node's own loader would (the CommonJS wrapper, in this context),
 // with the code V8 produced on an earlier start, and a start without a usable cache leaves one for the next: written
 // once the gateway serves (`portico:serving`), so it holds the functions a start compiled, not only the top level.
-const { readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
+const { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
 const Module = require('node:module');
-const { dirname } = require('node:path');
+const { basename, dirname, join } = require('node:path');
 const vm = require('node:vm');
 
 /**
@@ -52,6 +52,11 @@ function writeCache(script, cacheFile) {
       const aside = `${cacheFile}.${process.pid}.tmp`;
       writeFileSync(aside, script.createCachedData());
       renameSync(aside, cacheFile);
+      // the caches of earlier builds of this bundle are of no use again
+      const [dir, name] = [dirname(cacheFile), basename(cacheFile)];
+      const bundleName = name.slice(0, name.lastIndexOf('.', name.length - '.cache'.length - 1));
+      for (const f of readdirSync(dir))
+        if (f !== name && f.startsWith(`${bundleName}.`) && f.endsWith('.cache')) rmSync(join(dir, f), { force: true });
     } catch {
       // no cache: the next start compiles the bundle again, as without one
     }
