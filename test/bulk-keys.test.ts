@@ -1,14 +1,14 @@
 import pino from 'pino';
 import { testDialects } from './support/databases';
 import { createRoute, inSnapshot, uniqueId } from './support/fixtures';
-import { startDataPlane, startTestGateway, type TestGateway } from './support/gateway';
-import { MockHttp } from './support/mock-http';
+import { type TestGateway, startProxyBed, stopProxyBed, type TestDataPlane } from './support/gateway';
+import type { MockHttp } from './support/mock-http';
 
 const bulk = (tenantId: string) => `/v1/admin/tenants/${tenantId}/keys/bulk`;
 
 describe.each(testDialects())('bulk API keys (%s)', (dialect) => {
   let t: TestGateway;
-  let data: Awaited<ReturnType<typeof startDataPlane>>;
+  let data: TestDataPlane;
   let backend: MockHttp;
   let backendUrl: string;
   const logText: string[] = [];
@@ -24,17 +24,10 @@ describe.each(testDialects())('bulk API keys (%s)', (dialect) => {
   const keyCount = async (tenantId: string) =>
     (await t.api('GET', `/v1/admin/tenants/${tenantId}/keys?limit=500`)).body.data.length;
 
-  beforeAll(async () => {
-    t = await startTestGateway(dialect, {}, { webhooks: false, log });
-    backend = new MockHttp();
-    backendUrl = await backend.start();
-    data = await startDataPlane(t);
-  });
-  afterAll(async () => {
-    await data?.close();
-    await backend?.stop();
-    await t?.close();
-  });
+  beforeAll(
+    async () => ({ t, backend, backendUrl, data } = await startProxyBed(dialect, {}, { webhooks: false, log })),
+  );
+  afterAll(() => stopProxyBed({ t, backend, data }));
 
   test('N keys in one call, each plaintext shown once and accepted by the data plane, never logged', async () => {
     const tenantId = await newTenant();

@@ -4,12 +4,12 @@ import pino from 'pino';
 import { testDialects } from './support/databases';
 import { createKey, createRoute, setupTenant, uniqueId } from './support/fixtures';
 import { GatedUpstream, gate, textReader } from './support/gated-upstream';
-import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
-import { MockHttp, type SeenRequest } from './support/mock-http';
+import { until, type TestGateway, startProxyBed, stopProxyBed, type TestDataPlane } from './support/gateway';
+import type { MockHttp, SeenRequest } from './support/mock-http';
 
 describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
   let t: TestGateway;
-  let data: Awaited<ReturnType<typeof startDataPlane>>;
+  let data: TestDataPlane;
   let backend: MockHttp;
   let backendUrl: string;
   const call = (path: string, init: RequestInit & { key?: string | null } = {}) => {
@@ -43,17 +43,10 @@ describe.each(testDialects())('HTTP API proxy (%s)', (dialect) => {
   const logLines: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line)) });
 
-  beforeAll(async () => {
-    t = await startTestGateway(dialect, {}, { webhooks: false, log });
-    backend = new MockHttp();
-    backendUrl = await backend.start();
-    data = await startDataPlane(t);
-  });
-  afterAll(async () => {
-    await data?.close();
-    await backend?.stop();
-    await t?.close();
-  });
+  beforeAll(
+    async () => ({ t, backend, backendUrl, data } = await startProxyBed(dialect, {}, { webhooks: false, log })),
+  );
+  afterAll(() => stopProxyBed({ t, backend, data }));
 
   test('a matching request goes to the backend: prefix stripped, query kept, x-forwarded-* and request id set, the Portico key and hop-by-hop headers not forwarded', async () => {
     const { key, prefix } = await httpTenant();

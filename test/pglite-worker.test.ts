@@ -2,8 +2,8 @@ import { sql } from 'kysely';
 import { isDataError } from '../server/store/database-errors';
 import { openDatabase, type OpenDatabase } from '../server/store/database';
 import { setupTenant, uniqueId } from './support/fixtures';
-import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
-import { MockHttp } from './support/mock-http';
+import { until, type TestGateway, startProxyBed, stopProxyBed, type TestDataPlane } from './support/gateway';
+import type { MockHttp } from './support/mock-http';
 import { testPgliteImage } from './support/pglite-image';
 
 /** A class whose JSON is not its fields: what a structured clone would lose on the way to the worker. */
@@ -125,21 +125,19 @@ describe('embedded PGlite in a worker thread', () => {
 
 describe('a gateway on embedded PGlite in a worker thread', () => {
   let t: TestGateway;
-  let data: Awaited<ReturnType<typeof startDataPlane>>;
+  let data: TestDataPlane;
   let backend: MockHttp;
   let backendUrl: string;
 
-  beforeAll(async () => {
-    t = await startTestGateway('pglite', { PORTICO_PGLITE_THREAD: 'worker' }, { webhooks: false });
-    backend = new MockHttp();
-    backendUrl = await backend.start();
-    data = await startDataPlane(t);
-  });
-  afterAll(async () => {
-    await data?.close();
-    await backend?.stop();
-    await t?.close();
-  });
+  beforeAll(
+    async () =>
+      ({ t, backend, backendUrl, data } = await startProxyBed(
+        'pglite',
+        { PORTICO_PGLITE_THREAD: 'worker' },
+        { webhooks: false },
+      )),
+  );
+  afterAll(() => stopProxyBed({ t, backend, data }));
 
   test('a long query in the database does not stall a proxied request: the answer comes first', async () => {
     const prefix = `/${uniqueId('slow-db')}`;

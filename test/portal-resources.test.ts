@@ -1,7 +1,7 @@
 import { testDialects } from './support/databases';
 import { uniqueId } from './support/fixtures';
-import { startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
-import { MockHttp } from './support/mock-http';
+import { until, type TestGateway, startProxyBed, stopProxyBed, type TestDataPlane } from './support/gateway';
+import type { MockHttp } from './support/mock-http';
 import { portal, signUp } from './support/portal';
 
 const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT/);
@@ -13,24 +13,15 @@ const ISO = expect.stringMatching(/^\d{4}-\d\d-\d\dT/);
  */
 describe.each(testDialects())('portal resources (%s)', (dialect) => {
   let t: TestGateway;
-  let data: Awaited<ReturnType<typeof startDataPlane>>;
+  let data: TestDataPlane;
   let backend: MockHttp;
   let backendUrl: string;
   const email = () => `${uniqueId('ops')}@example.com`;
   const proxied = (path: string, key?: string) =>
     fetch(`${data.url}${path}`, { headers: key ? { 'x-api-key': key } : {} }).then((r) => r.status);
 
-  beforeAll(async () => {
-    t = await startTestGateway(dialect, {}, { webhooks: false });
-    backend = new MockHttp();
-    backendUrl = await backend.start();
-    data = await startDataPlane(t);
-  });
-  afterAll(async () => {
-    await data?.close();
-    await backend?.stop();
-    await t?.close();
-  });
+  beforeAll(async () => ({ t, backend, backendUrl, data } = await startProxyBed(dialect, {}, { webhooks: false })));
+  afterAll(() => stopProxyBed({ t, backend, data }));
 
   test('the seed walk: services, routes and consumers in camelCase, each change served at once', async () => {
     const { token, tenantId, gatewayApiKey } = await signUp(t, email(), 'Walk');

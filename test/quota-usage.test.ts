@@ -3,8 +3,8 @@ import { quotaCounters } from '../server/data/limiter';
 import { migrateToLatest } from '../server/store/migrate';
 import { openTestDatabase, testDialects } from './support/databases';
 import { createRoute, created, setupTenant, uniqueId } from './support/fixtures';
-import { startDataPlane, startTestGateway, type TestGateway } from './support/gateway';
-import { MockHttp } from './support/mock-http';
+import { startDataPlane, type TestGateway, startProxyBed, stopProxyBed, type TestDataPlane } from './support/gateway';
+import type { MockHttp } from './support/mock-http';
 
 /**
  * Quotas across restarts come from quota_usage, which the database keeps with the request logs (a trigger on each
@@ -12,21 +12,12 @@ import { MockHttp } from './support/mock-http';
  */
 describe.each(testDialects())('quota usage kept with the request logs (%s)', (dialect) => {
   let t: TestGateway;
-  let data: Awaited<ReturnType<typeof startDataPlane>>;
+  let data: TestDataPlane;
   let backend: MockHttp;
   let backendUrl: string;
 
-  beforeAll(async () => {
-    t = await startTestGateway(dialect, {}, { webhooks: false });
-    backend = new MockHttp();
-    backendUrl = await backend.start();
-    data = await startDataPlane(t);
-  });
-  afterAll(async () => {
-    await data?.close();
-    await backend?.stop();
-    await t?.close();
-  });
+  beforeAll(async () => ({ t, backend, backendUrl, data } = await startProxyBed(dialect, {}, { webhooks: false })));
+  afterAll(() => stopProxyBed({ t, backend, data }));
 
   const restart = async () => {
     await data.app.dataPlane.requestLogs.flush();

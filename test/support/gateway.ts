@@ -5,6 +5,7 @@ import { openGateway, type GatewayOptions, type OpenGateway } from '../../server
 import { loadConfig } from '../../server/config';
 import { buildAdminApp } from '../../server/control/admin-app';
 import { createPostgresDatabase, pgliteThreadEnv, type TestDialect } from './databases';
+import { MockHttp } from './mock-http';
 import { testPgliteImage } from './pglite-image';
 
 export const OWNER_TOKEN = 'test-owner-token-0123456789';
@@ -92,6 +93,34 @@ export async function startDataPlane(
   const app = await buildDataApp(t.gateway);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return { app, url, close: () => app.close() };
+}
+
+export type TestDataPlane = Awaited<ReturnType<typeof startDataPlane>>;
+
+/** What a proxy test runs against: a gateway, a mock HTTP backend, and the data plane in front of it. */
+export interface ProxyBed {
+  t: TestGateway;
+  backend: MockHttp;
+  backendUrl: string;
+  data: TestDataPlane;
+}
+
+export async function startProxyBed(
+  dialect: TestDialect,
+  env: Record<string, string> = {},
+  options: GatewayOptions & { log?: pino.Logger } = {},
+): Promise<ProxyBed> {
+  const t = await startTestGateway(dialect, env, options);
+  const backend = new MockHttp();
+  const backendUrl = await backend.start();
+  return { t, backend, backendUrl, data: await startDataPlane(t) };
+}
+
+/** Stops what {@link startProxyBed} started (whatever of it did start), the data plane first. */
+export async function stopProxyBed({ t, backend, data }: Partial<ProxyBed>): Promise<void> {
+  await data?.close();
+  await backend?.stop();
+  await t?.close();
 }
 
 /** Waits until `check` holds (a snapshot change has arrived), for at most `ms`. */
