@@ -101,7 +101,8 @@ export const llmProxy = routePlugin<{ dp: DataPlane }>('portico-llm-proxy', [], 
     const route = llmRoutes(gw.snapshot, caller.tenant.id, model)[0];
     if (!route) throw new ApiError('NO_ROUTE', `No route serves the model "${model}"`);
     applyPolicies(dp, req, reply, caller.tenant, caller.key, route, chat);
-    await dp.admit(req, reply, caller.tenant, caller.key, route, true);
+    const admitting = dp.admit(req, reply, caller.tenant, caller.key, route, true);
+    if (admitting) await admitting; // a promise only while a shared counter is held: no extra turn otherwise
     const guards = answerGuardsOf(dp, req, caller.tenant, caller.key, route);
 
     const order = providerOrder(route);
