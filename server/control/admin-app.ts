@@ -1,6 +1,7 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Gateway } from '../gateway';
+import { accessLog } from '../http/access-log';
 import { receiveTimeouts } from '../http/receive-timeouts';
 import { healthRoutes } from '../health';
 import { zodRouteSchemas } from '../http/route-schemas';
@@ -123,7 +124,9 @@ export function buildAdminApp(gw: Gateway): FastifyInstance {
     frameworkErrors: frameworkErrors(renderAdminError),
     clientErrorHandler: clientErrorHandler(adminErrorBody),
     loggerInstance: gw.log,
+    logController: new LogController({ disableRequestLogging: true }), // one line per request instead: accessLog
   }) as unknown as FastifyInstance;
+  accessLog(app);
   installErrorHandlers(app, renderAdminError);
   apiSecurityHeaders(app);
   const service = new ResourceService(gw);
