@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import Fastify from 'fastify';
 import pino from 'pino';
 import { startServer } from '../server/app';
 import { loadConfig } from '../server/config';
@@ -17,21 +18,29 @@ export interface Rate {
   max: number;
 }
 
-export interface AdminWritesResult {
+/** One cluster's figures. */
+export interface ClusterWrites {
   database: string;
-  rounds: number;
-  /** Operations per round and mode. */
-  perRound: number;
   tenantSequential: Rate;
   tenantParallel: Rate;
+  /** The same INSERT as the raw one behind a bare Fastify route, posted by the same HTTP client: what HTTP costs. */
+  floorSequential: Rate;
+  floorParallel: Rate;
   rawSequential: Rate;
   rawParallel: Rate;
   /** Keys per second through one bulk call of `bulkCount` keys. */
   bulkKeys: Rate;
-  bulkCount: number;
   /** Statements the gateway sent to the database per tenant create (BEGIN and COMMIT included), sequential and 8-way. */
   statementsPerCreate: number;
   statementsPerCreateParallel: number;
+}
+
+export interface AdminWritesResult {
+  rounds: number;
+  /** Operations per round and mode. */
+  perRound: number;
+  bulkCount: number;
+  clusters: ClusterWrites[];
 }
 
 const now = () => Number(process.hrtime.bigint()) / 1e9;
@@ -80,11 +89,35 @@ async function post(base: string, path: string, body: unknown): Promise<any> {
   return JSON.parse(text);
 }
 
+const BULK_COUNT = 1000;
+const rawRow = (id: string) => [
+  id,
+  `Tenant ${id}`,
+  JSON.stringify({ name: `Tenant ${id}`, status: 'ACTIVE', region: null, metadata: {} }),
+];
+const createRawTable = (table: string) =>
+  `create table ${table} (id text primary key, name text not null, data jsonb not null, created_at timestamptz not null default now())`;
+
+/** The HTTP floor: a bare Fastify route doing the raw INSERT, in this process as the gateway is. */
+async function startFloor(pool: pg.Pool): Promise<{ url: string; close(): Promise<void> }> {
+  const app = Fastify();
+  app.post('/floor', async (req, reply) => {
+    const { id } = req.body as { id: string };
+    await pool.query('insert into bench_floor (id, name, data) values ($1, $2, $3)', rawRow(id));
+    reply.code(201);
+    return { id, name: `Tenant ${id}` };
+  });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return { url, close: () => app.close() };
+}
+
 /**
- * Admin writes with the signed audit chain against the floor: tenant creates over loopback HTTP (each one a
- * transaction with its chained, signed audit event), sequential and {@link WAYS}-way, beside raw single-row INSERTs
- * of a similar row into a similar table of the same cluster, sequential and as many ways, in interleaved rounds. Then
- * bulk key creation. Uses `PORTICO_BENCH_PG_URL` when set (an existing cluster), else a throwaway one.
+ * Admin writes with the signed audit chain against two floors: tenant creates over loopback HTTP (each one a
+ * transaction with its chained, signed audit event), the same client posting to a bare Fastify route that does one
+ * INSERT (what HTTP alone costs), and raw single-row INSERTs of a similar row into a similar table of the same
+ * cluster; sequential and {@link WAYS}-way, in interleaved rounds. Then bulk key creation. On two throwaway clusters
+ * in turn, a durable one (PostgreSQL's defaults: every commit waits for its WAL on disk, as in production) and one with
+ * fsync and synchronous commit off (every write is CPU and round trips alone), or on `PORTICO_BENCH_PG_URL` when set.
  */
 export async function adminWritesBench(
   rounds = 5,
@@ -92,12 +125,33 @@ export async function adminWritesBench(
   log: (line: string) => void = () => {},
 ): Promise<AdminWritesResult> {
   if (SMOKE) [rounds, perRound] = [2, 40];
-  const given = process.env.PORTICO_BENCH_PG_URL;
-  const cluster = given ? undefined : await startPostgres();
-  const clusterUrl = given ?? cluster?.url;
-  if (!clusterUrl)
-    throw new Error('the admin writes benchmark needs PostgreSQL (server binaries or PORTICO_BENCH_PG_URL)');
   const statements = countStatements();
+  const given = process.env.PORTICO_BENCH_PG_URL;
+  const clusters: ClusterWrites[] = [];
+  if (given) clusters.push(await onCluster(given, 'PostgreSQL (given cluster)', rounds, perRound, statements, log));
+  else
+    for (const durable of [true, false]) {
+      const cluster = await startPostgres({ durable });
+      if (!cluster)
+        throw new Error('the admin writes benchmark needs PostgreSQL (server binaries or PORTICO_BENCH_PG_URL)');
+      const database = durable ? 'durable (PostgreSQL defaults)' : 'fsync and synchronous commit off';
+      try {
+        clusters.push(await onCluster(cluster.url, database, rounds, perRound, statements, log));
+      } finally {
+        cluster.stop();
+      }
+    }
+  return { rounds, perRound, bulkCount: BULK_COUNT, clusters };
+}
+
+async function onCluster(
+  clusterUrl: string,
+  database: string,
+  rounds: number,
+  perRound: number,
+  statements: { read(): number },
+  log: (line: string) => void,
+): Promise<ClusterWrites> {
   const name = `portico_bench_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: clusterUrl });
   await admin.connect();
@@ -118,53 +172,65 @@ export async function adminWritesBench(
     pino({ level: 'silent' }),
     { webhooks: false },
   );
+  // the raw inserts and the floor's go through their own pools, counted apart and left out of the gateway's count
+  let rawStatements = 0;
   const raw = new pg.Pool({ connectionString: url.toString(), max: WAYS });
+  const floorPool = new pg.Pool({ connectionString: url.toString(), max: WAYS });
+  let floor: Awaited<ReturnType<typeof startFloor>> | undefined;
   try {
     const base = server.adminUrl!;
-    await raw.query(
-      'create table bench_raw (id text primary key, name text not null, data jsonb not null, created_at timestamptz not null default now())',
-    );
-    let rawStatements = 0;
+    await raw.query(createRawTable('bench_raw'));
+    await raw.query(createRawTable('bench_floor'));
+    floor = await startFloor(floorPool);
+    const floorUrl = floor.url;
     const rawInsert = async (id: string) => {
       rawStatements += 1;
-      await raw.query('insert into bench_raw (id, name, data) values ($1, $2, $3)', [
-        id,
-        `Tenant ${id}`,
-        JSON.stringify({ name: `Tenant ${id}`, status: 'ACTIVE', region: null, metadata: {} }),
-      ]);
+      await raw.query('insert into bench_raw (id, name, data) values ($1, $2, $3)', rawRow(id));
+    };
+    const floorInsert = async (id: string) => {
+      rawStatements += 1;
+      await post(floorUrl, '/floor', { id, name: `Tenant ${id}` });
     };
     const tenant = (id: string) => post(base, '/v1/admin/tenants', { id, name: `Tenant ${id}` });
-    // warm-up: the HTTP client, the server's routes and both pools' connections
+    const gatewayStatements = () => statements.read() - rawStatements;
+    // warm-up: the HTTP client, the servers' routes and every pool's connections
     await timed(2 * WAYS, WAYS, (i) => tenant(`warm-${i}`));
+    await timed(2 * WAYS, WAYS, (i) => floorInsert(`warm-${i}`));
     await timed(2 * WAYS, WAYS, (i) => rawInsert(`warm-${i}`));
 
-    const samples = { ts: [] as number[], tp: [] as number[], rs: [] as number[], rp: [] as number[] };
+    const s = { ts: [] as number[], tp: [] as number[], fs: [] as number[], fp: [] as number[] };
+    const r = { rs: [] as number[], rp: [] as number[] };
     const perCreate: number[] = [];
     const perCreateParallel: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const before = statements.read() - rawStatements;
-      samples.ts.push(await timed(perRound, 1, (i) => tenant(`s${r}-${i}`)));
-      perCreate.push((statements.read() - rawStatements - before) / perRound);
-      samples.rs.push(await timed(perRound, 1, (i) => rawInsert(`s${r}-${i}`)));
-      const beforeParallel = statements.read() - rawStatements;
-      samples.tp.push(await timed(perRound, WAYS, (i) => tenant(`p${r}-${i}`)));
-      perCreateParallel.push((statements.read() - rawStatements - beforeParallel) / perRound);
-      samples.rp.push(await timed(perRound, WAYS, (i) => rawInsert(`p${r}-${i}`)));
+    for (let k = 0; k < rounds; k++) {
+      const before = gatewayStatements();
+      s.ts.push(await timed(perRound, 1, (i) => tenant(`s${k}-${i}`)));
+      perCreate.push((gatewayStatements() - before) / perRound);
+      s.fs.push(await timed(perRound, 1, (i) => floorInsert(`s${k}-${i}`)));
+      r.rs.push(await timed(perRound, 1, (i) => rawInsert(`s${k}-${i}`)));
+      const beforeParallel = gatewayStatements();
+      s.tp.push(await timed(perRound, WAYS, (i) => tenant(`p${k}-${i}`)));
+      perCreateParallel.push((gatewayStatements() - beforeParallel) / perRound);
+      s.fp.push(await timed(perRound, WAYS, (i) => floorInsert(`p${k}-${i}`)));
+      r.rp.push(await timed(perRound, WAYS, (i) => rawInsert(`p${k}-${i}`)));
+      const f = (v: number[]) => v[k]!.toFixed(0);
       log(
-        `admin writes round ${r + 1}: tenants ${samples.ts[r]!.toFixed(0)}/s seq, ${samples.tp[r]!.toFixed(0)}/s ${WAYS}-way; ` +
-          `raw ${samples.rs[r]!.toFixed(0)}/s seq, ${samples.rp[r]!.toFixed(0)}/s ${WAYS}-way`,
+        `admin writes (${database}) round ${k + 1}: tenants ${f(s.ts)}/s seq, ${f(s.tp)}/s ${WAYS}-way; ` +
+          `floor ${f(s.fs)}/s seq, ${f(s.fp)}/s; raw ${f(r.rs)}/s seq, ${f(r.rp)}/s`,
       );
     }
 
-    const bulkCount = 1000;
     const bulk: number[] = [];
     await tenant('bulk-owner');
     try {
-      for (let r = 0; r < rounds; r++) {
+      for (let k = 0; k < rounds; k++) {
         const start = now();
-        const out = await post(base, '/v1/admin/tenants/bulk-owner/keys/bulk', { count: bulkCount, name: `bulk ${r}` });
-        if (out.data.length !== bulkCount) throw new Error(`bulk created ${out.data.length} keys`);
-        bulk.push(bulkCount / (now() - start));
+        const out = await post(base, '/v1/admin/tenants/bulk-owner/keys/bulk', {
+          count: BULK_COUNT,
+          name: `bulk ${k}`,
+        });
+        if (out.data.length !== BULK_COUNT) throw new Error(`bulk created ${out.data.length} keys`);
+        bulk.push(BULK_COUNT / (now() - start));
       }
     } catch (err) {
       log(`bulk keys: ${String(err)}`); // a build without the bulk route (a baseline checkout): that row reads 0
@@ -176,46 +242,60 @@ export async function adminWritesBench(
     if (!verified.valid) throw new Error('the audit chain does not verify after the benchmark');
 
     return {
-      database: given ? 'PostgreSQL (given cluster)' : 'PostgreSQL (throwaway cluster, fsync off)',
-      rounds,
-      perRound,
-      tenantSequential: rate(samples.ts),
-      tenantParallel: rate(samples.tp),
-      rawSequential: rate(samples.rs),
-      rawParallel: rate(samples.rp),
+      database,
+      tenantSequential: rate(s.ts),
+      tenantParallel: rate(s.tp),
+      floorSequential: rate(s.fs),
+      floorParallel: rate(s.fp),
+      rawSequential: rate(r.rs),
+      rawParallel: rate(r.rp),
       bulkKeys: rate(bulk),
-      bulkCount,
       statementsPerCreate: rate(perCreate).median,
       statementsPerCreateParallel: rate(perCreateParallel).median,
     };
   } finally {
+    await floor?.close();
+    await floorPool.end();
     await raw.end();
     await server.close();
-    cluster?.stop();
   }
 }
 
 const fmt = (r: Rate) => `${r.median.toFixed(0)} (${r.min.toFixed(0)}–${r.max.toFixed(0)})`;
+const ratio = (a: Rate, b: Rate) => `${(a.median / b.median).toFixed(2)}×`;
 
 /** The benchmark as report lines. */
 export function renderAdminWrites(r: AdminWritesResult): string[] {
+  const rows = r.clusters.flatMap((c) => [
+    `| ${c.database} | sequential | ${fmt(c.tenantSequential)} | ${fmt(c.floorSequential)} | ${fmt(c.rawSequential)} | ` +
+      `${ratio(c.tenantSequential, c.rawSequential)} | ${ratio(c.tenantSequential, c.floorSequential)} | ` +
+      `${ratio(c.floorSequential, c.rawSequential)} |`,
+    `| ${c.database} | ${WAYS}-way | ${fmt(c.tenantParallel)} | ${fmt(c.floorParallel)} | ${fmt(c.rawParallel)} | ` +
+      `${ratio(c.tenantParallel, c.rawParallel)} | ${ratio(c.tenantParallel, c.floorParallel)} | ` +
+      `${ratio(c.floorParallel, c.rawParallel)} |`,
+  ]);
+  const perCluster = r.clusters.map(
+    (c) =>
+      `- ${c.database}: ${c.statementsPerCreate.toFixed(1)} statements per tenant create sequential, ` +
+      `${c.statementsPerCreateParallel.toFixed(1)} ${WAYS}-way (BEGIN and COMMIT included, and the snapshot's read ` +
+      `of the change it is told of); bulk keys ${fmt(c.bulkKeys)} keys/s, ${r.bulkCount.toLocaleString('en')} per ` +
+      `call (${ratio(c.bulkKeys, c.rawSequential)} the sequential raw INSERTs).`,
+  );
   return [
     '## Admin writes with the audit chain',
     '',
-    `${r.database}, gateway in process, tenant creates posted over loopback HTTP; ${r.rounds} interleaved rounds of ` +
-      `${r.perRound} operations per mode; per second, median (range).`,
+    `Gateway in process (PostgreSQL, role control), tenant creates posted over loopback HTTP; the HTTP floor is the ` +
+      `same client posting to a bare Fastify route in the same process that runs the raw INSERT; raw INSERTs are ` +
+      `single-row INSERTs of a similar row into a similar table of the same database through pg. ${r.rounds} ` +
+      `interleaved rounds of ${r.perRound} operations per mode; per second, median (range).`,
     '',
-    `| mode | tenant creates/s (signed audit chain) | raw single-row INSERTs/s | ratio |`,
-    '|---|---|---|---|',
-    `| sequential | ${fmt(r.tenantSequential)} | ${fmt(r.rawSequential)} | ${(r.tenantSequential.median / r.rawSequential.median).toFixed(2)}× |`,
-    `| ${WAYS}-way | ${fmt(r.tenantParallel)} | ${fmt(r.rawParallel)} | ${(r.tenantParallel.median / r.rawParallel.median).toFixed(2)}× |`,
+    '| cluster | mode | tenant creates/s (signed audit chain) | HTTP floor/s (Fastify + the INSERT) | raw INSERTs/s | creates ÷ raw | creates ÷ floor | floor ÷ raw |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows,
     '',
-    `Statements per tenant create: ${r.statementsPerCreate.toFixed(1)} sequential, ` +
-      `${r.statementsPerCreateParallel.toFixed(1)} ${WAYS}-way (BEGIN and COMMIT included, and the snapshot's read of ` +
-      `the change it is told of). Target: tenant creates ≥ 0.5× the raw INSERTs.`,
+    ...perCluster,
     '',
-    `Bulk keys: ${fmt(r.bulkKeys)} keys/s, ${r.bulkCount.toLocaleString('en')} per call ` +
-      `(${(r.bulkKeys.median / r.rawSequential.median).toFixed(2)}× the sequential raw INSERTs).`,
+    'Target (issue 19, item 6): tenant creates ≥ 0.5× the raw INSERTs.',
   ];
 }
 

@@ -39,9 +39,11 @@ const freePort = () =>
 
 /**
  * Starts PostgreSQL in a temporary folder, as CI does (as the `postgres` user when run by root). Returns undefined
- * when it cannot, and the benchmark then uses the embedded PGlite.
+ * when it cannot, and the benchmark then uses the embedded PGlite. By default the cluster skips fsync and waits for no
+ * WAL flush at commit (the data plane's benchmarks measure the gateway, not this disk); `durable` keeps PostgreSQL's
+ * own defaults, as a production cluster runs, where every commit waits for its WAL on disk.
  */
-export async function startPostgres(): Promise<BenchPostgres | undefined> {
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<BenchPostgres | undefined> {
   const bin = bindir();
   if (!bin) return undefined;
   const root = process.getuid?.() === 0;
@@ -66,7 +68,8 @@ export async function startPostgres(): Promise<BenchPostgres | undefined> {
       join(dir, 'pg.log'),
       '-w',
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off`,
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1` +
+        (options.durable ? '' : ' -c fsync=off -c synchronous_commit=off'),
       'start',
     ]);
     const stop = () => {
