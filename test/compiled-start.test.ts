@@ -69,6 +69,17 @@ describe('compiled start from a fresh copy of the package', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  test('the published package holds every file `portico` loads before the bundle', () => {
+    const [packed] = JSON.parse(
+      execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' }),
+    ) as { files: { path: string }[] }[];
+    const files = new Set(packed!.files.map((f) => f.path));
+    const entry = readFileSync(join(ROOT, 'cli/portico.js'), 'utf8');
+    const local = [...entry.matchAll(/require\('(\.\.?\/[^']+)'\)/g)].map((m) => join('cli', m[1]!));
+    expect(local).toEqual(expect.arrayContaining(['scripts/build-server.js', 'scripts/load-bundle.js']));
+    for (const file of local) expect(files).toContain(file);
+  });
+
   test('builds the bundle, starts from the shipped database image, runs compiled JavaScript', async () => {
     expect(existsSync(join(dir, 'dist'))).toBe(false);
     execFileSync(process.execPath, ['cli/portico.js', 'pglite-image'], {
