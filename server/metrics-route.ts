@@ -5,7 +5,7 @@ import { routePlugin } from './http/route-plugin';
 import { textResponse, ZOD_SCHEMAS } from './http/route-schemas';
 import { hashToken, safeEqual } from './lib/secrets';
 import { authenticate, bearerToken } from './control/authenticate';
-import { metricSources } from './data/metrics';
+import { nodeMetrics } from './data/metrics';
 import { PLATFORM_ROLES, type AdminRole } from './resources/token';
 
 /**
@@ -30,7 +30,7 @@ export const metricsRoute = routePlugin<{ gw: Gateway }>(
           throw new ApiError('FORBIDDEN', 'Metrics name every tenant: only platform roles may read them');
         }
       }
-      const text = (await Promise.all([...metricSources(gw)].map((s) => s.render()))).join('');
+      const text = await nodeMetrics(gw);
       return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);
     });
   },

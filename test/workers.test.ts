@@ -95,14 +95,35 @@ const alive = (pid: number) => {
 
 const postgres = testDialects().includes('postgres') ? describe : describe.skip;
 
-postgres('portico serve with PORTICO_WORKERS=2 (PostgreSQL)', () => {
-  let child: ChildProcess;
-  let drop: () => Promise<void>;
-  const mock = new MockHttp();
+/** `portico serve` (compiled) with `env`: its process, and its log lines as they come. */
+function spawnPortico(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['cli/portico.js', 'serve'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      PORTICO_TSX: '',
+      PORTICO_MASTER_KEY: KEY,
+      PORTICO_WORKERS: String(WORKERS),
+      PORTICO_DATA_DIR: 'memory://',
+      PORTICO_ADMIN_PORT: '0',
+      PORTICO_DATA_PORT: '0',
+      PORTICO_ADMIN_TOKEN: OWNER_TOKEN,
+      PORTICO_ADMIN_RATE_LIMIT: '0',
+      PORTICO_EGRESS_ALLOW: LOOPBACK_EGRESS,
+      PORTICO_LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const lines: any[] = [];
-  let serving: any;
-  let backend: string;
-
+  let out = '';
+  child.stdout!.on('data', (d) => {
+    out += d;
+    const parts = out.split('\n');
+    out = parts.pop()!;
+    for (const p of parts) if (p.startsWith('{')) lines.push(JSON.parse(p));
+  });
+  child.stderr!.on('data', (d) => process.stderr.write(d));
   /** Waits for a log line that `match` accepts (already written or to come). */
   const line = async (match: (l: any) => boolean, ms = 15_000) => {
     const end = Date.now() + ms;
@@ -113,37 +134,33 @@ postgres('portico serve with PORTICO_WORKERS=2 (PostgreSQL)', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
   };
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  };
+  return { child, lines, line, stop };
+}
+
+postgres('portico serve with PORTICO_WORKERS=2 (PostgreSQL)', () => {
+  let child: ChildProcess;
+  let node: ReturnType<typeof spawnPortico>;
+  let drop: () => Promise<void>;
+  let databaseUrl: string;
+  const mock = new MockHttp();
+  let lines: any[];
+  let line: ReturnType<typeof spawnPortico>['line'];
+  let serving: any;
+  let backend: string;
 
   beforeAll(async () => {
     backend = await mock.start();
     const pg = await createPostgresDatabase('migrated');
     drop = pg.drop;
-    child = spawn(process.execPath, ['cli/portico.js', 'serve'], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        PORTICO_TSX: '',
-        DATABASE_URL: pg.url,
-        PORTICO_MASTER_KEY: KEY,
-        PORTICO_WORKERS: String(WORKERS),
-        PORTICO_DATA_DIR: 'memory://',
-        PORTICO_ADMIN_PORT: '0',
-        PORTICO_DATA_PORT: '0',
-        PORTICO_ADMIN_TOKEN: OWNER_TOKEN,
-        PORTICO_ADMIN_RATE_LIMIT: '0',
-        PORTICO_EGRESS_ALLOW: LOOPBACK_EGRESS,
-        PORTICO_LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const parts = out.split('\n');
-      out = parts.pop()!;
-      for (const p of parts) if (p.startsWith('{')) lines.push(JSON.parse(p));
-    });
-    child.stderr!.on('data', (d) => process.stderr.write(d));
+    databaseUrl = pg.url;
+    node = spawnPortico({ DATABASE_URL: pg.url });
+    ({ child, lines, line } = node);
     serving = await line((l) => l.msg === 'portico is serving', 60_000);
     await admin(serving.admin, 'POST', '/v1/admin/tenants', { id: 'acme', name: 'Acme' });
     await admin(serving.admin, 'POST', '/v1/admin/routes', {
@@ -155,10 +172,7 @@ postgres('portico serve with PORTICO_WORKERS=2 (PostgreSQL)', () => {
   }, 90_000);
 
   afterAll(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
+    await node?.stop();
     await mock.stop();
     await drop?.();
   });
@@ -321,6 +335,36 @@ postgres('portico serve with PORTICO_WORKERS=2 (PostgreSQL)', () => {
     // the busy-counter test alone had 1,920 answered 200, spread over both workers
     expect(Number(ok![0]!.split(' ')[1])).toBeGreaterThan(1920);
   });
+
+  test("a data node's /metrics on its data port, whichever worker answers, is every worker's", async () => {
+    const scraper = 'scraper-token-0123456789';
+    const dataNode = spawnPortico({ DATABASE_URL: databaseUrl, PORTICO_ROLE: 'data', PORTICO_METRICS_TOKEN: scraper });
+    try {
+      const up = await dataNode.line((l) => l.msg === 'portico is serving', 60_000);
+      const { key } = await newKey('data-node');
+      const workers = new Set<string>();
+      let served = 0;
+      const end = Date.now() + 5000;
+      while ((served < 40 || workers.size < WORKERS) && Date.now() < end) {
+        const r = await call(`${up.data}/svc/ping`, key); // the node follows the feed: 401 until it has the key
+        if (r.status === 200) ((served += 1), workers.add(r.worker!));
+      }
+      expect(workers.size).toBe(WORKERS);
+      const count = async () => {
+        const res = await fetch(`${up.data}/metrics`, {
+          headers: { authorization: `Bearer ${scraper}`, connection: 'close' },
+        });
+        expect(res.status).toBe(200);
+        const ok = /^portico_requests_total\{kind="http",tenant="acme",status="200"\} (\d+)$/m.exec(await res.text());
+        return Number(ok?.[1] ?? 0);
+      };
+      // each scrape on a new connection, which the primary hands to the workers in turn
+      const scrapes = [await count(), await count(), await count(), await count()];
+      expect(scrapes).toEqual([served, served, served, served]);
+    } finally {
+      await dataNode.stop();
+    }
+  }, 90_000);
 
   test('a worker killed is replaced, and the port keeps serving', async () => {
     const first = await line((l) => l.msg === 'worker serving' && l.worker === 1);

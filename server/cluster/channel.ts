@@ -36,13 +36,13 @@ export class PrimaryChannel {
     });
   }
 
-  call<T>(op: string, body: unknown): Promise<T> {
+  call<T>(op: string, body: unknown, timeoutMs = this.timeoutMs): Promise<T> {
     const id = ++this.next;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        reject(new Error(`the primary process did not answer ${op} within ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
+        reject(new Error(`the primary process did not answer ${op} within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.waiting.set(id, {
         resolve: (v) => (clearTimeout(timer), resolve(v as T)),
         reject: (e) => (clearTimeout(timer), reject(e)),

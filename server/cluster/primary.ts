@@ -47,7 +47,9 @@ export async function startPrimary(config: Config, failed: (err: Error) => void)
         ),
       ),
     );
-  metricSources(server.gateway).add({ render: async () => mergeWorkerMetrics(await gather()) });
+  const nodeMetrics = async () => mergeWorkerMetrics(await gather());
+  metricSources(server.gateway).add({ render: nodeMetrics });
+  handlers.metrics = nodeMetrics; // a data node's workers serve /metrics on the data port: any of them asks here
   const restarts: number[] = [];
   let stopping = false;
   let serving = false; // a worker that fails while the node starts fails the start instead

@@ -2,8 +2,8 @@ import cluster from 'node:cluster';
 import { join } from 'node:path';
 import { gatewayLogger, startServer } from '../app';
 import type { Config } from '../config';
-import { metricSources } from '../data/metrics';
-import { servePrimary } from './channel';
+import { gatherMetricsWith, ownMetrics } from '../data/metrics';
+import { primaryChannel, servePrimary } from './channel';
 
 /** The environment variable that tells a forked process it is data-plane worker number N (1-based, kept on restart). */
 export const WORKER_INDEX = 'PORTICO_WORKER_INDEX';
@@ -49,8 +49,14 @@ export async function runWorker(config: Config): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('message', (m: LifeMessage) => m?.portico === 'stop' && void stop());
   process.on('disconnect', () => void stop()); // the primary has gone
-  // the primary gathers every worker's metrics for the node's /metrics (server/cluster/metrics.ts)
-  const sources = metricSources(server.gateway);
-  servePrimary({ metrics: async () => (await Promise.all([...sources].map((s) => s.render()))).join('') });
+  // the primary gathers every worker's metrics for the node's /metrics (server/cluster/metrics.ts); on a data node,
+  // which has no admin port, the scrape reaches one worker on the data port, which asks the primary for them all
+  servePrimary({ metrics: () => ownMetrics(server.gateway) });
+  const channel = primaryChannel();
+  if (config.role === 'data' && channel)
+    gatherMetricsWith(server.gateway, () =>
+      // longer than the primary waits for a worker that does not answer (it then leaves that one out)
+      channel.call<string>('metrics', {}, 4000),
+    );
   process.send?.({ portico: 'ready', url: server.dataUrl! } satisfies LifeMessage);
 }

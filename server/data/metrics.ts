@@ -106,6 +106,27 @@ export function metricSources(gw: Gateway): Set<MetricSource> {
   return set;
 }
 
+/** The Prometheus text of this process's own sources. */
+export async function ownMetrics(gw: Gateway): Promise<string> {
+  return (await Promise.all([...metricSources(gw)].map((s) => s.render()))).join('');
+}
+
+/** Where a gateway's `/metrics` comes from, when not from its own sources alone (see {@link gatherMetricsWith}). */
+const gatherers = new WeakMap<Gateway, () => Promise<string>>();
+
+/**
+ * Makes `/metrics` of this gateway the node's, gathered by `gather`: a data-plane worker of a data node serves the
+ * scrape on the shared port, and asks its primary for every worker's (server/cluster/worker.ts).
+ */
+export function gatherMetricsWith(gw: Gateway, gather: () => Promise<string>): void {
+  gatherers.set(gw, gather);
+}
+
+/** What `GET /metrics` answers: the node's metrics. */
+export function nodeMetrics(gw: Gateway): Promise<string> {
+  return (gatherers.get(gw) ?? (() => ownMetrics(gw)))();
+}
+
 /** The data plane's metrics, in the Prometheus text format at `GET /metrics`. */
 export class DataPlaneMetrics {
   readonly requests = new Counter(
