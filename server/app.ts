@@ -6,6 +6,7 @@ import { loadConfig, type Config } from './config';
 import { buildAdminApp } from './control/admin-app';
 import { buildDataApp } from './data/data-app';
 import { nodeAdminOnDataPort } from './node-admin/data-port';
+import { adoptOrphanedSegments } from './data/spool-adoption';
 import { Spool } from './data/spool';
 import type { Gateway } from './gateway';
 import { loadBootstrapToken, loadKeys } from './keys';
@@ -67,6 +68,9 @@ export async function openGateway(
   try {
     // with PostgreSQL the data dir holds nothing else, but it is still where records wait out an outage
     const spoolDir = options.spool?.dir ?? (config.dataDir === 'memory://' ? undefined : join(config.dataDir, 'spool'));
+    const servesData = config.role !== 'control' && options.only !== 'control';
+    const adopted = spoolDir && servesData ? await adoptOrphanedSegments(spoolDir, config.workers) : 0;
+    if (adopted) log.info({ segments: adopted, spool: spoolDir }, 'spool segments of an earlier worker layout adopted');
     const spool = spoolDir ? await Spool.open(spoolDir, options.spool?.maxBytes ?? config.spoolMaxBytes) : undefined;
     const keys = await loadKeys(config, database.db);
     const bootstrap = await loadBootstrapToken(config, database.db);

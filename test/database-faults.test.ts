@@ -1,6 +1,6 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import pino from 'pino';
@@ -8,6 +8,7 @@ import { startServer } from '../server/app';
 import { loadConfig } from '../server/config';
 import type { DataPlane } from '../server/data/data-plane';
 import { Spool } from '../server/data/spool';
+import { adoptOrphanedSegments } from '../server/data/spool-adoption';
 import type { Db } from '../server/store/schema';
 import { createPostgresDatabase, testDialects } from './support/databases';
 import { OWNER_TOKEN, startDataPlane, startTestGateway, until, type TestGateway } from './support/gateway';
@@ -252,6 +253,79 @@ describe.each(testDialects())('spool left by a previous run (%s)', (dialect) => 
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('segments of an earlier worker layout are taken over by the process that now serves the data plane', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'portico-layout-'));
+    const rows = (from: number, count: number) =>
+      Array.from({ length: count }, (_, i) => ({
+        id: `log_layout_${from + i}`,
+        kind: 'http',
+        method: 'GET',
+        path: `/layout/${from + i}`,
+        status: 200,
+        latency_ms: 1,
+        request_id: `req_layout_${from + i}`,
+        created_at: new Date().toISOString(),
+      }));
+    try {
+      // a node that ran three workers, restarted as one process
+      for (const [worker, from] of [
+        [1, 0],
+        [3, 10],
+      ] as const) {
+        const left = await Spool.open(join(dir, 'spool', `worker-${worker}`), 1024 * 1024);
+        expect(await left.write('request_logs', rows(from, 5), 2)).toBe(true);
+      }
+      const t = await startTestGateway(dialect, { PORTICO_DATA_DIR: dir });
+      const data = await startDataPlane(t);
+      try {
+        await until(async () => (await countLogs(t.gateway.db, '/layout/')) === 10, 10_000);
+        for (const worker of [1, 3]) expect(await readdir(join(dir, 'spool', `worker-${worker}`))).toEqual([]);
+      } finally {
+        await data.close();
+        await t.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('adopting spool segments (files only)', () => {
+  const segment = (row: number) => [{ row }];
+  const names = async (path: string) => (await readdir(path)).sort();
+
+  test('worker 1 takes the top level and the workers beyond the count, after its own, each in its order', async () => {
+    const root = join(await mkdtemp(join(tmpdir(), 'portico-adopt-')), 'spool');
+    try {
+      const open = (sub: string) => Spool.open(sub ? join(root, sub) : root, 1 << 20);
+      const [top, w1, w2, w3] = await Promise.all([open(''), open('worker-1'), open('worker-2'), open('worker-3')]);
+      for (const [spool, rows] of [
+        [w1, [1, 2]],
+        [top, [3, 4]],
+        [w2, [5]],
+        [w3, [6, 7]],
+      ] as const)
+        expect(await spool.write('request_logs', rows.flatMap(segment), 1)).toBe(true);
+      expect(await adoptOrphanedSegments(join(root, 'worker-2'), 2)).toBe(0); // only worker 1 adopts
+      expect(await adoptOrphanedSegments(join(root, 'worker-1'), 2)).toBe(4); // the top level's 2, worker 3's 2
+      const adopted = await open('worker-1');
+      const order: unknown[] = [];
+      for (let name = adopted.oldest('request_logs'); name; name = adopted.oldest('request_logs')) {
+        order.push(...(await adopted.read(name)).map((r) => r.row));
+        await adopted.remove(name);
+      }
+      expect(order).toEqual([1, 2, 3, 4, 6, 7]);
+      expect(await names(join(root, 'worker-2'))).toHaveLength(1); // worker 2 still runs: its own are its own
+      expect((await names(root)).filter((n) => n.endsWith('.ndjson'))).toEqual([]);
+      expect(await names(join(root, 'worker-3'))).toEqual([]);
+      // one process again: it takes every worker's
+      expect(await adoptOrphanedSegments(root, 1)).toBe(1);
+      expect(await names(join(root, 'worker-2'))).toEqual([]);
+    } finally {
+      await rm(dirname(root), { recursive: true, force: true });
     }
   });
 });

@@ -1,7 +1,10 @@
 import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-const SEGMENT = /^([a-z_]+)\.(\d{12})\.ndjson$/;
+export const SEGMENT = /^([a-z_]+)\.(\d{12})\.ndjson$/;
+
+/** A segment's file name: its table and sequence number (zero-padded, so names sort oldest first). */
+export const segmentName = (table: string, seq: number) => `${table}.${String(seq).padStart(12, '0')}.ndjson`;
 
 /** Rows as JSON lines. */
 const lines = (rows: readonly object[]) => rows.map((row) => `${JSON.stringify(row)}\n`).join('');
@@ -65,7 +68,7 @@ export class Spool {
     let reserved = total;
     try {
       for (const { text, size } of chunks) {
-        const name = `${table}.${String(++this.seq).padStart(12, '0')}.ndjson`;
+        const name = segmentName(table, ++this.seq);
         await this.writeWhole(name, text);
         reserved -= size;
         this.bytes -= size; // the reservation becomes the tracked segment's size
