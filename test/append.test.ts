@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { copyRows, type OpenDatabase } from '../server/store/database';
+import { copySlices } from '../server/store/copy-text';
 import { openTestDatabase, testDialects } from './support/databases';
 
 test('COPY text: nulls as \\N, and backslash, tab, newline and carriage return escaped', () => {
@@ -12,6 +13,21 @@ test('COPY text: nulls as \\N, and backslash, tab, newline and carriage return e
       ],
     ),
   ).toBe('x\\ty\t\\N\t3\nback\\\\slash\\nnew\\rline\ttrue\t1.5\n');
+});
+
+test('COPY text of many rows comes in slices, with the event loop turning between them', async () => {
+  const rows = Array.from({ length: 1001 }, (_, i) => ({ a: `row ${i}\t`, b: i % 3 ? i : null }));
+  let turns = 0;
+  const ticking = setInterval(() => (turns += 1), 0); // a timer only runs when the loop turns
+  const slices: string[] = [];
+  try {
+    for await (const slice of copySlices(['a', 'b'], rows, 250)) slices.push(slice);
+  } finally {
+    clearInterval(ticking);
+  }
+  expect(slices).toHaveLength(5);
+  expect(slices.join('')).toBe(copyRows(['a', 'b'], rows));
+  expect(turns).toBeGreaterThan(0);
 });
 
 describe.each(testDialects())('append (%s)', (dialect) => {
@@ -70,6 +86,27 @@ describe.each(testDialects())('append (%s)', (dialect) => {
       ['log_1', awkward, 200, 1.25, null, null, '2026-11-22T10:00:00.123Z'],
       ['log_2', '/v1/chat/completions', 502, 30, 'UPSTREAM_ERROR', null, '2026-11-22T10:00:01.000Z'],
     ]);
+  });
+
+  test('a batch of many slices arrives whole and in order', async () => {
+    const rows = Array.from({ length: 1234 }, (_, i) => ({
+      id: `log_many_${String(i).padStart(4, '0')}`,
+      kind: 'http',
+      method: 'GET',
+      path: `/many/ünï\t${i}`,
+      status: 200,
+      latency_ms: i,
+      request_id: `req_many_${i}`,
+      created_at: new Date(),
+    }));
+    await database.append('request_logs', Object.keys(rows[0]!), rows);
+    const stored = await database.db
+      .selectFrom('request_logs')
+      .select(['id', 'path'])
+      .where('id', 'like', 'log_many_%')
+      .orderBy('id')
+      .execute();
+    expect(stored).toEqual(rows.map(({ id, path }) => ({ id, path })));
   });
 
   test('a bad row fails the whole append and stores nothing of it', async () => {

@@ -62,9 +62,9 @@ export class PGliteThread {
     return this.request('query', { sql, params: params.map(cloneableParameter) }) as Promise<ThreadResult>;
   }
 
-  /** Runs a `COPY … FROM '/dev/blob'` statement reading `text`. */
-  async copy(sql: string, text: string): Promise<void> {
-    await this.request('copy', { sql, text });
+  /** Runs a `COPY … FROM '/dev/blob'` statement reading `parts` in turn; their buffers move to the thread. */
+  async copy(sql: string, parts: Uint8Array[]): Promise<void> {
+    await this.request('copy', { sql, parts }, [...new Set(parts.map((p) => p.buffer as ArrayBuffer))]);
   }
 
   /** LISTENs on `channel`; returns what stops it. */
@@ -86,13 +86,13 @@ export class PGliteThread {
     await this.worker.terminate();
   }
 
-  private request(op: string, body: object): Promise<unknown> {
+  private request(op: string, body: object, transfer: ArrayBuffer[] = []): Promise<unknown> {
     if (this.stopped) return Promise.reject(new Error(this.stopped.message));
     const id = this.nextId++;
     if (this.pending.size === 0) this.worker.ref();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...body, id, op });
+      this.worker.postMessage({ ...body, id, op }, transfer);
     });
   }
 

@@ -1,5 +1,5 @@
 import { Kysely } from 'kysely';
-import { copyInto, copyRows } from '../copy-text';
+import { copyInto, copySlices } from '../copy-text';
 import type { ListenHandlers, Unlisten } from '../listener';
 import type { Database } from '../schema';
 import type { Append, OpenDatabase } from './dialect';
@@ -11,6 +11,8 @@ import { PGliteWorkerDialect, PGliteWorkerDriver, SessionLock } from './pglite-w
  * gateway's thread only sends statements and reads answers. `image` (bytes, or its file) is loaded only where no
  * database is yet.
  */
+const encoder = new TextEncoder();
+
 export async function openPGliteWorker(dataDir: string, image: Blob | string | undefined): Promise<OpenDatabase> {
   // a file's path goes as is: the worker reads it, while this thread goes on (and never holds its 40 MB)
   const bytes = image instanceof Blob ? new Uint8Array(await image.arrayBuffer()) : image;
@@ -27,9 +29,12 @@ export async function openPGliteWorker(dataDir: string, image: Blob | string | u
     return () => driver.exclusive(stop);
   };
   const append: Append = async (table, columns, rows) => {
-    const text = copyRows(columns, rows);
+    // encoded here a slice at a time, as bytes of their own that move to the thread without a copy: one string of
+    // the whole batch would be flattened and cloned in one piece on this thread
+    const parts: Uint8Array[] = [];
+    for await (const slice of copySlices(columns, rows)) parts.push(encoder.encode(slice));
     const statement = copyInto(table, columns).replace(/STDIN$/, "'/dev/blob'");
-    await driver.exclusive(() => thread.copy(statement, text));
+    await driver.exclusive(() => thread.copy(statement, parts));
   };
   const close = async () => {
     await feedDb.destroy();

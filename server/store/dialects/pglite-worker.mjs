@@ -52,8 +52,8 @@ function serve(client) {
       return { rows: result.rows, affectedRows: result.affectedRows };
     },
     // PGlite reads COPY … FROM '/dev/blob' from the blob given with the query
-    async copy({ sql, text }) {
-      await client.query(sql, [], { blob: new Blob([text]) });
+    async copy({ sql, parts }) {
+      await client.query(sql, [], { blob: new Blob(parts) });
     },
     async listen({ channel, listenId }) {
       const stop = await client.listen(channel, (payload) => port.postMessage({ notify: listenId, payload }));

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Kysely } from 'kysely';
-import { copyInto, copyRows } from '../copy-text';
+import { copyInto, copySlices } from '../copy-text';
 import type { ListenHandlers, Unlisten } from '../listener';
 import type { Database } from '../schema';
 import { DEFAULT_PGLITE_THREAD, type Append, type OpenDatabase, type PGliteThreadMode } from './dialect';
@@ -52,7 +52,9 @@ async function openInProcess(dataDir: string, loadDataDir: Blob | undefined): Pr
   // PGlite reads COPY … FROM '/dev/blob' from the blob given with the query
   const append: Append = async (table, columns, rows) => {
     const text = copyInto(table, columns).replace(/STDIN$/, "'/dev/blob'");
-    await client.query(text, [], { blob: new Blob([copyRows(columns, rows)]) });
+    const parts: string[] = [];
+    for await (const slice of copySlices(columns, rows)) parts.push(slice);
+    await client.query(text, [], { blob: new Blob(parts) });
   };
   return { db, feedDb: db, dialect: 'pglite', listen, append, close: () => db.destroy() };
 }

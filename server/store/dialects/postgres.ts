@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
-import { copyInto, copyRows } from '../copy-text';
+import { copyInto, copySlices } from '../copy-text';
 import { listenPostgres } from '../listener';
 import type { Database } from '../schema';
 import type { Append, DatabaseTimeouts, OpenDatabase } from './dialect';
@@ -72,7 +72,7 @@ export async function openPostgres({ url, poolSize, timeouts }: PostgresOptions)
     try {
       const copy = client.query(copyFrom(copyInto(table, columns)));
       // COPY streams are not bound by query_timeout: a hung server would hold this write forever
-      await pipeline(Readable.from([copyRows(columns, rows)]), copy, { signal: AbortSignal.timeout(timeouts.queryMs) });
+      await pipeline(Readable.from(copySlices(columns, rows)), copy, { signal: AbortSignal.timeout(timeouts.queryMs) });
     } catch (err) {
       if ((err as Error).name === 'AbortError') failed = new Error('Query read timeout', { cause: err });
       throw failed ?? err;
