@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import { isDataError } from '../server/store/database-errors';
 import { openDatabase, type OpenDatabase } from '../server/store/database';
@@ -31,6 +32,18 @@ describe('embedded PGlite in a worker thread', () => {
   afterAll(async () => {
     await worker?.close();
     await inProcess?.close();
+  });
+
+  const linux = process.platform === 'linux' ? test : test.skip;
+  linux("the database's thread runs 10 nice levels below the process, so requests get a core first", () => {
+    const niceOf = (stat: string) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    const base = niceOf(readFileSync('/proc/self/stat', 'utf8'));
+    const threads = readdirSync('/proc/self/task').map((tid) =>
+      niceOf(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')),
+    );
+    // one such thread here: the worker's (the in-process database runs on this thread, at the process's level)
+    expect(threads.filter((nice) => nice === Math.min(19, base + 10))).toHaveLength(1);
+    expect(threads.filter((nice) => nice !== base && nice !== Math.min(19, base + 10))).toEqual([]);
   });
 
   test('parameters and results round-trip as they do in process: dates, int8, JSON, bytes, nulls', async () => {

@@ -3,7 +3,8 @@
 // gateway's request thread. Plain JavaScript, so the same file runs under tsx, jest and the compiled bundle alike.
 // The other end is server/store/dialects/pglite-thread.ts; every message it sends has an `id` answered once.
 import { parentPort, workerData } from 'node:worker_threads';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { PGlite } from '@electric-sql/pglite';
 import { writeImageFiles } from './pglite-image-files.mjs';
 
@@ -32,6 +33,24 @@ function startingImage() {
   } catch (err) {
     if (err?.code === 'ENOENT') return undefined; // no image installed: initdb, as before
     throw err;
+  }
+}
+
+/** How far below the process's scheduling priority this thread runs (a nice value added, at most 19). */
+const BELOW_REQUESTS = 10;
+
+/**
+ * Lowers this thread's scheduling priority: what it does (recording logs, the snapshot's reads, admin statements) can
+ * wait a little, while a request waiting for a core cannot; on a busy machine a COPY here would otherwise take a core
+ * from the thread serving requests and show in the proxy's tail latency. Linux only, where a thread has an id of its
+ * own (`/proc/thread-self`) that setpriority takes; elsewhere the thread keeps the process's priority.
+ */
+function yieldToRequests() {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (tid > 0) setPriority(tid, Math.min(19, getPriority(tid) + BELOW_REQUESTS));
+  } catch {
+    // not Linux, or not allowed: the thread runs at the process's priority
   }
 }
 
@@ -80,6 +99,7 @@ function serve(client) {
 }
 
 try {
+  yieldToRequests();
   serve(await open());
   port.postMessage({ ready: true });
 } catch (err) {
