@@ -1,9 +1,8 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
-import type { AppendHook, UnlinkedHook } from '../store/append-hook';
+import type { AppendPart } from '../store/append-hook';
 import {
   appendIfHeadIs,
   insertAuditEvents,
-  insertAuditEventsWithHead,
   lastLink,
   lockChain,
   lockHead,
@@ -27,14 +26,12 @@ export interface AuditEntry {
  * Appends hash-chained events, each signed (the contract: `signature` = Ed25519 over `hash`, so any single exported
  * event verifies on its own), and signs the head, which vouches for the chain's end. Writers serialize on the chain's
  * lock (the head's row), held until their transaction ends: so that it is held as briefly as can be, a write takes it
- * last, once its own changes are made (and hooks that need no link, such as the change notification, have run), and
- * holds it for one statement (update the head where it is still the one this process last linked on, and insert the
- * events; or, when it is not, lock and read it, then insert), the hooks that need the events (the webhook outbox),
- * then the commit.
+ * last, once its own changes are made, and holds it for one statement (update the head where it is still the one this
+ * process last linked on, and insert the events; or, when it is not, lock and read it, then insert) and the commit.
+ * What follows every change (the change notification, the webhook outbox) rides on that statement as parts of it.
  */
 export class AuditLog {
-  private readonly hooks: AppendHook[] = [];
-  private readonly unlinkedHooks: UnlinkedHook[] = [];
+  private readonly parts: AppendPart[] = [];
   /**
    * The head as this process last wrote it (maybe not committed yet): a write links on it and writes, in one
    * statement, only if the head is still that (see {@link appendIfHeadIs}), saving the round trip that reads the head;
@@ -49,47 +46,51 @@ export class AuditLog {
   private writing = 0;
   constructor(private readonly signingKey: KeyObject) {}
 
-  /** Every mutation appends events, so this is where anything that follows a change hooks in, atomically with it. */
-  onAppend(hook: AppendHook | UnlinkedHook): void {
-    if (typeof hook === 'function') this.hooks.push(hook);
-    else this.unlinkedHooks.push(hook);
+  /**
+   * Every mutation appends events, so this is where anything that follows a change hooks in, atomically with it: as
+   * a part of the statement that writes the events.
+   */
+  onAppend(part: AppendPart): void {
+    this.parts.push(part);
   }
 
   /**
    * Appends events inside `tx`, so they commit or roll back with the change they describe. Many events are hashed,
-   * signed and stored a slice at a time, each slice's INSERT running while the next one is hashed and signed.
+   * signed and stored a slice at a time, each slice's INSERT running while the next one is hashed and signed; each
+   * slice's statement carries the parts for its own events (so no statement grows with the size of an import).
    */
   async append(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
     if (entries.length === 0) return [];
-    for (const hook of this.unlinkedHooks) await hook.beforeLink(tx, entries);
-    const events = (await this.appendOnPredicted(tx, entries)) ?? (await this.appendLocked(tx, entries));
-    for (const hook of this.hooks) await hook(tx, events);
-    return events;
+    const written = (await this.appendOnPredicted(tx, entries)) ?? (await this.appendLocked(tx, entries));
+    this.parts.forEach((part, i) => part.afterAppend?.(written.partRows[i]!));
+    return written.events;
   }
 
   /** Links on the predicted head and writes in one statement; undefined (nothing written) when the head moved. */
-  private async appendOnPredicted(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[] | undefined> {
+  private async appendOnPredicted(tx: Tx, entries: AuditEntry[]): Promise<Written | undefined> {
     const expected = this.predicted;
     if (!expected || this.writing > 0 || entries.length > SLICE) return undefined;
     const events = this.signed(linked(expected, entries));
     const end = events[events.length - 1]!;
-    const written = await this.whileWriting(async () => {
+    return this.whileWriting(async () => {
       const head = signHead(this.signingKey, end.seq, end.hash);
-      if (!(await appendIfHeadIs(tx, expected, events, head))) return false;
+      const partRows = await appendIfHeadIs(tx, expected, events, head, this.parts);
+      if (!partRows) return undefined;
       this.predicted = end; // before the count drops, so the next write links on it
-      return true;
+      return { events, partRows };
     });
-    return written ? events : undefined;
   }
 
   /** Locks the head, reads it, links on it and writes (a slice at a time, for many events). */
-  private appendLocked(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
+  private appendLocked(tx: Tx, entries: AuditEntry[]): Promise<Written> {
     return this.whileWriting(() => this.appendOnHead(tx, entries));
   }
 
-  private async appendOnHead(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
+  private async appendOnHead(tx: Tx, entries: AuditEntry[]): Promise<Written> {
     let end = await linkPoint(tx);
     const events: AuditEvent[] = [];
+    const partRows = this.parts.map(() => 0);
+    const add = (rows: number[]) => rows.forEach((n, i) => (partRows[i]! += n));
     let storing: Promise<void> | undefined;
     try {
       for (let i = 0; i < entries.length; i += SLICE) {
@@ -97,10 +98,8 @@ export class AuditLog {
         end = slice[slice.length - 1]!;
         await storing;
         // the last slice carries the new head in the same statement
-        storing =
-          i + SLICE >= entries.length
-            ? insertAuditEventsWithHead(tx, slice, signHead(this.signingKey, end.seq, end.hash))
-            : insertAuditEvents(tx, slice);
+        const head = i + SLICE >= entries.length ? signHead(this.signingKey, end.seq, end.hash) : undefined;
+        storing = insertAuditEvents(tx, slice, this.parts, head).then(add);
         events.push(...slice);
       }
       await storing;
@@ -109,7 +108,7 @@ export class AuditLog {
       throw err;
     }
     this.predicted = end;
-    return events;
+    return { events, partRows };
   }
 
   private async whileWriting<T>(write: () => Promise<T>): Promise<T> {
@@ -151,6 +150,12 @@ async function linkPoint(tx: Tx): Promise<{ seq: number; hash: string }> {
   await lockChain(tx);
   const last = (await lockHead(tx)) ?? (await lastLink(tx));
   return { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH };
+}
+
+/** The events an append wrote, and the rows each part returned (in the order the parts were registered). */
+interface Written {
+  events: AuditEvent[];
+  partRows: number[];
 }
 
 /** Events hashed and stored per slice (see `append`). */

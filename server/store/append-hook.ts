@@ -1,22 +1,20 @@
+import type { RawBuilder } from 'kysely';
 import type { AuditEvent } from '../audit/chain';
-import type { Tx } from './schema';
 
 /**
- * Runs inside the transaction that appends audit events, after they are written (the webhook outbox): it commits or
- * rolls back with the change they describe.
+ * Work that follows every change and rides on the statement that appends its audit events, as one more CTE of it
+ * (the change notification, the webhook outbox): it commits or rolls back with the change, and costs no round trip
+ * of its own, none of them while the chain is locked. Registered with AuditLog.onAppend.
  */
-export type AppendHook = (tx: Tx, events: AuditEvent[]) => Promise<void>;
-
-/** What an event will say about its resource, before it has a place in the chain. */
-export interface ChangedEntry {
-  resource: { kind: string; id: string } | null;
-}
-
-/**
- * A hook that needs only what the events will say, not their place in the chain: it runs in the same transaction but
- * before the chain is locked, so the lock is held for no round trip of its own (a NOTIFY, say, is delivered at commit
- * wherever in the transaction it was sent).
- */
-export interface UnlinkedHook {
-  beforeLink(tx: Tx, entries: readonly ChangedEntry[]): Promise<void>;
+export interface AppendPart {
+  /**
+   * The part's statement for `events`, or undefined when it has nothing to do. It must return a row per thing it
+   * did: a SELECT (which runs only because the append counts its rows, so a `pg_notify` in it is sent) or a
+   * data-modifying statement with `returning`. `when` is the condition the append's own writes hang on (the head
+   * still where this process predicted it): the part's WHERE must require it, so that nothing is done when the
+   * events are not written.
+   */
+  statement(events: readonly AuditEvent[], when: RawBuilder<boolean>): RawBuilder<unknown> | undefined;
+  /** Called after the statement ran (in the transaction, before it commits) with the rows the part returned. */
+  afterAppend?(rows: number): void;
 }

@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { AuditEvent, AuditHead } from '../audit/chain';
+import type { AppendPart } from './append-hook';
 import type { AuditActor, Executor, Tx } from './schema';
-import { insertJsonRows, insertStatement } from './json-rows';
+import { insertStatement } from './json-rows';
 
 /** The audit chain's two tables: `audit_events` (append-only) and `audit_head` (its signed newest link). */
 
@@ -94,44 +95,78 @@ const eventRows = (events: readonly AuditEvent[]) =>
     resource_id: resource?.id ?? null,
   }));
 
-/** Writes events in as few statements as their number allows (a config import appends thousands at once). */
-export async function insertAuditEvents(tx: Tx, events: readonly AuditEvent[]): Promise<void> {
-  await insertJsonRows(tx, 'audit_events', EVENT_COLUMNS, eventRows(events));
-}
-
 /**
- * Writes the chain's last events and its new head in one statement (one round trip fewer while the chain is locked).
- * The events are few here (a slice of at most a few thousand; see AuditLog.append).
+ * The parts that ride on an append (see {@link AppendPart}), as CTEs `part_<i>` after the append's own, and the
+ * count of each one's rows in the final select: counting is what runs a part that is a plain SELECT.
  */
-export async function insertAuditEventsWithHead(tx: Tx, events: readonly AuditEvent[], head: AuditHead): Promise<void> {
-  const events_ = insertStatement('audit_events', EVENT_COLUMNS, JSON.stringify(eventRows(events)), undefined);
-  await sql`with appended as (${events_}) insert into audit_head (id, seq, hash, signature)
-    values (1, ${head.seq}, ${head.hash}, ${head.signature})
-    on conflict (id) do update set seq = excluded.seq, hash = excluded.hash, signature = excluded.signature`.execute(
-    tx,
-  );
+function riding(parts: readonly AppendPart[], events: readonly AuditEvent[], when: RawBuilder<boolean>) {
+  const built = parts.map((part, i) => ({ name: sql.raw(`part_${i}`), statement: part.statement(events, when) }));
+  const used = built.filter((b) => b.statement);
+  return {
+    ctes: sql.join(
+      used.map((b) => sql`, ${b.name} as (${b.statement})`),
+      sql``,
+    ),
+    counts: sql.join(
+      used.map((b) => sql`, (select count(*)::int from ${b.name}) as ${b.name}`),
+      sql``,
+    ),
+    /** Rows per part, in the parts' order (0 for a part that had nothing to do). */
+    read: (row: Record<string, unknown> | undefined) => built.map((_, i) => Number(row?.[`part_${i}`] ?? 0)),
+  };
 }
 
 /**
- * Writes events linked on `expected` and the new head in one statement, if the head is still `expected`: the head's
- * row is updated only where it matches (waiting for a writer that holds it, then comparing with what that writer
- * committed), and the events are inserted only if it was. False, with nothing written, when the head moved or does not
- * exist: the caller then locks the head and reads it.
+ * Writes events, with the parts riding on them, in one statement (the caller's slice: at most a few thousand, see
+ * AuditLog.append); the chain's last slice carries its new `head` too (one round trip fewer while the chain is
+ * locked). Returns the rows of each part.
+ */
+export async function insertAuditEvents(
+  tx: Tx,
+  events: readonly AuditEvent[],
+  parts: readonly AppendPart[],
+  head?: AuditHead,
+): Promise<number[]> {
+  const events_ = insertStatement('audit_events', EVENT_COLUMNS, JSON.stringify(eventRows(events)), undefined);
+  const head_ = head
+    ? sql`, head as (insert into audit_head (id, seq, hash, signature)
+        values (1, ${head.seq}, ${head.hash}, ${head.signature})
+        on conflict (id) do update set seq = excluded.seq, hash = excluded.hash, signature = excluded.signature)`
+    : sql``;
+  const along = riding(parts, events, sql<boolean>`true`);
+  const { rows } = await sql<Record<string, unknown>>`with appended as (${events_})${head_}${along.ctes}
+    select 1 as appended${along.counts}`.execute(tx);
+  return along.read(rows[0]);
+}
+
+/**
+ * Writes events linked on `expected`, the new head and the parts riding on them in one statement, if the head is
+ * still `expected`: the head's row is updated only where it matches (waiting for a writer that holds it, then
+ * comparing with what that writer committed), and the events and parts are written only if it was. Returns the rows
+ * of each part; undefined, with nothing written, when the head moved or does not exist: the caller then locks the
+ * head and reads it.
  */
 export async function appendIfHeadIs(
   tx: Tx,
   expected: { seq: number; hash: string },
   events: readonly AuditEvent[],
   head: AuditHead,
-): Promise<boolean> {
-  const onlyIfMoved = sql`where exists (select 1 from moved)`;
-  const events_ = insertStatement('audit_events', EVENT_COLUMNS, JSON.stringify(eventRows(events)), onlyIfMoved);
-  const { rows } = await sql<{ moved: number }>`with moved as (
+  parts: readonly AppendPart[],
+): Promise<number[] | undefined> {
+  const moved = sql<boolean>`exists (select 1 from moved)`;
+  const events_ = insertStatement(
+    'audit_events',
+    EVENT_COLUMNS,
+    JSON.stringify(eventRows(events)),
+    sql`where ${moved}`,
+  );
+  const along = riding(parts, events, moved);
+  const { rows } = await sql<Record<string, unknown>>`with moved as (
       update audit_head set seq = ${head.seq}, hash = ${head.hash}, signature = ${head.signature}
       where id = 1 and seq = ${expected.seq} and hash = ${expected.hash} returning 1
-    ), appended as (${events_})
-    select count(*)::int as moved from moved`.execute(tx);
-  return rows[0]?.moved === 1;
+    ), appended as (${events_})${along.ctes}
+    select (select count(*)::int from moved) as moved${along.counts}`.execute(tx);
+  return rows[0]?.moved === 1 ? along.read(rows[0]) : undefined;
 }
 
 /** The newest event's seq and hash: where the next event links on. */

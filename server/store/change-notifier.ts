@@ -1,21 +1,22 @@
 import { sql } from 'kysely';
-import type { UnlinkedHook } from './append-hook';
+import type { AppendPart } from './append-hook';
 import type { OpenDatabase } from './database';
 import type { Unlisten } from './listener';
 import { CHANGE_CHANNEL, type ConfigSnapshot } from './snapshot';
 
 /**
- * Announces each changed resource on {@link CHANGE_CHANNEL}; NOTIFY is transactional, so only commits are announced,
- * and it needs no place in the chain, so it is sent before the chain is locked.
+ * Announces each changed resource on {@link CHANGE_CHANNEL}, from the statement that appends the change's events:
+ * NOTIFY is transactional (delivered at commit, wherever in the transaction it was sent), so only commits are
+ * announced. A plain SELECT, so it runs because the append counts its rows.
  */
-export const notifyChanges: UnlinkedHook = {
-  async beforeLink(tx, entries) {
+export const notifyChanges: AppendPart = {
+  statement(events, when) {
     const payloads = new Set<string>();
-    for (const e of entries) if (e.resource) payloads.add(JSON.stringify({ kind: e.resource.kind, id: e.resource.id }));
-    if (!payloads.size) return;
-    // one statement, the payloads one JSON parameter, rather than a round trip each (a config import appends thousands)
+    for (const e of events) if (e.resource) payloads.add(JSON.stringify({ kind: e.resource.kind, id: e.resource.id }));
+    if (!payloads.size) return undefined;
+    // the payloads one JSON parameter, not a parameter each (a config import appends thousands)
     const list = JSON.stringify([...payloads]);
-    await sql`select pg_notify(${CHANGE_CHANNEL}, p) from json_array_elements_text(${list}::json) as v(p)`.execute(tx);
+    return sql`select pg_notify(${CHANGE_CHANNEL}, p) from json_array_elements_text(${list}::json) as v(p) where ${when}`;
   },
 };
 

@@ -1,5 +1,4 @@
-import { sql, type Insertable, type Selectable } from 'kysely';
-import { insertJsonRows } from './json-rows';
+import { sql, type Insertable, type RawBuilder, type Selectable } from 'kysely';
 import { ownerOf, type ResourceKey } from './resource-store';
 import type { Db, Executor, WebhookAttemptTable, WebhookDeliveryTable } from './schema';
 
@@ -22,27 +21,32 @@ export type ClaimedDelivery = Pick<
 /** One webhook among all owners' (ids are unique per owner): the same text as the claim query's key. */
 export const webhookKey = (d: Pick<Delivery, 'webhook_id' | 'webhook_owner'>) => `${d.webhook_owner} ${d.webhook_id}`;
 
-/** A queued delivery: who it is for and what it carries (the rest has its defaults: pending, due now). */
-export type QueuedDelivery = Pick<
-  NewDelivery,
-  'id' | 'webhook_id' | 'webhook_owner' | 'event_id' | 'event_type' | 'body'
->;
-
-const QUEUED_COLUMNS = {
-  id: 'text',
-  webhook_id: 'text',
-  webhook_owner: 'text',
-  event_id: 'text',
-  event_type: 'text',
-  body: 'text',
-};
+/** An event as the outbox queues it, with the body its deliveries carry (computed by the caller). */
+export interface OutboxEvent {
+  seq: number;
+  event_id: string;
+  event_type: string;
+  tenant_id: string | null;
+  body: string;
+}
 
 /**
- * Queues deliveries (in the caller's transaction, so they exist exactly when their change committed), in a few
- * statements however many there are (a config import's events to a webhook that takes every type).
+ * A delivery per (event, subscribed webhook), as a statement to ride on the append of the events (so a delivery
+ * exists exactly when its change committed), done only where `when` holds; returns a row per delivery. A webhook
+ * gets an event when it is the event's tenant's or global (only global for an event of no tenant), active, and its
+ * `events` hold the event's type or '*'. The webhooks are read as committed (not the snapshot), in the same statement.
  */
-export async function queueDeliveries(db: Executor, deliveries: QueuedDelivery[]): Promise<void> {
-  await insertJsonRows(db, 'webhook_deliveries', QUEUED_COLUMNS, deliveries);
+export function queueSubscribedDeliveries(events: readonly OutboxEvent[], when: RawBuilder<boolean>) {
+  const rows = JSON.stringify(events);
+  return sql`insert into webhook_deliveries (id, webhook_id, webhook_owner, event_id, event_type, body)
+    select 'dlv_' || gen_random_uuid(), w.id, w.owner, e.event_id, e.event_type, e.body
+    from json_to_recordset(${rows}::json)
+      as e(seq bigint, event_id text, event_type text, tenant_id text, body text)
+    join resources w on w.kind = 'webhook' and (w.tenant_id is null or w.tenant_id = e.tenant_id)
+    where ${when} and w.data -> 'active' = 'true'::jsonb
+      and (w.data -> 'events' @> jsonb_build_array(e.event_type) or w.data -> 'events' @> '["*"]'::jsonb)
+    order by e.seq, w.owner, w.id
+    returning 1`;
 }
 
 /** A delivery already made (a test send) and its one attempt, together. */

@@ -1,0 +1,215 @@
+import { sql } from 'kysely';
+import pg from 'pg';
+import { AuditLog, type AuditEntry } from '../server/audit/audit-log';
+import { testDialects } from './support/databases';
+import { startTestGateway, type TestGateway } from './support/gateway';
+
+/**
+ * What rides on the statement that appends audit events: the webhook outbox (which webhooks subscribe is decided in
+ * SQL there) and the change notification. The gateway runs no dispatcher, so deliveries stay in the table to be read.
+ */
+describe.each(testDialects())('what rides on the audit append (%s)', (dialect) => {
+  let t: TestGateway;
+  /** Webhook name → its id, as created below. */
+  const hooks = new Map<string, string>();
+  const names = new Map<string, string>();
+  const actor = { type: 'system', id: 'append-parts-test', name: 'append parts test' };
+
+  const webhook = async (name: string, body: { events: string[]; tenant_id?: string; active?: boolean }) => {
+    const res = await t.api('POST', '/v1/admin/webhooks', { url: `http://127.0.0.1:9/${name}`, ...body });
+    expect(res.status).toBe(201);
+    hooks.set(name, res.body.id);
+    names.set(res.body.id, name);
+  };
+  /** The webhooks (by name) that got a delivery of the event, sorted, each once per delivery. */
+  const recipients = async (eventId: string) =>
+    (
+      await t.gateway.db
+        .selectFrom('webhook_deliveries')
+        .select(['webhook_id', 'webhook_owner'])
+        .where('event_id', '=', eventId)
+        .execute()
+    )
+      .map((d) => `${names.get(d.webhook_id) ?? d.webhook_id}@${d.webhook_owner}`)
+      .sort();
+  const newestEvent = async (type: string) =>
+    (await t.api('GET', `/v1/admin/audit/events?type=${type}&limit=1`)).body.data[0];
+  const within = async (ms: number, check: () => boolean) => {
+    const end = Date.now() + ms;
+    while (!check()) {
+      if (Date.now() > end) throw new Error(`not within ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+  /** Deliveries of events that are not in the chain. */
+  const orphans = async () =>
+    (
+      await sql<{ n: number }>`select count(*)::int as n from webhook_deliveries d
+        where not exists (select 1 from audit_events e where e.id = d.event_id)`.execute(t.gateway.db)
+    ).rows[0]!.n;
+  /** Another writer of the same chain (another node): its append moves the head this gateway predicted. */
+  const appendElsewhere = async () => {
+    const other = new AuditLog(t.gateway.keys.auditSigningKey);
+    await t.gateway.db
+      .transaction()
+      .execute((tx) => other.append(tx, [{ type: 'TENANT_SCOPE_VIOLATION', actor, tenant_id: null, resource: null }]));
+  };
+
+  /** What the gateway sends to PostgreSQL while `recording`, per connection. */
+  const sent: { client: pg.Client; text: string }[] = [];
+  let recording = false;
+  const query = pg.Client.prototype.query;
+  beforeAll(async () => {
+    // before the gateway starts: its pool keeps each client's query function as it was when first checked out
+    if (dialect === 'postgres')
+      pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+        const q = args[0] as string | { text: string };
+        if (recording) sent.push({ client: this, text: typeof q === 'string' ? q : q.text });
+        return (query as (...a: unknown[]) => unknown).apply(this, args);
+      } as typeof query;
+    t = await startTestGateway(dialect, {}, { webhooks: false });
+    for (const id of ['sub-a', 'sub-b'])
+      expect((await t.api('POST', '/v1/admin/tenants', { id, name: id })).status).toBe(201);
+    await webhook('every', { events: ['*'] });
+    await webhook('tenant-updates', { events: ['TENANT_UPDATED'] });
+    await webhook('routes-only', { events: ['ROUTE_CREATED'] });
+    await webhook('inactive', { events: ['*'], active: false });
+    await webhook('a-keys', { tenant_id: 'sub-a', events: ['API_KEY_CREATED', 'TENANT_UPDATED'] });
+    await webhook('b-every', { tenant_id: 'sub-b', events: ['*'] });
+    await webhook('b-inactive', { tenant_id: 'sub-b', events: ['*'], active: false });
+    await webhook('creations', { events: ['TENANT_CREATED'] });
+  });
+  afterAll(async () => {
+    await t?.close();
+    pg.Client.prototype.query = query;
+  });
+
+  test("a delivery per subscriber: the event's tenant's or global, active, its type or '*'", async () => {
+    await t.api('PUT', '/v1/admin/tenants/sub-a', { name: 'Sub A' });
+    const updated = await newestEvent('TENANT_UPDATED');
+    expect(await recipients(updated.id)).toEqual(['a-keys@sub-a', 'every@', 'tenant-updates@']);
+
+    expect((await t.api('POST', '/v1/admin/tenants/sub-b/keys', { name: 'k' })).status).toBe(201);
+    const key = await newestEvent('API_KEY_CREATED');
+    expect(key.tenant_id).toBe('sub-b');
+    expect(await recipients(key.id)).toEqual(['b-every@sub-b', 'every@']);
+
+    // an event of no tenant reaches global webhooks only
+    const route = { id: 'global-r', model_pattern: 'x*', providers: [{ provider: 'openai' }] };
+    expect((await t.api('POST', '/v1/admin/routes', route)).status).toBe(201);
+    const created = await newestEvent('ROUTE_CREATED');
+    expect(created.tenant_id).toBeNull();
+    expect(await recipients(created.id)).toEqual(['every@', 'routes-only@']);
+
+    // the body is the event as the contract says
+    const delivery = await t.gateway.db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('event_id', '=', key.id)
+      .where('webhook_id', '=', hooks.get('every')!)
+      .executeTakeFirstOrThrow();
+    expect(delivery).toMatchObject({
+      event_type: 'API_KEY_CREATED',
+      status: 'PENDING',
+      id: expect.stringMatching(/^dlv_/),
+    });
+    const { seq, actor: by, resource, changes, trace_id } = key;
+    expect(JSON.parse(delivery.body)).toEqual({
+      id: key.id,
+      type: 'API_KEY_CREATED',
+      created_at: key.created_at,
+      tenant_id: 'sub-b',
+      data: { seq, actor: by, resource, changes, trace_id },
+    });
+  });
+
+  test('a change rolled back after its append queues nothing and announces nothing; committed, it does both', async () => {
+    const snap = t.gateway.snapshot;
+    // the stored tenant changes behind the snapshot's back: only an announcement makes the snapshot read it
+    await sql`update resources set data = jsonb_set(data, '{name}', '"Unannounced"')
+      where kind = 'tenant' and id = 'sub-b'`.execute(t.gateway.db);
+    const entry: AuditEntry = {
+      type: 'TENANT_UPDATED',
+      actor,
+      tenant_id: 'sub-b',
+      resource: { kind: 'tenant', id: 'sub-b' },
+    };
+    const appendThen = (outcome: 'commit' | 'roll back') =>
+      t.gateway.db.transaction().execute(async (tx) => {
+        const [event] = await t.gateway.audit.append(tx, [entry]);
+        if (outcome === 'roll back') throw new Error(`rolled back ${event!.id}`);
+        return event!;
+      });
+    const queued = async () =>
+      Number(
+        (await sql<{ n: number }>`select count(*)::int as n from webhook_deliveries`.execute(t.gateway.db)).rows[0]!.n,
+      );
+    const before = await queued();
+    // after its own write the gateway links on the head it predicted; after another writer's, it locks and reads it
+    for (const path of ['predicted', 'locked'] as const) {
+      if (path === 'predicted') await t.api('PUT', '/v1/admin/tenants/sub-a', { name: 'Sub A again' });
+      else await appendElsewhere();
+      const base = await queued();
+      await expect(appendThen('roll back')).rejects.toThrow(/rolled back evt_/);
+      expect(await queued()).toBe(base);
+      await new Promise((r) => setTimeout(r, 200));
+      expect(snap.get('tenant', 'sub-b')?.name).toBe('sub-b');
+    }
+    expect(await queued()).toBeGreaterThan(before); // the PUTs above did queue theirs
+    const event = await appendThen('commit');
+    expect(await recipients(event.id)).toEqual(['b-every@sub-b', 'every@', 'tenant-updates@']);
+    await within(1000, () => snap.get('tenant', 'sub-b')?.name === 'Unannounced');
+  });
+
+  test('a write whose predicted head moved (another writer) queues and announces once, on the head it then reads', async () => {
+    await t.api('PUT', '/v1/admin/tenants/sub-a', { name: 'Before' });
+    await appendElsewhere();
+    expect((await t.api('PUT', '/v1/admin/tenants/sub-a', { name: 'After' })).status).toBe(200);
+    const updated = await newestEvent('TENANT_UPDATED');
+    expect(updated.changes.name.to).toBe('After');
+    expect(await recipients(updated.id)).toEqual(['a-keys@sub-a', 'every@', 'tenant-updates@']);
+    expect(await orphans()).toBe(0); // the statement that missed queued nothing for the events it did not write
+    await within(1000, () => t.gateway.snapshot.get('tenant', 'sub-a')?.name === 'After');
+    expect((await t.api('GET', '/v1/admin/audit/verify')).body).toMatchObject({ valid: true });
+  });
+
+  test('an import of thousands of events (several statements) queues one delivery per subscribed event', async () => {
+    const before = (await t.api('GET', '/v1/admin/audit/events?limit=1')).body.data[0].seq;
+    const count = 2200; // more than one slice of the append (1,000 events)
+    const tenants = Array.from({ length: count }, (_, i) => ({ id: `bulk-${i}`, name: `Bulk ${i}` }));
+    const res = await t.api('POST', '/v1/admin/config/import?mode=merge', { version: 1, tenants });
+    expect(res.status).toBe(200);
+    const perHook = await sql<{ webhook_id: string; deliveries: number; events: number }>`
+      select d.webhook_id, count(*)::int as deliveries, count(distinct d.event_id)::int as events
+      from webhook_deliveries d join audit_events e on e.id = d.event_id
+      where e.seq > ${before} group by d.webhook_id`.execute(t.gateway.db);
+    const byName = Object.fromEntries(perHook.rows.map((r) => [names.get(r.webhook_id), [r.deliveries, r.events]]));
+    // every event once to '*' (the tenants' creations and CONFIG_IMPORTED), each creation once to 'creations'
+    expect(byName).toEqual({ every: [count + 1, count + 1], creations: [count, count] });
+    await within(10_000, () => tenants.every((x) => t.gateway.snapshot.get('tenant', x.id)));
+    expect((await t.api('GET', '/v1/admin/audit/verify')).body).toMatchObject({ valid: true });
+  }, 60_000);
+
+  const postgres = dialect === 'postgres' ? test : test.skip;
+  postgres('a tenant create sends BEGIN, its INSERT, the append and COMMIT, a delivery queued', async () => {
+    await t.api('POST', '/v1/admin/tenants', { id: 'warm', name: 'Warm' }); // the gateway's last write: the head is predicted
+    sent.length = 0;
+    recording = true;
+    try {
+      expect((await t.api('POST', '/v1/admin/tenants', { id: 'counted', name: 'Counted' })).status).toBe(201);
+    } finally {
+      recording = false;
+    }
+    const begin = sent.findIndex((s) => /^begin/i.test(s.text.trim()));
+    const inTransaction = sent.filter((s, i) => i >= begin && s.client === sent[begin]!.client);
+    const commit = inTransaction.findIndex((s) => /^commit/i.test(s.text.trim()));
+    const statements = inTransaction.slice(0, commit + 1).map((s) => s.text.trim().split(/\s+/).slice(0, 3).join(' '));
+    expect(statements).toEqual([
+      expect.stringMatching(/^begin/i),
+      'insert into "resources"',
+      'with moved as',
+      'commit',
+    ]);
+    expect(await recipients((await newestEvent('TENANT_CREATED')).id)).toEqual(['creations@', 'every@']);
+  });
+});
