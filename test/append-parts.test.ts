@@ -212,4 +212,36 @@ describe.each(testDialects())('what rides on the audit append (%s)', (dialect) =
     ]);
     expect(await recipients((await newestEvent('TENANT_CREATED')).id)).toEqual(['creations@', 'every@']);
   });
+  postgres(
+    'concurrent creates chain on each other: one append statement each, the head rarely locked and read',
+    async () => {
+      const count = 32;
+      const before = Number(
+        (await sql<{ seq: string }>`select seq from audit_head`.execute(t.gateway.db)).rows[0]!.seq,
+      );
+      sent.length = 0;
+      recording = true;
+      let statuses: number[];
+      try {
+        statuses = await Promise.all(
+          Array.from({ length: count }, (_, i) =>
+            t.api('POST', '/v1/admin/tenants', { id: `chained-${i}`, name: `Chained ${i}` }).then((r) => r.status),
+          ),
+        );
+      } finally {
+        recording = false;
+      }
+      expect(statuses).toEqual(Array(count).fill(201));
+      const appends = sent.filter((s) => /^with moved as/i.test(s.text.trim())).length;
+      const lockedReads = sent.filter((s) => /for update/i.test(s.text)).length;
+      // each write links on the one before it as soon as that one is sent, instead of locking and reading the head
+      // (which every write but the first did while another was on its way); a statement overtaking the one it links
+      // on misses, and that write then locks and reads
+      expect(appends).toBeGreaterThanOrEqual(count);
+      expect(lockedReads).toBeLessThanOrEqual(count / 4);
+      const after = Number((await sql<{ seq: string }>`select seq from audit_head`.execute(t.gateway.db)).rows[0]!.seq);
+      expect(after - before).toBe(count);
+      expect((await t.api('GET', '/v1/admin/audit/verify')).body).toMatchObject({ valid: true });
+    },
+  );
 });

@@ -34,16 +34,19 @@ export class AuditLog {
   private readonly parts: AppendPart[] = [];
   /**
    * The head as this process last wrote it (maybe not committed yet): a write links on it and writes, in one
-   * statement, only if the head is still that (see {@link appendIfHeadIs}), saving the round trip that reads the head;
-   * a miss (another process wrote, or that write rolled back) costs one statement and falls back to reading it.
+   * statement, only if the head is still that when the statement runs (see {@link appendIfHeadIs}), saving the round
+   * trip that locks and reads the head. A miss (another process wrote, or the write it linked on rolled back) writes
+   * nothing and falls back to locking and reading the head.
    */
   private predicted: { seq: number; hash: string } | undefined;
   /**
-   * Appends of this process between linking and their write's answer. A prediction holds only when this process's
-   * last write already holds the head's row: a write sent while another is on its way could reach the database first
-   * and miss, so while one is, the others read the head (waiting for the row as before).
+   * Settles when the last predicted write's statement has its answer. The next one waits for it, then links on the
+   * head that write left: its statement then reaches the database after the one it links on (sent at once, it could
+   * overtake it and miss), and waits there for the head's row, which that write holds until it commits. So this
+   * process's concurrent writes hold the chain's lock for one statement and the commit each, and the wait here costs
+   * nothing the lock would not: it ends before the write it waits for lets go of the row.
    */
-  private writing = 0;
+  private lastAnswer: Promise<void> = Promise.resolve();
   constructor(private readonly signingKey: KeyObject) {}
 
   /**
@@ -68,25 +71,31 @@ export class AuditLog {
 
   /** Links on the predicted head and writes in one statement; undefined (nothing written) when the head moved. */
   private async appendOnPredicted(tx: Tx, entries: AuditEntry[]): Promise<Written | undefined> {
-    const expected = this.predicted;
-    if (!expected || this.writing > 0 || entries.length > SLICE) return undefined;
-    const events = this.signed(linked(expected, entries));
-    const end = events[events.length - 1]!;
-    return this.whileWriting(async () => {
+    if (entries.length > SLICE) return undefined;
+    const previous = this.lastAnswer;
+    let answered!: () => void;
+    this.lastAnswer = new Promise((resolve) => (answered = resolve));
+    let written: Written | undefined;
+    try {
+      await previous;
+      const expected = this.predicted;
+      if (!expected) return undefined;
+      const events = this.signed(linked(expected, entries));
+      const end = events[events.length - 1]!;
       const head = signHead(this.signingKey, end.seq, end.hash);
       const partRows = await appendIfHeadIs(tx, expected, events, head, this.parts);
-      if (!partRows) return undefined;
-      this.predicted = end; // before the count drops, so the next write links on it
-      return { events, partRows };
-    });
+      written = partRows && { events, partRows };
+      return written;
+    } finally {
+      // before the next write links: on what this one wrote, or (a miss, an error) on nothing, so it locks and reads
+      if (written) this.predicted = written.events[written.events.length - 1]!;
+      else if (this.predicted) this.predicted = undefined;
+      answered();
+    }
   }
 
   /** Locks the head, reads it, links on it and writes (a slice at a time, for many events). */
-  private appendLocked(tx: Tx, entries: AuditEntry[]): Promise<Written> {
-    return this.whileWriting(() => this.appendOnHead(tx, entries));
-  }
-
-  private async appendOnHead(tx: Tx, entries: AuditEntry[]): Promise<Written> {
+  private async appendLocked(tx: Tx, entries: AuditEntry[]): Promise<Written> {
     let end = await linkPoint(tx);
     const events: AuditEvent[] = [];
     const partRows = this.parts.map(() => 0);
@@ -109,15 +118,6 @@ export class AuditLog {
     }
     this.predicted = end;
     return { events, partRows };
-  }
-
-  private async whileWriting<T>(write: () => Promise<T>): Promise<T> {
-    this.writing += 1;
-    try {
-      return await write();
-    } finally {
-      this.writing -= 1;
-    }
   }
 
   private signed(events: AuditEvent[]): AuditEvent[] {

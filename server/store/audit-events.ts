@@ -141,10 +141,13 @@ export async function insertAuditEvents(
 
 /**
  * Writes events linked on `expected`, the new head and the parts riding on them in one statement, if the head is
- * still `expected`: the head's row is updated only where it matches (waiting for a writer that holds it, then
- * comparing with what that writer committed), and the events and parts are written only if it was. Returns the rows
- * of each part; undefined, with nothing written, when the head moved or does not exist: the caller then locks the
- * head and reads it.
+ * still `expected`: the head's row is locked whatever it holds (waiting for a writer that holds it) and changed only
+ * where it is `expected` once that writer has committed; the events and parts are written only if it was. The
+ * comparison is in the SET, not the WHERE: PostgreSQL filters rows by their version in the statement's snapshot
+ * before it waits for one, so `where seq = expected` would pass over a head that a write still in flight is about to
+ * make `expected` (the write this process sent just before, which this one links on). Returns the rows of each part;
+ * undefined, with nothing written, when the head moved or does not exist: the caller then locks the head (this
+ * statement already holds it) and reads it.
  */
 export async function appendIfHeadIs(
   tx: Tx,
@@ -153,7 +156,8 @@ export async function appendIfHeadIs(
   head: AuditHead,
   parts: readonly AppendPart[],
 ): Promise<number[] | undefined> {
-  const moved = sql<boolean>`exists (select 1 from moved)`;
+  const moved = sql<boolean>`exists (select 1 from moved where moved)`;
+  const isExpected = sql`seq = ${expected.seq} and hash = ${expected.hash}`;
   const events_ = insertStatement(
     'audit_events',
     EVENT_COLUMNS,
@@ -162,10 +166,14 @@ export async function appendIfHeadIs(
   );
   const along = riding(parts, events, moved);
   const { rows } = await sql<Record<string, unknown>>`with moved as (
-      update audit_head set seq = ${head.seq}, hash = ${head.hash}, signature = ${head.signature}
-      where id = 1 and seq = ${expected.seq} and hash = ${expected.hash} returning 1
+      update audit_head set
+        seq = case when ${isExpected} then ${head.seq} else seq end,
+        hash = case when ${isExpected} then ${head.hash} else hash end,
+        signature = case when ${isExpected} then ${head.signature} else signature end
+      where id = 1
+      returning seq = ${head.seq} and hash = ${head.hash} as moved
     ), appended as (${events_})${along.ctes}
-    select (select count(*)::int from moved) as moved${along.counts}`.execute(tx);
+    select (select count(*)::int from moved where moved) as moved${along.counts}`.execute(tx);
   return rows[0]?.moved === 1 ? along.read(rows[0]) : undefined;
 }
 
