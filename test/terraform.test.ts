@@ -404,7 +404,8 @@ resource "portico_webhook" "bad" {
     );
     expect(refused.stderr).not.toContain('cascade=true');
     tf.write('main.tf', main('force_destroy = true').replace('default = 1', 'default = 2'));
-    expect((await tf.apply()).code).toBe(0);
+    const applied = await tf.apply();
+    expect([applied.code, applied.stderr]).toEqual([0, '']);
     expect(state('portico_tenant.team').force_destroy).toBe(true);
     expect((await api('GET', '/v1/admin/tenants/team-13')).body.updated_at).toBe(updatedAt); // an option: no API write
     const destroyed = await tf.destroy();

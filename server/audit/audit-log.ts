@@ -9,7 +9,7 @@ import {
   readHead,
   writeHead,
 } from '../store/audit-events';
-import type { AuditActor, Db, Tx } from '../store/schema';
+import type { AuditActor, Db, Executor, Tx } from '../store/schema';
 import { chainHash, GENESIS_HASH, signHash, signHead, type AuditEvent } from './chain';
 
 /** What a mutation says about itself; the log adds id, seq, time and the chain fields. */
@@ -65,13 +65,45 @@ export class AuditLog {
   async append(tx: Tx, entries: AuditEntry[]): Promise<AuditEvent[]> {
     if (entries.length === 0) return [];
     const written = (await this.appendOnPredicted(tx, entries)) ?? (await this.appendLocked(tx, entries));
-    this.parts.forEach((part, i) => part.afterAppend?.(written.partRows[i]!));
+    this.afterAppend(written.partRows);
     return written.events;
   }
 
-  /** Links on the predicted head and writes in one statement; undefined (nothing written) when the head moved. */
-  private async appendOnPredicted(tx: Tx, entries: AuditEntry[]): Promise<Written | undefined> {
-    if (entries.length > SLICE) return undefined;
+  /**
+   * Appends events with the change they describe (`change`, riding first among the parts, on the same condition) in
+   * one statement outside any transaction: the statement is the transaction, so a change that needs no checks in the
+   * database costs one round trip instead of four (BEGIN, its write, the append, COMMIT). Only on the predicted head:
+   * undefined, with nothing written, when there is none or the head moved, and the caller then makes the change the
+   * usual way (a transaction, and {@link append}). A change the database refuses refuses the whole statement.
+   */
+  async appendWith(db: Db, entries: AuditEntry[], change: AppendPart): Promise<AuditEvent[] | undefined> {
+    // a connection first, then a place among this process's chained writes: the writes before this one hold theirs
+    // (in transactions) until their turn, and one waiting in line for a connection could leave none to take its turn
+    const written = await db.connection().execute((conn) => this.appendOnPredicted(conn, entries, [change]));
+    if (!written) return undefined;
+    this.afterAppend(written.partRows.slice(1));
+    return written.events;
+  }
+
+  /** Whether a part riding on every append reads resources of `kind` (a write of one cannot ride beside it). */
+  partsRead(kind: string): boolean {
+    return this.parts.some((part) => part.reads?.includes(kind));
+  }
+
+  private afterAppend(partRows: number[]): void {
+    this.parts.forEach((part, i) => part.afterAppend?.(partRows[i]!));
+  }
+
+  /**
+   * Links on the predicted head and writes in one statement, `first` riding before the registered parts (their rows
+   * in that order); undefined (nothing written) when the head moved.
+   */
+  private async appendOnPredicted(
+    db: Executor,
+    entries: AuditEntry[],
+    first: AppendPart[] = [],
+  ): Promise<Written | undefined> {
+    if (entries.length === 0 || entries.length > SLICE) return undefined;
     const previous = this.lastAnswer;
     let answered!: () => void;
     this.lastAnswer = new Promise((resolve) => (answered = resolve));
@@ -83,7 +115,7 @@ export class AuditLog {
       const events = this.signed(linked(expected, entries));
       const end = events[events.length - 1]!;
       const head = signHead(this.signingKey, end.seq, end.hash);
-      const partRows = await appendIfHeadIs(tx, expected, events, head, this.parts);
+      const partRows = await appendIfHeadIs(db, expected, events, head, [...first, ...this.parts]);
       written = partRows && { events, partRows };
       return written;
     } finally {

@@ -40,3 +40,7 @@ export async function uniqueValues<T>(def: ResourceDefinition, write: () => Prom
     throw err;
   }
 }
+
+/** The 409 of a create whose id its owner already has. */
+export const idTaken = (def: ResourceDefinition, id: string) =>
+  new ApiError('ALREADY_EXISTS', `${def.title} "${id}" already exists`, [{ path: 'id', message: 'is taken' }]);

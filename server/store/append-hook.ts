@@ -15,6 +15,11 @@ export interface AppendPart {
    * events are not written.
    */
   statement(events: readonly AuditEvent[], when: RawBuilder<boolean>): RawBuilder<unknown> | undefined;
+  /**
+   * Resource kinds the part's statement reads. A statement's parts do not see each other's writes, so a write of one
+   * of these kinds cannot ride on the append beside it (see AuditLog.appendWith): it is made before, in a transaction.
+   */
+  reads?: readonly string[];
   /** Called after the statement ran (in the transaction, before it commits) with the rows the part returned. */
   afterAppend?(rows: number): void;
 }

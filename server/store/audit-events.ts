@@ -146,11 +146,11 @@ export async function insertAuditEvents(
  * comparison is in the SET, not the WHERE: PostgreSQL filters rows by their version in the statement's snapshot
  * before it waits for one, so `where seq = expected` would pass over a head that a write still in flight is about to
  * make `expected` (the write this process sent just before, which this one links on). Returns the rows of each part;
- * undefined, with nothing written, when the head moved or does not exist: the caller then locks the head (this
- * statement already holds it) and reads it.
+ * undefined, with nothing written, when the head moved or does not exist: the caller then locks the head (in a
+ * transaction, this statement already holds it) and reads it.
  */
 export async function appendIfHeadIs(
-  tx: Tx,
+  db: Executor,
   expected: { seq: number; hash: string },
   events: readonly AuditEvent[],
   head: AuditHead,
@@ -173,7 +173,7 @@ export async function appendIfHeadIs(
       where id = 1
       returning seq = ${head.seq} and hash = ${head.hash} as moved
     ), appended as (${events_})${along.ctes}
-    select (select count(*)::int from moved where moved) as moved${along.counts}`.execute(tx);
+    select (select count(*)::int from moved where moved) as moved${along.counts}`.execute(db);
   return rows[0]?.moved === 1 ? along.read(rows[0]) : undefined;
 }
 

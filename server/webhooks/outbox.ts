@@ -23,6 +23,7 @@ export function deliveryBody(
  */
 export function enqueueDeliveries(onQueued: () => void): AppendPart {
   return {
+    reads: ['webhook'], // a webhook subscribed to its own creation must be in the table when its event is queued
     statement: (events, when) =>
       queueSubscribedDeliveries(
         events.map((event) => {
