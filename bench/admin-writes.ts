@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { cpus, loadavg } from 'node:os';
 import pg from 'pg';
 import Fastify from 'fastify';
 import pino from 'pino';
@@ -305,8 +306,9 @@ export function renderAdminWrites(r: AdminWritesResult): string[] {
   const perCluster = r.clusters.map(
     (c) =>
       `- ${c.database}: ${c.statementsPerCreate.toFixed(1)} statements per tenant create sequential, ` +
-      `${c.statementsPerCreateParallel.toFixed(1)} ${WAYS}-way (BEGIN and COMMIT included, and the snapshot's read ` +
-      `of the change it is told of); bulk keys ${fmt(c.bulkKeys)} keys/s, ${r.bulkCount.toLocaleString('en')} per ` +
+      `${c.statementsPerCreateParallel.toFixed(1)} ${WAYS}-way (the snapshot's read of the change it is told of ` +
+      `included, and BEGIN and COMMIT where sent: a tenant create is one statement, its INSERT riding on the audit ` +
+      `append, unless another writer moved the chain's head); bulk keys ${fmt(c.bulkKeys)} keys/s, ${r.bulkCount.toLocaleString('en')} per ` +
       `call (${ratio(c.bulkKeys, c.rawSequential)} the sequential raw INSERTs).`,
   );
   return [
@@ -315,7 +317,9 @@ export function renderAdminWrites(r: AdminWritesResult): string[] {
     `Gateway in process (PostgreSQL, role control), tenant creates posted over loopback HTTP; the HTTP floor is the ` +
       `same client posting to a bare Fastify route in the same process that runs the raw INSERT; raw INSERTs are ` +
       `single-row INSERTs of a similar row into a similar table of the same database through pg. ${r.rounds} ` +
-      `interleaved rounds of ${r.perRound} operations per mode; per second, median (range).`,
+      `interleaved rounds of ${r.perRound} operations per mode; per second, median (range). Measured ` +
+      `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} × ` +
+      `${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()[0]!.toFixed(1)} before the run.`,
     '',
     '| cluster | mode | tenant creates/s (signed audit chain) | HTTP floor/s (Fastify + the INSERT) | raw INSERTs/s | creates ÷ raw | creates ÷ floor | floor ÷ raw |',
     '|---|---|---|---|---|---|---|---|',

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   if (!only || only === 'policies')
     fresh.push(renderPolicies(await policyBench((l) => process.stderr.write(`${l}\n`))));
   if (!only || only === 'admin')
-    fresh.push(renderAdminWrites(await adminWritesBench(5, 300, (l) => process.stderr.write(`${l}\n`))));
+    fresh.push(renderAdminWrites(await adminWritesBench(5, 600, (l) => process.stderr.write(`${l}\n`))));
   // optional: three (or six, with a baseline) Porticos, one with 10,000 routes; run when named
   if (only === 'routes') fresh.push(renderRoutes(await routeBench((l) => process.stderr.write(`${l}\n`))));
   if (!only || only === 'revocation')
@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const header = [
     '# Benchmark results',
     '',
-    `Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${tfVersion}. Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}.`,
+    `Machine of the latest run: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${tfVersion}, \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. A run rewrites only the sections it measured; the others keep their figures, and where they name one, the machine and day they were measured on.`,
     'Everything runs on this one machine over loopback: load generator, mock upstream, and the proxy under test, each its own process.',
     '',
   ];
