@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { CallContext } from '../control/caller';
+import { fieldsOf } from '../control/resource-input';
 import type { PublicResource, ResourceService } from '../control/resource-service';
 import { ApiError, notFound, validationError } from '../errors';
 import type { ResourceDefinition } from '../resources/define';
@@ -40,6 +41,22 @@ export async function atEntityFields<T>(fields: Record<string, string>, work: ()
   }
 }
 
+/** How a portal entity maps onto its resource kind; `usable` says which of the tenant's resources it shows. */
+export interface PortalEntity<E> {
+  def: ResourceDefinition;
+  /** Entity field → resource field (errors are reported at the entity's). */
+  fields: Record<string, string>;
+  fromBody(body: Record<string, unknown>): Record<string, unknown>;
+  toEntity(r: PublicResource): E;
+  usable?(r: PublicResource): boolean;
+}
+
+/** One of a tenant's resources by path: `/api/tenants/:tenantId/…/:id`. */
+export interface OwnTarget {
+  tenantId: string;
+  id: string;
+}
+
 /** The portal's view of a tenant's resources: its own only (never global ones), soft-deleted ones left out. */
 export class PortalResources {
   constructor(readonly service: ResourceService) {}
@@ -70,6 +87,49 @@ export class PortalResources {
     if (found.tenant_id !== tenantId || (found.deleted_at ?? null) !== null || !usable(found))
       throw notFound(`${def.title} "${id}"`);
     return found;
+  }
+
+  /** The entities of the tenant's usable resources that are not soft-deleted. */
+  async listEntities<E>(entity: PortalEntity<E>, ctx: CallContext, tenantId: string): Promise<E[]> {
+    const rows = await this.listOwn(ctx, entity.def, tenantId);
+    return rows.filter((r) => (entity.usable?.(r) ?? true) && r.deleted_at === null).map(entity.toEntity);
+  }
+
+  /** A create in the tenant from the entity's body. */
+  async createOwn<E>(entity: PortalEntity<E>, ctx: CallContext, tenantId: string, body: Record<string, unknown>) {
+    const fields = { ...entity.fromBody(body), tenant_id: tenantId };
+    return entity.toEntity(await atEntityFields(entity.fields, () => this.service.create(ctx, entity.def, fields)));
+  }
+
+  /**
+   * A partial update: the stored fields with the body's over them; its read-only entity fields must be unchanged, and
+   * `check` runs after that, before the write.
+   */
+  async patchOwn<E>(
+    entity: PortalEntity<E>,
+    ctx: CallContext,
+    { tenantId, id }: OwnTarget,
+    body: Record<string, unknown>,
+    check: () => Promise<void> = async () => {},
+  ): Promise<E> {
+    const current = await this.getOwn(ctx, entity.def, tenantId, id, entity.usable);
+    assertReadOnlyUnchanged(body, entity.toEntity(current) as Record<string, unknown>);
+    await check();
+    const fields = { ...fieldsOf(entity.def, current), ...entity.fromBody(body) };
+    const update = () => this.service.update(ctx, entity.def, { id, owner: tenantId }, fields);
+    return entity.toEntity(await atEntityFields(entity.fields, update));
+  }
+
+  /** A soft delete: `deleted_at` set (with `also`), the resource kept. */
+  async softDelete<E>(
+    entity: PortalEntity<E>,
+    ctx: CallContext,
+    { tenantId, id }: OwnTarget,
+    also: Record<string, unknown> = {},
+  ): Promise<void> {
+    const current = await this.getOwn(ctx, entity.def, tenantId, id, entity.usable);
+    const fields = { ...fieldsOf(entity.def, current), ...also, deleted_at: new Date().toISOString() };
+    await this.service.update(ctx, entity.def, { id, owner: tenantId }, fields);
   }
 
   /** A route may send only to a service the tenant can use that is not soft-deleted: else 400 at `serviceId`. */

@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { CallContext } from '../control/caller';
-import { fieldsOf } from '../control/resource-input';
 import type { RoutesPlugin } from '../http/route-plugin';
 import { apiKey } from '../resources/api-key';
 import { route } from '../resources/route';
@@ -22,7 +21,7 @@ import {
   toRouteEntity,
   toServiceEntity,
 } from './entities';
-import { asDef, assertReadOnlyUnchanged, atEntityFields, patchOf, type PortalResources } from './resource-access';
+import { asDef, atEntityFields, patchOf, type PortalEntity, type PortalResources } from './resource-access';
 import type { PortalSessions } from './session';
 
 const PORTAL_CONTEXT = Symbol('portico.portal.context');
@@ -40,6 +39,22 @@ const security = [{ portalJwt: [] }];
 
 const contextOf = (req: FastifyRequest) => req[PORTAL_CONTEXT]!;
 
+/** A portal route is an HTTP route (an LLM route has no path prefix). */
+const isHttp = (r: Record<string, unknown>) => r.path_prefix !== null;
+const ROUTES: PortalEntity<ReturnType<typeof toRouteEntity>> = {
+  def: asDef(route),
+  fields: ROUTE_FIELDS,
+  fromBody: routeFields,
+  toEntity: toRouteEntity,
+  usable: isHttp,
+};
+const SERVICES: PortalEntity<ReturnType<typeof toServiceEntity>> = {
+  def: asDef(serviceDef),
+  fields: SERVICE_FIELDS,
+  fromBody: serviceFields,
+  toEntity: toServiceEntity,
+};
+
 /**
  * `/api/tenants/:tenantId/{routes,services,consumers}` (seed 004), over the same resource service as the admin API:
  * roles, audit and live propagation apply as they do there. Every request's session is checked, and its tenant
@@ -54,11 +69,7 @@ export const tenantRoutes: RoutesPlugin<{ sessions: PortalSessions; portal: Port
     req[PORTAL_CONTEXT] = await sessions.contextFor(req, tenantId);
   });
   const { service } = portal;
-  const routeDef = asDef(route);
-  const svcDef = asDef(serviceDef);
   const keyDef = asDef(apiKey);
-  const now = () => new Date().toISOString();
-  const isHttp = (r: Record<string, unknown>) => r.path_prefix !== null;
 
   // ---- routes --------------------------------------------------------------------------------------------------
   let tags = ['Portal: routes'];
@@ -73,10 +84,7 @@ export const tenantRoutes: RoutesPlugin<{ sessions: PortalSessions; portal: Port
         response: { 200: z.array(routeEntity) },
       },
     },
-    async (req) => {
-      const rows = await portal.listOwn(contextOf(req), routeDef, req.params.tenantId);
-      return rows.filter((r) => isHttp(r) && r.deleted_at === null).map(toRouteEntity);
-    },
+    async (req) => portal.listEntities(ROUTES, contextOf(req), req.params.tenantId),
   );
   app.post(
     '/routes',
@@ -94,9 +102,7 @@ export const tenantRoutes: RoutesPlugin<{ sessions: PortalSessions; portal: Port
       const ctx = contextOf(req);
       const { tenantId } = req.params;
       await portal.assertLiveService(ctx, tenantId, req.body.serviceId);
-      const body = { ...routeFields(req.body), tenant_id: tenantId };
-      const made = await atEntityFields(ROUTE_FIELDS, () => service.create(ctx, routeDef, body));
-      return reply.code(201).send(toRouteEntity(made));
+      return reply.code(201).send(await portal.createOwn(ROUTES, ctx, tenantId, req.body));
     },
   );
   app.patch(
@@ -113,13 +119,12 @@ export const tenantRoutes: RoutesPlugin<{ sessions: PortalSessions; portal: Port
     },
     async (req) => {
       const ctx = contextOf(req);
-      const { tenantId, id } = req.params;
-      const current = await portal.getOwn(ctx, routeDef, tenantId, id, isHttp);
-      assertReadOnlyUnchanged(req.body, toRouteEntity(current));
-      if (req.body.serviceId !== undefined) await portal.assertLiveService(ctx, tenantId, String(req.body.serviceId));
-      const body = { ...fieldsOf(routeDef, current), ...routeFields(req.body) };
-      const target = { id, owner: tenantId };
-      return toRouteEntity(await atEntityFields(ROUTE_FIELDS, () => service.update(ctx, routeDef, target, body)));
+      const { tenantId } = req.params;
+      const serviceId = req.body.serviceId;
+      const check = async () => {
+        if (serviceId !== undefined) await portal.assertLiveService(ctx, tenantId, String(serviceId));
+      };
+      return portal.patchOwn(ROUTES, ctx, req.params, req.body, check);
     },
   );
   app.delete(
@@ -134,11 +139,7 @@ export const tenantRoutes: RoutesPlugin<{ sessions: PortalSessions; portal: Port
       },
     },
     async (req, reply) => {
-      const ctx = contextOf(req);
-      const { tenantId, id } = req.params;
-      const current = await portal.getOwn(ctx, routeDef, tenantId, id, isHttp);
-      const body = { ...fieldsOf(routeDef, current), enabled: false, deleted_at: now() };
-      await service.update(ctx, routeDef, { id, owner: tenantId }, body);
+      await portal.softDelete(ROUTES, contextOf(req), req.params, { enabled: false });
       return reply.code(204).send();
     },
   );
@@ -156,10 +157,7 @@ export const tenantRoutes: RoutesPlugin<{ sessions: PortalSessions; portal: Port
         response: { 200: z.array(serviceEntity) },
       },
     },
-    async (req) => {
-      const rows = await portal.listOwn(contextOf(req), svcDef, req.params.tenantId);
-      return rows.filter((s) => s.deleted_at === null).map(toServiceEntity);
-    },
+    async (req) => portal.listEntities(SERVICES, contextOf(req), req.params.tenantId),
   );
   app.post(
     '/services',
@@ -173,11 +171,8 @@ export const tenantRoutes: RoutesPlugin<{ sessions: PortalSessions; portal: Port
         response: { 201: serviceEntity },
       },
     },
-    async (req, reply) => {
-      const body = { ...serviceFields(req.body), tenant_id: req.params.tenantId };
-      const made = await atEntityFields(SERVICE_FIELDS, () => service.create(contextOf(req), svcDef, body));
-      return reply.code(201).send(toServiceEntity(made));
-    },
+    async (req, reply) =>
+      reply.code(201).send(await portal.createOwn(SERVICES, contextOf(req), req.params.tenantId, req.body)),
   );
   app.patch(
     '/services/:id',
@@ -191,15 +186,7 @@ export const tenantRoutes: RoutesPlugin<{ sessions: PortalSessions; portal: Port
         response: { 200: serviceEntity },
       },
     },
-    async (req) => {
-      const ctx = contextOf(req);
-      const { tenantId, id } = req.params;
-      const current = await portal.getOwn(ctx, svcDef, tenantId, id);
-      assertReadOnlyUnchanged(req.body, toServiceEntity(current));
-      const body = { ...fieldsOf(svcDef, current), ...serviceFields(req.body) };
-      const target = { id, owner: tenantId };
-      return toServiceEntity(await atEntityFields(SERVICE_FIELDS, () => service.update(ctx, svcDef, target, body)));
-    },
+    async (req) => portal.patchOwn(SERVICES, contextOf(req), req.params, req.body),
   );
   app.delete(
     '/services/:id',
@@ -213,10 +200,7 @@ export const tenantRoutes: RoutesPlugin<{ sessions: PortalSessions; portal: Port
       },
     },
     async (req, reply) => {
-      const ctx = contextOf(req);
-      const { tenantId, id } = req.params;
-      const current = await portal.getOwn(ctx, svcDef, tenantId, id);
-      await service.update(ctx, svcDef, { id, owner: tenantId }, { ...fieldsOf(svcDef, current), deleted_at: now() });
+      await portal.softDelete(SERVICES, contextOf(req), req.params);
       return reply.code(204).send();
     },
   );
