@@ -254,6 +254,70 @@ describe.each(testDialects())('what rides on the audit append (%s)', (dialect) =
     expect((await t.api('GET', '/v1/admin/audit/verify')).body).toMatchObject({ valid: true });
   }, 30_000);
 
+  test('one-statement creates at once go together (group commit); a refused one is made alone, the rest too', async () => {
+    const before = await chainAndOutbox();
+    const ids = Array.from({ length: 24 }, (_, i) => `group-${i}`);
+    const statuses = await Promise.all(
+      ids.map((id) => t.api('POST', '/v1/admin/tenants', { id, name: id.toUpperCase() }).then((r) => r.status)),
+    );
+    expect(statuses).toEqual(ids.map(() => 201));
+    // one event and two deliveries ('every', 'creations') per tenant, each event naming its own tenant once
+    expect(await chainAndOutbox()).toEqual({ head: before.head + 24, deliveries: before.deliveries + 48 });
+    const events = (await t.api('GET', '/v1/admin/audit/events?type=TENANT_CREATED&limit=24')).body.data;
+    expect(events.map((e: { resource: { id: string } }) => e.resource.id).sort()).toEqual([...ids].sort());
+    for (const id of ids) expect((await t.api('GET', `/v1/admin/tenants/${id}`)).body.name).toBe(id.toUpperCase());
+
+    // a taken id among them: its create alone is refused, the others are made
+    const again = [...ids.slice(0, 1), 'group-new-a', 'group-new-b', 'group-new-c'];
+    const results = await Promise.all(
+      again.map((id) => t.api('POST', '/v1/admin/tenants', { id, name: 'Second' }).then((r) => r.status)),
+    );
+    expect(results).toEqual([409, 201, 201, 201]);
+    expect((await t.api('GET', '/v1/admin/tenants/group-0')).body.name).toBe('GROUP-0');
+    await within(2000, () => again.slice(1).every((id) => t.gateway.snapshot.get('tenant', id)?.name === 'Second'));
+    expect((await chainAndOutbox()).head).toBe(before.head + 27);
+    expect((await t.api('GET', '/v1/admin/audit/verify')).body).toMatchObject({ valid: true });
+  });
+
+  test('a group the database refuses (one taken id) is made again write by write: that one 409, the rest 201', async () => {
+    await t.api('POST', '/v1/admin/tenants', { id: 'held-0', name: 'Held' }); // the head is predicted
+    // a transaction holds the chain's head: the next write's statement waits in the database until it commits
+    let release!: () => void;
+    let held!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const holdingHead = new Promise<void>((resolve) => (held = resolve));
+    const holding = t.gateway.db.transaction().execute(async (tx) => {
+      await t.gateway.audit.append(tx, [{ type: 'TENANT_SCOPE_VIOLATION', actor, tenant_id: null, resource: null }]);
+      held();
+      await gate;
+    });
+    await holdingHead;
+    const pause = () => new Promise((r) => setTimeout(r, 100));
+    const create = (id: string) => t.api('POST', '/v1/admin/tenants', { id, name: 'Held' }).then((r) => r.status);
+    sent.length = 0;
+    recording = true;
+    try {
+      const first = create('held-1'); // sent, waiting on the held head
+      await pause();
+      const taken = create('held-0'); // waits for its turn with a connection: the group's first
+      await pause();
+      const rest = [create('held-2'), create('held-3')]; // join it
+      await pause();
+      release();
+      await holding;
+      expect([await first, await taken, ...(await Promise.all(rest))]).toEqual([201, 409, 201, 201]);
+    } finally {
+      recording = false;
+      release();
+    }
+    if (dialect === 'postgres') {
+      const inserts = (text: string) => text.match(/insert into resources/g)?.length ?? 0;
+      expect(sent.some((s) => /^with moved as/i.test(s.text.trim()) && inserts(s.text) === 3)).toBe(true);
+    }
+    await within(2000, () => ['held-1', 'held-2', 'held-3'].every((id) => t.gateway.snapshot.get('tenant', id)));
+    expect((await t.api('GET', '/v1/admin/audit/verify')).body).toMatchObject({ valid: true });
+  });
+
   const postgres = dialect === 'postgres' ? test : test.skip;
   postgres('a tenant create sends one statement: its INSERT rides on the append, a delivery queued', async () => {
     await t.api('POST', '/v1/admin/tenants', { id: 'warm', name: 'Warm' }); // the gateway's last write: the head is predicted
@@ -270,8 +334,23 @@ describe.each(testDialects())('what rides on the audit append (%s)', (dialect) =
     expect(writes[0]!.text).toMatch(/insert into resources/);
     expect(await recipients((await newestEvent('TENANT_CREATED')).id)).toEqual(['creations@', 'every@']);
   });
+  postgres('16 tenant creates at once take fewer append statements than creates', async () => {
+    sent.length = 0;
+    recording = true;
+    try {
+      const made = await Promise.all(
+        Array.from({ length: 16 }, (_, i) => t.api('POST', '/v1/admin/tenants', { id: `few-${i}`, name: 'Few' })),
+      );
+      expect(made.map((r) => r.status)).toEqual(Array(16).fill(201));
+    } finally {
+      recording = false;
+    }
+    const appends = sent.filter((s) => /^with moved as/i.test(s.text.trim())).length;
+    expect(appends).toBeLessThan(16);
+    expect(sent.filter((s) => /^begin/i.test(s.text.trim())).length).toBe(0);
+  });
   postgres(
-    'concurrent creates chain on each other: one append statement each, the head rarely locked and read',
+    'concurrent transactional creates chain on each other: one append statement each, the head rarely locked and read',
     async () => {
       const count = 32;
       const before = Number(
@@ -283,7 +362,7 @@ describe.each(testDialects())('what rides on the audit append (%s)', (dialect) =
       try {
         statuses = await Promise.all(
           Array.from({ length: count }, (_, i) =>
-            t.api('POST', '/v1/admin/tenants', { id: `chained-${i}`, name: `Chained ${i}` }).then((r) => r.status),
+            t.api('POST', '/v1/admin/tenants/sub-a/keys', { name: `chained-${i}` }).then((r) => r.status),
           ),
         );
       } finally {

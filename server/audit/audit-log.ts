@@ -39,6 +39,8 @@ export class AuditLog {
    * nothing and falls back to locking and reading the head.
    */
   private predicted: { seq: number; hash: string } | undefined;
+  /** One-statement writes gathered while they wait for their turn, to go in one statement (see appendWith). */
+  private group: Group | undefined;
   /**
    * Settles when the last predicted write's statement has its answer. The next one waits for it, then links on the
    * head that write left: its statement then reaches the database after the one it links on (sent at once, it could
@@ -72,17 +74,48 @@ export class AuditLog {
   /**
    * Appends events with the change they describe (`change`, riding first among the parts, on the same condition) in
    * one statement outside any transaction: the statement is the transaction, so a change that needs no checks in the
-   * database costs one round trip instead of four (BEGIN, its write, the append, COMMIT). Only on the predicted head:
-   * undefined, with nothing written, when there is none or the head moved, and the caller then makes the change the
-   * usual way (a transaction, and {@link append}). A change the database refuses refuses the whole statement.
+   * database costs one round trip instead of four (BEGIN, its write, the append, COMMIT). Writes that arrive while
+   * the one before them is on its way go together, in the statement of the first of them (group commit: one commit
+   * for all of them instead of one each, each waiting for the last). Only on the predicted head: undefined, with
+   * nothing written, when there is none or the head moved, and the caller then makes the change the usual way (a
+   * transaction, and {@link append}); likewise for every write of a group the database refuses, so each one's error
+   * is its own. A lone write's refusal is its error.
    */
   async appendWith(db: Db, entries: AuditEntry[], change: AppendPart): Promise<AuditEvent[] | undefined> {
+    if (entries.length === 0 || entries.length > SLICE) return undefined;
+    const open = this.group;
+    if (open && open.entries.length + entries.length <= SLICE) {
+      const from = open.entries.length;
+      open.entries.push(...entries);
+      open.changes.push(change);
+      return (await open.written)?.slice(from, from + entries.length);
+    }
     // a connection first, then a place among this process's chained writes: the writes before this one hold theirs
     // (in transactions) until their turn, and one waiting in line for a connection could leave none to take its turn
-    const written = await db.connection().execute((conn) => this.appendOnPredicted(conn, entries, [change]));
-    if (!written) return undefined;
-    this.afterAppend(written.partRows.slice(1));
-    return written.events;
+    return db.connection().execute(async (conn) => {
+      let settle!: (events: AuditEvent[] | undefined) => void;
+      const group: Group = {
+        entries: [...entries],
+        changes: [change],
+        written: new Promise((resolve) => (settle = resolve)),
+      };
+      this.group = group;
+      const close = () => {
+        if (this.group === group) this.group = undefined;
+      };
+      try {
+        const written = await this.appendOnPredicted(conn, group.entries, group.changes, close);
+        if (written) this.afterAppend(written.partRows.slice(group.changes.length));
+        settle(written?.events);
+        return written?.events.slice(0, entries.length);
+      } catch (err) {
+        settle(undefined);
+        if (group.changes.length === 1) throw err;
+        return undefined;
+      } finally {
+        close();
+      }
+    });
   }
 
   /** Whether a part riding on every append reads resources of `kind` (a write of one cannot ride beside it). */
@@ -102,6 +135,7 @@ export class AuditLog {
     db: Executor,
     entries: AuditEntry[],
     first: AppendPart[] = [],
+    onTurn: () => void = () => {},
   ): Promise<Written | undefined> {
     if (entries.length === 0 || entries.length > SLICE) return undefined;
     const previous = this.lastAnswer;
@@ -110,6 +144,7 @@ export class AuditLog {
     let written: Written | undefined;
     try {
       await previous;
+      onTurn(); // what `entries` and `first` hold now is what this statement writes
       const expected = this.predicted;
       if (!expected) return undefined;
       const events = this.signed(linked(expected, entries));
@@ -182,6 +217,14 @@ async function linkPoint(tx: Tx): Promise<{ seq: number; hash: string }> {
   await lockChain(tx);
   const last = (await lockHead(tx)) ?? (await lastLink(tx));
   return { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH };
+}
+
+/** One-statement writes waiting for their turn together: the events' entries and the changes, in arrival order. */
+interface Group {
+  entries: AuditEntry[];
+  changes: AppendPart[];
+  /** Every event the group wrote, in order; undefined when it wrote nothing. */
+  written: Promise<AuditEvent[] | undefined>;
 }
 
 /** The events an append wrote, and the rows each part returned (in the order the parts were registered). */
