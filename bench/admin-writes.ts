@@ -308,7 +308,8 @@ export function renderAdminWrites(r: AdminWritesResult): string[] {
       `- ${c.database}: ${c.statementsPerCreate.toFixed(1)} statements per tenant create sequential, ` +
       `${c.statementsPerCreateParallel.toFixed(1)} ${WAYS}-way (the snapshot's read of the change it is told of ` +
       `included, and BEGIN and COMMIT where sent: a tenant create is one statement, its INSERT riding on the audit ` +
-      `append, unless another writer moved the chain's head); bulk keys ${fmt(c.bulkKeys)} keys/s, ${r.bulkCount.toLocaleString('en')} per ` +
+      `append, and creates at once share one (group commit), unless another writer moved the chain's head); ` +
+      `bulk keys ${fmt(c.bulkKeys)} keys/s, ${r.bulkCount.toLocaleString('en')} per ` +
       `call (${ratio(c.bulkKeys, c.rawSequential)} the sequential raw INSERTs).`,
   );
   return [
