@@ -137,7 +137,7 @@ export class AuditLog {
     first: AppendPart[] = [],
     onTurn: () => void = () => {},
   ): Promise<Written | undefined> {
-    if (entries.length === 0 || entries.length > SLICE) return undefined;
+    if (entries.length > SLICE) return undefined;
     const previous = this.lastAnswer;
     let answered!: () => void;
     this.lastAnswer = new Promise((resolve) => (answered = resolve));

@@ -1,11 +1,10 @@
 import type { Gateway } from '../gateway';
 import { diffFields } from '../lib/diff';
 import type { ResourceDefinition } from '../resources/define';
-import { hasTenantField } from '../resources/schemas';
 import type { AppendPart } from '../store/append-hook';
 import * as store from '../store/resource-store';
 import type { CallContext } from './caller';
-import { idTaken, uniqueValues } from './resource-ids';
+import { idTaken, idsShareViews, uniqueValues } from './resource-ids';
 import { resourceEvent } from './resource-events';
 
 /**
@@ -15,9 +14,8 @@ import { resourceEvent } from './resource-events';
  * riding on the audit append reads its kind (the outbox reads webhooks: one must see its own creation).
  */
 function createsInOneStatement(gw: Gateway, def: ResourceDefinition, tenantId: string | null): boolean {
-  const idShared = hasTenantField(def) && def.nullTenant !== 'platform-only';
   const references = Object.keys(def.references ?? {}).length > 0;
-  const checks = tenantId !== null || idShared || !!def.claims || references || !!def.versioned;
+  const checks = tenantId !== null || idsShareViews(def) || !!def.claims || references || !!def.versioned;
   return !checks && !gw.audit.partsRead(def.kind);
 }
 

@@ -10,6 +10,9 @@ import type { Tx } from '../store/schema';
 export const newId = (def: ResourceDefinition) =>
   ('prefix' in def.id ? def.id.prefix : '') + randomBytes(12).toString('hex');
 
+/** Whether a kind's global and tenant resources share a tenant's view, so a new id is checked against the other. */
+export const idsShareViews = (def: ResourceDefinition) => hasTenantField(def) && def.nullTenant !== 'platform-only';
+
 /**
  * Ids are unique per owner, so a tenant can take any id without learning whether another tenant has it. A global
  * resource of a kind tenants see shares every tenant's view, though: a global id is refused where some tenant has
@@ -17,7 +20,7 @@ export const newId = (def: ResourceDefinition) =>
  * Locked per id so two such creates cannot both pass.
  */
 export async function assertIdFree(t: Tx, def: ResourceDefinition, id: string, tenantId: string | null): Promise<void> {
-  if (!hasTenantField(def) || def.nullTenant === 'platform-only') return;
+  if (!idsShareViews(def)) return;
   await lockTextUntilTransactionEnds(t, `id:${def.kind}:${id}`);
   const clash = (await store.resourcesWithId(t, def.kind, id)).find(
     (r) => (tenantId === null) !== (r.tenant_id === null),
