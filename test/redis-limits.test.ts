@@ -213,8 +213,8 @@ suite('limits shared by two nodes through Redis (%s)', (dialect: TestDialect) =>
     const api = { id: 'q', name: 'q', tenant_id: tenant, path_prefix: `/apis/${tenant}/q`, backend_url: backendUrl };
     expect((await a.call('POST', '/admin/apis', { ...api, methods: [], activated: true })).status).toBe(201);
     const call = (n: LiveNode) => request('GET', `${n.dataUrl}/apis/${tenant}/q/x`, undefined, key.key);
-    // each node knows the route, the key and its tenant (on a loaded CI machine a node once knew the route before the
-    // key's tenant: 401 for a while); the call that ends each wait is admitted
+    // each node knows the key and the route: the other node hears of them through the change feed, and until it
+    // knows the key it answers 401 (key auth comes before route matching), not 404; the call ending a wait is admitted
     for (const n of nodes) await until(async () => ![404, 401].includes((await call(n)).status), 5000);
     // the two waiting calls were admitted: one more on each node, counted once for both
     expect([(await call(a)).status, (await call(b)).status]).toEqual([200, 200]);
