@@ -24,6 +24,9 @@ export interface ClusterWrites {
   database: string;
   tenantSequential: Rate;
   tenantParallel: Rate;
+  /** Updates of the tenants just created (a new name each): a read, then one statement riding on the audit append. */
+  updateSequential: Rate;
+  updateParallel: Rate;
   /** The same INSERT as the raw one behind a bare Fastify route, posted by the same HTTP client: what HTTP costs. */
   floorSequential: Rate;
   floorParallel: Rate;
@@ -34,6 +37,7 @@ export interface ClusterWrites {
   /** Statements the gateway sent to the database per tenant create (BEGIN and COMMIT included), sequential and 8-way. */
   statementsPerCreate: number;
   statementsPerCreateParallel: number;
+  statementsPerUpdate: number;
 }
 
 export interface AdminWritesResult {
@@ -79,16 +83,17 @@ function countStatements(): { read(): number } {
   return { read: () => count };
 }
 
-async function post(base: string, path: string, body: unknown): Promise<any> {
+async function send(method: 'POST' | 'PUT', base: string, path: string, body: unknown): Promise<any> {
   const res = await fetch(base + path, {
-    method: 'POST',
+    method,
     headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   const text = await res.text();
-  if (res.status !== 201) throw new Error(`POST ${path}: ${res.status} ${text}`);
+  if (res.status !== (method === 'POST' ? 201 : 200)) throw new Error(`${method} ${path}: ${res.status} ${text}`);
   return JSON.parse(text);
 }
+const post = (base: string, path: string, body: unknown) => send('POST', base, path, body);
 
 const BULK_COUNT = 1000;
 const rawRow = (id: string) => [
@@ -193,6 +198,7 @@ async function onCluster(
       await post(floorUrl, '/floor', { id, name: `Tenant ${id}` });
     };
     const tenant = (id: string) => post(base, '/v1/admin/tenants', { id, name: `Tenant ${id}` });
+    const rename = (id: string) => send('PUT', base, `/v1/admin/tenants/${id}`, { name: `Renamed ${id}` });
     const gatewayStatements = () => statements.read() - rawStatements;
     // warm-up: the HTTP client, the servers' routes and every pool's connections
     await timed(2 * WAYS, WAYS, (i) => tenant(`warm-${i}`));
@@ -200,6 +206,8 @@ async function onCluster(
     await timed(2 * WAYS, WAYS, (i) => rawInsert(`warm-${i}`));
 
     const s = { ts: [] as number[], tp: [] as number[], fs: [] as number[], fp: [] as number[] };
+    const u = { us: [] as number[], up: [] as number[] };
+    const perUpdate: number[] = [];
     const r = { rs: [] as number[], rp: [] as number[] };
     const perCreate: number[] = [];
     const perCreateParallel: number[] = [];
@@ -207,16 +215,21 @@ async function onCluster(
       const before = gatewayStatements();
       s.ts.push(await timed(perRound, 1, (i) => tenant(`s${k}-${i}`)));
       perCreate.push((gatewayStatements() - before) / perRound);
+      const beforeUpdates = gatewayStatements();
+      u.us.push(await timed(perRound, 1, (i) => rename(`s${k}-${i}`)));
+      perUpdate.push((gatewayStatements() - beforeUpdates) / perRound);
       s.fs.push(await timed(perRound, 1, (i) => floorInsert(`s${k}-${i}`)));
       r.rs.push(await timed(perRound, 1, (i) => rawInsert(`s${k}-${i}`)));
       const beforeParallel = gatewayStatements();
       s.tp.push(await timed(perRound, WAYS, (i) => tenant(`p${k}-${i}`)));
       perCreateParallel.push((gatewayStatements() - beforeParallel) / perRound);
+      u.up.push(await timed(perRound, WAYS, (i) => rename(`p${k}-${i}`)));
       s.fp.push(await timed(perRound, WAYS, (i) => floorInsert(`p${k}-${i}`)));
       r.rp.push(await timed(perRound, WAYS, (i) => rawInsert(`p${k}-${i}`)));
       const f = (v: number[]) => v[k]!.toFixed(0);
       log(
         `admin writes (${database}) round ${k + 1}: tenants ${f(s.ts)}/s seq, ${f(s.tp)}/s ${WAYS}-way; ` +
+          `updates ${f(u.us)}/s seq, ${f(u.up)}/s; ` +
           `floor ${f(s.fs)}/s seq, ${f(s.fp)}/s; raw ${f(r.rs)}/s seq, ${f(r.rp)}/s`,
       );
     }
@@ -246,6 +259,8 @@ async function onCluster(
       database,
       tenantSequential: rate(s.ts),
       tenantParallel: rate(s.tp),
+      updateSequential: rate(u.us),
+      updateParallel: rate(u.up),
       floorSequential: rate(s.fs),
       floorParallel: rate(s.fp),
       rawSequential: rate(r.rs),
@@ -253,6 +268,7 @@ async function onCluster(
       bulkKeys: rate(bulk),
       statementsPerCreate: rate(perCreate).median,
       statementsPerCreateParallel: rate(perCreateParallel).median,
+      statementsPerUpdate: rate(perUpdate).median,
     };
   } finally {
     await floor?.close();
@@ -289,6 +305,8 @@ function verdict(r: AdminWritesResult): string {
       : '') +
     `. Against that floor, tenant creates run at ` +
     each((c) => two(c.tenantSequential, c.floorSequential, c.tenantParallel, c.floorParallel)) +
+    `, tenant updates at ` +
+    each((c) => two(c.updateSequential, c.floorSequential, c.updateParallel, c.floorParallel)) +
     '.'
   );
 }
@@ -296,12 +314,13 @@ function verdict(r: AdminWritesResult): string {
 /** The benchmark as report lines. */
 export function renderAdminWrites(r: AdminWritesResult): string[] {
   const rows = r.clusters.flatMap((c) => [
-    `| ${c.database} | sequential | ${fmt(c.tenantSequential)} | ${fmt(c.floorSequential)} | ${fmt(c.rawSequential)} | ` +
-      `${ratio(c.tenantSequential, c.rawSequential)} | ${ratio(c.tenantSequential, c.floorSequential)} | ` +
+    `| ${c.database} | sequential | ${fmt(c.tenantSequential)} | ${fmt(c.updateSequential)} | ` +
+      `${fmt(c.floorSequential)} | ${fmt(c.rawSequential)} | ${ratio(c.tenantSequential, c.rawSequential)} | ` +
+      `${ratio(c.updateSequential, c.rawSequential)} | ${ratio(c.tenantSequential, c.floorSequential)} | ` +
       `${ratio(c.floorSequential, c.rawSequential)} |`,
-    `| ${c.database} | ${WAYS}-way | ${fmt(c.tenantParallel)} | ${fmt(c.floorParallel)} | ${fmt(c.rawParallel)} | ` +
-      `${ratio(c.tenantParallel, c.rawParallel)} | ${ratio(c.tenantParallel, c.floorParallel)} | ` +
-      `${ratio(c.floorParallel, c.rawParallel)} |`,
+    `| ${c.database} | ${WAYS}-way | ${fmt(c.tenantParallel)} | ${fmt(c.updateParallel)} | ${fmt(c.floorParallel)} | ` +
+      `${fmt(c.rawParallel)} | ${ratio(c.tenantParallel, c.rawParallel)} | ${ratio(c.updateParallel, c.rawParallel)} | ` +
+      `${ratio(c.tenantParallel, c.floorParallel)} | ${ratio(c.floorParallel, c.rawParallel)} |`,
   ]);
   const perCluster = r.clusters.map(
     (c) =>
@@ -309,21 +328,24 @@ export function renderAdminWrites(r: AdminWritesResult): string[] {
       `${c.statementsPerCreateParallel.toFixed(1)} ${WAYS}-way (the snapshot's read of the change it is told of ` +
       `included, and BEGIN and COMMIT where sent: a tenant create is one statement, its INSERT riding on the audit ` +
       `append, and creates at once share one (group commit), unless another writer moved the chain's head); ` +
+      `${c.statementsPerUpdate.toFixed(1)} per tenant update sequential (its read, then its UPDATE riding on the ` +
+      `append where the tenant is still as read); ` +
       `bulk keys ${fmt(c.bulkKeys)} keys/s, ${r.bulkCount.toLocaleString('en')} per ` +
       `call (${ratio(c.bulkKeys, c.rawSequential)} the sequential raw INSERTs).`,
   );
   return [
     '## Admin writes with the audit chain',
     '',
-    `Gateway in process (PostgreSQL, role control), tenant creates posted over loopback HTTP; the HTTP floor is the ` +
+    `Gateway in process (PostgreSQL, role control), tenant creates posted over loopback HTTP, then each of those ` +
+      `tenants renamed (PUT); the HTTP floor is the ` +
       `same client posting to a bare Fastify route in the same process that runs the raw INSERT; raw INSERTs are ` +
       `single-row INSERTs of a similar row into a similar table of the same database through pg. ${r.rounds} ` +
       `interleaved rounds of ${r.perRound} operations per mode; per second, median (range). Measured ` +
       `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} × ` +
       `${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()[0]!.toFixed(1)} before the run.`,
     '',
-    '| cluster | mode | tenant creates/s (signed audit chain) | HTTP floor/s (Fastify + the INSERT) | raw INSERTs/s | creates ÷ raw | creates ÷ floor | floor ÷ raw |',
-    '|---|---|---|---|---|---|---|---|',
+    '| cluster | mode | tenant creates/s (signed audit chain) | tenant updates/s | HTTP floor/s (Fastify + the INSERT) | raw INSERTs/s | creates ÷ raw | updates ÷ raw | creates ÷ floor | floor ÷ raw |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
     '',
     ...perCluster,

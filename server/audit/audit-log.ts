@@ -77,14 +77,15 @@ export class AuditLog {
    * database costs one round trip instead of four (BEGIN, its write, the append, COMMIT). Writes that arrive while
    * the one before them is on its way go together, in the statement of the first of them (group commit: one commit
    * for all of them instead of one each, each waiting for the last). Only on the predicted head: undefined, with
-   * nothing written, when there is none or the head moved, and the caller then makes the change the usual way (a
-   * transaction, and {@link append}); likewise for every write of a group the database refuses, so each one's error
-   * is its own. A lone write's refusal is its error.
+   * nothing written, when there is none, the head moved or a change's precondition (a row it read unchanged) does not
+   * hold, and the caller then makes the change the usual way (a transaction, and {@link append}); likewise for every
+   * write of a group the database refuses, so each one's error is its own. A lone write's refusal is its error.
    */
   async appendWith(db: Db, entries: AuditEntry[], change: AppendPart): Promise<AuditEvent[] | undefined> {
     if (entries.length === 0 || entries.length > SLICE) return undefined;
     const open = this.group;
-    if (open && open.entries.length + entries.length <= SLICE) {
+    const sameRow = change.row !== undefined && open?.changes.some((c) => c.row === change.row);
+    if (open && !sameRow && open.entries.length + entries.length <= SLICE) {
       const from = open.entries.length;
       open.entries.push(...entries);
       open.changes.push(change);
@@ -142,6 +143,7 @@ export class AuditLog {
     let answered!: () => void;
     this.lastAnswer = new Promise((resolve) => (answered = resolve));
     let written: Written | undefined;
+    let stayed = false;
     try {
       await previous;
       onTurn(); // what `entries` and `first` hold now is what this statement writes
@@ -150,13 +152,15 @@ export class AuditLog {
       const events = this.signed(linked(expected, entries));
       const end = events[events.length - 1]!;
       const head = signHead(this.signingKey, end.seq, end.hash);
-      const partRows = await appendIfHeadIs(db, expected, events, head, [...first, ...this.parts]);
-      written = partRows && { events, partRows };
+      const result = await appendIfHeadIs(db, expected, events, head, [...first, ...this.parts]);
+      if ('partRows' in result) written = { events, partRows: result.partRows };
+      else stayed = result.missed === 'precondition';
       return written;
     } finally {
-      // before the next write links: on what this one wrote, or (a miss, an error) on nothing, so it locks and reads
+      // before the next write links: on what this one wrote, on the same head when a precondition stopped this one,
+      // or (the head missed, an error) on nothing, so that it locks and reads the head
       if (written) this.predicted = written.events[written.events.length - 1]!;
-      else if (this.predicted) this.predicted = undefined;
+      else if (!stayed && this.predicted) this.predicted = undefined;
       answered();
     }
   }

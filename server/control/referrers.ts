@@ -13,6 +13,9 @@ function pointersTo(kind: string): { def: ResourceDefinition; field: string }[] 
   );
 }
 
+/** Whether any kind may name a resource of `kind` (then a delete looks for what still does). */
+export const isNameable = (kind: string): boolean => pointersTo(kind).length > 0;
+
 /**
  * Refuses (409) to delete a resource that others still name (a service a route sends to, a tier keys are on, a key a
  * budget caps), so nothing is left pointing at nothing and every export imports again. The count is of what the

@@ -1,10 +1,9 @@
 import { ApiError, validationError } from '../errors';
 import type { Gateway } from '../gateway';
-import { canonicalJson } from '../lib/canonical-json';
 import { diffFields } from '../lib/diff';
 import { issuesToDetails } from '../http/zod-errors';
 import type { ResourceDefinition } from '../resources/define';
-import { rolledBackEventType, updatedEventType } from '../resources/events';
+import { rolledBackEventType } from '../resources/events';
 import { hasTenantField, rollbackBody, secretActionBody } from '../resources/schemas';
 import type { AdminRole } from '../resources/token';
 import * as store from '../store/resource-store';
@@ -15,14 +14,21 @@ import { CallerScope } from './caller-scope';
 import { assertClaimFree, lockClaims } from './path-claims';
 import { grantableRoles } from './permissions';
 import { assertReferencesExist, assertUnreferenced } from './referrers';
-import { createInOneStatement } from './one-statement-create';
+import {
+  changeInOneStatement,
+  changesInOneStatement,
+  createInOneStatement,
+  deleteInOneStatement,
+  deletesInOneStatement,
+} from './one-statement-writes';
 import { assertIdFree, idTaken, newId, uniqueValues } from './resource-ids';
+import { actionOf, checkUpdate, updateOf } from './resource-changes';
 import { resourceEvent } from './resource-events';
 import { checkState, fieldsOf, ownerOfNew, parseBody } from './resource-input';
 import { removeOwned } from './tenant-cascade';
 import { listVisible, toPublic, type ListParams, type Page, type PublicResource } from './resource-list';
 import { loadVisible, requireTenant, type Target } from './resource-lookup';
-import { noSecretYet, sealSecret, withSecretChange, type Sealed } from './secret-seal';
+import { noSecretYet, sealSecret, type Sealed } from './secret-seal';
 import { runWriteCheck } from './write-checks';
 
 export type { Target } from './resource-lookup';
@@ -129,7 +135,7 @@ export class ResourceService {
     const data = { ...fields, ...def.computed.parse({}), ...noSecretYet(def), ...sealed?.data };
     const lookup = sealed?.lookup ?? def.unique?.(fields as never) ?? null;
     const record = { kind: def.kind, id, tenant_id: tenantId, data, secret: sealed?.secret, lookup };
-    // nothing to check in the database: one statement, if it can be (see one-statement-create.ts)
+    // nothing to check in the database: one statement, if it can be (see one-statement-writes.ts)
     const one = !options.tx && (await createInOneStatement(this.gw, ctx, def, record));
     if (one) return { ...toPublic(def, one), ...sealed?.shown };
     const out = await this.inTransaction(options.tx, async (t) => {
@@ -159,36 +165,28 @@ export class ResourceService {
     if (parsed.id !== undefined && parsed.id !== target.id) {
       throw validationError([{ path: 'id', message: 'cannot change; create a new resource instead' }]);
     }
+    const fields = fieldsOf(def, parsed);
+    // A write-only secret left out keeps the stored one; only a given value replaces it.
+    const given = def.secret?.mode === 'encrypted' ? parsed[def.secret.field] : undefined;
+    const sealed = given === undefined ? undefined : this.seal(def, given);
+    if (!options.tx && changesInOneStatement(this.gw, def, fields)) {
+      const row = await this.load(this.gw.db, ctx, def, target, true);
+      checkUpdate(def, row, parsed, fields);
+      const next = updateOf(ctx, def, row, fields, sealed);
+      if (!next) return toPublic(def, row);
+      const done = await changeInOneStatement(this.gw, def, row, next, sealed?.secret);
+      if (done) return toPublic(def, done);
+    }
     return this.inTransaction(options.tx, async (t) => {
       await lockClaims(t, def);
       const row = await this.load(t, ctx, def, target, true);
-      if (parsed.tenant_id !== undefined && parsed.tenant_id !== row.tenant_id) {
-        throw validationError([{ path: 'tenant_id', message: 'cannot change; create a new resource instead' }]);
-      }
-      const fields = fieldsOf(def, parsed);
-      const immutable = (def.immutable ?? []).filter((f) => canonicalJson(fields[f]) !== canonicalJson(row.data[f]));
-      if (immutable.length) {
-        throw validationError(
-          immutable.map((f) => ({ path: f, message: 'cannot change; create a new resource instead' })),
-        );
-      }
-      checkState(def, { ...fields, tenant_id: row.tenant_id });
+      checkUpdate(def, row, parsed, fields);
       await assertReferencesExist(t, def, fields, row.tenant_id);
       await assertClaimFree(t, def, row.tenant_id, fields, row.data);
-      // A write-only secret left out keeps the stored one; only a given value replaces it.
-      const given = def.secret?.mode === 'encrypted' ? parsed[def.secret.field] : undefined;
-      const sealed = given === undefined ? undefined : this.seal(def, given);
-      const data = { ...row.data, ...fields, ...sealed?.data };
-      const changes = diffFields(row.data, data);
-      if (!Object.keys(changes).length && !sealed) return toPublic(def, row);
-      const updated = await this.write(t, ctx, def, row, data, sealed?.secret);
-      const events = [
-        resourceEvent(ctx, def, updatedEventType(def), updated, withSecretChange(def, changes, !!sealed)),
-      ];
-      for (const [field, type] of Object.entries(def.audit.fieldEvents ?? {})) {
-        if (field in changes) events.push(resourceEvent(ctx, def, type, updated, { [field]: changes[field] }));
-      }
-      await this.gw.audit.append(t, events);
+      const next = updateOf(ctx, def, row, fields, sealed);
+      if (!next) return toPublic(def, row);
+      const updated = await this.write(t, ctx, def, row, next.data, sealed?.secret);
+      await this.gw.audit.append(t, next.events);
       return toPublic(def, updated);
     });
   }
@@ -200,6 +198,12 @@ export class ResourceService {
     options: WriteOptions & { cascade?: boolean } = {},
   ): Promise<void> {
     await this.admit(ctx, def, 'write', { pathTenant: target.owner, id: target.id });
+    const deleted = (row: store.StoredResource) =>
+      resourceEvent(ctx, def, def.audit.deleted, row, diffFields(row.data, {}));
+    if (!options.tx && deletesInOneStatement(this.gw, def)) {
+      const row = await this.load(this.gw.db, ctx, def, target, true);
+      if (await deleteInOneStatement(this.gw, row, [deleted(row)])) return;
+    }
     await this.inTransaction(options.tx, async (t) => {
       const row = await this.load(t, ctx, def, target, true);
       const events = [];
@@ -207,7 +211,7 @@ export class ResourceService {
       else await assertUnreferenced(t, def, row, ctx.caller.tenantId);
       await store.deleteResource(t, row);
       if (def.versioned) await versions.deleteVersions(t, row);
-      events.push(resourceEvent(ctx, def, def.audit.deleted, row, diffFields(row.data, {})));
+      events.push(deleted(row));
       await this.gw.audit.append(t, events);
     });
   }
@@ -229,20 +233,17 @@ export class ResourceService {
       if (!parsed.success) throw validationError(issuesToDetails(parsed.error));
       sealed = this.seal(def, parsed.data[field]);
     }
+    if (changesInOneStatement(this.gw, def, {})) {
+      const row = await this.load(this.gw.db, ctx, def, target, true);
+      const next = actionOf(ctx, def, row, name, action, sealed);
+      const done = await changeInOneStatement(this.gw, def, row, next, sealed?.secret);
+      if (done) return toPublic(def, done);
+    }
     return this.inTransaction(undefined, async (t) => {
       const row = await this.load(t, ctx, def, target, true);
-      if (action.when && !action.when.in.includes(row.data[action.when.field])) {
-        const now = String(row.data[action.when.field]);
-        const needs = `${action.when.field} ${action.when.in.join(' or ')}`;
-        throw new ApiError('CONFLICT', `${def.title} "${row.id}" is ${now}; "${name}" needs ${needs}`);
-      }
-      const set = Object.fromEntries(
-        Object.entries(action.set).map(([k, v]) => [k, v === 'now' ? new Date().toISOString() : v]),
-      );
-      const data = { ...row.data, ...set, ...sealed?.data };
-      const updated = await store.updateResource(t, row, { data, secret: sealed?.secret });
-      const changes = withSecretChange(def, diffFields(row.data, data), !!sealed);
-      await this.gw.audit.append(t, [resourceEvent(ctx, def, action.audit, updated, changes)]);
+      const next = actionOf(ctx, def, row, name, action, sealed);
+      const updated = await store.updateResource(t, row, { data: next.data, secret: sealed?.secret });
+      await this.gw.audit.append(t, next.events);
       return toPublic(def, updated);
     });
   }

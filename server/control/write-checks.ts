@@ -15,6 +15,9 @@ export function checkWritesOf(kind: string, check: WriteCheck): void {
   checks.set(kind, check);
 }
 
+/** Whether writes of `kind` have a check of their own (then they are made in a transaction, where it runs). */
+export const hasWriteCheck = (kind: string): boolean => checks.has(kind);
+
 /** Runs the check of the row's kind, if it has one (it throws to refuse the write). */
 export async function runWriteCheck(t: Tx, row: StoredResource, data: Record<string, unknown>): Promise<void> {
   await checks.get(row.kind)?.(t, row, data);

@@ -20,6 +20,17 @@ export interface AppendPart {
    * of these kinds cannot ride on the append beside it (see AuditLog.appendWith): it is made before, in a transaction.
    */
   reads?: readonly string[];
+  /**
+   * What the change needs to still hold, read with the rows it reads locked (`for update`): a row unchanged since the
+   * caller read it. The append writes nothing unless every part's precondition holds (see appendIfHeadIs). For the
+   * changes riding on AuditLog.appendWith; a part registered for every append has none.
+   */
+  precondition?: RawBuilder<boolean>;
+  /**
+   * The row the change writes (`kind/owner/id`). Two changes of one row never share a statement: PostgreSQL would
+   * make only one of them, with both their events appended.
+   */
+  row?: string;
   /** Called after the statement ran (in the transaction, before it commits) with the rows the part returned. */
   afterAppend?(rows: number): void;
 }

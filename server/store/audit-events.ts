@@ -145,9 +145,9 @@ export async function insertAuditEvents(
  * where it is `expected` once that writer has committed; the events and parts are written only if it was. The
  * comparison is in the SET, not the WHERE: PostgreSQL filters rows by their version in the statement's snapshot
  * before it waits for one, so `where seq = expected` would pass over a head that a write still in flight is about to
- * make `expected` (the write this process sent just before, which this one links on). Returns the rows of each part;
- * undefined, with nothing written, when the head moved or does not exist: the caller then locks the head (in a
- * transaction, this statement already holds it) and reads it.
+ * make `expected` (the write this process sent just before, which this one links on). Nothing is written either
+ * when a part's precondition does not hold. After a miss of the head (moved, or missing) the caller locks the head
+ * (in a transaction, this statement already holds it) and reads it.
  */
 export async function appendIfHeadIs(
   db: Executor,
@@ -155,9 +155,16 @@ export async function appendIfHeadIs(
   events: readonly AuditEvent[],
   head: AuditHead,
   parts: readonly AppendPart[],
-): Promise<number[] | undefined> {
+): Promise<PredictedAppend> {
   const moved = sql<boolean>`exists (select 1 from moved where moved)`;
   const isExpected = sql`seq = ${expected.seq} and hash = ${expected.hash}`;
+  const conditions = parts.flatMap((part) => (part.precondition ? [sql`coalesce(${part.precondition}, false)`] : []));
+  // the rows a change needs unchanged are locked and read before the head: the order every writer locks in (its own
+  // rows, then the chain), so no two writers wait for each other
+  const checked = conditions.length
+    ? sql`checked as materialized (select ${sql.join(conditions, sql` and `)} as ok), `
+    : sql``;
+  const holds = conditions.length ? sql` and (select ok from checked)` : sql``;
   const events_ = insertStatement(
     'audit_events',
     EVENT_COLUMNS,
@@ -165,17 +172,25 @@ export async function appendIfHeadIs(
     sql`where ${moved}`,
   );
   const along = riding(parts, events, moved);
-  const { rows } = await sql<Record<string, unknown>>`with moved as (
+  const { rows } = await sql<Record<string, unknown>>`with ${checked}moved as (
       update audit_head set
-        seq = case when ${isExpected} then ${head.seq} else seq end,
-        hash = case when ${isExpected} then ${head.hash} else hash end,
-        signature = case when ${isExpected} then ${head.signature} else signature end
+        seq = case when ${isExpected}${holds} then ${head.seq} else seq end,
+        hash = case when ${isExpected}${holds} then ${head.hash} else hash end,
+        signature = case when ${isExpected}${holds} then ${head.signature} else signature end
       where id = 1
-      returning seq = ${head.seq} and hash = ${head.hash} as moved
+      returning seq = ${head.seq} and hash = ${head.hash} as moved, ${isExpected} as stayed
     ), appended as (${events_})${along.ctes}
-    select (select count(*)::int from moved where moved) as moved${along.counts}`.execute(db);
-  return rows[0]?.moved === 1 ? along.read(rows[0]) : undefined;
+    select (select count(*)::int from moved where moved) as moved,
+      (select count(*)::int from moved where stayed) as stayed${along.counts}`.execute(db);
+  if (rows[0]?.moved === 1) return { partRows: along.read(rows[0]) };
+  return { missed: rows[0]?.stayed === 1 ? 'precondition' : 'head' };
 }
+
+/**
+ * What an append on the predicted head did: the rows of each part, or why it wrote nothing: the head was elsewhere
+ * (or missing), or it was where predicted and a part's precondition did not hold.
+ */
+export type PredictedAppend = { partRows: number[] } | { missed: 'head' | 'precondition' };
 
 /** The newest event's seq and hash: where the next event links on. */
 export async function lastLink(tx: Tx): Promise<{ seq: number; hash: string } | undefined> {
