@@ -48,9 +48,12 @@ export async function loadVisible(
   return row;
 }
 
-/** A new resource's tenant must exist: 404 when a nested path names it, else 400 at `tenant_id`. */
+/**
+ * A new resource's tenant must exist: 404 when a nested path names it, else 400 at `tenant_id`. Held (see
+ * store.holdTenant) until the transaction ends, so that a delete of the tenant cannot miss what it makes.
+ */
 export async function requireTenant(db: Executor, tenantId: string, nested: boolean): Promise<void> {
-  if (await store.getResource(db, { kind: 'tenant', id: tenantId, tenant_id: null })) return;
+  if (await store.holdTenant(db, tenantId)) return;
   if (nested) throw notFound(`Tenant "${tenantId}"`);
   throw validationError([{ path: 'tenant_id', message: `no tenant "${tenantId}" exists` }]);
 }

@@ -92,6 +92,22 @@ export async function getResource(
   return row && fromRow(row);
 }
 
+/**
+ * Whether tenant `id` exists, its row locked for key share until the transaction ends: a delete of the tenant (which
+ * locks it for update, then deletes what the tenant owns) waits for this transaction, and so sees what it made.
+ */
+export async function holdTenant(db: Executor, id: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('resources')
+    .select('id')
+    .where('kind', '=', 'tenant')
+    .where('owner', '=', '')
+    .where('id', '=', id)
+    .forKeyShare()
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** Every owner's resource of this kind and id (global first), for resolving an id in a caller's view. */
 export async function resourcesWithId(
   db: Executor,
