@@ -247,13 +247,19 @@ describe.each(testDialects())('what rides on the audit append (%s)', (dialect) =
 
   test('one-statement creates among transactional writes, more at once than the pool has connections', async () => {
     // a one-statement create takes its connection before its place among the chained writes: the transactional ones
-    // ahead of it hold theirs until their turn (taking the place first left them all waiting on it: a deadlock)
-    const writes = Array.from({ length: 40 }, (_, i) =>
-      i % 2
+    // ahead of it hold theirs until their turn (taking the place first left them all waiting on it: a deadlock). A key
+    // naming a tier is made in a transaction (the tier is found and locked); one without, in one statement.
+    const tier = { id: 'mixed-base', limit: 10, window_secs: 60 };
+    expect((await t.api('POST', '/v1/admin/rate-limit-tiers', tier)).status).toBe(201);
+    const writes = Array.from({ length: 48 }, (_, i) =>
+      i % 3 === 0
         ? t.api('POST', '/v1/admin/rate-limit-tiers', { id: `mixed-${i}`, limit: 10, window_secs: 60 })
-        : t.api('POST', '/v1/admin/tenants/sub-a/keys', { name: `mixed-${i}` }),
+        : t.api('POST', '/v1/admin/tenants/sub-a/keys', {
+            name: `mixed-${i}`,
+            ...(i % 3 === 1 ? { rate_limit_tier: tier.id } : {}),
+          }),
     );
-    expect((await Promise.all(writes)).map((r) => r.status)).toEqual(Array(40).fill(201));
+    expect((await Promise.all(writes)).map((r) => r.status)).toEqual(Array(48).fill(201));
     expect((await t.api('GET', '/v1/admin/audit/verify')).body).toMatchObject({ valid: true });
   }, 30_000);
 
@@ -365,7 +371,10 @@ describe.each(testDialects())('what rides on the audit append (%s)', (dialect) =
       try {
         statuses = await Promise.all(
           Array.from({ length: count }, (_, i) =>
-            t.api('POST', '/v1/admin/tenants/sub-a/keys', { name: `chained-${i}` }).then((r) => r.status),
+            // a global service: its id is checked against tenants' in its transaction
+            t
+              .api('POST', '/v1/admin/services', { id: `chained-${i}`, name: 'svc', target_url: 'http://127.0.0.1:9' })
+              .then((r) => r.status),
           ),
         );
       } finally {
@@ -431,6 +440,38 @@ describe.each(testDialects())('what rides on the audit append (%s)', (dialect) =
       { kind: 'pricing', id: made.id },
       { from: 'one-delete', to: null },
     ]);
+    expect((await t.api('GET', '/v1/admin/audit/verify')).body).toMatchObject({ valid: true });
+  });
+
+  test("a tenant's key is one statement where the tenant stands; none outlives the tenant's delete", async () => {
+    const made = await recorded(() => t.api('POST', '/v1/admin/tenants/sub-a/keys', { name: 'one-statement' }));
+    expect(made.status).toBe(201);
+    if (dialect === 'postgres') expect(writesOf(sent)).toEqual(['with checked as']);
+    expect((await newestEvent('API_KEY_CREATED')).resource).toEqual({ kind: 'api_key', id: made.body.id });
+    // no such tenant: the statement writes nothing, and the transaction says why
+    const nowhere = await t.api('POST', '/v1/admin/tenants/no-such/keys', { name: 'k' });
+    expect([nowhere.status, nowhere.body.error.code]).toEqual([404, 'NOT_FOUND']);
+
+    // keys made while their tenant is deleted with what it owns: each is made before (and deleted with it) or refused
+    // (a key left behind would be a new tenant's of the same id); half of them name a tier: made in a transaction
+    const tier = { id: 'doomed-tier', limit: 10, window_secs: 60 };
+    expect((await t.api('POST', '/v1/admin/rate-limit-tiers', tier)).status).toBe(201);
+    expect((await t.api('POST', '/v1/admin/tenants', { id: 'doomed-keys', name: 'Doomed' })).status).toBe(201);
+    const creates = Array.from({ length: 16 }, (_, i) =>
+      t
+        .api('POST', '/v1/admin/tenants/doomed-keys/keys', {
+          name: `k${i}`,
+          ...(i % 2 ? { rate_limit_tier: tier.id } : {}),
+        })
+        .then((r) => r.status),
+    );
+    const removed = t.api('DELETE', '/v1/admin/tenants/doomed-keys?cascade=true').then((r) => r.status);
+    const statuses = await Promise.all(creates);
+    expect(await removed).toBe(204);
+    expect(statuses.every((s) => s === 201 || s === 404)).toBe(true);
+    const left = await sql<{ n: number }>`select count(*)::int as n from resources
+      where tenant_id = 'doomed-keys' or (kind = 'tenant' and id = 'doomed-keys')`.execute(t.gateway.db);
+    expect(left.rows[0]!.n).toBe(0);
     expect((await t.api('GET', '/v1/admin/audit/verify')).body).toMatchObject({ valid: true });
   });
 

@@ -15,8 +15,8 @@ import { hasWriteCheck } from './write-checks';
 
 /**
  * Writes with nothing to check in the database ride on the statement that appends their audit events: one statement
- * that is its own transaction (no BEGIN, no COMMIT), instead of a transaction of four or five. A create inserts (a
- * taken id or unique value refuses the whole statement); an update, an action or a delete reads the resource first
+ * that is its own transaction (no BEGIN, no COMMIT), instead of a transaction of four or five. A create inserts where
+ * its owner tenant exists (a taken id or unique value refuses the whole statement); an update, an action or a delete reads the resource first
  * and changes it only if it is still as read (see riding.stillAsRead). Each function returns undefined, with nothing
  * written, when the write cannot be one statement, the resource changed meanwhile or the audit chain's head is not
  * where this process predicted it: the caller then makes the write in a transaction, as any other.
@@ -29,42 +29,40 @@ import { hasWriteCheck } from './write-checks';
 const ridesOnAppend = (gw: Gateway, def: ResourceDefinition): boolean =>
   !def.versioned && !gw.audit.partsRead(def.kind);
 
-/**
- * A create owned by `tenantId` has nothing to check when each step of ResourceService.create's transaction is a
- * no-op: no owner tenant to find, no global id to compare with, no claims or references.
- */
-function createsInOneStatement(gw: Gateway, def: ResourceDefinition, tenantId: string | null): boolean {
-  const references = Object.keys(def.references ?? {}).length > 0;
-  const checks = tenantId !== null || idsShareViews(def) || !!def.claims || references;
-  return !checks && ridesOnAppend(gw, def);
-}
+/** Whether any of `fields` names another resource (which would have to be found, and locked). */
+const namesAnother = (def: ResourceDefinition, fields: Record<string, unknown>): boolean =>
+  Object.keys(def.references ?? {}).some((field) => typeof fields[field] === 'string');
 
 /**
- * An update or action that sets `fields` has nothing to check when its kind has no claims and no write check of its
- * own, and none of the fields names another resource (that one would have to be found, and locked).
+ * A create of `fields` has nothing to check beyond its owner tenant when each other step of ResourceService.create's
+ * transaction is a no-op: no global id to compare with, no claims, no field naming another resource. Its owner tenant
+ * is its statement's precondition.
  */
-export function changesInOneStatement(gw: Gateway, def: ResourceDefinition, fields: Record<string, unknown>): boolean {
-  const naming = Object.keys(def.references ?? {}).some((field) => fields[field] !== undefined);
-  return !def.claims && !hasWriteCheck(def.kind) && !naming && ridesOnAppend(gw, def);
-}
+const createsInOneStatement = (gw: Gateway, def: ResourceDefinition, fields: Record<string, unknown>): boolean =>
+  !idsShareViews(def) && !def.claims && !namesAnother(def, fields) && ridesOnAppend(gw, def);
+
+/** An update or action setting `fields` has nothing to check when its kind has no claims and no write check either. */
+export const changesInOneStatement = (gw: Gateway, def: ResourceDefinition, fields: Record<string, unknown>) =>
+  !def.claims && !hasWriteCheck(def.kind) && !namesAnother(def, fields) && ridesOnAppend(gw, def);
 
 /** A delete has nothing to check when nothing may name its kind and it owns nothing (a tenant owns its resources). */
 export const deletesInOneStatement = (gw: Gateway, def: ResourceDefinition): boolean =>
   def.scope !== 'tenant-self' && !isNameable(def.kind) && ridesOnAppend(gw, def);
 
-/** A create, if it has nothing to check (a taken id or unique value: 409, nothing written). */
+/** A create, if it has nothing to check (a taken id or unique value: 409, nothing written; no owner: undefined). */
 export async function createInOneStatement(
   gw: Gateway,
   ctx: CallContext,
   def: ResourceDefinition,
   record: store.NewResource,
 ): Promise<store.StoredResource | undefined> {
-  if (!createsInOneStatement(gw, def, record.tenant_id)) return undefined;
+  if (!createsInOneStatement(gw, def, record.data)) return undefined;
   const now = new Date().toISOString();
   const row = { ...record, secret: record.secret ?? null, version: 1, created_at: now, updated_at: now };
   const event = resourceEvent(ctx, def, def.audit.created, row, diffFields({}, record.data));
   const insert: AppendPart = {
     row: riding.rowName(record),
+    precondition: record.tenant_id === null ? undefined : riding.tenantStands(record.tenant_id),
     statement: (_events, when) => riding.insertResourceWhen({ ...record, created_at: now }, when),
   };
   const events = await uniqueValues(def, () =>

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ApiError } from '../errors';
 import type { ResourceDefinition } from '../resources/define';
-import { hasTenantField } from '../resources/schemas';
 import * as store from '../store/resource-store';
 import { lockTextUntilTransactionEnds } from '../store/transaction-lock';
 import type { Tx } from '../store/schema';
@@ -10,8 +9,12 @@ import type { Tx } from '../store/schema';
 export const newId = (def: ResourceDefinition) =>
   ('prefix' in def.id ? def.id.prefix : '') + randomBytes(12).toString('hex');
 
-/** Whether a kind's global and tenant resources share a tenant's view, so a new id is checked against the other. */
-export const idsShareViews = (def: ResourceDefinition) => hasTenantField(def) && def.nullTenant !== 'platform-only';
+/**
+ * Whether a kind's global and tenant resources share a tenant's view, so a new id is checked against the other: not
+ * where there are no global ones (scope `tenant`) or tenants never see them (`platform-only`).
+ */
+export const idsShareViews = (def: ResourceDefinition) =>
+  def.scope === 'tenant-optional' && def.nullTenant !== 'platform-only';
 
 /**
  * Ids are unique per owner, so a tenant can take any id without learning whether another tenant has it. A global

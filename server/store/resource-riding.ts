@@ -35,6 +35,15 @@ export function stillAsRead(row: StoredResource): RawBuilder<boolean> {
     for update skip locked), false)`;
 }
 
+/**
+ * Whether tenant `id` exists, its row share-locked until the statement ends (its delete then waits, and takes what the
+ * statement made along); false when another transaction holds it for update (`skip locked`, as in stillAsRead).
+ */
+export function tenantStands(id: string): RawBuilder<boolean> {
+  return sql<boolean>`exists (select 1 from resources where kind = 'tenant' and owner = '' and id = ${id}
+    for key share skip locked)`;
+}
+
 /** A resource's row as AppendPart.row names it. */
 export const rowName = (key: ResourceKey): string => `${key.kind}/${ownerOf(key.tenant_id)}/${key.id}`;
 
