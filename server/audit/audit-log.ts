@@ -152,7 +152,9 @@ export class AuditLog {
       const events = this.signed(linked(expected, entries));
       const end = events[events.length - 1]!;
       const head = signHead(this.signingKey, end.seq, end.hash);
-      const result = await appendIfHeadIs(db, expected, events, head, [...first, ...this.parts]);
+      // prepared where its text is one of a few: at most one change riding along (a group's varies with its members)
+      const prepare = first.length <= 1;
+      const result = await appendIfHeadIs(db, expected, events, head, [...first, ...this.parts], prepare);
       if ('partRows' in result) written = { events, partRows: result.partRows };
       else stayed = result.missed === 'precondition';
       return written;

@@ -3,6 +3,7 @@ import type { AuditEvent, AuditHead } from '../audit/chain';
 import type { AppendPart } from './append-hook';
 import type { AuditActor, Executor, Tx } from './schema';
 import { insertStatement } from './json-rows';
+import { prepared } from './prepared';
 
 /** The audit chain's two tables: `audit_events` (append-only) and `audit_head` (its signed newest link). */
 
@@ -155,6 +156,7 @@ export async function appendIfHeadIs(
   events: readonly AuditEvent[],
   head: AuditHead,
   parts: readonly AppendPart[],
+  prepare = false,
 ): Promise<PredictedAppend> {
   const moved = sql<boolean>`exists (select 1 from moved where moved)`;
   const isExpected = sql`seq = ${expected.seq} and hash = ${expected.hash}`;
@@ -172,7 +174,7 @@ export async function appendIfHeadIs(
     sql`where ${moved}`,
   );
   const along = riding(parts, events, moved);
-  const { rows } = await sql<Record<string, unknown>>`with ${checked}moved as (
+  const statement = sql<Record<string, unknown>>`with ${checked}moved as (
       update audit_head set
         seq = case when ${isExpected}${holds} then ${head.seq} else seq end,
         hash = case when ${isExpected}${holds} then ${head.hash} else hash end,
@@ -181,7 +183,8 @@ export async function appendIfHeadIs(
       returning seq = ${head.seq} and hash = ${head.hash} as moved, ${isExpected} as stayed
     ), appended as (${events_})${along.ctes}
     select (select count(*)::int from moved where moved) as moved,
-      (select count(*)::int from moved where stayed) as stayed${along.counts}`.execute(db);
+      (select count(*)::int from moved where stayed) as stayed${along.counts}`;
+  const { rows } = await (prepare ? prepared(statement) : statement).execute(db);
   if (rows[0]?.moved === 1) return { partRows: along.read(rows[0]) };
   return { missed: rows[0]?.stayed === 1 ? 'precondition' : 'head' };
 }

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import { copyInto, copySlices } from '../copy-text';
 import { listenPostgres } from '../listener';
+import { PREPARED_MARK } from '../prepared';
 import type { Database } from '../schema';
 import type { Append, DatabaseTimeouts, OpenDatabase } from './dialect';
 
@@ -53,13 +54,27 @@ export async function postgresKysely(url: string, max: number, timeouts: Databas
       return release.call(client, err || (client[TIMED_OUT] ? true : undefined));
     };
     client.query = function (this: PgClient, ...args: unknown[]) {
-      const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+      const result = (query as (...a: unknown[]) => unknown).apply(this, preparedWhereMarked(args));
       return result instanceof Promise ? result.catch((err) => markTimeouts(client, err)) : result;
     } as typeof client.query;
     return client;
   };
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: { connect, end: () => pool.end() } }) });
   return { db, connect };
+}
+
+/** Names of the marked statements' texts (see PREPARED_MARK), one name per text on every connection. */
+const preparedNames = new Map<string, string>();
+/** Marked texts beyond this many run unprepared: a bound on what each connection keeps. */
+const MAX_PREPARED = 64;
+
+/** kysely's `query(text, values)` as pg's named query when the text is marked to be prepared. */
+function preparedWhereMarked(args: unknown[]): unknown[] {
+  const [text, values] = args;
+  if (typeof text !== 'string' || !text.endsWith(PREPARED_MARK)) return args;
+  let name = preparedNames.get(text);
+  if (!name && preparedNames.size < MAX_PREPARED) preparedNames.set(text, (name = `portico_${preparedNames.size}`));
+  return name ? [{ name, text, values }, ...args.slice(2)] : args;
 }
 
 /** PostgreSQL through `pg`: a shared pool, a connection of the snapshot's own, LISTEN, and COPY through a pool client. */
