@@ -16,10 +16,10 @@ import { hasWriteCheck } from './write-checks';
 /**
  * Writes with nothing to check in the database ride on the statement that appends their audit events: one statement
  * that is its own transaction (no BEGIN, no COMMIT), instead of a transaction of four or five. A create inserts where
- * its owner tenant exists (a taken id or unique value refuses the whole statement); an update, an action or a delete reads the resource first
- * and changes it only if it is still as read (see riding.stillAsRead). Each function returns undefined, with nothing
- * written, when the write cannot be one statement, the resource changed meanwhile or the audit chain's head is not
- * where this process predicted it: the caller then makes the write in a transaction, as any other.
+ * its owner tenant exists (a taken id or unique value refuses the whole statement); an update, an action or a delete
+ * reads the resource first and changes it only if it is still as read (see riding.stillAsRead). Each function returns
+ * undefined, with nothing written, when the write cannot be one statement, the resource changed meanwhile or the audit
+ * chain's head is not where this process predicted it: the caller then makes the write in a transaction, as any other.
  */
 
 /**
@@ -95,7 +95,10 @@ export async function changeInOneStatement(
   return events && { ...row, data: next.data, secret: secret ?? row.secret, updated_at };
 }
 
-/** Deletes `row` if it is still as read; false when nothing was written. The caller has asked {@link deletesInOneStatement}. */
+/**
+ * Deletes `row` if it is still as read; false when nothing was written. The caller has asked
+ * {@link deletesInOneStatement}.
+ */
 export async function deleteInOneStatement(
   gw: Gateway,
   row: store.StoredResource,
