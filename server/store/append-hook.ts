@@ -21,9 +21,9 @@ export interface AppendPart {
    */
   reads?: readonly string[];
   /**
-   * What the change needs to still hold, read with the rows it reads locked (`for update`): a row unchanged since the
-   * caller read it. The append writes nothing unless every part's precondition holds (see appendIfHeadIs). For the
-   * changes riding on AuditLog.appendWith; a part registered for every append has none.
+   * What the change needs to still hold, read with the rows it reads locked and never waited for (`skip locked`): a
+   * row unchanged since the caller read it, the owner tenant still there. The append writes nothing unless every
+   * part's precondition holds (see appendIfHeadIs). For the changes riding on AuditLog.appendWith only.
    */
   precondition?: RawBuilder<boolean>;
   /**
